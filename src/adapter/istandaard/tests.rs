@@ -1,0 +1,1 @@
+//! Tests of the iStandaarden adapter against the fixtures.

@@ -1,0 +1,272 @@
+//! The command line: `loket validate`, `loket parse` and `loket retour`.
+//!
+//! Output for people carries Dutch and English; `--json` output is for
+//! programs. Exit codes: 0 all good, 1 a message has findings, 2 a file could
+//! not be read or understood at all.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::adapter::istandaard::{self, Checked, Limits, RetourSettings, json};
+use crate::finding::{Finding, Level};
+use crate::schema::Schema;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "loket",
+    version,
+    about = "Eén loket voor iWmo, iJw en facturen / one gateway for iWmo, iJw and invoices"
+)]
+pub struct Cli {
+    /// Largest accepted message in bytes.
+    #[arg(long, global = true, default_value_t = Limits::default().max_bytes)]
+    pub max_bytes: usize,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check messages against the structure and every in-message rule.
+    Validate {
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Re-emit a message as XML or as loket's JSON rendering.
+    Parse {
+        #[arg(long, value_enum, default_value_t = Emit::Xml)]
+        emit: Emit,
+        file: PathBuf,
+    },
+    /// Print the retourbericht (or 325 declaratie-antwoord) for a heenbericht.
+    Retour {
+        /// Dagtekening of the retour (default: today).
+        #[arg(long)]
+        dagtekening: Option<NaiveDate>,
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Emit {
+    Xml,
+    Json,
+}
+
+/// Runs the command; the returned exit code follows the module doc.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let schema = Schema::builtin()?;
+    let limits = Limits {
+        max_bytes: cli.max_bytes,
+        ..Limits::default()
+    };
+    match cli.command {
+        Command::Validate { json, files } => validate(schema, &limits, json, &files),
+        Command::Parse { emit, file } => parse(schema, &limits, emit, &file),
+        Command::Retour { dagtekening, file } => retour(schema, &limits, dagtekening, &file),
+    }
+}
+
+#[derive(Serialize)]
+struct FileReport<'a> {
+    file: String,
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bericht: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorReport>,
+    findings: &'a [Finding],
+}
+
+#[derive(Serialize)]
+struct ErrorReport {
+    nl: String,
+    en: String,
+}
+
+fn read(file: &PathBuf, limits: &Limits) -> Result<Vec<u8>> {
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if meta.len() > limits.max_bytes as u64 {
+        // Refuse before reading: the size limit also bounds memory.
+        return Err(anyhow::anyhow!(
+            "{}: {}",
+            file.display(),
+            istandaard::DecodeError::TooLarge {
+                size: usize::try_from(meta.len()).unwrap_or(usize::MAX),
+                limit: limits.max_bytes
+            }
+            .bilingual()
+        ));
+    }
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+fn validate(
+    schema: &'static Schema,
+    limits: &Limits,
+    as_json: bool,
+    files: &[PathBuf],
+) -> Result<ExitCode> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut worst = 0u8;
+    let mut reports = Vec::new();
+    for file in files {
+        let name = file.display().to_string();
+        let outcome = read(file, limits).and_then(|bytes| {
+            istandaard::check(schema, &bytes, limits).map_err(|e| anyhow::anyhow!(e.bilingual()))
+        });
+        match outcome {
+            Ok(checked) => {
+                let valid = checked.is_valid();
+                if !valid {
+                    worst = worst.max(1);
+                }
+                if as_json {
+                    reports.push(serde_json::to_value(FileReport {
+                        file: name,
+                        valid,
+                        bericht: Some(checked.message.name()),
+                        error: None,
+                        findings: &checked.findings,
+                    })?);
+                } else if valid {
+                    writeln!(out, "OK {name} ({})", checked.message.name())?;
+                } else {
+                    writeln!(
+                        out,
+                        "FOUT/INVALID {name} ({}): {} bevinding(en)/finding(s)",
+                        checked.message.name(),
+                        checked.findings.len()
+                    )?;
+                    for f in &checked.findings {
+                        writeln!(out, "  {f}")?;
+                    }
+                }
+            }
+            Err(e) => {
+                worst = 2;
+                let msg = format!("{e:#}");
+                if as_json {
+                    reports.push(serde_json::to_value(FileReport {
+                        file: name,
+                        valid: false,
+                        bericht: None,
+                        error: Some(ErrorReport {
+                            nl: msg.clone(),
+                            en: msg,
+                        }),
+                        findings: &[],
+                    })?);
+                } else {
+                    writeln!(out, "ONBRUIKBAAR/UNUSABLE {name}: {msg}")?;
+                }
+            }
+        }
+    }
+    if as_json {
+        serde_json::to_writer_pretty(&mut out, &reports)?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::from(worst))
+}
+
+fn parse(schema: &'static Schema, limits: &Limits, emit: Emit, file: &PathBuf) -> Result<ExitCode> {
+    let bytes = match read(file, limits) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let checked = match istandaard::check(schema, &bytes, limits) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {}", file.display(), e.bilingual());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let structural: Vec<&Finding> = checked
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Structure)
+        .collect();
+    if !checked.complete || !structural.is_empty() {
+        eprintln!(
+            "{}: de structuur klopt niet, het bericht kan niet getrouw worden weergegeven / the structure is invalid, the message cannot be re-emitted faithfully",
+            file.display()
+        );
+        for f in structural {
+            eprintln!("  {f}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    for f in &checked.findings {
+        eprintln!("waarschuwing/warning: {f}");
+    }
+    let text = match emit {
+        Emit::Xml => istandaard::encode::encode(&checked.message),
+        Emit::Json => serde_json::to_string_pretty(&json::to_json(&checked.message))? + "\n",
+    };
+    io::stdout().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn retour(
+    schema: &'static Schema,
+    limits: &Limits,
+    dagtekening: Option<NaiveDate>,
+    file: &PathBuf,
+) -> Result<ExitCode> {
+    let bytes = match read(file, limits) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let checked: Checked = match istandaard::check(schema, &bytes, limits) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "{}: geen retourbericht mogelijk / no retourbericht possible: {}",
+                file.display(),
+                e.bilingual()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for f in &checked.findings {
+        eprintln!("{f}");
+    }
+    let settings = RetourSettings {
+        today: dagtekening,
+        ..RetourSettings::default()
+    };
+    match istandaard::retour_xml(&checked, &settings) {
+        Ok(xml) => {
+            io::stdout().write_all(xml.as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "{}: geen retourbericht mogelijk / no retourbericht possible: {} / {}",
+                file.display(),
+                e,
+                e.nl()
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Findings: what is wrong with a message, said so that both a machine (rule id,
+//! retourcode, path) and a person (Dutch and English text) can act on it.
+
+use serde::Serialize;
+
+use crate::message::{Message, NodeId};
+
+/// The control level (controleniveau) a finding comes from. It decides the
+/// shape of the retourbericht (IV028, IV087): findings on the structure
+/// (level 1, the XSD) or on rules inside one message (level 2, the XSLT
+/// rules: condities, constraints, technische regels) reject the message as a
+/// whole with 0001; findings against earlier messages or external sources
+/// (levels 3 and 4) are answered per berichtklasse with their own retourcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Structure,
+    Content,
+    CrossMessage,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Rule id: a technische regel (TR061), conditie (CD075), constraint (CS002),
+    /// or an XSD check (XSD-ORDER, XSD-TYPE, ...).
+    pub rule: String,
+    /// Retourcode from code list WJ001.
+    pub retourcode: String,
+    /// Element path below the root, e.g. `Client/ToegewezenProducten/ToegewezenProduct[1]/Einddatum`.
+    pub path: String,
+    /// Line in the source document, when the finding comes from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub level: Level,
+    pub nl: String,
+    pub en: String,
+    /// The berichtklasse whose RetourCodes carry this finding.
+    #[serde(skip)]
+    pub class_node: Option<NodeId>,
+}
+
+impl Finding {
+    pub fn structure(rule: &str, path: String, line: Option<u32>, nl: String, en: String) -> Self {
+        Finding {
+            rule: rule.to_string(),
+            retourcode: "0001".to_string(),
+            path,
+            line,
+            level: Level::Structure,
+            nl,
+            en,
+            class_node: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let line = self
+            .line
+            .map(|l| format!(" (regel/line {l})"))
+            .unwrap_or_default();
+        write!(
+            f,
+            "[{} {}] {}{}: {} / {}",
+            self.retourcode, self.rule, self.path, line, self.nl, self.en
+        )
+    }
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(source: &[u8], offset: usize) -> u32 {
+    let end = offset.min(source.len());
+    1 + source[..end].iter().filter(|&&b| b == b'\n').count() as u32
+}
+
+/// The nearest node at or above `id` whose class answers with RetourCodes in a
+/// retourbericht (its berichtklasse), or the root when none does.
+pub fn berichtklasse_of(msg: &Message, id: NodeId) -> NodeId {
+    let mut cur = Some(msg.node(id));
+    while let Some(n) = cur {
+        if n.parent().is_some() && is_berichtklasse(n) {
+            return n.id;
+        }
+        cur = n.parent();
+    }
+    0
+}
+
+/// A berichtklasse: an element of a message class (not a basisschema composite)
+/// that is itself a class but not a list wrapper (a class holding a single
+/// repeating element).
+pub fn is_berichtklasse(n: crate::message::NodeRef<'_>) -> bool {
+    match n.class() {
+        Some(c) if !c.basis && !n.in_basis() => !(c.elements.len() == 1 && c.elements[0].max > 1),
+        _ => false,
+    }
+}
