@@ -121,55 +121,58 @@ fn validate(
     let mut out = io::BufWriter::new(stdout.lock());
     let mut worst = 0u8;
     let mut reports = Vec::new();
-    for file in files {
-        let name = file.display().to_string();
-        let outcome = read(file, limits).and_then(|bytes| {
-            istandaard::check(schema, &bytes, limits).map_err(|e| anyhow::anyhow!(e.bilingual()))
-        });
-        match outcome {
-            Ok(checked) => {
-                let valid = checked.is_valid();
-                if !valid {
-                    worst = worst.max(1);
-                }
-                if as_json {
-                    reports.push(serde_json::to_value(FileReport {
-                        file: name,
-                        valid,
-                        bericht: Some(checked.message.name()),
-                        error: None,
-                        findings: &checked.findings,
-                    })?);
-                } else if valid {
-                    writeln!(out, "OK {name} ({})", checked.message.name())?;
-                } else {
-                    writeln!(
-                        out,
-                        "FOUT/INVALID {name} ({}): {} bevinding(en)/finding(s)",
-                        checked.message.name(),
-                        checked.findings.len()
-                    )?;
-                    for f in &checked.findings {
-                        writeln!(out, "  {f}")?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Files are checked in parallel in bounded batches; output keeps the order
+    // of the command line.
+    for batch in files.chunks(256) {
+        let outcomes = check_parallel(schema, limits, batch, workers);
+        for (file, outcome) in batch.iter().zip(outcomes) {
+            let name = file.display().to_string();
+            match outcome {
+                Ok(checked) => {
+                    let valid = checked.is_valid();
+                    if !valid {
+                        worst = worst.max(1);
+                    }
+                    if as_json {
+                        reports.push(serde_json::to_value(FileReport {
+                            file: name,
+                            valid,
+                            bericht: Some(checked.message.name()),
+                            error: None,
+                            findings: &checked.findings,
+                        })?);
+                    } else if valid {
+                        writeln!(out, "OK {name} ({})", checked.message.name())?;
+                    } else {
+                        writeln!(
+                            out,
+                            "FOUT/INVALID {name} ({}): {} bevinding(en)/finding(s)",
+                            checked.message.name(),
+                            checked.findings.len()
+                        )?;
+                        for f in &checked.findings {
+                            writeln!(out, "  {f}")?;
+                        }
                     }
                 }
-            }
-            Err(e) => {
-                worst = 2;
-                let msg = format!("{e:#}");
-                if as_json {
-                    reports.push(serde_json::to_value(FileReport {
-                        file: name,
-                        valid: false,
-                        bericht: None,
-                        error: Some(ErrorReport {
-                            nl: msg.clone(),
-                            en: msg,
-                        }),
-                        findings: &[],
-                    })?);
-                } else {
-                    writeln!(out, "ONBRUIKBAAR/UNUSABLE {name}: {msg}")?;
+                Err(e) => {
+                    worst = 2;
+                    let msg = format!("{e:#}");
+                    if as_json {
+                        reports.push(serde_json::to_value(FileReport {
+                            file: name,
+                            valid: false,
+                            bericht: None,
+                            error: Some(ErrorReport {
+                                nl: msg.clone(),
+                                en: msg,
+                            }),
+                            findings: &[],
+                        })?);
+                    } else {
+                        writeln!(out, "ONBRUIKBAAR/UNUSABLE {name}: {msg}")?;
+                    }
                 }
             }
         }
@@ -180,6 +183,37 @@ fn validate(
     }
     out.flush()?;
     Ok(ExitCode::from(worst))
+}
+
+/// Checks `files` on up to `workers` threads; results come back in input order.
+fn check_parallel(
+    schema: &'static Schema,
+    limits: &Limits,
+    files: &[PathBuf],
+    workers: usize,
+) -> Vec<Result<Checked>> {
+    let check_one = |file: &PathBuf| {
+        read(file, limits).and_then(|bytes| {
+            istandaard::check(schema, &bytes, limits).map_err(|e| anyhow::anyhow!(e.bilingual()))
+        })
+    };
+    if workers <= 1 || files.len() < 2 {
+        return files.iter().map(check_one).collect();
+    }
+    let per = files.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(check_one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec![Err(anyhow::anyhow!("worker thread failed"))])
+            })
+            .collect()
+    })
 }
 
 fn parse(schema: &'static Schema, limits: &Limits, emit: Emit, file: &PathBuf) -> Result<ExitCode> {

@@ -46,7 +46,22 @@ impl Pattern {
     /// `.` excludes both line ends and `\s` is only the four XML space characters,
     /// so those are translated rather than left to Rust's (Unicode) meaning.
     pub fn new(source: &str) -> Result<Self, regex::Error> {
-        let regex = Regex::new(&format!("^(?:{})$", translate_xsd_regex(source)))?;
+        // The same few patterns recur in many datatypes of both standards;
+        // compile each once (a Regex clone shares the compiled program).
+        static COMPILED: std::sync::LazyLock<
+            std::sync::Mutex<std::collections::HashMap<String, Regex>>,
+        > = std::sync::LazyLock::new(Default::default);
+        let mut cache = COMPILED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let regex = match cache.get(source) {
+            Some(r) => r.clone(),
+            None => {
+                let r = Regex::new(&format!("^(?:{})$", translate_xsd_regex(source)))?;
+                cache.insert(source.to_string(), r.clone());
+                r
+            }
+        };
         Ok(Pattern {
             source: source.to_string(),
             regex,

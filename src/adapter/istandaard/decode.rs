@@ -231,14 +231,8 @@ impl<'a> Decoder<'a> {
         reader.config_mut().check_end_names = true;
         loop {
             let offset = base + reader.buffer_position() as usize;
-            let event = match reader.read_resolved_event() {
-                Ok((ns, event)) => {
-                    let ns = match ns {
-                        ResolveResult::Bound(Namespace(n)) => Some(n.to_string()),
-                        _ => None,
-                    };
-                    (ns, event)
-                }
+            let event = match reader.read_event() {
+                Ok(event) => event,
                 Err(e) => {
                     let pos = base + reader.error_position() as usize;
                     let line = self.line(pos);
@@ -249,32 +243,32 @@ impl<'a> Decoder<'a> {
                 }
             };
             match event {
-                (ns, Event::Start(e)) => {
-                    if let Some(stop) = self.start(&reader, ns.as_deref(), &e, offset)? {
+                Event::Start(e) => {
+                    if let Some(stop) = self.start(&reader, &e, offset)? {
                         return Ok(stop);
                     }
                 }
-                (ns, Event::Empty(e)) => {
-                    if let Some(stop) = self.start(&reader, ns.as_deref(), &e, offset)? {
+                Event::Empty(e) => {
+                    if let Some(stop) = self.start(&reader, &e, offset)? {
                         return Ok(stop);
                     }
                     self.end(offset);
                 }
-                (_, Event::End(_)) => self.end(offset),
-                (_, Event::Text(t)) => {
+                Event::End(_) => self.end(offset),
+                Event::Text(t) => {
                     let content = t.xml10_content();
                     if let Some(stop) = self.text(&content, offset)? {
                         return Ok(stop);
                     }
                 }
-                (_, Event::CData(c)) => {
+                Event::CData(c) => {
                     let content: &str = &c;
                     let owned = content.to_string();
                     if let Some(stop) = self.text(&owned, offset)? {
                         return Ok(stop);
                     }
                 }
-                (_, Event::GeneralRef(r)) => {
+                Event::GeneralRef(r) => {
                     let resolved = if r.is_char_ref() {
                         r.resolve_char_ref().ok().flatten()
                     } else {
@@ -303,19 +297,19 @@ impl<'a> Decoder<'a> {
                         }
                     }
                 }
-                (_, Event::DocType(_)) => {
+                Event::DocType(_) => {
                     let line = self.line(offset);
                     return self.fatal(DecodeError::Doctype { line });
                 }
-                (_, Event::Decl(d)) => {
+                Event::Decl(d) => {
                     if let Some(Ok(enc)) = d.encoding() {
                         if !enc.eq_ignore_ascii_case("utf-8") && !enc.eq_ignore_ascii_case("utf8") {
                             return Err(DecodeError::Encoding(enc.to_string()));
                         }
                     }
                 }
-                (_, Event::PI(_)) | (_, Event::Comment(_)) => {}
-                (_, Event::Eof) => {
+                Event::PI(_) | Event::Comment(_) => {}
+                Event::Eof => {
                     if let Some(open) = self.stack.last() {
                         let name = match (&self.msg, open.kind) {
                             (Some(m), FrameKind::Complex(_) | FrameKind::Simple) => {
@@ -338,11 +332,14 @@ impl<'a> Decoder<'a> {
     fn start(
         &mut self,
         reader: &NsReader<&'a [u8]>,
-        ns: Option<&str>,
         e: &BytesStart<'_>,
         offset: usize,
     ) -> Result<Option<bool>, DecodeError> {
-        let local = e.local_name();
+        let (ns, local) = reader.resolver().resolve_element(e.name());
+        let ns = match ns {
+            ResolveResult::Bound(Namespace(n)) => Some(n),
+            _ => None,
+        };
         let local: &str = local.as_ref();
         if self.stack.len() >= self.limits.max_depth {
             let line = self.line(offset);
@@ -384,16 +381,28 @@ impl<'a> Decoder<'a> {
             }
             FrameKind::Complex(c) => c,
         };
-        let std = self.schema.standard(msg.key());
+        let key = msg.key();
+        let schema: &'static Schema = self.schema;
+        let std = schema.standard(key);
         let class = std.class(class_id);
-        let expected_ns = std.element_namespace(class, msg.def()).to_string();
-        let parent_path = msg.node(parent_node).path();
+        let expected_ns: &'static str = std.element_namespace(class, schema.message(key));
+        // Paths are only needed for findings; build them lazily.
+        let parent_path = || {
+            self.msg
+                .as_ref()
+                .map_or_else(|| "Bericht".to_string(), |m| m.node(parent_node).path())
+        };
         let frame = self.stack.last_mut().expect("stack is not empty here");
         match sequence_step(class, &mut frame.pos, &mut frame.count, local) {
             Ok((idx, missing)) => {
+                let parent_path = if missing.is_empty() {
+                    String::new()
+                } else {
+                    parent_path()
+                };
                 for m in missing {
                     let name = &class.elements[m].name;
-                    let p = format!("{parent_path}/{name}");
+                    let p = child_path(&parent_path, name);
                     self.structure(
                         "XSD-MISSING",
                         p,
@@ -409,7 +418,7 @@ impl<'a> Decoder<'a> {
                 let def = &class.elements[idx];
                 let msg = self.msg.as_mut().expect("message identified");
                 let node = msg.push_node(parent_node, class_id, idx as u16, offset as u32);
-                if ns != Some(expected_ns.as_str()) {
+                if ns != Some(expected_ns) {
                     let path = msg.node(node).path();
                     let got = ns.unwrap_or("");
                     self.structure(
@@ -436,7 +445,8 @@ impl<'a> Decoder<'a> {
                 });
             }
             Err(err) => {
-                let path = format!("{parent_path}/{local}");
+                let parent_path = parent_path();
+                let path = child_path(&parent_path, local);
                 let (nl, en) = err.describe(class, local, &parent_path);
                 self.structure(err.rule(), path, offset, nl, en);
                 self.push_skipped();
@@ -558,7 +568,7 @@ impl<'a> Decoder<'a> {
 
     fn text(&mut self, content: &str, offset: usize) -> Result<Option<bool>, DecodeError> {
         let Some(frame) = self.stack.last_mut() else {
-            if !content.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+            if !is_xml_space(content) {
                 let line = self.line(offset);
                 return self
                     .fatal(DecodeError::NotWellFormed {
@@ -576,9 +586,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             FrameKind::Complex(_) => {
-                if !frame.stray_text_reported
-                    && !content.trim_matches([' ', '\t', '\n', '\r']).is_empty()
-                {
+                if !frame.stray_text_reported && !is_xml_space(content) {
                     frame.stray_text_reported = true;
                     let node = frame.node;
                     let path = self.path_of(node);
@@ -611,18 +619,22 @@ impl<'a> Decoder<'a> {
             FrameKind::Complex(class_id) => {
                 let std = self.schema.standard(msg.key());
                 let class = std.class(class_id);
-                let path = msg.node(frame.node).path();
                 let missing: Vec<usize> = (frame.pos..class.elements.len())
                     .filter(|&k| {
                         let have = if k == frame.pos { frame.count } else { 0 };
                         have < class.elements[k].min
                     })
                     .collect();
+                let path = if missing.is_empty() {
+                    String::new()
+                } else {
+                    msg.node(frame.node).path()
+                };
                 for k in missing {
                     let name = &class.elements[k].name;
                     self.structure(
                         "XSD-MISSING",
-                        format!("{path}/{name}"),
+                        child_path(&path, name),
                         offset,
                         format!("{path}: verplicht element {name} ontbreekt."),
                         format!("{path}: required element {name} is missing."),
@@ -660,6 +672,21 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
+    }
+}
+
+/// White space only (the four XML space characters)?
+fn is_xml_space(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// Path of a child below `parent`; children of the root have no prefix, like
+/// the paths of the nodes themselves.
+fn child_path(parent: &str, name: &str) -> String {
+    if parent == "Bericht" {
+        name.to_string()
+    } else {
+        format!("{parent}/{name}")
     }
 }
 

@@ -97,6 +97,45 @@ fn ensure_header_usable(checked: &Checked) -> Result<(), RetourError> {
     {
         return Err(RetourError::HeaderUnusable(format!("{}: {}", f.path, f.en)));
     }
+    // Reading may have stopped inside the header; then its findings were
+    // never made, so check what was read against the schema here.
+    if let Some(h) = header {
+        subtree_complete(h).map_err(RetourError::HeaderUnusable)?;
+    }
+    Ok(())
+}
+
+/// Every required element below `node` is present and every value fits its
+/// datatype and fixed value.
+fn subtree_complete(node: NodeRef<'_>) -> Result<(), String> {
+    if let Some(class) = node.class() {
+        for (i, def) in class.elements.iter().enumerate() {
+            let n = node
+                .children()
+                .filter(|c| c.def().name == class.elements[i].name)
+                .count();
+            if (n as u32) < def.min {
+                return Err(format!(
+                    "{}/{} ontbreekt / is missing",
+                    node.path(),
+                    def.name
+                ));
+            }
+        }
+        for c in node.children() {
+            subtree_complete(c)?;
+        }
+    } else if let Some(dt) = node.datatype() {
+        let bad = dt.check(node.text()).is_err()
+            || node
+                .def()
+                .fixed
+                .as_deref()
+                .is_some_and(|f| f != dt.normalize(node.text()));
+        if bad {
+            return Err(format!("{} is ongeldig / is invalid", node.path()));
+        }
+    }
     Ok(())
 }
 

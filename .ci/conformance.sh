@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Conformance against the official material in ../shared:
+#  1. every message loket serializes for its fixtures (re-emitted messages and
+#     generated retourberichten) validates against the official XSD;
+#  2. `loket validate` accepts every official iWmo example;
+#  3. loket's structure verdict equals the official XSD's on ~1,500 mutants.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=../shared
+[ -d "$shared/reference" ] || { echo "conformance: $shared/reference is missing" >&2; exit 2; }
+cargo build --release --quiet
+bin=target/release/loket
+out=target/conformance
+rm -rf "$out"
+mkdir -p "$out/parsed" "$out/retour" "$out/mutants"
+
+for f in fixtures/iwmo/valid/*.xml fixtures/ijw/valid/*.xml; do
+  "$bin" parse --emit xml "$f" > "$out/parsed/$(basename "$f")"
+done
+n_retour=0
+for f in fixtures/iwmo/valid/*.xml fixtures/ijw/valid/*.xml fixtures/iwmo/invalid/*.xml fixtures/ijw/invalid/*.xml; do
+  name=$(basename "$f" .xml)
+  # A retour of a retour, or an unusable file, has no answer: exit 2 is expected there.
+  if "$bin" retour --dagtekening 2026-11-02 "$f" > "$out/retour/$name.retour.xml" 2>/dev/null; then
+    n_retour=$((n_retour + 1))
+  else
+    rm -f "$out/retour/$name.retour.xml"
+  fi
+done
+echo "conformance: re-emitted $(ls "$out/parsed" | wc -l) messages, generated $n_retour retourberichten"
+"$shared/tools/validate-istandaard" "$out"/parsed/*.xml "$out"/retour/*.xml | tail -n 1
+
+echo "conformance: loket validate on the official iWmo examples"
+"$bin" validate "$shared"/reference/iwmo-3.2/examples/*.xml
+
+python3 .ci/strictness.py "$bin" "$out/mutants" fixtures/iwmo/valid/*.xml fixtures/ijw/valid/*.xml "$shared"/reference/iwmo-3.2/examples/*.xml
