@@ -209,28 +209,28 @@ impl DataType {
         match self.base {
             Base::String => {
                 let len = value.chars().count();
-                if let Some(min) = self.min_length {
-                    if len < min {
-                        return Err(Violation::TooShort { min });
-                    }
+                if let Some(min) = self.min_length
+                    && len < min
+                {
+                    return Err(Violation::TooShort { min });
                 }
-                if let Some(max) = self.max_length {
-                    if len > max {
-                        return Err(Violation::TooLong { max });
-                    }
+                if let Some(max) = self.max_length
+                    && len > max
+                {
+                    return Err(Violation::TooLong { max });
                 }
             }
             Base::Integer => {
                 let n = parse_integer(value).ok_or(Violation::NotInteger)?;
-                if let Some(min) = self.min {
-                    if n < i128::from(min) {
-                        return Err(Violation::BelowMin { min });
-                    }
+                if let Some(min) = self.min
+                    && n < i128::from(min)
+                {
+                    return Err(Violation::BelowMin { min });
                 }
-                if let Some(max) = self.max {
-                    if n > i128::from(max) {
-                        return Err(Violation::AboveMax { max });
-                    }
+                if let Some(max) = self.max
+                    && n > i128::from(max)
+                {
+                    return Err(Violation::AboveMax { max });
                 }
             }
             Base::Date => {
@@ -242,21 +242,21 @@ impl DataType {
                 }
             }
         }
-        if let Some(p) = &self.pattern {
-            if !p.is_match(value) {
-                return Err(match self.base {
-                    Base::Date => Violation::NotDate,
-                    Base::Time => Violation::NotTime,
-                    _ => Violation::Pattern {
-                        pattern: p.source.clone(),
-                    },
-                });
-            }
+        if let Some(p) = &self.pattern
+            && !p.is_match(value)
+        {
+            return Err(match self.base {
+                Base::Date => Violation::NotDate,
+                Base::Time => Violation::NotTime,
+                _ => Violation::Pattern {
+                    pattern: p.source.clone(),
+                },
+            });
         }
-        if let Some(codes) = &self.codes {
-            if codes.binary_search_by(|c| c.as_str().cmp(value)).is_err() {
-                return Err(Violation::NotInCodeList { codes: codes.len() });
-            }
+        if let Some(codes) = &self.codes
+            && codes.binary_search_by(|c| c.as_str().cmp(value)).is_err()
+        {
+            return Err(Violation::NotInCodeList { codes: codes.len() });
         }
         Ok(())
     }

@@ -302,10 +302,11 @@ impl<'a> Decoder<'a> {
                     return self.fatal(DecodeError::Doctype { line });
                 }
                 Event::Decl(d) => {
-                    if let Some(Ok(enc)) = d.encoding() {
-                        if !enc.eq_ignore_ascii_case("utf-8") && !enc.eq_ignore_ascii_case("utf8") {
-                            return Err(DecodeError::Encoding(enc.to_string()));
-                        }
+                    if let Some(Ok(enc)) = d.encoding()
+                        && !enc.eq_ignore_ascii_case("utf-8")
+                        && !enc.eq_ignore_ascii_case("utf8")
+                    {
+                        return Err(DecodeError::Encoding(enc.to_string()));
                     }
                 }
                 Event::PI(_) | Event::Comment(_) => {}
@@ -650,12 +651,12 @@ impl<'a> Decoder<'a> {
                 let value = node.text();
                 let violation = dt.check(value).err().or_else(|| {
                     let norm = dt.normalize(value);
-                    if let Some(fixed) = &def.fixed {
-                        if norm != fixed {
-                            return Some(Violation::Fixed {
-                                expected: fixed.clone(),
-                            });
-                        }
+                    if let Some(fixed) = &def.fixed
+                        && norm != fixed
+                    {
+                        return Some(Violation::Fixed {
+                            expected: fixed.clone(),
+                        });
                     }
                     match &def.pattern {
                         Some(p) if !p.is_match(norm) => Some(Violation::Pattern {

@@ -15,9 +15,9 @@ pub fn encode(msg: &Message) -> String {
     let std = msg.standard();
     let mut out = String::with_capacity(msg.text.len() * 3 + msg.nodes.len() * 48 + 256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<{p}:Bericht xmlns:{p}=\"{ns}\" xmlns:{b}=\"{bns}\">\n",
+        "<{p}:Bericht xmlns:{p}=\"{ns}\" xmlns:{b}=\"{bns}\">",
         p = def.prefix,
         ns = def.namespace,
         b = std.basis_prefix,

@@ -64,14 +64,12 @@ fn node_value(node: NodeRef<'_>) -> Value {
         return Value::Object(obj);
     }
     let text = node.text();
-    if let Some(dt) = node.datatype() {
-        if dt.base == Base::Integer {
-            if let Ok(n) = text.parse::<i64>() {
-                if n.to_string() == text {
-                    return Value::Number(n.into());
-                }
-            }
-        }
+    if let Some(dt) = node.datatype()
+        && dt.base == Base::Integer
+        && let Ok(n) = text.parse::<i64>()
+        && n.to_string() == text
+    {
+        return Value::Number(n.into());
     }
     Value::String(text.to_string())
 }

@@ -505,11 +505,15 @@ fn postcode_for_brp_address(_: &RuleCtx<'_>, class: NodeRef<'_>, arg: Option<&st
 
 /// Dutch postcode: four digits not starting with 0, then two capital letters.
 fn is_dutch_postcode(p: &str) -> bool {
-    let b = p.as_bytes();
-    b.len() == 6
-        && (b'1'..=b'9').contains(&b[0])
-        && b[1..4].iter().all(u8::is_ascii_digit)
-        && b[4..].iter().all(u8::is_ascii_uppercase)
+    match p.as_bytes() {
+        [first, digits @ .., l1, l2] if digits.len() == 3 => {
+            (b'1'..=b'9').contains(first)
+                && digits.iter().all(u8::is_ascii_digit)
+                && l1.is_ascii_uppercase()
+                && l2.is_ascii_uppercase()
+        }
+        _ => false,
+    }
 }
 
 /// CS089: with LandCode NL the Postcode has the Dutch format (1234AB), so that
@@ -1580,6 +1584,17 @@ mod tests {
         let mut r: Vec<String> = check(msg).into_iter().map(|f| f.rule).collect();
         r.sort();
         r
+    }
+
+    #[test]
+    fn dutch_postcodes() {
+        assert!(is_dutch_postcode("1234AB"));
+        assert!(is_dutch_postcode("9999XX"));
+        for p in [
+            "0123AB", "1234ab", "1234 AB", "123AB", "1234ABC", "", "12345A",
+        ] {
+            assert!(!is_dutch_postcode(p), "{p}");
+        }
     }
 
     #[test]
