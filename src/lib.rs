@@ -12,3 +12,4 @@ pub mod cli;
 pub mod finding;
 pub mod message;
 pub mod schema;
+pub mod store;

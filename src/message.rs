@@ -45,21 +45,34 @@ pub struct Message {
 impl Message {
     /// An empty message of the given kind, holding just the root element.
     pub fn new(schema: &'static Schema, key: MessageKey) -> Message {
+        Self::with_capacity(schema, key, 1, 0)
+    }
+
+    /// Like [`Message::new`], with room for `nodes` elements and `text` bytes
+    /// of values, so decoding does not grow the buffers step by step.
+    pub fn with_capacity(
+        schema: &'static Schema,
+        key: MessageKey,
+        nodes: usize,
+        text: usize,
+    ) -> Message {
         let document = schema.message(key).document;
+        let mut all = Vec::with_capacity(nodes.max(1));
+        all.push(Node {
+            class: document,
+            elem: 0,
+            parent: NONE,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            text: (0, 0),
+            offset: 0,
+        });
         Message {
             schema,
             key,
-            nodes: vec![Node {
-                class: document,
-                elem: 0,
-                parent: NONE,
-                first_child: NONE,
-                last_child: NONE,
-                next_sibling: NONE,
-                text: (0, 0),
-                offset: 0,
-            }],
-            text: String::new(),
+            nodes: all,
+            text: String::with_capacity(text),
         }
     }
 

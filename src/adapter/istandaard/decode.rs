@@ -479,7 +479,10 @@ impl<'a> Decoder<'a> {
                 root: local.to_string(),
                 namespace: ns.unwrap_or("").to_string(),
             })?;
-        let msg = Message::new(self.schema, key);
+        // Rough sizes from the input length: one element per ~40 bytes of XML,
+        // values a quarter of it.
+        let n = self.input.len();
+        let msg = Message::with_capacity(self.schema, key, n / 40 + 8, n / 4);
         let root_class = self.schema.message(key).root;
         self.msg = Some(msg);
         if local != "Bericht" {

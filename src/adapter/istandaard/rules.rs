@@ -106,10 +106,10 @@ pub fn catalogue() -> &'static HashMap<String, RuleInfo> {
 
 /// Implementations by rule id.
 pub fn implementation(rule: &str) -> Option<RuleFn> {
-    IMPLEMENTATIONS
-        .iter()
-        .find(|(id, _)| *id == rule)
-        .map(|(_, f)| *f)
+    // Looked up for every rule of every class occurrence: hash, not scan.
+    static BY_ID: LazyLock<HashMap<&'static str, RuleFn>> =
+        LazyLock::new(|| IMPLEMENTATIONS.iter().copied().collect());
+    BY_ID.get(rule).copied()
 }
 
 /// Ids of every rule implemented here.
@@ -133,6 +133,11 @@ pub fn check(msg: &Message) -> Vec<Finding> {
                 continue;
             };
             for hit in f(&ctx, node, check.arg.as_deref()) {
+                // Same bound as the decoder: a hostile message with thousands
+                // of violations is rejected without describing each one.
+                if findings.len() >= super::decode::MAX_FINDINGS {
+                    return findings;
+                }
                 findings.push(finding(msg, &check.rule, hit));
             }
         }
@@ -256,12 +261,14 @@ fn signed_amount(node: NodeRef<'_>, amount: &str) -> Option<i128> {
     }
 }
 
-/// The value of element `name` on the nearest of `node` and its ancestors that
-/// has one (a date of the enclosing declaration, for instance).
+/// The value of element `name` on the nearest of `node` and its ancestors
+/// whose class has such an element (a date of the enclosing declaration, for
+/// instance). Only classes that define `name` are searched, so that a long
+/// list on the way up is not scanned for every item.
 fn inherited_date(node: NodeRef<'_>, name: &str) -> Option<NaiveDate> {
     let mut cur = Some(node);
     while let Some(n) = cur {
-        if n.has(name) {
+        if n.class().is_some_and(|c| c.element_index(name).is_some()) {
             return n.date(name);
         }
         cur = n.parent();

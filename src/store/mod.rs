@@ -1,0 +1,220 @@
+//! Durable storage behind one interface, with SQLite as the embedded default
+//! and PostgreSQL to scale.
+//!
+//! Both backends run the same migrations (`src/store/migrations`) and the same
+//! SQL: portable types, `$n` placeholders (which SQLite accepts too) and ids
+//! made by loket. SQLite runs in WAL mode with `synchronous=FULL`, so a commit
+//! has reached the disk before loket acknowledges a message.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The store: a connection pool plus what it takes to write safely.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    pub backend: Backend,
+    /// SQLite has one writer; serialising write transactions in the process
+    /// avoids busy-snapshot failures under concurrent requests.
+    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A tenant: one provider (AGB code) or one municipality (gemeentecode).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub kind: TenantKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantKind {
+    Aanbieder,
+    Gemeente,
+}
+
+impl TenantKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantKind::Aanbieder => "aanbieder",
+            TenantKind::Gemeente => "gemeente",
+        }
+    }
+
+    /// An AGB code has 8 digits, a gemeentecode 4.
+    pub fn from_id(id: &str) -> Result<TenantKind> {
+        let digits = id.bytes().all(|b| b.is_ascii_digit());
+        match id.len() {
+            8 if digits => Ok(TenantKind::Aanbieder),
+            4 if digits => Ok(TenantKind::Gemeente),
+            _ => bail!(
+                "tenant id {id:?} is geen AGB-code (8 cijfers) of gemeentecode (4 cijfers) / is neither an AGB code (8 digits) nor a gemeentecode (4 digits)"
+            ),
+        }
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// SHA-256 in hex, used for tokens and for keys that must not hold a BSN.
+pub fn sha256_hex(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(h.finalize())
+}
+
+impl Store {
+    /// Opens the database: `database_url` when given (postgres://... or
+    /// sqlite://...), otherwise `loket.db` in `data_dir`, created if needed.
+    /// Runs the migrations.
+    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Store> {
+        install_default_drivers();
+        let url = match database_url {
+            Some(u) => u.to_string(),
+            None => {
+                std::fs::create_dir_all(data_dir).with_context(|| {
+                    format!("cannot create data directory {}", data_dir.display())
+                })?;
+                format!("sqlite://{}?mode=rwc", data_dir.join("loket.db").display())
+            }
+        };
+        let backend = if url.starts_with("postgres") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite") {
+            Backend::Sqlite
+        } else {
+            bail!("unsupported database URL (use postgres:// or sqlite://)");
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .context("cannot connect to the database")?;
+        sqlx::migrate!("src/store/migrations")
+            .run(&pool)
+            .await
+            .context("database migrations failed")?;
+        Ok(Store {
+            pool,
+            backend,
+            write_lock: Default::default(),
+        })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Runs `f` in one write transaction and commits it. Nothing `f` wrote is
+    /// visible (or durable) unless the whole function succeeds.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        F: for<'t> AsyncFnOnce(&'t mut Transaction<'static, Any>) -> Result<T>,
+    {
+        let _guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().await),
+            Backend::Postgres => None,
+        };
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .context("cannot begin a transaction")?;
+        let out = f(&mut tx).await?;
+        tx.commit().await.context("commit failed")?;
+        Ok(out)
+    }
+
+    /// Creates a tenant (or reuses an existing one) and issues a new API token.
+    /// Returns the token; only its hash is stored.
+    pub async fn add_tenant(&self, id: &str) -> Result<String> {
+        let kind = TenantKind::from_id(id)?;
+        let token = new_token();
+        let hash = sha256_hex(&[&token]);
+        let id = id.to_string();
+        self.write(async move |tx| {
+            sqlx::query(
+                "INSERT INTO tenants (id, kind, name, created_at) VALUES ($1, $2, '', $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(kind.as_str())
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("INSERT INTO api_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
+                .bind(&hash)
+                .bind(&id)
+                .bind(now())
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+        .await?;
+        Ok(token)
+    }
+
+    /// The tenant a bearer token belongs to.
+    pub async fn tenant_for_token(&self, token: &str) -> Result<Option<Tenant>> {
+        let row = sqlx::query(
+            "SELECT t.id, t.kind FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.token_hash = $1",
+        )
+        .bind(sha256_hex(&[token]))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => {
+                let id: String = r.try_get("id")?;
+                let kind = TenantKind::from_id(&id)?;
+                Some(Tenant { id, kind })
+            }
+            None => None,
+        })
+    }
+
+    /// Cheap liveness probe of the database.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// A random API token: 32 bytes from the OS, hex encoded.
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
