@@ -47,12 +47,52 @@ pub enum Command {
         emit: Emit,
         file: PathBuf,
     },
+    /// Run the daemon: the HTTP API on the embedded SQLite database (or PostgreSQL).
+    Serve(ServeArgs),
+    /// Manage tenants (providers and municipalities).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// Print the retourbericht (or 325 declaratie-antwoord) for a heenbericht.
     Retour {
         /// Dagtekening of the retour (default: today).
         #[arg(long)]
         dagtekening: Option<NaiveDate>,
         file: PathBuf,
+    },
+}
+
+/// Where the daemon keeps its data; shared by `serve` and `tenant`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// TOML configuration file (see README); flags and LOKET_* variables override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory for the embedded database (default ./loket-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://... to use PostgreSQL instead of the embedded SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant (AGB code or gemeentecode) and print a new API token as the last line.
+    Add {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -73,7 +113,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { json, files } => validate(schema, &limits, json, &files),
         Command::Parse { emit, file } => parse(schema, &limits, emit, &file),
         Command::Retour { dagtekening, file } => retour(schema, &limits, dagtekening, &file),
+        Command::Serve(args) => {
+            let config = crate::config::Config::resolve(&args.store, args.listen, cli.max_bytes)?;
+            runtime()?.block_on(crate::config::serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant {
+            command: TenantCommand::Add { id, store },
+        } => {
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            let token = runtime()?.block_on(async {
+                let store = config.open_store().await?;
+                store.add_tenant(&id).await
+            })?;
+            println!(
+                "tenant {id} is aangemaakt / created; API-token (bewaar het, het wordt niet opnieuw getoond / keep it, it is not shown again):"
+            );
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 #[derive(Serialize)]

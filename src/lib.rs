@@ -9,7 +9,10 @@
 
 pub mod adapter;
 pub mod cli;
+pub mod config;
 pub mod finding;
 pub mod message;
+pub mod record;
 pub mod schema;
+pub mod server;
 pub mod store;

@@ -140,24 +140,19 @@ impl Store {
         &self.pool
     }
 
-    /// Runs `f` in one write transaction and commits it. Nothing `f` wrote is
-    /// visible (or durable) unless the whole function succeeds.
-    pub async fn write<T, F>(&self, f: F) -> Result<T>
-    where
-        F: for<'t> AsyncFnOnce(&'t mut Transaction<'static, Any>) -> Result<T>,
-    {
-        let _guard = match self.backend {
-            Backend::Sqlite => Some(self.write_lock.lock().await),
+    /// Begins a write transaction. Nothing written through it is visible (or
+    /// durable) until [`WriteTx::commit`]; dropping it rolls back.
+    pub async fn begin_write(&self) -> Result<WriteTx> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Backend::Postgres => None,
         };
-        let mut tx = self
+        let tx = self
             .pool
             .begin()
             .await
             .context("cannot begin a transaction")?;
-        let out = f(&mut tx).await?;
-        tx.commit().await.context("commit failed")?;
-        Ok(out)
+        Ok(WriteTx { tx, _guard: guard })
     }
 
     /// Creates a tenant (or reuses an existing one) and issues a new API token.
@@ -166,25 +161,27 @@ impl Store {
         let kind = TenantKind::from_id(id)?;
         let token = new_token();
         let hash = sha256_hex(&[&token]);
-        let id = id.to_string();
-        self.write(async move |tx| {
+        let mut w = self.begin_write().await?;
+        let tx = &mut w.tx;
+        {
             sqlx::query(
                 "INSERT INTO tenants (id, kind, name, created_at) VALUES ($1, $2, '', $3) ON CONFLICT (id) DO NOTHING",
             )
-            .bind(&id)
+            .bind(id)
             .bind(kind.as_str())
             .bind(now())
             .execute(&mut **tx)
             .await?;
-            sqlx::query("INSERT INTO api_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
-                .bind(&hash)
-                .bind(&id)
-                .bind(now())
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
-        })
-        .await?;
+            sqlx::query(
+                "INSERT INTO api_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind(&hash)
+            .bind(id)
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
+        }
+        w.commit().await?;
         Ok(token)
     }
 
@@ -210,6 +207,18 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
         Ok(())
+    }
+}
+
+/// A write transaction (holding the SQLite writer slot while open).
+pub struct WriteTx {
+    pub tx: Transaction<'static, Any>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await.context("commit failed")
     }
 }
 

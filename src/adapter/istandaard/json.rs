@@ -57,7 +57,7 @@ fn fill_object(obj: &mut Map<String, Value>, node: NodeRef<'_>) {
     }
 }
 
-fn node_value(node: NodeRef<'_>) -> Value {
+pub fn node_value(node: NodeRef<'_>) -> Value {
     if node.class().is_some() {
         let mut obj = Map::new();
         fill_object(&mut obj, node);

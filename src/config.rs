@@ -1,0 +1,99 @@
+//! Configuration of the daemon: a TOML file (`--config`), overridden by
+//! `LOKET_*` environment variables, overridden by command-line flags.
+//! With none of them, loket runs on the embedded SQLite database in
+//! `./loket-data` and listens on 127.0.0.1:8080.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::cli::StoreArgs;
+use crate::record::Ingest;
+use crate::server::{self, AppState};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    /// Largest accepted message body in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("loket-data"),
+            database_url: None,
+            max_message_bytes: crate::adapter::istandaard::Limits::default().max_bytes,
+        }
+    }
+}
+
+impl Config {
+    /// File, then environment, then flags.
+    pub fn resolve(
+        args: &StoreArgs,
+        listen: Option<SocketAddr>,
+        max_bytes: usize,
+    ) -> Result<Config> {
+        let mut c = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read configuration {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid configuration {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Ok(v) = std::env::var("LOKET_LISTEN") {
+            c.listen = v.parse().context("LOKET_LISTEN is not an address")?;
+        }
+        if let Ok(v) = std::env::var("LOKET_DATA_DIR") {
+            c.data_dir = PathBuf::from(v);
+        }
+        if let Ok(v) = std::env::var("LOKET_DATABASE_URL") {
+            c.database_url = Some(v);
+        }
+        if let Some(l) = listen {
+            c.listen = l;
+        }
+        if let Some(d) = &args.data_dir {
+            c.data_dir = d.clone();
+        }
+        if let Some(u) = &args.database_url {
+            c.database_url = Some(u.clone());
+        }
+        if max_bytes != crate::adapter::istandaard::Limits::default().max_bytes {
+            c.max_message_bytes = max_bytes;
+        }
+        Ok(c)
+    }
+
+    pub async fn open_store(&self) -> Result<Store> {
+        Store::open(self.database_url.as_deref(), &self.data_dir).await
+    }
+
+    /// The application state for this configuration.
+    pub async fn state(&self) -> Result<AppState> {
+        let store = self.open_store().await?;
+        let mut ingest = Ingest::new(store)?;
+        ingest.limits.max_bytes = self.max_message_bytes;
+        Ok(AppState {
+            ingest,
+            metrics: Arc::new(server::metrics::Metrics::default()),
+        })
+    }
+}
+
+/// `loket serve`.
+pub async fn serve(config: Config) -> Result<()> {
+    let state = config.state().await?;
+    server::serve(state, config.listen).await
+}

@@ -1,0 +1,424 @@
+//! Applying accepted messages to the participant record, inside the ingest
+//! transaction.
+
+use anyhow::Result;
+use sqlx::{Any, Row, Transaction};
+
+use super::Received;
+use crate::adapter::istandaard::{Checked, json};
+use crate::message::{Message, NodeRef};
+use crate::store::{Tenant, new_id, now, sha256_hex};
+
+pub type Tx = Transaction<'static, Any>;
+
+/// An earlier message with the same sender, berichtsoort and identification
+/// (TR056), with the retourbericht we answered it with.
+pub async fn find_previous(
+    tx: &mut Tx,
+    tenant: &str,
+    sender: &str,
+    bericht: &str,
+    ident: &str,
+) -> Result<Option<Received>> {
+    let row = sqlx::query(
+        "SELECT m.id, m.status, m.retourcodes, a.raw AS answer FROM messages m \
+         LEFT JOIN messages a ON a.answer_of = m.id AND a.direction = 'out' \
+         WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.sender = $2 AND m.bericht = $3 AND m.identificatie = $4",
+    )
+    .bind(tenant)
+    .bind(sender)
+    .bind(bericht)
+    .bind(ident)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let answer: Option<Vec<u8>> = row.try_get("answer")?;
+    let codes: String = row.try_get("retourcodes")?;
+    Ok(Some(Received {
+        message_id: row.try_get("id")?,
+        bericht: bericht.to_string(),
+        status: row.try_get("status")?,
+        duplicate: true,
+        retourcodes: serde_json::from_str(&codes).unwrap_or_default(),
+        retour_xml: answer
+            .map(|a| String::from_utf8_lossy(&a).into_owned())
+            .unwrap_or_default(),
+    }))
+}
+
+/// The participant a message is about, when the record already has it.
+pub async fn participant_id_for(
+    tx: &mut Tx,
+    tenant: &str,
+    msg: &Message,
+) -> Result<Option<String>> {
+    let Some(bsn) = bsn_of(msg) else {
+        return Ok(None);
+    };
+    let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND bsn = $2")
+        .bind(tenant)
+        .bind(bsn)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("id")?),
+        None => None,
+    })
+}
+
+/// The BSN of the (first) client of a message.
+pub fn bsn_of(msg: &Message) -> Option<&str> {
+    msg.value("Client/Bsn")
+        .or_else(|| msg.value("Declaratie/Clienten/Client/Bsn"))
+        .or_else(|| msg.value("DeclaratieAntwoord/Clienten/Client/Bsn"))
+}
+
+pub struct NewMessage<'a> {
+    pub id: &'a str,
+    pub tenant: &'a str,
+    pub direction: &'a str,
+    pub checked: &'a Checked,
+    pub participant_id: Option<&'a str>,
+    pub status: &'a str,
+    pub retourcodes: &'a [String],
+    pub raw: &'a [u8],
+    pub answer_of: Option<&'a str>,
+}
+
+pub async fn insert_message(tx: &mut Tx, m: NewMessage<'_>) -> Result<()> {
+    let msg = &m.checked.message;
+    sqlx::query(
+        "INSERT INTO messages (id, tenant_id, direction, standard, bericht, sender, receiver, identificatie, \
+         dagtekening, participant_id, status, retourcodes, findings, parsed, raw, answer_of, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(m.id)
+    .bind(m.tenant)
+    .bind(m.direction)
+    .bind(&msg.standard().name)
+    .bind(msg.name())
+    .bind(msg.value("Header/Afzender"))
+    .bind(msg.value("Header/Ontvanger"))
+    .bind(msg.value("Header/BerichtIdentificatie/Identificatie"))
+    .bind(msg.value("Header/BerichtIdentificatie/Dagtekening"))
+    .bind(m.participant_id)
+    .bind(m.status)
+    .bind(serde_json::to_string(m.retourcodes)?)
+    .bind(serde_json::to_string(&m.checked.findings)?)
+    .bind(json::to_json(msg).to_string())
+    .bind(m.raw)
+    .bind(m.answer_of)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Applies an accepted message to the record.
+pub async fn apply(tx: &mut Tx, tenant: &Tenant, msg: &Message, message_id: &str) -> Result<()> {
+    let participant = match msg.get("Client") {
+        Some(client) if client.has("Bsn") => {
+            Some(upsert_participant(tx, &tenant.id, client).await?)
+        }
+        _ => match bsn_of(msg) {
+            Some(bsn) => Some(ensure_participant(tx, &tenant.id, bsn).await?),
+            None => None,
+        },
+    };
+    if let Some(p) = &participant {
+        sqlx::query("UPDATE messages SET participant_id = $1 WHERE id = $2")
+            .bind(p)
+            .bind(message_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let Some(participant) = participant else {
+        return Ok(());
+    };
+    match msg.def().number.as_str() {
+        "301" => apply_allocations(tx, tenant, msg, &participant, message_id).await,
+        "305" | "307" => apply_deliveries(tx, tenant, msg, &participant, message_id).await,
+        _ => Ok(()),
+    }
+}
+
+/// The financier a message comes from (for a provider: the municipality under
+/// the message's law) or, for a municipality tenant, the municipality itself.
+pub fn financier_of(tenant: &Tenant, msg: &Message) -> (String, &'static str, String) {
+    let kind = if msg.standard().name == "ijw" {
+        "jeugdwet"
+    } else {
+        "wmo"
+    };
+    let code = match tenant.kind {
+        crate::store::TenantKind::Aanbieder => {
+            msg.value("Header/Afzender").unwrap_or("").to_string()
+        }
+        crate::store::TenantKind::Gemeente => tenant.id.clone(),
+    };
+    (format!("{kind}-{code}"), kind, code)
+}
+
+async fn upsert_participant(tx: &mut Tx, tenant: &str, client: NodeRef<'_>) -> Result<String> {
+    let bsn = client.value("Bsn").unwrap_or_default();
+    let name = client.get("Naam").map(|n| json::node_value(n).to_string());
+    let birth = client.value("Geboortedatum/Datum");
+    let gender = client.value("Geslacht");
+    let contact = client
+        .get("Contactgegevens")
+        .map(|n| json::node_value(n).to_string());
+    let ts = now();
+    let row = sqlx::query(
+        "INSERT INTO participants (id, tenant_id, bsn, birth_date, gender, name_json, contact_json, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'), COALESCE($7, '[]'), $8, $8) \
+         ON CONFLICT (tenant_id, bsn) DO UPDATE SET \
+           birth_date = COALESCE(excluded.birth_date, participants.birth_date), \
+           gender = COALESCE(excluded.gender, participants.gender), \
+           name_json = CASE WHEN $6 IS NULL THEN participants.name_json ELSE excluded.name_json END, \
+           contact_json = CASE WHEN $7 IS NULL THEN participants.contact_json ELSE excluded.contact_json END, \
+           updated_at = excluded.updated_at \
+         RETURNING id",
+    )
+    .bind(new_id())
+    .bind(tenant)
+    .bind(bsn)
+    .bind(birth)
+    .bind(gender)
+    .bind(name)
+    .bind(contact)
+    .bind(ts)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+async fn ensure_participant(tx: &mut Tx, tenant: &str, bsn: &str) -> Result<String> {
+    let ts = now();
+    let row = sqlx::query(
+        "INSERT INTO participants (id, tenant_id, bsn, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+         ON CONFLICT (tenant_id, bsn) DO UPDATE SET updated_at = participants.updated_at RETURNING id",
+    )
+    .bind(new_id())
+    .bind(tenant)
+    .bind(bsn)
+    .bind(ts)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+async fn apply_allocations(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    msg: &Message,
+    participant: &str,
+    message_id: &str,
+) -> Result<()> {
+    let (fin_id, kind, code) = financier_of(tenant, msg);
+    sqlx::query(
+        "INSERT INTO financiers (id, tenant_id, kind, code, name, standard) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(format!("{}:{fin_id}", tenant.id))
+    .bind(&tenant.id)
+    .bind(kind)
+    .bind(&code)
+    .bind(format!("Gemeente {code} ({kind})"))
+    .bind(&msg.standard().name)
+    .execute(&mut **tx)
+    .await?;
+    let fin_key = format!("{}:{fin_id}", tenant.id);
+    for tp in msg
+        .root()
+        .all("Client/ToegewezenProducten/ToegewezenProduct")
+    {
+        let nummer = tp.value("ToewijzingNummer").unwrap_or_default();
+        let ingang = tp.value("Ingangsdatum").unwrap_or_default();
+        let eind = tp.value("Einddatum");
+        let reden = tp.value("RedenWijziging");
+        let withdrawn = reden == Some("13") && eind == Some(ingang);
+        let existing = sqlx::query(
+            "SELECT id, status FROM allocations WHERE tenant_id = $1 AND financier_id = $2 AND toewijzing_nummer = $3",
+        )
+        .bind(&tenant.id)
+        .bind(&fin_key)
+        .bind(nummer)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let (id, old_status) = match &existing {
+            Some(r) => (
+                r.try_get::<String, _>("id")?,
+                Some(r.try_get::<String, _>("status")?),
+            ),
+            None => (new_id(), None),
+        };
+        let status = if withdrawn {
+            "withdrawn"
+        } else {
+            {
+                // A renewed or changed allocation keeps its delivery state.
+                let keep = old_status
+                    .as_deref()
+                    .filter(|s| matches!(*s, "started" | "stopped"));
+                keep.unwrap_or("allocated")
+            }
+        };
+        let detail = match (&existing, withdrawn) {
+            (_, true) => "ingetrokken / withdrawn".to_string(),
+            (None, _) => "nieuwe toewijzing / new allocation".to_string(),
+            (Some(_), _) => format!(
+                "gewijzigd / changed (RedenWijziging {})",
+                reden.unwrap_or("-")
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO allocations (id, tenant_id, participant_id, financier_id, toewijzing_nummer, referentie_aanbieder, \
+             product_categorie, product_code, toewijzingsdatum, ingangsdatum, einddatum, reden_wijziging, volume, eenheid, \
+             frequentie, budget, status, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             ON CONFLICT (tenant_id, financier_id, toewijzing_nummer) DO UPDATE SET \
+               participant_id = excluded.participant_id, referentie_aanbieder = excluded.referentie_aanbieder, \
+               product_categorie = excluded.product_categorie, product_code = excluded.product_code, \
+               toewijzingsdatum = excluded.toewijzingsdatum, ingangsdatum = excluded.ingangsdatum, \
+               einddatum = excluded.einddatum, reden_wijziging = excluded.reden_wijziging, volume = excluded.volume, \
+               eenheid = excluded.eenheid, frequentie = excluded.frequentie, budget = excluded.budget, \
+               status = excluded.status, updated_at = excluded.updated_at",
+        )
+        .bind(&id)
+        .bind(&tenant.id)
+        .bind(participant)
+        .bind(&fin_key)
+        .bind(nummer)
+        .bind(tp.value("ReferentieAanbieder"))
+        .bind(tp.value("Product/Categorie"))
+        .bind(tp.value("Product/Code"))
+        .bind(tp.value("Toewijzingsdatum"))
+        .bind(ingang)
+        .bind(eind)
+        .bind(reden)
+        .bind(tp.int("Omvang/Volume"))
+        .bind(tp.value("Omvang/Eenheid"))
+        .bind(tp.value("Omvang/Frequentie"))
+        .bind(tp.int("Budget"))
+        .bind(status)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+        add_event(tx, &id, message_id, status, &detail).await?;
+    }
+    Ok(())
+}
+
+async fn add_event(
+    tx: &mut Tx,
+    allocation: &str,
+    message_id: &str,
+    status: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO allocation_events (id, allocation_id, message_id, status, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(new_id())
+    .bind(allocation)
+    .bind(message_id)
+    .bind(status)
+    .bind(detail)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The logical key of a start or stop delivery, without the BSN in clear.
+pub fn delivery_key(tenant: &str, bsn: &str) -> String {
+    sha256_hex(&[tenant, bsn])
+}
+
+async fn apply_deliveries(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    msg: &Message,
+    participant: &str,
+    message_id: &str,
+) -> Result<()> {
+    let (kind, path) = if msg.def().number == "305" {
+        ("start", "Client/StartProducten/StartProduct")
+    } else {
+        ("stop", "Client/StopProducten/StopProduct")
+    };
+    let bsn = msg.value("Client/Bsn").unwrap_or_default();
+    let key = delivery_key(&tenant.id, bsn);
+    for p in msg.root().all(path) {
+        let nummer = p.value("ToewijzingNummer").unwrap_or_default();
+        let begin = p.value("Begindatum").unwrap_or_default();
+        let status = p.value("StatusAanlevering").unwrap_or("1");
+        // A replacement or removal ends the current delivery with the same key.
+        if status != "1" {
+            sqlx::query(
+                "UPDATE deliveries SET current = 0 WHERE tenant_id = $1 AND kind = $2 AND bsn_hash = $3 \
+                 AND toewijzing_nummer = $4 AND begindatum = $5 AND current = 1",
+            )
+            .bind(&tenant.id)
+            .bind(kind)
+            .bind(&key)
+            .bind(nummer)
+            .bind(begin)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if status != "3" {
+            sqlx::query(
+                "INSERT INTO deliveries (id, tenant_id, kind, bsn_hash, toewijzing_nummer, begindatum, einddatum, \
+                 reden_beeindiging, status_aanlevering, current, message_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
+            )
+            .bind(new_id())
+            .bind(&tenant.id)
+            .bind(kind)
+            .bind(&key)
+            .bind(nummer)
+            .bind(begin)
+            .bind(p.value("Einddatum"))
+            .bind(p.value("RedenBeeindiging"))
+            .bind(status)
+            .bind(message_id)
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
+        }
+        // The allocation (when the record has it) follows the delivery.
+        let new_status = match (kind, status) {
+            ("start", "3") => "allocated",
+            ("start", _) => "started",
+            ("stop", "3") => "started",
+            _ => "stopped",
+        };
+        let rows = sqlx::query(
+            "SELECT id FROM allocations WHERE tenant_id = $1 AND participant_id = $2 AND toewijzing_nummer = $3",
+        )
+        .bind(&tenant.id)
+        .bind(participant)
+        .bind(nummer)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            sqlx::query("UPDATE allocations SET status = $1, updated_at = $2 WHERE id = $3")
+                .bind(new_status)
+                .bind(now())
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+            add_event(
+                tx,
+                &id,
+                message_id,
+                new_status,
+                &format!("{kind} (StatusAanlevering {status})"),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

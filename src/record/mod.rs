@@ -1,0 +1,280 @@
+//! One record per participant: every accepted message is applied to it, and
+//! every new message is first checked against what the record already holds
+//! (the berichtoverstijgende technische regels).
+//!
+//! [`Ingest::receive`] is the one entry for inbound iStandaarden messages,
+//! whatever transport brought them (HTTP, drop folder). It checks, judges
+//! against the record, applies and stores in a single transaction, and only
+//! then hands back the retourbericht: a message is acknowledged only after it
+//! is durably stored, and never half-applied.
+
+pub mod apply;
+pub mod rules;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::adapter::istandaard::{
+    self, Checked, DecodeError, Limits, RetourSettings, encode, json,
+};
+use crate::finding::{Finding, Level};
+use crate::schema::{Role, Schema};
+use crate::store::{Store, Tenant, new_id, now};
+
+/// Why an inbound message was not taken in at all (no retourbericht).
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error("{}", .0.bilingual())]
+    Unusable(DecodeError),
+    #[error(
+        "the message is addressed to {receiver:?}, not to this tenant / het bericht is gericht aan {receiver:?}, niet aan deze tenant"
+    )]
+    WrongTenant { receiver: String },
+    #[error("{0}")]
+    NoRetour(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// The outcome of one inbound message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Received {
+    pub message_id: String,
+    pub bericht: String,
+    /// accepted | rejected
+    pub status: String,
+    /// True when this was a resend (TR056): nothing changed, same answer.
+    pub duplicate: bool,
+    pub retourcodes: Vec<String>,
+    #[serde(skip)]
+    pub retour_xml: String,
+}
+
+/// The ingest pipeline shared by every transport.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    pub store: Store,
+    pub schema: &'static Schema,
+    pub limits: Limits,
+}
+
+impl Ingest {
+    pub fn new(store: Store) -> Result<Ingest> {
+        Ok(Ingest {
+            store,
+            schema: Schema::builtin()?,
+            limits: Limits::default(),
+        })
+    }
+
+    /// Receives one raw message for `tenant`: check, judge, apply, store, answer.
+    pub async fn receive(&self, tenant: &Tenant, raw: &[u8]) -> Result<Received, IngestError> {
+        let mut checked = match istandaard::check(self.schema, raw, &self.limits) {
+            Ok(c) => c,
+            Err(e) => {
+                self.store_unusable(tenant, raw, &e).await?;
+                return Err(IngestError::Unusable(e));
+            }
+        };
+        let receiver = checked
+            .message
+            .value("Header/Ontvanger")
+            .unwrap_or("")
+            .to_string();
+        if receiver != tenant.id {
+            return Err(IngestError::WrongTenant { receiver });
+        }
+        if checked.message.def().role != Role::Heen {
+            // Retour and antwoord messages answer something we sent; they are
+            // stored and applied, but not answered.
+        }
+        // A concurrent resend can race past the TR056 lookup on PostgreSQL; the
+        // unique index stops the second insert, and the retry finds the first.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.receive_checked(tenant, raw, &mut checked).await {
+                Err(e) if attempt == 1 && is_unique_violation(&e) => continue,
+                other => return other.map_err(IngestError::Store),
+            }
+        }
+    }
+
+    async fn receive_checked(
+        &self,
+        tenant: &Tenant,
+        raw: &[u8],
+        checked: &mut Checked,
+    ) -> Result<Received> {
+        let schema = self.schema;
+        let limits = &self.limits;
+        let mut w = self.store.begin_write().await?;
+        let tx = &mut w.tx;
+        let out = {
+            {
+                let msg = &checked.message;
+                let sender = msg.value("Header/Afzender").unwrap_or("").to_string();
+                let ident = msg
+                    .value("Header/BerichtIdentificatie/Identificatie")
+                    .unwrap_or("")
+                    .to_string();
+                // TR056: a resend gets the same answer and changes nothing.
+                if let Some(prev) =
+                    apply::find_previous(tx, &tenant.id, &sender, msg.name(), &ident).await?
+                {
+                    return Ok(prev);
+                }
+                let tenant = tenant.clone();
+                let structural = !checked.complete
+                    || checked
+                        .findings
+                        .iter()
+                        .any(|f| matches!(f.level, Level::Structure | Level::Content));
+                let cross = if structural {
+                    Vec::new()
+                } else {
+                    rules::check(tx, &tenant, msg).await?
+                };
+                checked.findings.extend(cross);
+                let checked = &*checked;
+                let msg = &checked.message;
+                let accepted = checked.is_valid();
+                let message_id = new_id();
+                let participant_id = apply::participant_id_for(tx, &tenant.id, msg).await?;
+                let retour_xml = match msg.def().role {
+                    Role::Heen => istandaard::retour_xml(checked, &RetourSettings::default())
+                        .map_err(|e| anyhow::anyhow!("{e} / {}", e.nl()))?,
+                    _ => String::new(),
+                };
+                let retourcodes = retourcodes_of(checked, &retour_xml, schema, limits);
+                apply::insert_message(
+                    tx,
+                    apply::NewMessage {
+                        id: &message_id,
+                        tenant: &tenant.id,
+                        direction: "in",
+                        checked,
+                        participant_id: participant_id.as_deref(),
+                        status: if accepted { "accepted" } else { "rejected" },
+                        retourcodes: &retourcodes,
+                        raw,
+                        answer_of: None,
+                    },
+                )
+                .await?;
+                if accepted {
+                    apply::apply(tx, &tenant, msg, &message_id).await?;
+                }
+                if !retour_xml.is_empty() {
+                    let retour = istandaard::check(schema, retour_xml.as_bytes(), limits)
+                        .map_err(|e| anyhow::anyhow!("own retourbericht does not decode: {e}"))?;
+                    apply::insert_message(
+                        tx,
+                        apply::NewMessage {
+                            id: &new_id(),
+                            tenant: &tenant.id,
+                            direction: "out",
+                            checked: &retour,
+                            participant_id: participant_id.as_deref(),
+                            status: "sent",
+                            retourcodes: &retourcodes,
+                            raw: retour_xml.as_bytes(),
+                            answer_of: Some(&message_id),
+                        },
+                    )
+                    .await?;
+                }
+                Received {
+                    message_id,
+                    bericht: msg.name().to_string(),
+                    status: if accepted { "accepted" } else { "rejected" }.to_string(),
+                    duplicate: false,
+                    retourcodes,
+                    retour_xml,
+                }
+            }
+        };
+        w.commit().await?;
+        Ok(out)
+    }
+
+    /// Input we cannot read is still kept (raw), so nothing is lost.
+    async fn store_unusable(&self, tenant: &Tenant, raw: &[u8], err: &DecodeError) -> Result<()> {
+        let findings =
+            serde_json::to_string(&[serde_json::json!({"nl": err.nl(), "en": err.to_string()})])?;
+        let mut w = self.store.begin_write().await?;
+        {
+            sqlx::query(
+                    "INSERT INTO messages (id, tenant_id, direction, status, findings, raw, created_at) \
+                     VALUES ($1, $2, 'in', 'unusable', $3, $4, $5)",
+                )
+                .bind(new_id())
+                .bind(&tenant.id)
+                .bind(&findings)
+                .bind(raw)
+                .bind(now())
+                .execute(&mut *w.tx)
+                .await
+                .context("storing unusable input")?;
+        }
+        w.commit().await
+    }
+}
+
+fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<sqlx::Error>()
+            .and_then(|s| s.as_database_error())
+            .is_some_and(|d| d.is_unique_violation())
+    })
+}
+
+/// The retourcodes a message got: those in the retour we wrote, or for
+/// messages without retour (retours, 325) those of the findings.
+fn retourcodes_of(
+    checked: &Checked,
+    retour_xml: &str,
+    schema: &'static Schema,
+    limits: &Limits,
+) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    if !retour_xml.is_empty() {
+        if let Ok(r) = istandaard::check(schema, retour_xml.as_bytes(), limits) {
+            for n in r.message.root().all("Header/RetourCodes/RetourCode") {
+                codes.push(n.text().to_string());
+            }
+            collect_codes(r.message.root(), &mut codes);
+        }
+    } else {
+        codes.extend(checked.findings.iter().map(|f| f.retourcode.clone()));
+    }
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+fn collect_codes(node: crate::message::NodeRef<'_>, out: &mut Vec<String>) {
+    for c in node.children() {
+        if c.name() == "RetourCode" {
+            out.push(c.text().to_string());
+        } else if c.class().is_some() {
+            collect_codes(c, out);
+        }
+    }
+}
+
+/// JSON rendering of a stored message, for `GET /messages/{id}`.
+pub fn parsed_json(checked: &Checked) -> String {
+    json::to_json(&checked.message).to_string()
+}
+
+/// Encoded XML of a message (re-exported for transports).
+pub fn xml_of(msg: &crate::message::Message) -> String {
+    encode::encode(msg)
+}
+
+/// Findings as stored: JSON without the internal node ids.
+pub fn findings_json(findings: &[Finding]) -> String {
+    serde_json::to_string(findings).unwrap_or_else(|_| "[]".to_string())
+}

@@ -1,0 +1,86 @@
+//! Prometheus metrics: counts per message type and outcome, and a latency
+//! histogram of message handling. Labels are message types and outcomes only,
+//! never identifiers.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS_MS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    messages: BTreeMap<(String, String), u64>,
+    buckets: [u64; BUCKETS_MS.len()],
+    count: u64,
+    sum_ms: f64,
+}
+
+impl Metrics {
+    /// Records one handled message: its type (WMO301, or "unknown") and outcome
+    /// (accepted, rejected, duplicate, unusable, refused).
+    pub fn record(&self, bericht: &str, outcome: &str, took: Duration) {
+        let ms = took.as_secs_f64() * 1000.0;
+        let mut m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *m.messages
+            .entry((bericht.to_string(), outcome.to_string()))
+            .or_default() += 1;
+        for (i, b) in BUCKETS_MS.iter().enumerate() {
+            if ms <= *b {
+                m.buckets[i] += 1;
+            }
+        }
+        m.count += 1;
+        m.sum_ms += ms;
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = String::new();
+        out.push_str("# HELP loket_messages_total Inbound messages by type and outcome.\n");
+        out.push_str("# TYPE loket_messages_total counter\n");
+        for ((b, o), n) in &m.messages {
+            let _ = writeln!(
+                out,
+                "loket_messages_total{{bericht=\"{b}\",outcome=\"{o}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP loket_message_duration_seconds Time to check, store and answer one message.\n",
+        );
+        out.push_str("# TYPE loket_message_duration_seconds histogram\n");
+        for (i, b) in BUCKETS_MS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "loket_message_duration_seconds_bucket{{le=\"{}\"}} {}",
+                b / 1000.0,
+                m.buckets[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "loket_message_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            m.count
+        );
+        let _ = writeln!(
+            out,
+            "loket_message_duration_seconds_sum {}",
+            m.sum_ms / 1000.0
+        );
+        let _ = writeln!(out, "loket_message_duration_seconds_count {}", m.count);
+        out
+    }
+}

@@ -1,0 +1,102 @@
+//! `loket serve`: the HTTP API (axum on tokio).
+//!
+//! Every call but `/healthz` needs `Authorization: Bearer TOKEN`; the token
+//! decides the tenant, and every query is scoped to it (another tenant's data
+//! answers 404, never 403). Logs and metrics carry the route template and a
+//! request id, never the raw path, a BSN or a name.
+
+pub mod metrics;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+
+use crate::record::Ingest;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ingest: Ingest,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub fn store(&self) -> &Store {
+        &self.ingest.store
+    }
+}
+
+/// Builds the router with all layers.
+pub fn router(state: AppState) -> Router {
+    let limit = state.ingest.limits.max_bytes;
+    routes::routes()
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// Logs one line per request with a request id, the route template (not the
+/// path, which may hold an identifier), the status and the latency.
+async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().clone();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_string)
+        .unwrap_or_else(crate::store::new_id);
+    let span = tracing::info_span!("request", %request_id, %method, %route);
+    let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let elapsed = started.elapsed();
+    tracing::info!(parent: &span, status = res.status().as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Runs the server until Ctrl-C / SIGTERM.
+pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "loket is listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server failed")
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,373 @@
+//! The API's routes and handlers.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::AppState;
+use crate::record::IngestError;
+use crate::store::Tenant;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/messages", post(post_message))
+        .route("/messages/{id}", get(get_message))
+        .route("/participants", get(list_participants))
+        .route("/participants/{key}", get(get_participant))
+}
+
+/// An API error: status plus a bilingual explanation.
+pub struct ApiError {
+    status: StatusCode,
+    nl: String,
+    en: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, nl: impl Into<String>, en: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            nl: nl.into(),
+            en: en.into(),
+        }
+    }
+
+    fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
+    }
+
+    fn internal(e: anyhow::Error) -> Self {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "interne fout; het bericht is niet verwerkt",
+            "internal error; the message was not processed",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"nl": self.nl, "en": self.en}})),
+        )
+            .into_response()
+    }
+}
+
+/// The authenticated tenant of a request.
+pub struct Auth(pub Tenant);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "geen of ongeldig token (Authorization: Bearer ...)",
+                "missing or invalid token (Authorization: Bearer ...)",
+            )
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or_else(unauthorized)?;
+        match state.store().tenant_for_token(token).await {
+            Ok(Some(t)) => Ok(Auth(t)),
+            Ok(None) => Err(unauthorized()),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "database unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>, _auth: Auth) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `POST /messages`: a raw iWmo/iJw message in, its retourbericht out.
+async fn post_message(State(state): State<AppState>, Auth(tenant): Auth, body: Bytes) -> Response {
+    let started = Instant::now();
+    match state.ingest.receive(&tenant, &body).await {
+        Ok(r) => {
+            let outcome = if r.duplicate {
+                "duplicate"
+            } else {
+                r.status.as_str()
+            };
+            state.metrics.record(&r.bericht, outcome, started.elapsed());
+            let mut headers = HeaderMap::new();
+            for (k, v) in [
+                ("x-loket-message-id", r.message_id.as_str()),
+                ("x-loket-status", r.status.as_str()),
+                (
+                    "x-loket-duplicate",
+                    if r.duplicate { "true" } else { "false" },
+                ),
+                ("x-loket-bericht", r.bericht.as_str()),
+            ] {
+                if let Ok(v) = v.parse() {
+                    headers.insert(k, v);
+                }
+            }
+            if r.retour_xml.is_empty() {
+                (StatusCode::OK, headers, Json(json!(r))).into_response()
+            } else {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    "application/xml; charset=utf-8"
+                        .parse()
+                        .expect("static header"),
+                );
+                (StatusCode::OK, headers, r.retour_xml).into_response()
+            }
+        }
+        Err(IngestError::Unusable(e)) => {
+            state
+                .metrics
+                .record("unknown", "unusable", started.elapsed());
+            ApiError::new(StatusCode::BAD_REQUEST, e.nl(), e.to_string()).into_response()
+        }
+        Err(IngestError::WrongTenant { .. }) => {
+            state
+                .metrics
+                .record("unknown", "refused", started.elapsed());
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "het bericht is niet aan deze tenant gericht (Ontvanger)",
+                "the message is not addressed to this tenant (Ontvanger)",
+            )
+            .into_response()
+        }
+        Err(IngestError::NoRetour(e)) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.clone(), e).into_response()
+        }
+        Err(IngestError::Store(e)) => ApiError::internal(e).into_response(),
+    }
+}
+
+async fn get_message(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let row = sqlx::query(
+        "SELECT id, direction, standard, bericht, sender, receiver, identificatie, dagtekening, participant_id, status, \
+         retourcodes, findings, parsed, raw, answer_of, created_at, \
+         (SELECT a.id FROM messages a WHERE a.answer_of = m.id) AS answer_id \
+         FROM messages m WHERE m.id = $1 AND m.tenant_id = $2",
+    )
+    .bind(&id)
+    .bind(&tenant.id)
+    .fetch_optional(state.store().pool())
+    .await
+    .map_err(|e| ApiError::internal(e.into()))?
+    .ok_or_else(ApiError::not_found)?;
+    let text = |c: &str| row.try_get::<Option<String>, _>(c).ok().flatten();
+    let raw: Vec<u8> = row.try_get("raw").unwrap_or_default();
+    let parse = |c: &str| {
+        text(c)
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .unwrap_or(Value::Null)
+    };
+    Ok(Json(json!({
+        "id": text("id"),
+        "direction": text("direction"),
+        "standard": text("standard"),
+        "bericht": text("bericht"),
+        "sender": text("sender"),
+        "receiver": text("receiver"),
+        "identificatie": text("identificatie"),
+        "dagtekening": text("dagtekening"),
+        "participant_id": text("participant_id"),
+        "status": text("status"),
+        "retourcodes": parse("retourcodes"),
+        "findings": parse("findings"),
+        "parsed": parse("parsed"),
+        "raw": String::from_utf8_lossy(&raw),
+        "answer_of": text("answer_of"),
+        "answer_id": text("answer_id"),
+        "received_at": text("created_at"),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParticipantFilter {
+    /// Only participants with an allocation in this status.
+    status: Option<String>,
+    /// Only participants financed by this financier kind (wmo, jeugdwet, ...).
+    financier: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn list_participants(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Query(f): Query<ParticipantFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
+    let offset = f.offset.unwrap_or(0).max(0);
+    let rows = sqlx::query(
+        "SELECT p.id, p.bsn, p.name_json, p.birth_date FROM participants p WHERE p.tenant_id = $1 \
+         AND ($2 IS NULL OR EXISTS (SELECT 1 FROM allocations a WHERE a.participant_id = p.id AND a.status = $2)) \
+         AND ($3 IS NULL OR EXISTS (SELECT 1 FROM allocations a JOIN financiers f ON f.id = a.financier_id \
+              WHERE a.participant_id = p.id AND f.kind = $3)) \
+         ORDER BY p.created_at, p.id LIMIT $4 OFFSET $5",
+    )
+    .bind(&tenant.id)
+    .bind(f.status.as_deref())
+    .bind(f.financier.as_deref())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(state.store().pool())
+    .await
+    .map_err(|e| ApiError::internal(e.into()))?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.try_get::<String, _>("id").ok(),
+                "bsn": r.try_get::<String, _>("bsn").ok(),
+                "naam": r.try_get::<String, _>("name_json").ok().and_then(|s| serde_json::from_str::<Value>(&s).ok()),
+                "geboortedatum": r.try_get::<Option<String>, _>("birth_date").ok().flatten(),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"participants": items, "limit": limit, "offset": offset}),
+    ))
+}
+
+/// `GET /participants/{key}`: the merged record. `key` is the participant id
+/// (preferred: it keeps BSNs out of URLs) or the BSN.
+async fn get_participant(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let pool = state.store().pool();
+    let p = sqlx::query(
+        "SELECT id, bsn, client_number, birth_date, gender, name_json, contact_json, created_at, updated_at \
+         FROM participants WHERE tenant_id = $1 AND (id = $2 OR bsn = $2)",
+    )
+    .bind(&tenant.id)
+    .bind(&key)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| ApiError::internal(e.into()))?
+    .ok_or_else(ApiError::not_found)?;
+    let pid: String = p.try_get("id").map_err(|e| ApiError::internal(e.into()))?;
+    let allocations = sqlx::query(
+        "SELECT a.id, a.toewijzing_nummer, a.referentie_aanbieder, a.product_categorie, a.product_code, a.toewijzingsdatum, \
+         a.ingangsdatum, a.einddatum, a.reden_wijziging, a.volume, a.eenheid, a.frequentie, a.budget, a.status, a.updated_at, \
+         f.kind AS financier_kind, f.code AS financier_code, f.name AS financier_name, f.standard \
+         FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 AND a.participant_id = $2 \
+         ORDER BY a.ingangsdatum, a.toewijzing_nummer",
+    )
+    .bind(&tenant.id)
+    .bind(&pid)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| ApiError::internal(e.into()))?;
+    let mut allocs = Vec::new();
+    for a in &allocations {
+        let aid: String = a.try_get("id").unwrap_or_default();
+        let events = sqlx::query(
+            "SELECT e.status, e.detail, e.message_id, e.created_at FROM allocation_events e WHERE e.allocation_id = $1 ORDER BY e.created_at, e.id",
+        )
+        .bind(&aid)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| ApiError::internal(e.into()))?;
+        let s = |c: &str| a.try_get::<Option<String>, _>(c).ok().flatten();
+        let i = |c: &str| a.try_get::<Option<i64>, _>(c).ok().flatten();
+        allocs.push(json!({
+            "id": aid,
+            "financier": {"kind": s("financier_kind"), "code": s("financier_code"), "name": s("financier_name"), "standard": s("standard")},
+            "toewijzing_nummer": s("toewijzing_nummer"),
+            "referentie_aanbieder": s("referentie_aanbieder"),
+            "product": {"categorie": s("product_categorie"), "code": s("product_code")},
+            "toewijzingsdatum": s("toewijzingsdatum"),
+            "ingangsdatum": s("ingangsdatum"),
+            "einddatum": s("einddatum"),
+            "reden_wijziging": s("reden_wijziging"),
+            "omvang": {"volume": i("volume"), "eenheid": s("eenheid"), "frequentie": s("frequentie")},
+            "budget": i("budget"),
+            "status": s("status"),
+            "updated_at": s("updated_at"),
+            "history": events.iter().map(|e| json!({
+                "status": e.try_get::<String, _>("status").ok(),
+                "detail": e.try_get::<String, _>("detail").ok(),
+                "message_id": e.try_get::<String, _>("message_id").ok(),
+                "at": e.try_get::<String, _>("created_at").ok(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let messages = sqlx::query(
+        "SELECT id, direction, bericht, status, retourcodes, created_at FROM messages WHERE tenant_id = $1 AND participant_id = $2 ORDER BY created_at, id",
+    )
+    .bind(&tenant.id)
+    .bind(&pid)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| ApiError::internal(e.into()))?;
+    let s = |c: &str| p.try_get::<Option<String>, _>(c).ok().flatten();
+    Ok(Json(json!({
+        "id": pid,
+        "bsn": s("bsn"),
+        "client_number": s("client_number"),
+        "geboortedatum": s("birth_date"),
+        "geslacht": s("gender"),
+        "naam": s("name_json").and_then(|x| serde_json::from_str::<Value>(&x).ok()),
+        "contact": s("contact_json").and_then(|x| serde_json::from_str::<Value>(&x).ok()),
+        "allocations": allocs,
+        "messages": messages.iter().map(|m| json!({
+            "id": m.try_get::<String, _>("id").ok(),
+            "direction": m.try_get::<String, _>("direction").ok(),
+            "bericht": m.try_get::<Option<String>, _>("bericht").ok().flatten(),
+            "status": m.try_get::<String, _>("status").ok(),
+            "retourcodes": m.try_get::<String, _>("retourcodes").ok().and_then(|x| serde_json::from_str::<Value>(&x).ok()),
+            "at": m.try_get::<String, _>("created_at").ok(),
+        })).collect::<Vec<_>>(),
+    })))
+}
