@@ -107,8 +107,6 @@ impl Ingest {
         raw: &[u8],
         checked: &mut Checked,
     ) -> Result<Received> {
-        let schema = self.schema;
-        let limits = &self.limits;
         let mut w = self.store.begin_write().await?;
         let tx = &mut w.tx;
         let out = {
@@ -142,12 +140,17 @@ impl Ingest {
                 let accepted = checked.is_valid();
                 let message_id = new_id();
                 let participant_id = apply::participant_id_for(tx, &tenant.id, msg).await?;
-                let retour_xml = match msg.def().role {
-                    Role::Heen => istandaard::retour_xml(checked, &RetourSettings::default())
-                        .map_err(|e| anyhow::anyhow!("{e} / {}", e.nl()))?,
-                    _ => String::new(),
+                // The retour is built once: its tree gives the codes we record,
+                // its encoding is what we store and send.
+                let retour = match msg.def().role {
+                    Role::Heen => Some(
+                        istandaard::retour::build(checked, &RetourSettings::default())
+                            .map_err(|e| anyhow::anyhow!("{e} / {}", e.nl()))?,
+                    ),
+                    _ => None,
                 };
-                let retourcodes = retourcodes_of(checked, &retour_xml, schema, limits);
+                let retour_xml = retour.as_ref().map(encode::encode).unwrap_or_default();
+                let retourcodes = retourcodes_of(checked, retour.as_ref());
                 apply::insert_message(
                     tx,
                     apply::NewMessage {
@@ -166,9 +169,12 @@ impl Ingest {
                 if accepted {
                     apply::apply(tx, &tenant, msg, &message_id).await?;
                 }
-                if !retour_xml.is_empty() {
-                    let retour = istandaard::check(schema, retour_xml.as_bytes(), limits)
-                        .map_err(|e| anyhow::anyhow!("own retourbericht does not decode: {e}"))?;
+                if let Some(message) = retour {
+                    let retour = Checked {
+                        message,
+                        findings: Vec::new(),
+                        complete: true,
+                    };
                     apply::insert_message(
                         tx,
                         apply::NewMessage {
@@ -232,20 +238,10 @@ fn is_unique_violation(e: &anyhow::Error) -> bool {
 
 /// The retourcodes a message got: those in the retour we wrote, or for
 /// messages without retour (retours, 325) those of the findings.
-fn retourcodes_of(
-    checked: &Checked,
-    retour_xml: &str,
-    schema: &'static Schema,
-    limits: &Limits,
-) -> Vec<String> {
+fn retourcodes_of(checked: &Checked, retour: Option<&crate::message::Message>) -> Vec<String> {
     let mut codes: Vec<String> = Vec::new();
-    if !retour_xml.is_empty() {
-        if let Ok(r) = istandaard::check(schema, retour_xml.as_bytes(), limits) {
-            for n in r.message.root().all("Header/RetourCodes/RetourCode") {
-                codes.push(n.text().to_string());
-            }
-            collect_codes(r.message.root(), &mut codes);
-        }
+    if let Some(r) = retour {
+        collect_codes(r.root(), &mut codes);
     } else {
         codes.extend(checked.findings.iter().map(|f| f.retourcode.clone()));
     }

@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/messages", post(post_message))
         .route("/messages/{id}", get(get_message))
         .route("/participants", get(list_participants))
+        .route("/participants/search", post(search_participant))
         .route("/participants/{key}", get(get_participant))
 }
 
@@ -33,6 +34,7 @@ pub struct ApiError {
     status: StatusCode,
     nl: String,
     en: String,
+    paths: Option<Vec<String>>,
 }
 
 impl ApiError {
@@ -41,7 +43,14 @@ impl ApiError {
             status,
             nl: nl.into(),
             en: en.into(),
+            paths: None,
         }
+    }
+
+    /// Adds the JSON pointers of invalid input.
+    pub fn with_paths(mut self, paths: Vec<String>) -> Self {
+        self.paths = Some(paths);
+        self
     }
 
     fn not_found() -> Self {
@@ -62,7 +71,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({"error": {"nl": self.nl, "en": self.en}})),
+            Json(match self.paths {
+                Some(p) => json!({"error": {"nl": self.nl, "en": self.en, "paths": p}}),
+                None => json!({"error": {"nl": self.nl, "en": self.en}}),
+            }),
         )
             .into_response()
     }
@@ -278,20 +290,41 @@ async fn list_participants(
     ))
 }
 
+/// `POST /participants/search` with `{"bsn": "..."}`: the record by BSN,
+/// without the BSN in a URL.
+async fn search_participant(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let input = super::input::parse_body("participant-search", &body)?;
+    let bsn = input.get("bsn").and_then(Value::as_str).unwrap_or_default();
+    participant_record(&state, &tenant, bsn).await.map(Json)
+}
+
 /// `GET /participants/{key}`: the merged record. `key` is the participant id
-/// (preferred: it keeps BSNs out of URLs) or the BSN.
+/// (preferred: it keeps BSNs out of URLs) or, for compatibility, the BSN.
 async fn get_participant(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    participant_record(&state, &tenant, &key).await.map(Json)
+}
+
+/// The merged record of one participant of `tenant`, by id or BSN.
+async fn participant_record(
+    state: &AppState,
+    tenant: &Tenant,
+    key: &str,
+) -> Result<Value, ApiError> {
     let pool = state.store().pool();
     let p = sqlx::query(
         "SELECT id, bsn, client_number, birth_date, gender, name_json, contact_json, created_at, updated_at \
          FROM participants WHERE tenant_id = $1 AND (id = $2 OR bsn = $2)",
     )
     .bind(&tenant.id)
-    .bind(&key)
+    .bind(key)
     .fetch_optional(pool)
     .await
     .map_err(|e| ApiError::internal(e.into()))?
@@ -352,7 +385,7 @@ async fn get_participant(
     .await
     .map_err(|e| ApiError::internal(e.into()))?;
     let s = |c: &str| p.try_get::<Option<String>, _>(c).ok().flatten();
-    Ok(Json(json!({
+    Ok(json!({
         "id": pid,
         "bsn": s("bsn"),
         "client_number": s("client_number"),
@@ -369,5 +402,5 @@ async fn get_participant(
             "retourcodes": m.try_get::<String, _>("retourcodes").ok().and_then(|x| serde_json::from_str::<Value>(&x).ok()),
             "at": m.try_get::<String, _>("created_at").ok(),
         })).collect::<Vec<_>>(),
-    })))
+    }))
 }

@@ -1,0 +1,111 @@
+//! JSON input and output contracts: the JSON Schemas in `schemas/api`.
+//!
+//! Every JSON body the API accepts is checked against its schema before a
+//! handler sees it, so a client learns exactly which JSON paths are wrong;
+//! the tests check every JSON answer against its schema the same way.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use super::routes::ApiError;
+
+/// The schemas, by file name without `.json`.
+pub const SCHEMAS: &[(&str, &str)] = &[
+    ("error", include_str!("../../schemas/api/error.json")),
+    ("message", include_str!("../../schemas/api/message.json")),
+    (
+        "participant",
+        include_str!("../../schemas/api/participant.json"),
+    ),
+    (
+        "participant-list",
+        include_str!("../../schemas/api/participant-list.json"),
+    ),
+    (
+        "participant-search",
+        include_str!("../../schemas/api/participant-search.json"),
+    ),
+];
+
+static VALIDATORS: LazyLock<HashMap<&'static str, Result<jsonschema::Validator, String>>> =
+    LazyLock::new(|| {
+        SCHEMAS
+            .iter()
+            .map(|(name, text)| {
+                let v = serde_json::from_str::<Value>(text)
+                    .map_err(|e| e.to_string())
+                    .and_then(|schema| {
+                        jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+                    });
+                (*name, v)
+            })
+            .collect()
+    });
+
+/// Checks `value` against schema `name`; returns the JSON pointers and
+/// messages of every violation.
+pub fn violations(name: &str, value: &Value) -> Result<Vec<(String, String)>, String> {
+    let validator = match VALIDATORS.get(name) {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => return Err(format!("schema {name} does not compile: {e}")),
+        None => return Err(format!("no schema named {name}")),
+    };
+    Ok(validator
+        .iter_errors(value)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            (
+                if path.is_empty() {
+                    "/".to_string()
+                } else {
+                    path
+                },
+                e.to_string(),
+            )
+        })
+        .collect())
+}
+
+/// Parses and validates a JSON request body against schema `name`.
+pub fn parse_body(name: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("ongeldige JSON op regel {}, kolom {}", e.line(), e.column()),
+            format!(
+                "malformed JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+        .with_paths(vec!["/".to_string()])
+    })?;
+    let found = violations(name, &value).map_err(|e| {
+        tracing::error!(error = %e, "input schema");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "interne fout",
+            "internal error",
+        )
+    })?;
+    if found.is_empty() {
+        return Ok(value);
+    }
+    let paths: Vec<String> = found.iter().map(|(p, _)| p.clone()).collect();
+    // The messages may quote input values (a BSN); only paths go back.
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "de invoer voldoet niet aan het schema op {}",
+            paths.join(", ")
+        ),
+        format!(
+            "the input does not match the schema at {}",
+            paths.join(", ")
+        ),
+    )
+    .with_paths(paths))
+}
