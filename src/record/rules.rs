@@ -154,7 +154,8 @@ async fn starts(tx: &mut Tx, tenant: &Tenant, msg: &Message) -> Result<Vec<Findi
     Ok(out)
 }
 
-/// TR063, TR074 and the stop rules TR413, TR414, TR415.
+/// TR063, TR074, TR382 (a stop repeats the key of a current start) and the
+/// stop rules TR413, TR414, TR415.
 async fn stops(tx: &mut Tx, tenant: &Tenant, msg: &Message) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let key = delivery_key(&tenant.id, msg.value("Client/Bsn").unwrap_or_default());

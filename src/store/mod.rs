@@ -29,6 +29,9 @@ pub struct Store {
     /// SQLite has one writer; serialising write transactions in the process
     /// avoids busy-snapshot failures under concurrent requests.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Tokens already seen, by hash: every request is authenticated, and this
+    /// saves a query per request. Tokens are only ever added, never changed.
+    token_cache: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, Tenant>>>,
 }
 
 /// A tenant: one provider (AGB code) or one municipality (gemeentecode).
@@ -133,6 +136,7 @@ impl Store {
             pool,
             backend,
             write_lock: Default::default(),
+            token_cache: Default::default(),
         })
     }
 
@@ -187,20 +191,33 @@ impl Store {
 
     /// The tenant a bearer token belongs to.
     pub async fn tenant_for_token(&self, token: &str) -> Result<Option<Tenant>> {
+        let hash = sha256_hex(&[token]);
+        if let Some(t) = self
+            .token_cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&hash)
+        {
+            return Ok(Some(t.clone()));
+        }
         let row = sqlx::query(
             "SELECT t.id, t.kind FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.token_hash = $1",
         )
-        .bind(sha256_hex(&[token]))
+        .bind(&hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(match row {
-            Some(r) => {
-                let id: String = r.try_get("id")?;
-                let kind = TenantKind::from_id(&id)?;
-                Some(Tenant { id, kind })
-            }
-            None => None,
-        })
+        let Some(r) = row else { return Ok(None) };
+        let id: String = r.try_get("id")?;
+        let kind = TenantKind::from_id(&id)?;
+        let tenant = Tenant { id, kind };
+        let mut cache = self
+            .token_cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() < 10_000 {
+            cache.insert(hash, tenant.clone());
+        }
+        Ok(Some(tenant))
     }
 
     /// Cheap liveness probe of the database.
