@@ -21,6 +21,7 @@ async fn start(tenant: &str) -> Server {
         data_dir: dir.path().to_path_buf(),
         database_url: None,
         max_message_bytes: 1024 * 1024,
+        ..Config::default()
     };
     let state = config.state().await.expect("state");
     let token = state.store().add_tenant(tenant).await.expect("tenant");

@@ -14,6 +14,7 @@ pub mod rules;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::adapter::istandaard::{
     self, Checked, DecodeError, Limits, RetourSettings, encode, json,
@@ -57,14 +58,38 @@ pub struct Ingest {
     pub store: Store,
     pub schema: &'static Schema,
     pub limits: Limits,
+    writer: mpsc::Sender<Job>,
 }
 
+/// One checked message waiting for the writer.
+struct Job {
+    tenant: Tenant,
+    raw: Vec<u8>,
+    checked: Checked,
+    reply: oneshot::Sender<Result<Received>>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
+}
+
+/// Most messages one commit carries. A commit costs one fsync (milliseconds on
+/// real disks); sharing it between the messages that arrived meanwhile is what
+/// lets a durable store keep up with thousands of messages a second.
+const MAX_BATCH: usize = 256;
+
 impl Ingest {
+    /// Starts the ingest pipeline and its writer task (needs a tokio runtime).
     pub fn new(store: Store) -> Result<Ingest> {
+        let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_loop(store.clone(), jobs));
         Ok(Ingest {
             store,
             schema: Schema::builtin()?,
             limits: Limits::default(),
+            writer,
         })
     }
 
@@ -85,126 +110,194 @@ impl Ingest {
         if receiver != tenant.id {
             return Err(IngestError::WrongTenant { receiver });
         }
-        if checked.message.def().role != Role::Heen {
-            // Retour and antwoord messages answer something we sent; they are
-            // stored and applied, but not answered.
+        // Checking is done here, in parallel; judging against the record,
+        // applying and storing happen in the single writer, in order, so
+        // concurrent messages (and resends) see each other.
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            tenant: tenant.clone(),
+            raw: raw.to_vec(),
+            checked: std::mem::replace(&mut checked, placeholder(self.schema)?),
+            reply,
+        };
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer has stopped")))?;
+        answer
+            .await
+            .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer dropped the message")))?
+            .map_err(IngestError::Store)
+    }
+}
+
+/// An empty checked message, to move the real one into a job.
+fn placeholder(schema: &'static Schema) -> Result<Checked, IngestError> {
+    let key = schema
+        .by_name("WMO301")
+        .ok_or_else(|| IngestError::Store(anyhow::anyhow!("schema without WMO301")))?;
+    Ok(Checked {
+        message: crate::message::Message::new(schema, key),
+        findings: Vec::new(),
+        complete: false,
+    })
+}
+
+/// The writer: takes the jobs that are waiting (up to [`MAX_BATCH`]), runs each
+/// in its own savepoint inside one transaction, commits once, and only then
+/// answers every job. A job that fails is rolled back alone; a failed commit
+/// fails them all, and nothing was acknowledged.
+async fn write_loop(store: Store, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
         }
-        // A concurrent resend can race past the TR056 lookup on PostgreSQL; the
-        // unique index stops the second insert, and the retry finds the first.
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.receive_checked(tenant, raw, &mut checked).await {
-                Err(e) if attempt == 1 && is_unique_violation(&e) => continue,
-                other => return other.map_err(IngestError::Store),
+        let mut results: Vec<Result<Received>> = Vec::with_capacity(batch.len());
+        let committed = async {
+            let mut w = store.begin_write().await?;
+            for job in &mut batch {
+                sqlx::query("SAVEPOINT job").execute(&mut *w.tx).await?;
+                let r = receive_in(&mut w.tx, &job.tenant, &job.raw, &mut job.checked).await;
+                if r.is_ok() {
+                    sqlx::query("RELEASE SAVEPOINT job")
+                        .execute(&mut *w.tx)
+                        .await?;
+                } else {
+                    sqlx::query("ROLLBACK TO SAVEPOINT job")
+                        .execute(&mut *w.tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT job")
+                        .execute(&mut *w.tx)
+                        .await?;
+                }
+                results.push(r);
+            }
+            w.commit().await
+        }
+        .await;
+        match committed {
+            Ok(()) => {
+                for (job, r) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), messages = batch.len(), "commit failed; nothing acknowledged");
+                for job in batch {
+                    let _ = job.reply.send(Err(anyhow::anyhow!("commit failed: {e:#}")));
+                }
             }
         }
     }
+}
 
-    async fn receive_checked(
-        &self,
-        tenant: &Tenant,
-        raw: &[u8],
-        checked: &mut Checked,
-    ) -> Result<Received> {
-        let mut w = self.store.begin_write().await?;
-        let tx = &mut w.tx;
-        let out = {
+/// Judges, applies and stores one checked message inside the writer's transaction.
+async fn receive_in(
+    tx: &mut apply::Tx,
+    tenant: &Tenant,
+    raw: &[u8],
+    checked: &mut Checked,
+) -> Result<Received> {
+    let out = {
+        {
+            let msg = &checked.message;
+            let sender = msg.value("Header/Afzender").unwrap_or("").to_string();
+            let ident = msg
+                .value("Header/BerichtIdentificatie/Identificatie")
+                .unwrap_or("")
+                .to_string();
+            // TR056: a resend gets the same answer and changes nothing.
+            if let Some(prev) =
+                apply::find_previous(tx, &tenant.id, &sender, msg.name(), &ident).await?
             {
-                let msg = &checked.message;
-                let sender = msg.value("Header/Afzender").unwrap_or("").to_string();
-                let ident = msg
-                    .value("Header/BerichtIdentificatie/Identificatie")
-                    .unwrap_or("")
-                    .to_string();
-                // TR056: a resend gets the same answer and changes nothing.
-                if let Some(prev) =
-                    apply::find_previous(tx, &tenant.id, &sender, msg.name(), &ident).await?
-                {
-                    return Ok(prev);
-                }
-                let tenant = tenant.clone();
-                let structural = !checked.complete
-                    || checked
-                        .findings
-                        .iter()
-                        .any(|f| matches!(f.level, Level::Structure | Level::Content));
-                let cross = if structural {
-                    Vec::new()
-                } else {
-                    rules::check(tx, &tenant, msg).await?
+                return Ok(prev);
+            }
+            let tenant = tenant.clone();
+            let structural = !checked.complete
+                || checked
+                    .findings
+                    .iter()
+                    .any(|f| matches!(f.level, Level::Structure | Level::Content));
+            let cross = if structural {
+                Vec::new()
+            } else {
+                rules::check(tx, &tenant, msg).await?
+            };
+            checked.findings.extend(cross);
+            let checked = &*checked;
+            let msg = &checked.message;
+            let accepted = checked.is_valid();
+            let message_id = new_id();
+            let participant_id = apply::participant_id_for(tx, &tenant.id, msg).await?;
+            // The retour is built once: its tree gives the codes we record,
+            // its encoding is what we store and send.
+            let retour = match msg.def().role {
+                Role::Heen => Some(
+                    istandaard::retour::build(checked, &RetourSettings::default())
+                        .map_err(|e| anyhow::anyhow!("{e} / {}", e.nl()))?,
+                ),
+                _ => None,
+            };
+            let retour_xml = retour.as_ref().map(encode::encode).unwrap_or_default();
+            let retourcodes = retourcodes_of(checked, retour.as_ref());
+            apply::insert_message(
+                tx,
+                apply::NewMessage {
+                    id: &message_id,
+                    tenant: &tenant.id,
+                    direction: "in",
+                    checked,
+                    participant_id: participant_id.as_deref(),
+                    status: if accepted { "accepted" } else { "rejected" },
+                    retourcodes: &retourcodes,
+                    raw,
+                    answer_of: None,
+                },
+            )
+            .await?;
+            if accepted {
+                apply::apply(tx, &tenant, msg, &message_id).await?;
+            }
+            if let Some(message) = retour {
+                let retour = Checked {
+                    message,
+                    findings: Vec::new(),
+                    complete: true,
                 };
-                checked.findings.extend(cross);
-                let checked = &*checked;
-                let msg = &checked.message;
-                let accepted = checked.is_valid();
-                let message_id = new_id();
-                let participant_id = apply::participant_id_for(tx, &tenant.id, msg).await?;
-                // The retour is built once: its tree gives the codes we record,
-                // its encoding is what we store and send.
-                let retour = match msg.def().role {
-                    Role::Heen => Some(
-                        istandaard::retour::build(checked, &RetourSettings::default())
-                            .map_err(|e| anyhow::anyhow!("{e} / {}", e.nl()))?,
-                    ),
-                    _ => None,
-                };
-                let retour_xml = retour.as_ref().map(encode::encode).unwrap_or_default();
-                let retourcodes = retourcodes_of(checked, retour.as_ref());
                 apply::insert_message(
                     tx,
                     apply::NewMessage {
-                        id: &message_id,
+                        id: &new_id(),
                         tenant: &tenant.id,
-                        direction: "in",
-                        checked,
+                        direction: "out",
+                        checked: &retour,
                         participant_id: participant_id.as_deref(),
-                        status: if accepted { "accepted" } else { "rejected" },
+                        status: "sent",
                         retourcodes: &retourcodes,
-                        raw,
-                        answer_of: None,
+                        raw: retour_xml.as_bytes(),
+                        answer_of: Some(&message_id),
                     },
                 )
                 .await?;
-                if accepted {
-                    apply::apply(tx, &tenant, msg, &message_id).await?;
-                }
-                if let Some(message) = retour {
-                    let retour = Checked {
-                        message,
-                        findings: Vec::new(),
-                        complete: true,
-                    };
-                    apply::insert_message(
-                        tx,
-                        apply::NewMessage {
-                            id: &new_id(),
-                            tenant: &tenant.id,
-                            direction: "out",
-                            checked: &retour,
-                            participant_id: participant_id.as_deref(),
-                            status: "sent",
-                            retourcodes: &retourcodes,
-                            raw: retour_xml.as_bytes(),
-                            answer_of: Some(&message_id),
-                        },
-                    )
-                    .await?;
-                }
-                Received {
-                    message_id,
-                    bericht: msg.name().to_string(),
-                    status: if accepted { "accepted" } else { "rejected" }.to_string(),
-                    duplicate: false,
-                    retourcodes,
-                    retour_xml,
-                }
             }
-        };
-        w.commit().await?;
-        Ok(out)
-    }
+            Received {
+                message_id,
+                bericht: msg.name().to_string(),
+                status: if accepted { "accepted" } else { "rejected" }.to_string(),
+                duplicate: false,
+                retourcodes,
+                retour_xml,
+            }
+        }
+    };
+    Ok(out)
+}
 
+impl Ingest {
     /// Input we cannot read is still kept (raw), so nothing is lost.
     async fn store_unusable(&self, tenant: &Tenant, raw: &[u8], err: &DecodeError) -> Result<()> {
         let findings =
@@ -226,14 +319,6 @@ impl Ingest {
         }
         w.commit().await
     }
-}
-
-fn is_unique_violation(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<sqlx::Error>()
-            .and_then(|s| s.as_database_error())
-            .is_some_and(|d| d.is_unique_violation())
-    })
 }
 
 /// The retourcodes a message got: those in the retour we wrote, or for
