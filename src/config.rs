@@ -23,6 +23,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Largest accepted message body in bytes.
     pub max_message_bytes: usize,
+    /// `[[dropfolder]]` sections: an inbox directory per tenant (see README).
+    pub dropfolder: Vec<crate::transport::dropfolder::DropfolderConfig>,
 }
 
 impl Default for Config {
@@ -32,6 +34,7 @@ impl Default for Config {
             data_dir: PathBuf::from("loket-data"),
             database_url: None,
             max_message_bytes: crate::adapter::istandaard::Limits::default().max_bytes,
+            dropfolder: Vec::new(),
         }
     }
 }
@@ -95,5 +98,8 @@ impl Config {
 /// `loket serve`.
 pub async fn serve(config: Config) -> Result<()> {
     let state = config.state().await?;
-    server::serve(state, config.listen).await
+    let watchers = crate::transport::dropfolder::start(&state.ingest, &config.dropfolder).await?;
+    let served = server::serve(state, config.listen).await;
+    watchers.stop().await;
+    served
 }

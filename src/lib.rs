@@ -16,3 +16,4 @@ pub mod record;
 pub mod schema;
 pub mod server;
 pub mod store;
+pub mod transport;

@@ -43,6 +43,7 @@ pub async fn find_previous(
         retour_xml: answer
             .map(|a| String::from_utf8_lossy(&a).into_owned())
             .unwrap_or_default(),
+        no_retour: None,
     }))
 }
 

@@ -50,6 +50,11 @@ pub struct Received {
     pub retourcodes: Vec<String>,
     #[serde(skip)]
     pub retour_xml: String,
+    /// Set when no retourbericht can be addressed (the header itself is
+    /// unusable): the message is stored as rejected, and the sender is told
+    /// directly instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_retour: Option<String>,
 }
 
 /// The ingest pipeline shared by every transport.
@@ -124,10 +129,14 @@ impl Ingest {
             .send(job)
             .await
             .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer has stopped")))?;
-        answer
+        let received = answer
             .await
             .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer dropped the message")))?
-            .map_err(IngestError::Store)
+            .map_err(IngestError::Store)?;
+        match &received.no_retour {
+            Some(reason) => Err(IngestError::NoRetour(reason.clone())),
+            None => Ok(received),
+        }
     }
 }
 
@@ -235,13 +244,20 @@ async fn receive_in(
             let participant_id = apply::participant_id_for(tx, &tenant.id, msg).await?;
             // The retour is built once: its tree gives the codes we record,
             // its encoding is what we store and send.
+            let mut no_retour = None;
             let retour = match msg.def().role {
-                Role::Heen => Some(
-                    istandaard::retour::build(checked, &RetourSettings::default())
-                        .map_err(|e| anyhow::anyhow!("{e} / {}", e.nl()))?,
-                ),
+                Role::Heen => {
+                    match istandaard::retour::build(checked, &RetourSettings::default()) {
+                        Ok(r) => Some(r),
+                        Err(e) => {
+                            no_retour = Some(format!("{e} / {}", e.nl()));
+                            None
+                        }
+                    }
+                }
                 _ => None,
             };
+            let accepted = accepted && no_retour.is_none();
             let retour_xml = retour.as_ref().map(encode::encode).unwrap_or_default();
             let retourcodes = retourcodes_of(checked, retour.as_ref());
             apply::insert_message(
@@ -259,9 +275,14 @@ async fn receive_in(
                 },
             )
             .await?;
-            if accepted {
+            // Applying may have created the participant: the retour belongs
+            // to its message history as well.
+            let participant_id = if accepted {
                 apply::apply(tx, &tenant, msg, &message_id).await?;
-            }
+                apply::participant_id_for(tx, &tenant.id, msg).await?
+            } else {
+                participant_id
+            };
             if let Some(message) = retour {
                 let retour = Checked {
                     message,
@@ -291,6 +312,7 @@ async fn receive_in(
                 duplicate: false,
                 retourcodes,
                 retour_xml,
+                no_retour,
             }
         }
     };
