@@ -136,8 +136,33 @@ async fn metrics(State(state): State<AppState>, _auth: Auth) -> Response {
 }
 
 /// `POST /messages`: a raw iWmo/iJw message in, its retourbericht out.
-async fn post_message(State(state): State<AppState>, Auth(tenant): Auth, body: Bytes) -> Response {
+async fn post_message(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let started = Instant::now();
+    // A body over the limit (413) or cut off is answered as JSON like every error.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let limit = state.ingest.limits.max_bytes;
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("het bericht is groter dan {limit} bytes"),
+                format!("the message is larger than {limit} bytes"),
+            )
+            .into_response();
+        }
+        Err(e) => {
+            return ApiError::new(
+                e.status(),
+                "het bericht kon niet worden gelezen",
+                "the message body could not be read",
+            )
+            .into_response();
+        }
+    };
     match state.ingest.receive(&tenant, &body).await {
         Ok(r) => {
             let outcome = if r.duplicate {
