@@ -1,4 +1,5 @@
-//! The command line: `loket validate`, `loket parse` and `loket retour`.
+//! The command line: `loket validate`, `loket parse`, `loket retour`, `loket serve`,
+//! `loket tenant` and `loket import`.
 //!
 //! Output for people carries Dutch and English; `--json` output is for
 //! programs. Exit codes: 0 all good, 1 a message has findings, 2 a file could
@@ -54,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Import data from files (daily registrations from CSV).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Print the retourbericht (or 325 declaratie-antwoord) for a heenbericht.
     Retour {
         /// Dagtekening of the retour (default: today).
@@ -96,6 +102,25 @@ pub enum TenantCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Daily registrations from CSV (`;` or `,`, a header row); exit 0 all imported, 1 rows wrong, 2 unusable.
+    Registrations {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The tenant (AGB code) to import for; may be left out when there is only one.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Import the valid rows of a file with wrong rows (default: nothing).
+        #[arg(long)]
+        valid_only: bool,
+        /// Who registered, for rows without a medewerker column (default: $USER).
+        #[arg(long)]
+        registered_by: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Emit {
     Xml,
@@ -117,6 +142,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let config = crate::config::Config::resolve(&args.store, args.listen, cli.max_bytes)?;
             runtime()?.block_on(crate::config::serve(config))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            command:
+                ImportCommand::Registrations {
+                    file,
+                    store,
+                    tenant,
+                    valid_only,
+                    registered_by,
+                },
+        } => {
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            crate::registration::csv::run_command(
+                &config,
+                &file,
+                tenant.as_deref(),
+                valid_only,
+                registered_by.as_deref(),
+                cli.max_bytes,
+            )
         }
         Command::Tenant {
             command: TenantCommand::Add { id, store },

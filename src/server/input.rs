@@ -28,6 +28,18 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "participant-search",
         include_str!("../../schemas/api/participant-search.json"),
     ),
+    (
+        "registrations",
+        include_str!("../../schemas/api/registrations.json"),
+    ),
+    (
+        "registrations-result",
+        include_str!("../../schemas/api/registrations-result.json"),
+    ),
+    (
+        "registration-list",
+        include_str!("../../schemas/api/registration-list.json"),
+    ),
 ];
 
 static VALIDATORS: LazyLock<HashMap<&'static str, Result<jsonschema::Validator, String>>> =

@@ -7,6 +7,7 @@
 
 pub mod input;
 pub mod metrics;
+pub mod registrations;
 pub mod routes;
 
 use std::net::SocketAddr;

@@ -27,6 +27,11 @@ pub fn routes() -> Router<AppState> {
         .route("/participants", get(list_participants))
         .route("/participants/search", post(search_participant))
         .route("/participants/{key}", get(get_participant))
+        .route(
+            "/registrations",
+            post(super::registrations::post_registrations)
+                .get(super::registrations::list_registrations),
+        )
 }
 
 /// An API error: status plus a bilingual explanation.

@@ -1,0 +1,503 @@
+//! Reading one mapping file: TOML, then the JSON Schema, then the checks a
+//! schema cannot express. Every problem carries the file, the JSON path and,
+//! where it can be found, the line, so that whoever edits the file sees
+//! exactly what to fix.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::units::{
+    Conversion, Eenheid, MINUTES_PER_DAGDEEL, Measure, RoundPer, RoundTo, Rounding,
+};
+use super::{
+    Delivery, Financier, FinancierKey, Kind, Mapping, PeriodRule, PriorityRule, Problem, Product,
+    ProductKey, SCHEMA, Standard, Tariff,
+};
+
+static VALIDATOR: LazyLock<Result<(Value, jsonschema::Validator), String>> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(SCHEMA).map_err(|e| e.to_string())?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+    Ok((schema, validator))
+});
+
+/// Parses and checks one file's text.
+pub(super) fn parse(file: &Path, text: &str) -> Result<Mapping, Vec<Problem>> {
+    let lines = Lines::new(text);
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        vec![Problem {
+            file: file.to_path_buf(),
+            path: String::new(),
+            line: e.span().map(|s| lines.line_of(s.start)),
+            message: format!("not valid TOML: {}", e.message().trim()),
+        }]
+    })?;
+    let table = toml::Value::Table(table);
+    // No field takes a fraction: money is in cents and time in minutes. The
+    // schema's "integer" would accept 50.0, and 50.00 meant as euros must
+    // not quietly become 50 cents.
+    let mut floats = Vec::new();
+    find_floats(&table, &mut String::new(), &mut floats);
+    let json = toml_to_json(table);
+
+    let (schema, validator) = VALIDATOR.as_ref().map_err(|e| {
+        vec![Problem::new(
+            Path::new("schemas/mappings/mapping.json"),
+            "",
+            format!("the mapping schema does not compile: {e}"),
+        )]
+    })?;
+    let schema_problems: Vec<Problem> = validator
+        .iter_errors(&json)
+        .map(|e| Problem::new(file, e.instance_path().to_string(), explain(schema, &e)))
+        .filter(|p| !floats.contains(&p.path))
+        .collect();
+    let mut problems: Vec<Problem> = floats
+        .into_iter()
+        .map(|path| {
+            Problem::new(
+                file,
+                path,
+                "a number with a fraction; write a whole number (cents, minutes)",
+            )
+        })
+        .collect();
+    problems.extend(schema_problems);
+    if problems.is_empty() {
+        match serde_json::from_value::<RawMapping>(json) {
+            Ok(raw) => {
+                let mut check = Checker {
+                    file,
+                    problems: Vec::new(),
+                };
+                let mapping = check.mapping(raw);
+                problems = check.problems;
+                if problems.is_empty() {
+                    return Ok(mapping);
+                }
+            }
+            Err(e) => problems.push(Problem::new(file, "", e.to_string())),
+        }
+    }
+    let spans = toml::de::DeTable::parse(text).ok();
+    for p in &mut problems {
+        if p.line.is_none() {
+            p.line = spans
+                .as_ref()
+                .and_then(|t| locate(t, &p.path))
+                .map(|offset| lines.line_of(offset));
+        }
+    }
+    Err(problems)
+}
+
+/// TOML to JSON for the schema. TOML dates and times become strings in
+/// their TOML (RFC 3339) spelling, so `from = 2026-01-01` and
+/// `from = "2026-01-01"` mean the same.
+fn toml_to_json(value: toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
+    }
+}
+
+/// The validator's message, made readable where it is not: a `false`
+/// schema says only that a value is not allowed, and a rule inside an
+/// if/then does not say why it applies. The schema's own description of the
+/// rule is added then.
+fn explain(schema: &Value, e: &jsonschema::ValidationError<'_>) -> String {
+    let mut message = match e.kind() {
+        jsonschema::error::ValidationErrorKind::FalseSchema => {
+            let path = e.instance_path().to_string();
+            let name = path.rsplit('/').next().unwrap_or_default().to_string();
+            format!("{name:?} is not allowed here")
+        }
+        _ => e.to_string(),
+    };
+    let pointer = e.absolute_keyword_location().and_then(|uri| {
+        uri.as_str()
+            .split_once('#')
+            .map(|(_, f)| f.replace("%24", "$"))
+    });
+    if let Some(pointer) = pointer {
+        let tokens: Vec<&str> = pointer.split('/').skip(1).collect();
+        // Up to the object holding the if/then, not beyond it.
+        let container = tokens.iter().rposition(|t| *t == "then" || *t == "else");
+        let why = container.and_then(|c| {
+            (c..=tokens.len()).rev().find_map(|n| {
+                let at = tokens[..n].iter().try_fold(schema, |v, t| match v {
+                    Value::Object(o) => o.get(*t),
+                    Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get(i)),
+                    _ => None,
+                })?;
+                at.get("description")?.as_str()
+            })
+        });
+        if let Some(why) = why {
+            message.push_str(&format!(" ({why})"));
+        }
+    }
+    message
+}
+
+/// JSON pointers of every float in the file.
+fn find_floats(value: &toml::Value, path: &mut String, out: &mut Vec<String>) {
+    let len = path.len();
+    match value {
+        toml::Value::Float(_) => out.push(path.clone()),
+        toml::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                path.push_str(&format!("/{i}"));
+                find_floats(v, path, out);
+                path.truncate(len);
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                path.push('/');
+                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                find_floats(v, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Byte offset of the deepest part of `pointer` that exists in the file.
+fn locate(root: &toml::Spanned<toml::de::DeTable<'_>>, pointer: &str) -> Option<usize> {
+    let mut offset = root.span().start;
+    let mut current: Option<&toml::de::DeValue<'_>> = None;
+    let mut table = Some(root.get_ref());
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        let next = match (table, current) {
+            (Some(t), _) => t
+                .iter()
+                .find(|(k, _)| **k.get_ref() == *token)
+                .map(|(_, v)| v),
+            (None, Some(toml::de::DeValue::Array(a))) => {
+                token.parse::<usize>().ok().and_then(|i| a.get(i))
+            }
+            _ => None,
+        };
+        let Some(next) = next else { break };
+        offset = next.span().start;
+        current = Some(next.get_ref());
+        table = match next.get_ref() {
+            toml::de::DeValue::Table(t) => Some(t),
+            _ => None,
+        };
+    }
+    Some(offset)
+}
+
+/// Line numbers (from 1) of byte offsets.
+struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Lines { starts }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The file's content once the schema passed; the schema already guarantees
+// the shapes and enumerations, so these types only carry them.
+
+#[derive(Deserialize)]
+struct RawMapping {
+    financier: RawFinancier,
+    declaration: RawDeclaration,
+    products: Vec<RawProduct>,
+    #[serde(default)]
+    priority: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+struct RawFinancier {
+    kind: Kind,
+    code: String,
+    name: String,
+    standard: Standard,
+    delivery: RawDelivery,
+}
+
+#[derive(Deserialize)]
+struct RawDelivery {
+    http: Option<String>,
+    folder: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawDeclaration {
+    period: String,
+    four_weekly_start: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawProduct {
+    categorie: String,
+    code: String,
+    name: String,
+    eenheid: String,
+    conversion: RawConversion,
+    activities: Vec<String>,
+    daily_max: Option<RawDailyMax>,
+    tariffs: Vec<RawTariff>,
+}
+
+#[derive(Deserialize)]
+struct RawConversion {
+    measure: String,
+    round_per: Option<String>,
+    round_to: Option<String>,
+    rounding: Option<String>,
+    step_minutes: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RawDailyMax {
+    minutes: Option<u32>,
+    dagdelen: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RawTariff {
+    from: String,
+    to: Option<String>,
+    price_cents: u64,
+}
+
+#[derive(Deserialize)]
+struct RawRule {
+    kind: Option<Kind>,
+    financier: Option<String>,
+    categorie: Option<String>,
+    product: Option<String>,
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn problem(&mut self, path: String, message: String) {
+        self.problems.push(Problem::new(self.file, path, message));
+    }
+
+    fn date(&mut self, path: String, value: &str) -> Option<NaiveDate> {
+        let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+        if date.is_none() {
+            self.problem(path, format!("{value:?} is not a calendar date"));
+        }
+        date
+    }
+
+    fn mapping(&mut self, raw: RawMapping) -> Mapping {
+        let delivery = match (raw.financier.delivery.http, raw.financier.delivery.folder) {
+            (Some(url), _) => Delivery::Http(url),
+            (None, Some(folder)) => Delivery::Folder(PathBuf::from(folder)),
+            (None, None) => unreachable!("the schema requires one delivery"),
+        };
+        let financier = Financier {
+            key: FinancierKey {
+                kind: raw.financier.kind,
+                code: raw.financier.code,
+            },
+            name: raw.financier.name,
+            standard: raw.financier.standard,
+            delivery,
+        };
+        let period = match (
+            raw.declaration.period.as_str(),
+            raw.declaration.four_weekly_start,
+        ) {
+            ("four_weekly", Some(start)) => PeriodRule::FourWeekly {
+                start: self
+                    .date("/declaration/four_weekly_start".into(), &start)
+                    .unwrap_or(NaiveDate::MIN),
+            },
+            _ => PeriodRule::Month,
+        };
+        let categories = self.categories(financier.standard);
+        let mut products: Vec<Product> = Vec::new();
+        for (i, p) in raw.products.into_iter().enumerate() {
+            let product = self.product(i, p, categories.as_deref());
+            if let Some(k) = products.iter().position(|o| o.key == product.key) {
+                self.problem(
+                    format!("/products/{i}/code"),
+                    format!("product {} is already listed at /products/{k}", product.key),
+                );
+            }
+            products.push(product);
+        }
+        let priority = raw
+            .priority
+            .into_iter()
+            .map(|r| PriorityRule {
+                kind: r.kind,
+                financier: r.financier,
+                categorie: r.categorie,
+                product: r.product,
+            })
+            .collect();
+        Mapping {
+            file: self.file.to_path_buf(),
+            financier,
+            period,
+            products,
+            priority,
+        }
+    }
+
+    /// The standard's product categories, from the message schema data: one
+    /// source for what a valid category is.
+    fn categories(&mut self, standard: Standard) -> Option<Vec<String>> {
+        let name = standard.schema_name()?;
+        let codes = crate::schema::Schema::builtin().ok().and_then(|schema| {
+            schema
+                .standards
+                .iter()
+                .find(|s| s.name == name)?
+                .datatypes
+                .iter()
+                .find(|d| d.name == "LDT_ProductCategorie")?
+                .codes
+                .clone()
+        });
+        if codes.is_none() {
+            self.problem(
+                "/financier/standard".into(),
+                format!("the product categories of {name} are not available"),
+            );
+        }
+        codes
+    }
+
+    fn product(&mut self, i: usize, raw: RawProduct, categories: Option<&[String]>) -> Product {
+        let at = format!("/products/{i}");
+        if let Some(codes) = categories
+            && !codes.contains(&raw.categorie)
+        {
+            self.problem(
+                format!("{at}/categorie"),
+                format!(
+                    "{:?} is not a product category of this standard ({})",
+                    raw.categorie,
+                    codes.join(", ")
+                ),
+            );
+        }
+        let eenheid = Eenheid::from_code(&raw.eenheid).unwrap_or(Eenheid::Minuut);
+        let c = &raw.conversion;
+        let conversion = Conversion {
+            eenheid,
+            measure: match c.measure.as_str() {
+                "day" => Measure::Day,
+                "period" => Measure::Period,
+                _ => Measure::Time,
+            },
+            per: match c.round_per.as_deref() {
+                Some("period") => RoundPer::Period,
+                _ => RoundPer::Day,
+            },
+            to: match c.round_to.as_deref() {
+                Some("minute") => RoundTo::Minutes {
+                    step: c.step_minutes.unwrap_or(1),
+                },
+                _ => RoundTo::Unit,
+            },
+            rounding: match c.rounding.as_deref() {
+                Some("up") => Rounding::Up,
+                Some("nearest") => Rounding::Nearest,
+                _ => Rounding::Down,
+            },
+        };
+        if let Err(e) = conversion.check() {
+            self.problem(format!("{at}/conversion"), e.to_string());
+        }
+        let daily_max_minutes = raw.daily_max.map(|d| {
+            d.minutes
+                .unwrap_or_else(|| d.dagdelen.unwrap_or(0) * MINUTES_PER_DAGDEEL)
+        });
+        let mut tariffs: Vec<(usize, Tariff)> = Vec::new();
+        for (j, t) in raw.tariffs.iter().enumerate() {
+            let from = self.date(format!("{at}/tariffs/{j}/from"), &t.from);
+            let to = match &t.to {
+                Some(to) => self.date(format!("{at}/tariffs/{j}/to"), to).map(Some),
+                None => Some(None),
+            };
+            // A date that does not exist is reported once, not again as an
+            // overlap or an inverted period.
+            let (Some(from), Some(to)) = (from, to) else {
+                continue;
+            };
+            if let Some(to) = to
+                && to < from
+            {
+                self.problem(
+                    format!("{at}/tariffs/{j}/to"),
+                    format!("the tariff ends ({to}) before it starts ({from})"),
+                );
+                continue;
+            }
+            tariffs.push((
+                j,
+                Tariff {
+                    from,
+                    to,
+                    price_cents: t.price_cents,
+                },
+            ));
+        }
+        tariffs.sort_by_key(|(j, t)| (t.from, *j));
+        // Overlapping validity would make the tariff of a day a guess.
+        for (n, (ja, a)) in tariffs.iter().enumerate() {
+            for (jb, b) in &tariffs[n + 1..] {
+                if a.to.is_some_and(|to| to < b.from) {
+                    break;
+                }
+                self.problem(
+                    format!("{at}/tariffs/{jb}"),
+                    format!(
+                        "the tariff from {} overlaps {at}/tariffs/{ja} ({} to {})",
+                        b.from,
+                        a.from,
+                        a.to.map_or("open end".to_string(), |d| d.to_string())
+                    ),
+                );
+            }
+        }
+        Product {
+            key: ProductKey {
+                categorie: raw.categorie,
+                code: raw.code,
+            },
+            name: raw.name,
+            conversion,
+            activities: raw.activities,
+            daily_max_minutes,
+            tariffs: tariffs.into_iter().map(|(_, t)| t).collect(),
+        }
+    }
+}

@@ -1,0 +1,549 @@
+//! Financier mappings: what each financier's contract says, as data.
+//!
+//! Every financier wants the same attendance in its own products, units,
+//! tariffs and periods. Those agreements change every year and differ per
+//! municipality, so they are not code: `mappings/` holds one TOML file per
+//! financier, checked against `schemas/mappings/mapping.json` when loaded
+//! (with the file, the JSON path and the line of every problem), then
+//! checked for what a schema cannot see (overlapping tariff periods, product
+//! categories against the standard's code list, real calendar dates,
+//! contradicting priority lists). A mapping that loads is therefore one the
+//! declaration engine can use without second-guessing it.
+//!
+//! - [`units`]: registered time to declared units and amounts (pure, exact).
+//! - [`period`]: declaration periods.
+//! - [`priority`]: which allocation a day counts for.
+
+mod load;
+pub mod period;
+pub mod priority;
+pub mod units;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+pub use period::{Period, PeriodRule};
+pub use priority::{Candidate, DayInput, DaySplit, PriorityRule, Registered, Share, split_day};
+pub use units::{Conversion, DayShare, Declared, Eenheid, Measure, RoundPer, RoundTo, Rounding};
+
+/// The JSON Schema every mapping file is checked against.
+pub const SCHEMA: &str = include_str!("../../schemas/mappings/mapping.json");
+
+/// What kind of financier, by the law it pays under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Wmo,
+    Jeugdwet,
+    Uwv,
+    Participatiewet,
+    Wlz,
+    Pgb,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Wmo => "wmo",
+            Kind::Jeugdwet => "jeugdwet",
+            Kind::Uwv => "uwv",
+            Kind::Participatiewet => "participatiewet",
+            Kind::Wlz => "wlz",
+            Kind::Pgb => "pgb",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The message standard a financier is served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Standard {
+    /// WMO323 declarations.
+    Iwmo,
+    /// JW323 declarations.
+    Ijw,
+    /// Invoices (UBL), for financiers outside the iStandaarden.
+    Ubl,
+}
+
+impl Standard {
+    /// Name of the standard in `schemas/istandaard` (its code lists).
+    fn schema_name(self) -> Option<&'static str> {
+        match self {
+            Standard::Iwmo => Some("iwmo"),
+            Standard::Ijw => Some("ijw"),
+            Standard::Ubl => None,
+        }
+    }
+}
+
+/// A financier is identified by kind and code together: a municipality has
+/// one CBS code but separate Wmo and Jeugdwet contracts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FinancierKey {
+    pub kind: Kind,
+    pub code: String,
+}
+
+impl FinancierKey {
+    pub fn new(kind: Kind, code: &str) -> FinancierKey {
+        FinancierKey {
+            kind,
+            code: code.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for FinancierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind, self.code)
+    }
+}
+
+/// Where the financier's messages are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Http(String),
+    /// An absolute path.
+    Folder(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Financier {
+    pub key: FinancierKey,
+    pub name: String,
+    pub standard: Standard,
+    pub delivery: Delivery,
+}
+
+/// A product as the standard identifies it: categorie plus code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProductKey {
+    pub categorie: String,
+    pub code: String,
+}
+
+impl ProductKey {
+    pub fn new(categorie: &str, code: &str) -> ProductKey {
+        ProductKey {
+            categorie: categorie.to_string(),
+            code: code.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ProductKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.categorie, self.code)
+    }
+}
+
+/// A contract tariff and the days it applies to (both ends inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tariff {
+    pub from: NaiveDate,
+    /// `None`: until further notice.
+    pub to: Option<NaiveDate>,
+    /// Per unit of the product's eenheid, in euro cents (for euro's: the
+    /// amount per counted day or period).
+    pub price_cents: u64,
+}
+
+impl Tariff {
+    pub fn applies(&self, date: NaiveDate) -> bool {
+        self.from <= date && self.to.is_none_or(|to| date <= to)
+    }
+}
+
+/// One contracted product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub key: ProductKey,
+    pub name: String,
+    pub conversion: Conversion,
+    /// Registered activities that count for this product; `*` counts all.
+    pub activities: Vec<String>,
+    /// How much of one day one allocation of this product may take.
+    pub daily_max_minutes: Option<u32>,
+    /// Sorted by `from`; never overlapping once loaded.
+    pub tariffs: Vec<Tariff>,
+}
+
+/// A lookup that found nothing usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("no mapping for financier {0}")]
+    UnknownFinancier(FinancierKey),
+    #[error("financier {financier} has no product {product} in its mapping")]
+    UnknownProduct {
+        financier: FinancierKey,
+        product: ProductKey,
+    },
+    #[error("product {product} has no tariff on {date}")]
+    NoTariff {
+        product: ProductKey,
+        date: NaiveDate,
+    },
+    #[error("product {product} has {count} tariffs on {date}; tariff periods may not overlap")]
+    AmbiguousTariff {
+        product: ProductKey,
+        date: NaiveDate,
+        count: usize,
+    },
+}
+
+impl Product {
+    /// The eenheid the contract prices this product in.
+    pub fn eenheid(&self) -> Eenheid {
+        self.conversion.eenheid
+    }
+
+    /// Whether a registered activity counts for this product. Case does not
+    /// matter: spreadsheets write "Kas" as often as "kas".
+    pub fn counts(&self, activity: &str) -> bool {
+        self.activities
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(activity.trim()))
+    }
+
+    /// The tariff valid on `date`. More than one is an error rather than a
+    /// pick, since TR418 rejects a declaration whose tariff is not the
+    /// contract's.
+    pub fn tariff(&self, date: NaiveDate) -> Result<&Tariff, LookupError> {
+        let mut found = self.tariffs.iter().filter(|t| t.applies(date));
+        match (found.next(), found.count()) {
+            (None, _) => Err(LookupError::NoTariff {
+                product: self.key.clone(),
+                date,
+            }),
+            (Some(t), 0) => Ok(t),
+            (Some(_), more) => Err(LookupError::AmbiguousTariff {
+                product: self.key.clone(),
+                date,
+                count: more + 1,
+            }),
+        }
+    }
+
+    /// The tariffs covering `period`, each with the part of the period it
+    /// applies to, in order. A tariff change inside a declaration period
+    /// (possible with four-weekly periods) then gives two parts. An
+    /// uncovered day is an error.
+    pub fn tariffs_in(&self, period: Period) -> Result<Vec<(Period, &Tariff)>, LookupError> {
+        let mut out = Vec::new();
+        let mut date = period.start;
+        loop {
+            let t = self.tariff(date)?;
+            let end = t.to.map_or(period.end, |to| to.min(period.end));
+            out.push((Period { start: date, end }, t));
+            match end.succ_opt() {
+                Some(next) if end < period.end => date = next,
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// One financier's mapping file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// The file it was loaded from (as given to the loader).
+    pub file: PathBuf,
+    pub financier: Financier,
+    pub period: PeriodRule,
+    pub products: Vec<Product>,
+    /// This file's own preferences, most preferred first; see
+    /// [`Mappings::priority`] for the order that applies.
+    pub priority: Vec<PriorityRule>,
+}
+
+impl Mapping {
+    /// Loads and checks one mapping file.
+    pub fn load_file(path: impl AsRef<Path>) -> Result<Mapping, MappingError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| MappingError {
+            problems: vec![Problem::new(path, "", format!("cannot read the file: {e}"))],
+        })?;
+        Mapping::from_toml(path, &text)
+    }
+
+    /// Parses and checks mapping text; `file` names it in errors.
+    pub fn from_toml(file: impl AsRef<Path>, text: &str) -> Result<Mapping, MappingError> {
+        load::parse(file.as_ref(), text).map_err(|problems| MappingError { problems })
+    }
+
+    pub fn product(&self, key: &ProductKey) -> Option<&Product> {
+        self.products.iter().find(|p| p.key == *key)
+    }
+
+    /// The contract tariff for `product` on `date`.
+    pub fn tariff(&self, product: &ProductKey, date: NaiveDate) -> Result<&Tariff, LookupError> {
+        self.product(product)
+            .ok_or_else(|| LookupError::UnknownProduct {
+                financier: self.financier.key.clone(),
+                product: product.clone(),
+            })?
+            .tariff(date)
+    }
+
+    /// The products a registered activity counts for.
+    pub fn products_for_activity<'a>(
+        &'a self,
+        activity: &'a str,
+    ) -> impl Iterator<Item = &'a Product> + 'a {
+        self.products.iter().filter(move |p| p.counts(activity))
+    }
+
+    /// The declaration periods `from..=to` falls into.
+    pub fn periods(&self, from: NaiveDate, to: NaiveDate) -> Vec<Period> {
+        self.period.periods(from, to)
+    }
+}
+
+/// All financier mappings of a provider, checked together.
+#[derive(Debug, Clone, Default)]
+pub struct Mappings {
+    mappings: Vec<Mapping>,
+    priority: Vec<PriorityRule>,
+}
+
+impl Mappings {
+    /// Loads every `*.toml` file in `dir` (not its subdirectories), in name
+    /// order. Every problem of every file is reported at once, so that one
+    /// run shows everything to fix; nothing is loaded if anything is wrong.
+    pub fn load_dir(dir: impl AsRef<Path>) -> Result<Mappings, MappingError> {
+        let dir = dir.as_ref();
+        let entries = std::fs::read_dir(dir).map_err(|e| MappingError {
+            problems: vec![Problem::new(
+                dir,
+                "",
+                format!("cannot read the directory: {e}"),
+            )],
+        })?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| MappingError {
+                problems: vec![Problem::new(
+                    dir,
+                    "",
+                    format!("cannot read the directory: {e}"),
+                )],
+            })?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || !name.ends_with(".toml") || !path.is_file() {
+                continue;
+            }
+            files.push(path);
+        }
+        files.sort();
+        let mut mappings = Vec::new();
+        let mut problems = Vec::new();
+        for file in files {
+            match Mapping::load_file(&file) {
+                Ok(m) => mappings.push(m),
+                Err(e) => problems.extend(e.problems),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(MappingError { problems });
+        }
+        Mappings::new(mappings)
+    }
+
+    /// Loads a single file as the whole set.
+    pub fn load_file(path: impl AsRef<Path>) -> Result<Mappings, MappingError> {
+        Mappings::new(vec![Mapping::load_file(path)?])
+    }
+
+    /// Checks mappings together: one file per financier, priority rules that
+    /// name a loaded financier's product must name one it has, and the
+    /// priority lists must agree.
+    pub fn new(mappings: Vec<Mapping>) -> Result<Mappings, MappingError> {
+        let mut problems = Vec::new();
+        for (i, m) in mappings.iter().enumerate() {
+            if let Some(first) = mappings[..i]
+                .iter()
+                .find(|o| o.financier.key == m.financier.key)
+            {
+                problems.push(Problem::new(
+                    &m.file,
+                    "/financier",
+                    format!(
+                        "financier {} already has a mapping in {}",
+                        m.financier.key,
+                        first.file.display()
+                    ),
+                ));
+            }
+            for (r, rule) in m.priority.iter().enumerate() {
+                // A rule naming a loaded financier's product must name one it
+                // has: a typo would otherwise silently never match.
+                let (Some(kind), Some(code), Some(product)) =
+                    (rule.kind, &rule.financier, &rule.product)
+                else {
+                    continue;
+                };
+                let Some(target) = mappings
+                    .iter()
+                    .find(|o| o.financier.key.kind == kind && o.financier.key.code == *code)
+                else {
+                    continue;
+                };
+                let known = target.products.iter().any(|p| {
+                    p.key.code == *product
+                        && rule
+                            .categorie
+                            .as_ref()
+                            .is_none_or(|c| *c == p.key.categorie)
+                });
+                if !known {
+                    problems.push(Problem::new(
+                        &m.file,
+                        format!("/priority/{r}"),
+                        format!(
+                            "{} has no product {} in {}",
+                            target.financier.key,
+                            product,
+                            target.file.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        let lists: Vec<(&Path, &[PriorityRule])> = mappings
+            .iter()
+            .map(|m| (m.file.as_path(), m.priority.as_slice()))
+            .collect();
+        let priority = match priority::merge(&lists) {
+            Ok(p) => p,
+            Err(p) => {
+                problems.extend(p);
+                Vec::new()
+            }
+        };
+        if !problems.is_empty() {
+            return Err(MappingError { problems });
+        }
+        Ok(Mappings { mappings, priority })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Mapping> {
+        self.mappings.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.mappings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mappings.is_empty()
+    }
+
+    pub fn get(&self, financier: &FinancierKey) -> Option<&Mapping> {
+        self.mappings.iter().find(|m| m.financier.key == *financier)
+    }
+
+    /// The merged priority order of all files, most preferred first.
+    pub fn priority(&self) -> &[PriorityRule] {
+        &self.priority
+    }
+
+    /// The contract tariff of `financier` for `product` on `date`.
+    pub fn tariff(
+        &self,
+        financier: &FinancierKey,
+        product: &ProductKey,
+        date: NaiveDate,
+    ) -> Result<&Tariff, LookupError> {
+        self.get(financier)
+            .ok_or_else(|| LookupError::UnknownFinancier(financier.clone()))?
+            .tariff(product, date)
+    }
+
+    /// The product `financier` contracted, for building a [`Candidate`].
+    pub fn product(
+        &self,
+        financier: &FinancierKey,
+        product: &ProductKey,
+    ) -> Result<&Product, LookupError> {
+        let m = self
+            .get(financier)
+            .ok_or_else(|| LookupError::UnknownFinancier(financier.clone()))?;
+        m.product(product)
+            .ok_or_else(|| LookupError::UnknownProduct {
+                financier: financier.clone(),
+                product: product.clone(),
+            })
+    }
+}
+
+/// One problem in a mapping file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// JSON pointer into the file's content (`/products/1/tariffs/0/to`);
+    /// empty for the file as a whole.
+    pub path: String,
+    /// Line in the file, where known.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(file: &Path, path: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            file: file.to_path_buf(),
+            path: path.into(),
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, " at {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Mapping files that cannot be used, with every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct MappingError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for MappingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [one] => write!(f, "invalid mapping: {one}"),
+            many => {
+                write!(f, "invalid mappings ({} problems):", many.len())?;
+                for p in many {
+                    write!(f, "\n  {p}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,586 @@
+//! HTTP load: loket's real server, in-process on loopback, with durable SQLite
+//! storage (WAL, synchronous=FULL) in a fresh temp directory, fed N distinct
+//! valid WMO301 and JW301 messages by a bounded number of concurrent client
+//! tasks over reused keep-alive connections. The same client and concurrency
+//! then measure a trivial axum endpoint (a handler returning "ok") served the
+//! same way, as the ceiling for HTTP alone on this machine.
+//!
+//! `cargo bench --bench http_load`; LOKET_LOAD_N (default 20000) and
+//! LOKET_LOAD_CONCURRENCY (default 64) change the load. Without `--bench`
+//! (`cargo test --all-targets`) it runs a 300-message smoke test. Stops after N
+//! requests or 120 s per endpoint; exits non-zero if any request failed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::routing::post;
+use axum::serve::ListenerExt;
+use tokio::runtime::Runtime;
+
+const TIME_LIMIT: Duration = Duration::from_secs(120);
+/// Messages posted (and checked) before timing: two per fixture.
+const SAMPLE_PER_TEMPLATE: usize = 2;
+/// Untimed requests to the trivial endpoint before timing it.
+const TRIVIAL_WARMUP: usize = 500;
+
+// ---------------------------------------------------------------------------
+// Message generation.
+
+/// A fixture cut at the values that make a message new.
+struct Template {
+    name: String,
+    receiver: String,
+    parts: Vec<Part>,
+}
+
+enum Part {
+    Text(String),
+    Identificatie,
+    Bsn,
+    /// The k-th ToewijzingNummer of the message.
+    Toewijzing(usize),
+}
+
+/// Byte ranges of the text of every element `<prefix:local>text</...>`.
+fn text_ranges(xml: &str, local: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(lt) = xml[at..].find('<').map(|i| at + i) {
+        let gt = match xml[lt..].find('>') {
+            Some(i) => lt + i,
+            None => break,
+        };
+        let tag = &xml[lt + 1..gt];
+        let name = tag.rsplit(':').next().unwrap_or(tag);
+        if name == local && !tag.starts_with('/') {
+            let end = xml[gt..].find('<').map_or(xml.len(), |i| gt + i);
+            out.push((gt + 1, end));
+        }
+        at = gt + 1;
+    }
+    out
+}
+
+fn template(path: &Path) -> Template {
+    let xml = std::fs::read_to_string(path).expect("read fixture");
+    let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let receiver = text_ranges(&xml, "Ontvanger")
+        .first()
+        .map(|&(a, b)| xml[a..b].to_string())
+        .unwrap_or_else(|| panic!("{name}: no Ontvanger"));
+    let mut slots: Vec<(usize, usize, u8)> = Vec::new();
+    for (kind, local) in [(0, "Identificatie"), (1, "Bsn"), (2, "ToewijzingNummer")] {
+        let found = text_ranges(&xml, local);
+        assert!(!found.is_empty(), "{name}: no {local}");
+        assert!(kind != 0 || found.len() == 1, "{name}: one Identificatie");
+        slots.extend(found.into_iter().map(|(a, b)| (a, b, kind)));
+    }
+    slots.sort();
+    let (mut parts, mut at, mut k) = (Vec::new(), 0, 0);
+    for (a, b, kind) in slots {
+        parts.push(Part::Text(xml[at..a].to_string()));
+        parts.push(match kind {
+            0 => Part::Identificatie,
+            1 => Part::Bsn,
+            _ => {
+                k += 1;
+                Part::Toewijzing(k - 1)
+            }
+        });
+        at = b;
+    }
+    parts.push(Part::Text(xml[at..].to_string()));
+    Template {
+        name,
+        receiver,
+        parts,
+    }
+}
+
+fn templates() -> Vec<Template> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut out = Vec::new();
+    for (dir, prefix) in [("iwmo", "WMO301_"), ("ijw", "JW301_")] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir).join("valid"))
+            .expect("fixtures")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".xml"))
+            })
+            .collect();
+        files.sort();
+        out.extend(files.iter().map(|f| template(f)));
+    }
+    assert!(!out.is_empty(), "no WMO301/JW301 fixtures");
+    out
+}
+
+/// Valid BSNs in sequence: 8-digit prefixes from 10000000 with the check digit
+/// that satisfies the elfproef (prefixes whose check digit would be 10, or
+/// whose weighted sum would be 0, are skipped).
+struct Bsns {
+    prefix: u32,
+}
+
+impl Iterator for Bsns {
+    type Item = String;
+    fn next(&mut self) -> Option<String> {
+        loop {
+            let p = self.prefix;
+            self.prefix += 1;
+            let digits = p.to_string();
+            assert_eq!(digits.len(), 8, "BSN range exhausted");
+            let sum: u32 = digits
+                .bytes()
+                .zip((2..=9).rev())
+                .map(|(d, w)| u32::from(d - b'0') * w)
+                .sum();
+            let check = sum % 11;
+            // The weighted sum minus the check digit must be a non-zero multiple of 11.
+            if check < 10 && sum > check {
+                return Some(format!("{digits}{check}"));
+            }
+        }
+    }
+}
+
+struct Request {
+    tenant: usize,
+    body: Bytes,
+}
+
+/// Message `i` (globally unique): template `i % templates`, Identificatie
+/// `LD` + 10 digits, a fresh BSN and fresh ToewijzingNummers.
+fn render(t: &Template, i: usize, bsn: &str) -> Bytes {
+    let mut s = String::with_capacity(
+        t.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(x) => x.len(),
+                _ => 12,
+            })
+            .sum(),
+    );
+    for p in &t.parts {
+        match p {
+            Part::Text(x) => s.push_str(x),
+            Part::Identificatie => s.push_str(&format!("LD{i:010}")),
+            Part::Bsn => s.push_str(bsn),
+            Part::Toewijzing(k) => s.push_str(&(1_000_000 + i * 8 + k).to_string()),
+        }
+    }
+    Bytes::from(s)
+}
+
+// ---------------------------------------------------------------------------
+// Servers.
+
+/// Serves `router` on 127.0.0.1:0 on the server runtime; counts the TCP
+/// connections accepted (so reuse is visible).
+fn serve(rt: &Runtime, router: axum::Router) -> (SocketAddr, Arc<AtomicUsize>) {
+    let conns = Arc::new(AtomicUsize::new(0));
+    let counter = conns.clone();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let listener = listener.tap_io(move |tcp| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        let _ = tcp.set_nodelay(true);
+    });
+    rt.spawn(async move {
+        axum::serve(listener, router).await.expect("server");
+    });
+    (addr, conns)
+}
+
+// ---------------------------------------------------------------------------
+// Load.
+
+#[derive(Clone, Copy)]
+enum Expect {
+    /// 200, `x-loket-status: accepted`, not a duplicate.
+    Accepted,
+    /// 200 with body "ok".
+    Ok,
+}
+
+struct Outcome {
+    done: usize,
+    failed: usize,
+    examples: Vec<String>,
+    elapsed: Duration,
+    /// Sorted latencies in microseconds.
+    latencies: Vec<u64>,
+    timed_out: bool,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn pct_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let idx = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[idx.clamp(1, self.latencies.len()) - 1] as f64 / 1000.0
+    }
+}
+
+async fn one(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Bytes,
+    expect: Expect,
+) -> Result<(), String> {
+    let res = client
+        .post(url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/xml")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let status = res.status();
+    let header = |k: &str| {
+        res.headers()
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (loket_status, duplicate) = (header("x-loket-status"), header("x-loket-duplicate"));
+    // Reading the whole body returns the connection to the pool.
+    let text = res.bytes().await.map_err(|e| format!("body: {e}"))?;
+    let ok = status == reqwest::StatusCode::OK
+        && match expect {
+            Expect::Accepted => loket_status == "accepted" && duplicate == "false",
+            Expect::Ok => &text[..] == b"ok",
+        };
+    if ok {
+        Ok(())
+    } else {
+        let snippet: String = String::from_utf8_lossy(&text).chars().take(300).collect();
+        Err(format!(
+            "{status} status={loket_status:?} duplicate={duplicate:?}: {snippet}"
+        ))
+    }
+}
+
+/// Posts every request once with `concurrency` tasks; stops early at the time
+/// limit.
+async fn load(
+    client: reqwest::Client,
+    url: String,
+    tokens: Arc<Vec<String>>,
+    reqs: Arc<Vec<Request>>,
+    concurrency: usize,
+    expect: Expect,
+) -> Outcome {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + TIME_LIMIT;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, url, tokens, reqs, next) = (
+            client.clone(),
+            url.clone(),
+            tokens.clone(),
+            reqs.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut failed, mut examples, mut timed_out) =
+                (Vec::new(), 0usize, Vec::new(), false);
+            loop {
+                if Instant::now() >= deadline {
+                    timed_out = true;
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(r) = reqs.get(i) else { break };
+                let t0 = Instant::now();
+                let res = one(&client, &url, &tokens[r.tenant], r.body.clone(), expect).await;
+                lat.push(t0.elapsed().as_micros() as u64);
+                if let Err(e) = res {
+                    failed += 1;
+                    if examples.len() < 3 {
+                        examples.push(format!("#{i}: {e}"));
+                    }
+                }
+            }
+            (lat, failed, examples, timed_out)
+        }));
+    }
+    let mut out = Outcome {
+        done: 0,
+        failed: 0,
+        examples: Vec::new(),
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        timed_out: false,
+    };
+    for t in tasks {
+        let (lat, failed, examples, timed_out) = t.await.expect("client task");
+        out.latencies.extend(lat);
+        out.failed += failed;
+        out.examples.extend(examples);
+        out.timed_out |= timed_out;
+    }
+    out.elapsed = started.elapsed();
+    out.done = out.latencies.len();
+    out.latencies.sort_unstable();
+    out.examples.truncate(5);
+    out
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok().map(|v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} is not a number: {v:?}"))
+    })
+}
+
+fn main() -> ExitCode {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let n = env_usize("LOKET_LOAD_N").unwrap_or(if bench_mode { 20_000 } else { 300 });
+    let concurrency = env_usize("LOKET_LOAD_CONCURRENCY").unwrap_or(64).max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+
+    // Server and client get their own runtimes (threads loket-server-* and
+    // load-client-*), so a profile separates them; both compete for the same
+    // cores, as a co-located client would.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .thread_name("loket-server")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .thread_name("load-client")
+        .enable_all()
+        .build()
+        .expect("client runtime");
+
+    let data_dir = std::env::temp_dir().join(format!(
+        "loket-http-load-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let code = run(&server_rt, &client_rt, &data_dir, n, concurrency, cores);
+    drop(client_rt);
+    server_rt.shutdown_timeout(Duration::from_secs(5));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    code
+}
+
+fn run(
+    server_rt: &Runtime,
+    client_rt: &Runtime,
+    data_dir: &Path,
+    n: usize,
+    concurrency: usize,
+    cores: usize,
+) -> ExitCode {
+    // Messages: a checked sample first, then the N timed ones, all distinct.
+    let templates = templates();
+    let mut receivers: Vec<String> = templates.iter().map(|t| t.receiver.clone()).collect();
+    receivers.sort();
+    receivers.dedup();
+    let sample_n = SAMPLE_PER_TEMPLATE * templates.len();
+    let gen_started = Instant::now();
+    let mut bsns = Bsns { prefix: 10_000_000 };
+    let mut all: Vec<Request> = (0..sample_n + n)
+        .map(|i| {
+            let t = &templates[i % templates.len()];
+            let bsn = bsns.next().expect("bsn");
+            Request {
+                tenant: receivers.iter().position(|r| *r == t.receiver).unwrap(),
+                body: render(t, i, &bsn),
+            }
+        })
+        .collect();
+    let timed: Vec<Request> = all.split_off(sample_n);
+    let sample = all;
+    let gen_time = gen_started.elapsed();
+
+    // loket, exactly as `loket serve` builds it, on a durable SQLite file.
+    let config = loket::config::Config {
+        data_dir: data_dir.to_path_buf(),
+        database_url: None,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        max_message_bytes: loket::adapter::istandaard::Limits::default().max_bytes,
+        ..Default::default()
+    };
+    let state = server_rt
+        .block_on(config.state())
+        .expect("loket state (SQLite in temp dir)");
+    let tokens: Vec<String> = receivers
+        .iter()
+        .map(|r| {
+            server_rt
+                .block_on(state.store().add_tenant(r))
+                .expect("add tenant")
+        })
+        .collect();
+    let tokens = Arc::new(tokens);
+    let (loket_addr, loket_conns) = serve(server_rt, loket::server::router(state));
+    let trivial = axum::Router::new().route("/ok", post(|_body: Bytes| async { "ok" }));
+    let (trivial_addr, trivial_conns) = serve(server_rt, trivial);
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .pool_idle_timeout(Duration::from_secs(300))
+        .tcp_nodelay(true)
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let loket_url = format!("http://{loket_addr}/messages");
+    let trivial_url = format!("http://{trivial_addr}/ok");
+
+    println!(
+        "http_load: {n} messages ({} fixtures: {}), concurrency {concurrency}, {cores} cores, \
+         SQLite (WAL, synchronous=FULL) in {}",
+        templates.len(),
+        templates
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        data_dir.display()
+    );
+    println!(
+        "generated {} distinct messages in {:.0} ms",
+        sample.len() + timed.len(),
+        gen_time.as_secs_f64() * 1000.0
+    );
+
+    // The sample: each fixture twice, one at a time, must be accepted.
+    let mut sample_failures = Vec::new();
+    for (i, r) in sample.iter().enumerate() {
+        let t = &templates[i % templates.len()];
+        if let Err(e) = client_rt.block_on(one(
+            &client,
+            &loket_url,
+            &tokens[r.tenant],
+            r.body.clone(),
+            Expect::Accepted,
+        )) {
+            sample_failures.push(format!("{}: {e}", t.name));
+        }
+    }
+    if !sample_failures.is_empty() {
+        println!(
+            "sample NOT accepted ({} of {}):",
+            sample_failures.len(),
+            sample.len()
+        );
+        for f in &sample_failures {
+            println!("  {f}");
+        }
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "sample: {} messages accepted (status accepted, no duplicate)",
+        sample.len()
+    );
+
+    // The trivial endpoint: warm up, then the same N bodies.
+    let timed = Arc::new(timed);
+    let warm: Arc<Vec<Request>> = Arc::new(
+        timed
+            .iter()
+            .take(TRIVIAL_WARMUP)
+            .map(|r| Request {
+                tenant: r.tenant,
+                body: r.body.clone(),
+            })
+            .collect(),
+    );
+    client_rt.block_on(load(
+        client.clone(),
+        trivial_url.clone(),
+        tokens.clone(),
+        warm,
+        concurrency,
+        Expect::Ok,
+    ));
+    let trivial_out = client_rt.block_on(load(
+        client.clone(),
+        trivial_url,
+        tokens.clone(),
+        timed.clone(),
+        concurrency,
+        Expect::Ok,
+    ));
+    let loket_out = client_rt.block_on(load(
+        client,
+        loket_url,
+        tokens,
+        timed,
+        concurrency,
+        Expect::Accepted,
+    ));
+
+    println!();
+    println!(
+        "{:<22} {:>8} {:>7} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "endpoint", "requests", "failed", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for (name, o, conns) in [
+        ("trivial POST /ok", &trivial_out, &trivial_conns),
+        ("loket POST /messages", &loket_out, &loket_conns),
+    ] {
+        println!(
+            "{:<22} {:>8} {:>7} {:>6} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}{}",
+            name,
+            o.done,
+            o.failed,
+            conns.load(Ordering::Relaxed),
+            o.rate(),
+            o.pct_ms(50.0),
+            o.pct_ms(90.0),
+            o.pct_ms(99.0),
+            o.pct_ms(100.0),
+            if o.timed_out {
+                "  (stopped at 120 s)"
+            } else {
+                ""
+            }
+        );
+    }
+    let share = 100.0 * loket_out.rate() / trivial_out.rate();
+    println!("loket rate = {share:.1} % of the trivial endpoint");
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "targets: >= 2000 msg/s {}; p99 < 50 ms {}; >= 25 % of trivial {}",
+        verdict(loket_out.rate() >= 2000.0),
+        verdict(loket_out.pct_ms(99.0) < 50.0),
+        verdict(share >= 25.0)
+    );
+    for (name, o) in [("trivial", &trivial_out), ("loket", &loket_out)] {
+        for e in &o.examples {
+            println!("{name} failure {e}");
+        }
+    }
+    if trivial_out.failed + loket_out.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
