@@ -115,8 +115,13 @@ pub async fn insert_message(tx: &mut Tx, m: NewMessage<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Applies an accepted message to the record.
-pub async fn apply(tx: &mut Tx, tenant: &Tenant, msg: &Message, message_id: &str) -> Result<()> {
+/// Applies an accepted message to the record; returns the participant it is about.
+pub async fn apply(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    msg: &Message,
+    message_id: &str,
+) -> Result<Option<String>> {
     let participant = match msg.get("Client") {
         Some(client) if client.has("Bsn") => {
             Some(upsert_participant(tx, &tenant.id, client).await?)
@@ -134,13 +139,14 @@ pub async fn apply(tx: &mut Tx, tenant: &Tenant, msg: &Message, message_id: &str
             .await?;
     }
     let Some(participant) = participant else {
-        return Ok(());
+        return Ok(None);
     };
     match msg.def().number.as_str() {
-        "301" => apply_allocations(tx, tenant, msg, &participant, message_id).await,
-        "305" | "307" => apply_deliveries(tx, tenant, msg, &participant, message_id).await,
-        _ => Ok(()),
+        "301" => apply_allocations(tx, tenant, msg, &participant, message_id).await?,
+        "305" | "307" => apply_deliveries(tx, tenant, msg, &participant, message_id).await?,
+        _ => {}
     }
+    Ok(Some(participant))
 }
 
 /// The financier a message comes from (for a provider: the municipality under

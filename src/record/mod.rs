@@ -278,8 +278,9 @@ async fn receive_in(
             // Applying may have created the participant: the retour belongs
             // to its message history as well.
             let participant_id = if accepted {
-                apply::apply(tx, &tenant, msg, &message_id).await?;
-                apply::participant_id_for(tx, &tenant.id, msg).await?
+                apply::apply(tx, &tenant, msg, &message_id)
+                    .await?
+                    .or(participant_id)
             } else {
                 participant_id
             };
