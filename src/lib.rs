@@ -4,8 +4,21 @@
 //! transport -> adapter (decode, validate) -> record -> engine -> outbox ->
 //! adapter (encode) -> transport.
 //!
-//! This crate currently holds the adapter stage for the iStandaarden (iWmo and
-//! iJw 3.2) and the schema data it interprets.
+//! Checking a message is one call; the schema is compiled into the binary:
+//!
+//! ```
+//! use loket::adapter::istandaard::{self, Limits};
+//! use loket::schema::Schema;
+//!
+//! let schema = Schema::builtin().expect("built-in schema");
+//! let err = istandaard::check(schema, b"<not-a-message/>", &Limits::default()).unwrap_err();
+//! assert!(err.to_string().contains("not an iWmo 3.2 or iJw 3.2 message"));
+//! ```
+//!
+//! Stages present so far: the iStandaarden adapter (`adapter::istandaard`),
+//! the participant record (`record`, on `store`), the HTTP and drop-folder
+//! transports (`server`, `transport`), and the engine's inputs: daily
+//! registrations (`registration`) and financier mappings (`mapping`).
 
 pub mod adapter;
 pub mod cli;
