@@ -12,10 +12,9 @@
 //! of them made by replacing element texts (identification, BSN, ...).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex, Once};
+use std::sync::LazyLock;
 
 use loket::config::Config;
 use loket::server::{self, AppState};
@@ -23,113 +22,9 @@ use loket::store::Backend;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-// ---------------------------------------------------------------------------
-// Backends: each test runs on SQLite and (when configured) on PostgreSQL.
-
-/// The database one test runs on. The temp directory is the SQLite data
-/// directory (and stays unused on PostgreSQL); it lives as long as the test.
-struct Db {
-    url: Option<String>,
-    dir: tempfile::TempDir,
-}
-
-/// The variable that turns the PostgreSQL variants on.
-const PG_ENV: &str = "LOKET_TEST_DATABASE_URL";
-
-/// Runs `case` on a fresh SQLite store.
-async fn on_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    capture_logs();
-    case(Db {
-        url: None,
-        dir: tempfile::tempdir().expect("tempdir"),
-    })
-    .await;
-}
-
-/// Runs `case` on a fresh PostgreSQL database, or does nothing when
-/// `LOKET_TEST_DATABASE_URL` is unset. The database is dropped afterwards,
-/// also when the case panics (the panic is passed on).
-async fn on_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    use sqlx::{Connection, Executor};
-    let admin = match std::env::var(PG_ENV) {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => return,
-    };
-    capture_logs();
-    let name = format!("loket_t_{:016x}", rand::random::<u64>());
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create test database");
-    let db = Db {
-        url: Some(with_database(&admin, &name)),
-        dir: tempfile::tempdir().expect("tempdir"),
-    };
-    // Spawned, so a failing assertion comes back as a JoinError and the
-    // database is still dropped.
-    let outcome = tokio::spawn(case(db)).await;
-    conn.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .await
-    .expect("drop test database");
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("test task failed: {e}"),
-        }
-    }
-}
-
-/// `url` with its database name replaced by `name` (query string kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[host_start..].find('/') {
-        Some(i) => &base[..host_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
-/// Declares every listed case as `sqlite::<case>` and `postgres::<case>`,
-/// so a failure report names the backend.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::on_sqlite(super::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::on_postgres(super::$case).await;
-                }
-            )*
-        }
-    };
-}
+#[macro_use]
+mod common;
+use common::*;
 
 on_both_backends!(
     allocation_is_answered_and_recorded,
@@ -613,47 +508,6 @@ fn assert_fully_approved(retour: &str) {
         leaves(retour).iter().all(|(p, _)| p.starts_with("Header/")),
         "header only:\n{retour}"
     );
-}
-
-// ---------------------------------------------------------------------------
-// Log capture: every test's server logs into one buffer, checked for BSNs.
-
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct LogWriter;
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs the process-wide subscriber once: the daemon's default level
-/// (info) and everything loket itself logs.
-fn capture_logs() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,loket=trace"))
-            .with_ansi(false)
-            .with_writer(|| LogWriter)
-            .try_init();
-    });
-}
-
-fn captured_logs() -> String {
-    String::from_utf8_lossy(
-        &LOG.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    )
-    .into_owned()
 }
 
 // ---------------------------------------------------------------------------

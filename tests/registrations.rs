@@ -8,11 +8,9 @@
 //! Participants are made the way they arrive in production: by posting a
 //! WMO301 (the fixture, or a variant with another BSN and allocation).
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, Once};
 
 use chrono::{Days, NaiveDate};
 use loket::config::Config;
@@ -20,101 +18,9 @@ use loket::server::{self, AppState, input::violations};
 use loket::store::Backend;
 use serde_json::{Value, json};
 
-// ---------------------------------------------------------------------------
-// Backends (as in tests/http_api.rs).
-
-struct Db {
-    url: Option<String>,
-    dir: tempfile::TempDir,
-}
-
-const PG_ENV: &str = "LOKET_TEST_DATABASE_URL";
-
-async fn on_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    capture_logs();
-    case(Db {
-        url: None,
-        dir: tempfile::tempdir().expect("tempdir"),
-    })
-    .await;
-}
-
-async fn on_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(Db) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    use sqlx::{Connection, Executor};
-    let admin = match std::env::var(PG_ENV) {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => return,
-    };
-    capture_logs();
-    let name = format!("loket_r_{:016x}", rand::random::<u64>());
-    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create test database");
-    let db = Db {
-        url: Some(with_database(&admin, &name)),
-        dir: tempfile::tempdir().expect("tempdir"),
-    };
-    let outcome = tokio::spawn(case(db)).await;
-    conn.execute(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .await
-    .expect("drop test database");
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("test task failed: {e}"),
-        }
-    }
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[host_start..].find('/') {
-        Some(i) => &base[..host_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::on_sqlite(super::$case).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::on_postgres(super::$case).await;
-                }
-            )*
-        }
-    };
-}
+#[macro_use]
+mod common;
+use common::*;
 
 on_both_backends!(
     registrations_are_stored_and_listed,
@@ -375,43 +281,8 @@ fn outcomes(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
-// ---------------------------------------------------------------------------
-// Log capture: nothing logged may hold a BSN.
-
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct LogWriter;
-
-impl std::io::Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOG.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,loket=trace"))
-            .with_ansi(false)
-            .with_writer(|| LogWriter)
-            .try_init();
-    });
-}
-
 fn assert_no_bsn_in_logs() {
-    let logs = String::from_utf8_lossy(
-        &LOG.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    )
-    .into_owned();
+    let logs = captured_logs();
     assert!(
         logs.contains("registrations"),
         "the handler logs its counts"
