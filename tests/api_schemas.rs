@@ -168,6 +168,18 @@ async fn answers_follow_their_schemas_and_input_is_checked() {
         .filter_map(Value::as_str)
         .collect();
     assert!(paths.contains(&"/bsn"), "{paths:?}");
+
+    // Every POST reads its body the same way: over the limit is 413, as JSON.
+    let res = c
+        .post(format!("{}/participants/search", s.base))
+        .header("Authorization", &auth)
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 413);
+    let err: Value = res.json().await.expect("413 is JSON");
+    assert_schema("error", &err);
     assert!(
         !err.to_string().contains("12345"),
         "input values are not echoed"

@@ -3,8 +3,7 @@
 //! shared with the CSV import.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::routes::{ApiError, Auth};
+use super::routes::{ApiError, Auth, Body};
 use crate::registration::{self, BatchInput, Filter, Item, Mode};
 
 fn internal(e: &anyhow::Error) -> ApiError {
@@ -32,28 +31,8 @@ fn internal(e: &anyhow::Error) -> ApiError {
 pub async fn post_registrations(
     State(state): State<AppState>,
     Auth(tenant): Auth,
-    body: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let limit = state.ingest.limits.max_bytes;
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("de invoer is groter dan {limit} bytes"),
-                format!("the input is larger than {limit} bytes"),
-            )
-            .into_response();
-        }
-        Err(e) => {
-            return ApiError::new(
-                e.status(),
-                "de invoer kon niet worden gelezen",
-                "the body could not be read",
-            )
-            .into_response();
-        }
-    };
     let value = match super::input::parse_body("registrations", &body) {
         Ok(v) => v,
         Err(e) => return e.into_response(),

@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -140,34 +140,41 @@ async fn metrics(State(state): State<AppState>, _auth: Auth) -> Response {
         .into_response()
 }
 
+/// A request body, read within the size limit. Every POST takes it, so a
+/// body over the limit (413) or cut off is answered as JSON like every other
+/// error, instead of axum's plain-text rejection.
+pub struct Body(pub Bytes);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(Body(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                let limit = state.ingest.limits.max_bytes;
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("de invoer is groter dan {limit} bytes"),
+                    format!("the input is larger than {limit} bytes"),
+                ))
+            }
+            Err(e) => Err(ApiError::new(
+                e.status(),
+                "de invoer kon niet worden gelezen",
+                "the request body could not be read",
+            )),
+        }
+    }
+}
+
 /// `POST /messages`: a raw iWmo/iJw message in, its retourbericht out.
 async fn post_message(
     State(state): State<AppState>,
     Auth(tenant): Auth,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    Body(body): Body,
 ) -> Response {
     let started = Instant::now();
-    // A body over the limit (413) or cut off is answered as JSON like every error.
-    let body = match body {
-        Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let limit = state.ingest.limits.max_bytes;
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("het bericht is groter dan {limit} bytes"),
-                format!("the message is larger than {limit} bytes"),
-            )
-            .into_response();
-        }
-        Err(e) => {
-            return ApiError::new(
-                e.status(),
-                "het bericht kon niet worden gelezen",
-                "the message body could not be read",
-            )
-            .into_response();
-        }
-    };
     match state.ingest.receive(&tenant, &body).await {
         Ok(r) => {
             let outcome = if r.duplicate {
@@ -325,7 +332,7 @@ async fn list_participants(
 async fn search_participant(
     State(state): State<AppState>,
     Auth(tenant): Auth,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let input = super::input::parse_body("participant-search", &body)?;
     let bsn = input.get("bsn").and_then(Value::as_str).unwrap_or_default();
