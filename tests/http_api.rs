@@ -12,13 +12,9 @@
 //! of them made by replacing element texts (identification, BSN, ...).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use loket::config::Config;
-use loket::server::{self, AppState};
-use loket::store::Backend;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -47,53 +43,9 @@ on_both_backends!(
 // ---------------------------------------------------------------------------
 // The server and an HTTP client per tenant.
 
-/// The real server, serving `server::router` on 127.0.0.1:0 in a spawned task
-/// (stopped with the test's runtime).
-struct Server {
-    base: String,
-    state: AppState,
-    http: reqwest::Client,
-    _db: Db,
-}
-
-/// The default size limit in these tests: every fixture fits.
-const LIMIT: usize = 1024 * 1024;
-
+// `Server` (tests/common) serves `server::router` on 127.0.0.1:0 in a spawned
+// task, stopped with the test's runtime.
 impl Server {
-    async fn start(db: Db) -> Server {
-        Server::start_with_limit(db, LIMIT).await
-    }
-
-    async fn start_with_limit(db: Db, max_message_bytes: usize) -> Server {
-        let config = Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: db.dir.path().to_path_buf(),
-            database_url: db.url.clone(),
-            max_message_bytes,
-            ..Config::default()
-        };
-        let state = config.state().await.expect("server state");
-        let expected = match db.url {
-            Some(_) => Backend::Postgres,
-            None => Backend::Sqlite,
-        };
-        assert_eq!(state.store().backend, expected, "the intended backend");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let router = server::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
-        Server {
-            base: format!("http://{addr}"),
-            state,
-            http: reqwest::Client::new(),
-            _db: db,
-        }
-    }
-
     /// Creates the tenant (AGB code or gemeentecode) and a client with its token.
     async fn tenant(&self, id: &str) -> Api {
         let token = self.state.store().add_tenant(id).await.expect("add tenant");

@@ -8,14 +8,11 @@
 //! Participants are made the way they arrive in production: by posting a
 //! WMO301 (the fixture, or a variant with another BSN and allocation).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{Days, NaiveDate};
-use loket::config::Config;
-use loket::server::{self, AppState, input::violations};
-use loket::store::Backend;
+use loket::server::input::violations;
 use serde_json::{Value, json};
 
 #[macro_use]
@@ -35,45 +32,7 @@ on_both_backends!(
 // ---------------------------------------------------------------------------
 // Server and client.
 
-struct Server {
-    base: String,
-    state: AppState,
-    http: reqwest::Client,
-    db: Db,
-}
-
 impl Server {
-    async fn start(db: Db) -> Server {
-        let config = Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data_dir: db.dir.path().to_path_buf(),
-            database_url: db.url.clone(),
-            max_message_bytes: 1024 * 1024,
-            ..Config::default()
-        };
-        let state = config.state().await.expect("server state");
-        let expected = if db.url.is_some() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
-        assert_eq!(state.store().backend, expected);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let router = server::router(state.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
-        Server {
-            base: format!("http://{addr}"),
-            state,
-            http: reqwest::Client::new(),
-            db,
-        }
-    }
-
     async fn tenant(&self, id: &str) -> Api {
         let token = self.state.store().add_tenant(id).await.expect("tenant");
         Api {

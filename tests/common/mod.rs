@@ -157,3 +157,53 @@ pub fn captured_logs() -> String {
     )
     .into_owned()
 }
+
+// ---------------------------------------------------------------------------
+// The server under test: the real router on an ephemeral loopback port.
+
+pub struct Server {
+    pub base: String,
+    pub state: loket::server::AppState,
+    pub http: reqwest::Client,
+    pub db: Db,
+}
+
+/// The default size limit in these tests: every fixture fits.
+pub const LIMIT: usize = 1024 * 1024;
+
+impl Server {
+    pub async fn start(db: Db) -> Server {
+        Server::start_with_limit(db, LIMIT).await
+    }
+
+    /// Starts the server on `db`, checking it really runs on the intended backend.
+    pub async fn start_with_limit(db: Db, max_message_bytes: usize) -> Server {
+        let config = loket::config::Config {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: db.dir.path().to_path_buf(),
+            database_url: db.url.clone(),
+            max_message_bytes,
+            ..loket::config::Config::default()
+        };
+        let state = config.state().await.expect("server state");
+        let expected = match db.url {
+            Some(_) => loket::store::Backend::Postgres,
+            None => loket::store::Backend::Sqlite,
+        };
+        assert_eq!(state.store().backend, expected, "the intended backend");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let router = loket::server::router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        Server {
+            base: format!("http://{addr}"),
+            state,
+            http: reqwest::Client::new(),
+            db,
+        }
+    }
+}
