@@ -40,6 +40,9 @@ pub struct ApiError {
     nl: String,
     en: String,
     paths: Option<Vec<String>>,
+    /// The request body was not read to its end: the connection cannot carry
+    /// another request, so the client is told to close it.
+    close: bool,
 }
 
 impl ApiError {
@@ -49,6 +52,7 @@ impl ApiError {
             nl: nl.into(),
             en: en.into(),
             paths: None,
+            close: false,
         }
     }
 
@@ -74,14 +78,21 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut res = (
             self.status,
             Json(match self.paths {
                 Some(p) => json!({"error": {"nl": self.nl, "en": self.en, "paths": p}}),
                 None => json!({"error": {"nl": self.nl, "en": self.en}}),
             }),
         )
-            .into_response()
+            .into_response();
+        if self.close {
+            res.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        res
     }
 }
 
@@ -153,17 +164,23 @@ impl FromRequest<AppState> for Body {
             Ok(b) => Ok(Body(b)),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 let limit = state.ingest.limits.max_bytes;
-                Err(ApiError::new(
+                let mut err = ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("de invoer is groter dan {limit} bytes"),
                     format!("the input is larger than {limit} bytes"),
-                ))
+                );
+                err.close = true;
+                Err(err)
             }
-            Err(e) => Err(ApiError::new(
-                e.status(),
-                "de invoer kon niet worden gelezen",
-                "the request body could not be read",
-            )),
+            Err(e) => {
+                let mut err = ApiError::new(
+                    e.status(),
+                    "de invoer kon niet worden gelezen",
+                    "the request body could not be read",
+                );
+                err.close = true;
+                Err(err)
+            }
         }
     }
 }
