@@ -81,6 +81,9 @@ pub struct StoreArgs {
     /// postgres://... to use PostgreSQL instead of the embedded SQLite.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Directory of financier mappings (default ./mappings; see mappings/README.md).
+    #[arg(long)]
+    pub mappings: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug, Clone)]

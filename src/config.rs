@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::cli::StoreArgs;
+use crate::mapping::TenantMappings;
 use crate::record::Ingest;
 use crate::server::{self, AppState};
 use crate::store::Store;
@@ -25,6 +26,9 @@ pub struct Config {
     pub max_message_bytes: usize,
     /// `[[dropfolder]]` sections: an inbox directory per tenant (see README).
     pub dropfolder: Vec<crate::transport::dropfolder::DropfolderConfig>,
+    /// Financier mappings: `*.toml` files shared by every tenant, and a
+    /// subdirectory per tenant id for a tenant with its own contracts.
+    pub mappings_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -35,6 +39,7 @@ impl Default for Config {
             database_url: None,
             max_message_bytes: crate::adapter::istandaard::Limits::default().max_bytes,
             dropfolder: Vec::new(),
+            mappings_dir: PathBuf::from("mappings"),
         }
     }
 }
@@ -64,6 +69,9 @@ impl Config {
         if let Ok(v) = std::env::var("LOKET_DATABASE_URL") {
             c.database_url = Some(v);
         }
+        if let Ok(v) = std::env::var("LOKET_MAPPINGS_DIR") {
+            c.mappings_dir = PathBuf::from(v);
+        }
         if let Some(l) = listen {
             c.listen = l;
         }
@@ -72,6 +80,9 @@ impl Config {
         }
         if let Some(u) = &args.database_url {
             c.database_url = Some(u.clone());
+        }
+        if let Some(m) = &args.mappings {
+            c.mappings_dir = m.clone();
         }
         if max_bytes != crate::adapter::istandaard::Limits::default().max_bytes {
             c.max_message_bytes = max_bytes;
@@ -88,8 +99,11 @@ impl Config {
         let store = self.open_store().await?;
         let mut ingest = Ingest::new(store)?;
         ingest.limits.max_bytes = self.max_message_bytes;
+        let mappings = TenantMappings::load(&self.mappings_dir)
+            .with_context(|| format!("mappings in {}", self.mappings_dir.display()))?;
         Ok(AppState {
             ingest,
+            mappings: Arc::new(mappings),
             metrics: Arc::new(server::metrics::Metrics::default()),
         })
     }

@@ -309,6 +309,58 @@ impl Mapping {
     }
 }
 
+/// The mappings of every tenant: the `*.toml` files in the mappings
+/// directory serve every tenant, and a subdirectory named after a tenant id
+/// replaces them for that tenant (a provider group whose members hold
+/// different contracts). Loaded once at start, so that a broken mapping
+/// stops the daemon with the full list of problems instead of failing a
+/// declaration run later.
+#[derive(Debug, Clone, Default)]
+pub struct TenantMappings {
+    shared: Mappings,
+    per_tenant: std::collections::BTreeMap<String, Mappings>,
+}
+
+impl TenantMappings {
+    /// Loads `dir`; a directory that does not exist means no mappings (the
+    /// daemon still receives messages; nothing is declared).
+    pub fn load(dir: impl AsRef<Path>) -> Result<TenantMappings, MappingError> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Ok(TenantMappings::default());
+        }
+        let shared = Mappings::load_dir(dir)?;
+        let mut per_tenant = std::collections::BTreeMap::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| MappingError {
+            problems: vec![Problem::new(
+                dir,
+                "",
+                format!("cannot read the directory: {e}"),
+            )],
+        })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() && !name.starts_with('.') {
+                per_tenant.insert(name, Mappings::load_dir(&path)?);
+            }
+        }
+        Ok(TenantMappings { shared, per_tenant })
+    }
+
+    /// One set for every tenant.
+    pub fn shared(mappings: Mappings) -> TenantMappings {
+        TenantMappings {
+            shared: mappings,
+            per_tenant: Default::default(),
+        }
+    }
+
+    pub fn for_tenant(&self, tenant: &str) -> &Mappings {
+        self.per_tenant.get(tenant).unwrap_or(&self.shared)
+    }
+}
+
 /// All financier mappings of a provider, checked together.
 #[derive(Debug, Clone, Default)]
 pub struct Mappings {

@@ -28,6 +28,8 @@ use crate::store::Store;
 pub struct AppState {
     pub ingest: Ingest,
     pub metrics: Arc<metrics::Metrics>,
+    /// Every tenant's financier mappings, loaded and checked at start.
+    pub mappings: Arc<crate::mapping::TenantMappings>,
 }
 
 impl AppState {
