@@ -89,11 +89,20 @@ fn fixture(rel: &str) -> Vec<u8> {
 
 /// The tenant a fixture is for: its Header/Ontvanger.
 fn ontvanger(bytes: &[u8]) -> String {
+    header_field(bytes, "Ontvanger")
+}
+
+fn afzender(bytes: &[u8]) -> String {
+    header_field(bytes, "Afzender")
+}
+
+/// The text of the first element `name` (a header field).
+fn header_field(bytes: &[u8], name: &str) -> String {
     let text = std::str::from_utf8(bytes).expect("utf-8");
-    text.split("Ontvanger>")
+    text.split(&format!("{name}>"))
         .nth(1)
         .and_then(|s| s.split('<').next())
-        .expect("Ontvanger")
+        .unwrap_or_else(|| panic!("{name} missing"))
         .to_string()
 }
 
@@ -445,7 +454,9 @@ async fn when_the_store_is_down_files_stay_and_are_retried() {
 #[tokio::test]
 async fn a_retourbericht_is_filed_without_an_answer() {
     let xml = fixture("iwmo/valid/WMO302_akkoord_alleen_header.xml");
-    let tenant = ontvanger(&xml);
+    // A retour copies its heenbericht's header: it is addressed to the
+    // Afzender, the municipality that sent the 301.
+    let tenant = afzender(&xml);
     let env = Env::new(&[&tenant]).await;
     let mut folder = env.folder(&tenant).await;
     env.drop_file("WMO302.xml", &xml);

@@ -138,6 +138,11 @@ pub async fn apply(
             .execute(&mut **tx)
             .await?;
     }
+    // Answers to what loket sent; before the early return, because a 325
+    // granted in full (and a header-only retour) names no client.
+    if let "306" | "308" | "316" | "318" | "325" = msg.def().number.as_str() {
+        super::answers::apply(tx, tenant, msg, message_id, participant.as_deref()).await?;
+    }
     let Some(participant) = participant else {
         return Ok(None);
     };
@@ -316,7 +321,7 @@ async fn apply_allocations(
     Ok(())
 }
 
-async fn add_event(
+pub async fn add_event(
     tx: &mut Tx,
     allocation: &str,
     message_id: &str,

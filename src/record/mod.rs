@@ -8,6 +8,7 @@
 //! then hands back the retourbericht: a message is acknowledged only after it
 //! is durably stored, and never half-applied.
 
+pub mod answers;
 pub mod apply;
 pub mod rules;
 
@@ -107,9 +108,7 @@ impl Ingest {
                 return Err(IngestError::Unusable(e));
             }
         };
-        let receiver = checked
-            .message
-            .value("Header/Ontvanger")
+        let receiver = answers::addressee(&checked.message)
             .unwrap_or("")
             .to_string();
         if receiver != tenant.id {

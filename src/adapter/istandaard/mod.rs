@@ -9,6 +9,7 @@ pub mod decode;
 pub mod encode;
 pub mod json;
 pub mod retour;
+pub mod retourcodes;
 pub mod rules;
 #[cfg(test)]
 mod tests;
