@@ -40,6 +40,18 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "registration-list",
         include_str!("../../schemas/api/registration-list.json"),
     ),
+    (
+        "review-item",
+        include_str!("../../schemas/api/review-item.json"),
+    ),
+    (
+        "review-list",
+        include_str!("../../schemas/api/review-list.json"),
+    ),
+    (
+        "review-resolve",
+        include_str!("../../schemas/api/review-resolve.json"),
+    ),
 ];
 
 static VALIDATORS: LazyLock<HashMap<&'static str, Result<jsonschema::Validator, String>>> =

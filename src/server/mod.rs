@@ -8,6 +8,7 @@
 pub mod input;
 pub mod metrics;
 pub mod registrations;
+pub mod review;
 pub mod routes;
 
 use std::net::SocketAddr;

@@ -27,6 +27,9 @@ pub fn routes() -> Router<AppState> {
         .route("/participants", get(list_participants))
         .route("/participants/search", post(search_participant))
         .route("/participants/{key}", get(get_participant))
+        .route("/review", get(super::review::list))
+        .route("/review/{id}", get(super::review::get_item))
+        .route("/review/{id}/resolve", post(super::review::resolve))
         .route(
             "/registrations",
             post(super::registrations::post_registrations)
@@ -62,11 +65,11 @@ impl ApiError {
         self
     }
 
-    fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
     }
 
-    fn internal(e: anyhow::Error) -> Self {
+    pub(crate) fn internal(e: anyhow::Error) -> Self {
         tracing::error!(error = %format!("{e:#}"), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -438,6 +441,12 @@ async fn participant_record(
     .fetch_all(pool)
     .await
     .map_err(|e| ApiError::internal(e.into()))?;
+    let prestaties = super::review::prestaties_of(pool, tenant, &pid)
+        .await
+        .map_err(ApiError::internal)?;
+    let review_items = super::review::open_items_of(pool, tenant, &pid)
+        .await
+        .map_err(ApiError::internal)?;
     let s = |c: &str| p.try_get::<Option<String>, _>(c).ok().flatten();
     Ok(json!({
         "id": pid,
@@ -456,5 +465,7 @@ async fn participant_record(
             "retourcodes": m.try_get::<String, _>("retourcodes").ok().and_then(|x| serde_json::from_str::<Value>(&x).ok()),
             "at": m.try_get::<String, _>("created_at").ok(),
         })).collect::<Vec<_>>(),
+        "prestaties": prestaties,
+        "review_items": review_items,
     }))
 }
