@@ -840,6 +840,33 @@ mod tests {
     }
 
     #[test]
+    fn below_a_rejected_client_lines_carry_0233_and_the_clients_codes() {
+        let path = format!(
+            "{}/fixtures/iwmo/valid/WMO325_afgewezen_prestaties.xml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let xml = std::fs::read_to_string(path).expect("fixture");
+        // First client rejected as a whole (8021): its line is not assessed.
+        let client_codes =
+            "</wmo325:Prestaties>\n        <wmo325:RetourCodes>\n          <wmo325:RetourCode>0200";
+        assert!(xml.contains(client_codes));
+        let xml = xml
+            .replacen(client_codes, &client_codes.replace(">0200", ">8021"), 1)
+            .replace(">9322<", ">0233<");
+        let c = istandaard::check(
+            Schema::builtin().expect("schema"),
+            xml.as_bytes(),
+            &Limits::default(),
+        )
+        .expect("decodes");
+        let Some(Verdict::Lines(lines)) = verdict_325(&c.message) else {
+            panic!("per line");
+        };
+        assert_eq!(lines["P1-2607-D02"], ["0233", "8021"]);
+        assert_eq!(lines["P2-2607-D02"], ["0611"]);
+    }
+
+    #[test]
     fn a_306_rejects_only_the_products_it_marks() {
         let heen = parse("iwmo/valid/WMO305_start_meerdere.xml");
         let v = judge(
