@@ -28,6 +28,12 @@ pub fn routes() -> Router<AppState> {
         .route("/participants/search", post(search_participant))
         .route("/participants/{key}", get(get_participant))
         .route(
+            "/outbox",
+            get(super::outbox::list).post(super::outbox::post),
+        )
+        .route("/outbox/{id}", get(super::outbox::get))
+        .route("/outbox/{id}/retry", post(super::outbox::retry))
+        .route(
             "/registrations",
             post(super::registrations::post_registrations)
                 .get(super::registrations::list_registrations),
