@@ -358,3 +358,26 @@ impl Outbox {
         Worker::start(self.clone(), ingest, metrics)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let s = Settings::default();
+        for failed in 1..=40u32 {
+            let full = 1_000u64
+                .saturating_mul(1 << (failed - 1).min(40))
+                .min(3_600_000);
+            let d = s.backoff(failed, None).as_millis() as u64;
+            assert!(full / 2 <= d && d <= full, "{failed}: {d} of {full}");
+        }
+        // Retry-After is a lower bound, and capped like the rest.
+        assert!(s.backoff(1, Some(Duration::from_secs(120))) >= Duration::from_secs(120));
+        assert_eq!(
+            s.backoff(1, Some(Duration::from_secs(10 * 3600))),
+            Duration::from_millis(3_600_000)
+        );
+    }
+}

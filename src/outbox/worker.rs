@@ -479,3 +479,20 @@ fn millis(ms: u64) -> chrono::Duration {
 fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_comes_from_the_named_variable() {
+        assert_eq!(token(None), Ok(None));
+        // PATH is set wherever tests run; it stands in for a token variable.
+        assert!(matches!(token(Some("PATH")), Ok(Some(t)) if !t.is_empty()));
+        let missing = token(Some("LOKET_TEST_NO_SUCH_TOKEN_VARIABLE")).unwrap_err();
+        assert!(
+            missing.contains("niet gezet") && missing.contains("not set"),
+            "{missing}"
+        );
+    }
+}

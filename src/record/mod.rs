@@ -107,11 +107,13 @@ impl Ingest {
                 return Err(IngestError::Unusable(e));
             }
         };
-        let receiver = checked
-            .message
-            .value("Header/Ontvanger")
-            .unwrap_or("")
-            .to_string();
+        // A retourbericht repeats its heenbericht's header, so it is for the
+        // heenbericht's Afzender; every other message is for its Ontvanger.
+        let addressee = match checked.message.def().role {
+            Role::Retour => "Header/Afzender",
+            Role::Heen | Role::Antwoord => "Header/Ontvanger",
+        };
+        let receiver = checked.message.value(addressee).unwrap_or("").to_string();
         if receiver != tenant.id {
             return Err(IngestError::WrongTenant { receiver });
         }

@@ -266,6 +266,107 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 
+    /// A local counterpart: `/ok` answers a retour, `/busy` 429 with
+    /// Retry-After, `/moved` a redirect; every request's Authorization is kept.
+    async fn counterpart() -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    ) {
+        use axum::http::HeaderMap;
+        use axum::routing::post;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = |seen: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>, h: &HeaderMap| {
+            let auth = h
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            seen.lock().unwrap().push(auth);
+        };
+        let (s1, s2, s3) = (seen.clone(), seen.clone(), seen.clone());
+        let app = axum::Router::new()
+            .route(
+                "/ok",
+                post(move |h: HeaderMap| async move {
+                    keep(s1, &h);
+                    "\n  <retour/>"
+                }),
+            )
+            .route(
+                "/busy",
+                post(move |h: HeaderMap| async move {
+                    keep(s2, &h);
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "3")],
+                        "busy",
+                    )
+                }),
+            )
+            .route(
+                "/moved",
+                post(move |h: HeaderMap| async move {
+                    keep(s3, &h);
+                    (StatusCode::MOVED_PERMANENTLY, [("location", "/ok")], "")
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (format!("http://{addr}"), seen)
+    }
+
+    #[tokio::test]
+    async fn bearer_token_retour_retry_after_and_no_redirects() {
+        let (base, seen) = counterpart().await;
+        let sender = HttpSender::new(Duration::from_secs(5), Duration::from_secs(1), 1024).unwrap();
+        let ok = sender
+            .send(&format!("{base}/ok"), Some("t0k3n"), b"<m/>".to_vec())
+            .await;
+        assert_eq!(
+            ok,
+            Sent::Delivered {
+                status: Some(200),
+                answer: Some(b"\n  <retour/>".to_vec()),
+                note: None
+            }
+        );
+        let busy = sender
+            .send(&format!("{base}/busy"), None, b"<m/>".to_vec())
+            .await;
+        assert_eq!(
+            busy,
+            Sent::Retry {
+                status: Some(429),
+                error: "HTTP 429 Too Many Requests: busy".into(),
+                after: Some(Duration::from_secs(3))
+            }
+        );
+        let moved = sender
+            .send(&format!("{base}/moved"), None, b"<m/>".to_vec())
+            .await;
+        assert!(
+            matches!(
+                moved,
+                Sent::Failed {
+                    status: Some(301),
+                    ..
+                }
+            ),
+            "{moved:?}"
+        );
+        // The token went as a bearer token, once; the redirect was not followed.
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Some("Bearer t0k3n".to_string()), None, None]
+        );
+        // Nobody listening: retry.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = format!("http://{}/", listener.local_addr().unwrap());
+        drop(listener);
+        let down = sender.send(&closed, None, b"<m/>".to_vec()).await;
+        assert!(matches!(down, Sent::Retry { status: None, .. }), "{down:?}");
+    }
+
     #[test]
     fn error_snippets_hide_bsns_and_stay_short() {
         assert_eq!(
