@@ -445,7 +445,9 @@ async fn when_the_store_is_down_files_stay_and_are_retried() {
 #[tokio::test]
 async fn a_retourbericht_is_filed_without_an_answer() {
     let xml = fixture("iwmo/valid/WMO302_akkoord_alleen_header.xml");
-    let tenant = ontvanger(&xml);
+    // A retour repeats its heenbericht's header: it is for the Afzender.
+    let tenant = "0200".to_string();
+    assert!(String::from_utf8_lossy(&xml).contains("<wmo302:Afzender>0200<"));
     let env = Env::new(&[&tenant]).await;
     let mut folder = env.folder(&tenant).await;
     env.drop_file("WMO302.xml", &xml);

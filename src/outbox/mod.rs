@@ -364,6 +364,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn settings_come_from_the_outbox_section() {
+        let c: crate::config::Config =
+            toml::from_str("[outbox]\nretry_base_ms = 5\npoll_ms = 20\n").expect("config");
+        assert_eq!(c.outbox.retry_base_ms, 5);
+        assert_eq!(c.outbox.poll_ms, 20);
+        assert_eq!(c.outbox.retry_max_ms, Settings::default().retry_max_ms);
+        assert!(toml::from_str::<crate::config::Config>("[outbox]\nretry_base = 5\n").is_err());
+    }
+
+    #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         let s = Settings::default();
         for failed in 1..=40u32 {
