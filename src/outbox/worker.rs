@@ -26,6 +26,16 @@ pub struct Worker {
 impl Worker {
     pub(super) fn start(outbox: Outbox, ingest: Ingest, metrics: Arc<Metrics>) -> Result<Worker> {
         let s = &outbox.settings;
+        // A lease that can run out while its worker still waits for an
+        // answer would send the message a second time while the first send
+        // is under way.
+        if s.lease_ms <= s.http_timeout_ms {
+            anyhow::bail!(
+                "outbox: lease_ms ({}) moet groter zijn dan http_timeout_ms ({}) / lease_ms must be larger than http_timeout_ms",
+                s.lease_ms,
+                s.http_timeout_ms
+            );
+        }
         let http = HttpSender::new(
             Duration::from_millis(s.http_timeout_ms),
             Duration::from_millis(s.connect_timeout_ms),
