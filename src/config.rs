@@ -29,6 +29,8 @@ pub struct Config {
     /// Financier mappings: `*.toml` files shared by every tenant, and a
     /// subdirectory per tenant id for a tenant with its own contracts.
     pub mappings_dir: PathBuf,
+    /// `[outbox]`: retry timing, timeouts and leases of outbound delivery.
+    pub outbox: crate::outbox::Settings,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
             max_message_bytes: crate::adapter::istandaard::Limits::default().max_bytes,
             dropfolder: Vec::new(),
             mappings_dir: PathBuf::from("mappings"),
+            outbox: crate::outbox::Settings::default(),
         }
     }
 }
@@ -105,15 +108,21 @@ impl Config {
             ingest,
             mappings: Arc::new(mappings),
             metrics: Arc::new(server::metrics::Metrics::default()),
+            outbox: crate::outbox::Outbox::new(self.outbox.clone()),
         })
     }
 }
 
-/// `loket serve`.
+/// `loket serve`: the API, the drop-folder watchers and the outbox worker,
+/// until Ctrl-C / SIGTERM; then the worker finishes the deliveries under way.
 pub async fn serve(config: Config) -> Result<()> {
     let state = config.state().await?;
     let watchers = crate::transport::dropfolder::start(&state.ingest, &config.dropfolder).await?;
+    let worker = state
+        .outbox
+        .start(state.ingest.clone(), state.metrics.clone())?;
     let served = server::serve(state, config.listen).await;
     watchers.stop().await;
+    worker.stop().await;
     served
 }

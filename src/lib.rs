@@ -17,8 +17,9 @@
 //!
 //! Stages present so far: the iStandaarden adapter (`adapter::istandaard`),
 //! the participant record (`record`, on `store`), the HTTP and drop-folder
-//! transports (`server`, `transport`), and the engine's inputs: daily
-//! registrations (`registration`) and financier mappings (`mapping`).
+//! transports (`server`, `transport`), the engine's inputs: daily
+//! registrations (`registration`) and financier mappings (`mapping`), and
+//! the one way out for every generated message (`outbox`).
 
 pub mod adapter;
 pub mod cli;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod finding;
 pub mod mapping;
 pub mod message;
+pub mod outbox;
 pub mod record;
 pub mod registration;
 pub mod schema;

@@ -245,6 +245,7 @@ struct RawFinancier {
 struct RawDelivery {
     http: Option<String>,
     folder: Option<String>,
+    token_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -314,8 +315,12 @@ impl Checker<'_> {
     }
 
     fn mapping(&mut self, raw: RawMapping) -> Mapping {
-        let delivery = match (raw.financier.delivery.http, raw.financier.delivery.folder) {
-            (Some(url), _) => Delivery::Http(url),
+        let raw_delivery = raw.financier.delivery;
+        let delivery = match (raw_delivery.http, raw_delivery.folder) {
+            (Some(url), _) => Delivery::Http {
+                url,
+                token_env: raw_delivery.token_env,
+            },
             (None, Some(folder)) => Delivery::Folder(PathBuf::from(folder)),
             (None, None) => unreachable!("the schema requires one delivery"),
         };

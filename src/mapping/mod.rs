@@ -109,10 +109,17 @@ impl fmt::Display for FinancierKey {
     }
 }
 
-/// Where the financier's messages are delivered.
+/// Where the financier's messages are delivered (by the outbox, see
+/// [`crate::outbox`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Http(String),
+    /// POSTed to `url`; the counterpart answers with the retourbericht.
+    Http {
+        url: String,
+        /// The environment variable that holds the counterpart's API token,
+        /// read when sending: the token stays out of files and logs.
+        token_env: Option<String>,
+    },
     /// An absolute path.
     Folder(PathBuf),
 }

@@ -366,6 +366,40 @@ fn schema_errors_name_the_file_and_the_json_path() {
     ));
     assert_problem_at(&p, "/financier/delivery", "more than 1");
 
+    // An HTTP endpoint may name the variable holding its token; a folder may
+    // not, and credentials never go into the URL.
+    let m = load(&VALID.replace(
+        "delivery = { folder = \"/srv/loket/out/0014\" }",
+        "delivery = { http = \"https://x.example/in\", token_env = \"LOKET_TOKEN_0014\" }",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.financier.delivery,
+        Delivery::Http {
+            url: "https://x.example/in".to_string(),
+            token_env: Some("LOKET_TOKEN_0014".to_string()),
+        }
+    );
+    let p = problems(&VALID.replace(
+        "delivery = { folder = \"/srv/loket/out/0014\" }",
+        "delivery = { folder = \"/srv/x\", token_env = \"T\" }",
+    ));
+    assert_problem_at(
+        &p,
+        "/financier/delivery",
+        "token_env belongs to an http delivery",
+    );
+    let p = problems(&VALID.replace(
+        "delivery = { folder = \"/srv/loket/out/0014\" }",
+        "delivery = { http = \"https://x.example\", token_env = \"NOT-A-NAME\" }",
+    ));
+    assert_problem_at(&p, "/financier/delivery/token_env", "NOT-A-NAME");
+    let p = problems(&VALID.replace(
+        "delivery = { folder = \"/srv/loket/out/0014\" }",
+        "delivery = { http = \"https://user:secret@x.example/in\" }",
+    ));
+    assert_problem_at(&p, "/financier/delivery/http", "x.example");
+
     // Product codes are five characters.
     let p = problems(&VALID.replace("code = \"07B01\"", "code = \"07B1\""));
     assert_problem_at(&p, "/products/0/code", "07B1");

@@ -29,6 +29,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/participant-search.json"),
     ),
     (
+        "outbox-item",
+        include_str!("../../schemas/api/outbox-item.json"),
+    ),
+    (
+        "outbox-list",
+        include_str!("../../schemas/api/outbox-list.json"),
+    ),
+    (
         "registrations",
         include_str!("../../schemas/api/registrations.json"),
     ),

@@ -1,6 +1,7 @@
-//! Prometheus metrics: counts per message type and outcome, and a latency
-//! histogram of message handling. Labels are message types and outcomes only,
-//! never identifiers.
+//! Prometheus metrics: counts per message type and outcome, a latency
+//! histogram of message handling, and outbox deliveries per transport and
+//! outcome. Labels are message types, transports and outcomes only, never
+//! identifiers.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,6 +18,8 @@ pub struct Metrics {
 #[derive(Default)]
 struct Inner {
     messages: BTreeMap<(String, String), u64>,
+    /// Outbox delivery attempts by (transport, outcome).
+    deliveries: BTreeMap<(&'static str, &'static str), u64>,
     buckets: [u64; BUCKETS_MS.len()],
     count: u64,
     sum_ms: f64,
@@ -41,6 +44,21 @@ impl Metrics {
         }
         m.count += 1;
         m.sum_ms += ms;
+    }
+
+    /// Records one outbox delivery attempt: its transport (`http`, `folder`)
+    /// and outcome (`sent`, `retry`, `failed`).
+    pub fn record_delivery(&self, transport: &str, outcome: &'static str) {
+        let transport = match transport {
+            "http" => "http",
+            "folder" => "folder",
+            _ => "other",
+        };
+        let mut m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *m.deliveries.entry((transport, outcome)).or_default() += 1;
     }
 
     /// Prometheus text exposition format.
@@ -81,6 +99,16 @@ impl Metrics {
             m.sum_ms / 1000.0
         );
         let _ = writeln!(out, "loket_message_duration_seconds_count {}", m.count);
+        out.push_str(
+            "# HELP loket_outbox_deliveries_total Outbox delivery attempts by transport and outcome.\n",
+        );
+        out.push_str("# TYPE loket_outbox_deliveries_total counter\n");
+        for ((t, o), n) in &m.deliveries {
+            let _ = writeln!(
+                out,
+                "loket_outbox_deliveries_total{{transport=\"{t}\",outcome=\"{o}\"}} {n}"
+            );
+        }
         out
     }
 }

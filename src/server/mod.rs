@@ -7,6 +7,7 @@
 
 pub mod input;
 pub mod metrics;
+pub mod outbox;
 pub mod registrations;
 pub mod review;
 pub mod routes;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Every tenant's financier mappings, loaded and checked at start.
     pub mappings: Arc<crate::mapping::TenantMappings>,
+    /// Wakes the outbox worker after a message was queued.
+    pub outbox: crate::outbox::Outbox,
 }
 
 impl AppState {

@@ -31,6 +31,12 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}", get(super::review::get_item))
         .route("/review/{id}/resolve", post(super::review::resolve))
         .route(
+            "/outbox",
+            get(super::outbox::list).post(super::outbox::post),
+        )
+        .route("/outbox/{id}", get(super::outbox::get))
+        .route("/outbox/{id}/retry", post(super::outbox::retry))
+        .route(
             "/registrations",
             post(super::registrations::post_registrations)
                 .get(super::registrations::list_registrations),

@@ -540,7 +540,7 @@ fn exists(p: &Path) -> io::Result<bool> {
 /// (`AlreadyExists` then): a hard link (which refuses existing names) and
 /// removing the source; where links are not supported, check and rename
 /// (a drop folder has one watcher).
-fn place(src: &Path, dst: &Path) -> io::Result<()> {
+pub(super) fn place(src: &Path, dst: &Path) -> io::Result<()> {
     match fs::hard_link(src, dst) {
         Ok(()) => fs::remove_file(src),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
@@ -554,7 +554,7 @@ fn place(src: &Path, dst: &Path) -> io::Result<()> {
 }
 
 /// Writes `bytes` to a new hidden temp file in `dir`, flushed to disk.
-fn write_temp(dir: &Path, name: &OsStr, bytes: &[u8]) -> io::Result<PathBuf> {
+pub(super) fn write_temp(dir: &Path, name: &OsStr, bytes: &[u8]) -> io::Result<PathBuf> {
     let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), new_id()));
     let mut f = fs::File::create_new(&tmp)?;
     f.write_all(bytes)?;
@@ -563,7 +563,7 @@ fn write_temp(dir: &Path, name: &OsStr, bytes: &[u8]) -> io::Result<PathBuf> {
 }
 
 /// Best effort: make the renames in `dir` durable.
-fn sync_dir(dir: &Path) {
+pub(super) fn sync_dir(dir: &Path) {
     #[cfg(unix)]
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();

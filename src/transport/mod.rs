@@ -1,5 +1,34 @@
 //! Transports: the ways messages reach [`crate::record::Ingest::receive`]
-//! and their answers go back. HTTP lives in [`crate::server`]; this module
-//! holds the file-based ones.
+//! and leave through the outbox. Inbound HTTP lives in [`crate::server`];
+//! this module holds the drop folder (inbound) and the delivery adapters the
+//! outbox sends with: [`http`] and [`outfolder`].
 
 pub mod dropfolder;
+pub mod http;
+pub mod outfolder;
+
+use std::time::Duration;
+
+/// What one delivery attempt came to. The outbox decides from this alone
+/// whether a message is sent, waits, or needs a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// Delivered. `answer` is what an HTTP counterpart answered with (the
+    /// retourbericht), when it answered with XML; `note` says why an answer
+    /// was not taken (too large), for the person looking at the outbox.
+    Delivered {
+        status: Option<u16>,
+        answer: Option<Vec<u8>>,
+        note: Option<String>,
+    },
+    /// Not delivered this time (counterpart down, overloaded, timed out):
+    /// try again, not before `after` when the counterpart said so.
+    Retry {
+        status: Option<u16>,
+        error: String,
+        after: Option<Duration>,
+    },
+    /// Refused: sending the same again will not help until someone changes
+    /// something (configuration, the counterpart's setup).
+    Failed { status: Option<u16>, error: String },
+}

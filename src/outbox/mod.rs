@@ -1,0 +1,393 @@
+//! The outbox: the one way out for every message loket sends, whichever
+//! stage produced it (a declaration run, a request the provider composed).
+//!
+//! A producer calls [`enqueue`] inside its own transaction, so the message,
+//! its outbox row and the record changes that go with it (the `requests` row
+//! of a 315/317, the prestaties of a 323) commit together or not at all.
+//! Nothing is sent before that commit: the [`Worker`] only sees committed
+//! rows. After committing, the producer calls [`Outbox::wake`] so the message
+//! leaves at once instead of at the next poll.
+//!
+//! States: `queued` -> `sending` -> `sent` | `failed`, and `failed` -> `queued`
+//! by hand ([`retry`], `POST /outbox/{id}/retry`). A worker claims a due row
+//! by moving it to `sending` with a lease; a worker that dies mid-send leaves
+//! the row `sending` with a lease that runs out, and the next claim sends the
+//! message again. That resend is harmless: the receiver checks the
+//! BerichtIdentificatie (TR056) and answers a message it already has with the
+//! same retourbericht, changing nothing; loket's own `POST /messages` does
+//! exactly that. Sending at least once and letting TR056 make it exactly once
+//! is what lets the outbox never hold a lock or a transaction across the
+//! network.
+//!
+//! Per counterpart (tenant and target) messages leave in the order they were
+//! queued, one at a time: a 307 stop must not overtake the 305 start it
+//! ends, and while a counterpart is down only its oldest message probes it.
+//!
+//! The delivery itself is a transport ([`crate::transport::http`],
+//! [`crate::transport::outfolder`]); its target is taken from the financier's
+//! mapping when the message is queued, so a mapping changed later does not
+//! redirect a message already on its way.
+
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+use sqlx::Row;
+use thiserror::Error;
+use tokio::sync::Notify;
+
+use crate::adapter::istandaard::{Checked, encode};
+use crate::mapping::{Delivery, Financier};
+use crate::message::Message;
+use crate::record::Ingest;
+use crate::record::apply::{self, NewMessage, Tx};
+use crate::server::metrics::Metrics;
+use crate::store::{Store, new_id, now};
+
+pub use worker::Worker;
+
+/// Outbox row states, as stored.
+pub const QUEUED: &str = "queued";
+pub const SENDING: &str = "sending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+pub const STATES: [&str; 4] = [QUEUED, SENDING, SENT, FAILED];
+
+/// One message on its way out.
+pub struct Outgoing<'a> {
+    /// The tenant sending it; must be the message's Afzender.
+    pub tenant_id: &'a str,
+    /// Where it goes: its delivery is copied into the outbox row now.
+    pub financier: &'a Financier,
+    /// The participant it is about, for the record's message history.
+    pub participant_id: Option<&'a str>,
+    /// The message, already checked by the producer.
+    pub message: &'a Message,
+}
+
+/// A message with this BerichtIdentificatie was queued before (TR056: it is
+/// unique per berichtsoort for the sender).
+#[derive(Debug, Error)]
+#[error(
+    "{bericht} met BerichtIdentificatie {identificatie} staat al in de outbox ({message_id}) / {bericht} with BerichtIdentificatie {identificatie} is already in the outbox ({message_id})"
+)]
+pub struct AlreadyQueued {
+    pub message_id: String,
+    pub bericht: String,
+    pub identificatie: String,
+}
+
+const IDENT: &str = "Header/BerichtIdentificatie/Identificatie";
+
+/// Stores the message (a `messages` row, direction `out`, status `queued`,
+/// raw = the encoded XML) and its outbox row inside the producer's
+/// transaction; returns the `messages.id`, which is also the outbox id.
+///
+/// A WMO315/JW315 or WMO317/JW317 also gets its `requests` rows (one per
+/// ReferentieAanbieder), so the allocation that answers it can be matched
+/// (TR379). Fails with [`AlreadyQueued`] when the tenant already has this
+/// berichtsoort with this BerichtIdentificatie.
+pub async fn enqueue(tx: &mut Tx, out: Outgoing<'_>) -> Result<String> {
+    let msg = out.message;
+    let bericht = msg.name();
+    let ident = msg
+        .value(IDENT)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| anyhow!("{bericht} has no BerichtIdentificatie"))?;
+    let sender = msg.value("Header/Afzender").unwrap_or_default();
+    let receiver = msg.value("Header/Ontvanger").unwrap_or_default();
+    // A wrong Afzender would be refused by the receiver anyway; a wrong
+    // Ontvanger would carry a client's data to the wrong municipality, so
+    // both are refused before anything is stored.
+    if sender != out.tenant_id {
+        bail!(
+            "{bericht}: Afzender {sender:?} is not the sending tenant {:?}",
+            out.tenant_id
+        );
+    }
+    if receiver != out.financier.key.code {
+        bail!(
+            "{bericht}: Ontvanger {receiver:?} is not financier {}",
+            out.financier.key
+        );
+    }
+    if let Some(message_id) = find_queued(tx, out.tenant_id, sender, bericht, ident).await? {
+        return Err(AlreadyQueued {
+            message_id,
+            bericht: bericht.to_string(),
+            identificatie: ident.to_string(),
+        }
+        .into());
+    }
+    let (target_kind, target, token_env) = match &out.financier.delivery {
+        Delivery::Http { url, token_env } => ("http", url.clone(), token_env.clone()),
+        Delivery::Folder(dir) => (
+            "folder",
+            dir.to_str()
+                .ok_or_else(|| anyhow!("folder {} is not UTF-8", dir.display()))?
+                .to_string(),
+            None,
+        ),
+    };
+    let xml = encode::encode(msg);
+    let id = new_id();
+    // insert_message stores what a Checked holds; an outgoing message has
+    // passed the producer's checks, so it goes in without findings.
+    let checked = Checked {
+        message: msg.clone(),
+        findings: Vec::new(),
+        complete: true,
+    };
+    apply::insert_message(
+        tx,
+        NewMessage {
+            id: &id,
+            tenant: out.tenant_id,
+            direction: "out",
+            checked: &checked,
+            participant_id: out.participant_id,
+            status: QUEUED,
+            retourcodes: &[],
+            raw: xml.as_bytes(),
+            answer_of: None,
+        },
+    )
+    .await
+    .with_context(|| format!("storing outgoing {bericht}"))?;
+    let ts = now();
+    sqlx::query(
+        "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, token_env, \
+         state, attempts, backoff_from, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10, $10, $10)",
+    )
+    .bind(&id)
+    .bind(out.tenant_id)
+    .bind(out.financier.key.to_string())
+    .bind(bericht)
+    .bind(ident)
+    .bind(target_kind)
+    .bind(&target)
+    .bind(token_env.as_deref())
+    .bind(QUEUED)
+    .bind(&ts)
+    .execute(&mut **tx)
+    .await
+    .context("storing the outbox row")?;
+    record_requests(tx, out.tenant_id, msg, &id).await?;
+    Ok(id)
+}
+
+/// An outgoing message of this berichtsoort and identification, if any.
+async fn find_queued(
+    tx: &mut Tx,
+    tenant: &str,
+    sender: &str,
+    bericht: &str,
+    ident: &str,
+) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT id FROM messages WHERE tenant_id = $1 AND direction = 'out' AND sender = $2 \
+         AND bericht = $3 AND identificatie = $4",
+    )
+    .bind(tenant)
+    .bind(sender)
+    .bind(bericht)
+    .bind(ident)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+/// The `requests` rows of a 315 (one per AangevraagdProduct reference) or
+/// 317 (the Verzoek's reference). The client is kept as a hash of tenant
+/// and BSN, like the delivery keys: enough to match, nothing to read.
+async fn record_requests(tx: &mut Tx, tenant: &str, msg: &Message, message_id: &str) -> Result<()> {
+    let path = match msg.def().number.as_str() {
+        "315" => "Client/AangevraagdeProducten/AangevraagdProduct",
+        "317" => "Client/Verzoek",
+        _ => return Ok(()),
+    };
+    let gemeente = msg.value("Header/Ontvanger").unwrap_or_default();
+    let bsn_hash = apply::delivery_key(tenant, msg.value("Client/Bsn").unwrap_or_default());
+    let mut references: Vec<&str> = msg
+        .root()
+        .all(path)
+        .iter()
+        .filter_map(|n| n.value("ReferentieAanbieder"))
+        .collect();
+    references.sort_unstable();
+    references.dedup();
+    let ts = now();
+    for reference in references {
+        sqlx::query(
+            "INSERT INTO requests (id, tenant_id, message_id, bericht, gemeente, referentie_aanbieder, bsn_hash, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8)",
+        )
+        .bind(new_id())
+        .bind(tenant)
+        .bind(message_id)
+        .bind(msg.name())
+        .bind(gemeente)
+        .bind(reference)
+        .bind(&bsn_hash)
+        .bind(&ts)
+        .execute(&mut **tx)
+        .await
+        .context("storing the request")?;
+    }
+    Ok(())
+}
+
+/// Puts a failed message back in the queue, due now. Returns false when the
+/// tenant has no failed message with this id. Backoff starts again from its
+/// base: whatever made it fail has presumably been fixed.
+pub async fn retry(store: &Store, tenant: &str, message_id: &str) -> Result<bool> {
+    let mut w = store.begin_write().await?;
+    let ts = now();
+    let done = sqlx::query(
+        "UPDATE outbox SET state = $1, next_attempt_at = $2, backoff_from = attempts, updated_at = $2 \
+         WHERE message_id = $3 AND tenant_id = $4 AND state = $5",
+    )
+    .bind(QUEUED)
+    .bind(&ts)
+    .bind(message_id)
+    .bind(tenant)
+    .bind(FAILED)
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        sqlx::query("UPDATE messages SET status = $1 WHERE id = $2")
+            .bind(QUEUED)
+            .bind(message_id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    Ok(done)
+}
+
+/// The `[outbox]` section of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// First retry delay; it doubles with every failed attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry delay (also caps a counterpart's Retry-After).
+    pub retry_max_ms: u64,
+    /// How often the worker looks for due messages when nobody woke it.
+    pub poll_ms: u64,
+    /// Whole HTTP exchange, connecting included.
+    pub http_timeout_ms: u64,
+    /// Connecting alone: a counterpart that is down is noticed quickly.
+    pub connect_timeout_ms: u64,
+    /// How long a claimed message belongs to its worker. Longer than the
+    /// HTTP timeout, so a live worker never loses a message it is sending.
+    pub lease_ms: u64,
+    /// Messages (to different counterparts) sent at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retry_base_ms: 1_000,
+            retry_max_ms: 3_600_000,
+            poll_ms: 1_000,
+            http_timeout_ms: 30_000,
+            connect_timeout_ms: 10_000,
+            lease_ms: 120_000,
+            concurrency: 8,
+        }
+    }
+}
+
+impl Settings {
+    /// The delay before attempt `n + 1` after `n` failed attempts (n >= 1):
+    /// doubling from the base, capped, with jitter (between half and all of
+    /// it) so that many messages for a counterpart that comes back do not
+    /// all arrive in the same instant. A counterpart's Retry-After is a
+    /// lower bound, still capped.
+    pub fn backoff(&self, failed: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = failed.saturating_sub(1).min(40);
+        let full = self
+            .retry_base_ms
+            .saturating_mul(1u64 << exp)
+            .min(self.retry_max_ms);
+        let half = full / 2;
+        let jittered = half + rand::random::<u64>() % (full - half + 1);
+        let after = retry_after.map_or(0, |d| {
+            u64::try_from(d.as_millis())
+                .unwrap_or(u64::MAX)
+                .min(self.retry_max_ms)
+        });
+        Duration::from_millis(jittered.max(after))
+    }
+}
+
+/// The outbox handle: wakes the worker, starts it. Cheap to clone; lives in
+/// the application state so the API can wake the worker after queueing.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    notify: Arc<Notify>,
+    pub settings: Arc<Settings>,
+}
+
+impl Outbox {
+    pub fn new(settings: Settings) -> Outbox {
+        Outbox {
+            notify: Arc::new(Notify::new()),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Tells the worker there is something to send. Call after the commit
+    /// that queued it: before it the worker would not see the row yet.
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Starts the worker: it delivers through the transports and feeds
+    /// every retourbericht an HTTP counterpart answers with to `ingest`, as
+    /// if it had come in by itself.
+    pub fn start(&self, ingest: Ingest, metrics: Arc<Metrics>) -> Result<Worker> {
+        Worker::start(self.clone(), ingest, metrics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_outbox_section() {
+        let c: crate::config::Config =
+            toml::from_str("[outbox]\nretry_base_ms = 5\npoll_ms = 20\n").expect("config");
+        assert_eq!(c.outbox.retry_base_ms, 5);
+        assert_eq!(c.outbox.poll_ms, 20);
+        assert_eq!(c.outbox.retry_max_ms, Settings::default().retry_max_ms);
+        assert!(toml::from_str::<crate::config::Config>("[outbox]\nretry_base = 5\n").is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let s = Settings::default();
+        for failed in 1..=40u32 {
+            let full = 1_000u64
+                .saturating_mul(1 << (failed - 1).min(40))
+                .min(3_600_000);
+            let d = s.backoff(failed, None).as_millis() as u64;
+            assert!(full / 2 <= d && d <= full, "{failed}: {d} of {full}");
+        }
+        // Retry-After is a lower bound, and capped like the rest.
+        assert!(s.backoff(1, Some(Duration::from_secs(120))) >= Duration::from_secs(120));
+        assert_eq!(
+            s.backoff(1, Some(Duration::from_secs(10 * 3600))),
+            Duration::from_millis(3_600_000)
+        );
+    }
+}

@@ -1,0 +1,508 @@
+//! The outbox worker: claims due messages, delivers them through their
+//! transport, stores what came back, and records the outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::{FAILED, Outbox, QUEUED, SENDING, SENT};
+use crate::record::{Ingest, IngestError};
+use crate::server::metrics::Metrics;
+use crate::store::{Store, Tenant, TenantKind, now};
+use crate::transport::http::HttpSender;
+use crate::transport::{Sent, outfolder};
+
+/// The running worker; [`Worker::stop`] ends it.
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    pub(super) fn start(outbox: Outbox, ingest: Ingest, metrics: Arc<Metrics>) -> Result<Worker> {
+        let s = &outbox.settings;
+        // A lease that can run out while its worker still waits for an
+        // answer would send the message a second time while the first send
+        // is under way.
+        if s.lease_ms <= s.http_timeout_ms {
+            anyhow::bail!(
+                "outbox: lease_ms ({}) moet groter zijn dan http_timeout_ms ({}) / lease_ms must be larger than http_timeout_ms",
+                s.lease_ms,
+                s.http_timeout_ms
+            );
+        }
+        let http = HttpSender::new(
+            Duration::from_millis(s.http_timeout_ms),
+            Duration::from_millis(s.connect_timeout_ms),
+            ingest.limits.max_bytes,
+        )?;
+        let ctx = Arc::new(Ctx {
+            store: ingest.store.clone(),
+            ingest,
+            http,
+            metrics,
+            outbox,
+        });
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run(ctx, rx));
+        Ok(Worker { stop, task })
+    }
+
+    /// Stops claiming, lets the deliveries under way finish (a delivery cut
+    /// off would be resent after its lease anyway), and waits.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "outbox: worker failed");
+        }
+    }
+}
+
+struct Ctx {
+    store: Store,
+    ingest: Ingest,
+    http: HttpSender,
+    metrics: Arc<Metrics>,
+    outbox: Outbox,
+}
+
+/// One claimed message.
+struct Claim {
+    message_id: String,
+    tenant_id: String,
+    financier: String,
+    bericht: String,
+    identificatie: String,
+    target_kind: String,
+    target: String,
+    token_env: Option<String>,
+    /// Attempt number of this claim; also what identifies the claim when
+    /// recording its outcome.
+    attempt: i64,
+    backoff_from: i64,
+    raw: Vec<u8>,
+}
+
+async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    tracing::info!("outbox: worker started");
+    let poll = Duration::from_millis(ctx.outbox.settings.poll_ms.max(1));
+    let notify = ctx.outbox.notify.clone();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let wait = match round(&ctx).await {
+            // Some were sent: more may be due right away.
+            Ok(n) if n > 0 => continue,
+            Ok(_) => match next_due(&ctx.store).await {
+                Ok(Some(d)) => d.min(poll),
+                Ok(None) => poll,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "outbox: cannot read the queue");
+                    poll
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "outbox: cannot claim messages");
+                poll
+            }
+        };
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!("outbox: worker stopped");
+}
+
+/// Claims what is due (the oldest waiting message of each counterpart) and
+/// delivers it, concurrently across counterparts. Returns how many.
+async fn round(ctx: &Arc<Ctx>) -> Result<usize> {
+    let claims = claim(ctx).await?;
+    let n = claims.len();
+    let mut tasks = JoinSet::new();
+    for c in claims {
+        let ctx = ctx.clone();
+        tasks.spawn(async move { deliver(&ctx, c).await });
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "outbox: delivery task failed");
+        }
+    }
+    Ok(n)
+}
+
+/// The claim: a due row moves to `sending` with a lease, in one conditional
+/// update, so two workers (two loket processes on one PostgreSQL) never
+/// both take it. A row is due when queued and its time has come, or when
+/// its lease ran out (its worker stopped mid-send). Only the oldest open
+/// row per counterpart is a candidate, which keeps each counterpart's
+/// messages in order.
+async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
+    let settings = &ctx.outbox.settings;
+    let ts = now();
+    let rows = sqlx::query(
+        "SELECT o.message_id FROM outbox o \
+         WHERE ((o.state = $1 AND o.next_attempt_at <= $3) OR (o.state = $2 AND o.lease_until <= $3)) \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.target = o.target \
+             AND p.state IN ($1, $2) AND p.message_id < o.message_id) \
+         ORDER BY o.next_attempt_at, o.message_id LIMIT $4",
+    )
+    .bind(QUEUED)
+    .bind(SENDING)
+    .bind(&ts)
+    .bind(i64::try_from(settings.concurrency.max(1)).unwrap_or(8))
+    .fetch_all(ctx.store.pool())
+    .await
+    .context("reading due messages")?;
+    let lease = stamp(Utc::now() + millis(settings.lease_ms));
+    let mut claims = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.try_get("message_id")?;
+        let mut w = ctx.store.begin_write().await?;
+        let claimed = sqlx::query(
+            "UPDATE outbox SET state = $2, attempts = attempts + 1, lease_until = $3, updated_at = $4 \
+             WHERE message_id = $1 AND ((state = $5 AND next_attempt_at <= $4) OR (state = $2 AND lease_until <= $4)) \
+             RETURNING tenant_id, financier, bericht, identificatie, target_kind, target, token_env, attempts, backoff_from",
+        )
+        .bind(&id)
+        .bind(SENDING)
+        .bind(&lease)
+        .bind(&ts)
+        .bind(QUEUED)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .context("claiming a message")?;
+        w.commit().await?;
+        // Another worker was first.
+        let Some(r) = claimed else { continue };
+        let raw: Vec<u8> = sqlx::query("SELECT raw FROM messages WHERE id = $1")
+            .bind(&id)
+            .fetch_one(ctx.store.pool())
+            .await
+            .context("reading the message")?
+            .try_get("raw")?;
+        claims.push(Claim {
+            message_id: id,
+            tenant_id: r.try_get("tenant_id")?,
+            financier: r.try_get("financier")?,
+            bericht: r.try_get("bericht")?,
+            identificatie: r.try_get("identificatie")?,
+            target_kind: r.try_get("target_kind")?,
+            target: r.try_get("target")?,
+            token_env: r.try_get("token_env")?,
+            attempt: r.try_get("attempts")?,
+            backoff_from: r.try_get("backoff_from")?,
+            raw,
+        });
+    }
+    Ok(claims)
+}
+
+/// Delivers one claimed message and records the outcome.
+async fn deliver(ctx: &Ctx, c: Claim) {
+    let sent = match c.target_kind.as_str() {
+        "http" => match token(c.token_env.as_deref()) {
+            Ok(token) => {
+                ctx.http
+                    .send(&c.target, token.as_deref(), c.raw.clone())
+                    .await
+            }
+            Err(error) => Sent::Failed {
+                status: None,
+                error,
+            },
+        },
+        "folder" => {
+            let sender = c.tenant_id.clone();
+            outfolder::deliver(
+                c.target.clone().into(),
+                c.identificatie.clone(),
+                c.bericht.clone(),
+                sender,
+                c.raw.clone(),
+            )
+            .await
+        }
+        other => Sent::Failed {
+            status: None,
+            error: format!("onbekend soort bestemming / unknown target kind {other:?}"),
+        },
+    };
+    let sent = match sent {
+        Sent::Delivered {
+            status,
+            answer: Some(answer),
+            note,
+        } => take_retour(ctx, &c, status, answer, note).await,
+        other => Outcome::from(other),
+    };
+    let label = sent.label();
+    if let Err(e) = record(ctx, &c, &sent).await {
+        // The claim's lease runs out and the message is sent again: safe.
+        tracing::error!(message_id = %c.message_id, error = %format!("{e:#}"), "outbox: cannot record the outcome");
+    }
+    ctx.metrics.record_delivery(&c.target_kind, label);
+    match &sent {
+        Outcome::Sent { status, .. } => {
+            tracing::info!(message_id = %c.message_id, bericht = %c.bericht, financier = %c.financier, attempt = c.attempt, status = ?status, "outbox: sent")
+        }
+        Outcome::Retry { error, .. } => {
+            tracing::warn!(message_id = %c.message_id, bericht = %c.bericht, financier = %c.financier, attempt = c.attempt, error = %error, "outbox: not delivered, will retry")
+        }
+        Outcome::Failed { error, .. } => {
+            tracing::warn!(message_id = %c.message_id, bericht = %c.bericht, financier = %c.financier, attempt = c.attempt, error = %error, "outbox: refused, needs a person")
+        }
+    }
+}
+
+/// The API token from the environment variable the mapping names.
+fn token(env: Option<&str>) -> Result<Option<String>, String> {
+    let Some(name) = env else { return Ok(None) };
+    match std::env::var(name) {
+        Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_string())),
+        _ => Err(format!(
+            "omgevingsvariabele {name} met het API-token is niet gezet / environment variable {name} with the API token is not set"
+        )),
+    }
+}
+
+/// What the attempt means for the outbox row.
+enum Outcome {
+    Sent {
+        status: Option<u16>,
+        retour_id: Option<String>,
+        note: Option<String>,
+    },
+    Retry {
+        status: Option<u16>,
+        error: String,
+        after: Option<Duration>,
+    },
+    Failed {
+        status: Option<u16>,
+        error: String,
+    },
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+impl From<Sent> for Outcome {
+    fn from(s: Sent) -> Outcome {
+        match s {
+            Sent::Delivered { status, note, .. } => Outcome::Sent {
+                status,
+                retour_id: None,
+                note,
+            },
+            Sent::Retry {
+                status,
+                error,
+                after,
+            } => Outcome::Retry {
+                status,
+                error,
+                after,
+            },
+            Sent::Failed { status, error } => Outcome::Failed { status, error },
+        }
+    }
+}
+
+/// The counterpart answered with a retourbericht: it goes through the same
+/// ingest as any inbound message (addressed to the tenant, who is its
+/// Ontvanger). If it cannot be stored now, the message counts as not sent:
+/// sending it again brings the same retour back (TR056), so nothing is lost.
+async fn take_retour(
+    ctx: &Ctx,
+    c: &Claim,
+    status: Option<u16>,
+    answer: Vec<u8>,
+    note: Option<String>,
+) -> Outcome {
+    let tenant = match TenantKind::from_id(&c.tenant_id) {
+        Ok(kind) => Tenant {
+            id: c.tenant_id.clone(),
+            kind,
+        },
+        Err(e) => {
+            return Outcome::Sent {
+                status,
+                retour_id: None,
+                note: Some(format!("{e:#}")),
+            };
+        }
+    };
+    let unusable = |nl: &str, en: &str| Outcome::Sent {
+        status,
+        retour_id: None,
+        note: Some(format!(
+            "verzonden, maar het retourbericht {nl} / sent, but the retourbericht {en}"
+        )),
+    };
+    match ctx.ingest.receive(&tenant, &answer).await {
+        Ok(r) => Outcome::Sent {
+            status,
+            retour_id: Some(r.message_id),
+            note,
+        },
+        Err(IngestError::Store(e)) => Outcome::Retry {
+            status,
+            error: format!("retourbericht niet opgeslagen / retourbericht not stored: {e:#}"),
+            after: None,
+        },
+        Err(IngestError::Unusable(e)) => unusable(
+            &format!("is onbruikbaar: {}", e.nl()),
+            &format!("is unusable: {e}"),
+        ),
+        Err(IngestError::WrongTenant { .. }) => unusable(
+            "is aan iemand anders gericht",
+            "is addressed to someone else",
+        ),
+        Err(IngestError::NoRetour(reason)) => unusable(
+            &format!("is geweigerd: {reason}"),
+            &format!("was refused: {reason}"),
+        ),
+    }
+}
+
+/// Records the outcome of claim `c`, if the claim still holds (a worker that
+/// lost its lease leaves the row to the one that took it over).
+async fn record(ctx: &Ctx, c: &Claim, outcome: &Outcome) -> Result<()> {
+    let ts = now();
+    // What changes: the state, when the next attempt is (queued), when it
+    // was sent, the retour, and what to tell a person.
+    let (state, next, sent_at, retour_id, note, status) = match outcome {
+        Outcome::Sent {
+            status,
+            retour_id,
+            note,
+        } => (
+            SENT,
+            None,
+            Some(ts.as_str()),
+            retour_id.as_deref(),
+            note.as_deref(),
+            status,
+        ),
+        Outcome::Retry {
+            status,
+            error,
+            after,
+        } => {
+            let failed = u32::try_from((c.attempt - c.backoff_from).max(1)).unwrap_or(u32::MAX);
+            let delay = ctx.outbox.settings.backoff(failed, *after);
+            let next = stamp(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default());
+            (QUEUED, Some(next), None, None, Some(error.as_str()), status)
+        }
+        Outcome::Failed { status, error } => {
+            (FAILED, None, None, None, Some(error.as_str()), status)
+        }
+    };
+    let mut w = ctx.store.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE outbox SET state = $4, next_attempt_at = COALESCE($5, next_attempt_at), sent_at = $6, \
+         retour_id = $7, last_error = $8, response_status = $9, lease_until = NULL, updated_at = $10 \
+         WHERE message_id = $1 AND state = $2 AND attempts = $3",
+    )
+    .bind(&c.message_id)
+    .bind(SENDING)
+    .bind(c.attempt)
+    .bind(state)
+    .bind(next.as_deref())
+    .bind(sent_at)
+    .bind(retour_id)
+    .bind(note)
+    .bind(status.map(i64::from))
+    .bind(&ts)
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        sqlx::query("UPDATE messages SET status = $1 WHERE id = $2")
+            .bind(state)
+            .bind(&c.message_id)
+            .execute(&mut *w.tx)
+            .await?;
+        if let Some(retour) = retour_id {
+            // The retour answers this message: GET /messages/{id} shows it
+            // as the answer, as it does for an inbound message.
+            sqlx::query(
+                "UPDATE messages SET answer_of = $1 WHERE id = $2 AND tenant_id = $3 AND answer_of IS NULL",
+            )
+            .bind(&c.message_id)
+            .bind(retour)
+            .bind(&c.tenant_id)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+    }
+    w.commit().await
+}
+
+/// How long until the next message falls due (a queued one's time, or a
+/// lease that runs out), if any is waiting.
+async fn next_due(store: &Store) -> Result<Option<Duration>> {
+    let row = sqlx::query(
+        "SELECT MIN(CASE WHEN state = $1 THEN next_attempt_at ELSE lease_until END) AS due \
+         FROM outbox WHERE state IN ($1, $2)",
+    )
+    .bind(QUEUED)
+    .bind(SENDING)
+    .fetch_one(store.pool())
+    .await?;
+    let due: Option<String> = row.try_get("due")?;
+    Ok(due
+        .and_then(|d| DateTime::parse_from_rfc3339(&d).ok())
+        .map(|d| {
+            (d.with_timezone(&Utc) - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        }))
+}
+
+fn millis(ms: u64) -> chrono::Duration {
+    chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2))
+}
+
+/// A timestamp as the store writes them (fixed width, so text order is time
+/// order).
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_comes_from_the_named_variable() {
+        assert_eq!(token(None), Ok(None));
+        // PATH is set wherever tests run; it stands in for a token variable.
+        assert!(matches!(token(Some("PATH")), Ok(Some(t)) if !t.is_empty()));
+        let missing = token(Some("LOKET_TEST_NO_SUCH_TOKEN_VARIABLE")).unwrap_err();
+        assert!(
+            missing.contains("niet gezet") && missing.contains("not set"),
+            "{missing}"
+        );
+    }
+}

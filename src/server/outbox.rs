@@ -1,0 +1,285 @@
+//! The outbox on the API: what the tenant sends and where each message is
+//! (`GET /outbox`, `GET /outbox/{id}`), a failed message queued again by
+//! hand (`POST /outbox/{id}/retry`), and a message the provider composed
+//! itself (`POST /outbox`), checked like everything that leaves the house.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::AppState;
+use super::routes::{ApiError, Auth, Body};
+use crate::adapter::istandaard;
+use crate::mapping::{FinancierKey, Kind, Standard};
+use crate::outbox::{self, AlreadyQueued, Outgoing, QUEUED, STATES};
+use crate::record::apply;
+use crate::schema::Role;
+
+const ITEM_COLUMNS: &str = "o.message_id, o.financier, o.bericht, o.identificatie, o.target_kind, o.target, \
+     o.state, o.attempts, o.next_attempt_at, o.last_error, o.response_status, o.retour_id, o.created_at, \
+     o.updated_at, o.sent_at, m.receiver, m.participant_id";
+
+fn internal(e: anyhow::Error) -> ApiError {
+    tracing::error!(error = %format!("{e:#}"), "outbox: internal error");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "interne fout",
+        "internal error",
+    )
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
+}
+
+/// One outbox row as the API shows it (`schemas/api/outbox-item.json`).
+fn item(r: &AnyRow) -> Value {
+    let s = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
+    let i = |c: &str| r.try_get::<Option<i64>, _>(c).ok().flatten();
+    let state = s("state");
+    json!({
+        "id": s("message_id"),
+        "bericht": s("bericht"),
+        "identificatie": s("identificatie"),
+        "receiver": s("receiver"),
+        "financier": s("financier"),
+        "participant_id": s("participant_id"),
+        "target": {"kind": s("target_kind"), "address": s("target")},
+        "state": state,
+        "attempts": i("attempts").unwrap_or(0),
+        // Only a waiting message has a next attempt.
+        "next_attempt_at": if state.as_deref() == Some(QUEUED) { s("next_attempt_at") } else { None },
+        "last_error": s("last_error"),
+        "response_status": i("response_status"),
+        "retour_id": s("retour_id"),
+        "created_at": s("created_at"),
+        "updated_at": s("updated_at"),
+        "sent_at": s("sent_at"),
+    })
+}
+
+async fn fetch_item(state: &AppState, tenant: &str, id: &str) -> Result<Option<Value>, ApiError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM outbox o JOIN messages m ON m.id = o.message_id \
+         WHERE o.message_id = $1 AND o.tenant_id = $2"
+    )))
+    .bind(id)
+    .bind(tenant)
+    .fetch_optional(state.store().pool())
+    .await
+    .map_err(|e| internal(e.into()))?;
+    Ok(row.as_ref().map(item))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxFilter {
+    /// queued | sending | sent | failed
+    state: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+/// `GET /outbox?state=&limit=&offset=`: the tenant's outgoing messages,
+/// newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    filter: Result<Query<OutboxFilter>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(f) = filter.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ongeldige zoekparameters (state, limit, offset)",
+            format!("invalid query parameters (state, limit, offset): {e}"),
+        )
+    })?;
+    if let Some(s) = &f.state
+        && !STATES.contains(&s.as_str())
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("onbekende state; kies uit {}", STATES.join(", ")),
+            format!("unknown state; use one of {}", STATES.join(", ")),
+        ));
+    }
+    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
+    let offset = f.offset.unwrap_or(0).max(0);
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM outbox o JOIN messages m ON m.id = o.message_id \
+         WHERE o.tenant_id = $1 AND ($2 IS NULL OR o.state = $2) \
+         ORDER BY o.message_id DESC LIMIT $3 OFFSET $4"
+    )))
+    .bind(&tenant.id)
+    .bind(f.state.as_deref())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(state.store().pool())
+    .await
+    .map_err(|e| internal(e.into()))?;
+    let items: Vec<Value> = rows.iter().map(item).collect();
+    Ok(Json(
+        json!({"items": items, "limit": limit, "offset": offset}),
+    ))
+}
+
+/// `GET /outbox/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    fetch_item(&state, &tenant.id, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+/// `POST /outbox/{id}/retry`: a failed message back in the queue, due now.
+pub async fn retry(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let queued = outbox::retry(state.store(), &tenant.id, &id)
+        .await
+        .map_err(internal)?;
+    let current = fetch_item(&state, &tenant.id, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !queued {
+        let now = current["state"].as_str().unwrap_or("?").to_string();
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("alleen een mislukt bericht kan opnieuw; dit bericht is {now}"),
+            format!("only a failed message can be retried; this one is {now}"),
+        ));
+    }
+    state.outbox.wake();
+    Ok(Json(current))
+}
+
+/// `POST /outbox`: a raw iWmo/iJw heenbericht the provider composed (a 315
+/// aanvraag, a 317 verzoek om wijziging, ...). It must pass every check,
+/// come from this tenant, and go to a financier in the tenant's mappings;
+/// then it is queued and the answer is its outbox item (202).
+pub async fn post(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let checked = istandaard::check(state.ingest.schema, &body, &state.ingest.limits)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.nl(), e.to_string()))?;
+    if !checked.is_valid() {
+        return Ok(findings_error(&checked));
+    }
+    let msg = &checked.message;
+    if msg.value("Header/Afzender") != Some(tenant.id.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "het bericht komt niet van deze tenant (Afzender)",
+            "the message is not from this tenant (Afzender)",
+        ));
+    }
+    if !matches!(msg.def().role, Role::Heen) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "{} is een antwoord; loket beantwoordt berichten zelf",
+                msg.name()
+            ),
+            format!("{} is an answer; loket answers messages itself", msg.name()),
+        ));
+    }
+    let (kind, standard) = match msg.standard().name.as_str() {
+        "ijw" => (Kind::Jeugdwet, Standard::Ijw),
+        _ => (Kind::Wmo, Standard::Iwmo),
+    };
+    let ontvanger = msg.value("Header/Ontvanger").unwrap_or_default();
+    let key = FinancierKey::new(kind, ontvanger);
+    let mapping = state
+        .mappings
+        .for_tenant(&tenant.id)
+        .get(&key)
+        .filter(|m| m.financier.standard == standard)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "geen mapping voor financier {key} ({}): loket weet niet waar het bericht heen moet",
+                    msg.standard().name
+                ),
+                format!(
+                    "no mapping for financier {key} ({}): loket does not know where the message goes",
+                    msg.standard().name
+                ),
+            )
+        })?;
+    let mut w = state.store().begin_write().await.map_err(internal)?;
+    let participant = apply::participant_id_for(&mut w.tx, &tenant.id, msg)
+        .await
+        .map_err(internal)?;
+    let queued = outbox::enqueue(
+        &mut w.tx,
+        Outgoing {
+            tenant_id: &tenant.id,
+            financier: &mapping.financier,
+            participant_id: participant.as_deref(),
+            message: msg,
+        },
+    )
+    .await;
+    let id = match queued {
+        Ok(id) => id,
+        Err(e) => {
+            return Err(match e.downcast_ref::<AlreadyQueued>() {
+                Some(dup) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "{} met BerichtIdentificatie {} is al verstuurd of staat klaar ({}); gebruik een nieuwe identificatie (TR056)",
+                        dup.bericht, dup.identificatie, dup.message_id
+                    ),
+                    format!(
+                        "{} with BerichtIdentificatie {} was already sent or queued ({}); use a new identification (TR056)",
+                        dup.bericht, dup.identificatie, dup.message_id
+                    ),
+                ),
+                None => internal(e),
+            });
+        }
+    };
+    w.commit().await.map_err(internal)?;
+    state.outbox.wake();
+    tracing::info!(message_id = %id, bericht = %msg.name(), financier = %key, "outbox: queued by the API");
+    let item = fetch_item(&state, &tenant.id, &id)
+        .await?
+        .ok_or_else(|| internal(anyhow::anyhow!("queued message {id} not found")))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/outbox/{id}"))],
+        Json(item),
+    )
+        .into_response())
+}
+
+/// 422 with every finding (Dutch and English), so the provider can fix its
+/// message before it leaves.
+fn findings_error(checked: &istandaard::Checked) -> Response {
+    let n = checked.findings.len();
+    let findings = serde_json::to_value(&checked.findings).unwrap_or_else(|_| json!([]));
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": {
+            "nl": format!("het bericht is niet verstuurd: {n} bevinding(en)"),
+            "en": format!("the message was not sent: {n} finding(s)"),
+            "findings": findings,
+        }})),
+    )
+        .into_response()
+}

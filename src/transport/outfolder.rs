@@ -1,0 +1,146 @@
+//! Folder delivery: the outbox writes a message as `<BerichtIdentificatie>.xml`
+//! into the financier's outbound folder (a share the counterpart collects
+//! from), the mirror of the inbound drop folder.
+//!
+//! A reader never sees half a file: the message is written under a hidden
+//! temp name, flushed to disk, then given its name, and the directory is
+//! flushed too, so "delivered" means it survives a power cut. A name is
+//! never overwritten: after a crash between writing and recording the
+//! delivery, the resend finds its own identical file and counts as
+//! delivered; a different message under the same identification (another
+//! berichtsoort or another sender sharing the folder) gets the berichtsoort
+//! and then the sender added to its name. No retourbericht comes back this
+//! way: the counterpart answers through the inbound drop folder.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::Sent;
+use super::dropfolder::{place, sync_dir, write_temp};
+
+/// Delivers `xml` into `dir` (blocking work off the async threads).
+pub async fn deliver(
+    dir: PathBuf,
+    identificatie: String,
+    bericht: String,
+    sender: String,
+    xml: Vec<u8>,
+) -> Sent {
+    let written =
+        tokio::task::spawn_blocking(move || write(&dir, &identificatie, &bericht, &sender, &xml))
+            .await;
+    match written {
+        Ok(Ok(_)) => Sent::Delivered {
+            status: None,
+            answer: None,
+            note: None,
+        },
+        // A share that is not mounted, a full disk, missing permissions:
+        // all things that get fixed outside loket, so keep trying.
+        Ok(Err(e)) => Sent::Retry {
+            status: None,
+            error: format!("map/folder: {e}"),
+            after: None,
+        },
+        Err(e) => Sent::Retry {
+            status: None,
+            error: format!("map/folder: {e}"),
+            after: None,
+        },
+    }
+}
+
+/// Writes the message durably under the first free (or identical) name;
+/// returns its path.
+pub fn write(
+    dir: &Path,
+    identificatie: &str,
+    bericht: &str,
+    sender: &str,
+    xml: &[u8],
+) -> io::Result<PathBuf> {
+    let ident = safe(identificatie);
+    let names = [
+        format!("{ident}.xml"),
+        format!("{ident}.{}.xml", safe(bericht)),
+        format!("{ident}.{}.{}.xml", safe(bericht), safe(sender)),
+    ];
+    let tmp = write_temp(dir, OsStr::new(&names[0]), xml)?;
+    let result = (|| {
+        for name in &names {
+            let target = dir.join(name);
+            match place(&tmp, &target) {
+                Ok(()) => {
+                    sync_dir(dir);
+                    return Ok(target);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if fs::read(&target)? == xml {
+                        return Ok(target);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} en varianten bestaan al met andere inhoud / {} and its variants exist with other content",
+                names[0], names[0]
+            ),
+        ))
+    })();
+    // Gone when it was placed; left over otherwise.
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// A file name part: the identification is alphanumeric by the standard,
+/// but the folder must not be escaped whatever it holds.
+fn safe(part: &str) -> String {
+    part.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_whole_never_overwritten_and_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let a = write(d, "ZL0001", "WMO315", "73730112", b"<a/>").unwrap();
+        assert_eq!(a, d.join("ZL0001.xml"));
+        // The same message again (a resend after a crash): the same file.
+        assert_eq!(
+            write(d, "ZL0001", "WMO315", "73730112", b"<a/>").unwrap(),
+            a
+        );
+        // Another berichtsoort, then another sender, with the same identification.
+        let b = write(d, "ZL0001", "WMO317", "73730112", b"<b/>").unwrap();
+        assert_eq!(b, d.join("ZL0001.WMO317.xml"));
+        let c = write(d, "ZL0001", "WMO317", "12345678", b"<c/>").unwrap();
+        assert_eq!(c, d.join("ZL0001.WMO317.12345678.xml"));
+        assert_eq!(fs::read(&a).unwrap(), b"<a/>");
+        assert_eq!(fs::read(&b).unwrap(), b"<b/>");
+        // No temp files left behind; a path in the identification stays inside.
+        let p = write(d, "../x", "WMO315", "1", b"<d/>").unwrap();
+        assert_eq!(p, d.join("___x.xml"));
+        let hidden = fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .count();
+        assert_eq!(hidden, 0);
+    }
+}
