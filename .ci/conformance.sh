@@ -4,6 +4,8 @@
 #     generated retourberichten) validates against the official XSD;
 #  2. `loket validate` accepts every official iWmo example;
 #  3. loket's structure verdict equals the official XSD's on ~1,500 mutants.
+#  Also: every declaration, start and stop the engine generated in the
+#  scenario tests (written to target/emitted by `cargo test`) validates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared
@@ -31,6 +33,15 @@ for f in fixtures/iwmo/valid/*.xml fixtures/ijw/valid/*.xml fixtures/iwmo/invali
 done
 echo "conformance: re-emitted $(ls "$out/parsed" | wc -l) messages, generated $n_retour retourberichten"
 "$shared/tools/validate-istandaard" "$out"/parsed/*.xml "$out"/retour/*.xml | tail -n 1
+
+emitted=target/emitted
+if [ -n "$(ls "$emitted"/*.xml 2>/dev/null)" ]; then
+  echo "conformance: $(ls "$emitted"/*.xml | wc -l) messages the engine generated in the scenario tests (323, 305, 307)"
+  "$shared/tools/validate-istandaard" "$emitted"/*.xml | tail -n 1
+else
+  echo "conformance: no generated messages in $emitted (run the tests with LOKET_EMIT_DIR set)" >&2
+  exit 1
+fi
 
 echo "conformance: loket validate on the official iWmo examples"
 "$bin" validate "$shared"/reference/iwmo-3.2/examples/*.xml

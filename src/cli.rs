@@ -60,6 +60,30 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// Declare a period: start/stop messages and one WMO323/JW323 per financier, into the outbox.
+    /// Exit 0 done (also when there was nothing to declare), 1 done with notices to review, 2 not possible.
+    Declare {
+        /// The declaration period, YYYY-MM.
+        #[arg(long)]
+        period: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The tenant (AGB code); may be left out when there is only one.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also write every generated message to this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Compute and check only; store and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Dagtekening of the messages (default: today).
+        #[arg(long)]
+        dagtekening: Option<NaiveDate>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the retourbericht (or 325 declaratie-antwoord) for a heenbericht.
     Retour {
         /// Dagtekening of the retour (default: today).
@@ -165,6 +189,48 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 registered_by.as_deref(),
                 cli.max_bytes,
             )
+        }
+        Command::Declare {
+            period,
+            store,
+            tenant,
+            out,
+            dry_run,
+            dagtekening,
+            json,
+        } => {
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            let period = crate::engine::parse_period(&period)?;
+            let opts = crate::engine::RunOptions {
+                period,
+                today: dagtekening.unwrap_or_else(|| chrono::Local::now().date_naive()),
+                dry_run,
+                out_dir: out,
+            };
+            let report = runtime()?.block_on(async {
+                let store = config.open_store().await?;
+                let id =
+                    crate::registration::csv::resolve_tenant(&store, tenant.as_deref()).await?;
+                let tenant = crate::store::Tenant {
+                    kind: crate::store::TenantKind::from_id(&id)?,
+                    id,
+                };
+                let mappings = crate::mapping::TenantMappings::load(&config.mappings_dir)
+                    .with_context(|| format!("mappings in {}", config.mappings_dir.display()))?;
+                crate::engine::run(&store, mappings.for_tenant(&tenant.id), &tenant, &opts).await
+            })?;
+            let mut stdout = io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut stdout, &report)?;
+                writeln!(stdout)?;
+            } else {
+                write!(stdout, "{}", report.text())?;
+            }
+            Ok(if report.notices.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Tenant {
             command: TenantCommand::Add { id, store },

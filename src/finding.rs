@@ -54,6 +54,34 @@ impl Finding {
     }
 }
 
+impl Finding {
+    /// A finding of a rule across messages (controleniveau 3) at `node`,
+    /// with the rule's retourcode and explanation from the catalogue
+    /// (`schemas/istandaard/rules.toml`) and an optional detail. Inbound
+    /// checks (the record) and outbound ones (the engine) both use it.
+    pub fn cross_message(
+        rule: &str,
+        node: crate::message::NodeRef<'_>,
+        detail_nl: &str,
+        detail_en: &str,
+    ) -> Finding {
+        let info = crate::adapter::istandaard::rules::catalogue().get(rule);
+        let (nl, en) = info
+            .map(|i| (i.nl.clone(), i.en.clone()))
+            .unwrap_or_else(|| (format!("Regel {rule}."), format!("Rule {rule}.")));
+        Finding {
+            rule: rule.to_string(),
+            retourcode: info.map_or_else(|| "0001".to_string(), |i| i.retourcode.clone()),
+            path: node.path(),
+            line: None,
+            level: Level::CrossMessage,
+            nl: format!("{nl} {detail_nl}").trim().to_string(),
+            en: format!("{en} {detail_en}").trim().to_string(),
+            class_node: Some(node.id),
+        }
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let line = self

@@ -24,6 +24,7 @@
 pub mod adapter;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod finding;
 pub mod mapping;
 pub mod message;

@@ -11,7 +11,6 @@
 use loket::adapter::istandaard::{self, Limits};
 use loket::message::Message;
 use loket::schema::Schema;
-use loket::server::input::violations;
 use loket::store::{new_id, now};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -56,11 +55,6 @@ fn decode(xml: &str) -> Message {
     .expect("decodes");
     assert!(checked.is_valid(), "{:?}", checked.findings);
     checked.message
-}
-
-fn assert_schema(name: &str, value: &Value) {
-    let found = violations(name, value).expect("schema compiles");
-    assert!(found.is_empty(), "{name}: {found:?}\n{value:#}");
 }
 
 fn assert_no_bsn(what: &str, value: &Value) {

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{Days, NaiveDate};
-use loket::server::input::violations;
 use serde_json::{Value, json};
 
 #[macro_use]
@@ -32,76 +31,7 @@ on_both_backends!(
 // ---------------------------------------------------------------------------
 // Server and client.
 
-impl Server {
-    async fn tenant(&self, id: &str) -> Api {
-        let token = self.state.store().add_tenant(id).await.expect("tenant");
-        Api {
-            base: self.base.clone(),
-            http: self.http.clone(),
-            token,
-            tenant: id.to_string(),
-        }
-    }
-
-    /// Where `loket import` finds this database.
-    fn store_args(&self) -> Vec<String> {
-        match &self.db.url {
-            Some(u) => vec!["--database-url".into(), u.clone()],
-            None => vec![
-                "--data-dir".into(),
-                self.db.dir.path().display().to_string(),
-            ],
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    token: String,
-    tenant: String,
-}
-
-struct Reply {
-    status: u16,
-    body: Value,
-}
-
 impl Api {
-    async fn post_json(&self, path: &str, body: &Value) -> Reply {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
-        }
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("request");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
-        }
-    }
-
     /// `POST /registrations`; the answer must follow its schema.
     async fn register(&self, body: &Value) -> Reply {
         let reply = self.post_json("/registrations", body).await;
@@ -150,11 +80,6 @@ impl Api {
         assert_eq!(found.status, 200, "{}", found.body);
         found.body["id"].as_str().expect("id").to_string()
     }
-}
-
-fn assert_schema(name: &str, value: &Value) {
-    let found = violations(name, value).expect("schema compiles");
-    assert!(found.is_empty(), "{name}: {found:?}\n{value:#}");
 }
 
 // ---------------------------------------------------------------------------
@@ -254,7 +179,7 @@ fn assert_no_bsn_in_logs() {
 
 async fn registrations_are_stored_and_listed(db: Db) {
     let s = Server::start(db).await;
-    let api = s.tenant(TENANT).await;
+    let api = s.tenant_api(TENANT).await;
     let p1 = api.participant(BSN1, NUMMER1, "AP2611010001").await;
     let (d1, d2, d3) = (days_ago(3), days_ago(2), days_ago(1));
     let reply = api
@@ -331,7 +256,7 @@ async fn registrations_are_stored_and_listed(db: Db) {
 
 async fn corrections_keep_history(db: Db) {
     let s = Server::start(db).await;
-    let api = s.tenant(TENANT).await;
+    let api = s.tenant_api(TENANT).await;
     let p1 = api.participant(BSN1, NUMMER1, "AP2611010001").await;
     let day = days_ago(5);
     let body = |by: &str, item: Value| json!({"registered_by": by, "registrations": [item]});
@@ -425,7 +350,7 @@ async fn corrections_keep_history(db: Db) {
 
 async fn concurrent_corrections_leave_one_current(db: Db) {
     let s = Server::start(db).await;
-    let api = s.tenant(TENANT).await;
+    let api = s.tenant_api(TENANT).await;
     api.participant(BSN1, NUMMER1, "AP2611010001").await;
     let day = days_ago(4);
     let mut tasks = Vec::new();
@@ -459,7 +384,7 @@ async fn concurrent_corrections_leave_one_current(db: Db) {
 
 async fn an_invalid_item_stores_nothing_unless_valid_only(db: Db) {
     let s = Server::start(db).await;
-    let api = s.tenant(TENANT).await;
+    let api = s.tenant_api(TENANT).await;
     api.participant(BSN1, NUMMER1, "AP2611010001").await;
     let items = json!([
         {"bsn": BSN1, "date": days_ago(1), "present": true, "from": "09:00", "to": "12:00"},
@@ -536,7 +461,7 @@ async fn an_invalid_item_stores_nothing_unless_valid_only(db: Db) {
 
 async fn schema_errors_name_the_paths(db: Db) {
     let s = Server::start(db).await;
-    let api = s.tenant(TENANT).await;
+    let api = s.tenant_api(TENANT).await;
     let reply = api
         .register(&json!({
             "registered_by": "Anna",
@@ -617,8 +542,8 @@ async fn schema_errors_name_the_paths(db: Db) {
 
 async fn tenants_see_only_their_own_registrations(db: Db) {
     let s = Server::start(db).await;
-    let a = s.tenant(TENANT).await;
-    let b = s.tenant("12345678").await;
+    let a = s.tenant_api(TENANT).await;
+    let b = s.tenant_api("12345678").await;
     let p1 = a.participant(BSN1, NUMMER1, "AP2611010001").await;
     let day = days_ago(2);
     let ok = a
@@ -685,7 +610,7 @@ fn stdout(out: &Output) -> String {
 
 async fn cli_import_all_or_nothing_valid_only_and_corrections(db: Db) {
     let s = Server::start(db).await;
-    let api = s.tenant(TENANT).await;
+    let api = s.tenant_api(TENANT).await;
     let p1 = api.participant(BSN1, NUMMER1, "AP2611010001").await;
     let p2 = api.participant(BSN2, NUMMER2, "AP2611010002").await;
     let dir = fixture_path("registrations");

@@ -45,6 +45,20 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Wmo,
+        Kind::Jeugdwet,
+        Kind::Uwv,
+        Kind::Participatiewet,
+        Kind::Wlz,
+        Kind::Pgb,
+    ];
+
+    /// The kind as stored (`financiers.kind`) and written in mappings.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Wmo => "wmo",

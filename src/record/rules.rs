@@ -8,26 +8,12 @@ use anyhow::Result;
 use sqlx::Row;
 
 use super::apply::{Tx, delivery_key, financier_of};
-use crate::adapter::istandaard::rules::catalogue;
-use crate::finding::{Finding, Level};
+use crate::finding::Finding;
 use crate::message::{Message, NodeRef};
 use crate::store::Tenant;
 
 fn finding(rule: &str, node: NodeRef<'_>, detail_nl: &str, detail_en: &str) -> Finding {
-    let info = catalogue().get(rule);
-    let (nl, en) = info
-        .map(|i| (i.nl.clone(), i.en.clone()))
-        .unwrap_or_else(|| (format!("Regel {rule}."), format!("Rule {rule}.")));
-    Finding {
-        rule: rule.to_string(),
-        retourcode: info.map_or_else(|| "0001".to_string(), |i| i.retourcode.clone()),
-        path: node.path(),
-        line: None,
-        level: Level::CrossMessage,
-        nl: format!("{nl} {detail_nl}").trim().to_string(),
-        en: format!("{en} {detail_en}").trim().to_string(),
-        class_node: Some(node.id),
-    }
+    Finding::cross_message(rule, node, detail_nl, detail_en)
 }
 
 /// Checks `msg` against the record of `tenant`.

@@ -724,7 +724,7 @@ impl ImportReport {
 }
 
 /// The tenant to import for: the one given, or the only one there is.
-async fn resolve_tenant(store: &Store, tenant: Option<&str>) -> Result<String> {
+pub(crate) async fn resolve_tenant(store: &Store, tenant: Option<&str>) -> Result<String> {
     let rows = sqlx::query("SELECT id FROM tenants ORDER BY id")
         .fetch_all(store.pool())
         .await?;

@@ -45,6 +45,22 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/registrations-result.json"),
     ),
     (
+        "declarations-run",
+        include_str!("../../schemas/api/declarations-run.json"),
+    ),
+    (
+        "declarations-run-result",
+        include_str!("../../schemas/api/declarations-run-result.json"),
+    ),
+    (
+        "declaration-list",
+        include_str!("../../schemas/api/declaration-list.json"),
+    ),
+    (
+        "participant-end",
+        include_str!("../../schemas/api/participant-end.json"),
+    ),
+    (
         "registration-list",
         include_str!("../../schemas/api/registration-list.json"),
     ),

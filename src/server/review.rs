@@ -322,16 +322,36 @@ pub async fn prestaties_of(
     tenant: &Tenant,
     participant: &str,
 ) -> anyhow::Result<Vec<Value>> {
-    let rows = sqlx::query(
+    prestaties_where(pool, tenant, Prestaties::OfParticipant(participant)).await
+}
+
+/// Whose prestaties to list.
+pub enum Prestaties<'a> {
+    OfParticipant(&'a str),
+    InDeclaration(&'a str),
+}
+
+/// Prestaties of a participant (the record) or of a declaration
+/// (`GET /declarations/{id}`), in one JSON shape.
+pub async fn prestaties_where(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    which: Prestaties<'_>,
+) -> anyhow::Result<Vec<Value>> {
+    let (filter, key) = match which {
+        Prestaties::OfParticipant(p) => ("p.participant_id", p),
+        Prestaties::InDeclaration(d) => ("p.declaration_id", d),
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT p.id, p.declaration_id, d.declaratie_nummer, p.referentie_nummer, p.vorig_referentie_nummer, \
-         p.allocation_id, p.toewijzing_nummer, p.product_categorie, p.product_code, p.period_begin, p.period_end, \
-         p.volume, p.eenheid, p.tarief_cents, p.bedrag_cents, p.debet_credit, p.status, p.retourcodes, \
+         p.participant_id, p.allocation_id, p.toewijzing_nummer, p.product_categorie, p.product_code, p.period_begin, \
+         p.period_end, p.volume, p.eenheid, p.tarief_cents, p.bedrag_cents, p.debet_credit, p.status, p.retourcodes, \
          p.credited_by, p.answered_at \
          FROM prestaties p JOIN declarations d ON d.id = p.declaration_id \
-         WHERE p.tenant_id = $1 AND p.participant_id = $2 ORDER BY p.period_begin DESC, p.referentie_nummer",
-    )
+         WHERE p.tenant_id = $1 AND {filter} = $2 ORDER BY p.period_begin DESC, p.participant_id, p.referentie_nummer"
+    )))
     .bind(&tenant.id)
-    .bind(participant)
+    .bind(key)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -345,6 +365,7 @@ pub async fn prestaties_of(
                 "declaratie_nummer": s("declaratie_nummer"),
                 "referentie_nummer": s("referentie_nummer"),
                 "vorig_referentie_nummer": s("vorig_referentie_nummer"),
+                "participant_id": s("participant_id"),
                 "allocation_id": s("allocation_id"),
                 "toewijzing_nummer": s("toewijzing_nummer"),
                 "product": {"categorie": s("product_categorie"), "code": s("product_code")},

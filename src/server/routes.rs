@@ -30,6 +30,10 @@ pub fn routes() -> Router<AppState> {
         .route("/review", get(super::review::list))
         .route("/review/{id}", get(super::review::get_item))
         .route("/review/{id}/resolve", post(super::review::resolve))
+        .route("/participants/{id}/end", post(super::declarations::end))
+        .route("/declarations", get(super::declarations::list))
+        .route("/declarations/run", post(super::declarations::run))
+        .route("/declarations/{id}", get(super::declarations::get))
         .route(
             "/outbox",
             get(super::outbox::list).post(super::outbox::post),

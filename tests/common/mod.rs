@@ -179,11 +179,20 @@ impl Server {
     /// Starts the server on `db`, checking it really runs on the intended backend.
     pub async fn start_with_limit(db: Db, max_message_bytes: usize) -> Server {
         let config = loket::config::Config {
+            max_message_bytes,
+            ..loket::config::Config::default()
+        };
+        Server::start_with(db, config).await
+    }
+
+    /// Starts the server on `db` with `config` (its listen address, data
+    /// directory and database URL are the test's own).
+    pub async fn start_with(db: Db, config: loket::config::Config) -> Server {
+        let config = loket::config::Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: db.dir.path().to_path_buf(),
             database_url: db.url.clone(),
-            max_message_bytes,
-            ..loket::config::Config::default()
+            ..config
         };
         let state = config.state().await.expect("server state");
         let expected = match db.url {
@@ -206,4 +215,76 @@ impl Server {
             db,
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// An API client for one tenant.
+
+impl Server {
+    pub async fn tenant_api(&self, id: &str) -> Api {
+        let token = self.state.store().add_tenant(id).await.expect("tenant");
+        Api {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token,
+            tenant: id.to_string(),
+        }
+    }
+
+    /// Where `loket import` finds this database.
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.db.url {
+            Some(u) => vec!["--database-url".into(), u.clone()],
+            None => vec![
+                "--data-dir".into(),
+                self.db.dir.path().display().to_string(),
+            ],
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
+    pub tenant: String,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+impl Api {
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Reply {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// Sends with this tenant's token and reads a JSON answer.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let res = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
+        }
+    }
+}
+
+/// Asserts that `value` follows the API schema `name` (schemas/api).
+pub fn assert_schema(name: &str, value: &serde_json::Value) {
+    let found = loket::server::input::violations(name, value).expect("schema compiles");
+    assert!(found.is_empty(), "{name}: {found:?}\n{value:#}");
 }

@@ -24,6 +24,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// For checking a message loket wrote itself: not hostile, so only the
+    /// depth guard stays; a declaration for a large provider (20,000
+    /// prestaties is about 10 MiB) must not be refused by its own check.
+    pub fn outgoing() -> Limits {
+        Limits {
+            max_bytes: 1024 * 1024 * 1024,
+            ..Limits::default()
+        }
+    }
+}
+
 /// Identification loket uses when it writes a retourbericht.
 #[derive(Debug, Clone)]
 pub struct RetourSettings {

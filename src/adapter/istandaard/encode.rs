@@ -65,3 +65,87 @@ pub fn escape_into(out: &mut String, text: &str) {
         }
     }
 }
+
+/// Builds messages in code: every element is added by name, the tree keeps
+/// schema order, and a name the schema does not know is an error instead of
+/// a silently missing element. Generated heenberichten (declarations, start
+/// and stop, requests) share this, so the header is written in one place.
+pub struct Builder {
+    pub msg: Message,
+}
+
+impl Builder {
+    /// A new heenbericht `name` (WMO323, JW305, ...) with its Header filled:
+    /// BerichtCode, version, sender, receiver, identification and the XSD
+    /// versions loket writes.
+    pub fn heenbericht(
+        schema: &'static crate::schema::Schema,
+        name: &str,
+        afzender: &str,
+        ontvanger: &str,
+        identificatie: &str,
+        dagtekening: chrono::NaiveDate,
+    ) -> anyhow::Result<Builder> {
+        let key = schema
+            .by_name(name)
+            .ok_or_else(|| anyhow::anyhow!("message {name} is not in the schema"))?;
+        let mut b = Builder {
+            msg: Message::new(schema, key),
+        };
+        let code = b.msg.def().code.to_string();
+        let std = b.msg.standard();
+        let (basis, bericht) = (
+            std.basisschema_xsd_versie.clone(),
+            std.bericht_xsd_versie.clone(),
+        );
+        let h = b.add(0, "Header")?;
+        b.value(h, "BerichtCode", &code)?;
+        b.value(h, "BerichtVersie", "3")?;
+        b.value(h, "BerichtSubversie", "2")?;
+        b.value(h, "Afzender", afzender)?;
+        b.value(h, "Ontvanger", ontvanger)?;
+        let id = b.add(h, "BerichtIdentificatie")?;
+        b.value(id, "Identificatie", identificatie)?;
+        b.value(id, "Dagtekening", &dagtekening.to_string())?;
+        let x = b.add(h, "XsdVersie")?;
+        b.value(x, "BasisschemaXsdVersie", &basis)?;
+        b.value(x, "BerichtXsdVersie", &bericht)?;
+        Ok(b)
+    }
+
+    /// Adds element `name` under `parent`.
+    pub fn add(
+        &mut self,
+        parent: crate::message::NodeId,
+        name: &str,
+    ) -> anyhow::Result<crate::message::NodeId> {
+        self.msg
+            .add_element(parent, name)
+            .ok_or_else(|| anyhow::anyhow!("{} has no element {name} here", self.msg.name()))
+    }
+
+    /// Adds simple element `name` with `value` under `parent`.
+    pub fn value(
+        &mut self,
+        parent: crate::message::NodeId,
+        name: &str,
+        value: &str,
+    ) -> anyhow::Result<crate::message::NodeId> {
+        self.msg
+            .add_value(parent, name, value)
+            .ok_or_else(|| anyhow::anyhow!("{} has no element {name} here", self.msg.name()))
+    }
+
+    /// Adds `name` with `value` when there is one.
+    pub fn opt(
+        &mut self,
+        parent: crate::message::NodeId,
+        name: &str,
+        value: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if let Some(v) = value {
+            self.value(parent, name, v)?;
+        }
+        Ok(())
+    }
+}

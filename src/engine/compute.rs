@@ -1,0 +1,497 @@
+//! From registered days to declaration lines: pure computation over a
+//! [`Snapshot`] of the record, no database, so that a month of ten thousand
+//! participants is a loop over memory and every case is testable on its own.
+//!
+//! Per participant and day the registered time is split over the
+//! allocations valid that day ([`split_day`]: priority between financiers,
+//! daily maxima); per allocation and product period the days are converted
+//! to the declared eenheid and priced with the contract tariff of each day
+//! ([`crate::mapping::units`]). What an allocation allows ([`super::limits`])
+//! caps the line; the rest is reported, never declared. A line that differs
+//! from what was declared before for the same allocation and product period
+//! becomes a credit of the earlier line plus a new debit.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use super::limits::{Allowance, Frequentie, Omvang};
+use crate::mapping::{
+    Candidate, DayInput, DayShare, Declared, Eenheid, FinancierKey, Mappings, Period, PeriodRule,
+    Product, ProductKey, Registered, split_day, units,
+};
+
+/// A participant, as far as messages need it.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    pub id: String,
+    pub bsn: String,
+}
+
+/// An allocation (toewijzing) of the record.
+#[derive(Debug, Clone)]
+pub struct Allocation {
+    pub id: String,
+    pub participant: usize,
+    pub financier_id: String,
+    pub financier: FinancierKey,
+    pub toewijzing_nummer: String,
+    pub product: ProductKey,
+    pub ingangsdatum: NaiveDate,
+    pub einddatum: Option<NaiveDate>,
+    pub volume: Option<u64>,
+    pub eenheid: Option<String>,
+    pub frequentie: Option<String>,
+    pub budget: Option<u64>,
+    /// RedenWijziging 13: removed; nothing may be declared on it (TR384).
+    pub removed: bool,
+}
+
+impl Allocation {
+    pub fn valid_on(&self, day: NaiveDate) -> bool {
+        !self.removed && self.ingangsdatum <= day && self.einddatum.is_none_or(|e| day <= e)
+    }
+
+    pub fn allowance(&self, household_help_category: bool) -> Allowance {
+        let omvang = match (
+            self.volume,
+            self.eenheid.as_deref(),
+            self.frequentie.as_deref(),
+        ) {
+            (Some(volume), Some(e), Some(f)) => {
+                match (Eenheid::from_code(e), Frequentie::from_code(f)) {
+                    (Some(eenheid), Some(frequentie)) => Some(Omvang {
+                        volume,
+                        eenheid,
+                        frequentie,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        Allowance {
+            omvang,
+            budget: self.budget,
+            ingangsdatum: self.ingangsdatum,
+            einddatum: self.einddatum,
+            household_help: household_help_category,
+        }
+    }
+}
+
+/// One current registration of a present participant.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub id: String,
+    pub participant: usize,
+    pub day: NaiveDate,
+    /// Tied to one allocation (index) by the person who registered it.
+    pub allocation: Option<usize>,
+    pub registered: Registered,
+    pub activity: String,
+}
+
+/// A prestatie declared before.
+#[derive(Debug, Clone)]
+pub struct Prior {
+    pub id: String,
+    pub allocation: usize,
+    pub referentie: String,
+    pub period: Period,
+    pub volume: u64,
+    pub eenheid: String,
+    pub tarief: Option<u64>,
+    pub bedrag: u64,
+    pub credit: bool,
+    /// submitted | approved | rejected
+    pub status: String,
+    pub credited: bool,
+}
+
+impl Prior {
+    /// A debit that still counts: sent or approved, not rejected, not
+    /// cancelled by a credit.
+    pub fn standing(&self) -> bool {
+        !self.credit && !self.credited && self.status != "rejected"
+    }
+}
+
+/// Everything one run reads.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub participants: Vec<Participant>,
+    pub allocations: Vec<Allocation>,
+    /// Sorted by participant, then day.
+    pub registrations: Vec<Registration>,
+    pub prior: Vec<Prior>,
+}
+
+/// One line to declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub allocation: usize,
+    pub period: Period,
+    pub declared: Declared,
+    /// A credit cancels the earlier line named here (its ReferentieNummer
+    /// becomes VorigReferentieNummer).
+    pub credits: Option<String>,
+    /// SHA-256 over the registrations the line was computed from.
+    pub basis: String,
+}
+
+/// Something a person should know; never declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// More was delivered than the allocation allows: declared up to the
+    /// limit; a verzoek om wijziging (317) would cover the rest.
+    OverAllocation {
+        allocation: usize,
+        period: Period,
+        delivered: u64,
+        declared: u64,
+        eenheid: Eenheid,
+        limit: &'static str,
+    },
+    /// Registered time or presence that no allocation takes.
+    NotDeclarable {
+        participant: usize,
+        day: NaiveDate,
+        minutes: u32,
+        reason: &'static str,
+    },
+    /// The line changed, but the earlier line has no answer yet: a credit
+    /// needs an approved debit (TR323), so the correction waits for the 325.
+    AwaitingAnswer { allocation: usize, period: Period },
+    /// The mapping cannot price or convert the allocation.
+    Unpriceable {
+        allocation: usize,
+        period: Period,
+        reason: String,
+    },
+}
+
+/// The result of computing one run.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub lines: Vec<Line>,
+    pub reports: Vec<Report>,
+}
+
+/// What days one allocation got in one declaration period.
+#[derive(Default)]
+struct Acc {
+    days: Vec<(NaiveDate, DayShare)>,
+    regs: Vec<usize>,
+}
+
+/// Computes the lines for the declaration periods `periods` (sorted), and
+/// compares them with what was declared before.
+pub fn compute(snap: &Snapshot, mappings: &Mappings, periods: &[Period]) -> Plan {
+    let mut plan = Plan::default();
+    let products: Vec<Option<&Product>> = snap
+        .allocations
+        .iter()
+        .map(|a| mappings.product(&a.financier, &a.product).ok())
+        .collect();
+    let mut by_participant: Vec<Vec<usize>> = vec![Vec::new(); snap.participants.len()];
+    for (i, a) in snap.allocations.iter().enumerate() {
+        if products[i].is_some() {
+            by_participant[a.participant].push(i);
+        }
+    }
+    let period_of = |day: NaiveDate| periods.iter().position(|p| p.contains(day));
+
+    let mut acc: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
+    let mut cands: Vec<Candidate<'_>> = Vec::new();
+    let mut idx: Vec<usize> = Vec::new();
+    for (ri, reg) in snap.registrations.iter().enumerate() {
+        let Some(pi) = period_of(reg.day) else {
+            continue;
+        };
+        cands.clear();
+        idx.clear();
+        for &ai in &by_participant[reg.participant] {
+            let a = &snap.allocations[ai];
+            if !a.valid_on(reg.day) || reg.allocation.is_some_and(|want| want != ai) {
+                continue;
+            }
+            let Some(product) = products[ai] else {
+                continue;
+            };
+            cands.push(Candidate {
+                allocation: &a.toewijzing_nummer,
+                financier: &a.financier,
+                product,
+                daily_max_minutes: daily_cap(a),
+            });
+            idx.push(ai);
+        }
+        let split = split_day(&DayInput {
+            activity: &reg.activity,
+            registered: reg.registered,
+            candidates: &cands,
+            rules: mappings.priority(),
+        });
+        for share in &split.shares {
+            let e = acc.entry((idx[share.candidate], pi)).or_default();
+            e.days.push((reg.day, share.share));
+            e.regs.push(ri);
+        }
+        if split.unassigned_minutes > 0 || split.unassigned_presence {
+            plan.reports.push(Report::NotDeclarable {
+                participant: reg.participant,
+                day: reg.day,
+                minutes: split.unassigned_minutes,
+                reason: if split.no_allocation {
+                    "no_allocation"
+                } else {
+                    "daily_maximum"
+                },
+            });
+        }
+    }
+
+    // Earlier lines per allocation, and the product periods they cover in
+    // the periods computed now: a period whose delivery disappeared must be
+    // credited too.
+    let mut prior_of: HashMap<usize, Vec<&Prior>> = HashMap::new();
+    for p in &snap.prior {
+        prior_of.entry(p.allocation).or_default().push(p);
+    }
+    for p in snap.prior.iter().filter(|p| p.standing()) {
+        if let Some(pi) = period_of(p.period.start) {
+            acc.entry((p.allocation, pi)).or_default();
+        }
+    }
+
+    for ((ai, pi), got) in acc {
+        let a = &snap.allocations[ai];
+        let Some(product) = products[ai] else {
+            continue;
+        };
+        let Some(product_period) = periods[pi].clip(Some(a.ingangsdatum), a.einddatum) else {
+            continue;
+        };
+        let prior = prior_of.get(&ai).map(Vec::as_slice).unwrap_or(&[]);
+        allocation_period(
+            &mut plan,
+            a,
+            ai,
+            product,
+            product_period,
+            &got,
+            prior,
+            &snap.registrations,
+        );
+    }
+    plan
+}
+
+/// An Omvang per day in time units caps the day (in minutes) for the split.
+fn daily_cap(a: &Allocation) -> Option<u32> {
+    if a.frequentie.as_deref() != Some("1") {
+        return None;
+    }
+    let unit = Eenheid::from_code(a.eenheid.as_deref()?)?.minutes()?;
+    u32::try_from(a.volume?).ok()?.checked_mul(unit)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn allocation_period(
+    plan: &mut Plan,
+    a: &Allocation,
+    ai: usize,
+    product: &Product,
+    product_period: Period,
+    got: &Acc,
+    prior: &[&Prior],
+    regs: &[Registration],
+) {
+    // Tariff parts: a tariff that changes inside the period splits the line.
+    let parts = match product.tariffs_in(product_period) {
+        Ok(p) => p,
+        Err(e) => {
+            plan.reports.push(Report::Unpriceable {
+                allocation: ai,
+                period: product_period,
+                reason: e.to_string(),
+            });
+            return;
+        }
+    };
+    let household_help =
+        a.financier.kind == crate::mapping::Kind::Wmo && a.product.categorie == "01";
+    let allowance = a.allowance(household_help);
+    let conversion = &product.conversion;
+    let declared_eenheid = conversion.declared_eenheid();
+    let factor = match (allowance.omvang, allowance.factor(declared_eenheid)) {
+        (None, _) => 1,
+        (Some(_), Some(f)) => f,
+        (Some(o), None) => {
+            plan.reports.push(Report::Unpriceable {
+                allocation: ai,
+                period: product_period,
+                reason: format!(
+                    "allocated in eenheid {} but the contract declares {} (TR341)",
+                    o.eenheid, declared_eenheid
+                ),
+            });
+            return;
+        }
+    };
+    // What other periods already hold (standing debits elsewhere).
+    let elsewhere_volume: u64 = prior
+        .iter()
+        .filter(|p| p.standing() && !product_period.contains(p.period.start))
+        .map(|p| p.volume)
+        .sum();
+    let elsewhere_bedrag: u64 = prior
+        .iter()
+        .filter(|p| p.standing() && !product_period.contains(p.period.start))
+        .map(|p| p.bedrag)
+        .sum();
+    let mut room_period = allowance
+        .max_in_period(product_period)
+        .map(|m| m.saturating_mul(factor));
+    let mut room_total = allowance
+        .max_total()
+        .map(|m| m.saturating_mul(factor).saturating_sub(elsewhere_volume));
+    let mut room_budget = allowance.budget.map(|b| b.saturating_sub(elsewhere_bedrag));
+
+    for (part, tariff) in parts {
+        let days: Vec<DayShare> = got
+            .days
+            .iter()
+            .filter(|(d, _)| part.contains(*d))
+            .map(|(_, s)| *s)
+            .collect();
+        let delivered = conversion.period_units(&days);
+        let price = tariff.price_cents;
+        let full = match units::declare(conversion, delivered, price) {
+            Ok(d) => d,
+            Err(e) => {
+                plan.reports.push(Report::Unpriceable {
+                    allocation: ai,
+                    period: part,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        // The first limit the full delivery breaks, if any.
+        let broken = [
+            (room_period.is_some_and(|r| full.volume > r), "TR321"),
+            (room_total.is_some_and(|r| full.volume > r), "TR322"),
+            (room_budget.is_some_and(|r| full.bedrag > r), "TR369"),
+        ]
+        .into_iter()
+        .find_map(|(broken, rule)| broken.then_some(rule));
+        let declared = match broken {
+            None => full,
+            Some(limit) => {
+                let fits = |d: &Declared| {
+                    room_period.is_none_or(|r| d.volume <= r)
+                        && room_total.is_none_or(|r| d.volume <= r)
+                        && room_budget.is_none_or(|r| d.bedrag <= r)
+                };
+                // Volume and amount grow with the units: the largest number
+                // of units that fits is found by bisection.
+                let (mut lo, mut hi) = (0u64, delivered);
+                while lo < hi {
+                    let mid = lo + (hi - lo).div_ceil(2);
+                    if units::declare(conversion, mid, price).is_ok_and(|d| fits(&d)) {
+                        lo = mid;
+                    } else {
+                        hi = mid - 1;
+                    }
+                }
+                let capped = units::declare(conversion, lo, price).unwrap_or(Declared {
+                    volume: 0,
+                    bedrag: 0,
+                    ..full
+                });
+                plan.reports.push(Report::OverAllocation {
+                    allocation: ai,
+                    period: part,
+                    delivered: full.volume,
+                    declared: capped.volume,
+                    eenheid: declared_eenheid,
+                    limit,
+                });
+                capped
+            }
+        };
+        room_period = room_period.map(|r| r - declared.volume.min(r));
+        room_total = room_total.map(|r| r - declared.volume.min(r));
+        room_budget = room_budget.map(|r| r - declared.bedrag.min(r));
+
+        let basis = basis_of(got, regs, part);
+        let standing: Vec<&&Prior> = prior
+            .iter()
+            .filter(|p| p.standing() && p.period == part)
+            .collect();
+        let same = |p: &Prior| {
+            p.volume == declared.volume
+                && p.bedrag == declared.bedrag
+                && p.tarief == declared.product_tarief
+                && p.eenheid == declared.eenheid.code()
+        };
+        if standing.iter().any(|p| same(p)) && standing.len() == 1 {
+            continue;
+        }
+        if standing.iter().any(|p| p.status != "approved") {
+            plan.reports.push(Report::AwaitingAnswer {
+                allocation: ai,
+                period: part,
+            });
+            continue;
+        }
+        for p in standing {
+            plan.lines.push(Line {
+                allocation: ai,
+                period: part,
+                declared: Declared {
+                    volume: p.volume,
+                    eenheid: Eenheid::from_code(&p.eenheid).unwrap_or(declared.eenheid),
+                    product_tarief: p.tarief,
+                    bedrag: p.bedrag,
+                },
+                credits: Some(p.referentie.clone()),
+                basis: basis.clone(),
+            });
+        }
+        if declared.volume > 0 {
+            plan.lines.push(Line {
+                allocation: ai,
+                period: part,
+                declared,
+                credits: None,
+                basis,
+            });
+        }
+    }
+}
+
+/// Hash over the registrations (id and day) that fed a line in `part`.
+fn basis_of(got: &Acc, regs: &[Registration], part: Period) -> String {
+    let mut h = Sha256::new();
+    for &ri in &got.regs {
+        let r = &regs[ri];
+        if part.contains(r.day) {
+            h.update(r.id.as_bytes());
+            h.update([0]);
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// The calendar month `YYYY-MM` as a period.
+pub fn month(spec: &str) -> Option<Period> {
+    let day = NaiveDate::parse_from_str(&format!("{spec}-01"), "%Y-%m-%d").ok()?;
+    if spec.len() != 7 {
+        return None;
+    }
+    Some(PeriodRule::Month.period_of(day))
+}

@@ -1,0 +1,890 @@
+//! The engine: from one daily registration to every declaration.
+//!
+//! A run for a declaration period reads the record once ([`load`]),
+//! computes every line in memory ([`compute`]), writes one WMO323/JW323 per
+//! financier ([`build`]), checks each exactly as the municipality will
+//! (structure and in-message rules, then the declaration rules against the
+//! record, [`rules`]), and stores what passed together with its prestaties
+//! and the outbox entry in one transaction: a declaration is either sent
+//! and recorded, or neither.
+//!
+//! Re-running a period is safe: a line equal to what was declared before is
+//! not sent again, a changed one becomes a credit plus a new debit once the
+//! earlier line is approved, and a correction made in an earlier period is
+//! picked up by the next run.
+
+pub mod build;
+pub mod compute;
+pub mod limits;
+pub mod load;
+pub mod rules;
+pub mod startstop;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::adapter::istandaard::{self, Limits};
+use crate::finding::Finding;
+use crate::mapping::{Mappings, Period, PeriodRule, Standard};
+use crate::record::apply::Tx;
+use crate::schema::Schema;
+use crate::store::{Store, Tenant, new_id, now};
+use compute::{Line, Plan, Report, Snapshot};
+
+/// How far back a run looks for corrections and undeclared months.
+const LOOKBACK_MONTHS: u32 = 24;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The declaration period (a calendar month).
+    pub period: Period,
+    /// DeclaratieDagtekening and BerichtIdentificatie/Dagtekening.
+    pub today: NaiveDate,
+    /// Compute and check, store nothing.
+    pub dry_run: bool,
+    /// Also write every generated message to this directory.
+    pub out_dir: Option<PathBuf>,
+}
+
+/// One declaration of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeclarationSummary {
+    pub id: Option<String>,
+    pub message_id: Option<String>,
+    pub bericht: String,
+    pub financier: String,
+    pub declaratie_nummer: String,
+    pub period_begin: String,
+    pub period_end: String,
+    pub debit_lines: usize,
+    pub credit_lines: usize,
+    /// Net, in cents: debit minus credit.
+    pub total_cents: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// A finding or report a person should see, in Dutch and English; it never
+/// names a BSN or a participant's name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toewijzing_nummer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub nl: String,
+    pub en: String,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunReport {
+    pub period_begin: String,
+    pub period_end: String,
+    pub declarations: Vec<DeclarationSummary>,
+    pub messages: Vec<startstop::Sent>,
+    pub notices: Vec<Notice>,
+}
+
+/// Parses `YYYY-MM`.
+pub fn parse_period(spec: &str) -> Result<Period> {
+    compute::month(spec).with_context(|| {
+        format!("periode {spec:?} is geen JJJJ-MM / period {spec:?} is not YYYY-MM")
+    })
+}
+
+/// Runs start/stop and declarations for `tenant`.
+pub async fn run(
+    store: &Store,
+    mappings: &Mappings,
+    tenant: &Tenant,
+    opts: &RunOptions,
+) -> Result<RunReport> {
+    let schema = Schema::builtin()?;
+    let mut report = RunReport {
+        period_begin: opts.period.start.to_string(),
+        period_end: opts.period.end.to_string(),
+        ..RunReport::default()
+    };
+    // The whole run is one write transaction that first locks the tenant
+    // (a no-op update: SQLite takes its write lock, PostgreSQL a row lock),
+    // so two runs for one tenant (the daemon and the CLI, say) follow each
+    // other instead of both declaring the same days.
+    let started = std::time::Instant::now();
+    let mut mark = started;
+    let mut lap = |stage: &'static str| {
+        let now = std::time::Instant::now();
+        tracing::debug!(
+            stage,
+            ms = (now - mark).as_millis() as u64,
+            "declaration run"
+        );
+        mark = now;
+    };
+    let mut w = store.begin_write().await?;
+    sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+        .bind(&tenant.id)
+        .execute(&mut *w.tx)
+        .await?;
+    let tx = &mut w.tx;
+    let last = last_periods(tx, &tenant.id).await?;
+    let periods = periods_to_compute(tx, &tenant.id, opts.period, &last).await?;
+    let window = Period {
+        start: periods.first().map_or(opts.period.start, |p| p.start),
+        end: opts.period.end,
+    };
+    lap("lock");
+    let snap = load::snapshot(tx, &tenant.id, mappings, window).await?;
+    lap("load");
+    let plan = compute::compute(&snap, mappings, &periods);
+    lap("compute");
+    let planned = startstop::plan(tx, &tenant.id, mappings, opts).await?;
+    lap("plan start/stop");
+
+    let mut generated = Vec::new();
+    let used = UsedNumbers::load(tx, &tenant.id).await?;
+    notices_of(&snap, &plan, &mut report.notices);
+    for (financier_id, period, lines) in group(&snap, &plan, opts.period, &last) {
+        let Some(g) = declare_one(
+            schema,
+            &snap,
+            mappings,
+            tenant,
+            opts,
+            &used,
+            &last,
+            &financier_id,
+            period,
+            lines,
+            &mut report.notices,
+        )?
+        else {
+            continue;
+        };
+        generated.push(g);
+    }
+    lap("build and check declarations");
+    let (mut start_messages, start_notices) =
+        startstop::build_all(tx, schema, tenant, mappings, planned, opts).await?;
+    lap("build and check start/stop");
+    report.notices.extend(start_notices);
+    if opts.dry_run {
+        report.declarations = generated.iter().map(|g| g.summary.clone()).collect();
+        report.messages = start_messages.iter().map(|m| m.sent.clone()).collect();
+        return Ok(report);
+    }
+    if let Some(dir) = &opts.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for g in &mut generated {
+            let path = dir.join(format!(
+                "{}-{}.xml",
+                g.message.name(),
+                g.summary.declaratie_nummer
+            ));
+            std::fs::write(&path, &g.xml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            g.summary.file = Some(path.display().to_string());
+        }
+        for m in &start_messages {
+            let path = dir.join(format!("{}-{}.xml", m.message.name(), m.identificatie));
+            std::fs::write(&path, &m.xml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    for m in &mut start_messages {
+        startstop::store(tx, tenant, mappings, m).await?;
+        report.messages.push(m.sent.clone());
+    }
+    for g in &mut generated {
+        store_declaration(tx, tenant, mappings, &snap, g).await?;
+        report.declarations.push(g.summary.clone());
+    }
+    store_notices(tx, &tenant.id, &report.notices).await?;
+    lap("store");
+    w.commit().await?;
+    lap("commit");
+    tracing::info!(
+        declarations = report.declarations.len(),
+        messages = report.messages.len(),
+        notices = report.notices.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "declaration run done"
+    );
+    Ok(report)
+}
+
+/// The periods a run computes: the asked one, months corrected since the
+/// last run, and months between a financier's last declaration and now
+/// (TR318: a month with care must not be skipped).
+async fn periods_to_compute(
+    tx: &mut Tx,
+    tenant: &str,
+    period: Period,
+    last: &HashMap<String, Period>,
+) -> Result<Vec<Period>> {
+    let month = PeriodRule::Month;
+    let earliest = period
+        .start
+        .checked_sub_months(chrono::Months::new(LOOKBACK_MONTHS))
+        .unwrap_or(period.start);
+    let mut set: std::collections::BTreeSet<Period> = [period].into();
+    let last_run: Option<String> =
+        sqlx::query("SELECT MAX(created_at) AS at FROM declarations WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("at")?;
+    if let Some(at) = last_run {
+        // New versions, and versions superseded since: a correction may
+        // also have removed a day (now absent).
+        let rows = sqlx::query(
+            "SELECT DISTINCT day FROM registrations WHERE tenant_id = $1 \
+             AND (created_at > $2 OR superseded_at > $2) AND day < $3 AND day >= $4",
+        )
+        .bind(tenant)
+        .bind(&at)
+        .bind(period.start.to_string())
+        .bind(earliest.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in rows {
+            let day: String = r.try_get("day")?;
+            if let Ok(d) = day.parse::<NaiveDate>() {
+                set.insert(month.period_of(d));
+            }
+        }
+    }
+    // A rejected line whose review item a person resolved (the allocation
+    // was fixed, the contract corrected, ...) is declared again.
+    let rows = sqlx::query(
+        "SELECT DISTINCT p.period_begin FROM prestaties p JOIN review_items r ON r.subject_id = p.id \
+         WHERE p.tenant_id = $1 AND p.status = 'rejected' AND p.debet_credit = 'D' \
+           AND r.tenant_id = $1 AND r.kind = 'rejected_prestatie' AND r.status = 'resolved' \
+           AND p.period_begin >= $2 AND NOT EXISTS (SELECT 1 FROM prestaties q WHERE q.allocation_id = p.allocation_id \
+               AND q.period_begin = p.period_begin AND q.created_at > p.created_at)",
+    )
+    .bind(tenant)
+    .bind(earliest.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in rows {
+        let day: String = r.try_get("period_begin")?;
+        if let Ok(d) = day.parse::<NaiveDate>() {
+            set.insert(month.period_of(d));
+        }
+    }
+    for last in last.values() {
+        let mut m = month.period_of(last.end.succ_opt().unwrap_or(last.end));
+        while m.start < period.start && m.start >= earliest {
+            set.insert(m);
+            m = month.period_of(m.end.succ_opt().unwrap_or(m.end));
+        }
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// The latest declaration period per financier.
+async fn last_periods(tx: &mut Tx, tenant: &str) -> Result<HashMap<String, Period>> {
+    let rows = sqlx::query(
+        "SELECT financier_id, MAX(period_begin) AS b, MAX(period_end) AS e FROM declarations \
+         WHERE tenant_id = $1 GROUP BY financier_id",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let b: String = r.try_get("b")?;
+        let e: String = r.try_get("e")?;
+        if let (Ok(start), Ok(end)) = (b.parse(), e.parse()) {
+            out.insert(r.try_get("financier_id")?, Period { start, end });
+        }
+    }
+    Ok(out)
+}
+
+/// References and declaration numbers used before (TR314, TR333).
+struct UsedNumbers {
+    references: HashSet<String>,
+    numbers: HashSet<String>,
+}
+
+impl UsedNumbers {
+    async fn load(tx: &mut Tx, tenant: &str) -> Result<UsedNumbers> {
+        let mut references = HashSet::new();
+        for r in sqlx::query("SELECT referentie_nummer FROM prestaties WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            references.insert(r.try_get("referentie_nummer")?);
+        }
+        let mut numbers = HashSet::new();
+        for r in sqlx::query("SELECT declaratie_nummer FROM declarations WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            numbers.insert(r.try_get("declaratie_nummer")?);
+        }
+        Ok(UsedNumbers {
+            references,
+            numbers,
+        })
+    }
+}
+
+/// Groups lines per financier and declaration period: a line for a month
+/// this financier never had a declaration for, after its last one, gets a
+/// declaration of its own for that month (TR318); everything else goes into
+/// the asked period's declaration (TR319 allows earlier product periods).
+fn group<'p>(
+    snap: &Snapshot,
+    plan: &'p Plan,
+    period: Period,
+    last: &HashMap<String, Period>,
+) -> Vec<(String, Period, Vec<&'p Line>)> {
+    let mut groups: BTreeMap<(String, Period), Vec<&Line>> = BTreeMap::new();
+    for line in &plan.lines {
+        let a = &snap.allocations[line.allocation];
+        let month = PeriodRule::Month.period_of(line.period.start);
+        let own = line.credits.is_none()
+            && month.start < period.start
+            && last
+                .get(&a.financier_id)
+                .is_some_and(|l| l.start < month.start);
+        let target = if own { month } else { period };
+        groups
+            .entry((a.financier_id.clone(), target))
+            .or_default()
+            .push(line);
+    }
+    groups
+        .into_iter()
+        .map(|((f, p), lines)| (f, p, lines))
+        .collect()
+}
+
+/// A generated declaration waiting to be stored.
+struct Generated {
+    summary: DeclarationSummary,
+    message: crate::message::Message,
+    xml: String,
+    financier_id: String,
+    period: Period,
+    /// (line, referentie) in message order.
+    lines: Vec<(Line, String)>,
+}
+
+/// Builds, checks and (re)builds one declaration until every line in it
+/// passes; lines that fail are left out and reported.
+#[allow(clippy::too_many_arguments)]
+fn declare_one(
+    schema: &'static Schema,
+    snap: &Snapshot,
+    mappings: &Mappings,
+    tenant: &Tenant,
+    opts: &RunOptions,
+    used: &UsedNumbers,
+    last: &HashMap<String, Period>,
+    financier_id: &str,
+    period: Period,
+    mut lines: Vec<&Line>,
+    notices: &mut Vec<Notice>,
+) -> Result<Option<Generated>> {
+    let Some(first) = lines.first() else {
+        return Ok(None);
+    };
+    let fin = &snap.allocations[first.allocation].financier;
+    let Some(mapping) = mappings.get(fin) else {
+        return Ok(None);
+    };
+    let prefix = match mapping.financier.standard {
+        Standard::Iwmo => "WMO",
+        Standard::Ijw => "JW",
+        // Invoiced financiers are the invoice adapter's.
+        _ => return Ok(None),
+    };
+    lines.sort_by_key(|l| {
+        (
+            snap.allocations[l.allocation].participant,
+            l.credits.is_none(),
+            l.period.start,
+        )
+    });
+    let numbered: Vec<(Line, String)> = lines
+        .iter()
+        .map(|l| ((*l).clone(), build::new_identifier(20)))
+        .collect();
+    let mut keep: Vec<bool> = vec![true; numbered.len()];
+    let view = rules::View::new(
+        snap,
+        mappings,
+        financier_id,
+        &used.references,
+        &used.numbers,
+        last.get(financier_id).copied(),
+    );
+    let identificatie = build::new_identifier(12);
+    let nummer = build::new_identifier(12);
+    let header = build::Declaratie {
+        prefix,
+        afzender: &tenant.id,
+        ontvanger: &fin.code,
+        identificatie: &identificatie,
+        nummer: &nummer,
+        period,
+        dagtekening: opts.today,
+    };
+    for _ in 0..4 {
+        let kept: Vec<build::Numbered<'_>> = numbered
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|((line, referentie), _)| {
+                let a = &snap.allocations[line.allocation];
+                build::Numbered {
+                    line,
+                    allocation: a,
+                    participant: &snap.participants[a.participant],
+                    referentie: referentie.clone(),
+                }
+            })
+            .collect();
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let message = build::declaratie(schema, &header, &kept)?;
+        let (xml, checked) = istandaard::check_outgoing(&message, &Limits::outgoing())?;
+        let mut findings: Vec<Finding> = checked.findings;
+        findings.extend(rules::check(&view, &message));
+        if findings.is_empty() {
+            let debit = kept.iter().filter(|n| n.line.credits.is_none()).count();
+            let total: i64 = kept
+                .iter()
+                .map(|n| {
+                    let b = n.line.declared.bedrag as i64;
+                    if n.line.credits.is_some() { -b } else { b }
+                })
+                .sum();
+            let lines = numbered
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(n, _)| n.clone())
+                .collect();
+            return Ok(Some(Generated {
+                summary: DeclarationSummary {
+                    id: None,
+                    message_id: None,
+                    bericht: message.name().to_string(),
+                    financier: fin.to_string(),
+                    declaratie_nummer: nummer.clone(),
+                    period_begin: period.start.to_string(),
+                    period_end: period.end.to_string(),
+                    debit_lines: debit,
+                    credit_lines: kept.len() - debit,
+                    total_cents: total,
+                    file: None,
+                },
+                message,
+                xml,
+                financier_id: financier_id.to_string(),
+                period,
+                lines,
+            }));
+        }
+        // Map findings back to lines by the prestatie's reference; a finding
+        // elsewhere stops the whole declaration.
+        let mut whole = false;
+        for f in &findings {
+            let refs = prestatie_references(&message, f);
+            if refs.is_empty() {
+                whole = true;
+            }
+            for i in refs
+                .iter()
+                .filter_map(|r| numbered.iter().position(|(_, n)| n == r))
+            {
+                {
+                    if keep[i] {
+                        keep[i] = false;
+                        let a = &snap.allocations[numbered[i].0.allocation];
+                        notices.push(Notice {
+                            kind: "not_sent".into(),
+                            participant_id: Some(snap.participants[a.participant].id.clone()),
+                            allocation_id: Some(a.id.clone()),
+                            toewijzing_nummer: Some(a.toewijzing_nummer.clone()),
+                            period: Some(format!(
+                                "{}/{}",
+                                numbered[i].0.period.start, numbered[i].0.period.end
+                            )),
+                            rule: Some(f.rule.clone()),
+                            nl: format!("Prestatie niet verzonden: {}", f.nl),
+                            en: format!("Claim line not sent: {}", f.en),
+                        });
+                    }
+                }
+            }
+        }
+        if whole {
+            for f in findings
+                .iter()
+                .filter(|f| prestatie_references(&message, f).is_empty())
+            {
+                notices.push(Notice {
+                    kind: "not_sent".into(),
+                    participant_id: None,
+                    allocation_id: None,
+                    toewijzing_nummer: None,
+                    period: Some(format!("{}/{}", period.start, period.end)),
+                    rule: Some(f.rule.clone()),
+                    nl: format!("Declaratie aan {fin} niet verzonden: {}", f.nl),
+                    en: format!("Declaration to {fin} not sent: {}", f.en),
+                });
+            }
+            return Ok(None);
+        }
+    }
+    Ok(None)
+}
+
+/// The ReferentieNummers of the prestaties a finding concerns: the one it
+/// lies in, or every one of the Client it lies in; empty when it concerns
+/// the declaration as a whole.
+fn prestatie_references(msg: &crate::message::Message, f: &Finding) -> Vec<String> {
+    let node = match f.class_node {
+        Some(id) => Some(msg.node(id)),
+        // Findings of the in-message check carry a path; walk it.
+        None => node_at(msg, &f.path),
+    };
+    let mut cur = node;
+    while let Some(n) = cur {
+        match n.name() {
+            "Prestatie" | "Client" => {
+                let list = if n.name() == "Prestatie" {
+                    vec![n]
+                } else {
+                    n.all("Prestaties/Prestatie")
+                };
+                return list
+                    .iter()
+                    .filter_map(|p| p.value("ProductReferentie/ReferentieNummer"))
+                    .map(str::to_string)
+                    .collect();
+            }
+            _ => cur = n.parent(),
+        }
+    }
+    Vec::new()
+}
+
+/// The node at a finding path such as `Declaratie/Clienten/Client[2]/Bsn`
+/// (1-based positions among same-named siblings).
+fn node_at<'m>(
+    msg: &'m crate::message::Message,
+    path: &'m str,
+) -> Option<crate::message::NodeRef<'m>> {
+    let mut cur = msg.root();
+    for step in path.split('/').filter(|s| !s.is_empty()) {
+        let (name, nth) = match step.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()?),
+            None => (step, 1),
+        };
+        cur = cur.children_named(name).nth(nth.checked_sub(1)?)?;
+    }
+    Some(cur)
+}
+
+/// Turns the computation's reports into notices.
+fn notices_of(snap: &Snapshot, plan: &Plan, out: &mut Vec<Notice>) {
+    for r in &plan.reports {
+        let (kind, alloc, participant, period, nl, en, rule) = match r {
+            Report::OverAllocation {
+                allocation,
+                period,
+                delivered,
+                declared,
+                eenheid,
+                limit,
+            } => (
+                "over_allocation",
+                Some(*allocation),
+                None,
+                Some(*period),
+                format!(
+                    "Geleverd {delivered}, gedeclareerd {declared} (eenheid {eenheid}): de rest past niet in de toewijzing. Stuur zo nodig een verzoek om wijziging (317)."
+                ),
+                format!(
+                    "Delivered {delivered}, declared {declared} (unit {eenheid}): the rest does not fit the allocation. Send a change request (317) if needed."
+                ),
+                Some(limit.to_string()),
+            ),
+            Report::NotDeclarable {
+                participant,
+                day,
+                minutes,
+                reason,
+            } => (
+                "not_declarable",
+                None,
+                Some(*participant),
+                Some(Period { start: *day, end: *day }),
+                if *reason == "no_allocation" {
+                    format!("{minutes} minuten op {day}: geen toewijzing telt deze activiteit.")
+                } else {
+                    format!("{minutes} minuten op {day}: boven het dagmaximum van de toewijzingen.")
+                },
+                if *reason == "no_allocation" {
+                    format!("{minutes} minutes on {day}: no allocation counts this activity.")
+                } else {
+                    format!("{minutes} minutes on {day}: above the daily maximum of the allocations.")
+                },
+                None,
+            ),
+            Report::AwaitingAnswer { allocation, period } => (
+                "awaiting_answer",
+                Some(*allocation),
+                None,
+                Some(*period),
+                "De prestatie is gewijzigd, maar op de eerdere prestatie is nog geen antwoord (325); de correctie volgt na goedkeuring.".to_string(),
+                "The claim line changed, but the earlier line has no answer yet (325); the correction follows once it is approved.".to_string(),
+                Some("TR323".to_string()),
+            ),
+            Report::Unpriceable {
+                allocation,
+                period,
+                reason,
+            } => (
+                "not_declarable",
+                Some(*allocation),
+                None,
+                Some(*period),
+                format!("Niet te declareren volgens het contract: {reason}"),
+                format!("Cannot be declared under the contract: {reason}"),
+                None,
+            ),
+        };
+        let a = alloc.map(|i| &snap.allocations[i]);
+        let participant = participant.or(a.map(|a| a.participant));
+        out.push(Notice {
+            kind: kind.into(),
+            participant_id: participant.map(|p| snap.participants[p].id.clone()),
+            allocation_id: a.map(|a| a.id.clone()),
+            toewijzing_nummer: a.map(|a| a.toewijzing_nummer.clone()),
+            period: period.map(|p| format!("{}/{}", p.start, p.end)),
+            rule,
+            nl,
+            en,
+        });
+    }
+}
+
+/// Stores a declaration, its prestaties and its outbox entry.
+async fn store_declaration(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    mappings: &Mappings,
+    snap: &Snapshot,
+    g: &mut Generated,
+) -> Result<()> {
+    let fin = &snap.allocations[g.lines[0].0.allocation].financier;
+    let financier = &mappings
+        .get(fin)
+        .context("mapping disappeared during the run")?
+        .financier;
+    let message_id = crate::outbox::enqueue(
+        tx,
+        crate::outbox::Outgoing {
+            tenant_id: &tenant.id,
+            financier,
+            participant_id: None,
+            message: &g.message,
+        },
+    )
+    .await?;
+    let id = new_id();
+    let ts = now();
+    let standard = g.message.standard().name.clone();
+    sqlx::query(
+        "INSERT INTO declarations (id, tenant_id, financier_id, message_id, standard, declaratie_nummer, \
+         period_begin, period_end, total_cents, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sent', $10)",
+    )
+    .bind(&id)
+    .bind(&tenant.id)
+    .bind(&g.financier_id)
+    .bind(&message_id)
+    .bind(&standard)
+    .bind(&g.summary.declaratie_nummer)
+    .bind(g.period.start.to_string())
+    .bind(g.period.end.to_string())
+    .bind(g.summary.total_cents)
+    .bind(&ts)
+    .execute(&mut **tx)
+    .await
+    .context("cannot store the declaration")?;
+    // Many lines: multi-row inserts in chunks keep round trips few.
+    for chunk in g.lines.chunks(40) {
+        let mut sql = String::from(
+            "INSERT INTO prestaties (id, tenant_id, declaration_id, participant_id, allocation_id, standard, \
+             referentie_nummer, vorig_referentie_nummer, toewijzing_nummer, product_categorie, product_code, \
+             period_begin, period_end, volume, eenheid, tarief_cents, bedrag_cents, debet_credit, status, basis, created_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p: Vec<String> = (1..=20).map(|c| format!("${}", i * 20 + c)).collect();
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "({}, 'submitted', {})",
+                p[..18].join(", "),
+                p[18..].join(", ")
+            ));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (line, referentie) in chunk {
+            let a = &snap.allocations[line.allocation];
+            let d = &line.declared;
+            q = q
+                .bind(new_id())
+                .bind(&tenant.id)
+                .bind(&id)
+                .bind(&snap.participants[a.participant].id)
+                .bind(&a.id)
+                .bind(&standard)
+                .bind(referentie)
+                .bind(line.credits.clone())
+                .bind(&a.toewijzing_nummer)
+                .bind(&a.product.categorie)
+                .bind(&a.product.code)
+                .bind(line.period.start.to_string())
+                .bind(line.period.end.to_string())
+                .bind(d.volume as i64)
+                .bind(d.eenheid.code())
+                .bind(d.product_tarief.map(|t| t as i64))
+                .bind(d.bedrag as i64)
+                .bind(if line.credits.is_some() { "C" } else { "D" })
+                .bind(&line.basis)
+                .bind(&ts);
+        }
+        q.execute(&mut **tx)
+            .await
+            .context("cannot store the prestaties")?;
+    }
+    g.summary.id = Some(id);
+    g.summary.message_id = Some(message_id);
+    Ok(())
+}
+
+/// Stores the notices that need a person as review items (once: an open
+/// item for the same subject, kind and period is not repeated).
+async fn store_notices(tx: &mut Tx, tenant: &str, notices: &[Notice]) -> Result<()> {
+    for n in notices.iter().filter(|n| n.kind != "awaiting_answer") {
+        let subject = n.allocation_id.clone().or(n.participant_id.clone());
+        let detail = json!({
+            "period": n.period,
+            "toewijzing_nummer": n.toewijzing_nummer,
+            "allocation_id": n.allocation_id,
+            "rule": n.rule,
+            "nl": n.nl,
+            "en": n.en,
+        })
+        .to_string();
+        let exists = sqlx::query(
+            "SELECT 1 FROM review_items WHERE tenant_id = $1 AND kind = $2 AND subject_id = $3 AND detail = $4 AND status = 'open'",
+        )
+        .bind(tenant)
+        .bind(&n.kind)
+        .bind(&subject)
+        .bind(&detail)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if exists.is_some() {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO review_items (id, tenant_id, participant_id, kind, subject_id, retourcodes, detail, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, '[]', $6, 'open', $7)",
+        )
+        .bind(new_id())
+        .bind(tenant)
+        .bind(&n.participant_id)
+        .bind(&n.kind)
+        .bind(&subject)
+        .bind(&detail)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl RunReport {
+    /// The report for a person, Dutch and English.
+    pub fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "Periode / period {} t/m / to {}",
+            self.period_begin, self.period_end
+        );
+        if self.declarations.is_empty() && self.messages.is_empty() {
+            let _ = writeln!(s, "Niets te versturen / nothing to send");
+        }
+        for d in &self.declarations {
+            let _ = writeln!(
+                s,
+                "{} {} aan/to {}: {} debet, {} credit, totaal/total {}.{:02} EUR{}",
+                d.bericht,
+                d.declaratie_nummer,
+                d.financier,
+                d.debit_lines,
+                d.credit_lines,
+                d.total_cents / 100,
+                (d.total_cents % 100).abs(),
+                d.file
+                    .as_deref()
+                    .map(|f| format!(" -> {f}"))
+                    .unwrap_or_default()
+            );
+        }
+        for m in &self.messages {
+            let _ = writeln!(
+                s,
+                "{} ({}) toewijzing(en) {}",
+                m.bericht,
+                m.kind,
+                m.toewijzing_nummers.join(", ")
+            );
+        }
+        for n in &self.notices {
+            let _ = writeln!(
+                s,
+                "[{}{}] {} / {}",
+                n.kind,
+                n.rule
+                    .as_deref()
+                    .map(|r| format!(" {r}"))
+                    .unwrap_or_default(),
+                n.nl,
+                n.en
+            );
+        }
+        s
+    }
+}

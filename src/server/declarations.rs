@@ -1,0 +1,248 @@
+//! `POST /declarations/run`, `GET /declarations`, `GET /declarations/{id}`
+//! and `POST /participants/{id}/end`: the engine over HTTP. The engine
+//! itself ([`crate::engine`]) is shared with `loket declare`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::AppState;
+use super::routes::{ApiError, Auth, Body};
+use crate::engine::{self, RunOptions};
+use crate::store::TenantKind;
+
+fn internal(e: anyhow::Error) -> ApiError {
+    tracing::error!(error = %format!("{e:#}"), "declaration run failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "interne fout; er is niets opgeslagen of verzonden",
+        "internal error; nothing was stored or sent",
+    )
+}
+
+fn only_providers(kind: TenantKind) -> Result<(), ApiError> {
+    match kind {
+        TenantKind::Aanbieder => Ok(()),
+        TenantKind::Gemeente => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "alleen een aanbieder declareert",
+            "only a provider declares",
+        )),
+    }
+}
+
+/// `POST /declarations/run` (`schemas/api/declarations-run.json`): start and
+/// stop messages and every declaration of the period, into the outbox; the
+/// answer (`declarations-run-result.json`) lists what was sent and every
+/// notice (delivery beyond an allocation, days no allocation takes, lines
+/// held back by a rule).
+pub async fn run(State(state): State<AppState>, Auth(tenant): Auth, Body(body): Body) -> Response {
+    if let Err(e) = only_providers(tenant.kind) {
+        return e.into_response();
+    }
+    let value = match super::input::parse_body("declarations-run", &body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let period_text = value["period"].as_str().unwrap_or_default();
+    let Ok(period) = engine::parse_period(period_text) else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "periode is geen JJJJ-MM",
+            "period is not YYYY-MM",
+        )
+        .with_paths(vec!["/period".into()])
+        .into_response();
+    };
+    let today = match value.get("dagtekening").and_then(Value::as_str) {
+        Some(d) => match d.parse::<NaiveDate>() {
+            Ok(d) => d,
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "dagtekening is geen datum",
+                    "dagtekening is not a date",
+                )
+                .with_paths(vec!["/dagtekening".into()])
+                .into_response();
+            }
+        },
+        None => chrono::Local::now().date_naive(),
+    };
+    let opts = RunOptions {
+        period,
+        today,
+        dry_run: value["dry_run"].as_bool().unwrap_or(false),
+        out_dir: None,
+    };
+    let mappings = state.mappings.for_tenant(&tenant.id);
+    match engine::run(state.store(), mappings, &tenant, &opts).await {
+        Ok(report) => {
+            // Committed: the worker may send right away.
+            state.outbox.wake();
+            (StatusCode::OK, Json(json!(report))).into_response()
+        }
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    period: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /declarations[?period=YYYY-MM]`: the tenant's declarations, newest
+/// first (`schemas/api/declaration-list.json`).
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let begin = match q.period.as_deref() {
+        Some(p) => Some(
+            engine::parse_period(p)
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "periode is geen JJJJ-MM",
+                        "period is not YYYY-MM",
+                    )
+                    .with_paths(vec!["period".into()])
+                })?
+                .start
+                .to_string(),
+        ),
+        None => None,
+    };
+    let rows = sqlx::query(
+        "SELECT d.id, d.message_id, d.standard, d.declaratie_nummer, d.period_begin, d.period_end, d.total_cents, \
+                d.status, d.created_at, d.answered_at, f.kind, f.code, m.bericht, m.status AS message_status, \
+                (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines \
+         FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
+         WHERE d.tenant_id = $1 AND ($2 IS NULL OR d.period_begin = $2) ORDER BY d.created_at DESC, d.id LIMIT $3",
+    )
+    .bind(&tenant.id)
+    .bind(begin)
+    .bind(q.limit.unwrap_or(100).clamp(1, 1000))
+    .fetch_all(state.store().pool())
+    .await
+    .map_err(|e| internal(e.into()))?;
+    let items: Vec<Value> = rows.iter().map(declaration_json).collect();
+    Ok(Json(json!({ "declarations": items })))
+}
+
+fn declaration_json(r: &sqlx::any::AnyRow) -> Value {
+    let s = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
+    let i = |c: &str| r.try_get::<Option<i64>, _>(c).ok().flatten();
+    json!({
+        "id": s("id"),
+        "message_id": s("message_id"),
+        "bericht": s("bericht"),
+        "financier": {"kind": s("kind"), "code": s("code")},
+        "declaratie_nummer": s("declaratie_nummer"),
+        "period_begin": s("period_begin"),
+        "period_end": s("period_end"),
+        "total_cents": i("total_cents"),
+        "lines": i("lines"),
+        "status": s("status"),
+        "message_status": s("message_status"),
+        "created_at": s("created_at"),
+        "answered_at": s("answered_at"),
+    })
+}
+
+/// `GET /declarations/{id}`: one declaration with its prestaties
+/// (`schemas/api/declaration.json`). Lines name the participant by id.
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let pool = state.store().pool();
+    let row = sqlx::query(
+        "SELECT d.id, d.message_id, d.standard, d.declaratie_nummer, d.period_begin, d.period_end, d.total_cents, \
+                d.status, d.created_at, d.answered_at, f.kind, f.code, m.bericht, m.status AS message_status, \
+                (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines \
+         FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
+         WHERE d.tenant_id = $1 AND d.id = $2",
+    )
+    .bind(&tenant.id)
+    .bind(&id)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| internal(e.into()))?
+    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found"))?;
+    let mut out = declaration_json(&row);
+    let lines = super::review::prestaties_where(
+        pool,
+        &tenant,
+        super::review::Prestaties::InDeclaration(&id),
+    )
+    .await
+    .map_err(internal)?;
+    out["prestaties"] = Value::Array(lines);
+    Ok(Json(out))
+}
+
+/// `POST /participants/{id}/end` (`schemas/api/participant-end.json`): the
+/// end of a participant's care (death, a move, ...). The next run stops
+/// every started allocation with the matching RedenBeeindiging.
+pub async fn end(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Response {
+    let value = match super::input::parse_body("participant-end", &body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(date) = value["date"]
+        .as_str()
+        .unwrap_or_default()
+        .parse::<NaiveDate>()
+    else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "datum is geen geldige datum",
+            "date is not a valid date",
+        )
+        .with_paths(vec!["/date".into()])
+        .into_response();
+    };
+    let exists = sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
+        .bind(&tenant.id)
+        .bind(&id)
+        .fetch_optional(state.store().pool())
+        .await;
+    match exists {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
+                .into_response();
+        }
+        Err(e) => return internal(e.into()).into_response(),
+    }
+    let reason = value["reason"].as_str().unwrap_or_default();
+    let by = value["registered_by"].as_str().unwrap_or_default();
+    match engine::startstop::register_end(state.store(), &tenant.id, &id, date, reason, by).await {
+        Ok(end_id) => (
+            StatusCode::CREATED,
+            Json(json!({
+                "id": end_id,
+                "participant_id": id,
+                "date": date.to_string(),
+                "reason": reason,
+                "reden_beeindiging": engine::startstop::reason_code(reason),
+            })),
+        )
+            .into_response(),
+        Err(e) => internal(e).into_response(),
+    }
+}

@@ -1,0 +1,229 @@
+//! The engine at scale: N participants, each with two allocations (Wmo 0363
+//! dagbesteding and Jeugdwet 0599 groepstraining, from the example mappings)
+//! and 22 registered days in the month, on the durable SQLite store in a
+//! fresh temp directory. Times one declaration run for the month (read the
+//! record, compute, build and check every WMO323/JW323, store the
+//! declarations, prestaties and outbox entries in one transaction) and
+//! reports the peak memory of the run (VmHWM, reset before it).
+//!
+//! `cargo bench --bench declare` runs 1,000, 10,000 and 100,000
+//! participants; `LOKET_DECLARE_SIZES=1000,10000` picks sizes. Without
+//! `--bench` (`cargo test --all-targets`) it runs 200 participants as a
+//! smoke test. The allocations are already started, so the run makes
+//! declarations only, which is what the target is about; set
+//! `LOKET_DECLARE_WITH_STARTS=1` to include the 305 start messages.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::{Datelike, NaiveDate};
+use loket::engine::{self, RunOptions};
+use loket::mapping::Mappings;
+use loket::store::{Store, Tenant, TenantKind, new_id, now};
+
+const AGB: &str = "73730112";
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn reset_peak_rss() {
+    // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The `n`-th valid BSN (elfproef) from 100000000 on: every 8-digit
+/// prefix has at most one check digit, and about one in eleven has none.
+fn bsns(count: u64) -> Vec<String> {
+    let mut out = Vec::with_capacity(count as usize);
+    let mut prefix: u64 = 10_000_000;
+    while (out.len() as u64) < count {
+        let digits: Vec<u64> = prefix
+            .to_string()
+            .bytes()
+            .map(|b| u64::from(b - b'0'))
+            .collect();
+        let sum: u64 = digits
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (9 - i as u64) * d)
+            .sum();
+        let check = sum % 11;
+        let bsn = format!("{prefix}{check}");
+        if check <= 9 && loket::adapter::istandaard::rules::elfproef(&bsn) {
+            out.push(bsn);
+        }
+        prefix += 1;
+    }
+    out
+}
+
+async fn setup(store: &Store, n: u64, month: NaiveDate, started: bool) -> anyhow::Result<()> {
+    store.add_tenant(AGB).await?;
+    let ts = now();
+    let mut w = store.begin_write().await?;
+    for (id, kind, code, standard) in [
+        ("f-wmo", "wmo", "0363", "iwmo"),
+        ("f-jw", "jeugdwet", "0599", "ijw"),
+    ] {
+        sqlx::query("INSERT INTO financiers (id, tenant_id, kind, code, standard) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(AGB)
+            .bind(kind)
+            .bind(code)
+            .bind(standard)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    let status = if started { "started" } else { "allocated" };
+    let days: Vec<NaiveDate> = month
+        .iter_days()
+        .take_while(|d| d.month() == month.month())
+        .filter(|d| d.weekday().num_days_from_monday() < 5)
+        .take(22)
+        .collect();
+    let bsn = bsns(n);
+    const CHUNK: u64 = 200;
+    let mut i = 0;
+    while i < n {
+        let end = (i + CHUNK).min(n);
+        let mut parts = String::new();
+        let mut allocs = String::new();
+        let mut regs = String::new();
+        for k in i..end {
+            let pid = format!("p{k}");
+            if !parts.is_empty() {
+                parts.push(',');
+                allocs.push(',');
+            }
+            parts.push_str(&format!(
+                "('{pid}', '{AGB}', '{}', '1990-01-01', '1', '{{}}', '[]', '{ts}', '{ts}')",
+                bsn[k as usize]
+            ));
+            allocs.push_str(&format!(
+                "('a{k}w', '{AGB}', '{pid}', 'f-wmo', '{}', '07', '07A11', '2025-01-01', NULL, 60, '16', '4', '{status}', '{ts}'),\
+                 ('a{k}j', '{AGB}', '{pid}', 'f-jw', '{}', '45', '45A48', '2025-01-01', NULL, 60, '04', '4', '{status}', '{ts}')",
+                100_000 + k,
+                500_000 + k
+            ));
+            for d in &days {
+                if !regs.is_empty() {
+                    regs.push(',');
+                }
+                regs.push_str(&format!(
+                    "('{}', '{AGB}', '{pid}', '{d}', 1, '09:00', '17:30', 510, 'houtwerkplaats', 'bench', 'api', '{ts}')",
+                    new_id()
+                ));
+            }
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO participants (id, tenant_id, bsn, birth_date, gender, name_json, contact_json, created_at, updated_at) VALUES {parts}"
+        )))
+        .execute(&mut *w.tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO allocations (id, tenant_id, participant_id, financier_id, toewijzing_nummer, product_categorie, product_code, \
+             ingangsdatum, einddatum, volume, eenheid, frequentie, status, updated_at) VALUES {allocs}"
+        )))
+        .execute(&mut *w.tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO registrations (id, tenant_id, participant_id, day, present, time_from, time_to, minutes, activity, \
+             registered_by, source, created_at) VALUES {regs}"
+        )))
+        .execute(&mut *w.tx)
+        .await?;
+        i = end;
+    }
+    w.commit().await?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes: Vec<u64> = match std::env::var("LOKET_DECLARE_SIZES") {
+        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+        Err(_) if bench => vec![1_000, 10_000, 100_000],
+        Err(_) => vec![200],
+    };
+    if std::env::var("RUST_LOG").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let with_starts = std::env::var("LOKET_DECLARE_WITH_STARTS").is_ok_and(|v| v == "1");
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mappings = match Mappings::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings")) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("mappings: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "participants  registrations  run (s)  per participant (µs)  peak RSS of run (MiB)  declarations  lines"
+    );
+    for n in sizes {
+        let result: anyhow::Result<()> = rt.block_on(async {
+            let dir = tempfile::tempdir()?;
+            let store = Store::open(None, dir.path()).await?;
+            let month: NaiveDate = "2026-03-01".parse()?;
+            setup(&store, n, month, !with_starts).await?;
+            let tenant = Tenant {
+                id: AGB.into(),
+                kind: TenantKind::Aanbieder,
+            };
+            let opts = RunOptions {
+                period: engine::parse_period("2026-03")?,
+                today: "2026-04-02".parse()?,
+                dry_run: false,
+                out_dir: None,
+            };
+            reset_peak_rss();
+            let before = peak_rss_kib().unwrap_or(0);
+            let t = Instant::now();
+            let report = engine::run(&store, &mappings, &tenant, &opts).await?;
+            let secs = t.elapsed().as_secs_f64();
+            let peak = peak_rss_kib().unwrap_or(0);
+            let lines: usize = report
+                .declarations
+                .iter()
+                .map(|d| d.debit_lines + d.credit_lines)
+                .sum();
+            anyhow::ensure!(
+                lines as u64 == 2 * n,
+                "expected {} lines, got {lines}; notices: {:?}",
+                2 * n,
+                report.notices.first()
+            );
+            println!(
+                "{n:>12}  {:>13}  {secs:>7.2}  {:>20.1}  {:>21.1}  {:>12}  {lines:>5}",
+                n * 22,
+                secs * 1e6 / n as f64,
+                peak.saturating_sub(0) as f64 / 1024.0,
+                report.declarations.len(),
+            );
+            let _ = before;
+            Ok(())
+        });
+        if let Err(e) = result {
+            eprintln!("{n} participants: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
