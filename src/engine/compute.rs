@@ -84,13 +84,13 @@ impl Allocation {
 /// One current registration of a present participant.
 #[derive(Debug, Clone)]
 pub struct Registration {
-    pub id: String,
     pub participant: usize,
     pub day: NaiveDate,
     /// Tied to one allocation (index) by the person who registered it.
     pub allocation: Option<usize>,
     pub registered: Registered,
-    pub activity: String,
+    /// Shared between the days of one activity.
+    pub activity: std::sync::Arc<str>,
 }
 
 /// A prestatie declared before.
@@ -474,14 +474,14 @@ fn allocation_period(
     }
 }
 
-/// Hash over the registrations (id and day) that fed a line in `part`.
+/// Hash over what was registered (day, time, activity) for a line in
+/// `part`: stored with the line, it shows later what the line was made of.
 fn basis_of(got: &Acc, regs: &[Registration], part: Period) -> String {
     let mut h = Sha256::new();
     for &ri in &got.regs {
         let r = &regs[ri];
         if part.contains(r.day) {
-            h.update(r.id.as_bytes());
-            h.update([0]);
+            h.update(format!("{}|{:?}|{}\n", r.day, r.registered, r.activity).as_bytes());
         }
     }
     hex::encode(h.finalize())

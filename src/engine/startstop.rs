@@ -187,7 +187,9 @@ pub async fn plan(
                 (SELECT pe.id FROM participant_ends pe WHERE pe.participant_id = a.participant_id \
                   AND pe.processed_at IS NULL AND pe.end_date <= $2 ORDER BY pe.end_date LIMIT 1) AS end_id \
          FROM allocations a JOIN financiers f ON f.id = a.financier_id \
-         WHERE a.tenant_id = $1 AND a.status = 'started'",
+         WHERE a.tenant_id = $1 AND a.status = 'started' \
+           AND (a.einddatum < $2 OR EXISTS (SELECT 1 FROM participant_ends pe WHERE pe.participant_id = a.participant_id \
+                AND pe.processed_at IS NULL AND pe.end_date <= $2))",
     )
     .bind(tenant)
     .bind(&today)

@@ -180,7 +180,15 @@ fn main() -> ExitCode {
     for n in sizes {
         let result: anyhow::Result<()> = rt.block_on(async {
             let dir = tempfile::tempdir()?;
-            let store = Store::open(None, dir.path()).await?;
+            if let Ok(keep) = std::env::var("LOKET_DECLARE_KEEP") {
+                // For looking at query plans afterwards.
+                println!("database kept in {keep}");
+                std::fs::create_dir_all(&keep)?;
+            }
+            let dir_path = std::env::var("LOKET_DECLARE_KEEP")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| dir.path().to_path_buf());
+            let store = Store::open(None, &dir_path).await?;
             let month: NaiveDate = "2026-03-01".parse()?;
             setup(&store, n, month, !with_starts).await?;
             let tenant = Tenant {
