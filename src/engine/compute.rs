@@ -189,6 +189,43 @@ struct Acc {
 /// Computes the lines for the declaration periods `periods` (sorted), and
 /// compares them with what was declared before.
 pub fn compute(snap: &Snapshot, mappings: &Mappings, periods: &[Period]) -> Plan {
+    // Participants are independent of each other: each thread takes a
+    // contiguous range of them (registrations are sorted by participant).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let n = snap.participants.len();
+    if threads <= 1 || n < 1000 {
+        return compute_range(snap, mappings, periods, 0..n);
+    }
+    let per = n.div_ceil(threads);
+    let parts: Vec<Plan> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = (t * per).min(n)..((t + 1) * per).min(n);
+                scope.spawn(move || compute_range(snap, mappings, periods, range))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut plan = Plan::default();
+    for p in parts {
+        plan.lines.extend(p.lines);
+        plan.reports.extend(p.reports);
+    }
+    plan
+}
+
+/// [`compute`] for the participants in `range`.
+fn compute_range(
+    snap: &Snapshot,
+    mappings: &Mappings,
+    periods: &[Period],
+    range: std::ops::Range<usize>,
+) -> Plan {
     let mut plan = Plan::default();
     let products: Vec<Option<&Product>> = snap
         .allocations
@@ -206,7 +243,10 @@ pub fn compute(snap: &Snapshot, mappings: &Mappings, periods: &[Period]) -> Plan
     let mut acc: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
     let mut cands: Vec<Candidate<'_>> = Vec::new();
     let mut idx: Vec<usize> = Vec::new();
-    for (ri, reg) in snap.registrations.iter().enumerate() {
+    let regs = &snap.registrations;
+    let first = regs.partition_point(|r| r.participant < range.start);
+    let last = regs.partition_point(|r| r.participant < range.end);
+    for (ri, reg) in regs.iter().enumerate().take(last).skip(first) {
         let Some(pi) = period_of(reg.day) else {
             continue;
         };
@@ -260,7 +300,11 @@ pub fn compute(snap: &Snapshot, mappings: &Mappings, periods: &[Period]) -> Plan
     for p in &snap.prior {
         prior_of.entry(p.allocation).or_default().push(p);
     }
-    for p in snap.prior.iter().filter(|p| p.standing()) {
+    for p in snap
+        .prior
+        .iter()
+        .filter(|p| p.standing() && range.contains(&snap.allocations[p.allocation].participant))
+    {
         if let Some(pi) = period_of(p.period.start) {
             acc.entry((p.allocation, pi)).or_default();
         }

@@ -50,7 +50,11 @@ pub async fn snapshot(
     .fetch_all(&mut **tx)
     .await
     .context("cannot read allocations")?;
-    tracing::debug!(ms = t0.elapsed().as_millis() as u64, rows = rows.len(), "fetched allocations");
+    tracing::debug!(
+        ms = t0.elapsed().as_millis() as u64,
+        rows = rows.len(),
+        "fetched allocations"
+    );
     for r in rows {
         let kind: String = r.try_get("kind")?;
         let Some(kind) = Kind::parse(&kind) else {
@@ -109,8 +113,12 @@ pub async fn snapshot(
     // sqlx hands SQLite rows over one at a time, so 220,000 day rows cost
     // seconds where 10,000 packed rows cost milliseconds.
     let concat = match backend {
-        Backend::Sqlite => "group_concat(day || ':' || COALESCE(CAST(minutes AS TEXT), '') || ':' || COALESCE(CAST(dagdelen AS TEXT), ''), ',')",
-        Backend::Postgres => "string_agg(day || ':' || COALESCE(CAST(minutes AS TEXT), '') || ':' || COALESCE(CAST(dagdelen AS TEXT), ''), ',')",
+        Backend::Sqlite => {
+            "group_concat(day || ':' || COALESCE(CAST(minutes AS TEXT), '') || ':' || COALESCE(CAST(dagdelen AS TEXT), ''), ',')"
+        }
+        Backend::Postgres => {
+            "string_agg(day || ':' || COALESCE(CAST(minutes AS TEXT), '') || ':' || COALESCE(CAST(dagdelen AS TEXT), ''), ',')"
+        }
     };
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT participant_id, allocation_id, activity, {concat} AS days FROM registrations \
@@ -123,7 +131,11 @@ pub async fn snapshot(
     .fetch_all(&mut **tx)
     .await
     .context("cannot read registrations")?;
-    tracing::debug!(ms = t0.elapsed().as_millis() as u64, rows = rows.len(), "fetched registrations");
+    tracing::debug!(
+        ms = t0.elapsed().as_millis() as u64,
+        rows = rows.len(),
+        "fetched registrations"
+    );
     for r in rows {
         let pid: String = r.try_get("participant_id")?;
         let Some(&participant) = participant_ix.get(&pid) else {
@@ -165,7 +177,7 @@ pub async fn snapshot(
         }
     }
     snap.registrations
-        .sort_unstable_by(|a, b| (a.participant, a.day).cmp(&(b.participant, b.day)));
+        .sort_unstable_by_key(|r| (r.participant, r.day));
 
     let rows = sqlx::query(
         "SELECT id, allocation_id, referentie_nummer, period_begin, period_end, volume, eenheid, \

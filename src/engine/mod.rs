@@ -19,6 +19,8 @@ pub mod limits;
 pub mod load;
 pub mod rules;
 pub mod startstop;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -34,7 +36,7 @@ use crate::finding::Finding;
 use crate::mapping::{Mappings, Period, PeriodRule, Standard};
 use crate::record::apply::Tx;
 use crate::schema::Schema;
-use crate::store::{Store, Tenant, new_id, now};
+use crate::store::{Backend, Store, Tenant, new_id, now};
 use compute::{Line, Plan, Report, Snapshot};
 
 /// How far back a run looks for corrections and undeclared months.
@@ -158,24 +160,43 @@ pub async fn run(
     let mut generated = Vec::new();
     let used = UsedNumbers::load(tx, &tenant.id).await?;
     notices_of(&snap, &plan, &mut report.notices);
-    for (financier_id, period, lines) in group(&snap, &plan, opts.period, &last) {
-        let Some(g) = declare_one(
-            schema,
-            &snap,
-            mappings,
-            tenant,
-            opts,
-            &used,
-            &last,
-            &financier_id,
-            period,
-            lines,
-            &mut report.notices,
-        )?
-        else {
-            continue;
-        };
-        generated.push(g);
+    // One declaration per financier and period, built and checked on their
+    // own threads: encoding and checking a large declaration is the costly
+    // part, and declarations do not depend on each other.
+    let groups = group(&snap, &plan, opts.period, &last);
+    let built: Vec<Result<(Option<Generated>, Vec<Notice>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|(financier_id, period, lines)| {
+                let (snap, used, last) = (&snap, &used, &last);
+                scope.spawn(move || {
+                    let mut notices = Vec::new();
+                    let g = declare_one(
+                        schema,
+                        snap,
+                        mappings,
+                        tenant,
+                        opts,
+                        used,
+                        last,
+                        &financier_id,
+                        period,
+                        lines,
+                        &mut notices,
+                    )?;
+                    Ok((g, notices))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for b in built {
+        let (g, notices) = b?;
+        report.notices.extend(notices);
+        generated.extend(g);
     }
     lap("build and check declarations");
     let (mut start_messages, start_notices) =
@@ -210,7 +231,7 @@ pub async fn run(
         report.messages.push(m.sent.clone());
     }
     for g in &mut generated {
-        store_declaration(tx, tenant, mappings, &snap, g).await?;
+        store_declaration(tx, store.backend, tenant, mappings, &snap, g).await?;
         report.declarations.push(g.summary.clone());
     }
     store_notices(tx, &tenant.id, &report.notices).await?;
@@ -697,6 +718,7 @@ fn notices_of(snap: &Snapshot, plan: &Plan, out: &mut Vec<Notice>) {
 /// Stores a declaration, its prestaties and its outbox entry.
 async fn store_declaration(
     tx: &mut Tx,
+    backend: Backend,
     tenant: &Tenant,
     mappings: &Mappings,
     snap: &Snapshot,
@@ -739,63 +761,89 @@ async fn store_declaration(
     .execute(&mut **tx)
     .await
     .context("cannot store the declaration")?;
-    // Many lines: multi-row inserts in chunks keep round trips few.
-    // Multi-row inserts: tenant, declaration, standard and time are bound
-    // once per statement ($1 to $4), each line adds 16 values. Measured on
-    // 10,000 lines: 1 line per statement 500 ms, 10 lines 250 ms, 100 lines
-    // 650 ms (statement cost grows faster than linearly with its size).
-    const PER_LINE: usize = 16;
-    const LINES_PER_INSERT: usize = 10;
-    for chunk in g.lines.chunks(LINES_PER_INSERT) {
-        let mut sql = String::with_capacity(64 + chunk.len() * 160);
-        sql.push_str(
-            "INSERT INTO prestaties (tenant_id, declaration_id, standard, created_at, status, id, participant_id, \
-             allocation_id, referentie_nummer, vorig_referentie_nummer, toewijzing_nummer, product_categorie, product_code, \
-             period_begin, period_end, volume, eenheid, tarief_cents, bedrag_cents, debet_credit, basis) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str("($1, $2, $3, $4, 'submitted'");
-            for c in 0..PER_LINE {
-                sql.push_str(&format!(", ${}", 5 + i * PER_LINE + c));
-            }
-            sql.push(')');
-        }
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&tenant.id)
-            .bind(&id)
-            .bind(&standard)
-            .bind(&ts);
-        for (line, referentie) in chunk {
-            let a = &snap.allocations[line.allocation];
-            let d = &line.declared;
-            q = q
-                .bind(new_id())
-                .bind(&snap.participants[a.participant].id)
-                .bind(&a.id)
-                .bind(referentie)
-                .bind(line.credits.clone())
-                .bind(&a.toewijzing_nummer)
-                .bind(&a.product.categorie)
-                .bind(&a.product.code)
-                .bind(line.period.start.to_string())
-                .bind(line.period.end.to_string())
-                .bind(d.volume as i64)
-                .bind(d.eenheid.code())
-                .bind(d.product_tarief.map(|t| t as i64))
-                .bind(d.bedrag as i64)
-                .bind(if line.credits.is_some() { "C" } else { "D" })
-                .bind(&line.basis);
-        }
-        q.execute(&mut **tx)
-            .await
-            .context("cannot store the prestaties")?;
-    }
+    insert_prestaties(tx, backend, &tenant.id, &id, &standard, &ts, snap, &g.lines).await?;
     tracing::debug!(ms = t0.elapsed().as_millis() as u64, "declaration stored");
     g.summary.id = Some(id);
     g.summary.message_id = Some(message_id);
+    Ok(())
+}
+
+/// Stores a declaration's lines in one statement: the lines travel as one
+/// JSON array that the database unpacks itself (`json_each` in SQLite,
+/// `json_array_elements` in PostgreSQL). Measured for 10,000 lines:
+/// one insert per line 500 ms, ten lines per insert 250 ms, one JSON array
+/// a fraction of that; and no backend's limit on bound values applies.
+#[allow(clippy::too_many_arguments)]
+async fn insert_prestaties(
+    tx: &mut Tx,
+    backend: Backend,
+    tenant: &str,
+    declaration: &str,
+    standard: &str,
+    ts: &str,
+    snap: &Snapshot,
+    lines: &[(Line, String)],
+) -> Result<()> {
+    let rows: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|(line, referentie)| {
+            let a = &snap.allocations[line.allocation];
+            let d = &line.declared;
+            json!([
+                new_id(),
+                snap.participants[a.participant].id,
+                a.id,
+                referentie,
+                line.credits,
+                a.toewijzing_nummer,
+                a.product.categorie,
+                a.product.code,
+                line.period.start.to_string(),
+                line.period.end.to_string(),
+                d.volume,
+                d.eenheid.code(),
+                d.product_tarief,
+                d.bedrag,
+                if line.credits.is_some() { "C" } else { "D" },
+                line.basis,
+            ])
+        })
+        .collect();
+    let (each, get, int) = match backend {
+        Backend::Sqlite => ("json_each($5) AS e", "e.value ->> ", ""),
+        Backend::Postgres => (
+            "json_array_elements(CAST($5 AS json)) AS e(value)",
+            "e.value ->> ",
+            "::bigint",
+        ),
+    };
+    let col = |i: usize, numeric: bool| {
+        let c = format!("{get}{i}");
+        if numeric && !int.is_empty() {
+            format!("({c}){int}")
+        } else {
+            c
+        }
+    };
+    let sql = format!(
+        "INSERT INTO prestaties (tenant_id, declaration_id, standard, created_at, status, id, participant_id, \
+         allocation_id, referentie_nummer, vorig_referentie_nummer, toewijzing_nummer, product_categorie, product_code, \
+         period_begin, period_end, volume, eenheid, tarief_cents, bedrag_cents, debet_credit, basis) \
+         SELECT $1, $2, $3, $4, 'submitted', {} FROM {each}",
+        (0..16)
+            .map(|i| col(i, matches!(i, 10 | 12 | 13)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(declaration)
+        .bind(standard)
+        .bind(ts)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut **tx)
+        .await
+        .context("cannot store the prestaties")?;
     Ok(())
 }
 
