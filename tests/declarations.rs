@@ -29,6 +29,7 @@ on_both_backends!(
     a_correction_after_declaring_credits_and_debits,
     a_rejected_line_in_the_325_reaches_the_review_queue,
     dry_run_stores_nothing_and_municipalities_cannot_declare,
+    casus_1_an_extended_allocation_declares_beyond_its_first_end,
 );
 
 const AGB: &str = "73730112";
@@ -36,6 +37,7 @@ const BSN_A: &str = "999901023";
 const BSN_B: &str = "999900304";
 
 /// One allocation in a generated 301.
+#[derive(Clone)]
 struct Alloc<'a> {
     nummer: &'a str,
     categorie: &'a str,
@@ -44,6 +46,7 @@ struct Alloc<'a> {
     eind: Option<&'a str>,
     /// Volume, eenheid, frequentie.
     omvang: Option<(&'a str, &'a str, &'a str)>,
+    reden: Option<&'a str>,
 }
 
 /// A valid WMO301 / JW301 from `gemeente` to the provider, built with the
@@ -94,6 +97,7 @@ fn allocation_xml(
         b.value(tp, "Toewijzingstijd", "10:00:00").unwrap();
         b.value(tp, "Ingangsdatum", a.ingang).unwrap();
         b.opt(tp, "Einddatum", a.eind).unwrap();
+        b.opt(tp, "RedenWijziging", a.reden).unwrap();
         if let Some((v, e, f)) = a.omvang {
             let o = b.add(tp, "Omvang").unwrap();
             b.value(o, "Volume", v).unwrap();
@@ -119,6 +123,7 @@ fn dagbesteding<'a>(nummer: &'a str, ingang: &'a str) -> Alloc<'a> {
         eind: None,
         // 40 dagdelen a month: more than anyone here attends.
         omvang: Some(("40", "16", "4")),
+        reden: None,
     }
 }
 
@@ -373,6 +378,7 @@ async fn two_municipalities_in_the_same_month(db: Db) {
         ingang: "2026-01-01",
         eind: Some("2026-12-31"),
         omvang: Some(("40", "04", "4")),
+        reden: None,
     };
     api.allocate(&allocation_xml("JW", "0599", "T4", BSN_B, &[jw]), BSN_B)
         .await;
@@ -687,4 +693,92 @@ async fn dry_run_stores_nothing_and_municipalities_cannot_declare(db: Db) {
             .status,
         404
     );
+}
+
+/// Casus 1 of the 3.2 case descriptions (Van Toewijzing naar Verlengen
+/// Toewijzing via Oprekken Einddatum), in our own numbers: ambulant
+/// jeugdhulp 3 hours a week until 30 June; the provider starts; the
+/// municipality stretches the Einddatum (RedenWijziging 04); July is
+/// declared only after that, and the start is not sent again.
+async fn casus_1_an_extended_allocation_declares_beyond_its_first_end(db: Db) {
+    let (_s, api) = provider(db).await;
+    let mut a = Alloc {
+        nummer: "667899",
+        categorie: "45",
+        code: "45A45",
+        ingang: "2026-01-01",
+        eind: Some("2026-06-30"),
+        omvang: Some(("3", "04", "2")),
+        reden: None,
+    };
+    let p = api
+        .allocate(
+            &allocation_xml("JW", "0599", "C1", BSN_B, &[a.clone()]),
+            BSN_B,
+        )
+        .await;
+    api.days(&[(
+        &p,
+        "2026-01-05",
+        "10:00",
+        "11:30",
+        "jeugdhulp-specialistisch",
+    )])
+    .await;
+    let jan = api.run("2026-01", "2026-02-02").await;
+    assert_eq!(jan["messages"][0]["bericht"], "JW305", "{jan}");
+    let start = assert_valid(
+        &api.message_xml(jan["messages"][0]["message_id"].as_str().unwrap())
+            .await,
+    );
+    assert_eq!(
+        start.value("Client/StartProducten/StartProduct/Begindatum"),
+        Some("2026-01-05")
+    );
+    let jan_lines = lines(&assert_valid(
+        &api.message_xml(jan["declarations"][0]["message_id"].as_str().unwrap())
+            .await,
+    ));
+    // Declared in minutes at the hourly tariff / 60 (TR341, TR346).
+    assert_eq!(
+        (
+            jan_lines[0].3,
+            jan_lines[0].4.as_str(),
+            jan_lines[0].5,
+            jan_lines[0].6
+        ),
+        (90, "01", Some(170), 15263)
+    );
+
+    // July lies beyond the allocation: reported, not declared.
+    api.days(&[(
+        &p,
+        "2026-07-06",
+        "10:00",
+        "11:00",
+        "jeugdhulp-specialistisch",
+    )])
+    .await;
+    let before = api.run("2026-07", "2026-08-03").await;
+    assert_eq!(before["declarations"], json!([]), "{before}");
+    assert!(
+        before["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "not_declarable"),
+        "{before}"
+    );
+    // The municipality stretches the Einddatum.
+    a.eind = Some("2026-12-31");
+    a.reden = Some("04");
+    api.allocate(&allocation_xml("JW", "0599", "C2", BSN_B, &[a]), BSN_B)
+        .await;
+    let after = api.run("2026-07", "2026-08-04").await;
+    assert_eq!(after["messages"], json!([]), "no second start: {after}");
+    let july = lines(&assert_valid(
+        &api.message_xml(after["declarations"][0]["message_id"].as_str().unwrap())
+            .await,
+    ));
+    assert_eq!((july[0].1.as_str(), july[0].3), ("2026-07-01", 60));
 }

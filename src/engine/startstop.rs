@@ -42,6 +42,24 @@ pub const END_REASONS: &[(&str, &str)] = &[
     ("ander_domein", "39"),
 ];
 
+/// The RedenBeeindiging for an allocation that ended on its Einddatum,
+/// from the RedenWijziging of its last change (the pairing the code list
+/// WMO588 / JW588 gives): ended by the municipality for a contract change,
+/// a shorter allocation, another way of delivery (36); death (02); outflow
+/// to another domain (39); a move (31); another provider (38); at the
+/// provider's request (37); otherwise as planned (19).
+pub fn reden_beeindiging_for(reden_wijziging: Option<&str>) -> &'static str {
+    match reden_wijziging {
+        Some("02") => "02",
+        Some("03" | "05" | "08" | "10" | "11") => "36",
+        Some("06") => "39",
+        Some("07") => "31",
+        Some("09") => "38",
+        Some("12") => "37",
+        _ => "19",
+    }
+}
+
 pub fn reason_code(reason: &str) -> Option<&'static str> {
     END_REASONS
         .iter()
@@ -220,9 +238,8 @@ pub async fn plan(
             }
             None => match einddatum {
                 Some(e) if e < opts.today => {
-                    // Ended as planned, or ended early by the municipality.
                     let reden: Option<String> = r.try_get("reden_wijziging")?;
-                    (e, if reden.is_some() { "36" } else { "19" }.to_string())
+                    (e, reden_beeindiging_for(reden.as_deref()).to_string())
                 }
                 _ => continue,
             },
