@@ -333,6 +333,10 @@ async fn a_month_of_registrations_becomes_one_declaration_and_a_start(db: Db) {
     let again = api.run("2026-03", "2026-04-03").await;
     assert_eq!(again["declarations"], json!([]), "{again}");
     assert_eq!(again["messages"], json!([]), "{again}");
+    // Neither the runs' answers nor the logs name a participant by BSN.
+    for text in [report.to_string(), again.to_string(), captured_logs()] {
+        assert!(!text.contains(BSN_A), "a BSN leaked: {text}");
+    }
 }
 
 async fn tariff_changes_on_the_first_of_january(db: Db) {

@@ -4,7 +4,8 @@
 //! fresh temp directory. Times one declaration run for the month (read the
 //! record, compute, build and check every WMO323/JW323, store the
 //! declarations, prestaties and outbox entries in one transaction) and
-//! reports the peak memory of the run (VmHWM, reset before it).
+//! reports the peak memory of the run: the run happens in a fresh process
+//! of the same binary, and its VmHWM (peak resident memory) is reported.
 //!
 //! `cargo bench --bench declare` runs 1,000, 10,000 and 100,000
 //! participants; `LOKET_DECLARE_SIZES=1000,10000` picks sizes. Without
@@ -32,11 +33,6 @@ fn peak_rss_kib() -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
-}
-
-fn reset_peak_rss() {
-    // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The `n`-th valid BSN (elfproef) from 100000000 on: every 8-digit
@@ -146,19 +142,72 @@ async fn setup(store: &Store, n: u64, month: NaiveDate, started: bool) -> anyhow
     Ok(())
 }
 
+/// The timed part, in a process of its own so that its peak memory is the
+/// run's and not the setup's: opens the store in `dir`, runs the month, and
+/// prints `seconds peak_kib declarations lines`.
+fn child(dir: &str, n: u64) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let mappings = Mappings::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"))?;
+    rt.block_on(async {
+        let store = Store::open(None, std::path::Path::new(dir)).await?;
+        let tenant = Tenant {
+            id: AGB.into(),
+            kind: TenantKind::Aanbieder,
+        };
+        let opts = RunOptions {
+            period: engine::parse_period("2026-03")?,
+            today: "2026-04-02".parse()?,
+            dry_run: false,
+            out_dir: None,
+        };
+        let t = Instant::now();
+        let report = engine::run(&store, &mappings, &tenant, &opts).await?;
+        let secs = t.elapsed().as_secs_f64();
+        let lines: usize = report
+            .declarations
+            .iter()
+            .map(|d| d.debit_lines + d.credit_lines)
+            .sum();
+        anyhow::ensure!(
+            lines as u64 == 2 * n,
+            "expected {} lines, got {lines}; notices: {:?}",
+            2 * n,
+            report.notices.first()
+        );
+        println!(
+            "{secs} {} {} {lines}",
+            peak_rss_kib().unwrap_or(0),
+            report.declarations.len()
+        );
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let sizes: Vec<u64> = match std::env::var("LOKET_DECLARE_SIZES") {
-        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
-        Err(_) if bench => vec![1_000, 10_000, 100_000],
-        Err(_) => vec![200],
-    };
     if std::env::var("RUST_LOG").is_ok() {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_writer(std::io::stderr)
             .init();
     }
+    if let (Ok(dir), Ok(n)) = (
+        std::env::var("LOKET_DECLARE_CHILD_DIR"),
+        std::env::var("LOKET_DECLARE_CHILD_N"),
+    ) {
+        return match child(&dir, n.parse().unwrap_or(0)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes: Vec<u64> = match std::env::var("LOKET_DECLARE_SIZES") {
+        Ok(s) => s.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+        Err(_) if bench => vec![1_000, 10_000, 100_000],
+        Err(_) => vec![200],
+    };
     let with_starts = std::env::var("LOKET_DECLARE_WITH_STARTS").is_ok_and(|v| v == "1");
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -167,67 +216,56 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mappings = match Mappings::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings")) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("mappings: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     println!(
-        "participants  registrations  run (s)  per participant (µs)  peak RSS of run (MiB)  declarations  lines"
+        "participants  registrations  setup (s)  run (s)  per participant (µs)  peak RSS of the run's process (MiB)  declarations  lines"
     );
     for n in sizes {
-        let result: anyhow::Result<()> = rt.block_on(async {
+        let result: anyhow::Result<()> = (|| {
             let dir = tempfile::tempdir()?;
-            if let Ok(keep) = std::env::var("LOKET_DECLARE_KEEP") {
+            let keep = std::env::var("LOKET_DECLARE_KEEP").ok();
+            let dir_path = match &keep {
                 // For looking at query plans afterwards.
-                println!("database kept in {keep}");
-                std::fs::create_dir_all(&keep)?;
-            }
-            let dir_path = std::env::var("LOKET_DECLARE_KEEP")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|_| dir.path().to_path_buf());
-            let store = Store::open(None, &dir_path).await?;
-            let month: NaiveDate = "2026-03-01".parse()?;
-            setup(&store, n, month, !with_starts).await?;
-            let tenant = Tenant {
-                id: AGB.into(),
-                kind: TenantKind::Aanbieder,
+                Some(k) => {
+                    std::fs::create_dir_all(k)?;
+                    std::path::PathBuf::from(k)
+                }
+                None => dir.path().to_path_buf(),
             };
-            let opts = RunOptions {
-                period: engine::parse_period("2026-03")?,
-                today: "2026-04-02".parse()?,
-                dry_run: false,
-                out_dir: None,
-            };
-            reset_peak_rss();
-            let before = peak_rss_kib().unwrap_or(0);
             let t = Instant::now();
-            let report = engine::run(&store, &mappings, &tenant, &opts).await?;
-            let secs = t.elapsed().as_secs_f64();
-            let peak = peak_rss_kib().unwrap_or(0);
-            let lines: usize = report
-                .declarations
-                .iter()
-                .map(|d| d.debit_lines + d.credit_lines)
-                .sum();
+            rt.block_on(async {
+                let store = Store::open(None, &dir_path).await?;
+                setup(&store, n, "2026-03-01".parse()?, !with_starts).await?;
+                store.pool().close().await;
+                anyhow::Ok(())
+            })?;
+            let setup_secs = t.elapsed().as_secs_f64();
+            let out = std::process::Command::new(std::env::current_exe()?)
+                .env("LOKET_DECLARE_CHILD_DIR", &dir_path)
+                .env("LOKET_DECLARE_CHILD_N", n.to_string())
+                .output()?;
             anyhow::ensure!(
-                lines as u64 == 2 * n,
-                "expected {} lines, got {lines}; notices: {:?}",
-                2 * n,
-                report.notices.first()
+                out.status.success(),
+                "run failed: {}",
+                String::from_utf8_lossy(&out.stderr)
             );
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            let text = String::from_utf8_lossy(&out.stdout);
+            let f: Vec<&str> = text.split_whitespace().collect();
+            anyhow::ensure!(f.len() == 4, "unexpected child output {text:?}");
+            let secs: f64 = f[0].parse()?;
+            let peak: f64 = f[1].parse::<f64>()? / 1024.0;
             println!(
-                "{n:>12}  {:>13}  {secs:>7.2}  {:>20.1}  {:>21.1}  {:>12}  {lines:>5}",
+                "{n:>12}  {:>13}  {setup_secs:>9.1}  {secs:>7.2}  {:>20.1}  {peak:>35.1}  {:>12}  {:>5}",
                 n * 22,
                 secs * 1e6 / n as f64,
-                peak.saturating_sub(0) as f64 / 1024.0,
-                report.declarations.len(),
+                f[2],
+                f[3],
             );
-            let _ = before;
+            if let Some(k) = keep {
+                println!("database kept in {k}");
+            }
             Ok(())
-        });
+        })();
         if let Err(e) = result {
             eprintln!("{n} participants: {e:#}");
             return ExitCode::FAILURE;
