@@ -30,6 +30,7 @@ on_both_backends!(
     a_rejected_line_in_the_325_reaches_the_review_queue,
     dry_run_stores_nothing_and_municipalities_cannot_declare,
     casus_1_an_extended_allocation_declares_beyond_its_first_end,
+    a_skipped_month_gets_its_own_declaration,
 );
 
 const AGB: &str = "73730112";
@@ -785,4 +786,35 @@ async fn casus_1_an_extended_allocation_declares_beyond_its_first_end(db: Db) {
             .await,
     ));
     assert_eq!((july[0].1.as_str(), july[0].3), ("2026-07-01", 60));
+}
+
+/// TR318: after January was declared, a run for March also declares
+/// February (a month with care may not be skipped), each in a declaration
+/// with its own DeclaratiePeriode, February first.
+async fn a_skipped_month_gets_its_own_declaration(db: Db) {
+    let (_s, api) = provider(db).await;
+    let p = api.dagbesteding("S1", BSN_A, "500009", "2026-01-01").await;
+    api.days(&[(&p, "2026-01-12", "09:00", "13:00", "kas")])
+        .await;
+    api.run("2026-01", "2026-02-02").await;
+    api.days(&[
+        (&p, "2026-02-09", "09:00", "13:00", "kas"),
+        (&p, "2026-03-09", "09:00", "17:00", "kas"),
+    ])
+    .await;
+    let report = api.run("2026-03", "2026-04-01").await;
+    let decls = report["declarations"].as_array().unwrap();
+    assert_eq!(decls.len(), 2, "{report}");
+    assert_eq!(decls[0]["period_begin"], "2026-02-01");
+    assert_eq!(decls[1]["period_begin"], "2026-03-01");
+    let feb = lines(&assert_valid(
+        &api.message_xml(decls[0]["message_id"].as_str().unwrap())
+            .await,
+    ));
+    let mar = lines(&assert_valid(
+        &api.message_xml(decls[1]["message_id"].as_str().unwrap())
+            .await,
+    ));
+    assert_eq!((feb[0].1.as_str(), feb[0].3), ("2026-02-01", 1));
+    assert_eq!((mar[0].1.as_str(), mar[0].3), ("2026-03-01", 2));
 }
