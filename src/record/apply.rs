@@ -1,6 +1,8 @@
 //! Applying accepted messages to the participant record, inside the ingest
 //! transaction.
 
+use std::collections::HashSet;
+
 use anyhow::Result;
 use sqlx::{Any, Row, Transaction};
 
@@ -45,6 +47,53 @@ pub async fn find_previous(
             .unwrap_or_default(),
         no_retour: None,
     }))
+}
+
+/// The TR056 key of an inbound message: tenant, sender, berichtsoort and
+/// BerichtIdentificatie, as [`find_previous`] matches them.
+pub type ResendKey = (String, String, String, String);
+
+/// Which of `keys` the database already holds as inbound messages. One query
+/// for a whole batch, so the writer asks [`find_previous`] only for the
+/// messages that may be resends instead of for every message.
+pub async fn stored_keys(tx: &mut Tx, keys: &[ResendKey]) -> Result<HashSet<ResendKey>> {
+    let mut found = HashSet::new();
+    // Bounded statements: well below every backend's parameter limit.
+    for chunk in keys.chunks(256) {
+        let terms: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = 4 * i;
+                format!(
+                    "(tenant_id = ${} AND sender = ${} AND bericht = ${} AND identificatie = ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT tenant_id, sender, bericht, identificatie FROM messages WHERE direction = 'in' AND ({})",
+            terms.join(" OR ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (tenant, sender, bericht, ident) in chunk {
+            q = q
+                .bind(tenant.as_str())
+                .bind(sender.as_str())
+                .bind(bericht.as_str())
+                .bind(ident.as_str());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            found.insert((
+                r.try_get("tenant_id")?,
+                r.try_get("sender")?,
+                r.try_get("bericht")?,
+                r.try_get("identificatie")?,
+            ));
+        }
+    }
+    Ok(found)
 }
 
 /// The participant a message is about, when the record already has it.
@@ -248,7 +297,7 @@ pub fn requests_by_reference<'q>(
 /// commit makes it known. Rows are never deleted, so a known row stays true.
 #[derive(Debug, Default)]
 pub struct Known {
-    financiers: std::collections::HashSet<String>,
+    financiers: HashSet<String>,
     pending: Vec<String>,
 }
 

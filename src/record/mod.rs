@@ -75,6 +75,19 @@ struct Job {
     reply: oneshot::Sender<Result<Received>>,
 }
 
+impl Job {
+    fn resend_key(&self) -> apply::ResendKey {
+        let msg = &self.prepared.checked.message;
+        let value = |path: &str| msg.value(path).unwrap_or("").to_string();
+        (
+            self.tenant.id.clone(),
+            value("Header/Afzender"),
+            msg.name().to_string(),
+            value("Header/BerichtIdentificatie/Identificatie"),
+        )
+    }
+}
+
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Job")
@@ -266,13 +279,19 @@ async fn write_batch(
     let mut results: Vec<Result<Received>> = Vec::with_capacity(batch.len());
     let t0 = std::time::Instant::now();
     let mut w = store.begin_write().await?;
+    // Resends (TR056) are looked up for the whole batch at once; a message
+    // whose key is stored, or came earlier in this batch, is looked up again
+    // on its own.
+    let keys: Vec<apply::ResendKey> = batch.iter().map(Job::resend_key).collect();
+    let mut maybe_resent = apply::stored_keys(&mut w.tx, &keys).await?;
     let t1 = std::time::Instant::now();
-    for job in batch.iter_mut() {
+    for (job, key) in batch.iter_mut().zip(keys) {
+        let may_be_resend = !maybe_resent.insert(key);
         let mark = known.mark();
         if careful {
             sqlx::query("SAVEPOINT job").execute(&mut *w.tx).await?;
         }
-        let r = receive_in(&mut w.tx, known, job).await;
+        let r = receive_in(&mut w.tx, known, job, may_be_resend).await;
         match (&r, careful) {
             (Ok(_), true) => {
                 sqlx::query("RELEASE SAVEPOINT job")
@@ -322,10 +341,12 @@ async fn write_batch(
 
 /// Judges, applies and stores one checked message inside the writer's
 /// transaction. Can run twice for the same job (see [`write_batch`]).
+/// `may_be_resend`: the database may hold its key (TR056).
 async fn receive_in(
     tx: &mut apply::Tx,
     known: &mut apply::Known,
     job: &mut Job,
+    may_be_resend: bool,
 ) -> Result<Received> {
     let tenant = &job.tenant;
     let p = &mut job.prepared;
@@ -337,7 +358,10 @@ async fn receive_in(
             .value("Header/BerichtIdentificatie/Identificatie")
             .unwrap_or("");
         // TR056: a resend gets the same answer and changes nothing.
-        if let Some(prev) = apply::find_previous(tx, &tenant.id, sender, msg.name(), ident).await? {
+        if may_be_resend
+            && let Some(prev) =
+                apply::find_previous(tx, &tenant.id, sender, msg.name(), ident).await?
+        {
             return Ok(prev);
         }
         let cross = if p.structural {
