@@ -36,6 +36,10 @@ on_both_backends!(
     tr063_removal_needs_an_earlier_delivery,
     tr074_first_delivery_twice_then_stop,
     tr332_allocation_number_of_another_client,
+    tr379_reference_of_a_sent_request_is_accepted,
+    tr379_reference_without_a_request_is_rejected,
+    tr385_removal_after_credited_prestaties_is_accepted,
+    tr385_removal_with_approved_prestaties_is_rejected,
     healthz_and_metrics,
     no_bsn_in_headers_metrics_or_logs,
 );
@@ -1097,4 +1101,212 @@ async fn no_bsn_in_headers_metrics_or_logs(db: Db) {
         "the access log is captured:\n{logs}"
     );
     assert_no_bsn("the log", &logs);
+}
+
+// ---------------------------------------------------------------------------
+// Rows written by other parts of loket (the outbox, the declaration engine),
+// set up directly through the store's pool.
+
+/// An outbound `messages` row (what `requests` and `declarations` point to).
+async fn seed_outbound(s: &Server, tenant: &str, bericht: &str) -> String {
+    let id = format!("seed-{bericht}-{:016x}", rand::random::<u64>());
+    sqlx::query(
+        "INSERT INTO messages (id, tenant_id, direction, bericht, status, raw, created_at) \
+         VALUES ($1, $2, 'out', $3, 'sent', $4, '2026-03-01T00:00:00.000Z')",
+    )
+    .bind(&id)
+    .bind(tenant)
+    .bind(bericht)
+    .bind(b"<seed/>".to_vec())
+    .execute(s.state.store().pool())
+    .await
+    .expect("seed message");
+    id
+}
+
+/// A request (WMO315 aanvraag) this provider sent to `gemeente`.
+async fn seed_request(s: &Server, tenant: &str, gemeente: &str, reference: &str) {
+    let message_id = seed_outbound(s, tenant, "WMO315").await;
+    sqlx::query(
+        "INSERT INTO requests (id, tenant_id, message_id, bericht, gemeente, referentie_aanbieder, bsn_hash, status, created_at) \
+         VALUES ($1, $2, $3, 'WMO315', $4, $5, 'hash', 'sent', '2026-03-01T00:00:00.000Z')",
+    )
+    .bind(format!("req-{reference}"))
+    .bind(tenant)
+    .bind(&message_id)
+    .bind(gemeente)
+    .bind(reference)
+    .execute(s.state.store().pool())
+    .await
+    .expect("seed request");
+}
+
+/// The status of the request with this reference.
+async fn request_status(s: &Server, reference: &str) -> String {
+    use sqlx::Row;
+    sqlx::query("SELECT status FROM requests WHERE referentie_aanbieder = $1")
+        .bind(reference)
+        .fetch_one(s.state.store().pool())
+        .await
+        .expect("request")
+        .try_get("status")
+        .expect("status")
+}
+
+/// A declared prestatie (debit) on the allocation with this number, answered
+/// with `status`, and credited when `credited`.
+async fn seed_prestatie(s: &Server, tenant: &str, nummer: &str, status: &str, credited: bool) {
+    use sqlx::Row;
+    let pool = s.state.store().pool();
+    let a = sqlx::query(
+        "SELECT id, financier_id, participant_id FROM allocations WHERE tenant_id = $1 AND toewijzing_nummer = $2",
+    )
+    .bind(tenant)
+    .bind(nummer)
+    .fetch_one(pool)
+    .await
+    .expect("allocation");
+    let (allocation, financier, participant): (String, String, String) = (
+        a.try_get("id").expect("id"),
+        a.try_get("financier_id").expect("financier"),
+        a.try_get("participant_id").expect("participant"),
+    );
+    let message_id = seed_outbound(s, tenant, "WMO323").await;
+    let declaration = format!("decl-{nummer}");
+    sqlx::query(
+        "INSERT INTO declarations (id, tenant_id, financier_id, message_id, standard, declaratie_nummer, \
+         period_begin, period_end, total_cents, status, created_at) \
+         VALUES ($1, $2, $3, $4, 'iwmo', $5, '2026-03-01', '2026-03-31', 12000, 'answered', '2026-04-01T00:00:00.000Z')",
+    )
+    .bind(&declaration)
+    .bind(tenant)
+    .bind(&financier)
+    .bind(&message_id)
+    .bind(format!("D{nummer}"))
+    .execute(pool)
+    .await
+    .expect("seed declaration");
+    sqlx::query(
+        "INSERT INTO prestaties (id, tenant_id, declaration_id, participant_id, allocation_id, standard, \
+         referentie_nummer, toewijzing_nummer, product_categorie, product_code, period_begin, period_end, \
+         volume, eenheid, bedrag_cents, debet_credit, status, credited_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'iwmo', $6, $7, '01', '01A02', '2026-03-09', '2026-03-31', \
+         3, '04', 12000, 'D', $8, $9, '2026-04-01T00:00:00.000Z')",
+    )
+    .bind(format!("prest-{nummer}"))
+    .bind(tenant)
+    .bind(&declaration)
+    .bind(&participant)
+    .bind(&allocation)
+    .bind(format!("R{nummer}"))
+    .bind(nummer)
+    .bind(status)
+    .bind(credited.then_some("prest-credit"))
+    .execute(pool)
+    .await
+    .expect("seed prestatie");
+}
+
+/// `xml` (a WMO301) with ReferentieAanbieder `reference` in every
+/// ToegewezenProduct, where the schema puts it: after the ToewijzingNummer.
+fn with_reference(xml: &str, reference: &str) -> String {
+    let close = "</wmo301:ToewijzingNummer>";
+    assert!(xml.contains(close), "a WMO301 with a ToewijzingNummer");
+    xml.replace(
+        close,
+        &format!("{close}<wmo301:ReferentieAanbieder>{reference}</wmo301:ReferentieAanbieder>"),
+    )
+}
+
+const WMO301_REMOVAL: &str = "iwmo/valid/WMO301_verwijderd_en_vervangen.xml";
+
+/// 6. TR379: an allocation whose ReferentieAanbieder is that of a request
+///    the provider sent to this municipality is accepted, stores the
+///    reference, and marks the request answered.
+async fn tr379_reference_of_a_sent_request_is_accepted(db: Db) {
+    let s = Server::start(db).await;
+    let xml = with_reference(&fixture(WMO301), "VOT-2026-0041");
+    let tenant = receiver(&xml);
+    let api = s.tenant(&tenant).await;
+    seed_request(&s, &tenant, &text_of(&xml, "Afzender"), "VOT-2026-0041").await;
+
+    let answer = api.post_new(&xml, "accepted").await;
+    assert_fully_approved(&answer.xml);
+    assert_eq!(request_status(&s, "VOT-2026-0041").await, "answered");
+    let record = api.only_participant().await;
+    assert_eq!(allocations(&record).len(), 1, "{record:#}");
+}
+
+/// 6. TR379: a ReferentieAanbieder that names no request sent to this
+///    municipality (here: one sent to another municipality) is rejected with
+///    9379 on the ToegewezenProduct; nothing is applied.
+async fn tr379_reference_without_a_request_is_rejected(db: Db) {
+    let s = Server::start(db).await;
+    let xml = with_reference(&fixture(WMO301), "VOT-2026-0042");
+    let tenant = receiver(&xml);
+    assert_ne!(text_of(&xml, "Afzender"), "0363");
+    let api = s.tenant(&tenant).await;
+    seed_request(&s, &tenant, "0363", "VOT-2026-0042").await;
+
+    let answer = api.post_new(&xml, "rejected").await;
+    let codes = retourcodes(&answer.xml);
+    assert_eq!(codes["Header"], ["0200"], "{}", answer.xml);
+    assert_eq!(
+        codes["Client/ToegewezenProducten/ToegewezenProduct"],
+        ["9379"],
+        "{}",
+        answer.xml
+    );
+    assert!(api.participants().await.is_empty(), "nothing applied");
+    assert_eq!(request_status(&s, "VOT-2026-0042").await, "sent");
+    let m = api.message(&answer.message_id).await;
+    assert!(m["findings"].to_string().contains("TR379"), "{m:#}");
+}
+
+/// 6. TR385: removing (RedenWijziging 13) an allocation whose prestaties
+///    were all credited is accepted; the allocation is withdrawn.
+async fn tr385_removal_after_credited_prestaties_is_accepted(db: Db) {
+    let s = Server::start(db).await;
+    let xml = fixture(WMO301);
+    let tenant = receiver(&xml);
+    let api = s.tenant(&tenant).await;
+    api.post_new(&xml, "accepted").await;
+    seed_prestatie(&s, &tenant, "300145", "approved", true).await;
+
+    let removal = fixture(WMO301_REMOVAL);
+    let answer = api.post_new(&removal, "accepted").await;
+    assert_fully_approved(&answer.xml);
+    let record = api.only_participant().await;
+    let removed = allocations(&record)
+        .iter()
+        .find(|a| a["toewijzing_nummer"] == "300145")
+        .expect("allocation 300145");
+    assert_eq!(removed["status"], "withdrawn", "{record:#}");
+}
+
+/// 6. TR385: removing an allocation with an approved, not credited debit
+///    prestatie is rejected with 9385 on that ToegewezenProduct; the
+///    allocation stays as it was.
+async fn tr385_removal_with_approved_prestaties_is_rejected(db: Db) {
+    let s = Server::start(db).await;
+    let xml = fixture(WMO301);
+    let tenant = receiver(&xml);
+    let api = s.tenant(&tenant).await;
+    api.post_new(&xml, "accepted").await;
+    seed_prestatie(&s, &tenant, "300145", "approved", false).await;
+    let before = api.only_participant().await;
+
+    let removal = fixture(WMO301_REMOVAL);
+    let answer = api.post_new(&removal, "rejected").await;
+    let codes = retourcodes(&answer.xml);
+    assert_eq!(codes["Header"], ["0200"], "{}", answer.xml);
+    assert!(
+        codes["Client/ToegewezenProducten/ToegewezenProduct"].contains(&"9385".to_string()),
+        "{}",
+        answer.xml
+    );
+    let after = api.only_participant().await;
+    assert_eq!(allocations(&after), allocations(&before));
+    let m = api.message(&answer.message_id).await;
+    assert!(m["findings"].to_string().contains("TR385"), "{m:#}");
 }

@@ -1,6 +1,8 @@
 //! Applying accepted messages to the participant record, inside the ingest
 //! transaction.
 
+use std::collections::HashSet;
+
 use anyhow::Result;
 use sqlx::{Any, Row, Transaction};
 
@@ -47,6 +49,53 @@ pub async fn find_previous(
     }))
 }
 
+/// The TR056 key of an inbound message: tenant, sender, berichtsoort and
+/// BerichtIdentificatie, as [`find_previous`] matches them.
+pub type ResendKey = (String, String, String, String);
+
+/// Which of `keys` the database already holds as inbound messages. One query
+/// for a whole batch, so the writer asks [`find_previous`] only for the
+/// messages that may be resends instead of for every message.
+pub async fn stored_keys(tx: &mut Tx, keys: &[ResendKey]) -> Result<HashSet<ResendKey>> {
+    let mut found = HashSet::new();
+    // Bounded statements: well below every backend's parameter limit.
+    for chunk in keys.chunks(256) {
+        let terms: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = 4 * i;
+                format!(
+                    "(tenant_id = ${} AND sender = ${} AND bericht = ${} AND identificatie = ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT tenant_id, sender, bericht, identificatie FROM messages WHERE direction = 'in' AND ({})",
+            terms.join(" OR ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (tenant, sender, bericht, ident) in chunk {
+            q = q
+                .bind(tenant.as_str())
+                .bind(sender.as_str())
+                .bind(bericht.as_str())
+                .bind(ident.as_str());
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            found.insert((
+                r.try_get("tenant_id")?,
+                r.try_get("sender")?,
+                r.try_get("bericht")?,
+                r.try_get("identificatie")?,
+            ));
+        }
+    }
+    Ok(found)
+}
+
 /// The participant a message is about, when the record already has it.
 pub async fn participant_id_for(
     tx: &mut Tx,
@@ -87,42 +136,202 @@ pub struct NewMessage<'a> {
 }
 
 pub async fn insert_message(tx: &mut Tx, m: NewMessage<'_>) -> Result<()> {
-    let msg = &m.checked.message;
-    sqlx::query(
+    let row = MessageRow {
+        direction: m.direction,
+        participant_id: m.participant_id,
+        status: m.status,
+        retourcodes: serde_json::to_string(m.retourcodes)?,
+        findings: serde_json::to_string(&m.checked.findings)?,
+        parsed: json::to_json(&m.checked.message).to_string(),
+        answer_of: m.answer_of,
+        ..MessageRow::of(&m.checked.message, m.id, m.tenant, m.raw)
+    };
+    insert_messages(tx, &[row]).await
+}
+
+/// One `messages` row with its JSON columns already rendered: the ingest
+/// renders them in the parallel check stage, so the single writer only binds.
+pub struct MessageRow<'a> {
+    pub id: &'a str,
+    pub tenant: &'a str,
+    pub direction: &'a str,
+    pub standard: &'a str,
+    pub bericht: &'a str,
+    pub sender: Option<&'a str>,
+    pub receiver: Option<&'a str>,
+    pub identificatie: Option<&'a str>,
+    pub dagtekening: Option<&'a str>,
+    pub participant_id: Option<&'a str>,
+    pub status: &'a str,
+    pub retourcodes: String,
+    pub findings: String,
+    pub parsed: String,
+    pub raw: &'a [u8],
+    pub answer_of: Option<&'a str>,
+}
+
+impl<'a> MessageRow<'a> {
+    /// The row of an inbound `msg` with what its header says; status,
+    /// participant, codes, findings and parsed JSON are the caller's to set.
+    pub fn of(msg: &'a Message, id: &'a str, tenant: &'a str, raw: &'a [u8]) -> MessageRow<'a> {
+        MessageRow {
+            id,
+            tenant,
+            direction: "in",
+            standard: &msg.standard().name,
+            bericht: msg.name(),
+            sender: msg.value("Header/Afzender"),
+            receiver: msg.value("Header/Ontvanger"),
+            identificatie: msg.value("Header/BerichtIdentificatie/Identificatie"),
+            dagtekening: msg.value("Header/BerichtIdentificatie/Dagtekening"),
+            participant_id: None,
+            status: "",
+            retourcodes: "[]".to_string(),
+            findings: "[]".to_string(),
+            parsed: String::new(),
+            raw,
+            answer_of: None,
+        }
+    }
+}
+
+/// Columns of a `messages` row, in the order [`insert_messages`] binds them.
+const MESSAGE_COLUMNS: usize = 17;
+
+/// Inserts `rows` with one statement (a heenbericht and its retour go in
+/// together: one round trip to the database instead of two).
+pub async fn insert_messages(tx: &mut Tx, rows: &[MessageRow<'_>]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO messages (id, tenant_id, direction, standard, bericht, sender, receiver, identificatie, \
-         dagtekening, participant_id, status, retourcodes, findings, parsed, raw, answer_of, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(m.id)
-    .bind(m.tenant)
-    .bind(m.direction)
-    .bind(&msg.standard().name)
-    .bind(msg.name())
-    .bind(msg.value("Header/Afzender"))
-    .bind(msg.value("Header/Ontvanger"))
-    .bind(msg.value("Header/BerichtIdentificatie/Identificatie"))
-    .bind(msg.value("Header/BerichtIdentificatie/Dagtekening"))
-    .bind(m.participant_id)
-    .bind(m.status)
-    .bind(serde_json::to_string(m.retourcodes)?)
-    .bind(serde_json::to_string(&m.checked.findings)?)
-    .bind(json::to_json(msg).to_string())
-    .bind(m.raw)
-    .bind(m.answer_of)
-    .bind(now())
-    .execute(&mut **tx)
-    .await?;
+         dagtekening, participant_id, status, retourcodes, findings, parsed, raw, answer_of, created_at) VALUES {}",
+        value_rows(rows.len(), MESSAGE_COLUMNS)
+    );
+    let ts = now();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for m in rows {
+        q = q
+            .bind(m.id)
+            .bind(m.tenant)
+            .bind(m.direction)
+            .bind(m.standard)
+            .bind(m.bericht)
+            .bind(m.sender)
+            .bind(m.receiver)
+            .bind(m.identificatie)
+            .bind(m.dagtekening)
+            .bind(m.participant_id)
+            .bind(m.status)
+            .bind(m.retourcodes.as_str())
+            .bind(m.findings.as_str())
+            .bind(m.parsed.as_str())
+            .bind(m.raw)
+            .bind(m.answer_of)
+            .bind(ts.clone());
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 
-/// Applies an accepted message to the record; returns the participant it is about.
-pub async fn apply(
-    tx: &mut Tx,
-    tenant: &Tenant,
-    msg: &Message,
-    message_id: &str,
-) -> Result<Option<String>> {
-    let participant = match msg.get("Client") {
+/// `$first, $first+1, ...`: `n` numbered placeholders for an `IN (...)` list.
+/// Numbered placeholders are what both SQLite and PostgreSQL accept.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, ..., $cols), ($cols+1, ...)`: the VALUES of a multi-row insert.
+fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(1 + r * cols, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The requests (aanvraag, verzoek om wijziging) a 301 can honour, under the
+/// law `kind` of [`financier_of`].
+fn request_berichten(kind: &str) -> (&'static str, &'static str) {
+    if kind == "jeugdwet" {
+        ("JW315", "JW317")
+    } else {
+        ("WMO315", "WMO317")
+    }
+}
+
+/// `head` (a statement on `requests` ending in a WHERE condition) narrowed
+/// to the requests of `tenant` to `gemeente` under the law `kind` with one of
+/// these `references` (TR379).
+pub fn requests_by_reference<'q>(
+    head: &str,
+    tenant: &'q str,
+    kind: &str,
+    gemeente: &'q str,
+    references: &[&'q str],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    let (aanvraag, wijziging) = request_berichten(kind);
+    let sql = format!(
+        "{head} AND tenant_id = $1 AND gemeente = $2 AND bericht IN ($3, $4) \
+         AND referentie_aanbieder IN ({})",
+        placeholders(5, references.len())
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(gemeente)
+        .bind(aanvraag)
+        .bind(wijziging);
+    for r in references {
+        q = q.bind(*r);
+    }
+    q
+}
+
+/// What the writer knows to exist in the database, so it need not write it
+/// again: today the financiers, which every 301 would otherwise upsert.
+///
+/// An entry only counts once its transaction committed: a job adds to
+/// `pending`, a rolled-back job or transaction drops what it added, and a
+/// commit makes it known. Rows are never deleted, so a known row stays true.
+#[derive(Debug, Default)]
+pub struct Known {
+    financiers: HashSet<String>,
+    pending: Vec<String>,
+}
+
+impl Known {
+    /// A mark to roll back to when the job that starts now fails.
+    pub fn mark(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The job since `mark` was rolled back.
+    pub fn rolled_back(&mut self, mark: usize) {
+        self.pending.truncate(mark);
+    }
+
+    /// The transaction committed: what it wrote exists.
+    pub fn committed(&mut self) {
+        self.financiers.extend(self.pending.drain(..));
+    }
+
+    /// The transaction was rolled back as a whole.
+    pub fn abandoned(&mut self) {
+        self.pending.clear();
+    }
+
+    fn has_financier(&self, key: &str) -> bool {
+        self.financiers.contains(key) || self.pending.iter().any(|p| p == key)
+    }
+}
+
+/// The participant an accepted message is about, created or brought up to
+/// date from the message's Client. Done before the message is stored, so the
+/// message row is written with its participant at once.
+pub async fn participant_of(tx: &mut Tx, tenant: &Tenant, msg: &Message) -> Result<Option<String>> {
+    Ok(match msg.get("Client") {
         Some(client) if client.has("Bsn") => {
             Some(upsert_participant(tx, &tenant.id, client).await?)
         }
@@ -130,14 +339,19 @@ pub async fn apply(
             Some(bsn) => Some(ensure_participant(tx, &tenant.id, bsn).await?),
             None => None,
         },
-    };
-    if let Some(p) = &participant {
-        sqlx::query("UPDATE messages SET participant_id = $1 WHERE id = $2")
-            .bind(p)
-            .bind(message_id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    })
+}
+
+/// Applies an accepted message to the record; `participant` is what
+/// [`participant_of`] returned for it. Returns the participant.
+pub async fn apply(
+    tx: &mut Tx,
+    known: &mut Known,
+    tenant: &Tenant,
+    msg: &Message,
+    message_id: &str,
+    participant: Option<String>,
+) -> Result<Option<String>> {
     // Answers to what loket sent; before the early return, because a 325
     // granted in full (and a header-only retour) names no client.
     if let "306" | "308" | "316" | "318" | "325" = msg.def().number.as_str() {
@@ -147,7 +361,7 @@ pub async fn apply(
         return Ok(None);
     };
     match msg.def().number.as_str() {
-        "301" => apply_allocations(tx, tenant, msg, &participant, message_id).await?,
+        "301" => apply_allocations(tx, known, tenant, msg, &participant, message_id).await?,
         "305" | "307" => apply_deliveries(tx, tenant, msg, &participant, message_id).await?,
         _ => {}
     }
@@ -221,69 +435,48 @@ async fn ensure_participant(tx: &mut Tx, tenant: &str, bsn: &str) -> Result<Stri
 
 async fn apply_allocations(
     tx: &mut Tx,
+    known: &mut Known,
     tenant: &Tenant,
     msg: &Message,
     participant: &str,
     message_id: &str,
 ) -> Result<()> {
     let (fin_id, kind, code) = financier_of(tenant, msg);
-    sqlx::query(
-        "INSERT INTO financiers (id, tenant_id, kind, code, name, standard) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(format!("{}:{fin_id}", tenant.id))
-    .bind(&tenant.id)
-    .bind(kind)
-    .bind(&code)
-    .bind(format!("Gemeente {code} ({kind})"))
-    .bind(&msg.standard().name)
-    .execute(&mut **tx)
-    .await?;
     let fin_key = format!("{}:{fin_id}", tenant.id);
-    for tp in msg
+    if !known.has_financier(&fin_key) {
+        sqlx::query(
+            "INSERT INTO financiers (id, tenant_id, kind, code, name, standard) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&fin_key)
+        .bind(&tenant.id)
+        .bind(kind)
+        .bind(&code)
+        .bind(format!("Gemeente {code} ({kind})"))
+        .bind(&msg.standard().name)
+        .execute(&mut **tx)
+        .await?;
+        known.pending.push(fin_key.clone());
+    }
+    let products = msg
         .root()
-        .all("Client/ToegewezenProducten/ToegewezenProduct")
-    {
+        .all("Client/ToegewezenProducten/ToegewezenProduct");
+    let mut events: Vec<(String, &'static str, String)> = Vec::with_capacity(products.len());
+    let mut references: Vec<&str> = Vec::new();
+    for tp in products {
         let nummer = tp.value("ToewijzingNummer").unwrap_or_default();
         let ingang = tp.value("Ingangsdatum").unwrap_or_default();
         let eind = tp.value("Einddatum");
         let reden = tp.value("RedenWijziging");
         let withdrawn = reden == Some("13") && eind == Some(ingang);
-        let existing = sqlx::query(
-            "SELECT id, status FROM allocations WHERE tenant_id = $1 AND financier_id = $2 AND toewijzing_nummer = $3",
-        )
-        .bind(&tenant.id)
-        .bind(&fin_key)
-        .bind(nummer)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let (id, old_status) = match &existing {
-            Some(r) => (
-                r.try_get::<String, _>("id")?,
-                Some(r.try_get::<String, _>("status")?),
-            ),
-            None => (new_id(), None),
-        };
-        let status = if withdrawn {
-            "withdrawn"
-        } else {
-            {
-                // A renewed or changed allocation keeps its delivery state.
-                let keep = old_status
-                    .as_deref()
-                    .filter(|s| matches!(*s, "started" | "stopped"));
-                keep.unwrap_or("allocated")
-            }
-        };
-        let detail = match (&existing, withdrawn) {
-            (_, true) => "ingetrokken / withdrawn".to_string(),
-            (None, _) => "nieuwe toewijzing / new allocation".to_string(),
-            (Some(_), _) => format!(
-                "gewijzigd / changed (RedenWijziging {})",
-                reden.unwrap_or("-")
-            ),
-        };
-        sqlx::query(
+        if let Some(r) = tp.value("ReferentieAanbieder").filter(|r| !r.is_empty()) {
+            references.push(r);
+        }
+        // One upsert decides the status in SQL: a renewed or changed
+        // allocation keeps its delivery state (started, stopped). The id it
+        // returns tells whether the row is new (it is the id we offered).
+        let offered = new_id();
+        let row = sqlx::query(
             "INSERT INTO allocations (id, tenant_id, participant_id, financier_id, toewijzing_nummer, referentie_aanbieder, \
              product_categorie, product_code, toewijzingsdatum, ingangsdatum, einddatum, reden_wijziging, volume, eenheid, \
              frequentie, budget, status, updated_at) \
@@ -294,9 +487,13 @@ async fn apply_allocations(
                toewijzingsdatum = excluded.toewijzingsdatum, ingangsdatum = excluded.ingangsdatum, \
                einddatum = excluded.einddatum, reden_wijziging = excluded.reden_wijziging, volume = excluded.volume, \
                eenheid = excluded.eenheid, frequentie = excluded.frequentie, budget = excluded.budget, \
-               status = excluded.status, updated_at = excluded.updated_at",
+               status = CASE WHEN excluded.status = 'withdrawn' THEN 'withdrawn' \
+                             WHEN allocations.status IN ('started', 'stopped') THEN allocations.status \
+                             ELSE excluded.status END, \
+               updated_at = excluded.updated_at \
+             RETURNING id, status",
         )
-        .bind(&id)
+        .bind(&offered)
         .bind(&tenant.id)
         .bind(participant)
         .bind(&fin_key)
@@ -312,12 +509,82 @@ async fn apply_allocations(
         .bind(tp.value("Omvang/Eenheid"))
         .bind(tp.value("Omvang/Frequentie"))
         .bind(tp.int("Budget"))
-        .bind(status)
+        .bind(if withdrawn { "withdrawn" } else { "allocated" })
         .bind(now())
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
-        add_event(tx, &id, message_id, status, &detail).await?;
+        let id: String = row.try_get("id")?;
+        let status = match row.try_get::<String, _>("status")?.as_str() {
+            "withdrawn" => "withdrawn",
+            "started" => "started",
+            "stopped" => "stopped",
+            _ => "allocated",
+        };
+        let detail = if withdrawn {
+            "ingetrokken / withdrawn".to_string()
+        } else if id == offered {
+            "nieuwe toewijzing / new allocation".to_string()
+        } else {
+            format!(
+                "gewijzigd / changed (RedenWijziging {})",
+                reden.unwrap_or("-")
+            )
+        };
+        events.push((id, status, detail));
     }
+    add_events(tx, message_id, &events).await?;
+    answered_requests(tx, tenant, kind, &code, &references).await
+}
+
+/// TR379 passed, so every ReferentieAanbieder in an accepted 301 names a
+/// request to this municipality: that request is answered now.
+async fn answered_requests(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    kind: &str,
+    gemeente: &str,
+    references: &[&str],
+) -> Result<()> {
+    if references.is_empty() {
+        return Ok(());
+    }
+    requests_by_reference(
+        "UPDATE requests SET status = 'answered' WHERE status = 'sent'",
+        &tenant.id,
+        kind,
+        gemeente,
+        references,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The events `(allocation, status, detail)` of one message, in one statement.
+async fn add_events(
+    tx: &mut Tx,
+    message_id: &str,
+    events: &[(String, &'static str, String)],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO allocation_events (id, allocation_id, message_id, status, detail, created_at) VALUES {}",
+        value_rows(events.len(), 6)
+    );
+    let ts = now();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (allocation, status, detail) in events {
+        q = q
+            .bind(new_id())
+            .bind(allocation.as_str())
+            .bind(message_id)
+            .bind(*status)
+            .bind(detail.as_str())
+            .bind(ts.clone());
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -71,14 +71,96 @@ pub struct Ingest {
 struct Job {
     tenant: Tenant,
     raw: Vec<u8>,
-    checked: Checked,
+    prepared: Prepared,
     reply: oneshot::Sender<Result<Received>>,
+}
+
+impl Job {
+    fn resend_key(&self) -> apply::ResendKey {
+        let msg = &self.prepared.checked.message;
+        let value = |path: &str| msg.value(path).unwrap_or("").to_string();
+        (
+            self.tenant.id.clone(),
+            value("Header/Afzender"),
+            msg.name().to_string(),
+            value("Header/BerichtIdentificatie/Identificatie"),
+        )
+    }
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Job")
     }
+}
+
+/// A checked message with everything the writer would otherwise compute
+/// itself: the single writer is the bottleneck of the pipeline, so whatever
+/// does not depend on the record is done before, in the parallel check stage.
+struct Prepared {
+    checked: Checked,
+    /// The message's own findings; the writer appends the cross-message ones
+    /// after them (and cuts back to this when it runs a job a second time).
+    own_findings: usize,
+    /// Structural or content findings: the record is not consulted.
+    structural: bool,
+    /// The findings as stored, when the record adds none.
+    findings_json: String,
+    /// The message as stored (`parsed`).
+    parsed: String,
+    /// The retourbericht, when the record adds no findings (heenberichten only).
+    retour: Option<Result<Retour, String>>,
+}
+
+/// A built retourbericht: the tree, its encoding, its codes and its JSON.
+struct Retour {
+    message: crate::message::Message,
+    xml: String,
+    codes: Vec<String>,
+    parsed: String,
+}
+
+impl Prepared {
+    fn new(checked: Checked) -> Prepared {
+        let structural = !checked.complete
+            || checked
+                .findings
+                .iter()
+                .any(|f| matches!(f.level, Level::Structure | Level::Content));
+        Prepared {
+            own_findings: checked.findings.len(),
+            structural,
+            findings_json: findings_json(&checked.findings),
+            parsed: parsed_json(&checked),
+            retour: build_retour(&checked),
+            checked,
+        }
+    }
+}
+
+/// The retour of a heenbericht with its current findings; `Err` holds why no
+/// retour can be addressed. `None` for messages that get no retour.
+fn build_retour(checked: &Checked) -> Option<Result<Retour, String>> {
+    if checked.message.def().role != Role::Heen {
+        return None;
+    }
+    Some(
+        match istandaard::retour::build(checked, &RetourSettings::default()) {
+            Ok(message) => {
+                let mut codes = Vec::new();
+                collect_codes(message.root(), &mut codes);
+                codes.sort();
+                codes.dedup();
+                Ok(Retour {
+                    xml: encode::encode(&message),
+                    parsed: json::to_json(&message).to_string(),
+                    codes,
+                    message,
+                })
+            }
+            Err(e) => Err(format!("{e} / {}", e.nl())),
+        },
+    )
 }
 
 /// Most messages one commit carries. A commit costs one fsync (milliseconds on
@@ -101,7 +183,7 @@ impl Ingest {
 
     /// Receives one raw message for `tenant`: check, judge, apply, store, answer.
     pub async fn receive(&self, tenant: &Tenant, raw: &[u8]) -> Result<Received, IngestError> {
-        let mut checked = match istandaard::check(self.schema, raw, &self.limits) {
+        let checked = match istandaard::check(self.schema, raw, &self.limits) {
             Ok(c) => c,
             Err(e) => {
                 self.store_unusable(tenant, raw, &e).await?;
@@ -114,14 +196,15 @@ impl Ingest {
         if receiver != tenant.id {
             return Err(IngestError::WrongTenant { receiver });
         }
-        // Checking is done here, in parallel; judging against the record,
-        // applying and storing happen in the single writer, in order, so
-        // concurrent messages (and resends) see each other.
+        // Checking (and preparing what the writer stores) is done here, in
+        // parallel; judging against the record, applying and storing happen
+        // in the single writer, in order, so concurrent messages (and
+        // resends) see each other.
         let (reply, answer) = oneshot::channel();
         let job = Job {
             tenant: tenant.clone(),
             raw: raw.to_vec(),
-            checked: std::mem::replace(&mut checked, placeholder(self.schema)?),
+            prepared: Prepared::new(checked),
             reply,
         };
         self.writer
@@ -139,23 +222,17 @@ impl Ingest {
     }
 }
 
-/// An empty checked message, to move the real one into a job.
-fn placeholder(schema: &'static Schema) -> Result<Checked, IngestError> {
-    let key = schema
-        .by_name("WMO301")
-        .ok_or_else(|| IngestError::Store(anyhow::anyhow!("schema without WMO301")))?;
-    Ok(Checked {
-        message: crate::message::Message::new(schema, key),
-        findings: Vec::new(),
-        complete: false,
-    })
-}
-
-/// The writer: takes the jobs that are waiting (up to [`MAX_BATCH`]), runs each
-/// in its own savepoint inside one transaction, commits once, and only then
-/// answers every job. A job that fails is rolled back alone; a failed commit
-/// fails them all, and nothing was acknowledged.
+/// The writer: takes the jobs that are waiting (up to [`MAX_BATCH`]), runs
+/// them in one transaction, commits once, and only then answers every job.
+///
+/// A job that fails must be rolled back alone. Savepoints would do that, but
+/// cost two round trips per job on every batch for a failure that hardly
+/// ever happens; so a batch first runs without them, and only when a job
+/// fails is the whole transaction rolled back and the batch run again with a
+/// savepoint per job. A failed commit fails them all, and nothing was
+/// acknowledged.
 async fn write_loop(store: Store, mut jobs: mpsc::Receiver<Job>) {
+    let mut known = apply::Known::default();
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -164,31 +241,17 @@ async fn write_loop(store: Store, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let mut results: Vec<Result<Received>> = Vec::with_capacity(batch.len());
-        let committed = async {
-            let mut w = store.begin_write().await?;
-            for job in &mut batch {
-                sqlx::query("SAVEPOINT job").execute(&mut *w.tx).await?;
-                let r = receive_in(&mut w.tx, &job.tenant, &job.raw, &mut job.checked).await;
-                if r.is_ok() {
-                    sqlx::query("RELEASE SAVEPOINT job")
-                        .execute(&mut *w.tx)
-                        .await?;
-                } else {
-                    sqlx::query("ROLLBACK TO SAVEPOINT job")
-                        .execute(&mut *w.tx)
-                        .await?;
-                    sqlx::query("RELEASE SAVEPOINT job")
-                        .execute(&mut *w.tx)
-                        .await?;
-                }
-                results.push(r);
-            }
-            w.commit().await
-        }
-        .await;
-        match committed {
-            Ok(()) => {
+        let outcome = match write_batch(&store, &mut known, &mut batch, false).await {
+            Ok(Some(results)) => Ok(results),
+            // A careful run never asks for another; should it, every job
+            // fails rather than being acknowledged without a commit.
+            Ok(None) => write_batch(&store, &mut known, &mut batch, true)
+                .await
+                .and_then(|r| r.context("the writer could not isolate a failing message")),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(results) => {
                 for (job, r) in batch.into_iter().zip(results) {
                     let _ = job.reply.send(r);
                 }
@@ -203,120 +266,175 @@ async fn write_loop(store: Store, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// Judges, applies and stores one checked message inside the writer's transaction.
-async fn receive_in(
-    tx: &mut apply::Tx,
-    tenant: &Tenant,
-    raw: &[u8],
-    checked: &mut Checked,
-) -> Result<Received> {
-    let out = {
-        {
-            let msg = &checked.message;
-            let sender = msg.value("Header/Afzender").unwrap_or("").to_string();
-            let ident = msg
-                .value("Header/BerichtIdentificatie/Identificatie")
-                .unwrap_or("")
-                .to_string();
-            // TR056: a resend gets the same answer and changes nothing.
-            if let Some(prev) =
-                apply::find_previous(tx, &tenant.id, &sender, msg.name(), &ident).await?
-            {
-                return Ok(prev);
+/// Runs `batch` in one transaction and commits. `careful`: each job in its
+/// own savepoint, a failing job rolled back alone. Not careful: no
+/// savepoints, and the first failing job rolls everything back and returns
+/// `Ok(None)` (run again carefully). `Err` when the transaction failed.
+async fn write_batch(
+    store: &Store,
+    known: &mut apply::Known,
+    batch: &mut [Job],
+    careful: bool,
+) -> Result<Option<Vec<Result<Received>>>> {
+    let mut results: Vec<Result<Received>> = Vec::with_capacity(batch.len());
+    let t0 = std::time::Instant::now();
+    let mut w = store.begin_write().await?;
+    // Resends (TR056) are looked up for the whole batch at once; a message
+    // whose key is stored, or came earlier in this batch, is looked up again
+    // on its own.
+    let keys: Vec<apply::ResendKey> = batch.iter().map(Job::resend_key).collect();
+    let mut maybe_resent = apply::stored_keys(&mut w.tx, &keys).await?;
+    let t1 = std::time::Instant::now();
+    for (job, key) in batch.iter_mut().zip(keys) {
+        let may_be_resend = !maybe_resent.insert(key);
+        let mark = known.mark();
+        if careful {
+            sqlx::query("SAVEPOINT job").execute(&mut *w.tx).await?;
+        }
+        let r = receive_in(&mut w.tx, known, job, may_be_resend).await;
+        match (&r, careful) {
+            (Ok(_), true) => {
+                sqlx::query("RELEASE SAVEPOINT job")
+                    .execute(&mut *w.tx)
+                    .await?;
             }
-            let tenant = tenant.clone();
-            let structural = !checked.complete
-                || checked
-                    .findings
-                    .iter()
-                    .any(|f| matches!(f.level, Level::Structure | Level::Content));
-            let cross = if structural {
-                Vec::new()
-            } else {
-                rules::check(tx, &tenant, msg).await?
-            };
-            checked.findings.extend(cross);
-            let checked = &*checked;
-            let msg = &checked.message;
-            let accepted = checked.is_valid();
-            let message_id = new_id();
-            let participant_id = apply::participant_id_for(tx, &tenant.id, msg).await?;
-            // The retour is built once: its tree gives the codes we record,
-            // its encoding is what we store and send.
-            let mut no_retour = None;
-            let retour = match msg.def().role {
-                Role::Heen => {
-                    match istandaard::retour::build(checked, &RetourSettings::default()) {
-                        Ok(r) => Some(r),
-                        Err(e) => {
-                            no_retour = Some(format!("{e} / {}", e.nl()));
-                            None
-                        }
-                    }
-                }
-                _ => None,
-            };
-            let accepted = accepted && no_retour.is_none();
-            let retour_xml = retour.as_ref().map(encode::encode).unwrap_or_default();
-            let retourcodes = retourcodes_of(checked, retour.as_ref());
-            apply::insert_message(
-                tx,
-                apply::NewMessage {
-                    id: &message_id,
-                    tenant: &tenant.id,
-                    direction: "in",
-                    checked,
-                    participant_id: participant_id.as_deref(),
-                    status: if accepted { "accepted" } else { "rejected" },
-                    retourcodes: &retourcodes,
-                    raw,
-                    answer_of: None,
-                },
-            )
-            .await?;
-            // Applying may have created the participant: the retour belongs
-            // to its message history as well.
-            let participant_id = if accepted {
-                apply::apply(tx, &tenant, msg, &message_id)
-                    .await?
-                    .or(participant_id)
-            } else {
-                participant_id
-            };
-            if let Some(message) = retour {
-                let retour = Checked {
-                    message,
-                    findings: Vec::new(),
-                    complete: true,
-                };
-                apply::insert_message(
-                    tx,
-                    apply::NewMessage {
-                        id: &new_id(),
-                        tenant: &tenant.id,
-                        direction: "out",
-                        checked: &retour,
-                        participant_id: participant_id.as_deref(),
-                        status: "sent",
-                        retourcodes: &retourcodes,
-                        raw: retour_xml.as_bytes(),
-                        answer_of: Some(&message_id),
-                    },
-                )
-                .await?;
+            (Ok(_), false) => {}
+            (Err(_), true) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT job")
+                    .execute(&mut *w.tx)
+                    .await?;
+                sqlx::query("RELEASE SAVEPOINT job")
+                    .execute(&mut *w.tx)
+                    .await?;
+                known.rolled_back(mark);
             }
-            Received {
-                message_id,
-                bericht: msg.name().to_string(),
-                status: if accepted { "accepted" } else { "rejected" }.to_string(),
-                duplicate: false,
-                retourcodes,
-                retour_xml,
-                no_retour,
+            (Err(e), false) => {
+                tracing::warn!(error = %format!("{e:#}"), "a message failed; its batch runs again job by job");
+                known.abandoned();
+                w.rollback().await?;
+                return Ok(None);
             }
         }
+        results.push(r);
+    }
+    let t2 = std::time::Instant::now();
+    let c = w.commit().await;
+    tracing::debug!(
+        messages = batch.len(),
+        careful,
+        begin_us = (t1 - t0).as_micros() as u64,
+        jobs_us = (t2 - t1).as_micros() as u64,
+        commit_us = t2.elapsed().as_micros() as u64,
+        "ingest batch"
+    );
+    match c {
+        Ok(()) => {
+            known.committed();
+            Ok(Some(results))
+        }
+        Err(e) => {
+            known.abandoned();
+            Err(e)
+        }
+    }
+}
+
+/// Judges, applies and stores one checked message inside the writer's
+/// transaction. Can run twice for the same job (see [`write_batch`]).
+/// `may_be_resend`: the database may hold its key (TR056).
+async fn receive_in(
+    tx: &mut apply::Tx,
+    known: &mut apply::Known,
+    job: &mut Job,
+    may_be_resend: bool,
+) -> Result<Received> {
+    let tenant = &job.tenant;
+    let p = &mut job.prepared;
+    p.checked.findings.truncate(p.own_findings);
+    {
+        let msg = &p.checked.message;
+        let sender = msg.value("Header/Afzender").unwrap_or("");
+        let ident = msg
+            .value("Header/BerichtIdentificatie/Identificatie")
+            .unwrap_or("");
+        // TR056: a resend gets the same answer and changes nothing.
+        if may_be_resend
+            && let Some(prev) =
+                apply::find_previous(tx, &tenant.id, sender, msg.name(), ident).await?
+        {
+            return Ok(prev);
+        }
+        let cross = if p.structural {
+            Vec::new()
+        } else {
+            rules::check(tx, tenant, msg).await?
+        };
+        p.checked.findings.extend(cross);
+    }
+    let p = &*p;
+    let checked = &p.checked;
+    let msg = &checked.message;
+    // What the check stage prepared holds unless the record added findings.
+    let judged = checked.findings.len() > p.own_findings;
+    let rebuilt;
+    let (retour, findings) = if judged {
+        rebuilt = build_retour(checked);
+        (rebuilt.as_ref(), findings_json(&checked.findings))
+    } else {
+        (p.retour.as_ref(), p.findings_json.clone())
     };
-    Ok(out)
+    let (retour, no_retour) = match retour {
+        Some(Ok(r)) => (Some(r), None),
+        Some(Err(e)) => (None, Some(e.clone())),
+        None => (None, None),
+    };
+    let accepted = checked.is_valid() && no_retour.is_none();
+    let retourcodes = match retour {
+        Some(r) => r.codes.clone(),
+        None => finding_codes(checked),
+    };
+    let status = if accepted { "accepted" } else { "rejected" };
+    // An accepted message creates or updates its participant first, so both
+    // messages are stored with it at once.
+    let participant_id = if accepted {
+        apply::participant_of(tx, tenant, msg).await?
+    } else {
+        apply::participant_id_for(tx, &tenant.id, msg).await?
+    };
+    let message_id = new_id();
+    let retour_id = new_id();
+    let mut rows = vec![apply::MessageRow {
+        participant_id: participant_id.as_deref(),
+        status,
+        retourcodes: serde_json::to_string(&retourcodes)?,
+        findings,
+        parsed: p.parsed.clone(),
+        ..apply::MessageRow::of(msg, &message_id, &tenant.id, &job.raw)
+    }];
+    if let Some(r) = retour {
+        rows.push(apply::MessageRow {
+            direction: "out",
+            participant_id: participant_id.as_deref(),
+            status: "sent",
+            retourcodes: rows[0].retourcodes.clone(),
+            parsed: r.parsed.clone(),
+            answer_of: Some(&message_id),
+            ..apply::MessageRow::of(&r.message, &retour_id, &tenant.id, r.xml.as_bytes())
+        });
+    }
+    apply::insert_messages(tx, &rows).await?;
+    if accepted {
+        apply::apply(tx, known, tenant, msg, &message_id, participant_id).await?;
+    }
+    Ok(Received {
+        message_id,
+        bericht: msg.name().to_string(),
+        status: status.to_string(),
+        duplicate: false,
+        retourcodes,
+        retour_xml: retour.map(|r| r.xml.clone()).unwrap_or_default(),
+        no_retour,
+    })
 }
 
 impl Ingest {
@@ -343,15 +461,14 @@ impl Ingest {
     }
 }
 
-/// The retourcodes a message got: those in the retour we wrote, or for
-/// messages without retour (retours, 325) those of the findings.
-fn retourcodes_of(checked: &Checked, retour: Option<&crate::message::Message>) -> Vec<String> {
-    let mut codes: Vec<String> = Vec::new();
-    if let Some(r) = retour {
-        collect_codes(r.root(), &mut codes);
-    } else {
-        codes.extend(checked.findings.iter().map(|f| f.retourcode.clone()));
-    }
+/// The retourcodes of a message without retour (retours, 325): those of
+/// its findings, sorted, once each.
+fn finding_codes(checked: &Checked) -> Vec<String> {
+    let mut codes: Vec<String> = checked
+        .findings
+        .iter()
+        .map(|f| f.retourcode.clone())
+        .collect();
     codes.sort();
     codes.dedup();
     codes

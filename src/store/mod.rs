@@ -114,6 +114,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // A local SQLite file cannot drop a connection: testing it on
+            // every acquire would cost the ingest writer a round trip to the
+            // SQLite worker thread per batch.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -237,6 +241,12 @@ pub struct WriteTx {
 impl WriteTx {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await.context("commit failed")
+    }
+
+    /// Rolls back now (dropping would too, but only once the connection is
+    /// next used): the writer begins its next transaction right after.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await.context("rollback failed")
     }
 }
 
