@@ -31,6 +31,7 @@ on_both_backends!(
     dry_run_stores_nothing_and_municipalities_cannot_declare,
     casus_1_an_extended_allocation_declares_beyond_its_first_end,
     a_skipped_month_gets_its_own_declaration,
+    more_clients_than_max_clients_make_several_declarations,
 );
 
 const AGB: &str = "73730112";
@@ -817,4 +818,72 @@ async fn a_skipped_month_gets_its_own_declaration(db: Db) {
     ));
     assert_eq!((feb[0].1.as_str(), feb[0].3), ("2026-02-01", 1));
     assert_eq!((mar[0].1.as_str(), mar[0].3), ("2026-03-01", 2));
+}
+
+/// A contract's `max_clients` caps the clients per message: three clients
+/// with `max_clients = 2` make two WMO323 for the same month, each with its
+/// own DeclaratieNummer, together declaring every line exactly once.
+async fn more_clients_than_max_clients_make_several_declarations(db: Db) {
+    let mappings = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir("mappings").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text.replace(
+                "[declaration]\nperiod = \"month\"\n",
+                "[declaration]\nperiod = \"month\"\nmax_clients = 2\n",
+            );
+            std::fs::write(mappings.path().join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let config = loket::config::Config {
+        mappings_dir: mappings.path().to_path_buf(),
+        ..loket::config::Config::default()
+    };
+    let s = Server::start_with(db, config).await;
+    let api = s.tenant_api(AGB).await;
+    let mut days = Vec::new();
+    let mut participants = Vec::new();
+    for (i, bsn) in [BSN_A, BSN_B, "999900250"].iter().enumerate() {
+        let nummer = format!("80000{i}");
+        participants.push(
+            api.dagbesteding(&format!("T8{i}"), bsn, &nummer, "2026-01-01")
+                .await,
+        );
+    }
+    for p in &participants {
+        days.push((p, "2026-05-04", "09:00", "13:00", "kas"));
+    }
+    let days: Vec<_> = days
+        .iter()
+        .map(|(p, d, f, t, a)| (p.as_str(), *d, *f, *t, *a))
+        .collect();
+    api.days(&days).await;
+    let report = api.run("2026-05", "2026-06-02").await;
+    let decls = report["declarations"].as_array().unwrap();
+    assert_eq!(decls.len(), 2, "{report}");
+    let mut clients = Vec::new();
+    let mut nummers = std::collections::HashSet::new();
+    for d in decls {
+        let msg = assert_valid(&api.message_xml(d["message_id"].as_str().unwrap()).await);
+        assert_eq!(msg.name(), "WMO323");
+        assert!(
+            nummers.insert(
+                msg.value("Declaratie/DeclaratieNummer")
+                    .unwrap()
+                    .to_string()
+            )
+        );
+        let n = msg.root().all("Declaratie/Clienten/Client").len();
+        assert!(n <= 2, "{n} clients in one declaration");
+        clients.push(n);
+        assert_eq!(lines(&msg).len(), n);
+    }
+    clients.sort();
+    assert_eq!(clients, vec![1, 2]);
+    let total: i64 = decls
+        .iter()
+        .map(|d| d["total_cents"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 3 * 5398);
 }

@@ -191,25 +191,17 @@ struct Acc {
 pub fn compute(snap: &Snapshot, mappings: &Mappings, periods: &[Period]) -> Plan {
     // Participants are independent of each other: each thread takes a
     // contiguous range of them (registrations are sorted by participant).
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
     let n = snap.participants.len();
-    if threads <= 1 || n < 1000 {
+    if n < 1000 {
         return compute_range(snap, mappings, periods, 0..n);
     }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per = n.div_ceil(threads);
-    let parts: Vec<Plan> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let range = (t * per).min(n)..((t + 1) * per).min(n);
-                scope.spawn(move || compute_range(snap, mappings, periods, range))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    let ranges: Vec<_> = (0..threads)
+        .map(|t| (t * per).min(n)..((t + 1) * per).min(n))
+        .collect();
+    let parts = super::parallel(ranges, |range| {
+        compute_range(snap, mappings, periods, range)
     });
     let mut plan = Plan::default();
     for p in parts {

@@ -160,39 +160,40 @@ pub async fn run(
     let mut generated = Vec::new();
     let used = UsedNumbers::load(tx, &tenant.id).await?;
     notices_of(&snap, &plan, &mut report.notices);
-    // One declaration per financier and period, built and checked on their
-    // own threads: encoding and checking a large declaration is the costly
-    // part, and declarations do not depend on each other.
-    let groups = group(&snap, &plan, opts.period, &last);
-    let built: Vec<Result<(Option<Generated>, Vec<Notice>)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|(financier_id, period, lines)| {
-                let (snap, used, last) = (&snap, &used, &last);
-                scope.spawn(move || {
-                    let mut notices = Vec::new();
-                    let g = declare_one(
-                        schema,
-                        snap,
-                        mappings,
-                        tenant,
-                        opts,
-                        used,
-                        last,
-                        &financier_id,
-                        period,
-                        lines,
-                        &mut notices,
-                    )?;
-                    Ok((g, notices))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    // One declaration per financier and period (more when it has more
+    // clients than the mapping's max_clients), built and checked on one
+    // thread per core: encoding and checking a large declaration is the
+    // costly part, and declarations do not depend on each other.
+    let jobs: Vec<(String, Period, Vec<&Line>)> = group(&snap, &plan, opts.period, &last)
+        .into_iter()
+        .flat_map(|(financier_id, period, lines)| {
+            let max = lines
+                .first()
+                .and_then(|l| mappings.get(&snap.allocations[l.allocation].financier))
+                .map_or(crate::mapping::DEFAULT_MAX_CLIENTS, |m| m.max_clients);
+            split_clients(&snap, lines, max)
+                .into_iter()
+                .map(move |part| (financier_id.clone(), period, part))
+        })
+        .collect();
+    let built: Vec<Result<(Option<Generated>, Vec<Notice>)>> =
+        parallel(jobs, |(financier_id, period, lines)| {
+            let mut notices = Vec::new();
+            let g = declare_one(
+                schema,
+                &snap,
+                mappings,
+                tenant,
+                opts,
+                &used,
+                &last,
+                &financier_id,
+                period,
+                lines,
+                &mut notices,
+            )?;
+            Ok((g, notices))
+        });
     for b in built {
         let (g, notices) = b?;
         report.notices.extend(notices);
@@ -398,6 +399,72 @@ fn group<'p>(
         .into_iter()
         .map(|((f, p), lines)| (f, p, lines))
         .collect()
+}
+
+/// Splits one declaration's lines into parts of at most `max` clients, in
+/// participant order, never splitting a client: a client's credit and new
+/// debit for the same prestatie belong in one message.
+fn split_clients<'p>(snap: &Snapshot, mut lines: Vec<&'p Line>, max: usize) -> Vec<Vec<&'p Line>> {
+    lines.sort_by_key(|l| snap.allocations[l.allocation].participant);
+    let mut parts: Vec<Vec<&Line>> = Vec::new();
+    let mut clients = 0;
+    let mut last = None;
+    for line in lines {
+        let participant = snap.allocations[line.allocation].participant;
+        if last != Some(participant) {
+            last = Some(participant);
+            clients += 1;
+            if clients > max.max(1) || parts.is_empty() {
+                parts.push(Vec::new());
+                clients = 1;
+            }
+        }
+        if let Some(part) = parts.last_mut() {
+            part.push(line);
+        }
+    }
+    parts
+}
+
+/// Runs `work` over `jobs` on one thread per core (not one per job: a run
+/// with hundreds of declarations must not start hundreds of threads) and
+/// returns the results in the order of `jobs`.
+pub(crate) fn parallel<J: Send, R: Send>(jobs: Vec<J>, work: impl Fn(J) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    if threads <= 1 {
+        return jobs.into_iter().map(work).collect();
+    }
+    let total = jobs.len();
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        // A poisoned queue means another worker panicked; its
+                        // panic is resumed below.
+                        let next = match queue.lock() {
+                            Ok(mut q) => q.next(),
+                            Err(_) => None,
+                        };
+                        let Some((i, job)) = next else { break };
+                        out.push((i, work(job)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    debug_assert_eq!(done.len(), total);
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A generated declaration waiting to be stored.

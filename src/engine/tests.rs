@@ -242,3 +242,11 @@ fn references_credits_and_doubles() {
         ["TR390"]
     );
 }
+
+#[test]
+fn parallel_keeps_the_order_of_the_jobs() {
+    let jobs: Vec<u32> = (0..500).collect();
+    let out = super::parallel(jobs, |j| j * 2);
+    assert_eq!(out, (0..500).map(|j| j * 2).collect::<Vec<_>>());
+    assert!(super::parallel(Vec::<u32>::new(), |j| j).is_empty());
+}

@@ -14,8 +14,8 @@ use super::units::{
     Conversion, Eenheid, MINUTES_PER_DAGDEEL, Measure, RoundPer, RoundTo, Rounding,
 };
 use super::{
-    Delivery, Financier, FinancierKey, Kind, Mapping, PeriodRule, PriorityRule, Problem, Product,
-    ProductKey, SCHEMA, Standard, Tariff,
+    DEFAULT_MAX_CLIENTS, Delivery, Financier, FinancierKey, Kind, Mapping, PeriodRule,
+    PriorityRule, Problem, Product, ProductKey, SCHEMA, Standard, Tariff,
 };
 
 static VALIDATOR: LazyLock<Result<(Value, jsonschema::Validator), String>> = LazyLock::new(|| {
@@ -252,6 +252,7 @@ struct RawDelivery {
 struct RawDeclaration {
     period: String,
     four_weekly_start: Option<String>,
+    max_clients: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -344,6 +345,7 @@ impl Checker<'_> {
             },
             _ => PeriodRule::Month,
         };
+        let max_clients = raw.declaration.max_clients.unwrap_or(DEFAULT_MAX_CLIENTS);
         let categories = self.categories(financier.standard);
         let mut products: Vec<Product> = Vec::new();
         for (i, p) in raw.products.into_iter().enumerate() {
@@ -370,6 +372,7 @@ impl Checker<'_> {
             file: self.file.to_path_buf(),
             financier,
             period,
+            max_clients,
             products,
             priority,
         }

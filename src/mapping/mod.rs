@@ -274,6 +274,14 @@ impl Product {
     }
 }
 
+/// How many clients one declaration message holds unless the mapping says
+/// otherwise. A provider with thousands of participants would otherwise send
+/// one message of tens of megabytes per financier and period, larger than a
+/// counterpart's software comfortably takes; 2,000 clients make a WMO323 of
+/// roughly 1.5 MB. Smaller messages also let a run build and check them in
+/// parallel and keep a run's memory in proportion to one message.
+pub const DEFAULT_MAX_CLIENTS: usize = 2000;
+
 /// One financier's mapping file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
@@ -281,6 +289,9 @@ pub struct Mapping {
     pub file: PathBuf,
     pub financier: Financier,
     pub period: PeriodRule,
+    /// At most this many clients in one declaration message; see
+    /// [`DEFAULT_MAX_CLIENTS`].
+    pub max_clients: usize,
     pub products: Vec<Product>,
     /// This file's own preferences, most preferred first; see
     /// [`Mappings::priority`] for the order that applies.

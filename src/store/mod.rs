@@ -126,6 +126,14 @@ impl Store {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA temp_store = MEMORY").await?;
+                        // SQLite's default page cache is 2 MB per connection.
+                        // A provider's record outgrows it quickly (millions
+                        // of registrations after a few years), and then each
+                        // insert into an index re-reads its pages from the
+                        // OS: measured on a declaration run for 100,000
+                        // participants. 64 MiB per connection, at most four
+                        // connections, used only as the database grows.
+                        conn.execute("PRAGMA cache_size = -65536").await?;
                     }
                     Ok(())
                 })
