@@ -720,9 +720,9 @@ pub async fn register(
             Err(e) => Err(e.clone()),
         })
         .collect();
-    // A concurrent writer of the same key (PostgreSQL only: SQLite writes
-    // one at a time) makes the unique index refuse; the batch is then redone
-    // against what that writer committed.
+    // A concurrent writer of the same key (another path than this one, as
+    // batches of one tenant take the tenant lock first) makes the unique
+    // index refuse; the batch is then redone against what it committed.
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -782,6 +782,17 @@ async fn try_register(
 ) -> Result<Outcome> {
     let mut w = store.begin_write().await?;
     let tx = &mut w.tx;
+    // Batches of one tenant follow each other (a no-op update takes the
+    // tenant's row lock on PostgreSQL; SQLite writes one at a time anyway):
+    // eight colleagues correcting the same day at once otherwise met in the
+    // unique index, and under enough contention one of them ran out of
+    // retries. It also keeps a batch from interleaving with a declaration
+    // run, which takes the same lock.
+    sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+        .bind(tenant)
+        .execute(&mut **tx)
+        .await
+        .context("cannot lock the tenant")?;
     let mut participants: HashMap<(bool, String), Option<String>> = HashMap::new();
     let mut allocations: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut seen: HashMap<(String, NaiveDate, Option<String>), usize> = HashMap::new();
