@@ -138,10 +138,7 @@ pub async fn run(
         mark = now;
     };
     let mut w = store.begin_write().await?;
-    sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
-        .bind(&tenant.id)
-        .execute(&mut *w.tx)
-        .await?;
+    w.lock_tenant(&tenant.id).await?;
     let tx = &mut w.tx;
     let last = last_periods(tx, &tenant.id).await?;
     let periods = periods_to_compute(tx, &tenant.id, opts.period, &last).await?;

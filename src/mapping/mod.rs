@@ -277,8 +277,7 @@ impl Product {
 /// How many clients one declaration message holds unless the mapping says
 /// otherwise. A provider with thousands of participants would otherwise send
 /// one message of tens of megabytes per financier and period, larger than a
-/// counterpart's software comfortably takes; 2,000 clients make a WMO323 of
-/// roughly 1.5 MB. Smaller messages also let a run build and check them in
+/// counterpart's software comfortably takes. Smaller messages also let a run build and check them in
 /// parallel and keep a run's memory in proportion to one message.
 pub const DEFAULT_MAX_CLIENTS: usize = 2000;
 

@@ -781,18 +781,13 @@ async fn try_register(
     mode: Mode,
 ) -> Result<Outcome> {
     let mut w = store.begin_write().await?;
-    let tx = &mut w.tx;
-    // Batches of one tenant follow each other (a no-op update takes the
-    // tenant's row lock on PostgreSQL; SQLite writes one at a time anyway):
+    // Batches of one tenant follow each other:
     // eight colleagues correcting the same day at once otherwise met in the
     // unique index, and under enough contention one of them ran out of
     // retries. It also keeps a batch from interleaving with a declaration
     // run, which takes the same lock.
-    sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
-        .bind(tenant)
-        .execute(&mut **tx)
-        .await
-        .context("cannot lock the tenant")?;
+    w.lock_tenant(tenant).await?;
+    let tx = &mut w.tx;
     let mut participants: HashMap<(bool, String), Option<String>> = HashMap::new();
     let mut allocations: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut seen: HashMap<(String, NaiveDate, Option<String>), usize> = HashMap::new();
