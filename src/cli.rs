@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Manage the web app's users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Import data from files (daily registrations from CSV).
     Import {
         #[command(subcommand)]
@@ -117,6 +122,11 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
+    /// Start with a demo provider (30 participants, a month of registrations,
+    /// declarations and a rejected line) in the data directory (default
+    /// ./loket-demo), and print the address and the demo logins.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,6 +134,28 @@ pub enum TenantCommand {
     /// Create a tenant (AGB code or gemeentecode) and print a new API token as the last line.
     Add {
         id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user to a tenant; the password is read from LOKET_PASSWORD or
+    /// from the first line of standard input (never from the command line,
+    /// which other users of the machine can see).
+    Add {
+        /// User name (letters, digits, . _ - @).
+        username: String,
+        /// The tenant (AGB code or gemeentecode).
+        #[arg(long)]
+        tenant: String,
+        /// begeleider | backoffice | beheer
+        #[arg(long)]
+        role: String,
+        /// The name shown in the app (default: the user name).
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -166,8 +198,58 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Parse { emit, file } => parse(schema, &limits, emit, &file),
         Command::Retour { dagtekening, file } => retour(schema, &limits, dagtekening, &file),
         Command::Serve(args) => {
-            let config = crate::config::Config::resolve(&args.store, args.listen, cli.max_bytes)?;
-            runtime()?.block_on(crate::config::serve(config))?;
+            let mut store = args.store.clone();
+            if args.demo && store.data_dir.is_none() && std::env::var_os("LOKET_DATA_DIR").is_none()
+            {
+                store.data_dir = Some(PathBuf::from("loket-demo"));
+            }
+            let mut config = crate::config::Config::resolve(&store, args.listen, cli.max_bytes)?;
+            if args.demo {
+                crate::web::demo::prepare(&mut config)?;
+            }
+            runtime()?.block_on(crate::config::serve(config, args.demo))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    tenant,
+                    role,
+                    name,
+                    store,
+                },
+        } => {
+            let role = crate::web::auth::Role::parse(&role).with_context(|| {
+                format!("rol {role:?}: kies begeleider, backoffice of beheer / role {role:?}: use begeleider, backoffice or beheer")
+            })?;
+            let password = match std::env::var("LOKET_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            runtime()?.block_on(async {
+                let store = config.open_store().await?;
+                crate::web::auth::add_user(
+                    &store,
+                    &tenant,
+                    &username,
+                    name.as_deref().unwrap_or(&username),
+                    role,
+                    &password,
+                )
+                .await
+            })?;
+            println!(
+                "gebruiker {username} ({}) is aangemaakt / user created",
+                role.as_str()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Import {

@@ -113,10 +113,35 @@ impl Config {
     }
 }
 
-/// `loket serve`: the API, the drop-folder watchers and the outbox worker,
-/// until Ctrl-C / SIGTERM; then the worker finishes the deliveries under way.
-pub async fn serve(config: Config) -> Result<()> {
+/// `loket serve`: the API and web app, the drop-folder watchers and the
+/// outbox worker, until Ctrl-C / SIGTERM; then the worker finishes the
+/// deliveries under way. With `demo`, the demo tenant is seeded first and
+/// its logins are printed.
+pub async fn serve(config: Config, demo: bool) -> Result<()> {
     let state = config.state().await?;
+    if demo {
+        let d = crate::web::demo::seed(&state, crate::registration::today()).await?;
+        let host = if config.listen.ip().is_loopback() {
+            "localhost".to_string()
+        } else {
+            config.listen.ip().to_string()
+        };
+        println!("loket demo: http://{host}:{}/", config.listen.port());
+        println!(
+            "  organisatie {}; gebruikers {} met wachtwoord {}",
+            d.tenant,
+            crate::web::demo::DEMO_USERS
+                .iter()
+                .map(|(u, _, r)| format!("{u} ({})", r.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::web::demo::DEMO_PASSWORD
+        );
+        if let Some(t) = &d.api_token {
+            println!("  API-token: {t}");
+        }
+        println!("  gegevens in {}", config.data_dir.display());
+    }
     let watchers = crate::transport::dropfolder::start(&state.ingest, &config.dropfolder).await?;
     let worker = state
         .outbox

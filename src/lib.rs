@@ -44,3 +44,4 @@ pub mod schema;
 pub mod server;
 pub mod store;
 pub mod transport;
+pub mod web;

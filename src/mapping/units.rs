@@ -64,6 +64,19 @@ impl Eenheid {
         Eenheid::ALL.into_iter().find(|e| e.code() == code)
     }
 
+    /// The unit's name as staff read it (Dutch, plural).
+    pub fn label_nl(self) -> &'static str {
+        match self {
+            Eenheid::Minuut => "minuten",
+            Eenheid::Uur => "uren",
+            Eenheid::Etmaal => "etmalen",
+            Eenheid::Dagdeel => "dagdelen",
+            Eenheid::StuksOutput => "stuks (output)",
+            Eenheid::Euro => "euro",
+            Eenheid::StuksInspanning => "stuks (inspanning)",
+        }
+    }
+
     /// Length of one unit in minutes, for the units that measure time.
     pub fn minutes(self) -> Option<u32> {
         match self {

@@ -1,5 +1,8 @@
 //! `loket serve`: the HTTP API (axum on tokio).
 //!
+//! The back-office web app ([`crate::web`]) is served beside the API; its
+//! pages use a login session instead of a token.
+//!
 //! Every call but `/healthz` needs `Authorization: Bearer TOKEN`; the token
 //! decides the tenant, and every query is scoped to it (another tenant's data
 //! answers 404, never 403). Logs and metrics carry the route template and a
@@ -47,6 +50,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limit = state.ingest.limits.max_bytes;
     routes::routes()
+        .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(access_log))
         .with_state(state)

@@ -26,16 +26,16 @@ use sqlx::{AnyPool, Row};
 use super::AppState;
 use super::routes::{ApiError, Auth, Body};
 use crate::adapter::istandaard::retourcodes::explain;
-use crate::store::{Tenant, now};
+use crate::store::{Tenant, WriteTx, now};
 
 /// Where the resolution note is kept inside `detail` (the table has no
 /// column for it; the key is taken out again when an item is shown).
 const NOTE_KEY: &str = "resolution_note";
 
-const COLUMNS: &str = "id, participant_id, kind, subject_id, retourcodes, detail, status, created_at, resolved_at, resolved_by";
+pub(crate) const COLUMNS: &str = "id, participant_id, kind, subject_id, retourcodes, detail, status, created_at, resolved_at, resolved_by";
 
 /// What an item of each kind is about, for the person reading the queue.
-fn title(kind: &str) -> (&'static str, &'static str) {
+pub(crate) fn title(kind: &str) -> (&'static str, &'static str) {
     match kind {
         "rejected_prestatie" => (
             "Prestatie afgewezen in het declaratie-antwoord: corrigeer en declareer opnieuw, of boek af.",
@@ -53,6 +53,10 @@ fn title(kind: &str) -> (&'static str, &'static str) {
             "Levering boven de toewijzing: vraag zo nodig een wijziging aan (317).",
             "Delivery beyond the allocation: request a change (317) if needed.",
         ),
+        "not_sent" => (
+            "Door loket tegengehouden: het bericht zou een regel van de standaard breken. Herstel de gegevens, dan gaat het mee in de volgende run.",
+            "Held back by loket: the message would break a rule of the standard. Fix the data and the next run sends it.",
+        ),
         "not_declarable" => (
             "Levering die niet gedeclareerd kan worden.",
             "Delivery that cannot be claimed.",
@@ -68,7 +72,7 @@ pub fn explained_codes(stored: &str) -> Value {
 }
 
 /// One item as the API shows it (`schemas/api/review-item.json`).
-fn item_json(r: &AnyRow) -> Value {
+pub(crate) fn item_json(r: &AnyRow) -> Value {
     let s = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
     let kind = s("kind").unwrap_or_default();
     let (nl, en) = title(&kind);
@@ -243,23 +247,58 @@ pub async fn resolve(
         .map(str::to_string);
     let store = state.store();
     let mut w = store.begin_write().await.map_err(ApiError::internal)?;
-    let row =
+    match resolve_in(&mut w, &tenant.id, &id, &by, note.as_deref())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Resolved::Done => {}
+        Resolved::NotFound => return Err(ApiError::not_found()),
+        Resolved::AlreadyResolved => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "dit item is al afgehandeld",
+                "this item is already resolved",
+            ));
+        }
+    }
+    w.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(kind = "review", "review item resolved");
+    let row = fetch(store.pool(), &tenant, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(item_json(&row)))
+}
+
+/// What [`resolve_in`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved {
+    Done,
+    NotFound,
+    AlreadyResolved,
+}
+
+/// Marks an open item of `tenant` resolved, with who, when and the note, in
+/// the caller's transaction: the API and the web app's close, resend and
+/// bulk actions all resolve through here.
+pub async fn resolve_in(
+    w: &mut WriteTx,
+    tenant: &str,
+    id: &str,
+    by: &str,
+    note: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    let Some(row) =
         sqlx::query("SELECT status, detail FROM review_items WHERE id = $1 AND tenant_id = $2")
-            .bind(&id)
-            .bind(&tenant.id)
+            .bind(id)
+            .bind(tenant)
             .fetch_optional(&mut *w.tx)
-            .await
-            .map_err(|e| ApiError::internal(e.into()))?
-            .ok_or_else(ApiError::not_found)?;
-    let status: String = row
-        .try_get("status")
-        .map_err(|e| ApiError::internal(e.into()))?;
+            .await?
+    else {
+        return Ok(Resolved::NotFound);
+    };
+    let status: String = row.try_get("status")?;
     if status != "open" {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "dit item is al afgehandeld",
-            "this item is already resolved",
-        ));
+        return Ok(Resolved::AlreadyResolved);
     }
     let mut detail = row
         .try_get::<String, _>("detail")
@@ -267,7 +306,7 @@ pub async fn resolve(
         .and_then(|d| serde_json::from_str::<Value>(&d).ok())
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
-    if let (Some(d), Some(n)) = (detail.as_object_mut(), &note) {
+    if let (Some(d), Some(n)) = (detail.as_object_mut(), note) {
         d.insert(NOTE_KEY.to_string(), json!(n));
     }
     // `status = 'open'` again: two people resolving at once, one wins.
@@ -276,26 +315,17 @@ pub async fn resolve(
          WHERE id = $4 AND tenant_id = $5 AND status = 'open'",
     )
     .bind(now())
-    .bind(&by)
+    .bind(by)
     .bind(detail.to_string())
-    .bind(&id)
-    .bind(&tenant.id)
+    .bind(id)
+    .bind(tenant)
     .execute(&mut *w.tx)
-    .await
-    .map_err(|e| ApiError::internal(e.into()))?;
-    if done.rows_affected() != 1 {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "dit item is al afgehandeld",
-            "this item is already resolved",
-        ));
-    }
-    w.commit().await.map_err(ApiError::internal)?;
-    tracing::info!(kind = "review", "review item resolved");
-    let row = fetch(store.pool(), &tenant, &id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(item_json(&row)))
+    .await?;
+    Ok(if done.rows_affected() == 1 {
+        Resolved::Done
+    } else {
+        Resolved::AlreadyResolved
+    })
 }
 
 /// The participant record's open review items.

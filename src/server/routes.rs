@@ -366,7 +366,7 @@ async fn search_participant(
 ) -> Result<Json<Value>, ApiError> {
     let input = super::input::parse_body("participant-search", &body)?;
     let bsn = input.get("bsn").and_then(Value::as_str).unwrap_or_default();
-    participant_record(&state, &tenant, bsn).await.map(Json)
+    record_or_404(&state, &tenant, bsn).await
 }
 
 /// `GET /participants/{key}`: the merged record. `key` is the participant id
@@ -376,27 +376,41 @@ async fn get_participant(
     Auth(tenant): Auth,
     Path(key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    participant_record(&state, &tenant, &key).await.map(Json)
+    record_or_404(&state, &tenant, &key).await
 }
 
-/// The merged record of one participant of `tenant`, by id or BSN.
-async fn participant_record(
+async fn record_or_404(
     state: &AppState,
     tenant: &Tenant,
     key: &str,
-) -> Result<Value, ApiError> {
-    let pool = state.store().pool();
-    let p = sqlx::query(
-        "SELECT id, bsn, client_number, birth_date, gender, name_json, contact_json, created_at, updated_at \
+) -> Result<Json<Value>, ApiError> {
+    participant_record(state.store().pool(), tenant, key)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+/// The merged record of one participant of `tenant`, by id or BSN, as the
+/// API returns it (`schemas/api/participant.json`) and the web app shows
+/// it; `None` when the tenant has no such participant.
+pub async fn participant_record(
+    pool: &sqlx::AnyPool,
+    tenant: &Tenant,
+    key: &str,
+) -> anyhow::Result<Option<Value>> {
+    let Some(p) = sqlx::query(
+        "SELECT id, bsn, client_number, birth_date, gender, name_json, contact_json, group_name, created_at, updated_at \
          FROM participants WHERE tenant_id = $1 AND (id = $2 OR bsn = $2)",
     )
     .bind(&tenant.id)
     .bind(key)
     .fetch_optional(pool)
-    .await
-    .map_err(|e| ApiError::internal(e.into()))?
-    .ok_or_else(ApiError::not_found)?;
-    let pid: String = p.try_get("id").map_err(|e| ApiError::internal(e.into()))?;
+    .await?
+    else {
+        return Ok(None);
+    };
+    let pid: String = p.try_get("id")?;
     let allocations = sqlx::query(
         "SELECT a.id, a.toewijzing_nummer, a.referentie_aanbieder, a.product_categorie, a.product_code, a.toewijzingsdatum, \
          a.ingangsdatum, a.einddatum, a.reden_wijziging, a.volume, a.eenheid, a.frequentie, a.budget, a.status, a.updated_at, \
@@ -407,8 +421,7 @@ async fn participant_record(
     .bind(&tenant.id)
     .bind(&pid)
     .fetch_all(pool)
-    .await
-    .map_err(|e| ApiError::internal(e.into()))?;
+    .await?;
     let mut allocs = Vec::new();
     for a in &allocations {
         let aid: String = a.try_get("id").unwrap_or_default();
@@ -417,8 +430,7 @@ async fn participant_record(
         )
         .bind(&aid)
         .fetch_all(pool)
-        .await
-        .map_err(|e| ApiError::internal(e.into()))?;
+        .await?;
         let s = |c: &str| a.try_get::<Option<String>, _>(c).ok().flatten();
         let i = |c: &str| a.try_get::<Option<i64>, _>(c).ok().flatten();
         allocs.push(json!({
@@ -449,16 +461,11 @@ async fn participant_record(
     .bind(&tenant.id)
     .bind(&pid)
     .fetch_all(pool)
-    .await
-    .map_err(|e| ApiError::internal(e.into()))?;
-    let prestaties = super::review::prestaties_of(pool, tenant, &pid)
-        .await
-        .map_err(ApiError::internal)?;
-    let review_items = super::review::open_items_of(pool, tenant, &pid)
-        .await
-        .map_err(ApiError::internal)?;
+    .await?;
+    let prestaties = super::review::prestaties_of(pool, tenant, &pid).await?;
+    let review_items = super::review::open_items_of(pool, tenant, &pid).await?;
     let s = |c: &str| p.try_get::<Option<String>, _>(c).ok().flatten();
-    Ok(json!({
+    Ok(Some(json!({
         "id": pid,
         "bsn": s("bsn"),
         "client_number": s("client_number"),
@@ -466,6 +473,7 @@ async fn participant_record(
         "geslacht": s("gender"),
         "naam": s("name_json").and_then(|x| serde_json::from_str::<Value>(&x).ok()),
         "contact": s("contact_json").and_then(|x| serde_json::from_str::<Value>(&x).ok()),
+        "groep": s("group_name"),
         "allocations": allocs,
         "messages": messages.iter().map(|m| json!({
             "id": m.try_get::<String, _>("id").ok(),
@@ -477,5 +485,5 @@ async fn participant_record(
         })).collect::<Vec<_>>(),
         "prestaties": prestaties,
         "review_items": review_items,
-    }))
+    })))
 }

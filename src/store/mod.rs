@@ -272,8 +272,9 @@ impl WriteTx {
     }
 }
 
-/// A random API token: 32 bytes from the OS, hex encoded.
-fn new_token() -> String {
+/// A random secret (API token, session cookie, CSRF token): 32 bytes
+/// from the OS, hex encoded.
+pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
 }

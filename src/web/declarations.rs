@@ -1,0 +1,330 @@
+//! Declaraties: per financier and period every declaration (and invoice)
+//! with its status (concept, verzonden, goedgekeurd, deels afgekeurd,
+//! afgekeurd), totals and the message to download; and the button that
+//! runs the engine, the same [`crate::engine::run`] as `loket declare` and
+//! `POST /declarations/run`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::auth::{Post, WebUser, audit, csrf_form};
+use super::registration::urlencode;
+use super::{WebError, csrf_field, euro, financier_kind_nl, page, status_nl};
+use crate::server::AppState;
+use crate::server::review::{Prestaties, prestaties_where};
+
+/// A declaration's status as staff read it: from its outbox state and the
+/// answers on its lines.
+fn status(outbox: Option<&str>, lines: i64, approved: i64, rejected: i64) -> &'static str {
+    match outbox {
+        Some("queued" | "sending") => return "concept",
+        Some("failed") => return "verzenden mislukt",
+        _ => {}
+    }
+    if rejected > 0 && rejected == lines {
+        "afgekeurd"
+    } else if rejected > 0 {
+        "deels afgekeurd"
+    } else if lines > 0 && approved == lines {
+        "goedgekeurd"
+    } else {
+        "verzonden"
+    }
+}
+
+const SELECT: &str = "SELECT d.id, d.standard, d.declaratie_nummer, d.period_begin, d.period_end, d.total_cents, \
+     d.created_at, f.kind, f.code, f.name, m.bericht, o.state AS outbox_state, \
+     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines, \
+     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id AND p.status = 'approved') AS approved, \
+     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id AND p.status = 'rejected') AS rejected \
+     FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
+     LEFT JOIN outbox o ON o.message_id = d.message_id";
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    financier: Option<String>,
+    #[serde(default)]
+    periode: Option<String>,
+    #[serde(default)]
+    melding: Option<String>,
+}
+
+/// `GET /declaraties?financier=&periode=`.
+pub async fn list(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let period = q.periode.as_deref().filter(|p| !p.is_empty());
+    let financier = q.financier.as_deref().filter(|p| !p.is_empty());
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE d.tenant_id = $1 AND ($2 IS NULL OR substr(d.period_begin, 1, 7) = $2) \
+         AND ($3 IS NULL OR f.kind || ':' || f.code = $3) ORDER BY d.period_begin DESC, f.kind, f.code, d.created_at DESC LIMIT 500"
+    )))
+    .bind(&user.tenant.id)
+    .bind(period)
+    .bind(financier)
+    .fetch_all(state.store().pool())
+    .await?;
+    let financiers: Vec<(String, String)> =
+        sqlx::query("SELECT kind, code FROM financiers WHERE tenant_id = $1 ORDER BY kind, code")
+            .bind(&user.tenant.id)
+            .fetch_all(state.store().pool())
+            .await?
+            .iter()
+            .filter_map(|r| {
+                let kind: String = r.try_get("kind").ok()?;
+                let code: String = r.try_get("code").ok()?;
+                Some((
+                    format!("{kind}:{code}"),
+                    format!("{} {code}", financier_kind_nl(&kind)),
+                ))
+            })
+            .collect();
+    let last_month = crate::registration::today()
+        .checked_sub_months(chrono::Months::new(1))
+        .map(|d| d.format("%Y-%m").to_string())
+        .unwrap_or_default();
+    let body = html! {
+        h1 { "Declaraties en facturen" }
+        @if let Some(m) = &q.melding { p.melding.ok role="status" { (m) } }
+        form.regel method="post" action="/declaraties/run" {
+            (csrf_field(&user))
+            label { "Periode" input type="month" name="periode" value=(last_month) required; }
+            button type="submit" { "Declaratierun starten" }
+        }
+        form.filters method="get" action="/declaraties" {
+            label { "Financier"
+                select name="financier" {
+                    option value="" { "Alle" }
+                    @for (k, l) in &financiers { option value=(k) selected[financier == Some(k.as_str())] { (l) } }
+                }
+            }
+            label { "Periode" input type="month" name="periode" value=(period.unwrap_or("")); }
+            button.secundair type="submit" { "Filteren" }
+        }
+        @if rows.is_empty() { p { "Nog geen declaraties." } } @else {
+            table {
+                thead { tr {
+                    th { "Periode" } th { "Financier" } th { "Bericht" } th { "Nummer" }
+                    th.getal { "Regels" } th.getal { "Totaal" } th { "Status" } th { "" }
+                } }
+                tbody {
+                    @for r in &rows {
+                        @let id: String = r.try_get("id").unwrap_or_default();
+                        @let lines: i64 = r.try_get("lines").unwrap_or(0);
+                        @let kind: String = r.try_get("kind").unwrap_or_default();
+                        tr {
+                            td { (r.try_get::<String, _>("period_begin").unwrap_or_default().get(..7).unwrap_or("")) }
+                            td { (financier_kind_nl(&kind)) " " (r.try_get::<String, _>("code").unwrap_or_default()) }
+                            td { (r.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default()) }
+                            td { code { (r.try_get::<String, _>("declaratie_nummer").unwrap_or_default()) } }
+                            td.getal { (lines) }
+                            td.getal { (euro(r.try_get("total_cents").unwrap_or(0))) }
+                            td { (status(r.try_get::<Option<String>, _>("outbox_state").ok().flatten().as_deref(), lines,
+                                   r.try_get("approved").unwrap_or(0), r.try_get("rejected").unwrap_or(0))) }
+                            td { a href={ "/declaraties/" (id) } { "Bekijken" } " · " a href={ "/declaraties/" (id) "/bericht" } download { "Bericht" } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page("Declaraties", Some(&user), body))
+}
+
+/// `GET /declaraties/{id}`: the lines, each with its answer.
+pub async fn show(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE d.tenant_id = $1 AND d.id = $2"
+    )))
+    .bind(&user.tenant.id)
+    .bind(&id)
+    .fetch_optional(state.store().pool())
+    .await?
+    .ok_or(WebError::NotFound)?;
+    let lines = prestaties_where(
+        state.store().pool(),
+        &user.tenant,
+        Prestaties::InDeclaration(&id),
+    )
+    .await?;
+    let n: i64 = row.try_get("lines").unwrap_or(0);
+    let st = status(
+        row.try_get::<Option<String>, _>("outbox_state")
+            .ok()
+            .flatten()
+            .as_deref(),
+        n,
+        row.try_get("approved").unwrap_or(0),
+        row.try_get("rejected").unwrap_or(0),
+    );
+    let nummer: String = row.try_get("declaratie_nummer").unwrap_or_default();
+    let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("").to_string();
+    let body = html! {
+        h1 { (row.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default()) " " (nummer) }
+        dl.gegevens {
+            dt { "Financier" } dd { (financier_kind_nl(&row.try_get::<String, _>("kind").unwrap_or_default())) " " (row.try_get::<String, _>("code").unwrap_or_default()) }
+            dt { "Periode" } dd { (row.try_get::<String, _>("period_begin").unwrap_or_default()) " – " (row.try_get::<String, _>("period_end").unwrap_or_default()) }
+            dt { "Totaal" } dd { (euro(row.try_get("total_cents").unwrap_or(0))) }
+            dt { "Status" } dd { (st) }
+        }
+        p { a href={ "/declaraties/" (id) "/bericht" } download { "Bericht downloaden (XML)" } }
+        table {
+            thead { tr { th { "Referentie" } th { "Deelnemer" } th { "Toewijzing" } th { "Product" } th.getal { "Volume" } th.getal { "Bedrag" } th { "D/C" } th { "Status" } th { "Retourcodes" } } }
+            tbody {
+                @for l in &lines {
+                    tr {
+                        td { code { (s(l, "referentie_nummer")) } }
+                        td { a href={ "/deelnemers/" (s(l, "participant_id")) } { "deelnemer" } }
+                        td { code { (s(l, "toewijzing_nummer")) } }
+                        td { (s(&l["product"], "categorie")) "/" (s(&l["product"], "code")) }
+                        td.getal { (l["volume"].as_i64().unwrap_or(0)) }
+                        td.getal { (euro(l["bedrag_cents"].as_i64().unwrap_or(0))) }
+                        td { (s(l, "debet_credit")) }
+                        td { (status_nl(&s(l, "status"))) }
+                        td { @for c in l["retourcodes"].as_array().into_iter().flatten() { code { (s(c, "code")) } " " (s(c, "nl")) br; } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page("Declaratie", Some(&user), body))
+}
+
+/// `GET /declaraties/{id}/bericht`: the message as it was sent.
+pub async fn download(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let row = sqlx::query(
+        "SELECT m.raw, m.bericht, d.declaratie_nummer FROM declarations d JOIN messages m ON m.id = d.message_id \
+         WHERE d.tenant_id = $1 AND d.id = $2",
+    )
+    .bind(&user.tenant.id)
+    .bind(&id)
+    .fetch_optional(state.store().pool())
+    .await?
+    .ok_or(WebError::NotFound)?;
+    let raw: Vec<u8> = row.try_get("raw")?;
+    let name: String = format!(
+        "{}_{}.xml",
+        row.try_get::<Option<String>, _>("bericht")?
+            .unwrap_or_else(|| "bericht".into()),
+        row.try_get::<String, _>("declaratie_nummer")?
+    )
+    .chars()
+    .filter(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
+    .collect();
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/xml; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        raw,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RunForm {
+    csrf: String,
+    periode: String,
+}
+csrf_form!(RunForm);
+
+/// `POST /declaraties/run`: the engine for one month; the result as a
+/// message on the list.
+pub async fn run(
+    State(state): State<AppState>,
+    Post(user, f): Post<RunForm>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    if user.tenant.kind != crate::store::TenantKind::Aanbieder {
+        return Err(WebError::BadRequest(
+            "alleen een aanbieder declareert".into(),
+        ));
+    }
+    let period = crate::engine::parse_period(f.periode.trim())
+        .map_err(|_| WebError::BadRequest("periode is geen JJJJ-MM".into()))?;
+    let report = run_engine(&state, &user, period).await?;
+    let made: Vec<String> = report
+        .declarations
+        .iter()
+        .map(|d| format!("{} {}", d.bericht, d.declaratie_nummer))
+        .collect();
+    let message = if made.is_empty() {
+        format!(
+            "Declaratierun {}: niets nieuws te declareren; {} melding(en).",
+            f.periode.trim(),
+            report.notices.len()
+        )
+    } else {
+        format!(
+            "Declaratierun {}: {} aangemaakt en in de wachtrij gezet; {} melding(en).",
+            f.periode.trim(),
+            made.join(", "),
+            report.notices.len()
+        )
+    };
+    Ok(Redirect::to(&format!("/declaraties?melding={}", urlencode(&message))).into_response())
+}
+
+/// Runs the engine for `period` for the user's tenant, wakes the outbox and
+/// writes the run to the audit trail: the run button and the review
+/// queue's resend both go through here.
+pub async fn run_engine(
+    state: &AppState,
+    user: &WebUser,
+    period: crate::mapping::Period,
+) -> Result<crate::engine::RunReport, WebError> {
+    let opts = crate::engine::RunOptions {
+        period,
+        today: crate::registration::today(),
+        dry_run: false,
+        out_dir: None,
+    };
+    let report = crate::engine::run(
+        state.store(),
+        state.mappings.for_tenant(&user.tenant.id),
+        &user.tenant,
+        &opts,
+    )
+    .await?;
+    state.outbox.wake();
+    let mut w = state.store().begin_write().await?;
+    audit(
+        &mut w,
+        &user.tenant.id,
+        &user.username,
+        "declaration_run",
+        None,
+        serde_json::json!({
+            "period": period.start.to_string(),
+            "declarations": report.declarations.len(),
+            "notices": report.notices.len(),
+        }),
+    )
+    .await?;
+    w.commit().await?;
+    Ok(report)
+}

@@ -1,0 +1,375 @@
+//! `loket serve --demo`: a provider with thirty participants financed by two
+//! municipalities (Wmo 0363, Jeugdwet 0599), a month of registrations, the
+//! declarations of that month, and a declaration answer with one rejected
+//! line, so that a newcomer sees the whole flow in the browser.
+//!
+//! Everything goes through the real paths: allocations arrive as WMO301 and
+//! JW301 messages through [`crate::record::Ingest`], days are stored by
+//! [`crate::registration::register`], declarations are made by
+//! [`crate::engine::run`], and the municipality's WMO325 is built by the
+//! retour builder and received like any other message. The demo's
+//! mappings are the project's own with delivery to folders in the data
+//! directory, since the example municipalities' addresses do not exist.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{Datelike, Duration, Months, NaiveDate};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::auth::{Role, add_user};
+use crate::adapter::istandaard::encode::Builder;
+use crate::adapter::istandaard::{self, Limits, RetourSettings};
+use crate::config::Config;
+use crate::finding::{Finding, Level};
+use crate::registration::{Item, Mode, RegistrationInput};
+use crate::schema::Schema;
+use crate::server::AppState;
+use crate::store::{Tenant, TenantKind};
+
+/// The demo provider's AGB code.
+pub const DEMO_AGB: &str = "87654321";
+/// The password of every demo user (printed at start).
+pub const DEMO_PASSWORD: &str = "demo-wachtwoord";
+/// Demo users: user name, display name, role.
+pub const DEMO_USERS: [(&str, &str, Role); 3] = [
+    ("jobcoach", "Jamila (jobcoach)", Role::Begeleider),
+    ("backoffice", "Bas (backoffice)", Role::Backoffice),
+    ("beheer", "Berend (beheer)", Role::Beheer),
+];
+const GROUPS: [(&str, &str); 3] = [
+    ("Houtwerkplaats", "houtwerkplaats"),
+    ("Kas", "kas"),
+    ("Koffiebranderij", "koffiebranderij"),
+];
+const FIRST: [&str; 10] = ["A", "B", "C", "D", "E", "F", "G", "H", "J", "K"];
+const LAST: [&str; 15] = [
+    "de Vries",
+    "Jansen",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+];
+
+/// What the demo made, for the start message and the browser tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct Demo {
+    pub tenant: String,
+    pub api_token: Option<String>,
+    pub participants: usize,
+    /// The month with registrations and a declaration, YYYY-MM.
+    pub month: String,
+}
+
+/// Points `config` at demo mappings in its data directory: the project's
+/// mappings with delivery to `<data-dir>/verzonden/<financier>`.
+pub fn prepare(config: &mut Config) -> Result<()> {
+    let dir = config.data_dir.join("demo-mappings");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let out = std::path::absolute(config.data_dir.join("verzonden"))?;
+    for entry in std::fs::read_dir(&config.mappings_dir)
+        .with_context(|| format!("cannot read mappings in {}", config.mappings_dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let mut doc: toml::Table =
+            toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("financier")
+            .to_string();
+        if let Some(toml::Value::Table(f)) = doc.get_mut("financier") {
+            let folder = out.join(&name);
+            std::fs::create_dir_all(&folder)?;
+            let mut d = toml::Table::new();
+            d.insert(
+                "folder".into(),
+                toml::Value::String(folder.display().to_string()),
+            );
+            f.insert("delivery".into(), toml::Value::Table(d));
+        }
+        write(&dir.join(format!("{name}.toml")), &toml::to_string(&doc)?)?;
+    }
+    config.mappings_dir = dir;
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// A valid BSN (elfproef) from a counter.
+fn bsn(n: u32) -> String {
+    let mut k = n;
+    loop {
+        let digits = format!("{:08}", 10_000_000 + k * 7919 % 89_999_999);
+        let sum: u32 = digits
+            .bytes()
+            .enumerate()
+            .map(|(i, d)| u32::from(d - b'0') * (9 - i as u32))
+            .sum();
+        let check = sum % 11;
+        if check < 10 {
+            return format!("{digits}{check}");
+        }
+        k += 100_000;
+    }
+}
+
+/// Seeds the demo tenant, once: a second start finds it and adds nothing.
+pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
+    let store = state.store();
+    let month_start = (today - Duration::days(i64::from(today.day0())))
+        .checked_sub_months(Months::new(1))
+        .context("date out of range")?;
+    let month = format!("{:04}-{:02}", month_start.year(), month_start.month());
+    let exists = sqlx::query("SELECT 1 FROM users WHERE tenant_id = $1")
+        .bind(DEMO_AGB)
+        .fetch_optional(store.pool())
+        .await?;
+    let participants = 30;
+    if exists.is_some() {
+        return Ok(Demo {
+            tenant: DEMO_AGB.into(),
+            api_token: None,
+            participants,
+            month,
+        });
+    }
+    let token = store.add_tenant(DEMO_AGB).await?;
+    for (user, name, role) in DEMO_USERS {
+        add_user(store, DEMO_AGB, user, name, role, DEMO_PASSWORD).await?;
+    }
+    let tenant = Tenant {
+        id: DEMO_AGB.into(),
+        kind: TenantKind::Aanbieder,
+    };
+    let schema = Schema::builtin()?;
+    let ingang = month_start
+        .checked_sub_months(Months::new(1))
+        .context("date out of range")?;
+    let mut ids = Vec::new();
+    for i in 0..participants {
+        // 20 under the Wmo, 10 under the Jeugdwet; one Wmo allocation ends
+        // within four weeks, so its warning shows.
+        let jeugd = i >= 20;
+        let eind = (i == 3).then(|| (today + Duration::days(20)).to_string());
+        let (prefix, gemeente, cat, code, volume, eenheid) = if jeugd {
+            ("JW", "0599", "45", "45A48", "80", "04")
+        } else {
+            ("WMO", "0363", "07", "07A11", "40", "16")
+        };
+        let bsn = bsn(i as u32 + 1);
+        let mut b = Builder::heenbericht(
+            schema,
+            &format!("{prefix}301"),
+            gemeente,
+            DEMO_AGB,
+            &format!("DEMO{i:04}"),
+            ingang,
+        )?;
+        let c = b.add(0, "Client")?;
+        b.value(c, "Bsn", &bsn)?;
+        let g = b.add(c, "Geboortedatum")?;
+        let born = if jeugd { 2010 } else { 1985 } - (i as i32 % 9);
+        b.value(g, "Datum", &format!("{born}-0{}-1{}", 1 + i % 9, i % 10))?;
+        b.value(c, "Geslacht", if i % 2 == 0 { "1" } else { "2" })?;
+        let n = b.add(c, "Naam")?;
+        let gn = b.add(n, "Geslachtsnaam")?;
+        let last = LAST[i % LAST.len()];
+        let (voorvoegsel, achternaam) = match last.rsplit_once(' ') {
+            Some((v, a)) => (Some(v), a),
+            None => (None, last),
+        };
+        b.value(gn, "Achternaam", achternaam)?;
+        b.opt(gn, "Voorvoegsel", voorvoegsel)?;
+        b.value(n, "Voorletters", FIRST[i % FIRST.len()])?;
+        b.value(n, "NaamGebruik", "1")?;
+        let cg = b.add(c, "Contactgegevens")?;
+        let ct = b.add(cg, "Contact")?;
+        b.value(ct, "Soort", "01")?;
+        let ad = b.add(ct, "Adres")?;
+        let huis = b.add(ad, "Huis")?;
+        b.value(huis, "Huisnummer", &(i + 1).to_string())?;
+        b.value(ad, "Postcode", "1011AB")?;
+        b.value(ad, "Straatnaam", "Dorpsstraat")?;
+        b.value(ad, "Plaatsnaam", "Amsterdam")?;
+        b.value(ad, "LandCode", "NL")?;
+        let tps = b.add(c, "ToegewezenProducten")?;
+        let tp = b.add(tps, "ToegewezenProduct")?;
+        b.value(
+            tp,
+            "ToewijzingNummer",
+            &format!("{}{:04}", if jeugd { 59 } else { 36 }, i),
+        )?;
+        let p = b.add(tp, "Product")?;
+        b.value(p, "Categorie", cat)?;
+        b.value(p, "Code", code)?;
+        b.value(tp, "Toewijzingsdatum", &ingang.to_string())?;
+        b.value(tp, "Toewijzingstijd", "10:00:00")?;
+        b.value(tp, "Ingangsdatum", &ingang.to_string())?;
+        b.opt(tp, "Einddatum", eind.as_deref())?;
+        let o = b.add(tp, "Omvang")?;
+        b.value(o, "Volume", volume)?;
+        b.value(o, "Eenheid", eenheid)?;
+        b.value(o, "Frequentie", "4")?;
+        let (xml, checked) = istandaard::check_outgoing(&b.msg, &Limits::default())?;
+        anyhow::ensure!(
+            checked.findings.is_empty(),
+            "demo allocation {i} breaks a rule: {:?}",
+            checked.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
+        );
+        let got = state
+            .ingest
+            .receive(&tenant, xml.as_bytes())
+            .await
+            .map_err(|e| anyhow::anyhow!("demo allocation {i} not received: {e}"))?;
+        anyhow::ensure!(
+            got.status == "accepted",
+            "demo allocation {i} was {}",
+            got.status
+        );
+        let id: String =
+            sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND bsn = $2")
+                .bind(DEMO_AGB)
+                .bind(&bsn)
+                .fetch_one(store.pool())
+                .await?
+                .try_get("id")?;
+        let group = GROUPS[i % GROUPS.len()];
+        sqlx::query("UPDATE participants SET group_name = $1 WHERE id = $2")
+            .bind(group.0)
+            .bind(&id)
+            .execute(store.pool())
+            .await?;
+        // Youth care counts training in a group, whatever the location.
+        ids.push((id, if jeugd { "training-groep" } else { group.1 }, jeugd));
+    }
+
+    // A month of weekdays: mostly present, now and then sick or on holiday.
+    let mut items = Vec::new();
+    let mut day = month_start;
+    while day.month() == month_start.month() {
+        if day.weekday().num_days_from_monday() < 5 {
+            for (n, (id, activity, jeugd)) in ids.iter().enumerate() {
+                let roll = (n * 7 + day.day() as usize * 3) % 23;
+                let mut r = RegistrationInput {
+                    participant_id: Some(id.clone()),
+                    date: day.to_string(),
+                    present: roll > 1,
+                    activity: Some((*activity).to_string()),
+                    ..RegistrationInput::default()
+                };
+                match roll {
+                    0 => r.reason = Some("sick".into()),
+                    1 => r.reason = Some("holiday".into()),
+                    _ if *jeugd => r.hours = Some(3.0),
+                    _ => r.dagdelen = Some(if roll.is_multiple_of(5) { 1 } else { 2 }),
+                }
+                if !r.present {
+                    r.activity = None;
+                }
+                items.push(Item {
+                    input: Ok(r),
+                    source: "demo".into(),
+                    label: format!("demo {n} {day}"),
+                });
+            }
+        }
+        day += Duration::days(1);
+    }
+    let outcome =
+        crate::registration::register(store, DEMO_AGB, items, "demo", Mode::AllOrNothing, today)
+            .await?;
+    anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
+
+    // The month's declarations, and the Wmo one answered with one line rejected.
+    let opts = crate::engine::RunOptions {
+        period: crate::engine::parse_period(&month)?,
+        today: (month_start + Duration::days(i64::from(days_in(month_start)) + 2)).min(today),
+        dry_run: false,
+        out_dir: None,
+    };
+    let report =
+        crate::engine::run(store, state.mappings.for_tenant(DEMO_AGB), &tenant, &opts).await?;
+    let wmo = report
+        .declarations
+        .iter()
+        .find(|d| d.bericht == "WMO323")
+        .and_then(|d| d.message_id.clone())
+        .context("the demo month made no WMO323")?;
+    let raw: Vec<u8> = sqlx::query("SELECT raw FROM messages WHERE id = $1")
+        .bind(&wmo)
+        .fetch_one(store.pool())
+        .await?
+        .try_get("raw")?;
+    let answer =
+        answer_with_one_rejection(schema, &raw, (opts.today + Duration::days(5)).min(today))?;
+    let got = state
+        .ingest
+        .receive(&tenant, answer.as_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("demo answer not received: {e}"))?;
+    anyhow::ensure!(got.status == "accepted", "demo answer was {}", got.status);
+    state.outbox.wake();
+    Ok(Demo {
+        tenant: DEMO_AGB.into(),
+        api_token: Some(token),
+        participants,
+        month,
+    })
+}
+
+fn days_in(first: NaiveDate) -> u32 {
+    let next = first + Months::new(1);
+    (next - first).num_days() as u32
+}
+
+/// The municipality's WMO325 on `declaration`: the first prestatie rejected
+/// with 9321 (more than allocated), the rest approved.
+fn answer_with_one_rejection(
+    schema: &'static Schema,
+    declaration: &[u8],
+    day: NaiveDate,
+) -> Result<String> {
+    let mut checked = istandaard::check(schema, declaration, &Limits::default())
+        .map_err(|e| anyhow::anyhow!("the demo declaration does not decode: {e}"))?;
+    let first = checked
+        .message
+        .root()
+        .all("Declaratie/Clienten/Client/Prestaties/Prestatie")
+        .into_iter()
+        .next()
+        .context("the demo declaration has no prestatie")?;
+    let finding = Finding {
+        rule: "TR321".into(),
+        retourcode: "9321".into(),
+        path: first.path(),
+        line: None,
+        level: Level::CrossMessage,
+        nl: String::new(),
+        en: String::new(),
+        class_node: Some(first.id),
+    };
+    checked.findings.push(finding);
+    let settings = RetourSettings {
+        today: Some(day),
+        ..RetourSettings::default()
+    };
+    istandaard::retour_xml(&checked, &settings).map_err(|e| anyhow::anyhow!("demo answer: {e}"))
+}

@@ -1,0 +1,362 @@
+//! The back-office web app, served by `loket serve` beside the API: job
+//! coaches register attendance, back-office staff review rejections and
+//! declare. Server-rendered HTML in Dutch (maud templates, escaped by
+//! construction), one small script of our own for keyboard registration,
+//! no build chain.
+//!
+//! The pages read and write through the same functions as the API
+//! ([`crate::registration::register`], [`crate::engine::run`], the record
+//! and review queries), so a page and an API call cannot disagree. Every
+//! page checks the session's tenant and role ([`auth::WebUser`]); ids in
+//! URLs are loket's own ids, never a BSN.
+
+pub mod auth;
+pub mod declarations;
+pub mod demo;
+pub mod participants;
+pub mod registration;
+pub mod review;
+pub mod users;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, html};
+
+use crate::server::AppState;
+use auth::{Role, WebUser};
+
+/// The web app's routes (merged into the API router by [`crate::server`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(auth::login_page).post(auth::login_submit))
+        .route("/logout", post(auth::logout))
+        .route("/static/loket.css", get(css))
+        .route("/static/loket.js", get(script))
+        .route(
+            "/registratie",
+            get(registration::day).post(registration::save_day),
+        )
+        .route("/registratie/week", get(registration::week))
+        .route("/registratie/week/correctie", post(registration::correct))
+        .route("/deelnemers", get(participants::list))
+        .route("/deelnemers/{id}", get(participants::show))
+        .route("/afgekeurd", get(review::list))
+        .route("/afgekeurd/bulk", post(review::bulk))
+        .route("/afgekeurd/{id}", get(review::show))
+        .route("/afgekeurd/{id}/opnieuw", post(review::resend))
+        .route("/afgekeurd/{id}/sluiten", post(review::close))
+        .route("/declaraties", get(declarations::list))
+        .route("/declaraties/run", post(declarations::run))
+        .route("/declaraties/{id}", get(declarations::show))
+        .route("/declaraties/{id}/bericht", get(declarations::download))
+        .route("/gebruikers", get(users::list).post(users::add))
+}
+
+/// `/`: the page a role starts on.
+async fn home(user: WebUser) -> Redirect {
+    if user.role.back_office() {
+        Redirect::to("/afgekeurd")
+    } else {
+        Redirect::to("/registratie")
+    }
+}
+
+/// Why a page could not be shown, as a page.
+#[derive(Debug)]
+pub enum WebError {
+    NotFound,
+    Forbidden,
+    Csrf,
+    BadRequest(String),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for WebError {
+    fn from(e: anyhow::Error) -> Self {
+        WebError::Internal(e)
+    }
+}
+
+impl From<sqlx::Error> for WebError {
+    fn from(e: sqlx::Error) -> Self {
+        WebError::Internal(e.into())
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, title, text) = match self {
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Niet gevonden",
+                "Deze pagina of dit gegeven bestaat niet (meer).".to_string(),
+            ),
+            WebError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Geen toegang",
+                "Uw rol geeft geen toegang tot deze pagina. Vraag zo nodig een beheerder.".to_string(),
+            ),
+            WebError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Formulier verlopen",
+                "Het formulier hoort niet bij deze sessie. Open de pagina opnieuw en probeer het nog eens."
+                    .to_string(),
+            ),
+            WebError::BadRequest(t) => (StatusCode::BAD_REQUEST, "Ongeldige invoer", t),
+            WebError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "web page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Er ging iets mis",
+                    "Interne fout; er is niets gewijzigd. Probeer het later opnieuw.".to_string(),
+                )
+            }
+        };
+        let body = html! {
+            h1 { (title) }
+            p.melding.fout role="alert" { (text) }
+            p { a href="/" { "Naar de startpagina" } }
+        };
+        (status, page(title, None, body)).into_response()
+    }
+}
+
+/// The page shell: header with the navigation of the user's role.
+pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
+    let html = html! {
+        (DOCTYPE)
+        html lang="nl" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · loket" }
+                link rel="stylesheet" href="/static/loket.css";
+                script src="/static/loket.js" defer {}
+            }
+            body {
+                header.balk {
+                    a.merk href="/" { "loket" }
+                    @if let Some(u) = user {
+                        nav aria-label="Hoofdmenu" {
+                            ul {
+                                li { a href="/registratie" { "Dagregistratie" } }
+                                li { a href="/deelnemers" { "Deelnemers" } }
+                                @if u.role.back_office() {
+                                    li { a href="/afgekeurd" { "Afgekeurde berichten" } }
+                                    li { a href="/declaraties" { "Declaraties" } }
+                                }
+                                @if u.role == Role::Beheer {
+                                    li { a href="/gebruikers" { "Gebruikers" } }
+                                }
+                            }
+                        }
+                        div.wie {
+                            span { (u.display_name) " · " (u.role.as_str()) " · " (u.tenant.id) }
+                            form method="post" action="/logout" {
+                                (csrf_field(u))
+                                button.link type="submit" { "Uitloggen" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    };
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::response::Html(html.into_string()),
+    )
+        .into_response()
+}
+
+/// The hidden CSRF field every form of a logged-in user carries.
+pub fn csrf_field(user: &WebUser) -> Markup {
+    html! { input type="hidden" name="csrf" value=(user.csrf); }
+}
+
+/// Euros from cents, Dutch notation.
+pub fn euro(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let c = cents.unsigned_abs();
+    format!("{sign}€ {},{:02}", c / 100, c % 100)
+}
+
+/// A participant's display name from the record's `naam` JSON.
+pub fn name_of(naam: &serde_json::Value) -> String {
+    let s = |k: &str| {
+        naam.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    };
+    let last = naam
+        .get("Geslachtsnaam")
+        .and_then(|g| g.get("Achternaam"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let initials = s("Voorletters");
+    let voorvoegsel = naam
+        .get("Geslachtsnaam")
+        .and_then(|g| g.get("Voorvoegsel"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let joined = [initials, voorvoegsel, last]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if joined.is_empty() {
+        "(naam onbekend)".to_string()
+    } else {
+        joined
+    }
+}
+
+/// Dutch labels of the standard's and loket's status words.
+pub fn status_nl(status: &str) -> &str {
+    match status {
+        "requested" => "verzoek",
+        "allocated" => "toegewezen",
+        "started" => "gestart",
+        "stopped" => "gestopt",
+        "ended" => "beëindigd",
+        "withdrawn" => "ingetrokken",
+        "submitted" => "ingediend",
+        "approved" => "goedgekeurd",
+        "rejected" => "afgekeurd",
+        "accepted" => "geaccepteerd",
+        "unusable" => "onbruikbaar",
+        "sent" => "verzonden",
+        "queued" => "in wachtrij",
+        "sending" => "wordt verzonden",
+        "failed" => "verzenden mislukt",
+        "open" => "open",
+        "resolved" => "afgehandeld",
+        other => other,
+    }
+}
+
+/// Dutch names of financier kinds.
+pub fn financier_kind_nl(kind: &str) -> &str {
+    match kind {
+        "wmo" => "Wmo",
+        "jeugdwet" => "Jeugdwet",
+        "uwv" => "UWV",
+        "participatiewet" => "Participatiewet",
+        "wlz" => "Wlz",
+        "pgb" => "PGB",
+        other => other,
+    }
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// One stylesheet: readable at 1280 px and on a tablet, large targets for
+/// touch, visible focus for keyboard use.
+const STYLE: &str = r#"
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;background:#f6f7f9}
+header.balk{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1.5rem;padding:.6rem 1.2rem;background:#123c69;color:#fff}
+header.balk a{color:#fff}
+.merk{font-weight:700;font-size:1.2rem;text-decoration:none}
+nav ul{display:flex;flex-wrap:wrap;gap:.3rem 1rem;list-style:none;margin:0;padding:0}
+.wie{margin-left:auto;display:flex;gap:.6rem;align-items:center;font-size:.9rem}
+.wie form{margin:0}
+button.link{background:none;border:0;color:#fff;text-decoration:underline;cursor:pointer;font:inherit;padding:0}
+main{max-width:1200px;margin:0 auto;padding:1rem 1.2rem 3rem}
+h1{font-size:1.5rem;margin:.6rem 0 1rem}
+table{border-collapse:collapse;width:100%;background:#fff}
+th,td{border-bottom:1px solid #dde1e6;padding:.45rem .5rem;text-align:left;vertical-align:top}
+th{background:#eef1f4;font-weight:600}
+td.getal,th.getal{text-align:right;font-variant-numeric:tabular-nums}
+form.filters,form.regel{display:flex;flex-wrap:wrap;gap:.6rem 1rem;align-items:flex-end;margin:0 0 1rem}
+form.filters label,form.regel label{display:flex;flex-direction:column;font-size:.9rem}
+form.login{display:grid;gap:.4rem;max-width:22rem}
+input,select,textarea,button{font:inherit;padding:.45rem .55rem;border:1px solid #8a94a0;border-radius:4px;background:#fff}
+button{background:#123c69;color:#fff;border-color:#123c69;cursor:pointer;min-height:2.6rem}
+button.secundair{background:#fff;color:#123c69}
+:focus-visible{outline:3px solid #f0a500;outline-offset:2px}
+.melding{padding:.6rem .8rem;border-radius:4px;background:#e6f2ff;border:1px solid #9cc3ef}
+.melding.fout{background:#fdecea;border-color:#e6a09a}
+.melding.ok{background:#e8f6ec;border-color:#94cfa5}
+.waarschuwing{color:#8a4b00}
+.keuzes{display:flex;flex-wrap:wrap;gap:.25rem}
+.keuzes label{display:inline-flex;align-items:center;gap:.2rem;padding:.3rem .5rem;border:1px solid #b8c0c8;border-radius:4px;cursor:pointer;background:#fff;font-size:.9rem}
+.keuzes input{margin:0}
+.keuzes label:has(input:checked){background:#123c69;color:#fff;border-color:#123c69}
+tr.deelnemer:focus-within{background:#fff8e1}
+.tijdlijn{position:relative;height:2rem;background:#eef1f4;border-radius:4px;margin:.2rem 0}
+.tijdlijn span{position:absolute;top:0;bottom:0;background:#5b8fc7;border-radius:4px;color:#fff;font-size:.75rem;padding:.3rem;overflow:hidden;white-space:nowrap}
+.tijdlijn span.wmo{background:#2f6db5}.tijdlijn span.jeugdwet{background:#7a4fb0}.tijdlijn span.uwv{background:#1d8a5b}.tijdlijn span.participatiewet{background:#b5651d}
+.gebruik{height:.6rem;background:#dde1e6;border-radius:3px;overflow:hidden;width:8rem;display:inline-block;vertical-align:middle}
+.gebruik i{display:block;height:100%;background:#2f6db5}
+.gebruik i.over{background:#c0392b}
+.navigatie{display:flex;justify-content:space-between;margin:1rem 0}
+dl.gegevens{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}
+dl.gegevens dt{font-weight:600}
+code{font-family:ui-monospace,monospace;font-size:.9em}
+@media (max-width:820px){table{font-size:.9rem}.wie{margin-left:0}}
+"#;
+
+/// Keyboard registration: in a participant's row, a key chooses an option
+/// (a = aanwezig, d = dagdeel, z = ziek, v = vakantie, n = niet
+/// verschenen, x = anders) and moves to the next row, so a group of twenty
+/// is registered with twenty key presses. "Alle open: aanwezig" fills the
+/// rows not chosen yet. Without script every choice is a plain radio button.
+const SCRIPT: &str = r#"
+document.addEventListener('DOMContentLoaded', function () {
+  var rows = Array.prototype.slice.call(document.querySelectorAll('tr.deelnemer'));
+  var keys = {a: 'aanwezig', d: 'dagdeel', z: 'ziek', v: 'vakantie', n: 'no_show', x: 'anders'};
+  rows.forEach(function (row, i) {
+    row.addEventListener('keydown', function (e) {
+      if (e.target.tagName === 'INPUT' && (e.target.type === 'text' || e.target.type === 'number')) return;
+      if (e.target.tagName === 'SELECT') return;
+      var v = keys[e.key];
+      if (!v) return;
+      var r = row.querySelector('input[type=radio][value="' + v + '"]');
+      if (!r) return;
+      e.preventDefault();
+      r.checked = true;
+      var next = rows[i + 1];
+      if (next) { var f = next.querySelector('input[type=radio]'); if (f) f.focus(); }
+    });
+  });
+  var all = document.getElementById('alle-aanwezig');
+  if (all) all.addEventListener('click', function () {
+    rows.forEach(function (row) {
+      if (!row.querySelector('input[type=radio]:checked')) {
+        var r = row.querySelector('input[type=radio][value="aanwezig"]');
+        if (r) r.checked = true;
+      }
+    });
+  });
+  var pick = document.getElementById('selecteer-alles');
+  if (pick) pick.addEventListener('change', function () {
+    document.querySelectorAll('input[name=items]').forEach(function (c) { c.checked = pick.checked; });
+  });
+});
+"#;

@@ -1,0 +1,478 @@
+//! Deelnemers: the list, and one page per participant with every allocation
+//! of every financier on one timeline, what was declared against each, the
+//! status, the message history and the warnings staff act on (an
+//! allocation ending within four weeks, delivery beyond the allocation, a
+//! delivered allocation without a start message).
+//!
+//! The page renders the record the API returns
+//! ([`crate::server::routes::participant_record`]); the participant is
+//! addressed by loket's id, never by BSN.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use chrono::{Duration, NaiveDate};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::auth::WebUser;
+use super::{WebError, euro, financier_kind_nl, name_of, page, status_nl};
+use crate::mapping::units::Eenheid;
+use crate::registration::today;
+use crate::server::AppState;
+
+/// An allocation ending within this many days is flagged.
+const ENDING_SOON_DAYS: i64 = 28;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    groep: Option<String>,
+    #[serde(default)]
+    financier: Option<String>,
+}
+
+struct Row_ {
+    id: String,
+    name: String,
+    group: Option<String>,
+    financiers: Vec<String>,
+    statuses: Vec<String>,
+    ending_soon: bool,
+}
+
+/// `GET /deelnemers?groep=&financier=`.
+pub async fn list(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let group = q.groep.as_deref().filter(|g| !g.is_empty());
+    let financier = q.financier.as_deref().filter(|f| !f.is_empty());
+    let rows = sqlx::query(
+        "SELECT p.id, p.name_json, p.group_name, f.kind, a.status, a.einddatum \
+         FROM participants p LEFT JOIN allocations a ON a.participant_id = p.id \
+         LEFT JOIN financiers f ON f.id = a.financier_id \
+         WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
+           AND ($3 IS NULL OR EXISTS (SELECT 1 FROM allocations b JOIN financiers g ON g.id = b.financier_id \
+                WHERE b.participant_id = p.id AND g.kind = $3)) \
+         ORDER BY p.id",
+    )
+    .bind(&user.tenant.id)
+    .bind(group)
+    .bind(financier)
+    .fetch_all(state.store().pool())
+    .await?;
+    let soon = (today() + Duration::days(ENDING_SOON_DAYS)).to_string();
+    let now = today().to_string();
+    let mut people: Vec<Row_> = Vec::new();
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        if people.last().is_none_or(|p| p.id != id) {
+            let naam: Value = r
+                .try_get::<String, _>("name_json")
+                .ok()
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default();
+            people.push(Row_ {
+                id: id.clone(),
+                name: name_of(&naam),
+                group: r.try_get("group_name")?,
+                financiers: Vec::new(),
+                statuses: Vec::new(),
+                ending_soon: false,
+            });
+        }
+        let Some(p) = people.last_mut() else { continue };
+        if let Some(kind) = r.try_get::<Option<String>, _>("kind")? {
+            let kind = financier_kind_nl(&kind).to_string();
+            if !p.financiers.contains(&kind) {
+                p.financiers.push(kind);
+            }
+        }
+        let status: Option<String> = r.try_get("status")?;
+        if let Some(s) = &status {
+            let s = status_nl(s).to_string();
+            if !p.statuses.contains(&s) {
+                p.statuses.push(s);
+            }
+        }
+        let end: Option<String> = r.try_get("einddatum")?;
+        if matches!(status.as_deref(), Some("allocated" | "started"))
+            && end.is_some_and(|e| e >= now && e <= soon)
+        {
+            p.ending_soon = true;
+        }
+    }
+    people.sort_by(|a, b| a.name.cmp(&b.name));
+    let groups: Vec<String> = sqlx::query(
+        "SELECT DISTINCT group_name FROM participants WHERE tenant_id = $1 AND group_name IS NOT NULL ORDER BY group_name",
+    )
+    .bind(&user.tenant.id)
+    .fetch_all(state.store().pool())
+    .await?
+    .iter()
+    .filter_map(|r| r.try_get("group_name").ok())
+    .collect();
+    let body = html! {
+        h1 { "Deelnemers" }
+        form.filters method="get" action="/deelnemers" {
+            label { "Groep"
+                select name="groep" {
+                    option value="" { "Alle groepen" }
+                    @for g in &groups { option value=(g) selected[group == Some(g.as_str())] { (g) } }
+                }
+            }
+            label { "Financier"
+                select name="financier" {
+                    option value="" { "Alle financiers" }
+                    @for k in ["wmo", "jeugdwet", "uwv", "participatiewet", "wlz", "pgb"] {
+                        option value=(k) selected[financier == Some(k)] { (financier_kind_nl(k)) }
+                    }
+                }
+            }
+            button.secundair type="submit" { "Filteren" }
+        }
+        p { (people.len()) " deelnemers" }
+        table {
+            thead { tr { th { "Naam" } th { "Groep" } th { "Financiers" } th { "Status" } th { "Let op" } } }
+            tbody {
+                @for p in &people {
+                    tr {
+                        td { a href={ "/deelnemers/" (p.id) } { (p.name) } }
+                        td { (p.group.as_deref().unwrap_or("—")) }
+                        td { (p.financiers.join(", ")) }
+                        td { (p.statuses.join(", ")) }
+                        td { @if p.ending_soon { span.waarschuwing { "toewijzing eindigt binnen 4 weken" } } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page("Deelnemers", Some(&user), body))
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or("")
+}
+
+fn frequentie_nl(code: &str) -> &str {
+    match code {
+        "1" => "per dag",
+        "2" => "per week",
+        "4" => "per maand",
+        "6" => "totaal in de looptijd",
+        other => other,
+    }
+}
+
+/// What was declared against one allocation: the volume of debits that
+/// still count (not credited, not rejected), in total and in the latest
+/// declared period, and their amount.
+#[derive(Default)]
+struct Used {
+    total: i64,
+    latest_period: Option<String>,
+    latest: i64,
+    amount_cents: i64,
+}
+
+fn used_per_allocation(prestaties: &[Value]) -> HashMap<String, Used> {
+    let mut out: HashMap<String, Used> = HashMap::new();
+    for p in prestaties {
+        let counts =
+            p["debet_credit"] == "D" && p["credited_by"].is_null() && p["status"] != "rejected";
+        if !counts {
+            continue;
+        }
+        let u = out.entry(s(p, &["allocation_id"]).to_string()).or_default();
+        let volume = p["volume"].as_i64().unwrap_or(0);
+        let period = s(p, &["period", "begin"]).to_string();
+        u.total += volume;
+        u.amount_cents += p["bedrag_cents"].as_i64().unwrap_or(0);
+        match &u.latest_period {
+            Some(l) if *l > period => {}
+            Some(l) if *l == period => u.latest += volume,
+            _ => {
+                u.latest_period = Some(period);
+                u.latest = volume;
+            }
+        }
+    }
+    out
+}
+
+/// `GET /deelnemers/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    // Only an id: a BSN never travels in a URL, not even to be looked up.
+    if id.len() == 9 && id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WebError::NotFound);
+    }
+    let record = crate::server::routes::participant_record(state.store().pool(), &user.tenant, &id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let allocations = record["allocations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let prestaties = record["prestaties"].as_array().cloned().unwrap_or_default();
+    let used = used_per_allocation(&prestaties);
+    let warnings = warnings(&state, &user, &record, &allocations).await?;
+    let name = name_of(&record["naam"]);
+    let body = html! {
+        h1 { (name) }
+        dl.gegevens {
+            dt { "BSN" } dd { (s(&record, &["bsn"])) }
+            dt { "Geboortedatum" } dd { (s(&record, &["geboortedatum"])) }
+            dt { "Cliëntnummer" } dd { (record["client_number"].as_str().unwrap_or("—")) }
+            dt { "Groep" } dd { (record["groep"].as_str().unwrap_or("—")) }
+        }
+        @if !warnings.is_empty() {
+            h2 { "Let op" }
+            ul.waarschuwingen {
+                @for w in &warnings { li.waarschuwing { (w) } }
+            }
+        }
+        h2 { "Toewijzingen van alle financiers" }
+        (timeline(&allocations))
+        table {
+            thead { tr {
+                th { "Financier" } th { "Product" } th { "Toewijzing" } th { "Periode" }
+                th { "Omvang" } th { "Gedeclareerd" } th { "Status" }
+            } }
+            tbody {
+                @for a in &allocations {
+                    @let u = used.get(s(a, &["id"]));
+                    tr {
+                        td { (financier_kind_nl(s(a, &["financier", "kind"]))) " " (s(a, &["financier", "code"])) }
+                        td { (s(a, &["product", "categorie"])) "/" (s(a, &["product", "code"])) }
+                        td { code { (s(a, &["toewijzing_nummer"])) } }
+                        td { (s(a, &["ingangsdatum"])) " – " (a["einddatum"].as_str().unwrap_or("…")) }
+                        td { (omvang(a)) }
+                        td { (usage(a, u)) }
+                        td { (status_nl(s(a, &["status"]))) }
+                    }
+                }
+            }
+        }
+        h2 { "Declaratieregels" }
+        @if prestaties.is_empty() { p { "Nog niets gedeclareerd." } } @else {
+            table {
+                thead { tr { th { "Periode" } th { "Toewijzing" } th.getal { "Volume" } th.getal { "Bedrag" } th { "D/C" } th { "Status" } th { "Retourcodes" } } }
+                tbody {
+                    @for p in &prestaties {
+                        tr {
+                            td { (s(p, &["period", "begin"])) " – " (s(p, &["period", "end"])) }
+                            td { code { (s(p, &["toewijzing_nummer"])) } }
+                            td.getal { (p["volume"].as_i64().unwrap_or(0)) }
+                            td.getal { (euro(p["bedrag_cents"].as_i64().unwrap_or(0))) }
+                            td { (s(p, &["debet_credit"])) }
+                            td { (status_nl(s(p, &["status"]))) }
+                            td { @for c in p["retourcodes"].as_array().into_iter().flatten() { code { (s(c, &["code"])) } " " (s(c, &["nl"])) br; } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Berichten" }
+        table {
+            thead { tr { th { "Datum" } th { "Bericht" } th { "Richting" } th { "Status" } th { "Retourcodes" } } }
+            tbody {
+                @for m in record["messages"].as_array().into_iter().flatten() {
+                    tr {
+                        td { (s(m, &["at"]).get(..10).unwrap_or_default()) }
+                        td { (m["bericht"].as_str().unwrap_or("—")) }
+                        td { @if m["direction"] == "in" { "ontvangen" } @else { "verzonden" } }
+                        td { (status_nl(s(m, &["status"]))) }
+                        td { @for c in m["retourcodes"].as_array().into_iter().flatten() { code { (c.as_str().unwrap_or("")) } " " } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&name, Some(&user), body))
+}
+
+fn omvang(a: &Value) -> String {
+    let o = &a["omvang"];
+    if let Some(v) = o["volume"].as_i64() {
+        let code = s(o, &["eenheid"]);
+        let e =
+            Eenheid::from_code(code).map_or_else(|| code.to_string(), |e| e.label_nl().to_string());
+        return format!("{v} {e} {}", frequentie_nl(s(o, &["frequentie"])));
+    }
+    match a["budget"].as_i64() {
+        Some(b) => format!("budget {}", euro(b)),
+        None => "—".to_string(),
+    }
+}
+
+/// Used against the allocation: per declared period for volumes per week or
+/// month, in total for a volume over the whole allocation or a budget.
+fn usage(a: &Value, used: Option<&Used>) -> Markup {
+    let Some(u) = used else {
+        return html! { "—" };
+    };
+    let o = &a["omvang"];
+    let (value, limit, what) = match (
+        o["volume"].as_i64(),
+        s(o, &["frequentie"]),
+        a["budget"].as_i64(),
+    ) {
+        (Some(v), "4", _) => (
+            u.latest,
+            Some(v),
+            format!(
+                "in {}",
+                u.latest_period
+                    .as_deref()
+                    .unwrap_or("")
+                    .get(..7)
+                    .unwrap_or("")
+            ),
+        ),
+        (Some(v), "6", _) => (u.total, Some(v), "totaal".to_string()),
+        (None, _, Some(b)) => (u.amount_cents, Some(b), "van het budget".to_string()),
+        _ => (
+            u.latest,
+            None,
+            format!(
+                "in {}",
+                u.latest_period
+                    .as_deref()
+                    .unwrap_or("")
+                    .get(..7)
+                    .unwrap_or("")
+            ),
+        ),
+    };
+    let shown = if a["budget"].as_i64().is_some() && o["volume"].is_null() {
+        euro(value)
+    } else {
+        value.to_string()
+    };
+    html! {
+        @if let Some(l) = limit.filter(|l| *l > 0) {
+            @let pct = (value * 100 / l).clamp(0, 100);
+            span.gebruik role="img" aria-label={ (pct) "% gebruikt" } { i.over[value > l] style={ "width:" (pct) "%" } {} }
+            " "
+        }
+        (shown) " " (what)
+        br; small { "totaal " (euro(u.amount_cents)) }
+    }
+}
+
+/// The warnings of one record.
+async fn warnings(
+    state: &AppState,
+    user: &WebUser,
+    record: &Value,
+    allocations: &[Value],
+) -> Result<Vec<String>, WebError> {
+    let mut out = Vec::new();
+    let now = today();
+    let soon = now + Duration::days(ENDING_SOON_DAYS);
+    for a in allocations {
+        let status = s(a, &["status"]);
+        let live = matches!(status, "allocated" | "started");
+        if let Some(end) = a["einddatum"]
+            .as_str()
+            .and_then(|e| e.parse::<NaiveDate>().ok())
+            && live
+            && end >= now
+            && end <= soon
+        {
+            out.push(format!(
+                "Toewijzing {} ({} {}) eindigt op {}: vraag op tijd een verlenging aan.",
+                s(a, &["toewijzing_nummer"]),
+                financier_kind_nl(s(a, &["financier", "kind"])),
+                s(a, &["product", "code"]),
+                end.format("%d-%m-%Y")
+            ));
+        }
+    }
+    for item in record["review_items"].as_array().into_iter().flatten() {
+        if item["kind"] == "over_allocation" {
+            out.push(format!(
+                "Levering boven de toewijzing{}: overweeg een verzoek om wijziging (317).",
+                item["detail"]["toewijzing_nummer"]
+                    .as_str()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    // Delivered but never started: an allocation still 'allocated' while
+    // the participant was present on a day it covers.
+    for a in allocations.iter().filter(|a| a["status"] == "allocated") {
+        let from = s(a, &["ingangsdatum"]);
+        let to = a["einddatum"].as_str().unwrap_or("9999-12-31");
+        let delivered = sqlx::query(
+            "SELECT 1 FROM registrations WHERE tenant_id = $1 AND participant_id = $2 AND superseded_by IS NULL \
+             AND present = 1 AND day >= $3 AND day <= $4 AND (allocation_id IS NULL OR allocation_id = $5) LIMIT 1",
+        )
+        .bind(&user.tenant.id)
+        .bind(s(record, &["id"]))
+        .bind(from)
+        .bind(to)
+        .bind(s(a, &["id"]))
+        .fetch_optional(state.store().pool())
+        .await?;
+        if delivered.is_some() {
+            out.push(format!(
+                "Toewijzing {} is geleverd maar er is nog geen startbericht (305) verzonden: de volgende declaratierun verstuurt het.",
+                s(a, &["toewijzing_nummer"])
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Every allocation as a bar on one time axis, coloured by law.
+fn timeline(allocations: &[Value]) -> Markup {
+    let dates = |k: &str| {
+        allocations
+            .iter()
+            .filter_map(|a| a[k].as_str().and_then(|d| d.parse::<NaiveDate>().ok()))
+            .collect::<Vec<_>>()
+    };
+    let now = today();
+    let Some(start) = dates("ingangsdatum").into_iter().min() else {
+        return html! { p { "Geen toewijzingen." } };
+    };
+    let end = dates("einddatum")
+        .into_iter()
+        .max()
+        .unwrap_or(now)
+        .max(now + Duration::days(90));
+    let span = (end - start).num_days().max(1) as f64;
+    let pos = |d: NaiveDate| ((d - start).num_days() as f64 / span * 100.0).clamp(0.0, 100.0);
+    html! {
+        div.tijdlijnen aria-label={ "Tijdlijn van " (start.format("%d-%m-%Y")) " tot " (end.format("%d-%m-%Y")) } {
+            @for a in allocations {
+                @let from = a["ingangsdatum"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(start);
+                @let to = a["einddatum"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(end);
+                @let left = pos(from);
+                @let width = (pos(to) - left).max(1.0);
+                div.tijdlijn {
+                    span class=(s(a, &["financier", "kind"])) style={ "left:" (format!("{left:.1}")) "%;width:" (format!("{width:.1}")) "%" }
+                        title={ (s(a, &["toewijzing_nummer"])) ": " (from) " – " (a["einddatum"].as_str().unwrap_or("…")) } {
+                        (financier_kind_nl(s(a, &["financier", "kind"]))) " " (s(a, &["product", "code"])) " · " (status_nl(s(a, &["status"])))
+                    }
+                }
+            }
+            p { small { (start.format("%d-%m-%Y")) " — vandaag " (now.format("%d-%m-%Y")) " — " (end.format("%d-%m-%Y")) } }
+        }
+    }
+}

@@ -1,0 +1,816 @@
+//! Dagregistratie: for a group and a date, the participants expected that
+//! day (an allocation in force), each with one choice per click or key
+//! press; and a week view to correct earlier days.
+//!
+//! Both pages store through [`crate::registration::register`], the function
+//! behind `POST /registrations` and the CSV import: the same checks, and a
+//! changed day becomes a correction that keeps the earlier version with who
+//! and when.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, Duration, NaiveDate};
+use maud::{Markup, html};
+use serde::Deserialize;
+use sqlx::Row;
+
+use super::auth::{Post, WebUser, audit, csrf_form};
+use super::{WebError, csrf_field, financier_kind_nl, name_of, page};
+use crate::registration::{
+    self, Item, ItemOutcome, Mode, Reason, RegistrationInput, Stored, today,
+};
+use crate::server::AppState;
+
+/// What one click or key press registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    /// Present the whole day: two dagdelen.
+    Present,
+    /// One dagdeel (half a day).
+    HalfDay,
+    Absent(Reason),
+}
+
+impl Choice {
+    const ALL: [(Choice, &'static str, &'static str, char); 6] = [
+        (Choice::Present, "aanwezig", "Aanwezig", 'a'),
+        (Choice::HalfDay, "dagdeel", "Dagdeel", 'd'),
+        (Choice::Absent(Reason::Sick), "ziek", "Ziek", 'z'),
+        (Choice::Absent(Reason::Holiday), "vakantie", "Vakantie", 'v'),
+        (
+            Choice::Absent(Reason::NoShow),
+            "no_show",
+            "Niet verschenen",
+            'n',
+        ),
+        (
+            Choice::Absent(Reason::Other),
+            "anders",
+            "Anders afwezig",
+            'x',
+        ),
+    ];
+
+    fn parse(s: &str) -> Option<Choice> {
+        Choice::ALL.iter().find(|c| c.1 == s).map(|c| c.0)
+    }
+
+    fn value(self) -> &'static str {
+        Choice::ALL
+            .iter()
+            .find(|c| c.0 == self)
+            .map_or("aanwezig", |c| c.1)
+    }
+
+    /// The choice a stored registration shows as.
+    fn of(s: &Stored) -> Choice {
+        if !s.present {
+            return Choice::Absent(
+                s.reason
+                    .as_deref()
+                    .and_then(Reason::parse)
+                    .unwrap_or(Reason::Other),
+            );
+        }
+        match s.dagdelen {
+            Some(1) => Choice::HalfDay,
+            _ => Choice::Present,
+        }
+    }
+
+    /// The registration this choice (with optional hours and activity) makes.
+    fn input(
+        self,
+        participant: &str,
+        date: NaiveDate,
+        hours: Option<f64>,
+        activity: Option<String>,
+        allocation: Option<String>,
+    ) -> RegistrationInput {
+        let mut r = RegistrationInput {
+            participant_id: Some(participant.to_string()),
+            date: date.to_string(),
+            present: !matches!(self, Choice::Absent(_)),
+            allocation,
+            ..RegistrationInput::default()
+        };
+        match self {
+            Choice::Absent(reason) => r.reason = Some(reason.as_str().to_string()),
+            _ if hours.is_some() => {
+                r.hours = hours;
+                r.activity = activity;
+            }
+            Choice::Present => {
+                r.dagdelen = Some(2);
+                r.activity = activity;
+            }
+            Choice::HalfDay => {
+                r.dagdelen = Some(1);
+                r.activity = activity;
+            }
+        }
+        r
+    }
+}
+
+/// A participant expected on a day, with what is registered already.
+struct Expected {
+    id: String,
+    name: String,
+    allocations: Vec<(String, String)>,
+    current: Option<Stored>,
+}
+
+/// The tenant's groups (locations), for the group filter.
+async fn groups(state: &AppState, tenant: &str) -> Result<Vec<String>, WebError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT group_name FROM participants WHERE tenant_id = $1 AND group_name IS NOT NULL ORDER BY group_name",
+    )
+    .bind(tenant)
+    .fetch_all(state.store().pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>("group_name").ok())
+        .collect())
+}
+
+/// Participants of `group` (all when `None`) with an allocation in force
+/// somewhere in `from..=to`, by name.
+async fn expected(
+    state: &AppState,
+    tenant: &str,
+    group: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<Expected>, WebError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.name_json, a.id AS allocation_id, a.toewijzing_nummer, a.product_code, f.kind \
+         FROM participants p JOIN allocations a ON a.participant_id = p.id JOIN financiers f ON f.id = a.financier_id \
+         WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
+           AND a.status IN ('allocated', 'started') AND a.ingangsdatum <= $4 \
+           AND (a.einddatum IS NULL OR a.einddatum >= $3) \
+         ORDER BY p.id, a.ingangsdatum, a.toewijzing_nummer",
+    )
+    .bind(tenant)
+    .bind(group)
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .fetch_all(state.store().pool())
+    .await?;
+    let mut out: Vec<Expected> = Vec::new();
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let label = format!(
+            "{} {} ({})",
+            financier_kind_nl(&r.try_get::<String, _>("kind")?),
+            r.try_get::<Option<String>, _>("product_code")?
+                .unwrap_or_default(),
+            r.try_get::<String, _>("toewijzing_nummer")?
+        );
+        let alloc = (r.try_get::<String, _>("allocation_id")?, label);
+        match out.last_mut() {
+            Some(e) if e.id == id => e.allocations.push(alloc),
+            _ => {
+                let naam = r
+                    .try_get::<String, _>("name_json")
+                    .ok()
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default();
+                out.push(Expected {
+                    id,
+                    name: name_of(&naam),
+                    allocations: vec![alloc],
+                    current: None,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// The current registrations of `from..=to`, by participant and day.
+async fn current(
+    state: &AppState,
+    tenant: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<HashMap<(String, String), Stored>, WebError> {
+    let list = registration::list(
+        state.store(),
+        tenant,
+        &registration::Filter {
+            participant_id: None,
+            from: Some(from),
+            to: Some(to),
+            history: false,
+            limit: 100_000,
+            offset: 0,
+        },
+    )
+    .await?;
+    Ok(list
+        .into_iter()
+        .map(|s| ((s.participant_id.clone(), s.date.clone()), s))
+        .collect())
+}
+
+/// Every activity the tenant's contracts name, for the activity list.
+fn activities(state: &AppState, tenant: &str) -> Vec<String> {
+    let set: BTreeSet<String> = state
+        .mappings
+        .for_tenant(tenant)
+        .iter()
+        .flat_map(|m| m.products.iter())
+        .flat_map(|p| p.activities.iter())
+        .filter(|a| *a != "*")
+        .cloned()
+        .collect();
+    set.into_iter().collect()
+}
+
+#[derive(Deserialize, Default)]
+pub struct DayQuery {
+    #[serde(default)]
+    groep: Option<String>,
+    #[serde(default)]
+    datum: Option<String>,
+    #[serde(default)]
+    opgeslagen: Option<usize>,
+}
+
+fn parse_day(s: Option<&str>) -> Result<NaiveDate, WebError> {
+    match s.filter(|s| !s.is_empty()) {
+        None => Ok(today()),
+        Some(s) => s
+            .parse::<NaiveDate>()
+            .map_err(|_| WebError::BadRequest(format!("{s:?} is geen datum (JJJJ-MM-DD)"))),
+    }
+}
+
+fn group_param(g: Option<&str>) -> Option<String> {
+    g.map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+}
+
+/// `GET /registratie?groep=&datum=`.
+pub async fn day(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(q): Query<DayQuery>,
+) -> Result<Response, WebError> {
+    let date = parse_day(q.datum.as_deref())?;
+    let group = group_param(q.groep.as_deref());
+    let body = day_form(
+        &state,
+        &user,
+        group.as_deref(),
+        date,
+        &HashMap::new(),
+        &[],
+        q.opgeslagen,
+    )
+    .await?;
+    Ok(page("Dagregistratie", Some(&user), body))
+}
+
+/// The day form; `submitted` and `errors` when a save failed, so nothing
+/// typed is lost.
+async fn day_form(
+    state: &AppState,
+    user: &WebUser,
+    group: Option<&str>,
+    date: NaiveDate,
+    submitted: &HashMap<String, String>,
+    errors: &[(String, String)],
+    saved: Option<usize>,
+) -> Result<Markup, WebError> {
+    let tenant = &user.tenant.id;
+    let groups = groups(state, tenant).await?;
+    let mut people = expected(state, tenant, group, date, date).await?;
+    let mut regs = current(state, tenant, date, date).await?;
+    for p in &mut people {
+        p.current = regs.remove(&(p.id.clone(), date.to_string()));
+    }
+    let activities = activities(state, tenant);
+    let errors: HashMap<&str, &str> = errors
+        .iter()
+        .map(|(p, e)| (p.as_str(), e.as_str()))
+        .collect();
+    let field = |prefix: &str, id: &str| submitted.get(&format!("{prefix}.{id}")).cloned();
+    Ok(html! {
+        h1 { "Dagregistratie" }
+        form.filters method="get" action="/registratie" {
+            label { "Groep"
+                select name="groep" {
+                    option value="" { "Alle groepen" }
+                    @for g in &groups {
+                        option value=(g) selected[group == Some(g.as_str())] { (g) }
+                    }
+                }
+            }
+            label { "Datum" input type="date" name="datum" value=(date) max=(today()); }
+            button.secundair type="submit" { "Tonen" }
+            a href={ "/registratie/week?groep=" (group.unwrap_or("")) "&week=" (date) } { "Weekoverzicht" }
+        }
+        @if let Some(n) = saved { p.melding.ok role="status" { (n) " registraties opgeslagen." } }
+        @if !errors.is_empty() {
+            p.melding.fout role="alert" { "Er is niets opgeslagen: " (errors.len()) " regel(s) zijn niet goed. Zie de meldingen hieronder." }
+        }
+        @if people.is_empty() {
+            p { "Geen deelnemers met een geldige toewijzing op " (date) " in deze groep." }
+        } @else {
+            p.hulp { "Toetsen per regel: a aanwezig, d dagdeel, z ziek, v vakantie, n niet verschenen, x anders. Uren en activiteit zijn niet verplicht." }
+            form method="post" action="/registratie" {
+                (csrf_field(user))
+                input type="hidden" name="datum" value=(date);
+                input type="hidden" name="groep" value=(group.unwrap_or(""));
+                table {
+                    thead { tr { th { "Deelnemer" } th { "Aanwezigheid" } th { "Uren" } th { "Activiteit" } th { "Toewijzing" } } }
+                    tbody {
+                        @for p in &people {
+                            @let chosen = field("s", &p.id).or_else(|| p.current.as_ref().map(|c| Choice::of(c).value().to_string()));
+                            @let hours = field("u", &p.id).or_else(|| p.current.as_ref().filter(|c| c.dagdelen.is_none()).and_then(|c| c.minutes).map(|m| format!("{}", m as f64 / 60.0)));
+                            @let activity = field("a", &p.id).or_else(|| p.current.as_ref().and_then(|c| c.activity.clone()));
+                            @let alloc = field("t", &p.id).or_else(|| p.current.as_ref().and_then(|c| c.allocation_id.clone()));
+                            tr.deelnemer data-deelnemer=(p.id) {
+                                th scope="row" {
+                                    (p.name)
+                                    @if let Some(e) = errors.get(p.id.as_str()) { br; span.waarschuwing role="alert" { (e) } }
+                                }
+                                td {
+                                    fieldset.keuzes {
+                                        legend.verborgen { "Aanwezigheid van " (p.name) }
+                                        @for (_, value, label, key) in Choice::ALL {
+                                            label title={ "toets " (key) } {
+                                                input type="radio" name={ "s." (p.id) } value=(value) checked[chosen.as_deref() == Some(value)];
+                                                (label)
+                                            }
+                                        }
+                                    }
+                                }
+                                td { input type="number" name={ "u." (p.id) } min="0" max="24" step="0.25" size="4" aria-label={ "Uren van " (p.name) } value=(hours.unwrap_or_default()); }
+                                td {
+                                    select name={ "a." (p.id) } aria-label={ "Activiteit van " (p.name) } {
+                                        option value="" { "—" }
+                                        @for a in &activities { option value=(a) selected[activity.as_deref() == Some(a.as_str())] { (a) } }
+                                    }
+                                }
+                                td {
+                                    @if p.allocations.len() > 1 {
+                                        select name={ "t." (p.id) } aria-label={ "Toewijzing van " (p.name) } {
+                                            option value="" { "volgens voorrangsregels" }
+                                            @for (id, label) in &p.allocations { option value=(id) selected[alloc.as_deref() == Some(id.as_str())] { (label) } }
+                                        }
+                                    } @else {
+                                        @for (_, label) in &p.allocations { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                p.navigatie {
+                    button.secundair type="button" id="alle-aanwezig" { "Alle open regels: aanwezig" }
+                    button type="submit" { "Registratie opslaan" }
+                }
+            }
+        }
+    })
+}
+
+/// `POST /registratie`: the rows with a choice, as one batch; nothing is
+/// stored when a row is wrong, and the form comes back as it was typed.
+pub async fn save_day(
+    State(state): State<AppState>,
+    Post(user, form): Post<HashMap<String, String>>,
+) -> Result<Response, WebError> {
+    let date = parse_day(form.get("datum").map(String::as_str))?;
+    let group = group_param(form.get("groep").map(String::as_str));
+    let mut items = Vec::new();
+    let mut bad = Vec::new();
+    for (key, value) in &form {
+        let Some(pid) = key.strip_prefix("s.") else {
+            continue;
+        };
+        let Some(choice) = Choice::parse(value) else {
+            bad.push((pid.to_string(), format!("onbekende keuze {value:?}")));
+            continue;
+        };
+        let hours = match form
+            .get(&format!("u.{pid}"))
+            .map(|h| h.trim().replace(',', "."))
+        {
+            None => None,
+            Some(h) if h.is_empty() => None,
+            Some(h) => match h.parse::<f64>() {
+                Ok(h) => Some(h),
+                Err(_) => {
+                    bad.push((pid.to_string(), format!("uren {h:?} is geen getal")));
+                    continue;
+                }
+            },
+        };
+        let nonempty = |k: String| {
+            form.get(&k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let input = choice.input(
+            pid,
+            date,
+            hours,
+            nonempty(format!("a.{pid}")),
+            nonempty(format!("t.{pid}")),
+        );
+        items.push((pid.to_string(), input));
+    }
+    if bad.is_empty() && !items.is_empty() {
+        let outcome = store_items(&state, &user, items, "registratie").await?;
+        match outcome {
+            Ok(n) => {
+                let to = format!(
+                    "/registratie?groep={}&datum={date}&opgeslagen={n}",
+                    urlencode(group.as_deref().unwrap_or(""))
+                );
+                return Ok(Redirect::to(&to).into_response());
+            }
+            Err(errors) => bad = errors,
+        }
+    } else if items.is_empty() && bad.is_empty() {
+        bad.push((String::new(), "er is niets gekozen".to_string()));
+    }
+    let body = day_form(&state, &user, group.as_deref(), date, &form, &bad, None).await?;
+    Ok((
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        page("Dagregistratie", Some(&user), body),
+    )
+        .into_response())
+}
+
+/// Stores registrations through the shared path; `Ok(stored)` or the Dutch
+/// error per participant id. Registered by the user's name, and each
+/// correction is also in the audit trail.
+async fn store_items(
+    state: &AppState,
+    user: &WebUser,
+    items: Vec<(String, RegistrationInput)>,
+    source: &str,
+) -> Result<Result<usize, Vec<(String, String)>>, WebError> {
+    let ids: Vec<String> = items.iter().map(|(p, _)| p.clone()).collect();
+    let items: Vec<Item> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, input))| Item {
+            input: Ok(input),
+            source: format!("web:{source}"),
+            label: format!("regel {}", i + 1),
+        })
+        .collect();
+    let by = format!("{} ({})", user.display_name, user.username);
+    let outcome = registration::register(
+        state.store(),
+        &user.tenant.id,
+        items,
+        &by,
+        Mode::AllOrNothing,
+        today(),
+    )
+    .await?;
+    if outcome.has_errors() {
+        return Ok(Err(outcome
+            .results
+            .iter()
+            .zip(&ids)
+            .filter_map(|(r, pid)| match &r.outcome {
+                ItemOutcome::Failed(errs) => Some((
+                    pid.clone(),
+                    errs.iter()
+                        .map(|e| e.nl.clone())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )),
+                _ => None,
+            })
+            .collect()));
+    }
+    let corrected: Vec<(&String, &String)> = outcome
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            ItemOutcome::Corrected { id, replaces } => Some((id, replaces)),
+            _ => None,
+        })
+        .collect();
+    if !corrected.is_empty() {
+        let mut w = state.store().begin_write().await?;
+        for (id, replaces) in &corrected {
+            audit(
+                &mut w,
+                &user.tenant.id,
+                &user.username,
+                "registration_corrected",
+                Some(("registration", id)),
+                serde_json::json!({"replaces": replaces}),
+            )
+            .await?;
+        }
+        w.commit().await?;
+    }
+    let c = outcome.counts();
+    Ok(Ok(c.created + c.corrected + c.unchanged))
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Deserialize, Default)]
+pub struct WeekQuery {
+    #[serde(default)]
+    groep: Option<String>,
+    #[serde(default)]
+    week: Option<String>,
+    /// The cell being corrected: a participant id and a day.
+    #[serde(default)]
+    deelnemer: Option<String>,
+    #[serde(default)]
+    dag: Option<String>,
+    #[serde(default)]
+    opgeslagen: Option<String>,
+}
+
+fn short(s: &Stored) -> String {
+    if !s.present {
+        let r = s.reason.as_deref().and_then(Reason::parse);
+        return match r {
+            Some(Reason::Sick) => "ziek",
+            Some(Reason::Holiday) => "vakantie",
+            Some(Reason::NoShow) => "niet verschenen",
+            _ => "afwezig",
+        }
+        .to_string();
+    }
+    let time = match (s.dagdelen, s.minutes) {
+        (Some(d), _) => format!("{d} dd"),
+        (None, Some(m)) => format!("{}:{:02} u", m / 60, m % 60),
+        _ => "aanwezig".to_string(),
+    };
+    match &s.activity {
+        Some(a) => format!("{time} · {a}"),
+        None => time,
+    }
+}
+
+/// `GET /registratie/week?groep=&week=`: Monday to Sunday of the week of
+/// `week`, every cell a link to correct it, and the corrections made.
+pub async fn week(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(q): Query<WeekQuery>,
+) -> Result<Response, WebError> {
+    let any_day = parse_day(q.week.as_deref())?;
+    let monday = any_day - Duration::days(i64::from(any_day.weekday().num_days_from_monday()));
+    let sunday = monday + Duration::days(6);
+    let group = group_param(q.groep.as_deref());
+    let tenant = &user.tenant.id;
+    let groups = groups(&state, tenant).await?;
+    let people = expected(&state, tenant, group.as_deref(), monday, sunday).await?;
+    let regs = current(&state, tenant, monday, sunday).await?;
+    let days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
+    let editing = match (&q.deelnemer, q.dag.as_deref()) {
+        (Some(p), Some(d)) => {
+            let d = parse_day(Some(d))?;
+            people.iter().find(|e| &e.id == p).map(|e| (e, d))
+        }
+        _ => None,
+    };
+    let corrections = corrections(&state, tenant, monday, sunday).await?;
+    let names: HashMap<&str, &str> = people
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    let activities = activities(&state, tenant);
+    let g = urlencode(group.as_deref().unwrap_or(""));
+    let body = html! {
+        h1 { "Weekoverzicht " (monday.format("%d-%m-%Y")) " t/m " (sunday.format("%d-%m-%Y")) }
+        form.filters method="get" action="/registratie/week" {
+            label { "Groep"
+                select name="groep" {
+                    option value="" { "Alle groepen" }
+                    @for gr in &groups { option value=(gr) selected[group.as_deref() == Some(gr.as_str())] { (gr) } }
+                }
+            }
+            label { "Week van" input type="date" name="week" value=(monday); }
+            button.secundair type="submit" { "Tonen" }
+            a href={ "/registratie/week?groep=" (g) "&week=" (monday - Duration::days(7)) } { "← vorige week" }
+            a href={ "/registratie/week?groep=" (g) "&week=" (monday + Duration::days(7)) } { "volgende week →" }
+        }
+        @if q.opgeslagen.is_some() { p.melding.ok role="status" { "Correctie opgeslagen." } }
+        @if let Some((p, d)) = editing {
+            @let cur = regs.get(&(p.id.clone(), d.to_string()));
+            section aria-labelledby="corrigeren" {
+                h2 #corrigeren { "Corrigeren: " (p.name) ", " (d.format("%d-%m-%Y")) }
+                form.regel method="post" action="/registratie/week/correctie" {
+                    (csrf_field(&user))
+                    input type="hidden" name="deelnemer" value=(p.id);
+                    input type="hidden" name="dag" value=(d);
+                    input type="hidden" name="groep" value=(group.as_deref().unwrap_or(""));
+                    fieldset.keuzes {
+                        legend { "Aanwezigheid" }
+                        @for (c, value, label, _) in Choice::ALL {
+                            label { input type="radio" name="keuze" value=(value) required checked[cur.is_some_and(|s| Choice::of(s) == c)]; (label) }
+                        }
+                    }
+                    label { "Uren" input type="number" name="uren" min="0" max="24" step="0.25" value=(cur.filter(|c| c.dagdelen.is_none()).and_then(|c| c.minutes).map(|m| format!("{}", m as f64 / 60.0)).unwrap_or_default()); }
+                    label { "Activiteit"
+                        select name="activiteit" {
+                            option value="" { "—" }
+                            @for a in &activities { option value=(a) selected[cur.and_then(|c| c.activity.as_deref()) == Some(a.as_str())] { (a) } }
+                        }
+                    }
+                    label { "Reden van de correctie" input name="reden" required maxlength="200"; }
+                    button type="submit" { "Correctie opslaan" }
+                }
+            }
+        }
+        table {
+            thead { tr { th { "Deelnemer" } @for d in &days { th { (weekday_nl(*d)) " " (d.format("%d-%m")) } } } }
+            tbody {
+                @for p in &people {
+                    tr {
+                        th scope="row" { (p.name) }
+                        @for d in &days {
+                            td {
+                                @let cell = regs.get(&(p.id.clone(), d.to_string()));
+                                @if *d <= today() {
+                                    a href={ "/registratie/week?groep=" (g) "&week=" (monday) "&deelnemer=" (p.id) "&dag=" (d) "#corrigeren" } {
+                                        @match cell { Some(s) => (short(s)), None => "—" }
+                                    }
+                                } @else { "" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Correcties in deze week" }
+        @if corrections.is_empty() { p { "Geen correcties." } } @else {
+            table {
+                thead { tr { th { "Deelnemer" } th { "Dag" } th { "Was" } th { "Werd" } th { "Door" } th { "Wanneer" } } }
+                tbody {
+                    @for c in &corrections {
+                        tr {
+                            td { (names.get(c.0.participant_id.as_str()).copied().unwrap_or("(andere groep)")) }
+                            td { (c.0.date) }
+                            td { (short(&c.0)) }
+                            td { (short(&c.1)) }
+                            td { (c.1.registered_by) }
+                            td { (c.1.registered_at.get(..16).unwrap_or_default().replace('T', " ")) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page("Weekoverzicht", Some(&user), body))
+}
+
+fn weekday_nl(d: NaiveDate) -> &'static str {
+    ["ma", "di", "wo", "do", "vr", "za", "zo"][d.weekday().num_days_from_monday() as usize]
+}
+
+/// The corrections of a week: (replaced version, its replacement).
+async fn corrections(
+    state: &AppState,
+    tenant: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(Stored, Stored)>, WebError> {
+    let list = registration::list(
+        state.store(),
+        tenant,
+        &registration::Filter {
+            participant_id: None,
+            from: Some(from),
+            to: Some(to),
+            history: true,
+            limit: 100_000,
+            offset: 0,
+        },
+    )
+    .await?;
+    let mut out = Vec::new();
+    for mut s in list {
+        let history = s.history.take().unwrap_or_default();
+        // history is newest first; each version was replaced by the one after it.
+        let mut newer = s;
+        for old in history {
+            out.push((old.clone(), newer.clone()));
+            newer = old;
+        }
+    }
+    out.sort_by(|a, b| b.1.registered_at.cmp(&a.1.registered_at));
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+pub struct Correction {
+    csrf: String,
+    deelnemer: String,
+    dag: String,
+    groep: String,
+    keuze: String,
+    #[serde(default)]
+    uren: String,
+    #[serde(default)]
+    activiteit: String,
+    reden: String,
+}
+csrf_form!(Correction);
+
+/// `POST /registratie/week/correctie`: one day of one participant.
+pub async fn correct(
+    State(state): State<AppState>,
+    Post(user, f): Post<Correction>,
+) -> Result<Response, WebError> {
+    let date = parse_day(Some(&f.dag))?;
+    let choice = Choice::parse(&f.keuze).ok_or_else(|| {
+        WebError::BadRequest("kies aanwezig, dagdeel of een reden van afwezigheid".into())
+    })?;
+    let reason = f.reden.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(WebError::BadRequest(
+            "geef een reden voor de correctie (hoogstens 200 tekens)".into(),
+        ));
+    }
+    let hours = match f.uren.trim().replace(',', ".") {
+        h if h.is_empty() => None,
+        h => Some(
+            h.parse::<f64>()
+                .map_err(|_| WebError::BadRequest(format!("uren {h:?} is geen getal")))?,
+        ),
+    };
+    // Only a participant of this tenant: an id of another tenant is unknown here.
+    let known = sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
+        .bind(&user.tenant.id)
+        .bind(&f.deelnemer)
+        .fetch_optional(state.store().pool())
+        .await?;
+    if known.is_none() {
+        return Err(WebError::NotFound);
+    }
+    let activity = Some(f.activiteit.trim().to_string()).filter(|a| !a.is_empty());
+    // Keep the allocation the day was registered for.
+    let current = current(&state, &user.tenant.id, date, date).await?;
+    let allocation = current
+        .get(&(f.deelnemer.clone(), date.to_string()))
+        .and_then(|s| s.allocation_id.clone());
+    let input = choice.input(&f.deelnemer, date, hours, activity, allocation);
+    match store_items(
+        &state,
+        &user,
+        vec![(f.deelnemer.clone(), input)],
+        "correctie",
+    )
+    .await?
+    {
+        Ok(_) => {
+            let mut w = state.store().begin_write().await?;
+            audit(
+                &mut w,
+                &user.tenant.id,
+                &user.username,
+                "registration_correction_reason",
+                Some(("participant", &f.deelnemer)),
+                serde_json::json!({"day": date.to_string(), "reason": reason}),
+            )
+            .await?;
+            w.commit().await?;
+            Ok(Redirect::to(&format!(
+                "/registratie/week?groep={}&week={date}&opgeslagen=1",
+                urlencode(f.groep.trim())
+            ))
+            .into_response())
+        }
+        Err(errors) => Err(WebError::BadRequest(
+            errors
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+    }
+}

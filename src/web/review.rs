@@ -1,0 +1,707 @@
+//! Afgekeurde berichten: every line or message a financier rejected (a 325
+//! line, a retour that refused a 305/307/315), every answer loket could not
+//! place, and everything loket's own checks held back before sending; with
+//! each retourcode explained in Dutch from WJ001.
+//!
+//! The actions resolve the review item through the same function as
+//! `POST /review/{id}/resolve` and, for a resend, run the declaration
+//! engine right away: a resolved rejected line is declared again by the
+//! engine (with a new reference), after the underlying data was corrected
+//! in the registration or by a new allocation. Every action is written to
+//! the audit trail with who and when.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, NaiveDate};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::auth::{Post, WebUser, audit, csrf_form};
+use super::registration::urlencode;
+use super::{WebError, csrf_field, financier_kind_nl, page, status_nl};
+use crate::engine;
+use crate::server::AppState;
+use crate::server::review::{COLUMNS, Resolved, item_json, resolve_in};
+
+/// The most items the queue shows and walks through at once.
+const MAX_ITEMS: i64 = 5000;
+
+/// An item with what the filters need.
+struct Entry {
+    item: Value,
+    /// `kind:code`, e.g. `wmo:0363`; empty when unknown.
+    financier: String,
+    financier_label: String,
+    /// First day of the period it is about (YYYY-MM-DD), if any.
+    period: Option<String>,
+    participant_name: Option<String>,
+    /// Why it cannot be resent, when it cannot.
+    not_resendable: Option<&'static str>,
+}
+
+impl Entry {
+    fn id(&self) -> &str {
+        self.item["id"].as_str().unwrap_or("")
+    }
+    fn codes(&self) -> Vec<&str> {
+        self.item["retourcodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["code"].as_str())
+            .collect()
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct Filters {
+    #[serde(default)]
+    financier: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    /// YYYY-MM
+    #[serde(default)]
+    periode: Option<String>,
+    /// open (default) | afgehandeld | alle
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    melding: Option<String>,
+}
+
+impl Filters {
+    fn query(&self) -> String {
+        let f = |k: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", urlencode(v)))
+        };
+        [
+            f("financier", &self.financier),
+            f("code", &self.code),
+            f("periode", &self.periode),
+            f("status", &self.status),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+
+    fn matches(&self, e: &Entry) -> bool {
+        let set = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
+        if let Some(f) = set(&self.financier)
+            && e.financier != f
+        {
+            return false;
+        }
+        if let Some(c) = set(&self.code)
+            && !e.codes().contains(&c.as_str())
+        {
+            return false;
+        }
+        if let Some(p) = set(&self.periode)
+            && !e.period.as_deref().is_some_and(|b| b.starts_with(&p))
+        {
+            return false;
+        }
+        true
+    }
+
+    fn status_sql(&self) -> Option<&'static str> {
+        match self.status.as_deref() {
+            Some("alle") => None,
+            Some("afgehandeld") => Some("resolved"),
+            _ => Some("open"),
+        }
+    }
+}
+
+/// The tenant's items (newest first) with financier, period and name, and
+/// whether each can be resent.
+async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<Entry>, WebError> {
+    let pool = state.store().pool();
+    let tenant = &user.tenant.id;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM review_items WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    )))
+    .bind(tenant)
+    .bind(f.status_sql())
+    .bind(MAX_ITEMS)
+    .fetch_all(pool)
+    .await?;
+    // Allocations and outbound messages of the tenant, for the financier
+    // and the resend check.
+    let allocations: HashMap<String, (String, String, String)> = sqlx::query(
+        "SELECT a.id, a.status, f.kind, f.code FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .filter_map(|r| {
+        Some((
+            r.try_get("id").ok()?,
+            (r.try_get("status").ok()?, r.try_get("kind").ok()?, r.try_get("code").ok()?),
+        ))
+    })
+    .collect();
+    let names: HashMap<String, String> = sqlx::query(
+        "SELECT id, name_json FROM participants WHERE tenant_id = $1 AND id IN (SELECT participant_id FROM review_items WHERE tenant_id = $1)",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .filter_map(|r| {
+        let naam: Value = serde_json::from_str(&r.try_get::<String, _>("name_json").ok()?).ok()?;
+        Some((r.try_get("id").ok()?, super::name_of(&naam)))
+    })
+    .collect();
+    let mut out = Vec::new();
+    for r in &rows {
+        let item = item_json(r);
+        let detail = &item["detail"];
+        let allocation = detail["allocation_id"]
+            .as_str()
+            .or(if item["kind"] == "over_allocation" {
+                item["subject_id"].as_str()
+            } else {
+                None
+            })
+            .and_then(|a| allocations.get(a));
+        let (financier, financier_label) = match allocation {
+            Some((_, kind, code)) => (
+                format!("{kind}:{code}"),
+                format!("{} {code}", financier_kind_nl(kind)),
+            ),
+            None => match receiver_of(state, tenant, detail).await? {
+                Some(code) => (String::new(), format!("gemeente {code}")),
+                None => (String::new(), "—".to_string()),
+            },
+        };
+        let period = match &detail["period"] {
+            Value::String(p) => p.split('/').next().map(str::to_string),
+            Value::Object(o) => o.get("begin").and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        };
+        let kind = item["kind"].as_str().unwrap_or("");
+        let not_resendable = match (kind, allocation) {
+            ("unmatched_answer", _) => Some(
+                "Dit is een antwoord dat loket niet kon koppelen; er is niets om opnieuw te versturen. Neem contact op met de gemeente en sluit het af.",
+            ),
+            (_, Some((status, _, _))) if status == "withdrawn" => Some(
+                "De toewijzing is ingetrokken: opnieuw declareren zou TR321/TR071 breken. Sluit het af of vraag een nieuwe toewijzing aan.",
+            ),
+            _ if item["status"] != "open" => Some("Dit item is al afgehandeld."),
+            _ => None,
+        };
+        out.push(Entry {
+            participant_name: item["participant_id"]
+                .as_str()
+                .and_then(|p| names.get(p).cloned()),
+            item,
+            financier,
+            financier_label,
+            period,
+            not_resendable,
+        });
+    }
+    Ok(out.into_iter().filter(|e| f.matches(e)).collect())
+}
+
+/// The municipality a rejected outbound message went to.
+async fn receiver_of(
+    state: &AppState,
+    tenant: &str,
+    detail: &Value,
+) -> Result<Option<String>, WebError> {
+    let Some(id) = detail["heen_message_id"].as_str() else {
+        return Ok(None);
+    };
+    Ok(
+        sqlx::query("SELECT receiver FROM messages WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(state.store().pool())
+            .await?
+            .and_then(|r| r.try_get("receiver").ok()),
+    )
+}
+
+fn kind_nl(kind: &str) -> &str {
+    match kind {
+        "rejected_prestatie" => "Declaratieregel afgewezen",
+        "rejected_message" => "Bericht afgekeurd",
+        "unmatched_answer" => "Antwoord niet te koppelen",
+        "over_allocation" => "Levering boven toewijzing",
+        "not_declarable" => "Niet te declareren",
+        "not_sent" => "Tegengehouden door loket",
+        other => other,
+    }
+}
+
+fn codes_cell(item: &Value) -> Markup {
+    html! {
+        @for c in item["retourcodes"].as_array().into_iter().flatten() {
+            div { code { (c["code"].as_str().unwrap_or("")) } " " (c["nl"].as_str().unwrap_or("")) }
+        }
+    }
+}
+
+fn filter_form(f: &Filters, entries: &[Entry]) -> Markup {
+    let mut financiers: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| !e.financier.is_empty())
+        .map(|e| (e.financier.as_str(), e.financier_label.as_str()))
+        .collect();
+    if let Some(sel) = f.financier.as_deref().filter(|s| !s.is_empty())
+        && !financiers.iter().any(|(k, _)| *k == sel)
+    {
+        financiers.push((sel, sel));
+    }
+    financiers.sort();
+    financiers.dedup();
+    html! {
+        form.filters method="get" action="/afgekeurd" {
+            label { "Financier"
+                select name="financier" {
+                    option value="" { "Alle" }
+                    @for (k, l) in &financiers { option value=(k) selected[f.financier.as_deref() == Some(*k)] { (l) } }
+                }
+            }
+            label { "Retourcode" input name="code" size="6" pattern="[0-9]{4}" value=(f.code.as_deref().unwrap_or("")); }
+            label { "Periode" input type="month" name="periode" value=(f.periode.as_deref().unwrap_or("")); }
+            label { "Status"
+                select name="status" {
+                    option value="open" selected[f.status_sql() == Some("open")] { "Open" }
+                    option value="afgehandeld" selected[f.status_sql() == Some("resolved")] { "Afgehandeld" }
+                    option value="alle" selected[f.status_sql().is_none()] { "Alle" }
+                }
+            }
+            button.secundair type="submit" { "Filteren" }
+        }
+    }
+}
+
+/// `GET /afgekeurd`.
+pub async fn list(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(f): Query<Filters>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let all = entries(
+        &state,
+        &user,
+        &Filters {
+            financier: None,
+            code: None,
+            periode: None,
+            ..f.clone()
+        },
+    )
+    .await?;
+    let shown: Vec<&Entry> = all.iter().filter(|e| f.matches(e)).collect();
+    let q = f.query();
+    let body = html! {
+        h1 { "Afgekeurde berichten" }
+        (filter_form(&f, &all))
+        @if let Some(m) = &f.melding { p.melding.ok role="status" { (m) } }
+        p { (shown.len()) " item(s)" }
+        @if !shown.is_empty() {
+            form method="post" action="/afgekeurd/bulk" {
+                (csrf_field(&user))
+                input type="hidden" name="terug" value=(q);
+                table {
+                    thead { tr {
+                        th { input #selecteer-alles type="checkbox" aria-label="Alles selecteren"; }
+                        th { "Soort" } th { "Deelnemer" } th { "Financier" } th { "Periode" } th { "Retourcodes" } th { "Status" } th { "" }
+                    } }
+                    tbody {
+                        @for e in &shown {
+                            tr {
+                                td { input type="checkbox" name="items" value=(e.id()) aria-label="Selecteren"; }
+                                td { (kind_nl(e.item["kind"].as_str().unwrap_or(""))) }
+                                td { (e.participant_name.as_deref().unwrap_or("—")) }
+                                td { (e.financier_label) }
+                                td { (e.period.as_deref().map(|p| p.get(..7).unwrap_or(p)).unwrap_or("—")) }
+                                td { (codes_cell(&e.item)) }
+                                td { (status_nl(e.item["status"].as_str().unwrap_or(""))) }
+                                td { a href={ "/afgekeurd/" (e.id()) "?" (q) } { "Bekijken" } }
+                            }
+                        }
+                    }
+                }
+                fieldset.regel {
+                    legend { "Selectie" }
+                    label { "Reden (bij afsluiten)" input name="reden" maxlength="500"; }
+                    button type="submit" name="actie" value="opnieuw" { "Selectie opnieuw indienen" }
+                    button.secundair type="submit" name="actie" value="sluiten" { "Selectie afsluiten" }
+                }
+            }
+        }
+    };
+    Ok(page("Afgekeurde berichten", Some(&user), body))
+}
+
+/// `GET /afgekeurd/{id}?filters`: one item, with previous and next in the
+/// filtered list.
+pub async fn show(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Query(f): Query<Filters>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let list = entries(
+        &state,
+        &user,
+        &Filters {
+            status: Some("alle".into()),
+            ..f.clone()
+        },
+    )
+    .await?;
+    let Some(pos) = list.iter().position(|e| e.id() == id) else {
+        return Err(WebError::NotFound);
+    };
+    let in_filter: Vec<&Entry> = list
+        .iter()
+        .filter(|e| e.id() == id || f.status_sql().is_none_or(|s| e.item["status"] == s))
+        .collect();
+    let here = in_filter.iter().position(|e| e.id() == id).unwrap_or(0);
+    let prev = here.checked_sub(1).and_then(|i| in_filter.get(i));
+    let next = in_filter.get(here + 1);
+    let e = &list[pos];
+    let item = &e.item;
+    let q = f.query();
+    let history = audit_of(&state, &user, &id).await?;
+    let body = html! {
+        p.navigatie {
+            @if let Some(p) = prev { a rel="prev" href={ "/afgekeurd/" (p.id()) "?" (q) } { "← Vorige" } } @else { span {} }
+            a href={ "/afgekeurd?" (q) } { "Terug naar de lijst (" (here + 1) " van " (in_filter.len()) ")" }
+            @if let Some(n) = next { a rel="next" href={ "/afgekeurd/" (n.id()) "?" (q) } { "Volgende →" } } @else { span {} }
+        }
+        h1 { (kind_nl(item["kind"].as_str().unwrap_or(""))) }
+        @if let Some(m) = &f.melding { p.melding.ok role="status" { (m) } }
+        p { (item["title"]["nl"].as_str().unwrap_or("")) }
+        dl.gegevens {
+            dt { "Deelnemer" } dd {
+                @match (item["participant_id"].as_str(), &e.participant_name) {
+                    (Some(pid), Some(n)) => a href={ "/deelnemers/" (pid) } { (n) },
+                    _ => "—",
+                }
+            }
+            dt { "Financier" } dd { (e.financier_label) }
+            dt { "Periode" } dd { (e.period.as_deref().unwrap_or("—")) }
+            @if let Some(n) = item["detail"]["toewijzing_nummer"].as_str() { dt { "Toewijzing" } dd { code { (n) } } }
+            @if let Some(n) = item["detail"]["referentie_nummer"].as_str() { dt { "Referentie" } dd { code { (n) } } }
+            @if let Some(n) = item["detail"]["declaratie_nummer"].as_str() { dt { "Declaratie" } dd { code { (n) } } }
+            @if let Some(c) = item["detail"]["amount_cents"].as_i64() { dt { "Bedrag" } dd { (super::euro(c)) } }
+            @if let Some(t) = item["detail"]["nl"].as_str() { dt { "Melding" } dd { (t) } }
+            dt { "Ontstaan" } dd { (item["created_at"].as_str().unwrap_or("").get(..16).unwrap_or("").replace('T', " ")) }
+            dt { "Status" } dd { (status_nl(item["status"].as_str().unwrap_or(""))) }
+            @if item["status"] == "resolved" {
+                dt { "Afgehandeld door" } dd { (item["resolution"]["by"].as_str().unwrap_or("")) ", " (item["resolution"]["at"].as_str().unwrap_or("").get(..16).unwrap_or("").replace('T', " ")) }
+                dt { "Toelichting" } dd { (item["resolution"]["note"].as_str().unwrap_or("—")) }
+            }
+        }
+        h2 { "Retourcodes" }
+        @if item["retourcodes"].as_array().is_none_or(Vec::is_empty) { p { "Geen retourcode: loket heeft dit zelf tegengehouden of gesignaleerd." } }
+        (codes_cell(item))
+        @if item["status"] == "open" {
+            h2 { "Afhandelen" }
+            @match e.not_resendable {
+                Some(why) => p.melding.fout { "Opnieuw indienen kan niet. " (why) },
+                None => {
+                    p { "Corrigeer eerst de onderliggende gegevens (de registratie in het "
+                        a href="/registratie/week" { "weekoverzicht" }
+                        ", of een nieuwe toewijzing van de gemeente). Opnieuw indienen start daarna de declaratierun; wat er verzonden wordt staat in het resultaat." }
+                    form.regel method="post" action={ "/afgekeurd/" (id) "/opnieuw" } {
+                        (csrf_field(&user))
+                        input type="hidden" name="terug" value=(q);
+                        label { "Wat is er gecorrigeerd?" input name="reden" required maxlength="500"; }
+                        button type="submit" { "Opnieuw indienen" }
+                    }
+                }
+            }
+            form.regel method="post" action={ "/afgekeurd/" (id) "/sluiten" } {
+                (csrf_field(&user))
+                input type="hidden" name="terug" value=(q);
+                label { "Reden van afsluiten" input name="reden" required maxlength="500"; }
+                button.secundair type="submit" { "Afsluiten" }
+            }
+        }
+        h2 { "Geschiedenis" }
+        @if history.is_empty() { p { "Nog geen acties." } } @else {
+            table {
+                thead { tr { th { "Wanneer" } th { "Wie" } th { "Actie" } th { "Toelichting" } } }
+                tbody {
+                    @for (at, actor, action, note) in &history {
+                        tr { td { (at.get(..16).unwrap_or(at).replace('T', " ")) } td { (actor) } td { (action_nl(action)) } td { (note) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page("Afgekeurd bericht", Some(&user), body))
+}
+
+fn action_nl(action: &str) -> &str {
+    match action {
+        "review_resend" => "opnieuw ingediend",
+        "review_close" => "afgesloten",
+        other => other,
+    }
+}
+
+/// The audit trail of one item, oldest first.
+async fn audit_of(
+    state: &AppState,
+    user: &WebUser,
+    id: &str,
+) -> Result<Vec<(String, String, String, String)>, WebError> {
+    Ok(sqlx::query(
+        "SELECT created_at, actor, action, detail FROM audit_log WHERE tenant_id = $1 AND subject_kind = 'review_item' \
+         AND subject_id = $2 ORDER BY created_at, id",
+    )
+    .bind(&user.tenant.id)
+    .bind(id)
+    .fetch_all(state.store().pool())
+    .await?
+    .iter()
+    .map(|r| {
+        let detail: Value = r
+            .try_get::<String, _>("detail")
+            .ok()
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default();
+        (
+            r.try_get("created_at").unwrap_or_default(),
+            r.try_get("actor").unwrap_or_default(),
+            r.try_get("action").unwrap_or_default(),
+            detail["reason"].as_str().unwrap_or("").to_string(),
+        )
+    })
+    .collect())
+}
+
+#[derive(Deserialize)]
+pub struct Action {
+    csrf: String,
+    #[serde(default)]
+    reden: String,
+    #[serde(default)]
+    terug: String,
+}
+
+#[derive(Deserialize)]
+pub struct Bulk {
+    csrf: String,
+    #[serde(default)]
+    items: Vec<String>,
+    actie: String,
+    #[serde(default)]
+    reden: String,
+    #[serde(default)]
+    terug: String,
+}
+csrf_form!(Action, Bulk);
+
+fn reason(r: &str, required: bool) -> Result<String, WebError> {
+    let r = r.trim();
+    if required && r.is_empty() {
+        return Err(WebError::BadRequest("geef een reden of toelichting".into()));
+    }
+    if r.chars().count() > 500 {
+        return Err(WebError::BadRequest(
+            "de toelichting is langer dan 500 tekens".into(),
+        ));
+    }
+    Ok(r.to_string())
+}
+
+/// Only our own filter query goes back into a redirect.
+fn back(terug: &str) -> String {
+    let ok = terug.len() <= 300
+        && terug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"=&%-_.:".contains(&b));
+    if ok { terug.to_string() } else { String::new() }
+}
+
+/// Resolves items (all or nothing) with an audit line each; with `resend`,
+/// then runs the engine for the latest period so the corrected lines go out.
+async fn act(
+    state: &AppState,
+    user: &WebUser,
+    ids: &[String],
+    resend: bool,
+    why: &str,
+) -> Result<String, WebError> {
+    if ids.is_empty() {
+        return Err(WebError::BadRequest("er is niets geselecteerd".into()));
+    }
+    let all = entries(state, user, &Filters::default()).await?;
+    let mut periods: Vec<String> = Vec::new();
+    for id in ids {
+        let Some(e) = all.iter().find(|e| e.id() == id) else {
+            return Err(WebError::NotFound);
+        };
+        if resend && let Some(why_not) = e.not_resendable {
+            return Err(WebError::BadRequest(format!(
+                "niets gewijzigd: een geselecteerd item kan niet opnieuw worden ingediend. {why_not}"
+            )));
+        }
+        if let Some(p) = &e.period {
+            periods.push(p.clone());
+        }
+    }
+    let by = format!("{} ({})", user.display_name, user.username);
+    let note = if resend {
+        format!("opnieuw ingediend: {why}")
+    } else {
+        why.to_string()
+    };
+    let mut w = state.store().begin_write().await?;
+    for id in ids {
+        match resolve_in(&mut w, &user.tenant.id, id, &by, Some(&note)).await? {
+            Resolved::Done => {}
+            Resolved::NotFound => return Err(WebError::NotFound),
+            Resolved::AlreadyResolved => {
+                return Err(WebError::BadRequest(
+                    "niets gewijzigd: een van de items is intussen al afgehandeld".into(),
+                ));
+            }
+        }
+        audit(
+            &mut w,
+            &user.tenant.id,
+            &user.username,
+            if resend {
+                "review_resend"
+            } else {
+                "review_close"
+            },
+            Some(("review_item", id)),
+            json!({"reason": why}),
+        )
+        .await?;
+    }
+    w.commit().await?;
+    if !resend {
+        return Ok(format!("{} item(s) afgesloten.", ids.len()));
+    }
+    let report = run_latest(state, user, periods.iter().max().map(String::as_str)).await?;
+    let sent: Vec<String> = report
+        .declarations
+        .iter()
+        .map(|d| format!("{} {}", d.bericht, d.declaratie_nummer))
+        .collect();
+    Ok(if sent.is_empty() {
+        format!(
+            "{} item(s) opnieuw ingediend; de declaratierun maakte geen nieuw bericht ({} melding(en)). Controleer of de gegevens gecorrigeerd zijn.",
+            ids.len(),
+            report.notices.len()
+        )
+    } else {
+        format!(
+            "{} item(s) opnieuw ingediend; verzonden: {}.",
+            ids.len(),
+            sent.join(", ")
+        )
+    })
+}
+
+/// Runs the engine for the later of the latest declared month and `period`
+/// (a corrected earlier month is taken along by the engine).
+pub async fn run_latest(
+    state: &AppState,
+    user: &WebUser,
+    period: Option<&str>,
+) -> Result<engine::RunReport, WebError> {
+    let latest: Option<String> =
+        sqlx::query("SELECT MAX(period_begin) AS p FROM declarations WHERE tenant_id = $1")
+            .bind(&user.tenant.id)
+            .fetch_one(state.store().pool())
+            .await?
+            .try_get("p")?;
+    let today = crate::registration::today();
+    let month = [latest.as_deref(), period]
+        .into_iter()
+        .flatten()
+        .max()
+        .and_then(|p| p.get(..10))
+        .and_then(|p| p.parse::<NaiveDate>().ok())
+        .unwrap_or(today);
+    let spec = format!("{:04}-{:02}", month.year(), month.month());
+    super::declarations::run_engine(state, user, engine::parse_period(&spec)?).await
+}
+
+/// `POST /afgekeurd/{id}/opnieuw`.
+pub async fn resend(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Post(user, f): Post<Action>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let why = reason(&f.reden, true)?;
+    let message = act(&state, &user, std::slice::from_ref(&id), true, &why).await?;
+    Ok(redirect_with(
+        &format!("/afgekeurd/{id}"),
+        &f.terug,
+        &message,
+    ))
+}
+
+/// `POST /afgekeurd/{id}/sluiten`.
+pub async fn close(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Post(user, f): Post<Action>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let why = reason(&f.reden, true)?;
+    let message = act(&state, &user, std::slice::from_ref(&id), false, &why).await?;
+    Ok(redirect_with(
+        &format!("/afgekeurd/{id}"),
+        &f.terug,
+        &message,
+    ))
+}
+
+/// `POST /afgekeurd/bulk`: the selection resent or closed together.
+pub async fn bulk(
+    State(state): State<AppState>,
+    Post(user, f): Post<Bulk>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    let resend = match f.actie.as_str() {
+        "opnieuw" => true,
+        "sluiten" => false,
+        _ => return Err(WebError::BadRequest("onbekende actie".into())),
+    };
+    if f.items.len() > MAX_ITEMS as usize {
+        return Err(WebError::BadRequest("te veel items tegelijk".into()));
+    }
+    let why = reason(&f.reden, !resend)?;
+    let why = if why.is_empty() {
+        "gecorrigeerd (selectie)".to_string()
+    } else {
+        why
+    };
+    let message = act(&state, &user, &f.items, resend, &why).await?;
+    Ok(redirect_with("/afgekeurd", &f.terug, &message))
+}
+
+fn redirect_with(path: &str, terug: &str, message: &str) -> Response {
+    let q = back(terug);
+    let sep = if q.is_empty() { "" } else { "&" };
+    Redirect::to(&format!("{path}?{q}{sep}melding={}", urlencode(message))).into_response()
+}
