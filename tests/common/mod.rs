@@ -288,3 +288,153 @@ pub fn assert_schema(name: &str, value: &serde_json::Value) {
     let found = loket::server::input::violations(name, value).expect("schema compiles");
     assert!(found.is_empty(), "{name}: {found:?}\n{value:#}");
 }
+
+// ---------------------------------------------------------------------------
+// The web app: a server with the demo tenant, and a browser-like client.
+
+impl Server {
+    /// Starts the server on `db` with the demo tenant of `loket serve --demo`
+    /// (its mappings deliver to folders in the test's data directory).
+    pub async fn start_demo(db: Db) -> (Server, loket::web::demo::Demo) {
+        let mut config = loket::config::Config {
+            data_dir: db.dir.path().to_path_buf(),
+            ..loket::config::Config::default()
+        };
+        loket::web::demo::prepare(&mut config).expect("demo mappings");
+        let server = Server::start_with(db, config).await;
+        let demo = loket::web::demo::seed(&server.state, loket::registration::today())
+            .await
+            .expect("demo seed");
+        (server, demo)
+    }
+}
+
+/// A browser without a browser: keeps the session cookie, follows no
+/// redirects (the tests look at them), posts forms.
+pub struct WebClient {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookies: std::collections::BTreeMap<String, String>,
+    /// The Set-Cookie headers of the last response, as sent.
+    pub last_set_cookie: Vec<String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field.
+    pub fn csrf(&self) -> String {
+        self.body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("a csrf field")
+            .to_string()
+    }
+}
+
+impl WebClient {
+    pub fn new(base: &str) -> WebClient {
+        WebClient {
+            base: base.to_string(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookies: Default::default(),
+            last_set_cookie: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let res = req
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("request");
+        self.last_set_cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        for c in &self.last_set_cookie {
+            let pair = c.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = pair.split_once('=') {
+                if v.is_empty() || c.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        Page {
+            status: res.status().as_u16(),
+            location: res
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            body: res.text().await.expect("body"),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(req).await
+    }
+
+    /// Logs in; returns the answer to the login form.
+    pub async fn login(&mut self, tenant: &str, user: &str, password: &str) -> Page {
+        let form = self.get("/login").await;
+        let csrf = form.csrf();
+        self.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("organisatie", tenant),
+                ("gebruiker", user),
+                ("wachtwoord", password),
+            ],
+        )
+        .await
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,290 @@
+//! The web app over HTTP, on both backends: login, session cookie flags,
+//! CSRF, roles, tenant scoping, lock-out and logout. The browser itself is
+//! exercised in `tests/browser.rs`; these cases check what a browser does
+//! not show (headers, status codes, what was or was not stored).
+
+use loket::web::demo::{DEMO_AGB, DEMO_PASSWORD};
+use sqlx::Row;
+
+#[macro_use]
+mod common;
+use common::*;
+
+on_both_backends!(
+    login_sets_a_strict_session_cookie_and_roles_decide_the_pages,
+    a_form_without_the_session_csrf_token_changes_nothing,
+    another_tenant_sees_nothing_of_the_demo_provider,
+    repeated_failures_lock_the_account,
+    logout_ends_the_session_on_the_server,
+);
+
+async fn count(s: &Server, sql: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(s.state.store().pool())
+        .await
+        .expect("count")
+        .try_get::<i64, _>(0)
+        .expect("count column")
+}
+
+async fn login_sets_a_strict_session_cookie_and_roles_decide_the_pages(db: Db) {
+    let (s, _demo) = Server::start_demo(db).await;
+    let mut web = WebClient::new(&s.base);
+    let anonymous = web.get("/registratie").await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.location.as_deref(), Some("/login"));
+
+    let wrong = web.login(DEMO_AGB, "jobcoach", "niet-het-wachtwoord").await;
+    assert_eq!(wrong.location.as_deref(), Some("/login?fout=onjuist"));
+    let unknown = web.login(DEMO_AGB, "niemand", DEMO_PASSWORD).await;
+    assert_eq!(
+        unknown.location.as_deref(),
+        Some("/login?fout=onjuist"),
+        "an unknown name reads like a wrong password"
+    );
+
+    let ok = web.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
+    assert_eq!(ok.status, 303);
+    let session = web
+        .last_set_cookie
+        .iter()
+        .find(|c| c.starts_with("loket_sessie="))
+        .expect("a session cookie")
+        .clone();
+    for flag in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(flag), "{flag} in {session}");
+    }
+    let token = session
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map(|(_, v)| v.to_string())
+        .expect("token");
+    let stored = count(
+        &s,
+        &format!(
+            "SELECT COUNT(*) FROM sessions WHERE token_hash = '{}'",
+            loket::store::sha256_hex(&[&token])
+        ),
+    )
+    .await;
+    assert_eq!(stored, 1, "the session is stored by the token's hash");
+    assert_eq!(
+        count(
+            &s,
+            &format!("SELECT COUNT(*) FROM sessions WHERE token_hash = '{token}'")
+        )
+        .await,
+        0,
+        "never the token itself"
+    );
+
+    let home = web.get("/").await;
+    assert_eq!(home.location.as_deref(), Some("/registratie"));
+    let registratie = web.get("/registratie").await;
+    assert_eq!(registratie.status, 200);
+    assert!(registratie.body.contains("Dagregistratie"));
+    assert!(registratie.body.contains("lang=\"nl\""));
+    for page in ["/afgekeurd", "/declaraties", "/gebruikers"] {
+        let p = web.get(page).await;
+        assert_eq!(p.status, 403, "a begeleider may not open {page}");
+        assert!(p.body.contains("Geen toegang"));
+    }
+
+    let mut office = WebClient::new(&s.base);
+    office.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    assert_eq!(office.get("/afgekeurd").await.status, 200);
+    assert_eq!(office.get("/declaraties").await.status, 200);
+    assert_eq!(office.get("/gebruikers").await.status, 403);
+    let mut beheer = WebClient::new(&s.base);
+    beheer.login(DEMO_AGB, "beheer", DEMO_PASSWORD).await;
+    assert_eq!(beheer.get("/gebruikers").await.status, 200);
+}
+
+async fn a_form_without_the_session_csrf_token_changes_nothing(db: Db) {
+    let (s, _demo) = Server::start_demo(db).await;
+    let mut web = WebClient::new(&s.base);
+    web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    let page = web.get("/registratie?groep=Kas").await;
+    let pid = page
+        .body
+        .split("data-deelnemer=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a participant row")
+        .to_string();
+    let today = loket::registration::today().to_string();
+    let before = count(&s, "SELECT COUNT(*) FROM registrations").await;
+    let status = format!("s.{pid}");
+    for csrf in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let forged = web
+            .post(
+                "/registratie",
+                &[
+                    ("csrf", csrf),
+                    ("datum", &today),
+                    ("groep", "Kas"),
+                    (&status, "aanwezig"),
+                ],
+            )
+            .await;
+        assert_eq!(forged.status, 403, "csrf {csrf:?}");
+        assert!(forged.body.contains("Formulier verlopen"));
+    }
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM registrations").await,
+        before
+    );
+    let run = web
+        .post("/declaraties/run", &[("csrf", "x"), ("periode", "2026-01")])
+        .await;
+    assert_eq!(run.status, 403);
+
+    // With the session's token the same form stores the day.
+    let csrf = page.csrf();
+    let saved = web
+        .post(
+            "/registratie",
+            &[
+                ("csrf", &csrf),
+                ("datum", &today),
+                ("groep", "Kas"),
+                (&status, "aanwezig"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(
+        saved
+            .location
+            .as_deref()
+            .is_some_and(|l| l.contains("opgeslagen=1")),
+        "{:?}",
+        saved.location
+    );
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM registrations").await,
+        before + 1
+    );
+    // Stored through the shared path, with who registered it.
+    let by: String = sqlx::query(
+        "SELECT registered_by FROM registrations WHERE participant_id = $1 AND day = $2",
+    )
+    .bind(&pid)
+    .bind(&today)
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("row")
+    .try_get("registered_by")
+    .expect("column");
+    assert!(by.contains("backoffice"), "{by}");
+}
+
+async fn another_tenant_sees_nothing_of_the_demo_provider(db: Db) {
+    let (s, _demo) = Server::start_demo(db).await;
+    s.state
+        .store()
+        .add_tenant("11112222")
+        .await
+        .expect("tenant");
+    loket::web::auth::add_user(
+        s.state.store(),
+        "11112222",
+        "anna",
+        "Anna",
+        loket::web::auth::Role::Beheer,
+        "een-ander-wachtwoord",
+    )
+    .await
+    .expect("user");
+    let (pid, bsn): (String, String) = {
+        let r = sqlx::query("SELECT id, bsn FROM participants WHERE tenant_id = $1 LIMIT 1")
+            .bind(DEMO_AGB)
+            .fetch_one(s.state.store().pool())
+            .await
+            .expect("participant");
+        (r.try_get("id").unwrap(), r.try_get("bsn").unwrap())
+    };
+    let item: String = sqlx::query("SELECT id FROM review_items WHERE tenant_id = $1 LIMIT 1")
+        .bind(DEMO_AGB)
+        .fetch_one(s.state.store().pool())
+        .await
+        .expect("review item")
+        .try_get("id")
+        .unwrap();
+    let mut other = WebClient::new(&s.base);
+    let ok = other
+        .login("11112222", "anna", "een-ander-wachtwoord")
+        .await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(other.get(&format!("/deelnemers/{pid}")).await.status, 404);
+    assert_eq!(other.get(&format!("/afgekeurd/{item}")).await.status, 404);
+    let list = other.get("/deelnemers").await;
+    assert!(list.body.contains("0 deelnemers"), "{}", list.body);
+    // The demo's own user cannot log in at the other tenant either.
+    let cross = WebClient::new(&s.base)
+        .login("11112222", "backoffice", DEMO_PASSWORD)
+        .await;
+    assert_eq!(cross.location.as_deref(), Some("/login?fout=onjuist"));
+    // And no page takes a BSN.
+    let mut own = WebClient::new(&s.base);
+    own.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    assert_eq!(own.get(&format!("/deelnemers/{bsn}")).await.status, 404);
+    let page = own.get(&format!("/deelnemers/{pid}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains(&format!("href=\"/deelnemers/{bsn}")),
+        "links use ids"
+    );
+}
+
+async fn repeated_failures_lock_the_account(db: Db) {
+    let (s, _demo) = Server::start_demo(db).await;
+    let mut web = WebClient::new(&s.base);
+    for _ in 0..loket::web::auth::MAX_FAILED_LOGINS - 1 {
+        let p = web.login(DEMO_AGB, "jobcoach", "fout-wachtwoord").await;
+        assert_eq!(p.location.as_deref(), Some("/login?fout=onjuist"));
+    }
+    let last = web.login(DEMO_AGB, "jobcoach", "fout-wachtwoord").await;
+    assert_eq!(last.location.as_deref(), Some("/login?fout=geblokkeerd"));
+    let right = web.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
+    assert_eq!(
+        right.location.as_deref(),
+        Some("/login?fout=geblokkeerd"),
+        "locked also for the right password"
+    );
+    assert!(!web.cookies.contains_key("loket_sessie"));
+    let page = web.get("/login?fout=geblokkeerd").await;
+    assert!(page.body.contains("tijdelijk geblokkeerd"));
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'account_locked'"
+        )
+        .await,
+        1
+    );
+    // Other users are not affected.
+    let other = WebClient::new(&s.base)
+        .login(DEMO_AGB, "backoffice", DEMO_PASSWORD)
+        .await;
+    assert_eq!(other.location.as_deref(), Some("/"));
+}
+
+async fn logout_ends_the_session_on_the_server(db: Db) {
+    let (s, _demo) = Server::start_demo(db).await;
+    let mut web = WebClient::new(&s.base);
+    web.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
+    let token = web.cookies.get("loket_sessie").cloned().expect("session");
+    let page = web.get("/registratie").await;
+    let out = web.post("/logout", &[("csrf", &page.csrf())]).await;
+    assert_eq!(out.location.as_deref(), Some("/login"));
+    // The old cookie, replayed, no longer opens anything.
+    let mut replay = WebClient::new(&s.base);
+    replay.cookies.insert("loket_sessie".into(), token);
+    let p = replay.get("/registratie").await;
+    assert_eq!(p.location.as_deref(), Some("/login"));
+}
