@@ -182,7 +182,15 @@ pub fn csrf_field(user: &WebUser) -> Markup {
 pub fn euro(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let c = cents.unsigned_abs();
-    format!("{sign}€ {},{:02}", c / 100, c % 100)
+    let whole = (c / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}€ {grouped},{:02}", c % 100)
 }
 
 /// A participant's display name from the record's `naam` JSON.
@@ -304,7 +312,8 @@ button.secundair{background:#fff;color:#123c69}
 .melding.fout{background:#fdecea;border-color:#e6a09a}
 .melding.ok{background:#e8f6ec;border-color:#94cfa5}
 .waarschuwing{color:#8a4b00}
-.keuzes{display:flex;flex-wrap:wrap;gap:.25rem}
+.keuzes{display:flex;flex-wrap:wrap;gap:.25rem;border:0;padding:0;margin:0}
+.verborgen{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .keuzes label{display:inline-flex;align-items:center;gap:.2rem;padding:.3rem .5rem;border:1px solid #b8c0c8;border-radius:4px;cursor:pointer;background:#fff;font-size:.9rem}
 .keuzes input{margin:0}
 .keuzes label:has(input:checked){background:#123c69;color:#fff;border-color:#123c69}
@@ -360,3 +369,13 @@ document.addEventListener('DOMContentLoaded', function () {
   });
 });
 "#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn euros_in_dutch_notation() {
+        assert_eq!(super::euro(0), "€ 0,00");
+        assert_eq!(super::euro(199_726), "€ 1.997,26");
+        assert_eq!(super::euro(-123_456_789), "-€ 1.234.567,89");
+    }
+}

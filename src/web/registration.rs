@@ -218,6 +218,34 @@ async fn current(
         .collect())
 }
 
+/// Each participant's latest registered activity in the two months before
+/// `date`: most people work at the same place every day, and a day
+/// registered without an activity counts for no product.
+async fn usual_activities(
+    state: &AppState,
+    tenant: &str,
+    date: NaiveDate,
+) -> Result<HashMap<String, String>, WebError> {
+    let rows = sqlx::query(
+        "SELECT participant_id, activity FROM registrations WHERE tenant_id = $1 AND superseded_by IS NULL \
+         AND activity IS NOT NULL AND day >= $2 AND day < $3 ORDER BY day",
+    )
+    .bind(tenant)
+    .bind((date - Duration::days(62)).to_string())
+    .bind(date.to_string())
+    .fetch_all(state.store().pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.try_get("participant_id").ok()?,
+                r.try_get("activity").ok()?,
+            ))
+        })
+        .collect())
+}
+
 /// Every activity the tenant's contracts name, for the activity list.
 fn activities(state: &AppState, tenant: &str) -> Vec<String> {
     let set: BTreeSet<String> = state
@@ -297,6 +325,7 @@ async fn day_form(
         p.current = regs.remove(&(p.id.clone(), date.to_string()));
     }
     let activities = activities(state, tenant);
+    let usual = usual_activities(state, tenant, date).await?;
     let errors: HashMap<&str, &str> = errors
         .iter()
         .map(|(p, e)| (p.as_str(), e.as_str()))
@@ -335,7 +364,9 @@ async fn day_form(
                         @for p in &people {
                             @let chosen = field("s", &p.id).or_else(|| p.current.as_ref().map(|c| Choice::of(c).value().to_string()));
                             @let hours = field("u", &p.id).or_else(|| p.current.as_ref().filter(|c| c.dagdelen.is_none()).and_then(|c| c.minutes).map(|m| format!("{}", m as f64 / 60.0)));
-                            @let activity = field("a", &p.id).or_else(|| p.current.as_ref().and_then(|c| c.activity.clone()));
+                            @let activity = field("a", &p.id)
+                                .or_else(|| p.current.as_ref().and_then(|c| c.activity.clone()))
+                                .or_else(|| usual.get(&p.id).cloned());
                             @let alloc = field("t", &p.id).or_else(|| p.current.as_ref().and_then(|c| c.allocation_id.clone()));
                             tr.deelnemer data-deelnemer=(p.id) {
                                 th scope="row" {

@@ -1,0 +1,385 @@
+//! The web app in a real browser: headless Chromium driven by chromedriver
+//! (Debian's `chromium` and `chromium-driver`) against the real server with
+//! the demo tenant of `loket serve --demo`.
+//!
+//! One scenario, as staff use it: a job coach registers a day for a group
+//! with the keyboard and one button, and cannot open the review queue; the
+//! back office runs the declaration and sees the WMO323, opens the rejected
+//! line of the demo's answer, corrects the day in the week view and resends
+//! it. Screenshots of the main pages go to `target/screenshots/`.
+//!
+//! Without chromedriver on the machine the test says so and passes, unless
+//! `LOKET_BROWSER_TESTS=1` (set by `.ci/run`), where a missing browser fails.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use loket::web::demo::{DEMO_AGB, DEMO_PASSWORD};
+use serde_json::json;
+
+#[macro_use]
+mod common;
+use common::*;
+
+/// chromedriver, killed when the test ends.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_program(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {n}"))
+            .output()
+            .ok()?;
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        (found.status.success() && !path.is_empty()).then_some(path)
+    })
+}
+
+/// Starts chromedriver and a headless Chromium; `None` when there is none
+/// and the browser tests were not asked for.
+async fn browser(profile: &std::path::Path) -> Option<(Driver, Client)> {
+    let required = std::env::var("LOKET_BROWSER_TESTS").is_ok_and(|v| v == "1");
+    let (Some(driver), Some(chromium)) = (
+        find_program(&["chromedriver"]),
+        find_program(&["chromium", "chromium-browser", "google-chrome"]),
+    ) else {
+        assert!(
+            !required,
+            "LOKET_BROWSER_TESTS=1 but chromedriver or chromium is missing"
+        );
+        eprintln!("browser test skipped: chromedriver or chromium not installed");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver(child);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        match ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => return Some((driver, c)),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("chromedriver did not accept a session at {url}");
+}
+
+async fn shot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn text(c: &Client) -> String {
+    c.find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// No BSN travels in a URL.
+async fn assert_no_bsn_in_url(c: &Client) {
+    let url = c.current_url().await.expect("url").to_string();
+    let digits9 = url
+        .split(|ch: char| !ch.is_ascii_digit())
+        .any(|run| run.len() == 9 && loket::adapter::istandaard::rules::elfproef(run));
+    assert!(!digits9, "a BSN-like number in {url}");
+}
+
+async fn click(c: &Client, what: Locator<'_>) {
+    c.find(what)
+        .await
+        .expect("element")
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn type_into(c: &Client, what: Locator<'_>, text: &str) {
+    c.find(what)
+        .await
+        .expect("element")
+        .send_keys(text)
+        .await
+        .expect("typing");
+}
+
+async fn login(c: &Client, base: &str, user: &str) {
+    c.goto(&format!("{base}/login")).await.expect("login page");
+    type_into(c, Locator::Id("organisatie"), DEMO_AGB).await;
+    type_into(c, Locator::Id("gebruiker"), user).await;
+    type_into(c, Locator::Id("wachtwoord"), DEMO_PASSWORD).await;
+    click(c, Locator::Css("form.login button")).await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("nav[aria-label=Hoofdmenu]"))
+        .await
+        .expect("logged in: the menu shows");
+    let url = c.current_url().await.unwrap().to_string();
+    assert!(!url.contains("/login"), "logged in as {user}: {url}");
+}
+
+/// Waits for the page a form submission leads to (every result page shows
+/// a `.melding`).
+async fn wait_for_message(c: &Client) {
+    if c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("p.melding"))
+        .await
+        .is_err()
+    {
+        let url = c
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let src = c.source().await.unwrap_or_default();
+        panic!("no result message at {url}:\n{src}");
+    }
+}
+
+async fn logout(c: &Client) {
+    c.find(Locator::Css(".wie button"))
+        .await
+        .expect("logout button")
+        .click()
+        .await
+        .expect("logout");
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Id("organisatie"))
+        .await
+        .expect("back at the login form");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_register_declare_review_and_resend_in_a_browser() {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let Some((_driver, c)) = browser(profile.path()).await else {
+        return;
+    };
+    let db = Db {
+        url: None,
+        dir: tempfile::tempdir().expect("tempdir"),
+    };
+    let (s, demo) = Server::start_demo(db).await;
+    // localhost: browsers keep Secure cookies for it over plain HTTP.
+    let base = s.base.replace("127.0.0.1", "localhost");
+    let today = loket::registration::today();
+
+    // A job coach registers today for the group Kas: one key press in the
+    // first row (z: ziek, focus moves on), one button for the rest.
+    login(&c, &base, "jobcoach").await;
+    c.goto(&format!("{base}/registratie?groep=Kas&datum={today}"))
+        .await
+        .unwrap();
+    let rows = c.find_all(Locator::Css("tr.deelnemer")).await.unwrap();
+    assert!(rows.len() >= 5, "the group's participants are listed");
+    let first = c
+        .find(Locator::Css("tr.deelnemer input[type=radio]"))
+        .await
+        .unwrap();
+    first.click().await.unwrap();
+    first.send_keys("z").await.unwrap();
+    click(&c, Locator::Id("alle-aanwezig")).await;
+    shot(&c, "dagregistratie").await;
+    click(
+        &c,
+        Locator::Css("form[method=post][action='/registratie'] button[type=submit]"),
+    )
+    .await;
+    wait_for_message(&c).await;
+    let saved = text(&c).await;
+    assert!(
+        saved.contains(&format!("{} registraties opgeslagen", rows.len())),
+        "{saved}"
+    );
+    let sick = c
+        .find(Locator::Css("tr.deelnemer input[value=ziek]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sick.prop("checked").await.unwrap().as_deref(),
+        Some("true"),
+        "the key press chose ziek in the first row"
+    );
+    // The begeleider cannot open the review queue.
+    c.goto(&format!("{base}/afgekeurd")).await.unwrap();
+    assert!(text(&c).await.contains("Geen toegang"));
+    assert!(
+        c.find(Locator::LinkText("Afgekeurde berichten"))
+            .await
+            .is_err(),
+        "not in the begeleider's menu"
+    );
+    c.goto(&format!("{base}/")).await.unwrap();
+    logout(&c).await;
+
+    // The back office runs this month's declaration and sees the WMO323.
+    login(&c, &base, "backoffice").await;
+    c.goto(&format!("{base}/declaraties")).await.unwrap();
+    let month = c.find(Locator::Css("input[name=periode]")).await.unwrap();
+    month.clear().await.unwrap();
+    // Chromium's month input takes the month name or number as typed keys;
+    // set the value directly, as the form would send it.
+    c.execute(
+        "document.querySelector('form[action=\"/declaraties/run\"] input[name=periode]').value = arguments[0];",
+        vec![json!(today.format("%Y-%m").to_string())],
+    )
+    .await
+    .unwrap();
+    click(&c, Locator::Css("form[action='/declaraties/run'] button")).await;
+    wait_for_message(&c).await;
+    let declared = text(&c).await;
+    assert!(declared.contains("WMO323"), "{declared}");
+    assert!(
+        declared.contains(&format!("Declaratierun {}", today.format("%Y-%m"))),
+        "{declared}"
+    );
+    shot(&c, "declaraties").await;
+
+    // The rejected line of the demo's answer is in the review queue.
+    c.goto(&format!("{base}/afgekeurd?code=9321"))
+        .await
+        .unwrap();
+    let queue = text(&c).await;
+    assert!(queue.contains("Declaratieregel afgewezen"), "{queue}");
+    assert!(queue.contains("9321"), "{queue}");
+    shot(&c, "afgekeurd").await;
+    click(&c, Locator::LinkText("Bekijken")).await;
+    assert_no_bsn_in_url(&c).await;
+    let item_url = c.current_url().await.unwrap().to_string();
+    let item = text(&c).await;
+    assert!(
+        item.contains("volume in deze prestatie is groter"),
+        "9321 explained in Dutch: {item}"
+    );
+    shot(&c, "afgekeurd-item").await;
+
+    // Correct the day: the participant's first registered day of the demo
+    // month becomes ziek, with a reason, in the week view.
+    let participant = c
+        .find(Locator::Css("dl.gegevens a[href^='/deelnemers/']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("participant link");
+    let pid = participant.trim_start_matches("/deelnemers/").to_string();
+    let first_day: String = sqlx::query_scalar(
+        "SELECT MIN(day) FROM registrations WHERE participant_id = $1 AND present = 1 AND day LIKE $2",
+    )
+    .bind(&pid)
+    .bind(format!("{}%", demo.month))
+    .fetch_one(s.state.store().pool())
+    .await
+    .unwrap();
+    c.goto(&format!(
+        "{base}/registratie/week?week={first_day}&deelnemer={pid}&dag={first_day}"
+    ))
+    .await
+    .unwrap();
+    click(
+        &c,
+        Locator::Css("form[action='/registratie/week/correctie'] input[value=ziek]"),
+    )
+    .await;
+    type_into(
+        &c,
+        Locator::Css("input[name=reden]"),
+        "was ziek gemeld, per abuis aanwezig",
+    )
+    .await;
+    shot(&c, "weekoverzicht").await;
+    click(
+        &c,
+        Locator::Css("form[action='/registratie/week/correctie'] button"),
+    )
+    .await;
+    wait_for_message(&c).await;
+    let week = text(&c).await;
+    assert!(week.contains("Correctie opgeslagen"), "{week}");
+    assert!(week.contains("Correcties in deze week"), "{week}");
+    assert!(week.contains("Bas (backoffice)"), "who corrected: {week}");
+
+    // Resend from the item.
+    c.goto(&item_url).await.unwrap();
+    type_into(
+        &c,
+        Locator::Css("form[action$='/opnieuw'] input[name=reden]"),
+        "registratie gecorrigeerd",
+    )
+    .await;
+    click(&c, Locator::Css("form[action$='/opnieuw'] button")).await;
+    wait_for_message(&c).await;
+    let after = text(&c).await;
+    assert!(
+        after.contains("opnieuw ingediend; verzonden: WMO323"),
+        "{after}"
+    );
+    assert!(after.contains("afgehandeld"), "{after}");
+    assert!(
+        after.contains("registratie gecorrigeerd"),
+        "in the history: {after}"
+    );
+    shot(&c, "opnieuw-ingediend").await;
+
+    // The new declaration carries the corrected month as a debit.
+    let lines: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM prestaties WHERE participant_id = $1 AND period_begin = $2 AND debet_credit = 'D'",
+    )
+    .bind(&pid)
+    .bind(format!("{}-01", demo.month))
+    .fetch_one(s.state.store().pool())
+    .await
+    .unwrap();
+    assert_eq!(lines, 2, "the rejected debit and the new one");
+
+    c.goto(&format!("{base}/deelnemers/{pid}")).await.unwrap();
+    let record = text(&c).await;
+    assert!(
+        record.contains("Toewijzingen van alle financiers"),
+        "{record}"
+    );
+    shot(&c, "deelnemer").await;
+    c.goto(&format!("{base}/deelnemers")).await.unwrap();
+    shot(&c, "deelnemers").await;
+    c.close().await.unwrap();
+}
