@@ -16,6 +16,7 @@ on_both_backends!(
     another_tenant_sees_nothing_of_the_demo_provider,
     repeated_failures_lock_the_account,
     logout_ends_the_session_on_the_server,
+    messages_loket_refused_show_in_the_review_queue,
 );
 
 async fn count(s: &Server, sql: &str) -> i64 {
@@ -287,4 +288,39 @@ async fn logout_ends_the_session_on_the_server(db: Db) {
     replay.cookies.insert("loket_sessie".into(), token);
     let p = replay.get("/registratie").await;
     assert_eq!(p.location.as_deref(), Some("/login"));
+}
+
+async fn messages_loket_refused_show_in_the_review_queue(db: Db) {
+    let (s, demo) = Server::start_demo(db).await;
+    // A WMO301 to the demo provider that breaks a rule (the elfproef of the BSN).
+    let xml = std::fs::read_to_string("fixtures/iwmo/invalid/WMO301_bsn_elfproef.xml")
+        .expect("fixture")
+        .replace("73730112", DEMO_AGB);
+    let res = s
+        .http
+        .post(format!("{}/messages", s.base))
+        .bearer_auth(demo.api_token.as_deref().expect("token"))
+        .body(xml)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 200);
+    let mut web = WebClient::new(&s.base);
+    web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    let page = web.get("/afgekeurd").await;
+    let section = page
+        .body
+        .split("Ontvangen berichten die loket afkeurde")
+        .nth(1)
+        .expect("the section");
+    assert!(section.contains("WMO301"), "{section}");
+    assert!(section.contains("afgekeurd"), "{section}");
+    // Filtered on another retourcode it is not listed.
+    let other = web.get("/afgekeurd?code=9999").await;
+    let section = other
+        .body
+        .split("Ontvangen berichten die loket afkeurde")
+        .nth(1)
+        .expect("the section");
+    assert!(!section.contains("WMO301"), "{section}");
 }

@@ -308,6 +308,7 @@ pub async fn list(
     )
     .await?;
     let shown: Vec<&Entry> = all.iter().filter(|e| f.matches(e)).collect();
+    let refused = refused_inbound(&state, &user, &f).await?;
     let q = f.query();
     let body = html! {
         h1 { "Afgekeurde berichten" }
@@ -346,8 +347,90 @@ pub async fn list(
                 }
             }
         }
+        h2 { "Ontvangen berichten die loket afkeurde" }
+        p { "De afzender kreeg een retourbericht met deze codes en moet een verbeterd bericht sturen; hier is niets opnieuw te versturen." }
+        @if refused.is_empty() { p { "Geen." } } @else {
+            table {
+                thead { tr { th { "Ontvangen" } th { "Bericht" } th { "Afzender" } th { "Status" } th { "Retourcodes" } } }
+                tbody {
+                    @for m in &refused {
+                        tr {
+                            td { (m.at.get(..16).unwrap_or(&m.at).replace('T', " ")) }
+                            td { (m.bericht) }
+                            td { (m.sender) }
+                            td { (status_nl(&m.status)) }
+                            td { @for c in &m.codes { div { code { (c.code) } " " (c.nl) } } }
+                        }
+                    }
+                }
+            }
+        }
     };
     Ok(page("Afgekeurde berichten", Some(&user), body))
+}
+
+/// An incoming message loket's own checks refused.
+struct Refused {
+    at: String,
+    bericht: String,
+    sender: String,
+    status: String,
+    codes: Vec<crate::adapter::istandaard::retourcodes::Explained>,
+}
+
+/// Incoming messages loket refused (status rejected or unusable), newest
+/// first, by the list's filters: the financier by its code as sender, the
+/// retourcode, the month received.
+async fn refused_inbound(
+    state: &AppState,
+    user: &WebUser,
+    f: &Filters,
+) -> Result<Vec<Refused>, WebError> {
+    let set = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
+    let sender = set(&f.financier).and_then(|k| k.split_once(':').map(|(_, c)| c.to_string()));
+    let rows = sqlx::query(
+        "SELECT created_at, bericht, sender, status, retourcodes FROM messages WHERE tenant_id = $1 AND direction = 'in' \
+         AND status IN ('rejected', 'unusable') AND ($2 IS NULL OR sender = $2) AND ($3 IS NULL OR created_at LIKE $3) \
+         ORDER BY created_at DESC, id DESC LIMIT 200",
+    )
+    .bind(&user.tenant.id)
+    .bind(sender)
+    .bind(set(&f.periode).map(|p| format!("{p}%")))
+    .fetch_all(state.store().pool())
+    .await?;
+    let code = set(&f.code);
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let codes: Vec<String> = r
+                .try_get::<String, _>("retourcodes")
+                .ok()
+                .and_then(|c| serde_json::from_str(&c).ok())
+                .unwrap_or_default();
+            Refused {
+                at: r.try_get("created_at").unwrap_or_default(),
+                bericht: r
+                    .try_get::<Option<String>, _>("bericht")
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "onleesbaar".into()),
+                sender: r
+                    .try_get::<Option<String>, _>("sender")
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "—".into()),
+                status: r.try_get("status").unwrap_or_default(),
+                codes: codes
+                    .iter()
+                    .map(|c| crate::adapter::istandaard::retourcodes::explain(c))
+                    .collect(),
+            }
+        })
+        .filter(|m| {
+            code.as_ref()
+                .is_none_or(|c| m.codes.iter().any(|x| &x.code == c))
+        })
+        .collect())
 }
 
 /// `GET /afgekeurd/{id}?filters`: one item, with previous and next in the
