@@ -17,6 +17,7 @@ on_both_backends!(
     repeated_failures_lock_the_account,
     logout_ends_the_session_on_the_server,
     messages_loket_refused_show_in_the_review_queue,
+    the_back_office_sets_a_group_and_registers_the_end_of_care,
 );
 
 async fn count(s: &Server, sql: &str) -> i64 {
@@ -323,4 +324,74 @@ async fn messages_loket_refused_show_in_the_review_queue(db: Db) {
         .nth(1)
         .expect("the section");
     assert!(!section.contains("WMO301"), "{section}");
+}
+
+async fn the_back_office_sets_a_group_and_registers_the_end_of_care(db: Db) {
+    let (s, _demo) = Server::start_demo(db).await;
+    let pid: String = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 LIMIT 1")
+        .bind(DEMO_AGB)
+        .fetch_one(s.state.store().pool())
+        .await
+        .expect("participant")
+        .try_get("id")
+        .unwrap();
+    let mut coach = WebClient::new(&s.base);
+    coach.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
+    let page = coach.get(&format!("/deelnemers/{pid}")).await;
+    assert!(
+        !page.body.contains("Einde registreren"),
+        "not offered to a begeleider"
+    );
+    let refused = coach
+        .post(
+            &format!("/deelnemers/{pid}/groep"),
+            &[("csrf", &page.csrf()), ("groep", "Fietsenmakerij")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+
+    let mut office = WebClient::new(&s.base);
+    office.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    let page = office.get(&format!("/deelnemers/{pid}")).await;
+    let csrf = page.csrf();
+    let set = office
+        .post(
+            &format!("/deelnemers/{pid}/groep"),
+            &[("csrf", &csrf), ("groep", "Fietsenmakerij")],
+        )
+        .await;
+    assert_eq!(set.status, 303);
+    let group: Option<String> = sqlx::query("SELECT group_name FROM participants WHERE id = $1")
+        .bind(&pid)
+        .fetch_one(s.state.store().pool())
+        .await
+        .unwrap()
+        .try_get("group_name")
+        .unwrap();
+    assert_eq!(group.as_deref(), Some("Fietsenmakerij"));
+    let today = loket::registration::today().to_string();
+    let end = office
+        .post(
+            &format!("/deelnemers/{pid}/einde"),
+            &[("csrf", &csrf), ("datum", &today), ("reden", "verhuizing")],
+        )
+        .await;
+    assert_eq!(end.status, 303, "{}", end.body);
+    let ends = count(
+        &s,
+        &format!("SELECT COUNT(*) FROM participant_ends WHERE participant_id = '{pid}' AND reason_code = '31'"),
+    )
+    .await;
+    assert_eq!(ends, 1);
+    let bad = office
+        .post(
+            &format!("/deelnemers/{pid}/einde"),
+            &[("csrf", &csrf), ("datum", &today), ("reden", "onbekend")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM audit_log WHERE action IN ('participant_group', 'participant_end')").await,
+        2
+    );
 }

@@ -43,6 +43,8 @@ pub fn routes() -> Router<AppState> {
         .route("/registratie/week/correctie", post(registration::correct))
         .route("/deelnemers", get(participants::list))
         .route("/deelnemers/{id}", get(participants::show))
+        .route("/deelnemers/{id}/groep", post(participants::set_group))
+        .route("/deelnemers/{id}/einde", post(participants::end))
         .route("/afgekeurd", get(review::list))
         .route("/afgekeurd/bulk", post(review::bulk))
         .route("/afgekeurd/{id}", get(review::show))

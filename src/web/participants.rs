@@ -11,15 +11,17 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::auth::WebUser;
-use super::{WebError, euro, financier_kind_nl, name_of, page, status_nl};
+use super::auth::{Post, WebUser, audit, csrf_form};
+use super::registration::urlencode;
+use super::{WebError, csrf_field, euro, financier_kind_nl, name_of, page, status_nl};
+use crate::engine::startstop::{END_REASONS, register_end};
 use crate::mapping::units::Eenheid;
 use crate::registration::today;
 use crate::server::AppState;
@@ -209,11 +211,18 @@ fn used_per_allocation(prestaties: &[Value]) -> HashMap<String, Used> {
     out
 }
 
+#[derive(Deserialize, Default)]
+pub struct ShowQuery {
+    #[serde(default)]
+    melding: Option<String>,
+}
+
 /// `GET /deelnemers/{id}`.
 pub async fn show(
     State(state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> Result<Response, WebError> {
     // Only an id: a BSN never travels in a URL, not even to be looked up.
     if id.len() == 9 && id.bytes().all(|b| b.is_ascii_digit()) {
@@ -242,6 +251,28 @@ pub async fn show(
             h2 { "Let op" }
             ul.waarschuwingen {
                 @for w in &warnings { li.waarschuwing { (w) } }
+            }
+        }
+        @if let Some(m) = &q.melding { p.melding.ok role="status" { (m) } }
+        @if user.role.back_office() {
+            details {
+                summary { "Groep wijzigen of zorg beëindigen" }
+                form.regel method="post" action={ "/deelnemers/" (id) "/groep" } {
+                    (csrf_field(&user))
+                    label { "Groep of locatie" input name="groep" maxlength="100" value=(record["groep"].as_str().unwrap_or("")); }
+                    button.secundair type="submit" { "Groep opslaan" }
+                }
+                form.regel method="post" action={ "/deelnemers/" (id) "/einde" } {
+                    (csrf_field(&user))
+                    label { "Laatste dag van de zorg" input type="date" name="datum" required; }
+                    label { "Reden"
+                        select name="reden" required {
+                            @for (reason, code) in END_REASONS { option value=(reason) { (reason.replace('_', " ")) " (" (code) ")" } }
+                        }
+                    }
+                    button.secundair type="submit" { "Einde registreren" }
+                }
+                p { small { "Na het einde stuurt de volgende declaratierun voor elke gestarte toewijzing een stopbericht (307) met deze reden." } }
             }
         }
         h2 { "Toewijzingen van alle financiers" }
@@ -475,4 +506,108 @@ fn timeline(allocations: &[Value]) -> Markup {
             p { small { (start.format("%d-%m-%Y")) " — vandaag " (now.format("%d-%m-%Y")) " — " (end.format("%d-%m-%Y")) } }
         }
     }
+}
+
+/// A participant of the user's tenant, or 404.
+async fn own_participant(state: &AppState, user: &WebUser, id: &str) -> Result<(), WebError> {
+    sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
+        .bind(&user.tenant.id)
+        .bind(id)
+        .fetch_optional(state.store().pool())
+        .await?
+        .map(|_| ())
+        .ok_or(WebError::NotFound)
+}
+
+fn back_to(id: &str, message: &str) -> Response {
+    Redirect::to(&format!("/deelnemers/{id}?melding={}", urlencode(message))).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct GroupForm {
+    csrf: String,
+    groep: String,
+}
+
+#[derive(Deserialize)]
+pub struct EndForm {
+    csrf: String,
+    datum: String,
+    reden: String,
+}
+csrf_form!(GroupForm, EndForm);
+
+/// `POST /deelnemers/{id}/groep`: the group or location the daily
+/// registration lists the participant under (empty: none).
+pub async fn set_group(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Post(user, f): Post<GroupForm>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    own_participant(&state, &user, &id).await?;
+    let group = f.groep.trim();
+    if group.chars().count() > 100 {
+        return Err(WebError::BadRequest(
+            "de groepsnaam is langer dan 100 tekens".into(),
+        ));
+    }
+    let mut w = state.store().begin_write().await?;
+    sqlx::query("UPDATE participants SET group_name = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(Some(group).filter(|g| !g.is_empty()))
+        .bind(&user.tenant.id)
+        .bind(&id)
+        .execute(&mut *w.tx)
+        .await?;
+    audit(
+        &mut w,
+        &user.tenant.id,
+        &user.username,
+        "participant_group",
+        Some(("participant", &id)),
+        serde_json::json!({"group": group}),
+    )
+    .await?;
+    w.commit().await?;
+    Ok(back_to(&id, "Groep opgeslagen."))
+}
+
+/// `POST /deelnemers/{id}/einde`: the end of care, as `POST
+/// /participants/{id}/end` registers it.
+pub async fn end(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Post(user, f): Post<EndForm>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    own_participant(&state, &user, &id).await?;
+    let date = f
+        .datum
+        .parse::<NaiveDate>()
+        .map_err(|_| WebError::BadRequest("de datum is geen geldige datum".into()))?;
+    if !END_REASONS.iter().any(|(r, _)| *r == f.reden) {
+        return Err(WebError::BadRequest(
+            "onbekende reden van beëindiging".into(),
+        ));
+    }
+    let by = format!("{} ({})", user.display_name, user.username);
+    register_end(state.store(), &user.tenant.id, &id, date, &f.reden, &by).await?;
+    let mut w = state.store().begin_write().await?;
+    audit(
+        &mut w,
+        &user.tenant.id,
+        &user.username,
+        "participant_end",
+        Some(("participant", &id)),
+        serde_json::json!({"date": date.to_string(), "reason": f.reden}),
+    )
+    .await?;
+    w.commit().await?;
+    Ok(back_to(
+        &id,
+        &format!(
+            "Einde van de zorg op {} geregistreerd; de volgende declaratierun stuurt de stopberichten.",
+            date.format("%d-%m-%Y")
+        ),
+    ))
 }
