@@ -248,7 +248,6 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
             .is_err(),
         "not in the begeleider's menu"
     );
-    c.goto(&format!("{base}/")).await.unwrap();
     logout(&c).await;
 
     // The back office runs this month's declaration and sees the WMO323.

@@ -88,7 +88,7 @@ impl WebUser {
         if self.role.back_office() {
             Ok(())
         } else {
-            Err(WebError::Forbidden)
+            Err(WebError::Forbidden(Box::new(self.clone())))
         }
     }
 
@@ -96,7 +96,7 @@ impl WebUser {
         if self.role == Role::Beheer {
             Ok(())
         } else {
-            Err(WebError::Forbidden)
+            Err(WebError::Forbidden(Box::new(self.clone())))
         }
     }
 }

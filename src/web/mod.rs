@@ -70,7 +70,8 @@ async fn home(user: WebUser) -> Redirect {
 #[derive(Debug)]
 pub enum WebError {
     NotFound,
-    Forbidden,
+    /// The user's role may not open the page; the page keeps their menu.
+    Forbidden(Box<WebUser>),
     Csrf,
     BadRequest(String),
     Internal(anyhow::Error),
@@ -90,13 +91,17 @@ impl From<sqlx::Error> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let user = match &self {
+            WebError::Forbidden(u) => Some(u.as_ref().clone()),
+            _ => None,
+        };
         let (status, title, text) = match self {
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Niet gevonden",
                 "Deze pagina of dit gegeven bestaat niet (meer).".to_string(),
             ),
-            WebError::Forbidden => (
+            WebError::Forbidden(_) => (
                 StatusCode::FORBIDDEN,
                 "Geen toegang",
                 "Uw rol geeft geen toegang tot deze pagina. Vraag zo nodig een beheerder.".to_string(),
@@ -122,7 +127,7 @@ impl IntoResponse for WebError {
             p.melding.fout role="alert" { (text) }
             p { a href="/" { "Naar de startpagina" } }
         };
-        (status, page(title, None, body)).into_response()
+        (status, page(title, user.as_ref(), body)).into_response()
     }
 }
 
