@@ -337,6 +337,10 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     assert!(week.contains("Correctie opgeslagen"), "{week}");
     assert!(week.contains("Correcties in deze week"), "{week}");
     assert!(week.contains("Bas (backoffice)"), "who corrected: {week}");
+    assert!(
+        week.contains("was ziek gemeld, per abuis aanwezig"),
+        "why: {week}"
+    );
 
     // Resend from the item.
     c.goto(&item_url).await.unwrap();

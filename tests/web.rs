@@ -18,6 +18,7 @@ on_both_backends!(
     logout_ends_the_session_on_the_server,
     messages_loket_refused_show_in_the_review_queue,
     the_back_office_sets_a_group_and_registers_the_end_of_care,
+    a_correction_commits_with_its_reason_in_the_audit_trail,
 );
 
 async fn count(s: &Server, sql: &str) -> i64 {
@@ -393,5 +394,72 @@ async fn the_back_office_sets_a_group_and_registers_the_end_of_care(db: Db) {
     assert_eq!(
         count(&s, "SELECT COUNT(*) FROM audit_log WHERE action IN ('participant_group', 'participant_end')").await,
         2
+    );
+}
+
+async fn a_correction_commits_with_its_reason_in_the_audit_trail(db: Db) {
+    let (s, demo) = Server::start_demo(db).await;
+    let row = sqlx::query(
+        "SELECT r.participant_id, MIN(r.day) AS day FROM registrations r \
+         JOIN participants p ON p.id = r.participant_id \
+         WHERE p.group_name = 'Kas' AND r.present = 1 AND r.day LIKE $1 \
+         GROUP BY r.participant_id ORDER BY r.participant_id LIMIT 1",
+    )
+    .bind(format!("{}%", demo.month))
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("a registered day in group Kas");
+    let pid: String = row.try_get("participant_id").unwrap();
+    let day: String = row.try_get("day").unwrap();
+    let mut web = WebClient::new(&s.base);
+    web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    let week = format!("/registratie/week?groep=Kas&week={day}&deelnemer={pid}&dag={day}");
+    let csrf = web.get(&week).await.csrf();
+    let corrections = "SELECT COUNT(*) FROM audit_log WHERE action = 'registration_corrected'";
+    let correct = |uren: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("deelnemer", pid.clone()),
+            ("dag", day.clone()),
+            ("groep", "Kas".to_string()),
+            ("keuze", "aanwezig".to_string()),
+            ("uren", uren.to_string()),
+            ("activiteit", "kas".to_string()),
+            ("reden", "uren nagekeken met de presentielijst".to_string()),
+        ]
+    };
+    let form = correct("abc");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bad = web.post("/registratie/week/correctie", &form).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(
+        count(&s, corrections).await,
+        0,
+        "nothing stored, nothing audited"
+    );
+
+    let form = correct("1,5");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = web.post("/registratie/week/correctie", &form).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    // One entry, on the new version, carrying the reason and what it replaced.
+    let entry = sqlx::query(
+        "SELECT a.subject_id, a.detail, r.superseded_by FROM audit_log a \
+         JOIN registrations r ON r.id = a.subject_id \
+         WHERE a.action = 'registration_corrected'",
+    )
+    .fetch_all(s.state.store().pool())
+    .await
+    .expect("audit entries");
+    assert_eq!(entry.len(), 1);
+    let superseded: Option<String> = entry[0].try_get("superseded_by").unwrap();
+    assert!(superseded.is_none(), "the entry names the current version");
+    let detail: String = entry[0].try_get("detail").unwrap();
+    assert!(detail.contains("uren nagekeken"), "{detail}");
+    assert!(detail.contains("replaces"), "{detail}");
+    let page = web.get(&week).await;
+    assert!(
+        page.body.contains("uren nagekeken met de presentielijst"),
+        "the week view shows the reason"
     );
 }

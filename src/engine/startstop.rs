@@ -26,7 +26,7 @@ use crate::mapping::{FinancierKey, Kind, Mappings, ProductKey, Standard};
 use crate::message::Message;
 use crate::record::apply::Tx;
 use crate::schema::Schema;
-use crate::store::{Store, Tenant, new_id, now};
+use crate::store::{Store, Tenant, WriteTx, new_id, now};
 
 /// Reasons a participant's care ends, as the API names them, with the
 /// RedenBeeindiging code (WMO588 / JW588) they are sent as.
@@ -506,9 +506,32 @@ pub async fn register_end(
     reason: &str,
     registered_by: &str,
 ) -> Result<String> {
+    let mut w = store.begin_write().await?;
+    let id = register_end_in(
+        &mut w,
+        tenant,
+        participant_id,
+        end_date,
+        reason,
+        registered_by,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(id)
+}
+
+/// [`register_end`] in the caller's transaction, for a caller that writes
+/// more with it (the web app's audit trail entry).
+pub async fn register_end_in(
+    w: &mut WriteTx,
+    tenant: &str,
+    participant_id: &str,
+    end_date: NaiveDate,
+    reason: &str,
+    registered_by: &str,
+) -> Result<String> {
     let code = reason_code(reason).with_context(|| format!("unknown reason {reason:?}"))?;
     let id = new_id();
-    let mut w = store.begin_write().await?;
     sqlx::query(
         "INSERT INTO participant_ends (id, tenant_id, participant_id, end_date, reason, reason_code, registered_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -523,6 +546,5 @@ pub async fn register_end(
     .bind(now())
     .execute(&mut *w.tx)
     .await?;
-    w.commit().await?;
     Ok(id)
 }

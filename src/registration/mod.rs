@@ -166,6 +166,17 @@ pub struct Item {
     pub label: String,
 }
 
+/// Who stores a batch through a person-facing screen, and why: each
+/// correction of an earlier day then gets an audit trail entry in the
+/// batch's own transaction, so a correction never lands without its reason.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit<'a> {
+    /// The user name as the audit trail keeps it.
+    pub actor: &'a str,
+    /// The reason the person gave for correcting.
+    pub reason: Option<&'a str>,
+}
+
 /// A validated registration, before the participant and allocation are looked up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Valid {
@@ -712,6 +723,7 @@ pub async fn register(
     default_registered_by: &str,
     mode: Mode,
     today: NaiveDate,
+    audit: Option<Audit<'_>>,
 ) -> Result<Outcome> {
     let checked: Vec<Result<Valid, Vec<ItemError>>> = items
         .iter()
@@ -726,7 +738,7 @@ pub async fn register(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_register(store, tenant, &items, &checked, mode).await {
+        match try_register(store, tenant, &items, &checked, mode, audit).await {
             Err(e) if attempt < 5 && is_unique_violation(&e) => {
                 tracing::debug!(
                     attempt,
@@ -779,6 +791,7 @@ async fn try_register(
     items: &[Item],
     checked: &[Result<Valid, Vec<ItemError>>],
     mode: Mode,
+    audit: Option<Audit<'_>>,
 ) -> Result<Outcome> {
     let mut w = store.begin_write().await?;
     // Batches of one tenant follow each other:
@@ -1014,6 +1027,21 @@ async fn try_register(
             Some(replaces) => ItemOutcome::Corrected { id, replaces },
             None => ItemOutcome::Created { id },
         };
+    }
+    if let Some(a) = audit {
+        for r in &results {
+            if let ItemOutcome::Corrected { id, replaces } = &r.outcome {
+                crate::store::audit(
+                    &mut w,
+                    tenant,
+                    a.actor,
+                    "registration_corrected",
+                    Some(("registration", id)),
+                    serde_json::json!({"replaces": replaces, "reason": a.reason}),
+                )
+                .await?;
+            }
+        }
     }
     w.commit().await?;
     Ok(Outcome {

@@ -73,6 +73,7 @@ pub async fn post_registrations(
         &batch.registered_by,
         mode,
         registration::today(),
+        None,
     )
     .await
     {

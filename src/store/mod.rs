@@ -278,3 +278,32 @@ pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
 }
+
+/// Writes an audit trail entry (who did what to which subject) in the
+/// caller's transaction, so the entry and the change it records commit
+/// together or not at all.
+pub async fn audit(
+    w: &mut WriteTx,
+    tenant: &str,
+    actor: &str,
+    action: &str,
+    subject: Option<(&str, &str)>,
+    detail: serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, tenant_id, actor, action, subject_kind, subject_id, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new_id())
+    .bind(tenant)
+    .bind(actor)
+    .bind(action)
+    .bind(subject.map(|s| s.0))
+    .bind(subject.map(|s| s.1))
+    .bind(detail.to_string())
+    .bind(now())
+    .execute(&mut *w.tx)
+    .await
+    .context("writing the audit trail")?;
+    Ok(())
+}

@@ -27,6 +27,7 @@ use sqlx::Row;
 
 use super::{WebError, page};
 use crate::server::AppState;
+pub use crate::store::audit;
 use crate::store::{Store, Tenant, TenantKind, new_id, new_token, now, sha256_hex};
 
 /// The session cookie's name.
@@ -411,33 +412,6 @@ pub async fn login(
 /// A valid argon2id hash of a random password, verified against when the
 /// user name is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2ZkPpbq4Qr5Lb0MBJxd0jSX2y9OvrYXCR5FxHkq5bbk";
-
-/// Writes an audit trail entry in the caller's transaction.
-pub async fn audit(
-    w: &mut crate::store::WriteTx,
-    tenant: &str,
-    actor: &str,
-    action: &str,
-    subject: Option<(&str, &str)>,
-    detail: serde_json::Value,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (id, tenant_id, actor, action, subject_kind, subject_id, detail, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(new_id())
-    .bind(tenant)
-    .bind(actor)
-    .bind(action)
-    .bind(subject.map(|s| s.0))
-    .bind(subject.map(|s| s.1))
-    .bind(detail.to_string())
-    .bind(now())
-    .execute(&mut *w.tx)
-    .await
-    .context("writing the audit trail")?;
-    Ok(())
-}
 
 fn cookie(name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))

@@ -293,9 +293,16 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         }
         day += Duration::days(1);
     }
-    let outcome =
-        crate::registration::register(store, DEMO_AGB, items, "demo", Mode::AllOrNothing, today)
-            .await?;
+    let outcome = crate::registration::register(
+        store,
+        DEMO_AGB,
+        items,
+        "demo",
+        Mode::AllOrNothing,
+        today,
+        None,
+    )
+    .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
 
     // The month's declarations, and the Wmo one answered with one line rejected.

@@ -21,7 +21,7 @@ use sqlx::Row;
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
 use super::{WebError, csrf_field, euro, financier_kind_nl, name_of, page, status_nl};
-use crate::engine::startstop::{END_REASONS, register_end};
+use crate::engine::startstop::{END_REASONS, register_end_in};
 use crate::mapping::units::Eenheid;
 use crate::registration::today;
 use crate::server::AppState;
@@ -591,8 +591,8 @@ pub async fn end(
         ));
     }
     let by = format!("{} ({})", user.display_name, user.username);
-    register_end(state.store(), &user.tenant.id, &id, date, &f.reden, &by).await?;
     let mut w = state.store().begin_write().await?;
+    register_end_in(&mut w, &user.tenant.id, &id, date, &f.reden, &by).await?;
     audit(
         &mut w,
         &user.tenant.id,

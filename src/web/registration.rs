@@ -16,7 +16,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use sqlx::Row;
 
-use super::auth::{Post, WebUser, audit, csrf_form};
+use super::auth::{Post, WebUser, csrf_form};
 use super::{WebError, csrf_field, financier_kind_nl, name_of, page};
 use crate::registration::{
     self, Item, ItemOutcome, Mode, Reason, RegistrationInput, Stored, today,
@@ -461,7 +461,7 @@ pub async fn save_day(
         items.push((pid.to_string(), input));
     }
     if bad.is_empty() && !items.is_empty() {
-        let outcome = store_items(&state, &user, items, "registratie").await?;
+        let outcome = store_items(&state, &user, items, "registratie", None).await?;
         match outcome {
             Ok(n) => {
                 let to = format!(
@@ -485,12 +485,13 @@ pub async fn save_day(
 
 /// Stores registrations through the shared path; `Ok(stored)` or the Dutch
 /// error per participant id. Registered by the user's name, and each
-/// correction is also in the audit trail.
+/// correction is in the audit trail with `reason`, in the same transaction.
 async fn store_items(
     state: &AppState,
     user: &WebUser,
     items: Vec<(String, RegistrationInput)>,
     source: &str,
+    reason: Option<&str>,
 ) -> Result<Result<usize, Vec<(String, String)>>, WebError> {
     let ids: Vec<String> = items.iter().map(|(p, _)| p.clone()).collect();
     let items: Vec<Item> = items
@@ -510,6 +511,10 @@ async fn store_items(
         &by,
         Mode::AllOrNothing,
         today(),
+        Some(registration::Audit {
+            actor: &user.username,
+            reason,
+        }),
     )
     .await?;
     if outcome.has_errors() {
@@ -528,29 +533,6 @@ async fn store_items(
                 _ => None,
             })
             .collect()));
-    }
-    let corrected: Vec<(&String, &String)> = outcome
-        .results
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            ItemOutcome::Corrected { id, replaces } => Some((id, replaces)),
-            _ => None,
-        })
-        .collect();
-    if !corrected.is_empty() {
-        let mut w = state.store().begin_write().await?;
-        for (id, replaces) in &corrected {
-            audit(
-                &mut w,
-                &user.tenant.id,
-                &user.username,
-                "registration_corrected",
-                Some(("registration", id)),
-                serde_json::json!({"replaces": replaces}),
-            )
-            .await?;
-        }
-        w.commit().await?;
     }
     let c = outcome.counts();
     Ok(Ok(c.created + c.corrected + c.unchanged))
@@ -700,7 +682,7 @@ pub async fn week(
         h2 { "Correcties in deze week" }
         @if corrections.is_empty() { p { "Geen correcties." } } @else {
             table {
-                thead { tr { th { "Deelnemer" } th { "Dag" } th { "Was" } th { "Werd" } th { "Door" } th { "Wanneer" } } }
+                thead { tr { th { "Deelnemer" } th { "Dag" } th { "Was" } th { "Werd" } th { "Door" } th { "Wanneer" } th { "Reden" } } }
                 tbody {
                     @for c in &corrections {
                         tr {
@@ -710,6 +692,7 @@ pub async fn week(
                             td { (short(&c.1)) }
                             td { (c.1.registered_by) }
                             td { (c.1.registered_at.get(..16).unwrap_or_default().replace('T', " ")) }
+                            td { (c.2.as_deref().unwrap_or("—")) }
                         }
                     }
                 }
@@ -723,13 +706,14 @@ fn weekday_nl(d: NaiveDate) -> &'static str {
     ["ma", "di", "wo", "do", "vr", "za", "zo"][d.weekday().num_days_from_monday() as usize]
 }
 
-/// The corrections of a week: (replaced version, its replacement).
+/// The corrections of a week: (replaced version, its replacement, the
+/// reason given for it in the audit trail).
 async fn corrections(
     state: &AppState,
     tenant: &str,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<(Stored, Stored)>, WebError> {
+) -> Result<Vec<(Stored, Stored, Option<String>)>, WebError> {
     let list = registration::list(
         state.store(),
         tenant,
@@ -754,7 +738,36 @@ async fn corrections(
         }
     }
     out.sort_by(|a, b| b.1.registered_at.cmp(&a.1.registered_at));
-    Ok(out)
+    let mut reasons = HashMap::new();
+    for chunk in out.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT subject_id, detail FROM audit_log WHERE tenant_id = $1 \
+             AND action = 'registration_corrected' AND subject_kind = 'registration' \
+             AND subject_id IN ({})",
+            marks.join(", ")
+        );
+        // Only placeholders are formatted in; the ids are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
+        for c in chunk {
+            q = q.bind(&c.1.id);
+        }
+        for row in q.fetch_all(state.store().pool()).await? {
+            let id: String = row.try_get("subject_id")?;
+            let detail: String = row.try_get("detail")?;
+            let reason = serde_json::from_str::<serde_json::Value>(&detail)
+                .ok()
+                .and_then(|d| d.get("reason")?.as_str().map(str::to_string));
+            reasons.insert(id, reason);
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(old, new)| {
+            let reason = reasons.get(&new.id).cloned().flatten();
+            (old, new, reason)
+        })
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -815,27 +828,15 @@ pub async fn correct(
         &user,
         vec![(f.deelnemer.clone(), input)],
         "correctie",
+        Some(reason),
     )
     .await?
     {
-        Ok(_) => {
-            let mut w = state.store().begin_write().await?;
-            audit(
-                &mut w,
-                &user.tenant.id,
-                &user.username,
-                "registration_correction_reason",
-                Some(("participant", &f.deelnemer)),
-                serde_json::json!({"day": date.to_string(), "reason": reason}),
-            )
-            .await?;
-            w.commit().await?;
-            Ok(Redirect::to(&format!(
-                "/registratie/week?groep={}&week={date}&opgeslagen=1",
-                urlencode(f.groep.trim())
-            ))
-            .into_response())
-        }
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/registratie/week?groep={}&week={date}&opgeslagen=1",
+            urlencode(f.groep.trim())
+        ))
+        .into_response()),
         Err(errors) => Err(WebError::BadRequest(
             errors
                 .into_iter()
