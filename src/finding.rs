@@ -88,10 +88,16 @@ impl std::fmt::Display for Finding {
             .line
             .map(|l| format!(" (regel/line {l})"))
             .unwrap_or_default();
+        // Findings on invoices have no retourcode (UBL has no retour).
+        let code = if self.retourcode.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", self.retourcode)
+        };
         write!(
             f,
-            "[{} {}] {}{}: {} / {}",
-            self.retourcode, self.rule, self.path, line, self.nl, self.en
+            "[{code}{}] {}{}: {} / {}",
+            self.rule, self.path, line, self.nl, self.en
         )
     }
 }

@@ -230,6 +230,7 @@ struct RawMapping {
     products: Vec<RawProduct>,
     #[serde(default)]
     priority: Vec<RawRule>,
+    invoice: Option<crate::adapter::ubl::config::RawInvoice>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +263,7 @@ struct RawProduct {
     name: String,
     eenheid: String,
     conversion: RawConversion,
+    price_basis: Option<super::PriceBasis>,
     activities: Vec<String>,
     daily_max: Option<RawDailyMax>,
     tariffs: Vec<RawTariff>,
@@ -368,6 +370,13 @@ impl Checker<'_> {
                 product: r.product,
             })
             .collect();
+        let invoice = raw.invoice.and_then(|i| match i.settings() {
+            Ok(s) => Some(s),
+            Err((path, message)) => {
+                self.problem(path, message);
+                None
+            }
+        });
         Mapping {
             file: self.file.to_path_buf(),
             financier,
@@ -375,6 +384,7 @@ impl Checker<'_> {
             max_clients,
             products,
             priority,
+            invoice,
         }
     }
 
@@ -496,6 +506,30 @@ impl Checker<'_> {
                 );
             }
         }
+        let implied = super::PriceBasis::of(&conversion);
+        let price_basis = raw.price_basis.unwrap_or(implied);
+        // An hourly price on days, or a monthly one on hours, would bill
+        // one unit and price another.
+        let fits = raw.price_basis.is_none()
+            || match price_basis {
+                super::PriceBasis::Hour => matches!(eenheid, Eenheid::Uur | Eenheid::Minuut),
+                super::PriceBasis::Day => conversion.measure == Measure::Day,
+                super::PriceBasis::Month => conversion.measure == Measure::Period,
+                super::PriceBasis::Milestone => {
+                    matches!(eenheid, Eenheid::StuksOutput | Eenheid::StuksInspanning)
+                }
+            };
+        if !fits {
+            self.problem(
+                format!("{at}/price_basis"),
+                format!(
+                    "price_basis {:?} does not fit eenheid {} with measure {:?}",
+                    price_basis.as_str(),
+                    raw.eenheid,
+                    c.measure
+                ),
+            );
+        }
         Product {
             key: ProductKey {
                 categorie: raw.categorie,
@@ -503,6 +537,7 @@ impl Checker<'_> {
             },
             name: raw.name,
             conversion,
+            price_basis,
             activities: raw.activities,
             daily_max_minutes,
             tariffs: tariffs.into_iter().map(|(_, t)| t).collect(),

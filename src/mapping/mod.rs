@@ -185,12 +185,68 @@ impl Tariff {
     }
 }
 
+/// What one price of an invoiced product is for; it decides the unit an
+/// invoice line is in (UN/ECE recommendation 20).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceBasis {
+    Hour,
+    Day,
+    Month,
+    /// A step of a trajectory (intake, plan, placement): counted pieces.
+    Milestone,
+}
+
+impl PriceBasis {
+    pub fn parse(s: &str) -> Option<PriceBasis> {
+        [
+            PriceBasis::Hour,
+            PriceBasis::Day,
+            PriceBasis::Month,
+            PriceBasis::Milestone,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceBasis::Hour => "hour",
+            PriceBasis::Day => "day",
+            PriceBasis::Month => "month",
+            PriceBasis::Milestone => "milestone",
+        }
+    }
+
+    /// The invoice line's unit code.
+    pub fn unit_code(self) -> &'static str {
+        match self {
+            PriceBasis::Hour => "HUR",
+            PriceBasis::Day => "DAY",
+            PriceBasis::Month => "MON",
+            PriceBasis::Milestone => "C62",
+        }
+    }
+
+    /// The basis a contract unit implies when the mapping names none.
+    pub fn of(conversion: &Conversion) -> PriceBasis {
+        match (conversion.eenheid, conversion.measure) {
+            (Eenheid::Uur | Eenheid::Minuut, _) => PriceBasis::Hour,
+            (_, Measure::Period) => PriceBasis::Month,
+            (Eenheid::Etmaal, _) | (_, Measure::Day) => PriceBasis::Day,
+            _ => PriceBasis::Milestone,
+        }
+    }
+}
+
 /// One contracted product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
     pub key: ProductKey,
     pub name: String,
     pub conversion: Conversion,
+    /// For invoices: what one price is for.
+    pub price_basis: PriceBasis,
     /// Registered activities that count for this product; `*` counts all.
     pub activities: Vec<String>,
     /// How much of one day one allocation of this product may take.
@@ -295,6 +351,8 @@ pub struct Mapping {
     /// This file's own preferences, most preferred first; see
     /// [`Mappings::priority`] for the order that applies.
     pub priority: Vec<PriorityRule>,
+    /// For an invoiced financier (standard ubl): the `[invoice]` section.
+    pub invoice: Option<crate::adapter::ubl::InvoiceSettings>,
 }
 
 impl Mapping {

@@ -311,6 +311,7 @@ mod tests {
                 to: RoundTo::Unit,
                 rounding: Rounding::Nearest,
             },
+            price_basis: crate::mapping::PriceBasis::Hour,
             activities: vec!["koffiebranderij".into(), "kas".into()],
             daily_max_minutes: cap,
             tariffs: Vec::new(),

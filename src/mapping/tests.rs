@@ -504,8 +504,34 @@ conversion = { measure = "time", round_per = "period", round_to = "unit", roundi
 [[products.tariffs]]
 from = 2025-01-01
 price_cents = 7450
+
+[invoice]
+customization = "peppol"
+iban = "NL91ABNA0417164300"
+payment_days = 30
+vat = { category = "E", exemption_reason = "Vrijgesteld van btw", exemption_code = "VATEX-EU-132" }
+seller = { name = "Zorgboerderij", kvk = "12345678", vat_id = "NL001234567B01", street = "Dorpsstraat 1", city = "Utrecht", postal_zone = "3511AA", country = "NL" }
+buyer = { name = "UWV", oin = "00000001234567890000", street = "Postbus 1", city = "Amsterdam", postal_zone = "1000AA", country = "NL" }
 "#;
     let m = load(text).unwrap_or_else(|e| panic!("{e}"));
+    let invoice = m.invoice.as_ref().expect("invoice settings");
+    assert_eq!(invoice.vat.category(), "E");
+    assert_eq!(m.products[0].price_basis, crate::mapping::PriceBasis::Hour);
+    // Bad input is refused when the mapping loads, before anything is sent:
+    // no IBAN, an exempt rate without a reason, a price basis that does not
+    // fit the unit, an invoice section for an iStandaard.
+    let p = problems(&text.replace("iban = \"NL91ABNA0417164300\"\n", ""));
+    assert_problem_at(&p, "/invoice", "iban");
+    let p = problems(&text.replace(", exemption_reason = \"Vrijgesteld van btw\"", ""));
+    assert_problem_at(&p, "/invoice/vat", "exemption_reason");
+    let p = problems(&text.replace(
+        "eenheid = \"04\"\n",
+        "eenheid = \"04\"\nprice_basis = \"month\"\n",
+    ));
+    assert_problem_at(&p, "/products/0/price_basis", "does not fit");
+    let without = text.split("[invoice]").next().unwrap();
+    let p = problems(without);
+    assert_problem_at(&p, "", "invoice");
     assert_eq!(
         m.period,
         PeriodRule::FourWeekly {
@@ -626,6 +652,7 @@ fn splitting_a_day_with_the_shipped_mappings() {
             to: RoundTo::Unit,
             rounding: Rounding::Down,
         },
+        price_basis: crate::mapping::PriceBasis::Hour,
         activities: vec!["koffiebranderij".into()],
         daily_max_minutes: Some(120),
         tariffs: Vec::new(),

@@ -12,7 +12,6 @@
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
-use thiserror::Error;
 
 use super::config::Limits;
 use crate::finding::{Finding, line_of};
@@ -26,68 +25,10 @@ pub const MAX_FINDINGS: usize = 500;
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// Input that cannot be treated as an iStandaarden message at all. No
-/// retourbericht can be made: the sender is told this directly.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum DecodeError {
-    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
-    TooLarge { size: usize, limit: usize },
-    #[error("input is not valid UTF-8 (byte {offset})")]
-    InvalidUtf8 { offset: usize },
-    #[error("the XML declares encoding {0:?}; iStandaarden messages are UTF-8")]
-    Encoding(String),
-    #[error("XML is not well-formed at line {line}: {detail}")]
-    NotWellFormed { line: u32, detail: String },
-    #[error("a DOCTYPE (line {line}) is refused: DTDs and entity declarations are not allowed")]
-    Doctype { line: u32 },
-    #[error(
-        "entity reference &{name}; at line {line} is refused: only the five predefined XML entities are allowed"
-    )]
-    Entity { name: String, line: u32 },
-    #[error("elements nest deeper than {limit} levels (line {line})")]
-    TooDeep { limit: usize, line: u32 },
-    #[error("the document has no root element")]
-    NoRoot,
-    #[error("root element {root} in namespace {namespace:?} is not an iWmo 3.2 or iJw 3.2 message")]
-    UnknownMessage { root: String, namespace: String },
-}
-
-impl DecodeError {
-    /// The explanation in Dutch, for the people who read it.
-    pub fn nl(&self) -> String {
-        match self {
-            DecodeError::TooLarge { size, limit } => {
-                format!("bericht van {size} bytes is groter dan de limiet van {limit} bytes")
-            }
-            DecodeError::InvalidUtf8 { offset } => {
-                format!("invoer is geen geldige UTF-8 (byte {offset})")
-            }
-            DecodeError::Encoding(e) => {
-                format!("de XML geeft codering {e:?} op; iStandaarden-berichten zijn UTF-8")
-            }
-            DecodeError::NotWellFormed { line, detail } => {
-                format!("XML is niet goed gevormd op regel {line}: {detail}")
-            }
-            DecodeError::Doctype { line } => format!(
-                "een DOCTYPE (regel {line}) wordt geweigerd: DTD's en entiteitdeclaraties zijn niet toegestaan"
-            ),
-            DecodeError::Entity { name, line } => format!(
-                "entiteitverwijzing &{name}; op regel {line} wordt geweigerd: alleen de vijf vaste XML-entiteiten zijn toegestaan"
-            ),
-            DecodeError::TooDeep { limit, line } => {
-                format!("elementen zijn dieper genest dan {limit} niveaus (regel {line})")
-            }
-            DecodeError::NoRoot => "het document heeft geen root-element".to_string(),
-            DecodeError::UnknownMessage { root, namespace } => format!(
-                "root-element {root} in namespace {namespace:?} is geen iWmo 3.2- of iJw 3.2-bericht"
-            ),
-        }
-    }
-
-    /// English and Dutch in one line.
-    pub fn bilingual(&self) -> String {
-        format!("{self} / {}", self.nl())
-    }
-}
+/// retourbericht can be made: the sender is told this directly. The checks
+/// behind it are shared with every adapter ([`crate::adapter::xml`]).
+pub use crate::adapter::xml::XmlError as DecodeError;
+use crate::adapter::xml::{self, Family, is_xml_space};
 
 /// A message that was identified, with every finding about its structure.
 #[derive(Debug, Clone)]
@@ -142,18 +83,9 @@ pub fn decode(
     input: &[u8],
     limits: &Limits,
 ) -> Result<Decoded, DecodeError> {
-    if input.len() > limits.max_bytes {
-        return Err(DecodeError::TooLarge {
-            size: input.len(),
-            limit: limits.max_bytes,
-        });
-    }
-    let text = std::str::from_utf8(input).map_err(|e| DecodeError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
-    // A byte order mark is allowed before the declaration; skip it but keep
-    // offsets relative to the original input.
-    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    // A byte order mark is allowed before the declaration; it is skipped
+    // but offsets stay relative to the original input.
+    let (text, bom) = xml::text_of(input, limits.max_bytes)?;
     let mut d = Decoder {
         schema,
         input,
@@ -164,7 +96,7 @@ pub fn decode(
         dropped: 0,
         root_done: false,
     };
-    let complete = d.run(&text[bom..], bom)?;
+    let complete = d.run(text, bom)?;
     let Some(message) = d.msg else {
         return Err(DecodeError::NoRoot);
     };
@@ -269,46 +201,20 @@ impl<'a> Decoder<'a> {
                     }
                 }
                 Event::GeneralRef(r) => {
-                    let resolved = if r.is_char_ref() {
-                        r.resolve_char_ref().ok().flatten()
-                    } else {
-                        match &*r {
-                            "lt" => Some('<'),
-                            "gt" => Some('>'),
-                            "amp" => Some('&'),
-                            "apos" => Some('\''),
-                            "quot" => Some('"'),
-                            _ => None,
-                        }
+                    let c = match xml::resolve_ref(&r, || self.line(offset)) {
+                        Ok(c) => c,
+                        Err(e) => return self.fatal(e),
                     };
-                    match resolved {
-                        Some(c) => {
-                            let mut buf = [0u8; 4];
-                            if let Some(stop) = self.text(c.encode_utf8(&mut buf), offset)? {
-                                return Ok(stop);
-                            }
-                        }
-                        None => {
-                            let line = self.line(offset);
-                            return self.fatal(DecodeError::Entity {
-                                name: r.to_string(),
-                                line,
-                            });
-                        }
+                    let mut buf = [0u8; 4];
+                    if let Some(stop) = self.text(c.encode_utf8(&mut buf), offset)? {
+                        return Ok(stop);
                     }
                 }
                 Event::DocType(_) => {
                     let line = self.line(offset);
                     return self.fatal(DecodeError::Doctype { line });
                 }
-                Event::Decl(d) => {
-                    if let Some(Ok(enc)) = d.encoding()
-                        && !enc.eq_ignore_ascii_case("utf-8")
-                        && !enc.eq_ignore_ascii_case("utf8")
-                    {
-                        return Err(DecodeError::Encoding(enc.to_string()));
-                    }
-                }
+                Event::Decl(d) => xml::check_decl(&d)?,
                 Event::PI(_) | Event::Comment(_) => {}
                 Event::Eof => {
                     if let Some(open) = self.stack.last() {
@@ -478,6 +384,7 @@ impl<'a> Decoder<'a> {
             .ok_or_else(|| DecodeError::UnknownMessage {
                 root: local.to_string(),
                 namespace: ns.unwrap_or("").to_string(),
+                expected: Family::Istandaard,
             })?;
         // Rough sizes from the input length: one element per ~40 bytes of XML,
         // values a quarter of it.
@@ -677,11 +584,6 @@ impl<'a> Decoder<'a> {
             }
         }
     }
-}
-
-/// White space only (the four XML space characters)?
-fn is_xml_space(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 /// Path of a child below `parent`; children of the root have no prefix, like
