@@ -35,9 +35,15 @@ echo "conformance: re-emitted $(ls "$out/parsed" | wc -l) messages, generated $n
 "$shared/tools/validate-istandaard" "$out"/parsed/*.xml "$out"/retour/*.xml | tail -n 1
 
 emitted=target/emitted
-if [ -n "$(ls "$emitted"/*.xml 2>/dev/null)" ]; then
-  echo "conformance: $(ls "$emitted"/*.xml | wc -l) messages the engine generated in the scenario tests (323, 305, 307)"
-  "$shared/tools/validate-istandaard" "$emitted"/*.xml | tail -n 1
+if [ -n "$(ls "$emitted"/WMO*.xml "$emitted"/JW*.xml 2>/dev/null)" ]; then
+  echo "conformance: $(ls "$emitted"/WMO*.xml "$emitted"/JW*.xml 2>/dev/null | wc -l) messages the engine generated in the scenario tests (323, 305, 307)"
+  "$shared/tools/validate-istandaard" $(ls "$emitted"/WMO*.xml "$emitted"/JW*.xml 2>/dev/null) | tail -n 1
+  # UBL invoices and credit notes the tests wrote: UBL 2.1 XSD plus EN 16931.
+  ubl=$(ls "$emitted"/Invoice*.xml "$emitted"/CreditNote*.xml 2>/dev/null || true)
+  if [ -n "$ubl" ]; then
+    echo "conformance: $(echo "$ubl" | wc -l) UBL documents the tests generated"
+    "$shared/tools/validate-ubl" $ubl | tail -n 3
+  fi
 else
   echo "conformance: no generated messages in $emitted (run the tests with LOKET_EMIT_DIR set)" >&2
   exit 1
