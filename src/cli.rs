@@ -458,43 +458,43 @@ fn validate(
 
 /// A checked file of either family: an iStandaarden message or a UBL
 /// invoice, told apart by the root's namespace.
-enum Checked2 {
+enum AnyChecked {
     Message(Checked),
-    Invoice(ubl::Checked),
+    Invoice(Box<ubl::Checked>),
 }
 
-impl Checked2 {
+impl AnyChecked {
     fn is_valid(&self) -> bool {
         match self {
-            Checked2::Message(c) => c.is_valid(),
-            Checked2::Invoice(c) => c.is_valid(),
+            AnyChecked::Message(c) => c.is_valid(),
+            AnyChecked::Invoice(c) => c.is_valid(),
         }
     }
 
     fn name(&self) -> &'static str {
         match self {
-            Checked2::Message(c) => c.message.name(),
-            Checked2::Invoice(c) => c.document.kind.name(),
+            AnyChecked::Message(c) => c.message.name(),
+            AnyChecked::Invoice(c) => c.document.kind.name(),
         }
     }
 
     fn findings(&self) -> &[Finding] {
         match self {
-            Checked2::Message(c) => &c.findings,
-            Checked2::Invoice(c) => &c.findings,
+            AnyChecked::Message(c) => &c.findings,
+            AnyChecked::Invoice(c) => &c.findings,
         }
     }
 }
 
 /// Checks one file's bytes with the adapter its root belongs to.
-fn check_any(schema: &'static Schema, bytes: &[u8], limits: &Limits) -> Result<Checked2> {
+fn check_any(schema: &'static Schema, bytes: &[u8], limits: &Limits) -> Result<AnyChecked> {
     if ubl::looks_like_ubl(bytes) {
         return ubl::check(bytes, limits)
-            .map(Checked2::Invoice)
+            .map(|c| AnyChecked::Invoice(Box::new(c)))
             .map_err(|e| anyhow::anyhow!(e.bilingual()));
     }
     istandaard::check(schema, bytes, limits)
-        .map(Checked2::Message)
+        .map(AnyChecked::Message)
         .map_err(|e| anyhow::anyhow!(e.bilingual()))
 }
 
@@ -504,7 +504,7 @@ fn check_parallel(
     limits: &Limits,
     files: &[PathBuf],
     workers: usize,
-) -> Vec<Result<Checked2>> {
+) -> Vec<Result<AnyChecked>> {
     let check_one =
         |file: &PathBuf| read(file, limits).and_then(|bytes| check_any(schema, &bytes, limits));
     if workers <= 1 || files.len() < 2 {
@@ -582,7 +582,12 @@ fn parse(schema: &'static Schema, limits: &Limits, emit: Emit, file: &PathBuf) -
 /// normalized declaration lines (the same shape a WMO323/JW323 gives) with
 /// the document's header; `--emit xml` re-emits it as loket writes UBL.
 /// Exit 1 when the structure or a business rule fails (findings on stderr).
-fn parse_ubl(limits: &Limits, emit: Emit, file: &PathBuf, bytes: &[u8]) -> Result<ExitCode> {
+fn parse_ubl(
+    limits: &Limits,
+    emit: Emit,
+    file: &std::path::Path,
+    bytes: &[u8],
+) -> Result<ExitCode> {
     let checked = match ubl::check(bytes, limits) {
         Ok(c) => c,
         Err(e) => {

@@ -47,34 +47,6 @@ impl Api {
         reply.body
     }
 
-    async fn days(&self, days: &[(&str, &str, &str, &str, &str)]) {
-        let items: Vec<Value> = days
-            .iter()
-            .map(|(p, d, from, to, act)| {
-                json!({"participant_id": p, "date": d, "present": true, "from": from, "to": to, "activity": act})
-            })
-            .collect();
-        let reply = self
-            .post_json(
-                "/registrations",
-                &json!({"registered_by": "Anna", "registrations": items}),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-
-    async fn run(&self, period: &str, dagtekening: &str) -> Value {
-        let reply = self
-            .post_json(
-                "/declarations/run",
-                &json!({"period": period, "dagtekening": dagtekening}),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        assert_schema("declarations-run-result", &reply.body);
-        reply.body
-    }
-
     /// The stored document, checked as any incoming invoice is, and kept
     /// for CI's official validation.
     async fn invoice(&self, message_id: &str) -> (String, ubl::Document) {
