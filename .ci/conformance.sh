@@ -5,7 +5,10 @@
 #  2. `loket validate` accepts every official iWmo example;
 #  3. loket's structure verdict equals the official XSD's on ~1,500 mutants.
 #  Also: every declaration, start and stop the engine generated in the
-#  scenario tests (written to target/emitted by `cargo test`) validates.
+#  scenario tests (written to target/emitted by `cargo test`) validates, and
+#  every invoice and credit note they generated (target/emitted/ubl) passes
+#  ../shared/tools/validate-ubl (UBL 2.1 XSD and the EN 16931 XSLT);
+#  `loket validate` accepts every official UBL example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared
@@ -49,9 +52,18 @@ else
   exit 1
 fi
 
-echo "conformance: loket validate on the official iWmo examples"
+if [ -n "$(ls "$emitted"/ubl/*.xml 2>/dev/null)" ]; then
+  echo "conformance: $(ls "$emitted"/ubl/*.xml | wc -l) invoices and credit notes generated in the tests (UBL 2.1, EN 16931)"
+  "$shared/tools/validate-ubl" "$emitted"/ubl/*.xml | tail -n 1
+else
+  echo "conformance: no generated invoices in $emitted/ubl (run the tests with LOKET_EMIT_DIR set)" >&2
+  exit 1
+fi
+
+echo "conformance: loket validate on the official iWmo and UBL examples"
 "$bin" validate "$shared"/reference/iwmo-3.2/examples/*.xml
+"$bin" validate "$shared"/reference/ubl/examples/*.xml
 
 python3 .ci/strictness.py "$bin" "$out/mutants" fixtures/iwmo/valid/*.xml fixtures/ijw/valid/*.xml "$shared"/reference/iwmo-3.2/examples/*.xml
-# Every step above exits non-zero on failure (set -e); reaching here means all three passed.
-echo "conformance: 3 passed, 0 failed"
+# Every step above exits non-zero on failure (set -e); reaching here means all four passed.
+echo "conformance: 4 passed, 0 failed"

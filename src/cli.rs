@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::adapter::istandaard::{self, Checked, Limits, RetourSettings, json};
+use crate::adapter::ubl;
 use crate::finding::{Finding, Level};
 use crate::schema::Schema;
 
@@ -34,7 +35,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Check messages against the structure and every in-message rule.
+    /// Check messages (iWmo, iJw) or invoices (UBL) against the structure and every rule.
     Validate {
         /// Print the findings as JSON.
         #[arg(long)]
@@ -42,7 +43,7 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Re-emit a message as XML or as loket's JSON rendering.
+    /// Re-emit a message as XML or as loket's JSON rendering; a UBL invoice as its normalized declaration lines.
     Parse {
         #[arg(long, value_enum, default_value_t = Emit::Xml)]
         emit: Emit,
@@ -65,7 +66,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
-    /// Declare a period: start/stop messages and one WMO323/JW323 per financier, into the outbox.
+    /// Declare a period: start/stop messages, one WMO323/JW323 per financier and the invoices (UBL) of invoiced financiers, into the outbox.
     /// Exit 0 done (also when there was nothing to declare), 1 done with notices to review, 2 not possible.
     Declare {
         /// The declaration period, YYYY-MM.
@@ -134,6 +135,10 @@ pub enum TenantCommand {
     /// Create a tenant (AGB code or gemeentecode) and print a new API token as the last line.
     Add {
         id: String,
+        /// A municipality's OIN (20 digits): the buyer the invoices it
+        /// receives (POST /invoices) must name.
+        #[arg(long)]
+        oin: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -315,12 +320,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Tenant {
-            command: TenantCommand::Add { id, store },
+            command: TenantCommand::Add { id, oin, store },
         } => {
             let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
             let token = runtime()?.block_on(async {
                 let store = config.open_store().await?;
-                store.add_tenant(&id).await
+                let token = store.add_tenant(&id).await?;
+                if let Some(oin) = &oin {
+                    store.set_tenant_oin(&id, oin).await?;
+                }
+                Ok::<_, anyhow::Error>(token)
             })?;
             println!(
                 "tenant {id} is aangemaakt / created; API-token (bewaar het, het wordt niet opnieuw getoond / keep it, it is not shown again):"
@@ -400,20 +409,20 @@ fn validate(
                         reports.push(serde_json::to_value(FileReport {
                             file: name,
                             valid,
-                            bericht: Some(checked.message.name()),
+                            bericht: Some(checked.name()),
                             error: None,
-                            findings: &checked.findings,
+                            findings: checked.findings(),
                         })?);
                     } else if valid {
-                        writeln!(out, "OK {name} ({})", checked.message.name())?;
+                        writeln!(out, "OK {name} ({})", checked.name())?;
                     } else {
                         writeln!(
                             out,
                             "FOUT/INVALID {name} ({}): {} bevinding(en)/finding(s)",
-                            checked.message.name(),
-                            checked.findings.len()
+                            checked.name(),
+                            checked.findings().len()
                         )?;
-                        for f in &checked.findings {
+                        for f in checked.findings() {
                             writeln!(out, "  {f}")?;
                         }
                     }
@@ -447,18 +456,57 @@ fn validate(
     Ok(ExitCode::from(worst))
 }
 
+/// A checked file of either family: an iStandaarden message or a UBL
+/// invoice, told apart by the root's namespace.
+enum AnyChecked {
+    Message(Checked),
+    Invoice(Box<ubl::Checked>),
+}
+
+impl AnyChecked {
+    fn is_valid(&self) -> bool {
+        match self {
+            AnyChecked::Message(c) => c.is_valid(),
+            AnyChecked::Invoice(c) => c.is_valid(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            AnyChecked::Message(c) => c.message.name(),
+            AnyChecked::Invoice(c) => c.document.kind.name(),
+        }
+    }
+
+    fn findings(&self) -> &[Finding] {
+        match self {
+            AnyChecked::Message(c) => &c.findings,
+            AnyChecked::Invoice(c) => &c.findings,
+        }
+    }
+}
+
+/// Checks one file's bytes with the adapter its root belongs to.
+fn check_any(schema: &'static Schema, bytes: &[u8], limits: &Limits) -> Result<AnyChecked> {
+    if ubl::looks_like_ubl(bytes) {
+        return ubl::check(bytes, limits)
+            .map(|c| AnyChecked::Invoice(Box::new(c)))
+            .map_err(|e| anyhow::anyhow!(e.bilingual()));
+    }
+    istandaard::check(schema, bytes, limits)
+        .map(AnyChecked::Message)
+        .map_err(|e| anyhow::anyhow!(e.bilingual()))
+}
+
 /// Checks `files` on up to `workers` threads; results come back in input order.
 fn check_parallel(
     schema: &'static Schema,
     limits: &Limits,
     files: &[PathBuf],
     workers: usize,
-) -> Vec<Result<Checked>> {
-    let check_one = |file: &PathBuf| {
-        read(file, limits).and_then(|bytes| {
-            istandaard::check(schema, &bytes, limits).map_err(|e| anyhow::anyhow!(e.bilingual()))
-        })
-    };
+) -> Vec<Result<AnyChecked>> {
+    let check_one =
+        |file: &PathBuf| read(file, limits).and_then(|bytes| check_any(schema, &bytes, limits));
     if workers <= 1 || files.len() < 2 {
         return files.iter().map(check_one).collect();
     }
@@ -486,6 +534,9 @@ fn parse(schema: &'static Schema, limits: &Limits, emit: Emit, file: &PathBuf) -
             return Ok(ExitCode::from(2));
         }
     };
+    if ubl::looks_like_ubl(&bytes) {
+        return parse_ubl(limits, emit, file, &bytes);
+    }
     let checked = match istandaard::check(schema, &bytes, limits) {
         Ok(c) => c,
         Err(e) => {
@@ -513,7 +564,66 @@ fn parse(schema: &'static Schema, limits: &Limits, emit: Emit, file: &PathBuf) -
     }
     let text = match emit {
         Emit::Xml => istandaard::encode::encode(&checked.message),
-        Emit::Json => serde_json::to_string_pretty(&json::to_json(&checked.message))? + "\n",
+        Emit::Json => {
+            let mut value = json::to_json(&checked.message);
+            // A declaration also as the normalized lines an invoice gives.
+            let lines = crate::adapter::lines::from_declaratie(&checked.message);
+            if !lines.is_empty() {
+                value["declaration_lines"] = serde_json::to_value(lines)?;
+            }
+            serde_json::to_string_pretty(&value)? + "\n"
+        }
+    };
+    io::stdout().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `parse` for a UBL Invoice or CreditNote: `--emit json` prints its
+/// normalized declaration lines (the same shape a WMO323/JW323 gives) with
+/// the document's header; `--emit xml` re-emits it as loket writes UBL.
+/// Exit 1 when the structure or a business rule fails (findings on stderr).
+fn parse_ubl(
+    limits: &Limits,
+    emit: Emit,
+    file: &std::path::Path,
+    bytes: &[u8],
+) -> Result<ExitCode> {
+    let checked = match ubl::check(bytes, limits) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {}", file.display(), e.bilingual());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if !checked.is_valid() {
+        eprintln!(
+            "{}: de factuur voldoet niet / the invoice is invalid",
+            file.display()
+        );
+        for f in &checked.findings {
+            eprintln!("  {f}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let doc = &checked.document;
+    let text = match emit {
+        Emit::Xml => ubl::encode::encode(doc),
+        Emit::Json => {
+            let value = serde_json::json!({
+                "standaard": "ubl",
+                "document": doc.kind.name(),
+                "customization_id": doc.customization_id,
+                "number": doc.id,
+                "issue_date": doc.issue_date,
+                "currency": doc.currency,
+                "seller": doc.seller.registration_name,
+                "buyer": doc.buyer.registration_name,
+                "order_reference": doc.order_reference,
+                "payable": doc.totals.payable,
+                "lines": ubl::decode::lines(doc),
+            });
+            serde_json::to_string_pretty(&value)? + "\n"
+        }
     };
     io::stdout().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)

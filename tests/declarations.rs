@@ -23,7 +23,7 @@ use common::*;
 on_both_backends!(
     a_month_of_registrations_becomes_one_declaration_and_a_start,
     tariff_changes_on_the_first_of_january,
-    two_municipalities_in_the_same_month,
+    two_municipalities_and_uwv_in_the_same_month,
     delivery_beyond_the_allocation_is_reported_not_declared,
     the_end_of_care_stops_every_started_allocation,
     a_correction_after_declaring_credits_and_debits,
@@ -169,37 +169,6 @@ impl Api {
         self.allocate(&xml, bsn).await
     }
 
-    /// Registers present days: (participant, day, from, to, activity).
-    async fn days(&self, days: &[(&str, &str, &str, &str, &str)]) {
-        let items: Vec<Value> = days
-            .iter()
-            .map(|(p, d, from, to, act)| {
-                json!({"participant_id": p, "date": d, "present": true, "from": from, "to": to, "activity": act})
-            })
-            .collect();
-        let reply = self
-            .post_json(
-                "/registrations",
-                &json!({"registered_by": "Anna", "registrations": items}),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-
-    /// Runs the engine for `period` (dagtekening fixed so runs are
-    /// reproducible); the answer must follow its schema.
-    async fn run(&self, period: &str, dagtekening: &str) -> Value {
-        let reply = self
-            .post_json(
-                "/declarations/run",
-                &json!({"period": period, "dagtekening": dagtekening}),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        assert_schema("declarations-run-result", &reply.body);
-        reply.body
-    }
-
     /// The raw XML of a stored message.
     async fn message_xml(&self, id: &str) -> String {
         let reply = self.get(&format!("/messages/{id}")).await;
@@ -209,6 +178,13 @@ impl Api {
         if let Ok(dir) = std::env::var("LOKET_EMIT_DIR") {
             std::fs::create_dir_all(&dir).expect("emit dir");
             let name = reply.body["bericht"].as_str().unwrap_or("message");
+            // Invoices are validated with the UBL tools, apart.
+            let dir = if reply.body["standard"] == "ubl" {
+                format!("{dir}/ubl")
+            } else {
+                dir
+            };
+            std::fs::create_dir_all(&dir).expect("emit dir");
             std::fs::write(format!("{dir}/{name}-{id}.xml"), &xml).expect("emit");
         }
         xml
@@ -374,7 +350,9 @@ async fn tariff_changes_on_the_first_of_january(db: Db) {
     assert_eq!(j[0].2, "2026-01-31");
 }
 
-async fn two_municipalities_in_the_same_month(db: Db) {
+/// Issue 4 item 8: a participant financed by two municipalities and UWV in
+/// the same month.
+async fn two_municipalities_and_uwv_in_the_same_month(db: Db) {
     let (_s, api) = provider(db).await;
     let p = api.dagbesteding("T3", BSN_B, "600001", "2026-01-01").await;
     let jw = Alloc {
@@ -388,26 +366,61 @@ async fn two_municipalities_in_the_same_month(db: Db) {
     };
     api.allocate(&allocation_xml("JW", "0599", "T4", BSN_B, &[jw]), BSN_B)
         .await;
+    // And UWV, which sends no 301: the provider registers its order.
+    let order = api
+        .post_json(
+            "/allocations",
+            &json!({
+                "participant_id": p,
+                "financier": {"kind": "uwv", "code": "UWV"},
+                "order_number": "UWV-2026-0400",
+                "service": "JC001",
+                "from": "2026-01-01",
+                "client_reference": "K-400",
+            }),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{}", order.body);
     api.days(&[
         (&p, "2026-04-01", "09:00", "13:00", "kas"),
         (&p, "2026-04-02", "13:00", "16:00", "training-groep"),
         (&p, "2026-04-03", "13:00", "16:30", "training-groep"),
+        (&p, "2026-04-06", "09:00", "11:00", "jobcoaching"),
     ])
     .await;
     let report = api.run("2026-04", "2026-05-04").await;
     let decls = report["declarations"].as_array().unwrap();
-    assert_eq!(decls.len(), 2, "{report}");
+    assert_eq!(decls.len(), 3, "{report}");
     let mut by_bericht: Vec<(String, Value)> = decls
         .iter()
         .map(|d| (d["bericht"].as_str().unwrap().to_string(), d.clone()))
         .collect();
     by_bericht.sort_by(|a, b| a.0.cmp(&b.0));
+    // UWV: a UBL invoice, two hours of jobcoaching, the client number
+    // instead of the BSN.
+    assert_eq!(by_bericht[0].0, "Invoice");
+    let invoice = api
+        .message_xml(by_bericht[0].1["message_id"].as_str().unwrap())
+        .await;
+    let checked = loket::adapter::ubl::check(invoice.as_bytes(), &Limits::default())
+        .expect("invoice decodes");
+    assert!(checked.is_valid(), "{:?}", checked.findings);
+    let uwv = loket::adapter::ubl::decode::lines(&checked.document);
+    assert_eq!(
+        (
+            uwv[0].participant.as_str(),
+            uwv[0].quantity.as_str(),
+            uwv[0].amount_cents
+        ),
+        ("K-400", "2", 2 * 7690)
+    );
+    assert!(!invoice.contains(BSN_B));
     let jw = assert_valid(
-        &api.message_xml(by_bericht[0].1["message_id"].as_str().unwrap())
+        &api.message_xml(by_bericht[1].1["message_id"].as_str().unwrap())
             .await,
     );
     let wmo = assert_valid(
-        &api.message_xml(by_bericht[1].1["message_id"].as_str().unwrap())
+        &api.message_xml(by_bericht[2].1["message_id"].as_str().unwrap())
             .await,
     );
     assert_eq!(jw.name(), "JW323");

@@ -46,6 +46,21 @@ pub struct Allocation {
     pub budget: Option<u64>,
     /// RedenWijziging 13: removed; nothing may be declared on it (TR384).
     pub removed: bool,
+    /// For an invoiced financier: the order it delivers under.
+    pub order: Order,
+}
+
+/// What an invoiced financier's order (opdracht) adds to an allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Order {
+    /// The number the invoice quotes as its order reference.
+    pub number: Option<String>,
+    pub line: Option<String>,
+    /// A price agreed in the order itself; it replaces the contract tariff.
+    pub price_cents: Option<u64>,
+    /// The participant's reference at the financier (client number): what
+    /// an invoice line names instead of the BSN.
+    pub client_reference: Option<String>,
 }
 
 impl Allocation {
@@ -345,8 +360,22 @@ fn allocation_period(
     prior: &[&Prior],
     regs: &[Registration],
 ) {
-    // Tariff parts: a tariff that changes inside the period splits the line.
-    let parts = match product.tariffs_in(product_period) {
+    // Tariff parts: a tariff that changes inside the period splits the line;
+    // a price agreed in the order is one part for the whole period.
+    let parts = match a.order.price_cents {
+        Some(price_cents) => Ok(vec![(
+            product_period,
+            crate::mapping::Tariff {
+                from: product_period.start,
+                to: None,
+                price_cents,
+            },
+        )]),
+        None => product
+            .tariffs_in(product_period)
+            .map(|v| v.into_iter().map(|(p, t)| (p, *t)).collect::<Vec<_>>()),
+    };
+    let parts = match parts {
         Ok(p) => p,
         Err(e) => {
             plan.reports.push(Report::Unpriceable {
@@ -477,7 +506,9 @@ fn allocation_period(
         if standing.iter().any(|p| same(p)) && standing.len() == 1 {
             continue;
         }
-        if standing.iter().any(|p| p.status != "approved") {
+        // A debit without an answer yet cannot be credited (TR323); an
+        // invoice line has no answer to wait for.
+        if standing.iter().any(|p| p.status == "submitted") {
             plan.reports.push(Report::AwaitingAnswer {
                 allocation: ai,
                 period: part,

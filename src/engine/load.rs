@@ -37,7 +37,8 @@ pub async fn snapshot(
     let rows = sqlx::query(
         "SELECT a.id, a.participant_id, a.financier_id, f.kind, f.code, a.toewijzing_nummer, \
                 a.product_categorie, a.product_code, a.ingangsdatum, a.einddatum, a.volume, a.eenheid, \
-                a.frequentie, a.budget, a.reden_wijziging, p.bsn \
+                a.frequentie, a.budget, a.reden_wijziging, p.bsn, \
+                a.order_number, a.order_line, a.price_cents, a.client_reference \
          FROM allocations a JOIN financiers f ON f.id = a.financier_id \
          JOIN participants p ON p.id = a.participant_id \
          WHERE a.tenant_id = $1 AND a.status NOT IN ('requested', 'withdrawn') \
@@ -102,6 +103,14 @@ pub async fn snapshot(
             frequentie: r.try_get("frequentie")?,
             budget: budget.and_then(|v| u64::try_from(v).ok()),
             removed: reden.as_deref() == Some("13"),
+            order: super::compute::Order {
+                number: r.try_get("order_number")?,
+                line: r.try_get("order_line")?,
+                price_cents: r
+                    .try_get::<Option<i64>, _>("price_cents")?
+                    .and_then(|v| u64::try_from(v).ok()),
+                client_reference: r.try_get("client_reference")?,
+            },
         });
     }
     if snap.allocations.is_empty() {

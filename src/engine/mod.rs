@@ -15,6 +15,7 @@
 
 pub mod build;
 pub mod compute;
+pub mod invoice;
 pub mod limits;
 pub mod load;
 pub mod rules;
@@ -216,12 +217,28 @@ pub async fn run(
         generated.extend(g);
     }
     lap("build and check declarations");
+    // Financiers paid on invoice: the same lines, as UBL invoices and
+    // credit notes.
+    let earlier = invoice::earlier(tx, &tenant.id).await?;
+    let groups = group(&snap, &plan, opts.period, &last);
+    let mut invoices = invoice::build_all(
+        &snap,
+        mappings,
+        opts,
+        &groups,
+        &earlier,
+        &mut report.notices,
+    );
+    lap("build and check invoices");
     let (mut start_messages, start_notices) =
         startstop::build_all(tx, schema, tenant, mappings, planned, opts).await?;
     lap("build and check start/stop");
     report.notices.extend(start_notices);
     if opts.dry_run {
         report.declarations = generated.iter().map(|g| g.summary.clone()).collect();
+        report
+            .declarations
+            .extend(invoices.iter().map(|g| g.summary.clone()));
         report.messages = start_messages.iter().map(|m| m.sent.clone()).collect();
         return Ok(report);
     }
@@ -232,6 +249,15 @@ pub async fn run(
                 "{}-{}.xml",
                 g.message.name(),
                 g.summary.declaratie_nummer
+            ));
+            std::fs::write(&path, &g.xml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            g.summary.file = Some(path.display().to_string());
+        }
+        for g in &mut invoices {
+            let path = dir.join(format!(
+                "{}-{}.xml",
+                g.summary.bericht, g.summary.declaratie_nummer
             ));
             std::fs::write(&path, &g.xml)
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -249,6 +275,10 @@ pub async fn run(
     }
     for g in &mut generated {
         store_declaration(tx, store.backend, tenant, mappings, &snap, g).await?;
+        report.declarations.push(g.summary.clone());
+    }
+    for g in &mut invoices {
+        store_invoice(tx, store.backend, tenant, mappings, &snap, g).await?;
         report.declarations.push(g.summary.clone());
     }
     store_notices(tx, &tenant.id, &report.notices).await?;
@@ -798,11 +828,7 @@ async fn store_declaration(
     snap: &Snapshot,
     g: &mut Generated,
 ) -> Result<()> {
-    let fin = &snap.allocations[g.lines[0].0.allocation].financier;
-    let financier = &mappings
-        .get(fin)
-        .context("mapping disappeared during the run")?
-        .financier;
+    let financier = financier_of(mappings, snap, &g.lines)?;
     let t0 = std::time::Instant::now();
     let message_id = crate::outbox::enqueue(
         tx,
@@ -815,31 +841,147 @@ async fn store_declaration(
     )
     .await?;
     tracing::debug!(ms = t0.elapsed().as_millis() as u64, "declaration enqueued");
-    let id = new_id();
-    let ts = now();
     let standard = g.message.standard().name.clone();
-    sqlx::query(
-        "INSERT INTO declarations (id, tenant_id, financier_id, message_id, standard, declaratie_nummer, \
-         period_begin, period_end, total_cents, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sent', $10)",
+    let id = record_declaration(
+        tx,
+        backend,
+        snap,
+        Recorded {
+            tenant: &tenant.id,
+            financier_id: &g.financier_id,
+            message_id: &message_id,
+            standard: &standard,
+            summary: &g.summary,
+            period: g.period,
+            issue_date: None,
+            status: "submitted",
+            lines: &g.lines,
+        },
     )
-    .bind(&id)
-    .bind(&tenant.id)
-    .bind(&g.financier_id)
-    .bind(&message_id)
-    .bind(&standard)
-    .bind(&g.summary.declaratie_nummer)
-    .bind(g.period.start.to_string())
-    .bind(g.period.end.to_string())
-    .bind(g.summary.total_cents)
-    .bind(&ts)
-    .execute(&mut **tx)
-    .await
-    .context("cannot store the declaration")?;
-    insert_prestaties(tx, backend, &tenant.id, &id, &standard, &ts, snap, &g.lines).await?;
+    .await?;
     tracing::debug!(ms = t0.elapsed().as_millis() as u64, "declaration stored");
     g.summary.id = Some(id);
     g.summary.message_id = Some(message_id);
     Ok(())
+}
+
+/// Stores an invoice or credit note like a declaration: its lines are
+/// prestaties with status `invoiced` (no answer comes per line), and the
+/// document goes through the outbox as UBL.
+async fn store_invoice(
+    tx: &mut Tx,
+    backend: Backend,
+    tenant: &Tenant,
+    mappings: &Mappings,
+    snap: &Snapshot,
+    g: &mut invoice::Generated,
+) -> Result<()> {
+    let financier = financier_of(mappings, snap, &g.lines)?;
+    let issue = g.document.issue_date.clone().unwrap_or_default();
+    let parsed = json!({
+        "document": g.document,
+        "lines": crate::adapter::ubl::decode::lines(&g.document),
+    })
+    .to_string();
+    let message_id = crate::outbox::enqueue_document(
+        tx,
+        crate::outbox::OutgoingDocument {
+            tenant_id: &tenant.id,
+            financier,
+            bericht: &g.summary.bericht,
+            identificatie: &g.summary.declaratie_nummer,
+            dagtekening: &issue,
+            standard: "ubl",
+            format: crate::outbox::FORMAT_UBL,
+            raw: g.xml.as_bytes(),
+            parsed,
+        },
+    )
+    .await?;
+    let id = record_declaration(
+        tx,
+        backend,
+        snap,
+        Recorded {
+            tenant: &tenant.id,
+            financier_id: &g.financier_id,
+            message_id: &message_id,
+            standard: "ubl",
+            summary: &g.summary,
+            period: g.period,
+            issue_date: Some(&issue),
+            status: "invoiced",
+            lines: &g.lines,
+        },
+    )
+    .await?;
+    g.summary.id = Some(id);
+    g.summary.message_id = Some(message_id);
+    Ok(())
+}
+
+/// The financier of a declaration's lines, from its mapping.
+fn financier_of<'m>(
+    mappings: &'m Mappings,
+    snap: &Snapshot,
+    lines: &[(Line, String)],
+) -> Result<&'m crate::mapping::Financier> {
+    let first = lines.first().context("a declaration without lines")?;
+    let fin = &snap.allocations[first.0.allocation].financier;
+    Ok(&mappings
+        .get(fin)
+        .context("mapping disappeared during the run")?
+        .financier)
+}
+
+/// What [`record_declaration`] stores.
+struct Recorded<'a> {
+    tenant: &'a str,
+    financier_id: &'a str,
+    message_id: &'a str,
+    standard: &'a str,
+    summary: &'a DeclarationSummary,
+    period: Period,
+    issue_date: Option<&'a str>,
+    /// The prestaties' status: `submitted` (an answer will come) or
+    /// `invoiced`.
+    status: &'a str,
+    lines: &'a [(Line, String)],
+}
+
+/// The `declarations` row and its prestaties; returns the declaration's id.
+async fn record_declaration(
+    tx: &mut Tx,
+    backend: Backend,
+    snap: &Snapshot,
+    r: Recorded<'_>,
+) -> Result<String> {
+    let id = new_id();
+    let ts = now();
+    sqlx::query(
+        "INSERT INTO declarations (id, tenant_id, financier_id, message_id, standard, declaratie_nummer, \
+         period_begin, period_end, total_cents, status, created_at, issue_date) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sent', $10, $11)",
+    )
+    .bind(&id)
+    .bind(r.tenant)
+    .bind(r.financier_id)
+    .bind(r.message_id)
+    .bind(r.standard)
+    .bind(&r.summary.declaratie_nummer)
+    .bind(r.period.start.to_string())
+    .bind(r.period.end.to_string())
+    .bind(r.summary.total_cents)
+    .bind(&ts)
+    .bind(r.issue_date)
+    .execute(&mut **tx)
+    .await
+    .context("cannot store the declaration")?;
+    insert_prestaties(
+        tx, backend, r.tenant, &id, r.standard, &ts, r.status, snap, r.lines,
+    )
+    .await?;
+    Ok(id)
 }
 
 /// Stores a declaration's lines in one statement: the lines travel as one
@@ -855,6 +997,7 @@ async fn insert_prestaties(
     declaration: &str,
     standard: &str,
     ts: &str,
+    status: &str,
     snap: &Snapshot,
     lines: &[(Line, String)],
 ) -> Result<()> {
@@ -903,7 +1046,7 @@ async fn insert_prestaties(
         "INSERT INTO prestaties (tenant_id, declaration_id, standard, created_at, status, id, participant_id, \
          allocation_id, referentie_nummer, vorig_referentie_nummer, toewijzing_nummer, product_categorie, product_code, \
          period_begin, period_end, volume, eenheid, tarief_cents, bedrag_cents, debet_credit, basis) \
-         SELECT $1, $2, $3, $4, 'submitted', {} FROM {each}",
+         SELECT $1, $2, $3, $4, $6, {} FROM {each}",
         (0..16)
             .map(|i| col(i, matches!(i, 10 | 12 | 13)))
             .collect::<Vec<_>>()
@@ -915,6 +1058,7 @@ async fn insert_prestaties(
         .bind(standard)
         .bind(ts)
         .bind(serde_json::Value::Array(rows).to_string())
+        .bind(status)
         .execute(&mut **tx)
         .await
         .context("cannot store the prestaties")?;

@@ -37,6 +37,7 @@ fn snapshot() -> Snapshot {
             frequentie: Some("4".into()),
             budget: None,
             removed: false,
+            order: Default::default(),
         }],
         registrations: Vec::new(),
         prior: Vec::new(),

@@ -83,7 +83,22 @@ fn the_schema_compiles() {
 #[test]
 fn the_shipped_mappings_load() {
     let all = Mappings::load_dir(shipped()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), 4);
+    // The invoiced ones: UWV exempt from VAT, Participatiewet at 21%.
+    let uwv = all.get(&FinancierKey::new(Kind::Uwv, "UWV")).expect("uwv");
+    assert_eq!(uwv.financier.standard, Standard::Ubl);
+    let inv = uwv.invoice.as_ref().expect("invoice section");
+    assert_eq!(inv.vat.category(), "E");
+    let pw = all
+        .get(&FinancierKey::new(Kind::Participatiewet, "0363"))
+        .expect("participatiewet");
+    assert_eq!(pw.invoice.as_ref().expect("invoice").vat.percent(), 21);
+    assert_eq!(
+        pw.product(&ProductKey::new("91", "BW001"))
+            .expect("beschut werk")
+            .price_basis,
+        crate::mapping::PriceBasis::Day
+    );
 
     let wmo = all
         .get(&FinancierKey::new(Kind::Wmo, "0363"))

@@ -122,16 +122,6 @@ pub async fn enqueue(tx: &mut Tx, out: Outgoing<'_>) -> Result<String> {
         }
         .into());
     }
-    let (target_kind, target, token_env) = match &out.financier.delivery {
-        Delivery::Http { url, token_env } => ("http", url.clone(), token_env.clone()),
-        Delivery::Folder(dir) => (
-            "folder",
-            dir.to_str()
-                .ok_or_else(|| anyhow!("folder {} is not UTF-8", dir.display()))?
-                .to_string(),
-            None,
-        ),
-    };
     let xml = encode::encode(msg);
     let id = new_id();
     // insert_message stores what a Checked holds; an outgoing message has
@@ -157,15 +147,129 @@ pub async fn enqueue(tx: &mut Tx, out: Outgoing<'_>) -> Result<String> {
     )
     .await
     .with_context(|| format!("storing outgoing {bericht}"))?;
+    insert_row(
+        tx,
+        &id,
+        out.tenant_id,
+        out.financier,
+        bericht,
+        ident,
+        FORMAT_ISTANDAARD,
+    )
+    .await?;
+    record_requests(tx, out.tenant_id, msg, &id).await?;
+    Ok(id)
+}
+
+/// Formats of outgoing documents (`outbox.format`): what the worker does
+/// with an answer depends on it.
+pub const FORMAT_ISTANDAARD: &str = "istandaard";
+pub const FORMAT_UBL: &str = "ubl";
+
+/// A document on its way out that is not an iStandaarden message (a UBL
+/// invoice or credit note): already encoded and checked by its producer.
+pub struct OutgoingDocument<'a> {
+    pub tenant_id: &'a str,
+    pub financier: &'a Financier,
+    /// `Invoice`, `CreditNote`.
+    pub bericht: &'a str,
+    /// The document's own number: unique per tenant and kind, like a
+    /// BerichtIdentificatie, and the name of the file a folder gets.
+    pub identificatie: &'a str,
+    /// Issue date (YYYY-MM-DD).
+    pub dagtekening: &'a str,
+    pub standard: &'a str,
+    pub format: &'a str,
+    pub raw: &'a [u8],
+    /// loket's JSON rendering, for `GET /messages/{id}`.
+    pub parsed: String,
+}
+
+/// Stores a document (its `messages` row and its outbox row) in the
+/// producer's transaction, like [`enqueue`]; returns the `messages.id`.
+/// The same document number twice is refused ([`AlreadyQueued`]).
+pub async fn enqueue_document(tx: &mut Tx, out: OutgoingDocument<'_>) -> Result<String> {
+    if let Some(message_id) = find_queued(
+        tx,
+        out.tenant_id,
+        out.tenant_id,
+        out.bericht,
+        out.identificatie,
+    )
+    .await?
+    {
+        return Err(AlreadyQueued {
+            message_id,
+            bericht: out.bericht.to_string(),
+            identificatie: out.identificatie.to_string(),
+        }
+        .into());
+    }
+    let id = new_id();
+    let row = apply::MessageRow {
+        id: &id,
+        tenant: out.tenant_id,
+        direction: "out",
+        standard: out.standard,
+        bericht: out.bericht,
+        sender: Some(out.tenant_id),
+        receiver: Some(&out.financier.key.code),
+        identificatie: Some(out.identificatie),
+        dagtekening: Some(out.dagtekening),
+        participant_id: None,
+        status: QUEUED,
+        retourcodes: "[]".to_string(),
+        findings: "[]".to_string(),
+        parsed: out.parsed,
+        raw: out.raw,
+        answer_of: None,
+    };
+    apply::insert_messages(tx, &[row])
+        .await
+        .with_context(|| format!("storing outgoing {}", out.bericht))?;
+    insert_row(
+        tx,
+        &id,
+        out.tenant_id,
+        out.financier,
+        out.bericht,
+        out.identificatie,
+        out.format,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The outbox row of a stored message: its target copied from the
+/// financier's delivery now, queued, due at once.
+async fn insert_row(
+    tx: &mut Tx,
+    id: &str,
+    tenant_id: &str,
+    financier: &Financier,
+    bericht: &str,
+    ident: &str,
+    format: &str,
+) -> Result<()> {
+    let (target_kind, target, token_env) = match &financier.delivery {
+        Delivery::Http { url, token_env } => ("http", url.clone(), token_env.clone()),
+        Delivery::Folder(dir) => (
+            "folder",
+            dir.to_str()
+                .ok_or_else(|| anyhow!("folder {} is not UTF-8", dir.display()))?
+                .to_string(),
+            None,
+        ),
+    };
     let ts = now();
     sqlx::query(
         "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, token_env, \
-         state, attempts, backoff_from, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10, $10, $10)",
+         state, attempts, backoff_from, next_attempt_at, created_at, updated_at, format) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10, $10, $10, $11)",
     )
-    .bind(&id)
-    .bind(out.tenant_id)
-    .bind(out.financier.key.to_string())
+    .bind(id)
+    .bind(tenant_id)
+    .bind(financier.key.to_string())
     .bind(bericht)
     .bind(ident)
     .bind(target_kind)
@@ -173,11 +277,11 @@ pub async fn enqueue(tx: &mut Tx, out: Outgoing<'_>) -> Result<String> {
     .bind(token_env.as_deref())
     .bind(QUEUED)
     .bind(&ts)
+    .bind(format)
     .execute(&mut **tx)
     .await
     .context("storing the outbox row")?;
-    record_requests(tx, out.tenant_id, msg, &id).await?;
-    Ok(id)
+    Ok(())
 }
 
 /// An outgoing message of this berichtsoort and identification, if any.

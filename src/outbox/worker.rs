@@ -85,6 +85,8 @@ struct Claim {
     /// recording its outcome.
     attempt: i64,
     backoff_from: i64,
+    /// `istandaard` or `ubl` (see [`super::FORMAT_UBL`]).
+    format: String,
     raw: Vec<u8>,
 }
 
@@ -174,7 +176,7 @@ async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
         let claimed = sqlx::query(
             "UPDATE outbox SET state = $2, attempts = attempts + 1, lease_until = $3, updated_at = $4 \
              WHERE message_id = $1 AND ((state = $5 AND next_attempt_at <= $4) OR (state = $2 AND lease_until <= $4)) \
-             RETURNING tenant_id, financier, bericht, identificatie, target_kind, target, token_env, attempts, backoff_from",
+             RETURNING tenant_id, financier, bericht, identificatie, target_kind, target, token_env, attempts, backoff_from, format",
         )
         .bind(&id)
         .bind(SENDING)
@@ -204,6 +206,7 @@ async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
             token_env: r.try_get("token_env")?,
             attempt: r.try_get("attempts")?,
             backoff_from: r.try_get("backoff_from")?,
+            format: r.try_get("format")?,
             raw,
         });
     }
@@ -241,11 +244,13 @@ async fn deliver(ctx: &Ctx, c: Claim) {
         },
     };
     let sent = match sent {
+        // An access point answers an invoice with a receipt at most; only
+        // an iStandaarden counterpart answers with a retourbericht.
         Sent::Delivered {
             status,
             answer: Some(answer),
             note,
-        } => take_retour(ctx, &c, status, answer, note).await,
+        } if c.format != super::FORMAT_UBL => take_retour(ctx, &c, status, answer, note).await,
         other => Outcome::from(other),
     };
     let label = sent.label();

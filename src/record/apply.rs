@@ -418,7 +418,7 @@ async fn upsert_participant(tx: &mut Tx, tenant: &str, client: NodeRef<'_>) -> R
     Ok(row.try_get("id")?)
 }
 
-async fn ensure_participant(tx: &mut Tx, tenant: &str, bsn: &str) -> Result<String> {
+pub async fn ensure_participant(tx: &mut Tx, tenant: &str, bsn: &str) -> Result<String> {
     let ts = now();
     let row = sqlx::query(
         "INSERT INTO participants (id, tenant_id, bsn, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \

@@ -25,7 +25,7 @@ fn internal(e: anyhow::Error) -> ApiError {
     )
 }
 
-fn only_providers(kind: TenantKind) -> Result<(), ApiError> {
+pub(crate) fn only_providers(kind: TenantKind) -> Result<(), ApiError> {
     match kind {
         TenantKind::Aanbieder => Ok(()),
         TenantKind::Gemeente => Err(ApiError::new(

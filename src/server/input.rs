@@ -73,6 +73,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/review-list.json"),
     ),
     (
+        "allocation",
+        include_str!("../../schemas/api/allocation.json"),
+    ),
+    (
+        "invoice-lines",
+        include_str!("../../schemas/api/invoice-lines.json"),
+    ),
+    (
         "review-resolve",
         include_str!("../../schemas/api/review-resolve.json"),
     ),

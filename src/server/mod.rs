@@ -10,6 +10,7 @@
 
 pub mod declarations;
 pub mod input;
+pub mod invoices;
 pub mod metrics;
 pub mod outbox;
 pub mod registrations;

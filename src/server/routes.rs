@@ -31,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}", get(super::review::get_item))
         .route("/review/{id}/resolve", post(super::review::resolve))
         .route("/participants/{id}/end", post(super::declarations::end))
+        .route("/allocations", post(super::invoices::post_allocation))
+        .route("/invoices", post(super::invoices::post_invoice))
         .route("/declarations", get(super::declarations::list))
         .route("/declarations/run", post(super::declarations::run))
         .route("/declarations/{id}", get(super::declarations::get))

@@ -203,6 +203,21 @@ impl Store {
         Ok(token)
     }
 
+    /// Records a municipality's OIN, by which the invoices it receives name
+    /// it as their buyer.
+    pub async fn set_tenant_oin(&self, id: &str, oin: &str) -> Result<()> {
+        if oin.len() != 20 || !oin.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("OIN {oin:?} heeft geen 20 cijfers / OIN {oin:?} does not have 20 digits");
+        }
+        let mut w = self.begin_write().await?;
+        sqlx::query("UPDATE tenants SET oin = $1 WHERE id = $2")
+            .bind(oin)
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+
     /// The tenant a bearer token belongs to.
     pub async fn tenant_for_token(&self, token: &str) -> Result<Option<Tenant>> {
         let hash = sha256_hex(&[token]);

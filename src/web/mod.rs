@@ -243,6 +243,7 @@ pub fn status_nl(status: &str) -> &str {
         "submitted" => "ingediend",
         "approved" => "goedgekeurd",
         "rejected" => "afgekeurd",
+        "invoiced" => "gefactureerd",
         "accepted" => "geaccepteerd",
         "unusable" => "onbruikbaar",
         "sent" => "verzonden",

@@ -8,6 +8,8 @@
 use std::future::Future;
 use std::sync::{Mutex, Once};
 
+use serde_json::{Value, json};
+
 // ---------------------------------------------------------------------------
 // Backends: each test runs on SQLite and (when configured) on PostgreSQL.
 
@@ -280,6 +282,39 @@ impl Api {
             status,
             body: serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
         }
+    }
+}
+
+impl Api {
+    /// Registers present days: (participant, day, from, to, activity).
+    pub async fn days(&self, days: &[(&str, &str, &str, &str, &str)]) {
+        let items: Vec<Value> = days
+            .iter()
+            .map(|(p, d, from, to, act)| {
+                json!({"participant_id": p, "date": d, "present": true, "from": from, "to": to, "activity": act})
+            })
+            .collect();
+        let reply = self
+            .post_json(
+                "/registrations",
+                &json!({"registered_by": "Anna", "registrations": items}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+
+    /// Runs the engine for `period` (dagtekening fixed so runs are
+    /// reproducible); the answer must follow its schema.
+    pub async fn run(&self, period: &str, dagtekening: &str) -> Value {
+        let reply = self
+            .post_json(
+                "/declarations/run",
+                &json!({"period": period, "dagtekening": dagtekening}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_schema("declarations-run-result", &reply.body);
+        reply.body
     }
 }
 

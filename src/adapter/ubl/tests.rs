@@ -169,7 +169,8 @@ fn what_loket_writes_it_reads_back_unchanged_and_valid() {
     // CI validates it with the official XSD and EN 16931 XSLT as well.
     if let Ok(dir) = std::env::var("LOKET_EMIT_DIR") {
         std::fs::create_dir_all(&dir).expect("emit dir");
-        std::fs::write(format!("{dir}/Invoice-unit-sample.xml"), &xml).expect("emit");
+        std::fs::create_dir_all(format!("{dir}/ubl")).expect("emit dir");
+        std::fs::write(format!("{dir}/ubl/Invoice-unit-sample.xml"), &xml).expect("emit");
     }
 }
 
