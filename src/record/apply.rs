@@ -9,7 +9,7 @@ use sqlx::{Any, Row, Transaction};
 use super::Received;
 use crate::adapter::istandaard::{Checked, json};
 use crate::message::{Message, NodeRef};
-use crate::store::{Tenant, new_id, now, sha256_hex};
+use crate::store::{Backend, Params, Tenant, new_id, now, sha256_hex};
 
 pub type Tx = Transaction<'static, Any>;
 
@@ -58,17 +58,18 @@ pub type ResendKey = (String, String, String, String);
 /// messages that may be resends instead of for every message.
 pub async fn stored_keys(tx: &mut Tx, keys: &[ResendKey]) -> Result<HashSet<ResendKey>> {
     let mut found = HashSet::new();
+    let backend = Backend::of(tx);
     // Bounded statements: well below every backend's parameter limit.
     for chunk in keys.chunks(256) {
+        let mut p = Params::new(backend);
         let terms: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let n = 4 * i;
+            .map(|_| {
                 format!(
-                    "(tenant_id = ${} AND sender = ${} AND bericht = ${} AND identificatie = ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4
+                    "(tenant_id = {} AND sender = {} AND bericht = {} AND identificatie = {})",
+                    p.one(),
+                    p.one(),
+                    p.one(),
+                    p.one()
                 )
             })
             .collect();
@@ -76,7 +77,7 @@ pub async fn stored_keys(tx: &mut Tx, keys: &[ResendKey]) -> Result<HashSet<Rese
             "SELECT tenant_id, sender, bericht, identificatie FROM messages WHERE direction = 'in' AND ({})",
             terms.join(" OR ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(chunk.len() <= SMALL);
         for (tenant, sender, bericht, ident) in chunk {
             q = q
                 .bind(tenant.as_str())
@@ -199,94 +200,82 @@ impl<'a> MessageRow<'a> {
 const MESSAGE_COLUMNS: usize = 17;
 
 /// Inserts `rows` with one statement (a heenbericht and its retour go in
-/// together: one round trip to the database instead of two).
+/// together: one round trip to the database instead of two; the writer's
+/// runs of 301s insert all their messages at once).
 pub async fn insert_messages(tx: &mut Tx, rows: &[MessageRow<'_>]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO messages (id, tenant_id, direction, standard, bericht, sender, receiver, identificatie, \
-         dagtekening, participant_id, status, retourcodes, findings, parsed, raw, answer_of, created_at) VALUES {}",
-        value_rows(rows.len(), MESSAGE_COLUMNS)
-    );
     let ts = now();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for m in rows {
-        q = q
-            .bind(m.id)
-            .bind(m.tenant)
-            .bind(m.direction)
-            .bind(m.standard)
-            .bind(m.bericht)
-            .bind(m.sender)
-            .bind(m.receiver)
-            .bind(m.identificatie)
-            .bind(m.dagtekening)
-            .bind(m.participant_id)
-            .bind(m.status)
-            .bind(m.retourcodes.as_str())
-            .bind(m.findings.as_str())
-            .bind(m.parsed.as_str())
-            .bind(m.raw)
-            .bind(m.answer_of)
-            .bind(ts.clone());
-    }
-    q.execute(&mut **tx).await?;
+    insert_rows(
+        tx,
+        "INSERT INTO messages (id, tenant_id, direction, standard, bericht, sender, receiver, identificatie, \
+         dagtekening, participant_id, status, retourcodes, findings, parsed, raw, answer_of, created_at)",
+        "",
+        MESSAGE_COLUMNS,
+        rows,
+        |q, m| {
+            q.bind(m.id)
+                .bind(m.tenant)
+                .bind(m.direction)
+                .bind(m.standard)
+                .bind(m.bericht)
+                .bind(m.sender)
+                .bind(m.receiver)
+                .bind(m.identificatie)
+                .bind(m.dagtekening)
+                .bind(m.participant_id)
+                .bind(m.status)
+                .bind(m.retourcodes.as_str())
+                .bind(m.findings.as_str())
+                .bind(m.parsed.as_str())
+                .bind(m.raw)
+                .bind(m.answer_of)
+                .bind(ts.as_str())
+        },
+    )
+    .await?;
     Ok(())
 }
 
-/// `$first, $first+1, ...`: `n` numbered placeholders for an `IN (...)` list.
-/// Numbered placeholders are what both SQLite and PostgreSQL accept.
-pub fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// A query on the `Any` driver.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
-/// `($1, ..., $cols), ($cols+1, ...)`: the VALUES of a multi-row insert.
-fn value_rows(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(1 + r * cols, cols)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+/// Most parameters one statement binds: below SQLite's limit (32,766) and
+/// PostgreSQL's (65,535).
+const MAX_PARAMS: usize = 30_000;
 
-/// The requests (aanvraag, verzoek om wijziging) a 301 can honour, under the
-/// law `kind` of [`financier_of`].
-fn request_berichten(kind: &str) -> (&'static str, &'static str) {
-    if kind == "jeugdwet" {
-        ("JW315", "JW317")
-    } else {
-        ("WMO315", "WMO317")
-    }
-}
+/// Statements with at most this many rows are prepared once and kept in the
+/// connection's statement cache; larger ones, whose text changes with the
+/// batch, are prepared for the one use, so they do not push the fixed
+/// statements out of the cache.
+const SMALL: usize = 4;
 
-/// `head` (a statement on `requests` ending in a WHERE condition) narrowed
-/// to the requests of `tenant` to `gemeente` under the law `kind` with one of
-/// these `references` (TR379).
-pub fn requests_by_reference<'q>(
+/// `head VALUES (..), (..) tail` for `rows` of `cols` values each (bound by
+/// `bind`, in column order): one statement, more only past the parameter
+/// limit. Returns the rows the statements return (a `RETURNING` tail).
+pub async fn insert_rows<'q, R>(
+    tx: &mut Tx,
     head: &str,
-    tenant: &'q str,
-    kind: &str,
-    gemeente: &'q str,
-    references: &[&'q str],
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
-    let (aanvraag, wijziging) = request_berichten(kind);
-    let sql = format!(
-        "{head} AND tenant_id = $1 AND gemeente = $2 AND bericht IN ($3, $4) \
-         AND referentie_aanbieder IN ({})",
-        placeholders(5, references.len())
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant)
-        .bind(gemeente)
-        .bind(aanvraag)
-        .bind(wijziging);
-    for r in references {
-        q = q.bind(*r);
+    tail: &str,
+    cols: usize,
+    rows: &'q [R],
+    bind: impl Fn(AnyQuery<'q>, &'q R) -> AnyQuery<'q>,
+) -> Result<Vec<sqlx::any::AnyRow>> {
+    let backend = Backend::of(tx);
+    let mut out = Vec::new();
+    for chunk in rows.chunks((MAX_PARAMS / cols).max(1)) {
+        let sql = format!(
+            "{head} VALUES {} {tail}",
+            Params::new(backend).rows(chunk.len(), cols)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(chunk.len() <= SMALL);
+        for r in chunk {
+            q = bind(q, r);
+        }
+        out.extend(q.fetch_all(&mut **tx).await?);
     }
-    q
+    Ok(out)
 }
 
 /// What the writer knows to exist in the database, so it need not write it
@@ -298,7 +287,7 @@ pub fn requests_by_reference<'q>(
 #[derive(Debug, Default)]
 pub struct Known {
     financiers: HashSet<String>,
-    pending: Vec<String>,
+    pub(super) pending: Vec<String>,
 }
 
 impl Known {
@@ -322,7 +311,7 @@ impl Known {
         self.pending.clear();
     }
 
-    fn has_financier(&self, key: &str) -> bool {
+    pub(super) fn has_financier(&self, key: &str) -> bool {
         self.financiers.contains(key) || self.pending.iter().any(|p| p == key)
     }
 }
@@ -346,7 +335,6 @@ pub async fn participant_of(tx: &mut Tx, tenant: &Tenant, msg: &Message) -> Resu
 /// [`participant_of`] returned for it. Returns the participant.
 pub async fn apply(
     tx: &mut Tx,
-    known: &mut Known,
     tenant: &Tenant,
     msg: &Message,
     message_id: &str,
@@ -361,7 +349,6 @@ pub async fn apply(
         return Ok(None);
     };
     match msg.def().number.as_str() {
-        "301" => apply_allocations(tx, known, tenant, msg, &participant, message_id).await?,
         "305" | "307" => apply_deliveries(tx, tenant, msg, &participant, message_id).await?,
         _ => {}
     }
@@ -433,158 +420,32 @@ pub async fn ensure_participant(tx: &mut Tx, tenant: &str, bsn: &str) -> Result<
     Ok(row.try_get("id")?)
 }
 
-async fn apply_allocations(
+/// Allocation events `(id, allocation, message, status, detail)` in one
+/// statement.
+pub async fn insert_events(
     tx: &mut Tx,
-    known: &mut Known,
-    tenant: &Tenant,
-    msg: &Message,
-    participant: &str,
-    message_id: &str,
-) -> Result<()> {
-    let (fin_id, kind, code) = financier_of(tenant, msg);
-    let fin_key = format!("{}:{fin_id}", tenant.id);
-    if !known.has_financier(&fin_key) {
-        sqlx::query(
-            "INSERT INTO financiers (id, tenant_id, kind, code, name, standard) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&fin_key)
-        .bind(&tenant.id)
-        .bind(kind)
-        .bind(&code)
-        .bind(format!("Gemeente {code} ({kind})"))
-        .bind(&msg.standard().name)
-        .execute(&mut **tx)
-        .await?;
-        known.pending.push(fin_key.clone());
-    }
-    let products = msg
-        .root()
-        .all("Client/ToegewezenProducten/ToegewezenProduct");
-    let mut events: Vec<(String, &'static str, String)> = Vec::with_capacity(products.len());
-    let mut references: Vec<&str> = Vec::new();
-    for tp in products {
-        let nummer = tp.value("ToewijzingNummer").unwrap_or_default();
-        let ingang = tp.value("Ingangsdatum").unwrap_or_default();
-        let eind = tp.value("Einddatum");
-        let reden = tp.value("RedenWijziging");
-        let withdrawn = reden == Some("13") && eind == Some(ingang);
-        if let Some(r) = tp.value("ReferentieAanbieder").filter(|r| !r.is_empty()) {
-            references.push(r);
-        }
-        // One upsert decides the status in SQL: a renewed or changed
-        // allocation keeps its delivery state (started, stopped). The id it
-        // returns tells whether the row is new (it is the id we offered).
-        let offered = new_id();
-        let row = sqlx::query(
-            "INSERT INTO allocations (id, tenant_id, participant_id, financier_id, toewijzing_nummer, referentie_aanbieder, \
-             product_categorie, product_code, toewijzingsdatum, ingangsdatum, einddatum, reden_wijziging, volume, eenheid, \
-             frequentie, budget, status, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-             ON CONFLICT (tenant_id, financier_id, toewijzing_nummer) DO UPDATE SET \
-               participant_id = excluded.participant_id, referentie_aanbieder = excluded.referentie_aanbieder, \
-               product_categorie = excluded.product_categorie, product_code = excluded.product_code, \
-               toewijzingsdatum = excluded.toewijzingsdatum, ingangsdatum = excluded.ingangsdatum, \
-               einddatum = excluded.einddatum, reden_wijziging = excluded.reden_wijziging, volume = excluded.volume, \
-               eenheid = excluded.eenheid, frequentie = excluded.frequentie, budget = excluded.budget, \
-               status = CASE WHEN excluded.status = 'withdrawn' THEN 'withdrawn' \
-                             WHEN allocations.status IN ('started', 'stopped') THEN allocations.status \
-                             ELSE excluded.status END, \
-               updated_at = excluded.updated_at \
-             RETURNING id, status",
-        )
-        .bind(&offered)
-        .bind(&tenant.id)
-        .bind(participant)
-        .bind(&fin_key)
-        .bind(nummer)
-        .bind(tp.value("ReferentieAanbieder"))
-        .bind(tp.value("Product/Categorie"))
-        .bind(tp.value("Product/Code"))
-        .bind(tp.value("Toewijzingsdatum"))
-        .bind(ingang)
-        .bind(eind)
-        .bind(reden)
-        .bind(tp.int("Omvang/Volume"))
-        .bind(tp.value("Omvang/Eenheid"))
-        .bind(tp.value("Omvang/Frequentie"))
-        .bind(tp.int("Budget"))
-        .bind(if withdrawn { "withdrawn" } else { "allocated" })
-        .bind(now())
-        .fetch_one(&mut **tx)
-        .await?;
-        let id: String = row.try_get("id")?;
-        let status = match row.try_get::<String, _>("status")?.as_str() {
-            "withdrawn" => "withdrawn",
-            "started" => "started",
-            "stopped" => "stopped",
-            _ => "allocated",
-        };
-        let detail = if withdrawn {
-            "ingetrokken / withdrawn".to_string()
-        } else if id == offered {
-            "nieuwe toewijzing / new allocation".to_string()
-        } else {
-            format!(
-                "gewijzigd / changed (RedenWijziging {})",
-                reden.unwrap_or("-")
-            )
-        };
-        events.push((id, status, detail));
-    }
-    add_events(tx, message_id, &events).await?;
-    answered_requests(tx, tenant, kind, &code, &references).await
-}
-
-/// TR379 passed, so every ReferentieAanbieder in an accepted 301 names a
-/// request to this municipality: that request is answered now.
-async fn answered_requests(
-    tx: &mut Tx,
-    tenant: &Tenant,
-    kind: &str,
-    gemeente: &str,
-    references: &[&str],
-) -> Result<()> {
-    if references.is_empty() {
-        return Ok(());
-    }
-    requests_by_reference(
-        "UPDATE requests SET status = 'answered' WHERE status = 'sent'",
-        &tenant.id,
-        kind,
-        gemeente,
-        references,
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The events `(allocation, status, detail)` of one message, in one statement.
-async fn add_events(
-    tx: &mut Tx,
-    message_id: &str,
-    events: &[(String, &'static str, String)],
+    events: &[(String, &str, &str, &str, &str)],
+    ts: &str,
 ) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let sql = format!(
-        "INSERT INTO allocation_events (id, allocation_id, message_id, status, detail, created_at) VALUES {}",
-        value_rows(events.len(), 6)
-    );
-    let ts = now();
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (allocation, status, detail) in events {
-        q = q
-            .bind(new_id())
-            .bind(allocation.as_str())
-            .bind(message_id)
-            .bind(*status)
-            .bind(detail.as_str())
-            .bind(ts.clone());
-    }
-    q.execute(&mut **tx).await?;
+    insert_rows(
+        tx,
+        "INSERT INTO allocation_events (id, allocation_id, message_id, status, detail, created_at)",
+        "",
+        6,
+        events,
+        |q, (id, allocation, message, status, detail)| {
+            q.bind(id.as_str())
+                .bind(*allocation)
+                .bind(*message)
+                .bind(*status)
+                .bind(*detail)
+                .bind(ts)
+        },
+    )
+    .await?;
     Ok(())
 }
 

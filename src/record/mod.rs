@@ -10,6 +10,7 @@
 
 pub mod answers;
 pub mod apply;
+mod lookahead;
 pub mod rules;
 
 use anyhow::{Context, Result};
@@ -99,9 +100,6 @@ impl std::fmt::Debug for Job {
 /// does not depend on the record is done before, in the parallel check stage.
 struct Prepared {
     checked: Checked,
-    /// The message's own findings; the writer appends the cross-message ones
-    /// after them (and cuts back to this when it runs a job a second time).
-    own_findings: usize,
     /// Structural or content findings: the record is not consulted.
     structural: bool,
     /// The findings as stored, when the record adds none.
@@ -128,7 +126,6 @@ impl Prepared {
                 .iter()
                 .any(|f| matches!(f.level, Level::Structure | Level::Content));
         Prepared {
-            own_findings: checked.findings.len(),
             structural,
             findings_json: findings_json(&checked.findings),
             parsed: parsed_json(&checked),
@@ -283,23 +280,38 @@ async fn write_batch(
     // whose key is stored, or came earlier in this batch, is looked up again
     // on its own.
     let keys: Vec<apply::ResendKey> = batch.iter().map(Job::resend_key).collect();
-    let mut maybe_resent = apply::stored_keys(&mut w.tx, &keys).await?;
+    let mut stored = apply::stored_keys(&mut w.tx, &keys).await?;
+    let may_be_resend: Vec<bool> = keys.into_iter().map(|k| !stored.insert(k)).collect();
     let t1 = std::time::Instant::now();
-    for (job, key) in batch.iter_mut().zip(keys) {
-        let may_be_resend = !maybe_resent.insert(key);
+    let mut at = 0;
+    while at < batch.len() {
+        // A run of 301s goes together (see `lookahead`); the careful pass
+        // takes one job at a time.
+        let end = match (careful, lookahead::takes(&batch[at])) {
+            (false, true) => lookahead::run_end(batch, at),
+            _ => at + 1,
+        };
         let mark = known.mark();
         if careful {
             sqlx::query("SAVEPOINT job").execute(&mut *w.tx).await?;
         }
-        let r = receive_in(&mut w.tx, known, job, may_be_resend).await;
-        match (&r, careful) {
-            (Ok(_), true) => {
+        let jobs = &batch[at..end];
+        let r = if lookahead::takes(&jobs[0]) {
+            lookahead::run(&mut w.tx, known, jobs, &may_be_resend[at..end]).await
+        } else {
+            receive_in(&mut w.tx, &jobs[0], may_be_resend[at])
+                .await
+                .map(|r| vec![r])
+        };
+        match (r, careful) {
+            (Ok(r), true) => {
                 sqlx::query("RELEASE SAVEPOINT job")
                     .execute(&mut *w.tx)
                     .await?;
+                results.extend(r.into_iter().map(Ok));
             }
-            (Ok(_), false) => {}
-            (Err(_), true) => {
+            (Ok(r), false) => results.extend(r.into_iter().map(Ok)),
+            (Err(e), true) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT job")
                     .execute(&mut *w.tx)
                     .await?;
@@ -307,6 +319,7 @@ async fn write_batch(
                     .execute(&mut *w.tx)
                     .await?;
                 known.rolled_back(mark);
+                results.push(Err(e));
             }
             (Err(e), false) => {
                 tracing::warn!(error = %format!("{e:#}"), "a message failed; its batch runs again job by job");
@@ -315,7 +328,7 @@ async fn write_batch(
                 return Ok(None);
             }
         }
-        results.push(r);
+        at = end;
     }
     let t2 = std::time::Instant::now();
     let c = w.commit().await;
@@ -339,102 +352,157 @@ async fn write_batch(
     }
 }
 
-/// Judges, applies and stores one checked message inside the writer's
-/// transaction. Can run twice for the same job (see [`write_batch`]).
-/// `may_be_resend`: the database may hold its key (TR056).
-async fn receive_in(
-    tx: &mut apply::Tx,
-    known: &mut apply::Known,
-    job: &mut Job,
-    may_be_resend: bool,
-) -> Result<Received> {
+/// Judges, applies and stores one checked message (not a 301, see
+/// [`lookahead`]) inside the writer's transaction. Can run twice for the
+/// same job (see [`write_batch`]). `may_be_resend`: the database may hold
+/// its key (TR056).
+async fn receive_in(tx: &mut apply::Tx, job: &Job, may_be_resend: bool) -> Result<Received> {
     let tenant = &job.tenant;
-    let p = &mut job.prepared;
-    p.checked.findings.truncate(p.own_findings);
-    {
-        let msg = &p.checked.message;
-        let sender = msg.value("Header/Afzender").unwrap_or("");
-        let ident = msg
-            .value("Header/BerichtIdentificatie/Identificatie")
-            .unwrap_or("");
-        // TR056: a resend gets the same answer and changes nothing.
-        if may_be_resend
-            && let Some(prev) =
-                apply::find_previous(tx, &tenant.id, sender, msg.name(), ident).await?
-        {
+    let p = &job.prepared;
+    let msg = &p.checked.message;
+    // TR056: a resend gets the same answer and changes nothing.
+    if may_be_resend {
+        let (_, sender, bericht, ident) = job.resend_key();
+        if let Some(prev) = apply::find_previous(tx, &tenant.id, &sender, &bericht, &ident).await? {
             return Ok(prev);
         }
-        let cross = if p.structural {
-            Vec::new()
-        } else {
-            rules::check(tx, tenant, msg).await?
-        };
-        p.checked.findings.extend(cross);
     }
-    let p = &*p;
-    let checked = &p.checked;
-    let msg = &checked.message;
-    // What the check stage prepared holds unless the record added findings.
-    let judged = checked.findings.len() > p.own_findings;
-    let rebuilt;
-    let (retour, findings) = if judged {
-        rebuilt = build_retour(checked);
-        (rebuilt.as_ref(), findings_json(&checked.findings))
+    let cross = if p.structural {
+        Vec::new()
     } else {
-        (p.retour.as_ref(), p.findings_json.clone())
+        rules::check(tx, tenant, msg).await?
     };
-    let (retour, no_retour) = match retour {
-        Some(Ok(r)) => (Some(r), None),
-        Some(Err(e)) => (None, Some(e.clone())),
-        None => (None, None),
-    };
-    let accepted = checked.is_valid() && no_retour.is_none();
-    let retourcodes = match retour {
-        Some(r) => r.codes.clone(),
-        None => finding_codes(checked),
-    };
-    let status = if accepted { "accepted" } else { "rejected" };
+    let verdict = Verdict::of(p, &cross);
     // An accepted message creates or updates its participant first, so both
     // messages are stored with it at once.
-    let participant_id = if accepted {
+    let participant_id = if verdict.accepted() {
         apply::participant_of(tx, tenant, msg).await?
     } else {
         apply::participant_id_for(tx, &tenant.id, msg).await?
     };
-    let message_id = new_id();
-    let retour_id = new_id();
-    let mut rows = vec![apply::MessageRow {
-        participant_id: participant_id.as_deref(),
-        status,
-        retourcodes: serde_json::to_string(&retourcodes)?,
-        findings,
-        parsed: p.parsed.clone(),
-        ..apply::MessageRow::of(msg, &message_id, &tenant.id, &job.raw)
-    }];
-    if let Some(r) = retour {
-        rows.push(apply::MessageRow {
-            direction: "out",
-            participant_id: participant_id.as_deref(),
-            status: "sent",
-            retourcodes: rows[0].retourcodes.clone(),
-            parsed: r.parsed.clone(),
-            answer_of: Some(&message_id),
-            ..apply::MessageRow::of(&r.message, &retour_id, &tenant.id, r.xml.as_bytes())
-        });
+    apply::insert_messages(tx, &verdict.rows(job, participant_id.as_deref())?).await?;
+    if verdict.accepted() {
+        apply::apply(tx, tenant, msg, &verdict.message_id, participant_id).await?;
     }
-    apply::insert_messages(tx, &rows).await?;
-    if accepted {
-        apply::apply(tx, known, tenant, msg, &message_id, participant_id).await?;
+    Ok(verdict.received(p))
+}
+
+/// A message judged against the record: how it is stored and answered.
+struct Verdict {
+    /// The retour rebuilt with the record's findings; `None` when the record
+    /// added none and the check stage's one holds.
+    rebuilt: Option<Option<Result<Retour, String>>>,
+    findings: String,
+    retourcodes: Vec<String>,
+    no_retour: Option<String>,
+    accepted: bool,
+    message_id: String,
+    retour_id: String,
+}
+
+impl Verdict {
+    /// The verdict on `p` with the record's findings `cross` added after its
+    /// own.
+    fn of(p: &Prepared, cross: &[Finding]) -> Verdict {
+        let judged;
+        let (checked, rebuilt, findings) = if cross.is_empty() {
+            (&p.checked, None, p.findings_json.clone())
+        } else {
+            // Only a message the record rejects gets here: the copy is rare.
+            let mut c = p.checked.clone();
+            c.findings.extend(cross.iter().cloned());
+            judged = c;
+            (
+                &judged,
+                Some(build_retour(&judged)),
+                findings_json(&judged.findings),
+            )
+        };
+        let retour = rebuilt.as_ref().unwrap_or(&p.retour);
+        let no_retour = match retour {
+            Some(Err(e)) => Some(e.clone()),
+            _ => None,
+        };
+        let retourcodes = match retour {
+            Some(Ok(r)) => r.codes.clone(),
+            _ => finding_codes(checked),
+        };
+        Verdict {
+            accepted: checked.is_valid() && no_retour.is_none(),
+            rebuilt,
+            findings,
+            retourcodes,
+            no_retour,
+            message_id: new_id(),
+            retour_id: new_id(),
+        }
     }
-    Ok(Received {
-        message_id,
-        bericht: msg.name().to_string(),
-        status: status.to_string(),
-        duplicate: false,
-        retourcodes,
-        retour_xml: retour.map(|r| r.xml.clone()).unwrap_or_default(),
-        no_retour,
-    })
+
+    fn accepted(&self) -> bool {
+        self.accepted
+    }
+
+    fn status(&self) -> &'static str {
+        if self.accepted {
+            "accepted"
+        } else {
+            "rejected"
+        }
+    }
+
+    fn retour<'a>(&'a self, p: &'a Prepared) -> Option<&'a Retour> {
+        match self.rebuilt.as_ref().unwrap_or(&p.retour) {
+            Some(Ok(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The `messages` rows: the message and, when it has one, its retour.
+    fn rows<'a>(
+        &'a self,
+        job: &'a Job,
+        participant_id: Option<&'a str>,
+    ) -> Result<Vec<apply::MessageRow<'a>>> {
+        let p = &job.prepared;
+        let tenant = job.tenant.id.as_str();
+        let retourcodes = serde_json::to_string(&self.retourcodes)?;
+        let mut rows = Vec::with_capacity(2);
+        if let Some(r) = self.retour(p) {
+            rows.push(apply::MessageRow {
+                direction: "out",
+                participant_id,
+                status: "sent",
+                retourcodes: retourcodes.clone(),
+                parsed: r.parsed.clone(),
+                answer_of: Some(&self.message_id),
+                ..apply::MessageRow::of(&r.message, &self.retour_id, tenant, r.xml.as_bytes())
+            });
+        }
+        rows.insert(
+            0,
+            apply::MessageRow {
+                participant_id,
+                status: self.status(),
+                retourcodes,
+                findings: self.findings.clone(),
+                parsed: p.parsed.clone(),
+                ..apply::MessageRow::of(&p.checked.message, &self.message_id, tenant, &job.raw)
+            },
+        );
+        Ok(rows)
+    }
+
+    fn received(&self, p: &Prepared) -> Received {
+        Received {
+            message_id: self.message_id.clone(),
+            bericht: p.checked.message.name().to_string(),
+            status: self.status().to_string(),
+            duplicate: false,
+            retourcodes: self.retourcodes.clone(),
+            retour_xml: self.retour(p).map(|r| r.xml.clone()).unwrap_or_default(),
+            no_retour: self.no_retour.clone(),
+        }
+    }
 }
 
 impl Ingest {
@@ -498,3 +566,6 @@ pub fn xml_of(msg: &crate::message::Message) -> String {
 pub fn findings_json(findings: &[Finding]) -> String {
     serde_json::to_string(findings).unwrap_or_else(|_| "[]".to_string())
 }
+
+#[cfg(test)]
+mod tests;

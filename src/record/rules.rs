@@ -4,12 +4,10 @@
 //! Each finding names the berichtklasse it rejects, so the retourbericht
 //! carries the rule's retourcode exactly there (IV028, controleniveau 3).
 
-use std::collections::{HashMap, HashSet};
-
 use anyhow::Result;
 use sqlx::Row;
 
-use super::apply::{Tx, delivery_key, financier_of, placeholders, requests_by_reference};
+use super::apply::{Tx, delivery_key};
 use crate::finding::Finding;
 use crate::message::{Message, NodeRef};
 use crate::store::Tenant;
@@ -21,122 +19,12 @@ fn finding(rule: &str, node: NodeRef<'_>, detail_nl: &str, detail_en: &str) -> F
 /// Checks `msg` against the record of `tenant`.
 pub async fn check(tx: &mut Tx, tenant: &Tenant, msg: &Message) -> Result<Vec<Finding>> {
     match msg.def().number.as_str() {
-        "301" => allocations(tx, tenant, msg).await,
+        // 301s are judged a run at a time by the writer (`lookahead`).
         "305" => starts(tx, tenant, msg).await,
         "307" => stops(tx, tenant, msg).await,
         "323" => declarations(tx, tenant, msg).await,
         _ => Ok(Vec::new()),
     }
-}
-
-/// TR332: a ToewijzingNummer belongs to one client within the municipality and
-/// law. TR385: an allocation with approved, not credited prestaties cannot be
-/// removed (RedenWijziging 13). TR379: a filled ReferentieAanbieder names a
-/// request this provider sent to the municipality under the same law.
-///
-/// One query answers TR332 and TR385 for all products of the message (the
-/// writer pays a round trip per statement); TR379 costs a second one only
-/// when a product carries a ReferentieAanbieder.
-async fn allocations(tx: &mut Tx, tenant: &Tenant, msg: &Message) -> Result<Vec<Finding>> {
-    let mut out = Vec::new();
-    let (fin_id, kind, gemeente) = financier_of(tenant, msg);
-    let fin_key = format!("{}:{fin_id}", tenant.id);
-    let bsn = msg.value("Client/Bsn").unwrap_or_default();
-    let products = msg
-        .root()
-        .all("Client/ToegewezenProducten/ToegewezenProduct");
-    if products.is_empty() {
-        return Ok(out);
-    }
-    let numbers: Vec<&str> = products
-        .iter()
-        .map(|tp| tp.value("ToewijzingNummer").unwrap_or_default())
-        .collect();
-    let sql = format!(
-        "SELECT a.toewijzing_nummer, p.bsn, \
-           (SELECT COUNT(*) FROM prestaties d WHERE d.allocation_id = a.id AND d.tenant_id = a.tenant_id \
-              AND d.toewijzing_nummer = a.toewijzing_nummer AND d.status = 'approved' \
-              AND d.debet_credit = 'D' AND d.credited_by IS NULL) AS approved \
-         FROM allocations a JOIN participants p ON p.id = a.participant_id \
-         WHERE a.tenant_id = $1 AND a.financier_id = $2 AND a.toewijzing_nummer IN ({})",
-        placeholders(3, numbers.len())
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&tenant.id)
-        .bind(&fin_key);
-    for n in &numbers {
-        q = q.bind(*n);
-    }
-    let mut known: HashMap<String, (String, i64)> = HashMap::new();
-    for r in q.fetch_all(&mut **tx).await? {
-        known.insert(
-            r.try_get("toewijzing_nummer")?,
-            (r.try_get("bsn")?, r.try_get("approved")?),
-        );
-    }
-    for (tp, nummer) in products.iter().zip(&numbers) {
-        let Some((owner, approved)) = known.get(*nummer) else {
-            continue;
-        };
-        if owner != bsn {
-            out.push(finding(
-                "TR332",
-                *tp,
-                "Het toewijzingnummer is al gebruikt voor een andere cliënt.",
-                "The allocation number is already used for another client.",
-            ));
-        } else if *approved > 0 && tp.value("RedenWijziging") == Some("13") {
-            out.push(finding("TR385", *tp, "", ""));
-        }
-    }
-    out.extend(referenced_requests(tx, tenant, kind, &gemeente, &products).await?);
-    Ok(out)
-}
-
-/// TR379: every filled ReferentieAanbieder must be one of a request (aanvraag
-/// 315 or verzoek om wijziging 317) this provider sent to the municipality of
-/// the allocation, under the same law. A request the municipality rejected
-/// (technically, with its 316/318) was never taken in, so it cannot be
-/// honoured either.
-async fn referenced_requests(
-    tx: &mut Tx,
-    tenant: &Tenant,
-    kind: &str,
-    gemeente: &str,
-    products: &[NodeRef<'_>],
-) -> Result<Vec<Finding>> {
-    let refs: Vec<(NodeRef<'_>, &str)> = products
-        .iter()
-        .filter_map(|tp| tp.value("ReferentieAanbieder").map(|r| (*tp, r)))
-        .filter(|(_, r)| !r.is_empty())
-        .collect();
-    if refs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let references: Vec<&str> = refs.iter().map(|(_, r)| *r).collect();
-    let q = requests_by_reference(
-        "SELECT referentie_aanbieder FROM requests WHERE status <> 'rejected'",
-        &tenant.id,
-        kind,
-        gemeente,
-        &references,
-    );
-    let mut sent: HashSet<String> = HashSet::new();
-    for r in q.fetch_all(&mut **tx).await? {
-        sent.insert(r.try_get("referentie_aanbieder")?);
-    }
-    Ok(refs
-        .into_iter()
-        .filter(|(_, r)| !sent.contains(*r))
-        .map(|(tp, _)| {
-            finding(
-                "TR379",
-                tp,
-                "Er is geen verzoek met deze ReferentieAanbieder aan deze gemeente verstuurd.",
-                "No request with this ReferentieAanbieder was sent to this municipality.",
-            )
-        })
-        .collect())
 }
 
 struct Delivery {
