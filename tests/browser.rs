@@ -272,6 +272,15 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
         "{declared}"
     );
     shot(&c, "declaraties").await;
+    // The demo month holds the UWV invoice beside the municipalities' 323s.
+    c.goto(&format!("{base}/declaraties?periode={}", demo.month))
+        .await
+        .unwrap();
+    let month_page = text(&c).await;
+    for t in ["WMO323", "JW323", "Factuur", "UWV"] {
+        assert!(month_page.contains(t), "{t}: {month_page}");
+    }
+    shot(&c, "declaraties-maand").await;
 
     // The rejected line of the demo's answer is in the review queue.
     c.goto(&format!("{base}/afgekeurd?code=9321"))
@@ -364,9 +373,11 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     );
     shot(&c, "opnieuw-ingediend").await;
 
-    // The new declaration carries the corrected month as a debit.
+    // The new declaration carries the corrected month as a debit (the
+    // participant's UWV invoice lines are the invoice's own business).
     let lines: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM prestaties WHERE participant_id = $1 AND period_begin = $2 AND debet_credit = 'D'",
+        "SELECT COUNT(*) FROM prestaties WHERE participant_id = $1 AND period_begin = $2 AND debet_credit = 'D' \
+         AND standard <> 'ubl'",
     )
     .bind(&pid)
     .bind(format!("{}-01", demo.month))

@@ -19,6 +19,7 @@ on_both_backends!(
     messages_loket_refused_show_in_the_review_queue,
     the_back_office_sets_a_group_and_registers_the_end_of_care,
     a_correction_commits_with_its_reason_in_the_audit_trail,
+    the_demo_invoices_uwv_beside_the_municipalities,
 );
 
 async fn count(s: &Server, sql: &str) -> i64 {
@@ -462,4 +463,82 @@ async fn a_correction_commits_with_its_reason_in_the_audit_trail(db: Db) {
         page.body.contains("uren nagekeken met de presentielijst"),
         "the week view shows the reason"
     );
+}
+
+async fn the_demo_invoices_uwv_beside_the_municipalities(db: Db) {
+    let (s, demo) = Server::start_demo(db).await;
+    let mut office = WebClient::new(&s.base);
+    office.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+
+    // The declarations page lists the month's UWV invoice beside the 323s,
+    // and its message downloads as the UBL document itself.
+    let page = office
+        .get(&format!("/declaraties?periode={}", demo.month))
+        .await;
+    assert_eq!(page.status, 200);
+    for text in ["WMO323", "JW323", "Factuur", "UWV"] {
+        assert!(page.body.contains(text), "{text} on the declarations page");
+    }
+    let invoice: String = sqlx::query(
+        "SELECT d.id FROM declarations d JOIN financiers f ON f.id = d.financier_id \
+         WHERE d.tenant_id = $1 AND f.kind = 'uwv' LIMIT 1",
+    )
+    .bind(DEMO_AGB)
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("a UWV invoice")
+    .try_get("id")
+    .unwrap();
+    assert!(
+        page.body
+            .contains(&format!("/declaraties/{invoice}/bericht"))
+    );
+    let xml = office.get(&format!("/declaraties/{invoice}/bericht")).await;
+    assert_eq!(xml.status, 200);
+    assert!(
+        xml.body.contains("<Invoice"),
+        "{}",
+        &xml.body[..xml.body.len().min(300)]
+    );
+    assert!(
+        xml.body.contains("UWV-OPD-"),
+        "the order reference is on the invoice"
+    );
+    let detail = office.get(&format!("/declaraties/{invoice}")).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.body.contains("JC001") || detail.body.contains("WF001"));
+    // UWV gets one invoice per order: five jobcoaching orders, two werkfit.
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM declarations d JOIN financiers f ON f.id = d.financier_id \
+             WHERE f.kind = 'uwv'"
+        )
+        .await,
+        7
+    );
+
+    // A participant with a Wmo toewijzing and a UWV order sees both on one
+    // timeline; the BSN is in no link of the page.
+    let row = sqlx::query(
+        "SELECT p.id, p.bsn FROM participants p WHERE p.tenant_id = $1 AND \
+         (SELECT COUNT(DISTINCT a.financier_id) FROM allocations a WHERE a.participant_id = p.id) = 2 LIMIT 1",
+    )
+    .bind(DEMO_AGB)
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("a participant with two financiers");
+    let pid: String = row.try_get("id").unwrap();
+    let bsn: String = row.try_get("bsn").unwrap();
+    let record = office.get(&format!("/deelnemers/{pid}")).await;
+    assert_eq!(record.status, 200);
+    assert!(
+        record.body.contains("Wmo 07A11"),
+        "the Wmo toewijzing on the timeline"
+    );
+    assert!(
+        record.body.contains("UWV JC001"),
+        "the UWV order on the timeline"
+    );
+    assert!(!record.body.contains(&format!("/{bsn}")), "no BSN in a URL");
 }

@@ -11,6 +11,7 @@
 pub mod answers;
 pub mod apply;
 mod lookahead;
+pub mod order;
 pub mod rules;
 
 use anyhow::{Context, Result};

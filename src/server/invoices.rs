@@ -10,16 +10,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row;
 
 use super::AppState;
 use super::routes::{ApiError, Auth, Body};
 use crate::adapter::ubl::{self, Dec};
-use crate::mapping::{FinancierKey, Kind, PriceBasis, Standard};
-use crate::record::apply;
-use crate::store::{TenantKind, new_id, now};
+use crate::record::{apply, order};
+use crate::store::{TenantKind, new_id};
 
 fn unprocessable(nl: impl Into<String>, en: impl Into<String>, path: &str) -> Response {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, nl, en)
@@ -28,8 +26,9 @@ fn unprocessable(nl: impl Into<String>, en: impl Into<String>, path: &str) -> Re
 }
 
 /// `POST /allocations` (`schemas/api/allocation.json`): registers or
-/// changes an order. 201 with the allocation; 422 when the financier is not
-/// an invoiced one in the mappings, the service is not in its mapping, the
+/// changes an order through [`order::register`]. 201 with the allocation
+/// (200 for a change of the same order); 422 when the financier is not an
+/// invoiced one in the mappings, the service is not in its mapping, the
 /// price basis differs from the service's, or the BSN fails the elfproef;
 /// 404 for an unknown participant id.
 pub async fn post_allocation(
@@ -44,167 +43,34 @@ pub async fn post_allocation(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    let text = |k: &str| v.get(k).and_then(Value::as_str);
-    let kind = Kind::parse(v["financier"]["kind"].as_str().unwrap_or_default());
-    let code = v["financier"]["code"].as_str().unwrap_or_default();
-    let Some(kind) = kind else {
-        return unprocessable(
-            "onbekende financier",
-            "unknown financier",
-            "/financier/kind",
-        );
+    // The schema has checked the shape, so this only fails on a schema
+    // that drifted from `Order`: say so instead of guessing.
+    let order: order::Order = match serde_json::from_value(v) {
+        Ok(o) => o,
+        Err(e) => return ApiError::internal(anyhow::Error::from(e)).into_response(),
     };
-    let key = FinancierKey::new(kind, code);
     let mappings = state.mappings.for_tenant(&tenant.id);
-    let Some(mapping) = mappings
-        .get(&key)
-        .filter(|m| m.financier.standard == Standard::Ubl)
-    else {
-        return unprocessable(
-            format!("{key} is geen factuurfinancier in de mappings"),
-            format!("{key} is not an invoiced financier in the mappings"),
-            "/financier",
-        );
-    };
-    let service = text("service").unwrap_or_default();
-    let Some(product) = mapping.products.iter().find(|p| p.key.code == service) else {
-        return unprocessable(
-            format!("dienst {service} staat niet in de mapping van {key}"),
-            format!("service {service} is not in the mapping of {key}"),
-            "/service",
-        );
-    };
-    if let Some(basis) = text("price_basis").and_then(PriceBasis::parse)
-        && basis != product.price_basis
-    {
-        return unprocessable(
-            format!(
-                "prijs per {} past niet bij dienst {service} (per {})",
-                basis.as_str(),
-                product.price_basis.as_str()
-            ),
-            format!(
-                "a price per {} does not fit service {service} (per {})",
-                basis.as_str(),
-                product.price_basis.as_str()
-            ),
-            "/price_basis",
-        );
-    }
-    let date = |k: &str| text(k).map(|d| d.parse::<NaiveDate>());
-    let from = match date("from") {
-        Some(Ok(d)) => d,
-        _ => return unprocessable("from is geen datum", "from is not a date", "/from"),
-    };
-    let to = match date("to") {
-        None => None,
-        Some(Ok(d)) if d >= from => Some(d),
-        _ => {
-            return unprocessable(
-                "to is geen datum op of na from",
-                "to is not a date on or after from",
-                "/to",
-            );
-        }
-    };
-    if let Some(bsn) = text("bsn")
-        && !crate::adapter::istandaard::rules::elfproef(bsn)
-    {
-        // The BSN itself is not repeated in the answer.
-        return unprocessable(
-            "het BSN voldoet niet aan de elfproef",
-            "the BSN fails the elfproef",
-            "/bsn",
-        );
-    }
-    let order_number = text("order_number").unwrap_or_default();
-    let client_reference = text("client_reference").unwrap_or_default();
-    let nummer = format!("{order_number}:{client_reference}:{service}");
-    let result: anyhow::Result<Option<(String, String, bool)>> = async {
-        let mut w = state.store().begin_write().await?;
-        let participant = match (text("participant_id"), text("bsn")) {
-            (Some(id), _) => {
-                let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND id = $2")
-                    .bind(&tenant.id)
-                    .bind(id)
-                    .fetch_optional(&mut *w.tx)
-                    .await?;
-                match row {
-                    Some(r) => r.try_get::<String, _>("id")?,
-                    None => return Ok(None),
-                }
-            }
-            (None, Some(bsn)) => apply::ensure_participant(&mut w.tx, &tenant.id, bsn).await?,
-            (None, None) => return Ok(None),
-        };
-        let fin_id = format!("{}:{}-{}", tenant.id, kind.as_str(), code);
-        sqlx::query(
-            "INSERT INTO financiers (id, tenant_id, kind, code, name, standard) VALUES ($1, $2, $3, $4, $5, 'ubl') \
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&fin_id)
-        .bind(&tenant.id)
-        .bind(kind.as_str())
-        .bind(code)
-        .bind(&mapping.financier.name)
-        .execute(&mut *w.tx)
-        .await?;
-        let offered = new_id();
-        let row = sqlx::query(
-            "INSERT INTO allocations (id, tenant_id, participant_id, financier_id, toewijzing_nummer, product_categorie, \
-             product_code, ingangsdatum, einddatum, budget, status, updated_at, order_number, order_line, price_cents, \
-             price_basis, client_reference) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'allocated', $11, $12, $13, $14, $15, $16) \
-             ON CONFLICT (tenant_id, financier_id, toewijzing_nummer) DO UPDATE SET \
-               participant_id = excluded.participant_id, ingangsdatum = excluded.ingangsdatum, \
-               einddatum = excluded.einddatum, budget = excluded.budget, order_line = excluded.order_line, \
-               price_cents = excluded.price_cents, price_basis = excluded.price_basis, updated_at = excluded.updated_at \
-             RETURNING id",
-        )
-        .bind(&offered)
-        .bind(&tenant.id)
-        .bind(&participant)
-        .bind(&fin_id)
-        .bind(&nummer)
-        .bind(&product.key.categorie)
-        .bind(&product.key.code)
-        .bind(from.to_string())
-        .bind(to.map(|d| d.to_string()))
-        .bind(v.get("budget_cents").and_then(Value::as_i64))
-        .bind(now())
-        .bind(order_number)
-        .bind(text("order_line"))
-        .bind(v.get("price_cents").and_then(Value::as_i64))
-        .bind(product.price_basis.as_str())
-        .bind(client_reference)
-        .fetch_one(&mut *w.tx)
-        .await?;
-        let id: String = row.try_get("id")?;
-        w.commit().await?;
-        let created = id == offered;
-        Ok(Some((id, participant, created)))
-    }
-    .await;
-    match result {
-        Ok(Some((id, participant, created))) => (
-            if created {
+    match order::register(state.store(), mappings, &tenant.id, &order).await {
+        Ok(order::Outcome::Stored(r)) => (
+            if r.created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
             },
             Json(json!({
-                "id": id,
-                "participant_id": participant,
-                "toewijzing_nummer": nummer,
-                "financier": {"kind": kind.as_str(), "code": code},
-                "order_number": order_number,
-                "service": service,
-                "price_basis": product.price_basis.as_str(),
-                "created": created,
+                "id": r.id,
+                "participant_id": r.participant_id,
+                "toewijzing_nummer": r.toewijzing_nummer,
+                "financier": {"kind": r.kind.as_str(), "code": order.financier.code},
+                "order_number": order.order_number,
+                "service": order.service,
+                "price_basis": r.price_basis.as_str(),
+                "created": r.created,
             })),
         )
             .into_response(),
-        Ok(None) => ApiError::not_found().into_response(),
+        Ok(order::Outcome::Refused(r)) => unprocessable(r.nl, r.en, r.path),
+        Ok(order::Outcome::NotFound) => ApiError::not_found().into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }
 }

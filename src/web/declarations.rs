@@ -13,7 +13,7 @@ use sqlx::Row;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
-use super::{WebError, csrf_field, euro, financier_kind_nl, page, status_nl};
+use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, page, status_nl};
 use crate::server::AppState;
 use crate::server::review::{Prestaties, prestaties_where};
 
@@ -81,10 +81,7 @@ pub async fn list(
             .filter_map(|r| {
                 let kind: String = r.try_get("kind").ok()?;
                 let code: String = r.try_get("code").ok()?;
-                Some((
-                    format!("{kind}:{code}"),
-                    format!("{} {code}", financier_kind_nl(&kind)),
-                ))
+                Some((format!("{kind}:{code}"), financier_nl(&kind, &code)))
             })
             .collect();
     let last_month = crate::registration::today()
@@ -122,8 +119,8 @@ pub async fn list(
                         @let kind: String = r.try_get("kind").unwrap_or_default();
                         tr {
                             td { (r.try_get::<String, _>("period_begin").unwrap_or_default().get(..7).unwrap_or("")) }
-                            td { (financier_kind_nl(&kind)) " " (r.try_get::<String, _>("code").unwrap_or_default()) }
-                            td { (r.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default()) }
+                            td { (financier_nl(&kind, &r.try_get::<String, _>("code").unwrap_or_default())) }
+                            td { (bericht_nl(&r.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default())) }
                             td { code { (r.try_get::<String, _>("declaratie_nummer").unwrap_or_default()) } }
                             td.getal { (lines) }
                             td.getal { (euro(r.try_get("total_cents").unwrap_or(0))) }
@@ -173,9 +170,9 @@ pub async fn show(
     let nummer: String = row.try_get("declaratie_nummer").unwrap_or_default();
     let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("").to_string();
     let body = html! {
-        h1 { (row.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default()) " " (nummer) }
+        h1 { (bericht_nl(&row.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default())) " " (nummer) }
         dl.gegevens {
-            dt { "Financier" } dd { (financier_kind_nl(&row.try_get::<String, _>("kind").unwrap_or_default())) " " (row.try_get::<String, _>("code").unwrap_or_default()) }
+            dt { "Financier" } dd { (financier_nl(&row.try_get::<String, _>("kind").unwrap_or_default(), &row.try_get::<String, _>("code").unwrap_or_default())) }
             dt { "Periode" } dd { (row.try_get::<String, _>("period_begin").unwrap_or_default()) " – " (row.try_get::<String, _>("period_end").unwrap_or_default()) }
             dt { "Totaal" } dd { (euro(row.try_get("total_cents").unwrap_or(0))) }
             dt { "Status" } dd { (st) }

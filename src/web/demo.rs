@@ -1,10 +1,12 @@
 //! `loket serve --demo`: a provider with thirty participants financed by two
-//! municipalities (Wmo 0363, Jeugdwet 0599), a month of registrations, the
+//! municipalities (Wmo 0363, Jeugdwet 0599) and, for seven of them, also by
+//! UWV (orders paid on invoice), a month of registrations, the
 //! declarations of that month, and a declaration answer with one rejected
 //! line, so that a newcomer sees the whole flow in the browser.
 //!
 //! Everything goes through the real paths: allocations arrive as WMO301 and
-//! JW301 messages through [`crate::record::Ingest`], days are stored by
+//! JW301 messages through [`crate::record::Ingest`], UWV orders through
+//! [`crate::record::order::register`] (as `POST /allocations`), days are stored by
 //! [`crate::registration::register`], declarations are made by
 //! [`crate::engine::run`], and the municipality's WMO325 is built by the
 //! retour builder and received like any other message. The demo's
@@ -23,6 +25,7 @@ use crate::adapter::istandaard::encode::Builder;
 use crate::adapter::istandaard::{self, Limits, RetourSettings};
 use crate::config::Config;
 use crate::finding::{Finding, Level};
+use crate::record::order::{self, Order, OrderFinancier};
 use crate::registration::{Item, Mode, RegistrationInput};
 use crate::schema::Schema;
 use crate::server::AppState;
@@ -42,6 +45,17 @@ const GROUPS: [(&str, &str); 3] = [
     ("Houtwerkplaats", "houtwerkplaats"),
     ("Kas", "kas"),
     ("Koffiebranderij", "koffiebranderij"),
+];
+/// UWV orders: participant index, service in `mappings/uwv-re-integratie.toml`,
+/// activity.
+const UWV_ORDERS: [(usize, &str, &str); 7] = [
+    (0, "JC001", "jobcoaching"),
+    (1, "JC001", "jobcoaching"),
+    (2, "JC001", "jobcoaching"),
+    (4, "JC001", "jobcoaching"),
+    (5, "JC001", "jobcoaching"),
+    (10, "WF001", "werkfit"),
+    (11, "WF001", "werkfit"),
 ];
 const FIRST: [&str; 10] = ["A", "B", "C", "D", "E", "F", "G", "H", "J", "K"];
 const LAST: [&str; 15] = [
@@ -261,6 +275,32 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         ids.push((id, if jeugd { "training-groep" } else { group.1 }, jeugd));
     }
 
+    // UWV pays on invoice and sends no 301: the provider registers its
+    // orders, as over `POST /allocations`. Five Wmo participants also get
+    // jobcoaching from UWV and two a werkfit-traject, so their record holds
+    // two financiers and the month makes an invoice beside the 323s.
+    let mappings = state.mappings.for_tenant(DEMO_AGB);
+    let mut uwv = Vec::new();
+    for (i, service, activity) in UWV_ORDERS {
+        let order = Order {
+            participant_id: Some(ids[i].0.clone()),
+            financier: OrderFinancier {
+                kind: "uwv".into(),
+                code: "UWV".into(),
+            },
+            order_number: format!("UWV-OPD-{}", 4711 + i),
+            service: service.into(),
+            from: ingang.to_string(),
+            client_reference: format!("UWV-K{:05}", 20_000 + i),
+            ..Order::default()
+        };
+        match order::register(store, mappings, DEMO_AGB, &order).await? {
+            order::Outcome::Stored(r) => uwv.push((i, r.toewijzing_nummer, activity)),
+            order::Outcome::Refused(r) => anyhow::bail!("demo order {i} refused: {}", r.en),
+            order::Outcome::NotFound => anyhow::bail!("demo order {i}: participant not found"),
+        }
+    }
+
     // A month of weekdays: mostly present, now and then sick or on holiday.
     let mut items = Vec::new();
     let mut day = month_start;
@@ -288,6 +328,32 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
                     input: Ok(r),
                     source: "demo".into(),
                     label: format!("demo {n} {day}"),
+                });
+            }
+            // Jobcoaching on Tuesdays and Thursdays, werkfit on Wednesdays,
+            // each registered on its order.
+            for (i, nummer, activity) in &uwv {
+                let weekday = day.weekday().num_days_from_monday();
+                let on = if *activity == "werkfit" {
+                    weekday == 2
+                } else {
+                    weekday == 1 || weekday == 3
+                };
+                if !on {
+                    continue;
+                }
+                items.push(Item {
+                    input: Ok(RegistrationInput {
+                        participant_id: Some(ids[*i].0.clone()),
+                        date: day.to_string(),
+                        present: true,
+                        hours: Some(1.5),
+                        activity: Some((*activity).to_string()),
+                        allocation: Some(nummer.clone()),
+                        ..RegistrationInput::default()
+                    }),
+                    source: "demo".into(),
+                    label: format!("demo {i} {day} {activity}"),
                 });
             }
         }
@@ -320,6 +386,11 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         .find(|d| d.bericht == "WMO323")
         .and_then(|d| d.message_id.clone())
         .context("the demo month made no WMO323")?;
+    anyhow::ensure!(
+        report.declarations.iter().any(|d| d.bericht == "Invoice"),
+        "the demo month made no UWV invoice: {:?}",
+        report.notices
+    );
     let raw: Vec<u8> = sqlx::query("SELECT raw FROM messages WHERE id = $1")
         .bind(&wmo)
         .fetch_one(store.pool())

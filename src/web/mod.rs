@@ -257,6 +257,27 @@ pub fn status_nl(status: &str) -> &str {
 }
 
 /// Dutch names of financier kinds.
+/// A financier as staff name it: the law or body and its code ("Wmo 0363"),
+/// or the body alone where its code is its name ("UWV").
+pub fn financier_nl(kind: &str, code: &str) -> String {
+    let label = financier_kind_nl(kind);
+    if code.is_empty() || code.eq_ignore_ascii_case(label) {
+        label.to_string()
+    } else {
+        format!("{label} {code}")
+    }
+}
+
+/// A message type as staff read it: the iStandaarden names are the
+/// standard's own (WMO323), UBL documents get their Dutch names.
+pub fn bericht_nl(bericht: &str) -> &str {
+    match bericht {
+        "Invoice" => "Factuur",
+        "CreditNote" => "Creditnota",
+        other => other,
+    }
+}
+
 pub fn financier_kind_nl(kind: &str) -> &str {
     match kind {
         "wmo" => "Wmo",

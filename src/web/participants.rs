@@ -20,7 +20,9 @@ use sqlx::Row;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
-use super::{WebError, csrf_field, euro, financier_kind_nl, name_of, page, status_nl};
+use super::{
+    WebError, csrf_field, euro, financier_kind_nl, financier_nl, name_of, page, status_nl,
+};
 use crate::engine::startstop::{END_REASONS, register_end_in};
 use crate::mapping::units::Eenheid;
 use crate::registration::today;
@@ -286,7 +288,7 @@ pub async fn show(
                 @for a in &allocations {
                     @let u = used.get(s(a, &["id"]));
                     tr {
-                        td { (financier_kind_nl(s(a, &["financier", "kind"]))) " " (s(a, &["financier", "code"])) }
+                        td { (financier_nl(s(a, &["financier", "kind"]), s(a, &["financier", "code"]))) }
                         td { (s(a, &["product", "categorie"])) "/" (s(a, &["product", "code"])) }
                         td { code { (s(a, &["toewijzing_nummer"])) } }
                         td { (s(a, &["ingangsdatum"])) " – " (a["einddatum"].as_str().unwrap_or("…")) }

@@ -22,7 +22,7 @@ use sqlx::Row;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
-use super::{WebError, csrf_field, financier_kind_nl, page, status_nl};
+use super::{WebError, csrf_field, financier_nl, page, status_nl};
 use crate::engine;
 use crate::server::AppState;
 use crate::server::review::{COLUMNS, Resolved, item_json, resolve_in};
@@ -176,10 +176,7 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             })
             .and_then(|a| allocations.get(a));
         let (financier, financier_label) = match allocation {
-            Some((_, kind, code)) => (
-                format!("{kind}:{code}"),
-                format!("{} {code}", financier_kind_nl(kind)),
-            ),
+            Some((_, kind, code)) => (format!("{kind}:{code}"), financier_nl(kind, code)),
             None => match receiver_of(state, tenant, detail).await? {
                 Some(code) => (String::new(), format!("gemeente {code}")),
                 None => (String::new(), "—".to_string()),
