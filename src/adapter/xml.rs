@@ -12,7 +12,7 @@ use quick_xml::events::{BytesDecl, BytesRef, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use thiserror::Error;
 
-use crate::finding::line_of;
+use crate::finding::Lines;
 
 /// Which family of documents a decoder expected, for the error that says
 /// the input is none of them.
@@ -216,7 +216,8 @@ impl Element {
 /// this module. `max_depth` bounds the nesting.
 pub fn read_tree(input: &[u8], max_bytes: usize, max_depth: usize) -> Result<Element, XmlError> {
     let (text, base) = text_of(input, max_bytes)?;
-    let line = |offset: usize| line_of(input, offset);
+    let lines = Lines::new(input);
+    let line = |offset: usize| lines.line(offset);
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();

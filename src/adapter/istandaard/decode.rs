@@ -14,7 +14,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 
 use super::config::Limits;
-use crate::finding::{Finding, line_of};
+use crate::finding::{Finding, Lines};
 use crate::message::{Message, NodeId};
 use crate::schema::{ClassDef, Content, MessageKey, Schema, UNBOUNDED, Violation};
 
@@ -69,6 +69,7 @@ enum FrameKind {
 struct Decoder<'a> {
     schema: &'static Schema,
     input: &'a [u8],
+    lines: Lines<'a>,
     limits: &'a Limits,
     msg: Option<Message>,
     stack: Vec<Frame>,
@@ -89,6 +90,7 @@ pub fn decode(
     let mut d = Decoder {
         schema,
         input,
+        lines: Lines::new(input),
         limits,
         msg: None,
         stack: Vec::with_capacity(16),
@@ -119,7 +121,7 @@ pub fn decode(
 
 impl<'a> Decoder<'a> {
     fn line(&self, offset: usize) -> u32 {
-        line_of(self.input, offset)
+        self.lines.line(offset)
     }
 
     fn push_finding(&mut self, f: Finding) {

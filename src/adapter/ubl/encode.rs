@@ -8,6 +8,7 @@
 use super::structure::{self, Structure};
 use super::{Dec, Document, Kind, Line, Party};
 use crate::adapter::xml::Element;
+use quick_xml::escape::escape;
 
 fn agg(name: &str, children: Vec<Element>) -> Element {
     Element {
@@ -60,13 +61,24 @@ pub fn encode(doc: &Document) -> String {
     out
 }
 
+/// Writes `e` indented by `depth`. Straight into `out`, without a string
+/// per tag or value: a run invoices thousands of documents, each read back.
 fn write(out: &mut String, e: &Element, depth: usize) {
-    use std::fmt::Write as _;
-    let indent = "  ".repeat(depth);
-    let tag = format!("{}:{}", e.namespace, e.name);
-    let _ = write!(out, "{indent}<{tag}");
+    let indent = |out: &mut String| (0..depth).for_each(|_| out.push_str("  "));
+    let tag = |out: &mut String| {
+        out.push_str(&e.namespace);
+        out.push(':');
+        out.push_str(&e.name);
+    };
+    indent(out);
+    out.push('<');
+    tag(out);
     for (k, v) in &e.attributes {
-        let _ = write!(out, " {k}=\"{}\"", escape(v));
+        out.push(' ');
+        out.push_str(k);
+        out.push_str("=\"");
+        out.push_str(&escape(v));
+        out.push('"');
     }
     out.push('>');
     if e.children.is_empty() {
@@ -76,23 +88,11 @@ fn write(out: &mut String, e: &Element, depth: usize) {
         for c in &e.children {
             write(out, c, depth + 1);
         }
-        out.push_str(&indent);
+        indent(out);
     }
-    let _ = writeln!(out, "</{tag}>");
-}
-
-fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            _ => o.push(c),
-        }
-    }
-    o
+    out.push_str("</");
+    tag(out);
+    out.push_str(">\n");
 }
 
 /// Every aggregate's children in the order of structure.toml (stable: two
