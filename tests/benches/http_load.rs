@@ -367,6 +367,14 @@ fn env_usize(name: &str) -> Option<usize> {
 
 fn main() -> ExitCode {
     let bench_mode = std::env::args().any(|a| a == "--bench");
+    // RUST_LOG=loket=debug shows each ingest batch (size, time per stage)
+    // on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let n = env_usize("LOKET_LOAD_N").unwrap_or(if bench_mode { 20_000 } else { 300 });
     let concurrency = env_usize("LOKET_LOAD_CONCURRENCY").unwrap_or(64).max(1);
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
@@ -374,8 +382,9 @@ fn main() -> ExitCode {
     // Server and client get their own runtimes (threads loket-server-* and
     // load-client-*), so a profile separates them; both compete for the same
     // cores, as a co-located client would.
+    let server_threads = env_usize("LOKET_SERVER_THREADS").unwrap_or(cores).max(1);
     let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
+        .worker_threads(server_threads)
         .thread_name("loket-server")
         .enable_all()
         .build()
