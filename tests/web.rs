@@ -541,4 +541,8 @@ async fn the_demo_invoices_uwv_beside_the_municipalities(db: Db) {
         "the UWV order on the timeline"
     );
     assert!(!record.body.contains(&format!("/{bsn}")), "no BSN in a URL");
+    assert!(
+        !record.body.contains(":JC001 is geleverd"),
+        "an invoiced order gets no start message, so none is missing"
+    );
 }

@@ -188,11 +188,23 @@ struct Used {
     amount_cents: i64,
 }
 
+/// What was declared per allocation, as the engine counts it: a debit no
+/// longer counts once a credit names it (unless that credit was rejected),
+/// whether or not an answer has approved the credit yet. An invoice's
+/// credit note never gets an answer, so waiting for one would count a
+/// corrected month twice.
 fn used_per_allocation(prestaties: &[Value]) -> HashMap<String, Used> {
+    let cancelled: std::collections::HashSet<&str> = prestaties
+        .iter()
+        .filter(|p| p["debet_credit"] == "C" && p["status"] != "rejected")
+        .filter_map(|p| p["vorig_referentie_nummer"].as_str())
+        .collect();
     let mut out: HashMap<String, Used> = HashMap::new();
     for p in prestaties {
-        let counts =
-            p["debet_credit"] == "D" && p["credited_by"].is_null() && p["status"] != "rejected";
+        let counts = p["debet_credit"] == "D"
+            && p["credited_by"].is_null()
+            && p["status"] != "rejected"
+            && !cancelled.contains(s(p, &["referentie_nummer"]));
         if !counts {
             continue;
         }
@@ -448,7 +460,11 @@ async fn warnings(
     }
     // Delivered but never started: an allocation still 'allocated' while
     // the participant was present on a day it covers.
-    for a in allocations.iter().filter(|a| a["status"] == "allocated") {
+    // Invoiced financiers (UWV, Participatiewet) get no start message.
+    for a in allocations
+        .iter()
+        .filter(|a| a["status"] == "allocated" && a["financier"]["standard"] != "ubl")
+    {
         let from = s(a, &["ingangsdatum"]);
         let to = a["einddatum"].as_str().unwrap_or("9999-12-31");
         let delivered = sqlx::query(
@@ -612,4 +628,38 @@ pub async fn end(
             date.format("%d-%m-%Y")
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn line(r: &str, dc: &str, vorig: Option<&str>, status: &str, volume: i64) -> Value {
+        json!({
+            "allocation_id": "a1", "referentie_nummer": r, "vorig_referentie_nummer": vorig,
+            "debet_credit": dc, "status": status, "credited_by": null, "volume": volume,
+            "bedrag_cents": volume * 100, "period": {"begin": "2026-10-01"},
+        })
+    }
+
+    #[test]
+    fn a_credited_invoice_line_no_longer_counts_without_an_answer() {
+        // An invoice line, its credit note and the new invoice line: only
+        // the new line counts.
+        let lines = [
+            line("R1", "D", None, "invoiced", 14),
+            line("R2", "C", Some("R1"), "invoiced", 14),
+            line("R3", "D", None, "invoiced", 12),
+        ];
+        let used = used_per_allocation(&lines);
+        assert_eq!(used["a1"].total, 12);
+        assert_eq!(used["a1"].amount_cents, 1200);
+        // A rejected credit leaves the debit standing.
+        let lines = [
+            line("R1", "D", None, "approved", 14),
+            line("R2", "C", Some("R1"), "rejected", 14),
+        ];
+        assert_eq!(used_per_allocation(&lines)["a1"].total, 14);
+    }
 }
