@@ -169,27 +169,6 @@ impl Api {
         self.allocate(&xml, bsn).await
     }
 
-    /// The raw XML of a stored message.
-    async fn message_xml(&self, id: &str) -> String {
-        let reply = self.get(&format!("/messages/{id}")).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        let xml = reply.body["raw"].as_str().expect("raw").to_string();
-        // CI validates every generated message against the official XSDs.
-        if let Ok(dir) = std::env::var("LOKET_EMIT_DIR") {
-            std::fs::create_dir_all(&dir).expect("emit dir");
-            let name = reply.body["bericht"].as_str().unwrap_or("message");
-            // Invoices are validated with the UBL tools, apart.
-            let dir = if reply.body["standard"] == "ubl" {
-                format!("{dir}/ubl")
-            } else {
-                dir
-            };
-            std::fs::create_dir_all(&dir).expect("emit dir");
-            std::fs::write(format!("{dir}/{name}-{id}.xml"), &xml).expect("emit");
-        }
-        xml
-    }
-
     async fn declaration(&self, id: &str) -> Value {
         let reply = self.get(&format!("/declarations/{id}")).await;
         assert_eq!(reply.status, 200, "{}", reply.body);

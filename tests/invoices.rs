@@ -50,25 +50,10 @@ impl Api {
     /// The stored document, checked as any incoming invoice is, and kept
     /// for CI's official validation.
     async fn invoice(&self, message_id: &str) -> (String, ubl::Document) {
-        let reply = self.get(&format!("/messages/{message_id}")).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        let xml = reply.body["raw"].as_str().expect("raw").to_string();
-        emit(
-            &xml,
-            reply.body["bericht"].as_str().unwrap_or("ubl"),
-            message_id,
-        );
+        let xml = self.message_xml(message_id).await;
         let checked = ubl::check(xml.as_bytes(), &Limits::default()).expect("decodes");
         assert!(checked.is_valid(), "{:#?}\n{xml}", checked.findings);
         (xml, checked.document)
-    }
-}
-
-fn emit(xml: &str, name: &str, id: &str) {
-    if let Ok(dir) = std::env::var("LOKET_EMIT_DIR") {
-        let dir = format!("{dir}/ubl");
-        std::fs::create_dir_all(&dir).expect("emit dir");
-        std::fs::write(format!("{dir}/{name}-{id}.xml"), xml).expect("emit");
     }
 }
 
@@ -534,7 +519,7 @@ async fn declare_writes_the_invoices_and_parse_reads_them(db: Db) {
     units.sort();
     assert_eq!(units, ["HUR", "MON"]);
     let xml = std::fs::read_to_string(&files[0]).unwrap();
-    emit(&xml, "Invoice", "declare-out");
+    emit(&xml, true, "Invoice-declare-out");
     assert!(!xml.contains(BSN));
     // validate reads UBL as well; the official examples are valid.
     let validate = std::process::Command::new(env!("CARGO_BIN_EXE_loket"))

@@ -286,6 +286,21 @@ impl Api {
 }
 
 impl Api {
+    /// The raw XML of a stored message, written out for CI's official
+    /// validation ([`emit`]).
+    pub async fn message_xml(&self, id: &str) -> String {
+        let reply = self.get(&format!("/messages/{id}")).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let xml = reply.body["raw"].as_str().expect("raw").to_string();
+        let bericht = reply.body["bericht"].as_str().unwrap_or("message");
+        emit(
+            &xml,
+            reply.body["standard"] == "ubl",
+            &format!("{bericht}-{id}"),
+        );
+        xml
+    }
+
     /// Registers present days: (participant, day, from, to, activity).
     pub async fn days(&self, days: &[(&str, &str, &str, &str, &str)]) {
         let items: Vec<Value> = days
@@ -315,6 +330,17 @@ impl Api {
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_schema("declarations-run-result", &reply.body);
         reply.body
+    }
+}
+
+/// Writes a generated document for CI's official validation:
+/// `$LOKET_EMIT_DIR/<name>.xml` for iStandaarden, `$LOKET_EMIT_DIR/ubl/` for
+/// UBL invoices (checked with validate-ubl apart).
+pub fn emit(xml: &str, ubl: bool, name: &str) {
+    if let Ok(dir) = std::env::var("LOKET_EMIT_DIR") {
+        let dir = if ubl { format!("{dir}/ubl") } else { dir };
+        std::fs::create_dir_all(&dir).expect("emit dir");
+        std::fs::write(format!("{dir}/{name}.xml"), xml).expect("emit");
     }
 }
 
