@@ -72,23 +72,20 @@ pub enum Command {
         /// The declaration period, YYYY-MM.
         #[arg(long)]
         period: String,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// The tenant (AGB code); may be left out when there is only one.
-        #[arg(long)]
-        tenant: Option<String>,
-        /// Also write every generated message to this directory.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Compute and check only; store and send nothing.
-        #[arg(long)]
-        dry_run: bool,
         /// Dagtekening of the messages (default: today).
         #[arg(long)]
         dagtekening: Option<NaiveDate>,
-        /// Print the report as JSON.
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Send the starts (305) and stops (307) due today, independent of the declaration run (the daemon runs this daily).
+    /// Exit 0 done, 1 done with notices to review, 2 not possible.
+    Startstop {
+        /// The day to run for (default: today): starts up to it, ends registered up to it.
         #[arg(long)]
-        json: bool,
+        date: Option<NaiveDate>,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Print the retourbericht (or 325 declaratie-antwoord) for a heenbericht.
     Retour {
@@ -97,6 +94,25 @@ pub enum Command {
         dagtekening: Option<NaiveDate>,
         file: PathBuf,
     },
+}
+
+/// What `declare` and `startstop` share: where, for whom, and how to report.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The tenant (AGB code); may be left out when there is only one.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Also write every generated message to this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Compute and check only; store and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where the daemon keeps its data; shared by `serve` and `tenant`.
@@ -279,45 +295,41 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Declare {
             period,
-            store,
-            tenant,
-            out,
-            dry_run,
             dagtekening,
-            json,
+            run,
         } => {
-            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            let config = crate::config::Config::resolve(&run.store, None, cli.max_bytes)?;
             let period = crate::engine::parse_period(&period)?;
             let opts = crate::engine::RunOptions {
                 period,
                 today: dagtekening.unwrap_or_else(|| chrono::Local::now().date_naive()),
-                dry_run,
-                out_dir: out,
+                dry_run: run.dry_run,
+                out_dir: run.out.clone(),
             };
             let report = runtime()?.block_on(async {
                 let store = config.open_store().await?;
-                let id =
-                    crate::registration::csv::resolve_tenant(&store, tenant.as_deref()).await?;
-                let tenant = crate::store::Tenant {
-                    kind: crate::store::TenantKind::from_id(&id)?,
-                    id,
-                };
-                let mappings = crate::mapping::TenantMappings::load(&config.mappings_dir)
-                    .with_context(|| format!("mappings in {}", config.mappings_dir.display()))?;
+                let (tenant, mappings) = cli_tenant(&config, &store, run.tenant.as_deref()).await?;
                 crate::engine::run(&store, mappings.for_tenant(&tenant.id), &tenant, &opts).await
             })?;
-            let mut stdout = io::stdout().lock();
-            if json {
-                serde_json::to_writer_pretty(&mut stdout, &report)?;
-                writeln!(stdout)?;
-            } else {
-                write!(stdout, "{}", report.text())?;
-            }
-            Ok(if report.notices.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            print_report(&report, report.text(), report.notices.is_empty(), run.json)
+        }
+        Command::Startstop { date, run } => {
+            let config = crate::config::Config::resolve(&run.store, None, cli.max_bytes)?;
+            let today = date.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let report = runtime()?.block_on(async {
+                let store = config.open_store().await?;
+                let (tenant, mappings) = cli_tenant(&config, &store, run.tenant.as_deref()).await?;
+                crate::engine::startstop::run(
+                    &store,
+                    mappings.for_tenant(&tenant.id),
+                    &tenant,
+                    today,
+                    run.dry_run,
+                    run.out.as_ref(),
+                )
+                .await
+            })?;
+            print_report(&report, report.text(), report.notices.is_empty(), run.json)
         }
         Command::Tenant {
             command: TenantCommand::Add { id, oin, store },
@@ -338,6 +350,45 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints a run's report (as JSON or as text); exit 0 when it has no
+/// notices, 1 when a person has something to review.
+fn print_report(
+    report: &impl Serialize,
+    text: String,
+    quiet: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let mut stdout = io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut stdout, report)?;
+        writeln!(stdout)?;
+    } else {
+        write!(stdout, "{text}")?;
+    }
+    Ok(if quiet {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The tenant a run on the command line is for (the only one when not
+/// named) and the mappings it runs with.
+async fn cli_tenant(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    tenant: Option<&str>,
+) -> Result<(crate::store::Tenant, crate::mapping::TenantMappings)> {
+    let id = crate::registration::csv::resolve_tenant(store, tenant).await?;
+    let tenant = crate::store::Tenant {
+        kind: crate::store::TenantKind::from_id(&id)?,
+        id,
+    };
+    let mappings = crate::mapping::TenantMappings::load(&config.mappings_dir)
+        .with_context(|| format!("mappings in {}", config.mappings_dir.display()))?;
+    Ok((tenant, mappings))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

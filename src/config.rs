@@ -31,6 +31,8 @@ pub struct Config {
     pub mappings_dir: PathBuf,
     /// `[outbox]`: retry timing, timeouts and leases of outbound delivery.
     pub outbox: crate::outbox::Settings,
+    /// `[startstop]`: the daemon's daily start/stop run.
+    pub startstop: crate::engine::daily::Settings,
 }
 
 impl Default for Config {
@@ -43,6 +45,7 @@ impl Default for Config {
             dropfolder: Vec::new(),
             mappings_dir: PathBuf::from("mappings"),
             outbox: crate::outbox::Settings::default(),
+            startstop: crate::engine::daily::Settings::default(),
         }
     }
 }
@@ -146,7 +149,9 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
     let worker = state
         .outbox
         .start(state.ingest.clone(), state.metrics.clone())?;
+    let daily = crate::engine::daily::Daily::start(state.clone(), config.startstop.clone());
     let served = server::serve(state, config.listen).await;
+    daily.stop().await;
     watchers.stop().await;
     worker.stop().await;
     served

@@ -10,8 +10,6 @@
 //! per dagdeel at 52.14 in 2025 and 53.98 from 1 January 2026; Jeugdwet
 //! 0599), so the expected amounts below can be checked by hand.
 
-use chrono::NaiveDate;
-use loket::adapter::istandaard::encode::Builder;
 use loket::adapter::istandaard::{self, Limits};
 use loket::schema::Schema;
 use serde_json::{Value, json};
@@ -38,21 +36,7 @@ const AGB: &str = "73730112";
 const BSN_A: &str = "999901023";
 const BSN_B: &str = "999900304";
 
-/// One allocation in a generated 301.
-#[derive(Clone)]
-struct Alloc<'a> {
-    nummer: &'a str,
-    categorie: &'a str,
-    code: &'a str,
-    ingang: &'a str,
-    eind: Option<&'a str>,
-    /// Volume, eenheid, frequentie.
-    omvang: Option<(&'a str, &'a str, &'a str)>,
-    reden: Option<&'a str>,
-}
-
-/// A valid WMO301 / JW301 from `gemeente` to the provider, built with the
-/// same builder the engine uses.
+/// A valid WMO301 / JW301 from `gemeente` to this suite's provider.
 fn allocation_xml(
     prefix: &str,
     gemeente: &str,
@@ -60,60 +44,7 @@ fn allocation_xml(
     bsn: &str,
     allocs: &[Alloc<'_>],
 ) -> String {
-    let schema = Schema::builtin().expect("schema");
-    let day: NaiveDate = "2025-11-20".parse().expect("date");
-    let mut b = Builder::heenbericht(schema, &format!("{prefix}301"), gemeente, AGB, ident, day)
-        .expect("header");
-    let c = b.add(0, "Client").expect("client");
-    b.value(c, "Bsn", bsn).unwrap();
-    let g = b.add(c, "Geboortedatum").unwrap();
-    b.value(g, "Datum", "1990-05-17").unwrap();
-    b.value(c, "Geslacht", "1").unwrap();
-    let n = b.add(c, "Naam").unwrap();
-    let gn = b.add(n, "Geslachtsnaam").unwrap();
-    b.value(gn, "Achternaam", "Voorbeeld").unwrap();
-    b.value(n, "Voorletters", "J").unwrap();
-    b.value(n, "NaamGebruik", "1").unwrap();
-    let cg = b.add(c, "Contactgegevens").unwrap();
-    let ct = b.add(cg, "Contact").unwrap();
-    b.value(ct, "Soort", "01").unwrap();
-    let ad = b.add(ct, "Adres").unwrap();
-    let huis = b.add(ad, "Huis").unwrap();
-    b.value(huis, "Huisnummer", "12").unwrap();
-    b.value(ad, "Postcode", "1011AB").unwrap();
-    b.value(ad, "Straatnaam", "Dorpsstraat").unwrap();
-    b.value(ad, "Plaatsnaam", "Amsterdam").unwrap();
-    b.value(ad, "LandCode", "NL").unwrap();
-    let t = b.add(ct, "Telefoon").unwrap();
-    let t1 = b.add(t, "Telefoon01").unwrap();
-    b.value(t1, "Telefoonnummer", "0201234567").unwrap();
-    b.value(t1, "Landnummer", "0031").unwrap();
-    let tps = b.add(c, "ToegewezenProducten").unwrap();
-    for a in allocs {
-        let tp = b.add(tps, "ToegewezenProduct").unwrap();
-        b.value(tp, "ToewijzingNummer", a.nummer).unwrap();
-        let p = b.add(tp, "Product").unwrap();
-        b.value(p, "Categorie", a.categorie).unwrap();
-        b.value(p, "Code", a.code).unwrap();
-        b.value(tp, "Toewijzingsdatum", "2025-11-20").unwrap();
-        b.value(tp, "Toewijzingstijd", "10:00:00").unwrap();
-        b.value(tp, "Ingangsdatum", a.ingang).unwrap();
-        b.opt(tp, "Einddatum", a.eind).unwrap();
-        b.opt(tp, "RedenWijziging", a.reden).unwrap();
-        if let Some((v, e, f)) = a.omvang {
-            let o = b.add(tp, "Omvang").unwrap();
-            b.value(o, "Volume", v).unwrap();
-            b.value(o, "Eenheid", e).unwrap();
-            b.value(o, "Frequentie", f).unwrap();
-        }
-    }
-    let (xml, checked) = istandaard::check_outgoing(&b.msg, &Limits::default()).expect("encode");
-    assert!(
-        checked.findings.is_empty(),
-        "test 301 is valid: {:?}",
-        checked.findings
-    );
-    xml
+    common::allocation_xml(prefix, gemeente, AGB, ident, bsn, allocs)
 }
 
 fn dagbesteding<'a>(nummer: &'a str, ingang: &'a str) -> Alloc<'a> {
@@ -130,39 +61,6 @@ fn dagbesteding<'a>(nummer: &'a str, ingang: &'a str) -> Alloc<'a> {
 }
 
 impl Api {
-    /// Posts a message as raw XML; the answer must be a retour or 200.
-    async fn post_xml(&self, xml: &str) -> String {
-        let res = self
-            .http
-            .post(format!("{}/messages", self.base))
-            .bearer_auth(&self.token)
-            .body(xml.to_string())
-            .send()
-            .await
-            .expect("post message");
-        let status = res.status().as_u16();
-        let text = res.text().await.expect("body");
-        assert_eq!(status, 200, "{text}");
-        text
-    }
-
-    /// Posts the allocation message and returns the participant's id.
-    async fn allocate(&self, xml: &str, bsn: &str) -> String {
-        let retour = self.post_xml(xml).await;
-        assert!(
-            !retour.contains("RetourCode>0001<"),
-            "allocation accepted: {retour}"
-        );
-        let reply = self
-            .post_json("/participants/search", &json!({ "bsn": bsn }))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body["id"]
-            .as_str()
-            .expect("participant id")
-            .to_string()
-    }
-
     /// A participant with one Wmo 0363 dagbesteding allocation.
     async fn dagbesteding(&self, ident: &str, bsn: &str, nummer: &str, ingang: &str) -> String {
         let xml = allocation_xml("WMO", "0363", ident, bsn, &[dagbesteding(nummer, ingang)]);
@@ -474,7 +372,9 @@ async fn the_end_of_care_stops_every_started_allocation(db: Db) {
         )
         .await;
     assert_eq!(end.status, 201, "{}", end.body);
-    assert_eq!(end.body["reden_beeindiging"], "31");
+    // The code follows the law of each allocation: a move is 31 in iWmo, 35 in iJw.
+    assert_eq!(end.body["reden_beeindiging"]["iwmo"], "31");
+    assert_eq!(end.body["reden_beeindiging"]["ijw"], "35");
     let report = api.run("2026-03", "2026-04-01").await;
     let stop = report["messages"]
         .as_array()

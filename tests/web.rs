@@ -381,7 +381,7 @@ async fn the_back_office_sets_a_group_and_registers_the_end_of_care(db: Db) {
     assert_eq!(end.status, 303, "{}", end.body);
     let ends = count(
         &s,
-        &format!("SELECT COUNT(*) FROM participant_ends WHERE participant_id = '{pid}' AND reason_code = '31'"),
+        &format!("SELECT COUNT(*) FROM participant_ends WHERE participant_id = '{pid}' AND reason = 'verhuizing'"),
     )
     .await;
     assert_eq!(ends, 1);

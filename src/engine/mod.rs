@@ -15,6 +15,7 @@
 
 pub mod build;
 pub mod compute;
+pub mod daily;
 pub mod invoice;
 pub mod limits;
 pub mod load;
@@ -152,8 +153,6 @@ pub async fn run(
     lap("load");
     let plan = compute::compute(&snap, mappings, &periods);
     lap("compute");
-    let planned = startstop::plan(tx, &tenant.id, mappings, opts).await?;
-    lap("plan start/stop");
 
     let mut generated = Vec::new();
     let used = UsedNumbers::load(tx, &tenant.id).await?;
@@ -230,16 +229,28 @@ pub async fn run(
         &mut report.notices,
     );
     lap("build and check invoices");
-    let (mut start_messages, start_notices) =
-        startstop::build_all(tx, schema, tenant, mappings, planned, opts).await?;
-    lap("build and check start/stop");
-    report.notices.extend(start_notices);
+    // Starts and stops due today go with the run (the daily run sends the
+    // same; whichever comes first sends them once).
+    let out_dir = opts.out_dir.as_ref().filter(|_| !opts.dry_run);
+    let starts = startstop::run_in(
+        &mut w,
+        schema,
+        mappings,
+        tenant,
+        opts.today,
+        opts.dry_run,
+        out_dir,
+    )
+    .await?;
+    lap("start/stop");
+    report.notices.extend(starts.notices);
+    report.messages = starts.messages;
+    let tx = &mut w.tx;
     if opts.dry_run {
         report.declarations = generated.iter().map(|g| g.summary.clone()).collect();
         report
             .declarations
             .extend(invoices.iter().map(|g| g.summary.clone()));
-        report.messages = start_messages.iter().map(|m| m.sent.clone()).collect();
         return Ok(report);
     }
     if let Some(dir) = &opts.out_dir {
@@ -263,15 +274,6 @@ pub async fn run(
                 .with_context(|| format!("cannot write {}", path.display()))?;
             g.summary.file = Some(path.display().to_string());
         }
-        for m in &start_messages {
-            let path = dir.join(format!("{}-{}.xml", m.message.name(), m.identificatie));
-            std::fs::write(&path, &m.xml)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-    }
-    for m in &mut start_messages {
-        startstop::store(tx, tenant, mappings, m).await?;
-        report.messages.push(m.sent.clone());
     }
     for g in &mut generated {
         store_declaration(tx, store.backend, tenant, mappings, &snap, g).await?;
@@ -1138,28 +1140,45 @@ impl RunReport {
                     .unwrap_or_default()
             );
         }
-        for m in &self.messages {
-            let _ = writeln!(
-                s,
-                "{} ({}) toewijzing(en) {}",
-                m.bericht,
-                m.kind,
-                m.toewijzing_nummers.join(", ")
-            );
-        }
-        for n in &self.notices {
-            let _ = writeln!(
-                s,
-                "[{}{}] {} / {}",
-                n.kind,
-                n.rule
-                    .as_deref()
-                    .map(|r| format!(" {r}"))
-                    .unwrap_or_default(),
-                n.nl,
-                n.en
-            );
-        }
+        write_messages(&mut s, &self.messages);
+        write_notices(&mut s, &self.notices);
         s
+    }
+}
+
+/// The start and stop messages of a run, a line each (`loket declare`,
+/// `loket startstop`).
+pub(crate) fn write_messages(s: &mut String, messages: &[startstop::Sent]) {
+    use std::fmt::Write as _;
+    for m in messages {
+        let _ = writeln!(
+            s,
+            "{} ({}) toewijzing(en) {}{}",
+            m.bericht,
+            m.kind,
+            m.toewijzing_nummers.join(", "),
+            m.file
+                .as_deref()
+                .map(|f| format!(" -> {f}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// The notices of a run, a line each, in Dutch and English.
+pub(crate) fn write_notices(s: &mut String, notices: &[Notice]) {
+    use std::fmt::Write as _;
+    for n in notices {
+        let _ = writeln!(
+            s,
+            "[{}{}] {} / {}",
+            n.kind,
+            n.rule
+                .as_deref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default(),
+            n.nl,
+            n.en
+        );
     }
 }

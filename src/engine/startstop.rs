@@ -1,16 +1,28 @@
 //! Start and stop messages (WMO305/JW305, WMO307/JW307) follow from the
 //! record instead of being typed in: the first registered day that counts
-//! for an allocation starts it; the allocation's end, or the participant's
-//! end (death, a move, outflow to another domain, ...) registered through
-//! the API, stops it with the fitting RedenBeeindiging.
+//! for an allocation starts it; the allocation's end, or the end of the
+//! participant's care the provider registers (death, a move, outflow to
+//! another domain, a hospital stay, ...), stops it with the RedenBeeindiging
+//! of the allocation's law.
 //!
-//! One message per participant and financier carries all its products.
-//! The allocation's status moves to started / stopped in the same
-//! transaction that puts the message in the outbox, so a start is sent
-//! once, and its begindatum is kept for the stop (TR382: the stop repeats
-//! the start's key unchanged).
+//! What has been started and stopped is the record's
+//! ([`crate::record::delivery`]): every plan here starts from the current
+//! deliveries, so the stop always repeats the key of the start it closes
+//! (TR382) whatever 301 changed the allocation since, a definitive stop may
+//! follow a temporary one (OP377), a registered day after a temporary stop
+//! restarts the delivery with a new 305, and a changed end of care corrects
+//! the stop already sent by removing it and adding the new one in one
+//! message (StatusAanlevering 3 and 1, allowed since 3.2).
+//!
+//! The daily run ([`run`], `loket startstop`, and the daemon once a day)
+//! sends what is due within the five working days the standard allows
+//! (OP272), independent of the monthly declaration run, which plans the same
+//! way and so never blocks on it. One message per participant and financier
+//! carries all its products; the deliveries move in the same transaction
+//! that puts the message in the outbox, so nothing is sent twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -18,65 +30,120 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::RunOptions;
-use super::load::date;
+use super::Notice;
 use crate::adapter::istandaard::encode::Builder;
 use crate::adapter::istandaard::{self, Limits};
 use crate::mapping::{FinancierKey, Kind, Mappings, ProductKey, Standard};
 use crate::message::Message;
 use crate::record::apply::Tx;
-use crate::schema::Schema;
+use crate::record::delivery::{self, Delivery, History};
+use crate::schema::{Schema, StopCodes};
 use crate::store::{Store, Tenant, WriteTx, new_id, now};
 
-/// Reasons a participant's care ends, as the API names them, with the
-/// RedenBeeindiging code (WMO588 / JW588) they are sent as.
+/// Reasons a participant's care ends, as the API and the web app name them,
+/// with their Dutch label. The code each is sent as depends on the law of
+/// the allocation it stops: `[stop.reasons]` in `schemas/istandaard`.
 pub const END_REASONS: &[(&str, &str)] = &[
-    ("overlijden", "02"),
-    ("volgens_plan", "19"),
-    ("tijdelijk", "20"),
-    ("door_client", "21"),
-    ("door_aanbieder", "22"),
-    ("in_overleg", "23"),
-    ("verhuizing", "31"),
-    ("andere_aanbieder", "38"),
-    ("ander_domein", "39"),
+    ("volgens_plan", "volgens plan beëindigd"),
+    ("tijdelijk", "tijdelijk gestopt (bijv. opname)"),
+    ("door_client", "voortijdig, door de cliënt"),
+    ("door_aanbieder", "voortijdig, door de aanbieder"),
+    ("in_overleg", "voortijdig, in overleg"),
+    ("verhuizing", "verhuizing naar een andere gemeente"),
+    ("andere_aanbieder", "overstap naar een andere aanbieder"),
+    ("ander_domein", "uitstroom naar een ander domein"),
+    ("overlijden", "overlijden"),
 ];
 
-/// The RedenBeeindiging for an allocation that ended on its Einddatum,
-/// from the RedenWijziging of its last change (the pairing the code list
-/// WMO588 / JW588 gives): ended by the municipality for a contract change,
-/// a shorter allocation, another way of delivery (36); death (02); outflow
-/// to another domain (39); a move (31); another provider (38); at the
-/// provider's request (37); otherwise as planned (19).
-pub fn reden_beeindiging_for(reden_wijziging: Option<&str>) -> &'static str {
-    match reden_wijziging {
-        Some("02") => "02",
-        Some("03" | "05" | "08" | "10" | "11") => "36",
-        Some("06") => "39",
-        Some("07") => "31",
-        Some("09") => "38",
-        Some("12") => "37",
-        _ => "19",
-    }
+/// Whether `reason` is one of [`END_REASONS`].
+pub fn is_end_reason(reason: &str) -> bool {
+    END_REASONS.iter().any(|(r, _)| *r == reason)
 }
 
-pub fn reason_code(reason: &str) -> Option<&'static str> {
-    END_REASONS
+/// The RedenBeeindiging a reason is sent as, per law (`iwmo`, `ijw`).
+pub fn reason_codes(reason: &str) -> Result<BTreeMap<String, String>> {
+    let schema = Schema::builtin()?;
+    Ok(schema
+        .standards
         .iter()
-        .find(|(name, _)| *name == reason)
-        .map(|(_, code)| *code)
+        .filter_map(|s| Some((s.name.clone(), s.stop.for_reason(reason)?.to_string())))
+        .collect())
 }
 
-/// One product to start or stop.
+/// One product to start or stop, with the values the message carries.
 #[derive(Debug, Clone)]
 pub struct Product {
     pub allocation_id: String,
     pub toewijzing_nummer: String,
-    pub product: ProductKey,
-    pub ingangsdatum: NaiveDate,
-    pub begindatum: NaiveDate,
-    /// Stop only: einddatum and RedenBeeindiging.
-    pub stop: Option<(NaiveDate, String)>,
+    pub categorie: String,
+    pub code: Option<String>,
+    /// ToewijzingIngangsdatum: for a stop, the one its start carried.
+    pub ingangsdatum: String,
+    pub begindatum: String,
+    /// Stop only: Einddatum and RedenBeeindiging.
+    pub stop: Option<(String, String)>,
+    /// StatusAanlevering: 1, or 3 for the stop a correction removes.
+    pub status: &'static str,
+}
+
+impl Product {
+    /// The stop of `start` (its key unchanged, TR382).
+    fn stop_of(start: &Delivery, a: &Allocation, einddatum: String, reden: &str) -> Product {
+        Product {
+            allocation_id: a.id.clone(),
+            toewijzing_nummer: start.toewijzing_nummer.clone(),
+            categorie: start
+                .product_categorie
+                .clone()
+                .or_else(|| a.product_categorie.clone())
+                .unwrap_or_default(),
+            code: start
+                .product_code
+                .clone()
+                .or_else(|| a.product_code.clone()),
+            ingangsdatum: start
+                .toewijzing_ingangsdatum
+                .clone()
+                .unwrap_or_else(|| a.ingangsdatum.clone()),
+            begindatum: start.begindatum.clone(),
+            stop: Some((einddatum, reden.to_string())),
+            status: "1",
+        }
+    }
+
+    /// The removal of a stop sent before: the stop exactly as it was sent.
+    fn removal_of(stop: &Delivery, a: &Allocation) -> Product {
+        Product {
+            allocation_id: a.id.clone(),
+            toewijzing_nummer: stop.toewijzing_nummer.clone(),
+            categorie: stop.product_categorie.clone().unwrap_or_default(),
+            code: stop.product_code.clone(),
+            ingangsdatum: stop
+                .toewijzing_ingangsdatum
+                .clone()
+                .unwrap_or_else(|| a.ingangsdatum.clone()),
+            begindatum: stop.begindatum.clone(),
+            stop: Some((
+                stop.einddatum.clone().unwrap_or_default(),
+                stop.reden_beeindiging.clone().unwrap_or_default(),
+            )),
+            status: "3",
+        }
+    }
+
+    /// A new start of `a` on `day`.
+    fn start_of(a: &Allocation, day: NaiveDate) -> Product {
+        Product {
+            allocation_id: a.id.clone(),
+            toewijzing_nummer: a.toewijzing_nummer.clone(),
+            categorie: a.product_categorie.clone().unwrap_or_default(),
+            code: a.product_code.clone().filter(|c| !c.is_empty()),
+            ingangsdatum: a.ingangsdatum.clone(),
+            begindatum: day.to_string(),
+            stop: None,
+            status: "1",
+        }
+    }
 }
 
 /// One message to send: a participant, a financier, start or stop.
@@ -86,8 +153,17 @@ pub struct Planned {
     pub financier: FinancierKey,
     pub start: bool,
     pub products: Vec<Product>,
-    /// Participant end that this stop processes.
-    pub end_ids: Vec<String>,
+}
+
+/// What a run plans: the messages, the registered ends it settles, and what
+/// it could not do.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub planned: Vec<Planned>,
+    /// Registered ends of care this run takes care of (or finds nothing to
+    /// do for): marked processed when the run is stored.
+    pub settled_ends: Vec<String>,
+    pub notices: Vec<Notice>,
 }
 
 /// What a run sent, for its report.
@@ -98,7 +174,10 @@ pub struct Sent {
     pub message_id: Option<String>,
     pub participant_id: String,
     pub toewijzing_nummers: Vec<String>,
+    /// start | stop | correction (a stop removed and replaced)
     pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// A built message.
@@ -110,36 +189,278 @@ pub struct Built {
     pub sent: Sent,
 }
 
-/// Finds what has to start and what has to stop as of `opts.today`.
+/// An allocation as the run plans from it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Allocation {
+    pub id: String,
+    pub participant_id: String,
+    pub toewijzing_nummer: String,
+    pub product_categorie: Option<String>,
+    pub product_code: Option<String>,
+    pub ingangsdatum: String,
+    pub einddatum: Option<String>,
+    pub reden_wijziging: Option<String>,
+    pub status: String,
+    pub kind: String,
+    pub code: String,
+}
+
+/// A registered end of care not processed yet.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct End {
+    id: String,
+    participant_id: String,
+    end_date: String,
+    reason: String,
+}
+
+/// What one allocation needs today.
+enum Step {
+    Start(NaiveDate),
+    /// A stop; for a correction, the removal of the stop sent before and
+    /// its replacement, in that order (one message).
+    Stop(Vec<Product>),
+}
+
+/// Finds what has to start and what has to stop as of `today`.
 pub async fn plan(
     tx: &mut Tx,
     tenant: &str,
+    schema: &Schema,
     mappings: &Mappings,
-    opts: &RunOptions,
-) -> Result<Vec<Planned>> {
-    let today = opts.today.to_string();
-    let mut out: BTreeMap<(String, FinancierKey, bool), Planned> = BTreeMap::new();
-
-    // Starts: the first present day on or after the allocation's start whose
-    // activity the contracted product counts.
-    let rows = sqlx::query(
+    today: NaiveDate,
+) -> Result<Plan> {
+    let today_s = today.to_string();
+    let allocations: Vec<Allocation> = sqlx::query_as(
         "SELECT a.id, a.participant_id, a.toewijzing_nummer, a.product_categorie, a.product_code, \
-                a.ingangsdatum, f.kind, f.code, r.activity, MIN(r.day) AS first_day \
+                a.ingangsdatum, a.einddatum, a.reden_wijziging, a.status, f.kind, f.code \
+         FROM allocations a JOIN financiers f ON f.id = a.financier_id \
+         WHERE a.tenant_id = $1 AND a.status IN ('allocated', 'started', 'stopped') \
+           AND (a.reden_wijziging IS NULL OR a.reden_wijziging <> '13') \
+         ORDER BY a.participant_id, a.toewijzing_nummer",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot read allocations to start or stop")?;
+    let histories = delivery::by_allocation(tx, tenant).await?;
+    let held = delivery::held_for_review(tx, tenant).await?;
+    let first_days = first_days(tx, tenant, mappings, &today_s).await?;
+    let ends: Vec<End> = sqlx::query_as(
+        "SELECT id, participant_id, end_date, reason FROM participant_ends \
+         WHERE tenant_id = $1 AND processed_at IS NULL AND end_date <= $2 ORDER BY created_at, id",
+    )
+    .bind(tenant)
+    .bind(&today_s)
+    .fetch_all(&mut **tx)
+    .await
+    .context("cannot read registered ends of care")?;
+    // The latest registration counts; the earlier ones are settled with it.
+    let mut end_of: HashMap<&str, &End> = HashMap::new();
+    for e in &ends {
+        end_of.insert(e.participant_id.as_str(), e);
+    }
+
+    let mut out = Plan::default();
+    let mut messages: BTreeMap<(String, FinancierKey, bool), Planned> = BTreeMap::new();
+    let mut starting: HashSet<String> = HashSet::new();
+    let empty = History::default();
+    for a in &allocations {
+        let Some(kind) = Kind::parse(&a.kind) else {
+            continue;
+        };
+        let financier = FinancierKey::new(kind, &a.code);
+        let Some(law) = mappings
+            .get(&financier)
+            .and_then(|m| m.financier.standard.schema_name())
+            .and_then(|name| schema.standard_named(name))
+        else {
+            continue;
+        };
+        let h = histories.get(&a.id).unwrap_or(&empty);
+        if h.last_start().is_none() && a.status != "allocated" {
+            // Started before loket kept its deliveries: the start it would
+            // have to repeat is unknown, so nothing is guessed.
+            tracing::warn!(allocation = %a.id, "started allocation without a recorded start; not planned");
+            continue;
+        }
+        let end = end_of.get(a.participant_id.as_str()).copied();
+        let step = step(
+            a,
+            h,
+            end,
+            first_days.get(&a.id),
+            &law.stop,
+            today,
+            &mut out.notices,
+        );
+        let Some(step) = step else { continue };
+        let is_start = matches!(step, Step::Start(_));
+        if held.contains(&(
+            a.id.clone(),
+            if is_start { "start" } else { "stop" }.to_string(),
+        )) {
+            continue;
+        }
+        let products = match step {
+            Step::Start(day) => {
+                starting.insert(a.participant_id.clone());
+                vec![Product::start_of(a, day)]
+            }
+            Step::Stop(products) => products,
+        };
+        messages
+            .entry((a.participant_id.clone(), financier.clone(), is_start))
+            .or_insert_with(|| Planned {
+                participant_id: a.participant_id.clone(),
+                financier,
+                start: is_start,
+                products: Vec::new(),
+            })
+            .products
+            .extend(products);
+    }
+    // An end is settled once nothing of its participant is still to start:
+    // a start planned today is stopped by tomorrow's run.
+    out.settled_ends = ends
+        .iter()
+        .filter(|e| !starting.contains(&e.participant_id))
+        .map(|e| e.id.clone())
+        .collect();
+    out.planned = messages.into_values().collect();
+    Ok(out)
+}
+
+/// What one allocation needs, from its current deliveries (`h`), the
+/// participant's registered end and the first counted day without a start.
+fn step(
+    a: &Allocation,
+    h: &History,
+    end: Option<&End>,
+    first_day: Option<&NaiveDate>,
+    codes: &StopCodes,
+    today: NaiveDate,
+    notices: &mut Vec<Notice>,
+) -> Option<Step> {
+    let einddatum = a.einddatum.as_deref();
+    let ended = einddatum.is_some_and(|e| e < today.to_string().as_str());
+    let Some(start) = h.last_start() else {
+        return first_day.map(|d| Step::Start(*d));
+    };
+    let begin = start.begindatum.as_str();
+    // The Einddatum of a stop for an end registered on `date`: within the
+    // allocation, never before the start (TR018).
+    let clamp = |date: &str| -> String {
+        let d = einddatum.map_or(date, |e| e.min(date));
+        d.max(begin).to_string()
+    };
+    let notice = |rule: &str, nl: &str, en: &str| Notice {
+        kind: "not_sent".into(),
+        participant_id: Some(a.participant_id.clone()),
+        allocation_id: Some(a.id.clone()),
+        toewijzing_nummer: Some(a.toewijzing_nummer.clone()),
+        period: None,
+        rule: Some(rule.into()),
+        nl: nl.into(),
+        en: en.into(),
+    };
+    if let Some(stop) = h.definitive_stop(begin) {
+        // Stopped for good: only a changed end of care changes the stop.
+        let e = end?;
+        if e.reason == "tijdelijk" {
+            notices.push(notice(
+                "TR415",
+                "Tijdelijke stop niet verzonden: de levering is al definitief gestopt.",
+                "Temporary stop not sent: the delivery has already stopped for good.",
+            ));
+            return None;
+        }
+        let reden = codes.for_reason(&e.reason)?;
+        let eind = clamp(&e.end_date);
+        if stop.reden_beeindiging.as_deref() == Some(reden)
+            && stop.einddatum.as_deref() == Some(eind.as_str())
+        {
+            return None;
+        }
+        return Some(Step::Stop(vec![
+            Product::removal_of(stop, a),
+            Product::stop_of(start, a, eind, reden),
+        ]));
+    }
+    if let Some(temporary) = h.temporary_stop(begin) {
+        let paused_until = temporary.einddatum.clone().unwrap_or_default();
+        // A definitive stop after a temporary one ends on or after it (TR414).
+        let definitive = |date: &str, reden: &str| {
+            let eind = clamp(date).max(paused_until.clone());
+            Step::Stop(vec![Product::stop_of(start, a, eind, reden)])
+        };
+        return match end {
+            Some(e) if e.reason == "tijdelijk" => {
+                notices.push(notice(
+                    "TR413",
+                    "Tijdelijke stop niet verzonden: de levering is al tijdelijk gestopt.",
+                    "Temporary stop not sent: the delivery is already stopped temporarily.",
+                ));
+                None
+            }
+            Some(e) => Some(definitive(&e.end_date, codes.for_reason(&e.reason)?)),
+            // Back after the pause: a new start (OP378 allows it).
+            None => match first_day {
+                Some(d) if d.to_string() > paused_until => Some(Step::Start(*d)),
+                _ if ended => Some(definitive(
+                    einddatum.unwrap_or(&paused_until),
+                    codes.for_allocation_end(a.reden_wijziging.as_deref()),
+                )),
+                _ => None,
+            },
+        };
+    }
+    // An open start.
+    match end {
+        Some(e) => Some(Step::Stop(vec![Product::stop_of(
+            start,
+            a,
+            clamp(&e.end_date),
+            codes.for_reason(&e.reason)?,
+        )])),
+        None if ended => Some(Step::Stop(vec![Product::stop_of(
+            start,
+            a,
+            clamp(einddatum.unwrap_or(begin)),
+            codes.for_allocation_end(a.reden_wijziging.as_deref()),
+        )])),
+        None => None,
+    }
+}
+
+/// The first present day each allocation's product counts (its activity,
+/// within its dates, not after today) with no open start: for an allocation
+/// never started, the first such day; after a stop, the first day after it.
+async fn first_days(
+    tx: &mut Tx,
+    tenant: &str,
+    mappings: &Mappings,
+    today: &str,
+) -> Result<HashMap<String, NaiveDate>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.product_categorie, a.product_code, f.kind, f.code, r.activity, MIN(r.day) AS first_day \
          FROM allocations a JOIN financiers f ON f.id = a.financier_id \
          JOIN registrations r ON r.tenant_id = a.tenant_id AND r.participant_id = a.participant_id \
-         WHERE a.tenant_id = $1 AND a.status = 'allocated' AND (a.reden_wijziging IS NULL OR a.reden_wijziging <> '13') \
+         WHERE a.tenant_id = $1 AND a.status IN ('allocated', 'stopped') \
+           AND (a.reden_wijziging IS NULL OR a.reden_wijziging <> '13') \
            AND r.superseded_by IS NULL AND r.present = 1 AND r.day >= a.ingangsdatum \
            AND (a.einddatum IS NULL OR r.day <= a.einddatum) AND r.day <= $2 \
            AND (r.allocation_id IS NULL OR r.allocation_id = a.id) \
-         GROUP BY a.id, a.participant_id, a.toewijzing_nummer, a.product_categorie, a.product_code, \
-                  a.ingangsdatum, f.kind, f.code, r.activity",
+           AND r.day > COALESCE((SELECT MAX(d.einddatum) FROM deliveries d WHERE d.allocation_id = a.id \
+                AND d.kind = 'stop' AND d.current = 1), '') \
+         GROUP BY a.id, a.product_categorie, a.product_code, f.kind, f.code, r.activity",
     )
     .bind(tenant)
-    .bind(&today)
+    .bind(today)
     .fetch_all(&mut **tx)
     .await
-    .context("cannot read allocations to start")?;
-    let mut first: BTreeMap<String, (Planned, Product)> = BTreeMap::new();
+    .context("cannot read the first registered days")?;
+    let mut out: HashMap<String, NaiveDate> = HashMap::new();
     for r in rows {
         let Some(kind) = Kind::parse(&r.try_get::<String, _>("kind")?) else {
             continue;
@@ -158,144 +479,29 @@ pub async fn plan(
         if !contract.counts(activity.as_deref().unwrap_or_default()) {
             continue;
         }
-        let day = date(&r.try_get::<String, _>("first_day")?)?;
+        let day = super::load::date(&r.try_get::<String, _>("first_day")?)?;
         let id: String = r.try_get("id")?;
-        if first.get(&id).is_some_and(|(_, p)| p.begindatum <= day) {
-            continue;
-        }
-        first.insert(
-            id.clone(),
-            (
-                Planned {
-                    participant_id: r.try_get("participant_id")?,
-                    financier,
-                    start: true,
-                    products: Vec::new(),
-                    end_ids: Vec::new(),
-                },
-                Product {
-                    allocation_id: id,
-                    toewijzing_nummer: r.try_get("toewijzing_nummer")?,
-                    product,
-                    ingangsdatum: date(&r.try_get::<String, _>("ingangsdatum")?)?,
-                    begindatum: day,
-                    stop: None,
-                },
-            ),
-        );
+        let first = out.entry(id).or_insert(day);
+        *first = (*first).min(day);
     }
-    for (_, (planned, product)) in first {
-        out.entry((
-            planned.participant_id.clone(),
-            planned.financier.clone(),
-            true,
-        ))
-        .or_insert(planned)
-        .products
-        .push(product);
-    }
-
-    // Stops: started allocations that ended, or whose participant's care
-    // ended (a registered end not processed yet).
-    let rows = sqlx::query(
-        "SELECT a.id, a.participant_id, a.toewijzing_nummer, a.product_categorie, a.product_code, a.ingangsdatum, \
-                a.einddatum, a.reden_wijziging, f.kind, f.code, \
-                (SELECT e.detail FROM allocation_events e WHERE e.allocation_id = a.id AND e.status = 'started' \
-                  ORDER BY e.created_at DESC LIMIT 1) AS started, \
-                (SELECT pe.id FROM participant_ends pe WHERE pe.participant_id = a.participant_id \
-                  AND pe.processed_at IS NULL AND pe.end_date <= $2 ORDER BY pe.end_date LIMIT 1) AS end_id \
-         FROM allocations a JOIN financiers f ON f.id = a.financier_id \
-         WHERE a.tenant_id = $1 AND a.status = 'started' \
-           AND (a.einddatum < $2 OR EXISTS (SELECT 1 FROM participant_ends pe WHERE pe.participant_id = a.participant_id \
-                AND pe.processed_at IS NULL AND pe.end_date <= $2))",
-    )
-    .bind(tenant)
-    .bind(&today)
-    .fetch_all(&mut **tx)
-    .await
-    .context("cannot read allocations to stop")?;
-    for r in rows {
-        let Some(kind) = Kind::parse(&r.try_get::<String, _>("kind")?) else {
-            continue;
-        };
-        let einddatum = r
-            .try_get::<Option<String>, _>("einddatum")?
-            .map(|d| date(&d))
-            .transpose()?;
-        let end_id: Option<String> = r.try_get("end_id")?;
-        let (end, reden) = match &end_id {
-            Some(id) => {
-                let row =
-                    sqlx::query("SELECT end_date, reason_code FROM participant_ends WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut **tx)
-                        .await?;
-                let d = date(&row.try_get::<String, _>("end_date")?)?;
-                (
-                    einddatum.map_or(d, |e| e.min(d)),
-                    row.try_get::<String, _>("reason_code")?,
-                )
-            }
-            None => match einddatum {
-                Some(e) if e < opts.today => {
-                    let reden: Option<String> = r.try_get("reden_wijziging")?;
-                    (e, reden_beeindiging_for(reden.as_deref()).to_string())
-                }
-                _ => continue,
-            },
-        };
-        let started: Option<String> = r.try_get("started")?;
-        let begindatum = started
-            .as_deref()
-            .and_then(|d| serde_json::from_str::<Value>(d).ok())
-            .and_then(|v| v.get("begindatum")?.as_str()?.parse().ok());
-        let ingangsdatum = date(&r.try_get::<String, _>("ingangsdatum")?)?;
-        let begindatum: NaiveDate = begindatum.unwrap_or(ingangsdatum);
-        let financier = FinancierKey::new(kind, &r.try_get::<String, _>("code")?);
-        let participant_id: String = r.try_get("participant_id")?;
-        let planned = out
-            .entry((participant_id.clone(), financier.clone(), false))
-            .or_insert(Planned {
-                participant_id,
-                financier,
-                start: false,
-                products: Vec::new(),
-                end_ids: Vec::new(),
-            });
-        if let Some(id) = end_id
-            && !planned.end_ids.contains(&id)
-        {
-            planned.end_ids.push(id);
-        }
-        planned.products.push(Product {
-            allocation_id: r.try_get("id")?,
-            toewijzing_nummer: r.try_get("toewijzing_nummer")?,
-            product: ProductKey::new(
-                &r.try_get::<Option<String>, _>("product_categorie")?
-                    .unwrap_or_default(),
-                &r.try_get::<Option<String>, _>("product_code")?
-                    .unwrap_or_default(),
-            ),
-            ingangsdatum,
-            begindatum,
-            stop: Some((end.max(begindatum), reden)),
-        });
-    }
-    Ok(out.into_values().collect())
+    Ok(out)
 }
 
-/// Builds and checks every planned message. A message that fails its own
-/// check is an error: it is built from the record, so a failure means the
-/// record holds something the standard does not allow, and sending it
-/// would only return a rejection.
+/// Builds and checks every planned message: its structure and in-message
+/// rules, and then against the deliveries the record holds, with the very
+/// rules the municipality applies when it arrives (TR326, TR382,
+/// TR413-TR415, ...). A message that fails is not sent and is reported: it
+/// is built from the record, so a failure means the record holds something
+/// the standard does not allow, and sending it would only return a
+/// rejection.
 pub async fn build_all(
     tx: &mut Tx,
     schema: &'static Schema,
     tenant: &Tenant,
     mappings: &Mappings,
     planned: Vec<Planned>,
-    opts: &RunOptions,
-) -> Result<(Vec<Built>, Vec<super::Notice>)> {
+    today: NaiveDate,
+) -> Result<(Vec<Built>, Vec<Notice>)> {
     let mut built = Vec::new();
     let mut notices = Vec::new();
     for p in planned {
@@ -321,7 +527,7 @@ pub async fn build_all(
             &tenant.id,
             &p.financier.code,
             &identificatie,
-            opts.today,
+            today,
         )?;
         let client = b.add(0, "Client")?;
         b.value(client, "Bsn", &row.try_get::<String, _>("bsn")?)?;
@@ -362,46 +568,39 @@ pub async fn build_all(
             "Voorletters",
             name.get("Voorletters").and_then(Value::as_str),
         )?;
-        let list = b.add(
-            client,
-            if p.start {
-                "StartProducten"
-            } else {
-                "StopProducten"
-            },
-        )?;
+        let (list, item) = if p.start {
+            ("StartProducten", "StartProduct")
+        } else {
+            ("StopProducten", "StopProduct")
+        };
+        let list = b.add(client, list)?;
         for prod in &p.products {
-            let sp = b.add(
-                list,
-                if p.start {
-                    "StartProduct"
-                } else {
-                    "StopProduct"
-                },
-            )?;
+            let sp = b.add(list, item)?;
             b.value(sp, "ToewijzingNummer", &prod.toewijzing_nummer)?;
             let pr = b.add(sp, "Product")?;
-            b.value(pr, "Categorie", &prod.product.categorie)?;
-            if !prod.product.code.is_empty() {
-                b.value(pr, "Code", &prod.product.code)?;
-            }
-            b.value(sp, "ToewijzingIngangsdatum", &prod.ingangsdatum.to_string())?;
-            b.value(sp, "Begindatum", &prod.begindatum.to_string())?;
+            b.value(pr, "Categorie", &prod.categorie)?;
+            b.opt(pr, "Code", prod.code.as_deref().filter(|c| !c.is_empty()))?;
+            b.value(sp, "ToewijzingIngangsdatum", &prod.ingangsdatum)?;
+            b.value(sp, "Begindatum", &prod.begindatum)?;
             if let Some((end, reden)) = &prod.stop {
                 b.value(sp, "RedenBeeindiging", reden)?;
-                b.value(sp, "Einddatum", &end.to_string())?;
+                b.value(sp, "Einddatum", end)?;
             }
-            b.value(sp, "StatusAanlevering", "1")?;
+            b.value(sp, "StatusAanlevering", prod.status)?;
         }
         let message = b.msg;
         let (xml, checked) = istandaard::check_outgoing(&message, &Limits::outgoing())?;
-        if !checked.findings.is_empty() {
-            for f in &checked.findings {
-                notices.push(super::Notice {
+        let mut findings = checked.findings;
+        if findings.is_empty() {
+            findings = delivery::check(tx, tenant, &message).await?;
+        }
+        if !findings.is_empty() {
+            for f in &findings {
+                notices.push(Notice {
                     kind: "not_sent".into(),
                     participant_id: Some(p.participant_id.clone()),
                     allocation_id: p.products.first().map(|x| x.allocation_id.clone()),
-                    toewijzing_nummer: None,
+                    toewijzing_nummer: p.products.first().map(|x| x.toewijzing_nummer.clone()),
                     period: None,
                     rule: Some(f.rule.clone()),
                     nl: format!("{} niet verzonden: {}", message.name(), f.nl),
@@ -417,9 +616,17 @@ pub async fn build_all(
             toewijzing_nummers: p
                 .products
                 .iter()
+                .filter(|x| x.status != "3")
                 .map(|x| x.toewijzing_nummer.clone())
                 .collect(),
-            kind: if p.start { "start" } else { "stop" },
+            kind: if p.start {
+                "start"
+            } else if p.products.iter().any(|x| x.status == "3") {
+                "correction"
+            } else {
+                "stop"
+            },
+            file: None,
         };
         built.push(Built {
             planned: p,
@@ -432,7 +639,8 @@ pub async fn build_all(
     Ok((built, notices))
 }
 
-/// Puts a start or stop in the outbox and moves its allocations on.
+/// Puts a start or stop in the outbox and records its deliveries, in the
+/// caller's transaction.
 pub async fn store(tx: &mut Tx, tenant: &Tenant, mappings: &Mappings, m: &mut Built) -> Result<()> {
     let financier = &mappings
         .get(&m.planned.financier)
@@ -448,56 +656,138 @@ pub async fn store(tx: &mut Tx, tenant: &Tenant, mappings: &Mappings, m: &mut Bu
         },
     )
     .await?;
+    delivery::record(
+        tx,
+        tenant,
+        &m.message,
+        &m.planned.participant_id,
+        &message_id,
+    )
+    .await?;
+    m.sent.message_id = Some(message_id);
+    Ok(())
+}
+
+/// Marks registered ends of care processed.
+pub async fn settle_ends(tx: &mut Tx, tenant: &str, ids: &[String]) -> Result<()> {
     let ts = now();
-    for p in &m.planned.products {
-        let (status, detail) = match &p.stop {
-            None => (
-                "started",
-                serde_json::json!({ "begindatum": p.begindatum.to_string() }),
-            ),
-            Some((end, reden)) => (
-                "stopped",
-                serde_json::json!({
-                    "begindatum": p.begindatum.to_string(),
-                    "einddatum": end.to_string(),
-                    "reden_beeindiging": reden,
-                }),
-            ),
-        };
-        sqlx::query("UPDATE allocations SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(status)
-            .bind(&ts)
-            .bind(&p.allocation_id)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO allocation_events (id, allocation_id, message_id, status, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(new_id())
-        .bind(&p.allocation_id)
-        .bind(&message_id)
-        .bind(status)
-        .bind(detail.to_string())
-        .bind(&ts)
-        .execute(&mut **tx)
-        .await?;
-    }
-    for id in &m.planned.end_ids {
+    for id in ids {
         sqlx::query(
             "UPDATE participant_ends SET processed_at = $1 WHERE id = $2 AND tenant_id = $3",
         )
         .bind(&ts)
         .bind(id)
-        .bind(&tenant.id)
+        .bind(tenant)
         .execute(&mut **tx)
         .await?;
     }
-    m.sent.message_id = Some(message_id);
     Ok(())
 }
 
-/// Registers the end of a participant's care; the next run stops every
-/// started allocation with the reason's RedenBeeindiging.
+/// What a start/stop run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub date: String,
+    pub dry_run: bool,
+    pub messages: Vec<Sent>,
+    pub notices: Vec<Notice>,
+}
+
+impl Report {
+    /// The report as `loket startstop` prints it.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "Start/stop {}{}\n",
+            self.date,
+            if self.dry_run {
+                " (proef / dry run)"
+            } else {
+                ""
+            }
+        );
+        if self.messages.is_empty() {
+            s.push_str("Niets te versturen / nothing to send\n");
+        }
+        super::write_messages(&mut s, &self.messages);
+        super::write_notices(&mut s, &self.notices);
+        s
+    }
+}
+
+/// Runs the starts and stops due on `today` for `tenant`, in one transaction
+/// under the tenant lock (as a declaration run), so that the daemon's daily
+/// run, the command line and a declaration run never send the same start
+/// twice. `dry_run` plans and checks without storing; `out_dir` also writes
+/// each message as a file.
+pub async fn run(
+    store: &Store,
+    mappings: &Mappings,
+    tenant: &Tenant,
+    today: NaiveDate,
+    dry_run: bool,
+    out_dir: Option<&PathBuf>,
+) -> Result<Report> {
+    let schema = Schema::builtin()?;
+    let mut w = store.begin_write().await?;
+    w.lock_tenant(&tenant.id).await?;
+    let report = run_in(&mut w, schema, mappings, tenant, today, dry_run, out_dir).await?;
+    if dry_run {
+        w.rollback().await?;
+    } else {
+        w.commit().await?;
+        tracing::info!(
+            messages = report.messages.len(),
+            notices = report.notices.len(),
+            "start/stop run done"
+        );
+    }
+    Ok(report)
+}
+
+/// [`run`] inside the caller's locked transaction (the declaration run's).
+pub async fn run_in(
+    w: &mut WriteTx,
+    schema: &'static Schema,
+    mappings: &Mappings,
+    tenant: &Tenant,
+    today: NaiveDate,
+    dry_run: bool,
+    out_dir: Option<&PathBuf>,
+) -> Result<Report> {
+    let tx = &mut w.tx;
+    let plan = plan(tx, &tenant.id, schema, mappings, today).await?;
+    let (mut built, notices) = build_all(tx, schema, tenant, mappings, plan.planned, today).await?;
+    let mut report = Report {
+        date: today.to_string(),
+        dry_run,
+        messages: Vec::new(),
+        notices: plan.notices,
+    };
+    report.notices.extend(notices);
+    for m in &mut built {
+        if let Some(dir) = out_dir {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let path = dir.join(format!("{}-{}.xml", m.message.name(), m.identificatie));
+            std::fs::write(&path, &m.xml)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            m.sent.file = Some(path.display().to_string());
+        }
+        if !dry_run {
+            store(tx, tenant, mappings, m).await?;
+        }
+        report.messages.push(m.sent.clone());
+    }
+    if !dry_run {
+        settle_ends(tx, &tenant.id, &plan.settled_ends).await?;
+    }
+    Ok(report)
+}
+
+/// Registers the end of a participant's care; the next start/stop run stops
+/// every started allocation with the reason's RedenBeeindiging in the
+/// allocation's law. A later registration replaces an earlier one: when the
+/// stop was already sent, the run corrects it.
 pub async fn register_end(
     store: &Store,
     tenant: &str,
@@ -530,18 +820,17 @@ pub async fn register_end_in(
     reason: &str,
     registered_by: &str,
 ) -> Result<String> {
-    let code = reason_code(reason).with_context(|| format!("unknown reason {reason:?}"))?;
+    anyhow::ensure!(is_end_reason(reason), "unknown reason {reason:?}");
     let id = new_id();
     sqlx::query(
-        "INSERT INTO participant_ends (id, tenant_id, participant_id, end_date, reason, reason_code, registered_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO participant_ends (id, tenant_id, participant_id, end_date, reason, registered_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&id)
     .bind(tenant)
     .bind(participant_id)
     .bind(end_date.to_string())
     .bind(reason)
-    .bind(code)
     .bind(registered_by)
     .bind(now())
     .execute(&mut *w.tx)

@@ -91,7 +91,7 @@ pub enum Standard {
 
 impl Standard {
     /// Name of the standard in `schemas/istandaard` (its code lists).
-    fn schema_name(self) -> Option<&'static str> {
+    pub fn schema_name(self) -> Option<&'static str> {
         match self {
             Standard::Iwmo => Some("iwmo"),
             Standard::Ijw => Some("ijw"),

@@ -753,6 +753,11 @@ async fn retour(tx: &mut Tx, answer: &Answer<'_>) -> Result<()> {
                     let id: String = r.try_get("id")?;
                     add_event(tx, &id, message_id, &status, &detail).await?;
                 }
+                // A refused start or stop is not current at the counterpart,
+                // so it is not current here either.
+                if !product.codes.is_empty() {
+                    super::delivery::rejected(tx, answer.tenant, &heen.id, nummer).await?;
+                }
             }
         }
         "316" | "318" => {

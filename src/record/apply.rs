@@ -349,7 +349,7 @@ pub async fn apply(
         return Ok(None);
     };
     match msg.def().number.as_str() {
-        "305" | "307" => apply_deliveries(tx, tenant, msg, &participant, message_id).await?,
+        "305" | "307" => super::delivery::record(tx, tenant, msg, &participant, message_id).await?,
         _ => {}
     }
     Ok(Some(participant))
@@ -473,92 +473,4 @@ pub async fn add_event(
 /// The logical key of a start or stop delivery, without the BSN in clear.
 pub fn delivery_key(tenant: &str, bsn: &str) -> String {
     sha256_hex(&[tenant, bsn])
-}
-
-async fn apply_deliveries(
-    tx: &mut Tx,
-    tenant: &Tenant,
-    msg: &Message,
-    participant: &str,
-    message_id: &str,
-) -> Result<()> {
-    let (kind, path) = if msg.def().number == "305" {
-        ("start", "Client/StartProducten/StartProduct")
-    } else {
-        ("stop", "Client/StopProducten/StopProduct")
-    };
-    let bsn = msg.value("Client/Bsn").unwrap_or_default();
-    let key = delivery_key(&tenant.id, bsn);
-    for p in msg.root().all(path) {
-        let nummer = p.value("ToewijzingNummer").unwrap_or_default();
-        let begin = p.value("Begindatum").unwrap_or_default();
-        let status = p.value("StatusAanlevering").unwrap_or("1");
-        // A replacement or removal ends the current delivery with the same key.
-        if status != "1" {
-            sqlx::query(
-                "UPDATE deliveries SET current = 0 WHERE tenant_id = $1 AND kind = $2 AND bsn_hash = $3 \
-                 AND toewijzing_nummer = $4 AND begindatum = $5 AND current = 1",
-            )
-            .bind(&tenant.id)
-            .bind(kind)
-            .bind(&key)
-            .bind(nummer)
-            .bind(begin)
-            .execute(&mut **tx)
-            .await?;
-        }
-        if status != "3" {
-            sqlx::query(
-                "INSERT INTO deliveries (id, tenant_id, kind, bsn_hash, toewijzing_nummer, begindatum, einddatum, \
-                 reden_beeindiging, status_aanlevering, current, message_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
-            )
-            .bind(new_id())
-            .bind(&tenant.id)
-            .bind(kind)
-            .bind(&key)
-            .bind(nummer)
-            .bind(begin)
-            .bind(p.value("Einddatum"))
-            .bind(p.value("RedenBeeindiging"))
-            .bind(status)
-            .bind(message_id)
-            .bind(now())
-            .execute(&mut **tx)
-            .await?;
-        }
-        // The allocation (when the record has it) follows the delivery.
-        let new_status = match (kind, status) {
-            ("start", "3") => "allocated",
-            ("start", _) => "started",
-            ("stop", "3") => "started",
-            _ => "stopped",
-        };
-        let rows = sqlx::query(
-            "SELECT id FROM allocations WHERE tenant_id = $1 AND participant_id = $2 AND toewijzing_nummer = $3",
-        )
-        .bind(&tenant.id)
-        .bind(participant)
-        .bind(nummer)
-        .fetch_all(&mut **tx)
-        .await?;
-        for r in rows {
-            let id: String = r.try_get("id")?;
-            sqlx::query("UPDATE allocations SET status = $1, updated_at = $2 WHERE id = $3")
-                .bind(new_status)
-                .bind(now())
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-            add_event(
-                tx,
-                &id,
-                message_id,
-                new_status,
-                &format!("{kind} (StatusAanlevering {status})"),
-            )
-            .await?;
-        }
-    }
-    Ok(())
 }

@@ -10,6 +10,7 @@
 
 pub mod answers;
 pub mod apply;
+pub mod delivery;
 mod lookahead;
 pub mod order;
 pub mod rules;

@@ -118,6 +118,8 @@ pub struct Standard {
     pub basis_namespace: String,
     pub basisschema_xsd_versie: String,
     pub bericht_xsd_versie: String,
+    /// The RedenBeeindiging codes this law uses for each reason a delivery stops.
+    pub stop: StopCodes,
     pub datatypes: Vec<DataType>,
     pub classes: Vec<ClassDef>,
     pub messages: Vec<MessageDef>,
@@ -145,6 +147,46 @@ impl Standard {
         } else {
             &msg.namespace
         }
+    }
+}
+
+/// The RedenBeeindiging (WMO588 / JZ588) of a StopProduct, per meaning.
+///
+/// The two laws share the meanings but not all codes (a Jeugdwet stop "as
+/// planned" is 31, which in iWmo means a move), so code that stops a
+/// delivery names the meaning and asks the standard of the allocation's law
+/// for the code. Loaded from `[stop]` in `iwmo.toml` / `ijw.toml`; every code
+/// must be in the law's own code list.
+#[derive(Debug, Clone, Default)]
+pub struct StopCodes {
+    /// The temporary stop (20 in both laws).
+    pub temporary: String,
+    /// An allocation that ran to its Einddatum.
+    pub as_planned: String,
+    /// The end of care as the provider registers it, by name
+    /// (`volgens_plan`, `verhuizing`, ...).
+    pub reasons: BTreeMap<String, String>,
+    /// RedenWijziging of the municipality's last change -> RedenBeeindiging.
+    pub by_reden_wijziging: BTreeMap<String, String>,
+}
+
+impl StopCodes {
+    /// The code for a registered end of care, by its name.
+    pub fn for_reason(&self, name: &str) -> Option<&str> {
+        self.reasons.get(name).map(String::as_str)
+    }
+
+    /// The code for an allocation that ended on its Einddatum, from the
+    /// RedenWijziging of its last change.
+    pub fn for_allocation_end(&self, reden_wijziging: Option<&str>) -> &str {
+        reden_wijziging
+            .and_then(|r| self.by_reden_wijziging.get(r))
+            .unwrap_or(&self.as_planned)
+    }
+
+    /// Whether `code` is the temporary stop.
+    pub fn is_temporary(&self, code: &str) -> bool {
+        code == self.temporary
     }
 }
 
@@ -218,6 +260,11 @@ impl Schema {
         })
     }
 
+    /// A standard by its name (`iwmo`, `ijw`).
+    pub fn standard_named(&self, name: &str) -> Option<&Standard> {
+        self.standards.iter().find(|s| s.name == name)
+    }
+
     pub fn standard(&self, key: MessageKey) -> &Standard {
         &self.standards[key.standard]
     }
@@ -287,11 +334,21 @@ struct RawStandard {
     basis_namespace: String,
     basisschema_xsd_versie: String,
     bericht_xsd_versie: String,
+    stop: RawStop,
     codes: BTreeMap<String, u16>,
     #[serde(default)]
     datatypes: BTreeMap<String, RawDataType>,
     #[serde(default)]
     messages: BTreeMap<String, RawMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStop {
+    temporary: String,
+    as_planned: String,
+    reasons: BTreeMap<String, String>,
+    by_reden_wijziging: BTreeMap<String, String>,
 }
 
 /// An element line such as `"Einddatum?: LDT_Datum"` or `"BerichtVersie: LDT_BerichtVersie = 3"`.
@@ -354,6 +411,37 @@ fn compile_datatype(name: &str, raw: &RawDataType) -> Result<DataType> {
         max: raw.max,
         pattern,
         codes,
+    })
+}
+
+/// Checks `[stop]` against the law's own RedenBeeindiging code list, so a
+/// code that list lacks fails at start instead of in a stop's own check.
+fn compile_stop(raw: &RawStop, datatypes: &[DataType]) -> Result<StopCodes> {
+    let list = datatypes
+        .iter()
+        .find(|d| d.name == "LDT_RedenBeeindiging")
+        .and_then(|d| d.codes.as_ref())
+        .ok_or_else(|| anyhow!("[stop] needs the code list LDT_RedenBeeindiging"))?;
+    let all = [&raw.temporary, &raw.as_planned]
+        .into_iter()
+        .chain(raw.reasons.values())
+        .chain(raw.by_reden_wijziging.values());
+    for code in all {
+        if list.binary_search(code).is_err() {
+            bail!("[stop]: RedenBeeindiging {code:?} is not in this law's code list");
+        }
+    }
+    if raw.reasons.get("tijdelijk") != Some(&raw.temporary) {
+        bail!(
+            "[stop]: reasons.tijdelijk must be the temporary stop {:?}",
+            raw.temporary
+        );
+    }
+    Ok(StopCodes {
+        temporary: raw.temporary.clone(),
+        as_planned: raw.as_planned.clone(),
+        reasons: raw.reasons.clone(),
+        by_reden_wijziging: raw.by_reden_wijziging.clone(),
     })
 }
 
@@ -565,7 +653,9 @@ fn compile(common: &RawCommon, raw: RawStandard) -> Result<Standard> {
             answers: answers.map(|h| format!("{}{}", raw.message_prefix, h)),
         });
     }
+    let stop = compile_stop(&raw.stop, &datatypes)?;
     Ok(Standard {
+        stop,
         name: raw.name,
         label: raw.label,
         release: raw.release,
@@ -583,6 +673,52 @@ fn compile(common: &RawCommon, raw: RawStandard) -> Result<Standard> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two laws name the same reasons to stop, each with its own code:
+    /// the meanings where the lists differ are the ones that went wrong
+    /// when the iWmo codes were sent in a JW307.
+    #[test]
+    fn stop_reasons_follow_each_laws_code_list() {
+        let schema = Schema::builtin().expect("schema loads");
+        let law = |name: &str| {
+            &schema
+                .standards
+                .iter()
+                .find(|s| s.name == name)
+                .expect("standard")
+                .stop
+        };
+        let (wmo, jw) = (law("iwmo"), law("ijw"));
+        assert_eq!(
+            wmo.reasons.keys().collect::<Vec<_>>(),
+            jw.reasons.keys().collect::<Vec<_>>()
+        );
+        for (reason, wmo_code, jw_code) in [
+            ("volgens_plan", "19", "31"),
+            ("door_client", "21", "32"),
+            ("door_aanbieder", "22", "33"),
+            ("in_overleg", "23", "34"),
+            ("verhuizing", "31", "35"),
+            ("tijdelijk", "20", "20"),
+            ("overlijden", "02", "02"),
+        ] {
+            assert_eq!(wmo.for_reason(reason), Some(wmo_code), "{reason}");
+            assert_eq!(jw.for_reason(reason), Some(jw_code), "{reason}");
+        }
+        assert_eq!(wmo.for_allocation_end(None), "19");
+        assert_eq!(jw.for_allocation_end(None), "31");
+        assert_eq!(wmo.for_allocation_end(Some("07")), "31");
+        assert_eq!(jw.for_allocation_end(Some("07")), "35");
+        assert_eq!(jw.for_allocation_end(Some("04")), "31");
+        assert_eq!(jw.for_allocation_end(Some("05")), "36");
+    }
+
+    #[test]
+    fn a_stop_code_outside_the_laws_list_is_refused_at_load() {
+        let bad = IJW.replace("verhuizing = \"35\"", "verhuizing = \"19\"");
+        let err = Schema::load(COMMON, &[IWMO, &bad]).expect_err("19 is not in JZ588");
+        assert!(format!("{err:#}").contains("\"19\""), "{err:#}");
+    }
 
     #[test]
     fn builtin_schema_has_all_28_messages() {

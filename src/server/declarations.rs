@@ -59,20 +59,9 @@ pub async fn run(State(state): State<AppState>, Auth(tenant): Auth, Body(body): 
         .with_paths(vec!["/period".into()])
         .into_response();
     };
-    let today = match value.get("dagtekening").and_then(Value::as_str) {
-        Some(d) => match d.parse::<NaiveDate>() {
-            Ok(d) => d,
-            Err(_) => {
-                return ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "dagtekening is geen datum",
-                    "dagtekening is not a date",
-                )
-                .with_paths(vec!["/dagtekening".into()])
-                .into_response();
-            }
-        },
-        None => chrono::Local::now().date_naive(),
+    let today = match date_or_today(&value, "dagtekening") {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
     };
     let opts = RunOptions {
         period,
@@ -84,6 +73,52 @@ pub async fn run(State(state): State<AppState>, Auth(tenant): Auth, Body(body): 
     match engine::run(state.store(), mappings, &tenant, &opts).await {
         Ok(report) => {
             // Committed: the worker may send right away.
+            state.outbox.wake();
+            (StatusCode::OK, Json(json!(report))).into_response()
+        }
+        Err(e) => internal(e).into_response(),
+    }
+}
+
+/// The date in `value[key]`, or today when it is left out; the schema
+/// checked its shape, this its calendar (2026-02-30).
+fn date_or_today(value: &Value, key: &str) -> Result<NaiveDate, ApiError> {
+    match value.get(key).and_then(Value::as_str) {
+        Some(d) => d.parse::<NaiveDate>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{key} is geen geldige datum"),
+                format!("{key} is not a valid date"),
+            )
+            .with_paths(vec![format!("/{key}")])
+        }),
+        None => Ok(chrono::Local::now().date_naive()),
+    }
+}
+
+/// `POST /startstop/run` (`schemas/api/startstop-run.json`): the starts and
+/// stops due on a day, into the outbox (`startstop-run-result.json`), as the
+/// daemon's daily run and `loket startstop` send them.
+pub async fn run_startstop(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Body(body): Body,
+) -> Response {
+    if let Err(e) = only_providers(tenant.kind) {
+        return e.into_response();
+    }
+    let value = match super::input::parse_body("startstop-run", &body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let today = match date_or_today(&value, "date") {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let dry_run = value["dry_run"].as_bool().unwrap_or(false);
+    let mappings = state.mappings.for_tenant(&tenant.id);
+    match engine::startstop::run(state.store(), mappings, &tenant, today, dry_run, None).await {
+        Ok(report) => {
             state.outbox.wake();
             (StatusCode::OK, Json(json!(report))).into_response()
         }
@@ -239,7 +274,8 @@ pub async fn end(
                 "participant_id": id,
                 "date": date.to_string(),
                 "reason": reason,
-                "reden_beeindiging": engine::startstop::reason_code(reason),
+                // Per law: a participant may have Wmo and Jeugdwet allocations.
+                "reden_beeindiging": engine::startstop::reason_codes(reason).unwrap_or_default(),
             })),
         )
             .into_response(),

@@ -84,7 +84,32 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "review-resolve",
         include_str!("../../schemas/api/review-resolve.json"),
     ),
+    (
+        "startstop-run",
+        include_str!("../../schemas/api/startstop-run.json"),
+    ),
+    (
+        "startstop-run-result",
+        include_str!("../../schemas/api/startstop-run-result.json"),
+    ),
 ];
+
+/// Every schema by its `$id`, so one schema can `$ref` a part of another
+/// (`declarations-run-result.json#/$defs/message`) instead of repeating it.
+static REGISTRY: LazyLock<Result<jsonschema::Registry<'static>, String>> = LazyLock::new(|| {
+    let mut builder = jsonschema::Registry::new();
+    for (name, text) in SCHEMAS {
+        let schema: Value = serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        let id = schema["$id"]
+            .as_str()
+            .ok_or_else(|| format!("{name} has no $id"))?
+            .to_string();
+        builder = builder
+            .add(id, schema)
+            .map_err(|e| format!("{name}: {e}"))?;
+    }
+    builder.prepare().map_err(|e| e.to_string())
+});
 
 static VALIDATORS: LazyLock<HashMap<&'static str, Result<jsonschema::Validator, String>>> =
     LazyLock::new(|| {
@@ -94,7 +119,11 @@ static VALIDATORS: LazyLock<HashMap<&'static str, Result<jsonschema::Validator, 
                 let v = serde_json::from_str::<Value>(text)
                     .map_err(|e| e.to_string())
                     .and_then(|schema| {
-                        jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+                        let registry = REGISTRY.as_ref().map_err(Clone::clone)?;
+                        jsonschema::options()
+                            .with_registry(registry)
+                            .build(&schema)
+                            .map_err(|e| e.to_string())
                     });
                 (*name, v)
             })

@@ -18,7 +18,7 @@ use super::routes::{ApiError, Auth, Body};
 use crate::adapter::istandaard;
 use crate::mapping::{FinancierKey, Kind, Standard};
 use crate::outbox::{self, AlreadyQueued, Outgoing, QUEUED, STATES};
-use crate::record::apply;
+use crate::record::{self, apply};
 use crate::schema::Role;
 
 const ITEM_COLUMNS: &str = "o.message_id, o.financier, o.bericht, o.identificatie, o.target_kind, o.target, \
@@ -225,6 +225,30 @@ pub async fn post(
     let participant = apply::participant_id_for(&mut w.tx, &tenant.id, msg)
         .await
         .map_err(internal)?;
+    // A start or stop composed by hand is judged against the record exactly
+    // as a generated one (TR326, TR382, TR413-TR415, ...), under the tenant
+    // lock so that a start/stop run cannot send the same meanwhile.
+    let delivery = matches!(msg.def().number.as_str(), "305" | "307");
+    if delivery {
+        w.lock_tenant(&tenant.id).await.map_err(internal)?;
+        if participant.is_none() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "de cliënt heeft geen toewijzing in loket; een start of stop hoort bij een toewijzing",
+                "the client has no allocation in loket; a start or stop belongs to an allocation",
+            ));
+        }
+        let findings = record::delivery::check(&mut w.tx, &tenant, msg)
+            .await
+            .map_err(internal)?;
+        if !findings.is_empty() {
+            let judged = istandaard::Checked {
+                findings,
+                ..checked.clone()
+            };
+            return Ok(findings_error(&judged));
+        }
+    }
     let queued = outbox::enqueue(
         &mut w.tx,
         Outgoing {
@@ -254,6 +278,13 @@ pub async fn post(
             });
         }
     };
+    // Sent means recorded: the allocation's history shows the hand-made
+    // start or stop, and the next run plans from it.
+    if let (true, Some(p)) = (delivery, &participant) {
+        record::delivery::record(&mut w.tx, &tenant, msg, p, &id)
+            .await
+            .map_err(internal)?;
+    }
     w.commit().await.map_err(internal)?;
     state.outbox.wake();
     tracing::info!(message_id = %id, bericht = %msg.name(), financier = %key, "outbox: queued by the API");

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/invoices", post(super::invoices::post_invoice))
         .route("/declarations", get(super::declarations::list))
         .route("/declarations/run", post(super::declarations::run))
+        .route("/startstop/run", post(super::declarations::run_startstop))
         .route("/declarations/{id}", get(super::declarations::get))
         .route(
             "/outbox",

@@ -23,7 +23,7 @@ use super::registration::urlencode;
 use super::{
     WebError, csrf_field, euro, financier_kind_nl, financier_nl, name_of, page, status_nl,
 };
-use crate::engine::startstop::{END_REASONS, register_end_in};
+use crate::engine::startstop::{END_REASONS, is_end_reason, register_end_in};
 use crate::mapping::units::Eenheid;
 use crate::registration::today;
 use crate::server::AppState;
@@ -281,12 +281,14 @@ pub async fn show(
                     label { "Laatste dag van de zorg" input type="date" name="datum" required; }
                     label { "Reden"
                         select name="reden" required {
-                            @for (reason, code) in END_REASONS { option value=(reason) { (reason.replace('_', " ")) " (" (code) ")" } }
+                            // No default: the reason is a decision, not a guess.
+                            option value="" selected { "— kies een reden —" }
+                            @for (reason, label) in END_REASONS { option value=(reason) { (label) } }
                         }
                     }
                     button.secundair type="submit" { "Einde registreren" }
                 }
-                p { small { "Na het einde stuurt de volgende declaratierun voor elke gestarte toewijzing een stopbericht (307) met deze reden." } }
+                p { small { "Na het einde stuurt de dagelijkse start/stop-run voor elke gestarte toewijzing een stopbericht (307) met de code van deze reden in de wet van de toewijzing. Een nieuwe registratie vervangt de vorige: een al verzonden stop wordt dan gecorrigeerd." } }
             }
         }
         h2 { "Toewijzingen van alle financiers" }
@@ -603,7 +605,7 @@ pub async fn end(
         .datum
         .parse::<NaiveDate>()
         .map_err(|_| WebError::BadRequest("de datum is geen geldige datum".into()))?;
-    if !END_REASONS.iter().any(|(r, _)| *r == f.reden) {
+    if !is_end_reason(&f.reden) {
         return Err(WebError::BadRequest(
             "onbekende reden van beëindiging".into(),
         ));

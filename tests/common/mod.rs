@@ -8,6 +8,10 @@
 use std::future::Future;
 use std::sync::{Mutex, Once};
 
+use chrono::NaiveDate;
+use loket::adapter::istandaard::encode::Builder;
+use loket::adapter::istandaard::{self, Limits};
+use loket::schema::Schema;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------
@@ -264,6 +268,16 @@ impl Api {
             .await
     }
 
+    /// Posts a raw (XML) body and reads a JSON answer.
+    pub async fn post_raw(&self, path: &str, body: &str) -> Reply {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .body(body.to_string()),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.http.get(format!("{}{path}", self.base)))
             .await
@@ -498,4 +512,136 @@ pub fn urlencode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Allocations as a municipality sends them.
+
+/// One allocation in a generated 301.
+#[derive(Clone)]
+pub struct Alloc<'a> {
+    pub nummer: &'a str,
+    pub categorie: &'a str,
+    pub code: &'a str,
+    pub ingang: &'a str,
+    pub eind: Option<&'a str>,
+    /// Volume, eenheid, frequentie.
+    pub omvang: Option<(&'a str, &'a str, &'a str)>,
+    pub reden: Option<&'a str>,
+}
+
+/// The test client's Client with its Bsn, birth date and gender; the
+/// caller adds its Naam (a 301 has the full name, a 305 the short one).
+pub fn client(b: &mut Builder, bsn: &str) -> u32 {
+    let c = b.add(0, "Client").expect("client");
+    b.value(c, "Bsn", bsn).unwrap();
+    let g = b.add(c, "Geboortedatum").unwrap();
+    b.value(g, "Datum", "1990-05-17").unwrap();
+    b.value(c, "Geslacht", "1").unwrap();
+    c
+}
+
+/// A valid WMO301 / JW301 from `gemeente` to provider `aanbieder`, built
+/// with the same builder the engine uses: the first message of a scenario,
+/// before loket's own features take over.
+pub fn allocation_xml(
+    prefix: &str,
+    gemeente: &str,
+    aanbieder: &str,
+    ident: &str,
+    bsn: &str,
+    allocs: &[Alloc<'_>],
+) -> String {
+    let schema = Schema::builtin().expect("schema");
+    let day: NaiveDate = "2025-11-20".parse().expect("date");
+    let mut b = Builder::heenbericht(
+        schema,
+        &format!("{prefix}301"),
+        gemeente,
+        aanbieder,
+        ident,
+        day,
+    )
+    .expect("header");
+    let c = client(&mut b, bsn);
+    let n = b.add(c, "Naam").unwrap();
+    let gn = b.add(n, "Geslachtsnaam").unwrap();
+    b.value(gn, "Achternaam", "Voorbeeld").unwrap();
+    b.value(n, "Voorletters", "J").unwrap();
+    b.value(n, "NaamGebruik", "1").unwrap();
+    let cg = b.add(c, "Contactgegevens").unwrap();
+    let ct = b.add(cg, "Contact").unwrap();
+    b.value(ct, "Soort", "01").unwrap();
+    let ad = b.add(ct, "Adres").unwrap();
+    let huis = b.add(ad, "Huis").unwrap();
+    b.value(huis, "Huisnummer", "12").unwrap();
+    b.value(ad, "Postcode", "1011AB").unwrap();
+    b.value(ad, "Straatnaam", "Dorpsstraat").unwrap();
+    b.value(ad, "Plaatsnaam", "Amsterdam").unwrap();
+    b.value(ad, "LandCode", "NL").unwrap();
+    let t = b.add(ct, "Telefoon").unwrap();
+    let t1 = b.add(t, "Telefoon01").unwrap();
+    b.value(t1, "Telefoonnummer", "0201234567").unwrap();
+    b.value(t1, "Landnummer", "0031").unwrap();
+    let tps = b.add(c, "ToegewezenProducten").unwrap();
+    for a in allocs {
+        let tp = b.add(tps, "ToegewezenProduct").unwrap();
+        b.value(tp, "ToewijzingNummer", a.nummer).unwrap();
+        let p = b.add(tp, "Product").unwrap();
+        b.value(p, "Categorie", a.categorie).unwrap();
+        b.value(p, "Code", a.code).unwrap();
+        b.value(tp, "Toewijzingsdatum", "2025-11-20").unwrap();
+        b.value(tp, "Toewijzingstijd", "10:00:00").unwrap();
+        b.value(tp, "Ingangsdatum", a.ingang).unwrap();
+        b.opt(tp, "Einddatum", a.eind).unwrap();
+        b.opt(tp, "RedenWijziging", a.reden).unwrap();
+        if let Some((v, e, f)) = a.omvang {
+            let o = b.add(tp, "Omvang").unwrap();
+            b.value(o, "Volume", v).unwrap();
+            b.value(o, "Eenheid", e).unwrap();
+            b.value(o, "Frequentie", f).unwrap();
+        }
+    }
+    let (xml, checked) = istandaard::check_outgoing(&b.msg, &Limits::default()).expect("encode");
+    assert!(
+        checked.findings.is_empty(),
+        "test 301 is valid: {:?}",
+        checked.findings
+    );
+    xml
+}
+
+impl Api {
+    /// Posts a message as raw XML; the answer must be a retour or 200.
+    pub async fn post_xml(&self, xml: &str) -> String {
+        let res = self
+            .http
+            .post(format!("{}/messages", self.base))
+            .bearer_auth(&self.token)
+            .body(xml.to_string())
+            .send()
+            .await
+            .expect("post message");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        assert_eq!(status, 200, "{text}");
+        text
+    }
+
+    /// Posts the allocation message and returns the participant's id.
+    pub async fn allocate(&self, xml: &str, bsn: &str) -> String {
+        let retour = self.post_xml(xml).await;
+        assert!(
+            !retour.contains("RetourCode>0001<"),
+            "allocation accepted: {retour}"
+        );
+        let reply = self
+            .post_json("/participants/search", &json!({ "bsn": bsn }))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["id"]
+            .as_str()
+            .expect("participant id")
+            .to_string()
+    }
 }

@@ -1,0 +1,904 @@
+//! The Zorginstituut's case descriptions for iWmo 3.2 and iJw 3.2
+//! (casusbeschrijvingen), replayed end to end, each in its iWmo and its iJw
+//! reading (with the iJw codes where the document uses iWmo ones), plus the
+//! situations around them that a provider meets every week.
+//!
+//! A provider tenant and a municipality tenant of the same loket talk to
+//! each other the way they would through the exchange: the provider's
+//! outbox delivers into a folder, which is the municipality's drop-folder
+//! inbox; the municipality's retourbericht goes into the provider's
+//! drop-folder inbox. After the first message (the municipality's 301,
+//! written with the same builder the engine uses), every step is driven by
+//! loket's own features: registrations, the end of care, the daily
+//! start/stop run. Every message carried is written to `LOKET_EMIT_DIR` for
+//! CI's official XSD check, and at the end of each case both parties hold
+//! the same current starts and stops.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use loket::transport::dropfolder::DropFolder;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+#[macro_use]
+mod common;
+use common::*;
+
+on_both_backends!(
+    casus_1_extended_allocation_stop_repeats_the_start_wmo,
+    casus_1_extended_allocation_stop_repeats_the_start_jw,
+    casus_2_temporary_then_definitive_stop_same_end_wmo,
+    casus_2_temporary_then_definitive_stop_same_end_jw,
+    casus_3_temporary_then_definitive_stop_later_end_wmo,
+    casus_3_temporary_then_definitive_stop_later_end_jw,
+    casus_4_stop_corrected_in_one_message_wmo,
+    casus_4_stop_corrected_in_one_message_jw,
+    restart_after_a_temporary_stop,
+    early_end_by_the_municipality_stops_with_36_wmo,
+    early_end_by_the_municipality_stops_with_36_jw,
+    a_hand_made_stop_is_judged_and_recorded,
+    a_rejected_start_waits_for_the_review,
+);
+
+const AGB: &str = "73730112";
+
+/// The law a case runs under: its messages' prefix, municipality, product
+/// and activity from the project's own mappings, and the codes that differ.
+#[derive(Clone, Copy)]
+struct Law {
+    prefix: &'static str,
+    gemeente: &'static str,
+    categorie: &'static str,
+    code: &'static str,
+    /// Volume, eenheid, frequentie of the allocation.
+    omvang: (&'static str, &'static str, &'static str),
+    activity: &'static str,
+    /// RedenBeeindiging: as planned, in agreement, by the provider.
+    volgens_plan: &'static str,
+    in_overleg: &'static str,
+    door_aanbieder: &'static str,
+}
+
+/// iWmo: dagbesteding (07A12) at gemeente 0363, 6 dagdelen a week.
+const WMO: Law = Law {
+    prefix: "WMO",
+    gemeente: "0363",
+    categorie: "07",
+    code: "07A12",
+    omvang: ("6", "16", "2"),
+    activity: "kas",
+    volgens_plan: "19",
+    in_overleg: "23",
+    door_aanbieder: "22",
+};
+
+/// iJw: ambulante jeugdhulp (45A45) at gemeente 0599, 3 hours a week; the
+/// JZ588 codes for the same meanings.
+const JW: Law = Law {
+    prefix: "JW",
+    gemeente: "0599",
+    categorie: "45",
+    code: "45A45",
+    omvang: ("3", "04", "2"),
+    activity: "jeugdhulp-specialistisch",
+    volgens_plan: "31",
+    in_overleg: "34",
+    door_aanbieder: "33",
+};
+
+/// One loket with a provider and the municipalities, wired through folders.
+struct Exchange {
+    server: Server,
+    worker: Option<loket::outbox::Worker>,
+    provider: Api,
+    gemeenten: Vec<(Api, DropFolder)>,
+    provider_inbox: DropFolder,
+    /// Retours already handed to the provider.
+    carried: HashSet<PathBuf>,
+    /// Every message the exchange carried, in order: (bericht, xml).
+    log: Vec<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Exchange {
+    async fn start(db: Db) -> Exchange {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        // The project's own mappings, delivering into each municipality's
+        // inbox instead of over HTTP.
+        let mappings = root.join("mappings");
+        std::fs::create_dir_all(&mappings).expect("mappings dir");
+        let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+        for gemeente in ["0363", "0599"] {
+            let inbox = root.join(format!("gemeente-{gemeente}"));
+            std::fs::create_dir_all(&inbox).expect("inbox");
+            for entry in std::fs::read_dir(&project).expect("project mappings") {
+                let path = entry.expect("entry").path();
+                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                if !name.starts_with(&format!("gemeente-{gemeente}-")) || !name.ends_with(".toml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("mapping");
+                let text = text
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("delivery = ") {
+                            format!("delivery = {{ folder = \"{}\" }}", inbox.display())
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                std::fs::write(mappings.join(&name), text).expect("write mapping");
+            }
+        }
+        let config = loket::config::Config {
+            mappings_dir: mappings,
+            outbox: loket::outbox::Settings {
+                retry_base_ms: 20,
+                retry_max_ms: 200,
+                poll_ms: 20,
+                ..loket::outbox::Settings::default()
+            },
+            ..loket::config::Config::default()
+        };
+        let server = Server::start_with(db, config).await;
+        let provider = server.tenant_api(AGB).await;
+        let mut gemeenten = Vec::new();
+        for gemeente in ["0363", "0599"] {
+            let api = server.tenant_api(gemeente).await;
+            let inbox = DropFolder::open(
+                server.state.ingest.clone(),
+                &loket::transport::dropfolder::DropfolderConfig {
+                    tenant: gemeente.into(),
+                    inbox: root.join(format!("gemeente-{gemeente}")),
+                },
+            )
+            .await
+            .expect("municipality inbox");
+            gemeenten.push((api, inbox));
+        }
+        let provider_dir = root.join("aanbieder");
+        std::fs::create_dir_all(&provider_dir).expect("provider inbox");
+        let provider_inbox = DropFolder::open(
+            server.state.ingest.clone(),
+            &loket::transport::dropfolder::DropfolderConfig {
+                tenant: AGB.into(),
+                inbox: provider_dir,
+            },
+        )
+        .await
+        .expect("provider inbox");
+        let worker = server
+            .state
+            .outbox
+            .start(server.state.ingest.clone(), server.state.metrics.clone())
+            .expect("outbox worker");
+        Exchange {
+            server,
+            worker: Some(worker),
+            provider,
+            gemeenten,
+            provider_inbox,
+            carried: HashSet::new(),
+            log: Vec::new(),
+            _dir: dir,
+        }
+    }
+
+    fn gemeente(&self, code: &str) -> &Api {
+        &self
+            .gemeenten
+            .iter()
+            .find(|(a, _)| a.tenant == code)
+            .expect("municipality")
+            .0
+    }
+
+    /// The municipality sends its 301 (the scenario's first message).
+    async fn allocate(&mut self, law: Law, ident: &str, bsn: &str, allocs: &[Alloc<'_>]) -> String {
+        let xml = allocation_xml(law.prefix, law.gemeente, AGB, ident, bsn, allocs);
+        emit(&xml, false, &format!("case-{}301-{ident}", law.prefix));
+        self.log.push((format!("{}301", law.prefix), xml.clone()));
+        self.provider.allocate(&xml, bsn).await
+    }
+
+    /// Carries everything in flight until both sides are quiet: the
+    /// provider's outbox delivers into the municipalities' inboxes, they
+    /// take the messages in and answer, and the retours go to the provider.
+    async fn settle(&mut self) {
+        for _ in 0..3 {
+            self.wait_for_outbox().await;
+            for (_, inbox) in &mut self.gemeenten {
+                inbox.poll_once().await;
+            }
+            let mut moved = 0;
+            for (_, inbox) in &self.gemeenten {
+                let processed = inbox.inbox().join("processed");
+                let Ok(entries) = std::fs::read_dir(&processed) else {
+                    continue;
+                };
+                let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+                paths.sort();
+                for path in paths {
+                    if self.carried.contains(&path) {
+                        continue;
+                    }
+                    self.carried.insert(path.clone());
+                    let name = path.file_name().unwrap().to_string_lossy().to_string();
+                    let xml = std::fs::read_to_string(&path).expect("read processed");
+                    let bericht = bericht_of(&xml);
+                    emit(&xml, false, &format!("case-{name}"));
+                    self.log.push((bericht, xml.clone()));
+                    if name.ends_with(".retour.xml") {
+                        let target = self.provider_inbox.inbox().join(&name);
+                        let tmp = self.provider_inbox.inbox().join(format!(".{name}"));
+                        std::fs::write(&tmp, &xml).expect("write retour");
+                        std::fs::rename(&tmp, &target).expect("publish retour");
+                        moved += 1;
+                    }
+                }
+            }
+            self.provider_inbox.poll_once().await;
+            if moved == 0 {
+                return;
+            }
+        }
+    }
+
+    async fn wait_for_outbox(&self) {
+        for _ in 0..500 {
+            let pending: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM outbox WHERE state IN ('queued', 'sending')",
+            )
+            .fetch_one(self.server.state.store().pool())
+            .await
+            .expect("outbox count")
+            .try_get("n")
+            .expect("n");
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the outbox did not empty");
+    }
+
+    /// Registers present days with the law's activity.
+    async fn attend(&self, law: Law, participant: &str, days: &[&str]) {
+        let items: Vec<(&str, &str, &str, &str, &str)> = days
+            .iter()
+            .map(|d| (participant, *d, "09:00", "12:00", law.activity))
+            .collect();
+        self.provider.days(&items).await;
+    }
+
+    /// Registers the end of care.
+    async fn end(&self, participant: &str, date: &str, reason: &str) {
+        let reply = self
+            .provider
+            .post_json(
+                &format!("/participants/{participant}/end"),
+                &json!({"date": date, "reason": reason, "registered_by": "Anna"}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+
+    /// The daily start/stop run on `date`, then the exchange carries what
+    /// it sent. Returns the run's report.
+    async fn run(&mut self, date: &str) -> Value {
+        let reply = self
+            .provider
+            .post_json("/startstop/run", &json!({ "date": date }))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_schema("startstop-run-result", &reply.body);
+        self.server.state.outbox.wake();
+        self.settle().await;
+        reply.body
+    }
+
+    /// The last message of this kind the exchange carried, decoded.
+    fn last(&self, bericht: &str) -> loket::message::Message {
+        let (_, xml) = self
+            .log
+            .iter()
+            .rev()
+            .find(|(b, _)| b == bericht)
+            .unwrap_or_else(|| panic!("no {bericht} was carried: {:?}", self.berichten()));
+        decode(xml)
+    }
+
+    fn berichten(&self) -> Vec<&str> {
+        self.log.iter().map(|(b, _)| b.as_str()).collect()
+    }
+
+    /// Every retour the municipality sent accepted its message.
+    fn all_accepted(&self) {
+        for (bericht, xml) in &self.log {
+            if bericht.ends_with("306") || bericht.ends_with("308") {
+                let codes = retourcodes(xml);
+                assert!(
+                    codes.iter().all(|c| c == "0200"),
+                    "{bericht} rejected with {codes:?}:\n{xml}"
+                );
+            }
+        }
+    }
+
+    /// Both parties hold the same current starts and stops.
+    async fn records_agree(&self, gemeente: &str) {
+        let provider = deliveries(&self.server, AGB).await;
+        let municipality = deliveries(&self.server, gemeente).await;
+        assert!(!provider.is_empty(), "the provider recorded deliveries");
+        assert_eq!(
+            provider, municipality,
+            "provider and municipality agree on the current starts and stops"
+        );
+    }
+
+    async fn stop(mut self) {
+        if let Some(w) = self.worker.take() {
+            w.stop().await;
+        }
+    }
+}
+
+/// The current starts and stops a tenant holds, without its own keys.
+async fn deliveries(
+    server: &Server,
+    tenant: &str,
+) -> BTreeSet<(String, String, String, String, String)> {
+    sqlx::query(
+        "SELECT kind, toewijzing_nummer, begindatum, COALESCE(einddatum, '') AS e, \
+         COALESCE(reden_beeindiging, '') AS r FROM deliveries WHERE tenant_id = $1 AND current = 1",
+    )
+    .bind(tenant)
+    .fetch_all(server.state.store().pool())
+    .await
+    .expect("deliveries")
+    .iter()
+    .map(|r| {
+        (
+            r.try_get("kind").unwrap(),
+            r.try_get("toewijzing_nummer").unwrap(),
+            r.try_get("begindatum").unwrap(),
+            r.try_get("e").unwrap(),
+            r.try_get("r").unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// The text of the first `element` (whatever its namespace prefix).
+fn value_of(xml: &str, element: &str) -> String {
+    let open = format!(":{element}>");
+    let at = xml.find(&open).expect("element") + open.len();
+    xml[at..].split('<').next().unwrap_or_default().to_string()
+}
+
+/// `xml` with the first `element` whose text is `old` set to `new`.
+fn with_value(xml: &str, element: &str, old: &str, new: &str) -> String {
+    let from = format!(":{element}>{old}<");
+    assert!(xml.contains(&from), "{element} {old} in the message");
+    xml.replacen(&from, &format!(":{element}>{new}<"), 1)
+}
+
+fn decode(xml: &str) -> loket::message::Message {
+    let checked = loket::adapter::istandaard::check(
+        loket::schema::Schema::builtin().unwrap(),
+        xml.as_bytes(),
+        &loket::adapter::istandaard::Limits::default(),
+    )
+    .expect("carried message decodes");
+    assert!(checked.findings.is_empty(), "{:?}\n{xml}", checked.findings);
+    checked.message
+}
+
+fn bericht_of(xml: &str) -> String {
+    decode(xml).name().to_string()
+}
+
+fn retourcodes(xml: &str) -> Vec<String> {
+    xml.split("RetourCode>")
+        .skip(1)
+        .step_by(2)
+        .filter_map(|s| s.split('<').next())
+        .map(str::to_string)
+        .collect()
+}
+
+fn product<'a>(law: Law, nummer: &'a str, ingang: &'a str, eind: Option<&'a str>) -> Alloc<'a> {
+    Alloc {
+        nummer,
+        categorie: law.categorie,
+        code: law.code,
+        ingang,
+        eind,
+        omvang: Some(law.omvang),
+        reden: None,
+    }
+}
+
+/// The StopProducts of the last 307, as (status, begindatum, reden, einddatum).
+fn stops(x: &Exchange, law: Law) -> Vec<(String, String, String, String)> {
+    let msg = x.last(&format!("{}307", law.prefix));
+    msg.root()
+        .all("Client/StopProducten/StopProduct")
+        .iter()
+        .map(|p| {
+            let v = |k: &str| p.value(k).unwrap_or_default().to_string();
+            (
+                v("StatusAanlevering"),
+                v("Begindatum"),
+                v("RedenBeeindiging"),
+                v("Einddatum"),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Casus 1: an allocation extended by a new 301 (RedenWijziging 04) while the
+// delivery runs. The document ends with the extension; what it implies for
+// the provider is that the stop, when it comes, repeats the start's key
+// (Begindatum, ToewijzingIngangsdatum, product) and not the changed
+// allocation (TR382), which the municipality checks.
+
+async fn casus_1(db: Db, law: Law) {
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900006";
+    let p = x
+        .allocate(
+            law,
+            "C1A",
+            bsn,
+            &[product(law, "667899", "2023-01-01", Some("2023-06-30"))],
+        )
+        .await;
+    x.attend(law, &p, &["2023-01-05", "2023-01-12"]).await;
+    let started = x.run("2023-01-06").await;
+    assert_eq!(started["messages"][0]["kind"], "start", "{started}");
+    let start = x.last(&format!("{}305", law.prefix));
+    let sp = start.get("Client/StartProducten/StartProduct").unwrap();
+    assert_eq!(sp.value("Begindatum"), Some("2023-01-05"));
+    assert_eq!(sp.value("ToewijzingIngangsdatum"), Some("2023-01-01"));
+    assert_eq!(sp.value("StatusAanlevering"), Some("1"));
+    // Nothing more to send while the delivery runs.
+    let quiet = x.run("2023-01-13").await;
+    assert!(quiet["messages"].as_array().unwrap().is_empty(), "{quiet}");
+    // Step 4: the municipality extends the allocation to 31-12-2023.
+    let mut extended = product(law, "667899", "2023-01-01", Some("2023-12-31"));
+    extended.reden = Some("04");
+    x.allocate(law, "C1B", bsn, &[extended]).await;
+    // The old end passes without a stop: the allocation runs on.
+    let after = x.run("2023-07-03").await;
+    assert!(after["messages"].as_array().unwrap().is_empty(), "{after}");
+    // Care ends as planned in November.
+    x.end(&p, "2023-11-30", "volgens_plan").await;
+    x.run("2023-12-01").await;
+    assert_eq!(
+        stops(&x, law),
+        vec![(
+            "1".into(),
+            "2023-01-05".into(),
+            law.volgens_plan.into(),
+            "2023-11-30".into()
+        )]
+    );
+    let stop = x.last(&format!("{}307", law.prefix));
+    assert_eq!(
+        stop.value("Client/StopProducten/StopProduct/ToewijzingIngangsdatum"),
+        Some("2023-01-01")
+    );
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+async fn casus_1_extended_allocation_stop_repeats_the_start_wmo(db: Db) {
+    casus_1(db, WMO).await
+}
+
+async fn casus_1_extended_allocation_stop_repeats_the_start_jw(db: Db) {
+    casus_1(db, JW).await
+}
+
+// ---------------------------------------------------------------------------
+// Casus 2 and 3: a temporary stop (hospital stay), then the definitive stop
+// without a new start (OP377, OP378), its Einddatum equal to (casus 2) or
+// later than (casus 3) the temporary one (TR414).
+
+async fn temporary_then_definitive(db: Db, law: Law, pause: &str, end: &str) {
+    let mut x = Exchange::start(db).await;
+    let bsn = "999996770";
+    let p = x
+        .allocate(
+            law,
+            "C2A",
+            bsn,
+            &[product(law, "668877", "2023-05-15", Some("2023-12-31"))],
+        )
+        .await;
+    x.attend(law, &p, &["2023-05-17", "2023-05-24"]).await;
+    x.run("2023-05-18").await;
+    x.end(&p, pause, "tijdelijk").await;
+    x.run(pause).await;
+    assert_eq!(
+        stops(&x, law),
+        vec![("1".into(), "2023-05-17".into(), "20".into(), pause.into())]
+    );
+    x.end(&p, end, "in_overleg").await;
+    let definitive = x.run(end).await;
+    assert_eq!(definitive["messages"][0]["kind"], "stop", "{definitive}");
+    assert_eq!(
+        stops(&x, law),
+        vec![(
+            "1".into(),
+            "2023-05-17".into(),
+            law.in_overleg.into(),
+            end.into()
+        )]
+    );
+    // Stopped for good: later runs send nothing.
+    let later = x.run("2023-08-01").await;
+    assert!(later["messages"].as_array().unwrap().is_empty(), "{later}");
+    assert_eq!(
+        x.berichten().iter().filter(|b| b.ends_with("307")).count(),
+        2
+    );
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+async fn casus_2_temporary_then_definitive_stop_same_end_wmo(db: Db) {
+    temporary_then_definitive(db, WMO, "2023-06-20", "2023-06-20").await
+}
+
+async fn casus_2_temporary_then_definitive_stop_same_end_jw(db: Db) {
+    temporary_then_definitive(db, JW, "2023-06-20", "2023-06-20").await
+}
+
+async fn casus_3_temporary_then_definitive_stop_later_end_wmo(db: Db) {
+    temporary_then_definitive(db, WMO, "2023-06-07", "2023-06-29").await
+}
+
+async fn casus_3_temporary_then_definitive_stop_later_end_jw(db: Db) {
+    temporary_then_definitive(db, JW, "2023-06-07", "2023-06-29").await
+}
+
+// ---------------------------------------------------------------------------
+// Casus 4: the stop went out with the wrong reason; correcting the end of
+// care removes it (StatusAanlevering 3) and adds the right one in one 307,
+// which the municipality accepts (3.2 allows both classes in one message).
+
+async fn casus_4(db: Db, law: Law) {
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900006";
+    let p = x
+        .allocate(
+            law,
+            "C4A",
+            bsn,
+            &[product(law, "667899", "2023-01-01", Some("2023-06-30"))],
+        )
+        .await;
+    x.attend(law, &p, &["2023-01-05"]).await;
+    x.run("2023-01-06").await;
+    x.end(&p, "2023-06-17", "door_aanbieder").await;
+    x.run("2023-06-19").await;
+    let wrong = (
+        "1".to_string(),
+        "2023-01-05".to_string(),
+        law.door_aanbieder.to_string(),
+        "2023-06-17".to_string(),
+    );
+    assert_eq!(stops(&x, law), vec![wrong.clone()]);
+    // The back office registers the right reason.
+    x.end(&p, "2023-06-17", "volgens_plan").await;
+    let corrected = x.run("2023-06-21").await;
+    assert_eq!(
+        corrected["messages"][0]["kind"], "correction",
+        "{corrected}"
+    );
+    let mut removal = wrong.clone();
+    removal.0 = "3".into();
+    assert_eq!(
+        stops(&x, law),
+        vec![
+            removal,
+            (
+                "1".into(),
+                "2023-01-05".into(),
+                law.volgens_plan.into(),
+                "2023-06-17".into()
+            )
+        ]
+    );
+    // Registering the same end again changes nothing.
+    x.end(&p, "2023-06-17", "volgens_plan").await;
+    let same = x.run("2023-06-22").await;
+    assert!(same["messages"].as_array().unwrap().is_empty(), "{same}");
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+async fn casus_4_stop_corrected_in_one_message_wmo(db: Db) {
+    casus_4(db, WMO).await
+}
+
+async fn casus_4_stop_corrected_in_one_message_jw(db: Db) {
+    casus_4(db, JW).await
+}
+
+// ---------------------------------------------------------------------------
+// Around the cases.
+
+/// Back after the hospital: a registered day after a temporary stop starts
+/// the delivery again with a new 305 (the earlier start has its stop, so
+/// TR326 allows it), and the final stop repeats the new start's key.
+async fn restart_after_a_temporary_stop(db: Db) {
+    let law = WMO;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999996782";
+    let p = x
+        .allocate(
+            law,
+            "R1",
+            bsn,
+            &[product(law, "12563", "2023-03-16", Some("2023-12-31"))],
+        )
+        .await;
+    x.attend(law, &p, &["2023-03-30"]).await;
+    x.run("2023-03-31").await;
+    x.end(&p, "2023-06-07", "tijdelijk").await;
+    x.run("2023-06-08").await;
+    x.attend(law, &p, &["2023-07-03", "2023-07-05"]).await;
+    let restarted = x.run("2023-07-04").await;
+    assert_eq!(restarted["messages"][0]["kind"], "start", "{restarted}");
+    let start = x.last("WMO305");
+    assert_eq!(
+        start.value("Client/StartProducten/StartProduct/Begindatum"),
+        Some("2023-07-03")
+    );
+    x.end(&p, "2023-09-29", "volgens_plan").await;
+    x.run("2023-10-02").await;
+    assert_eq!(
+        stops(&x, law),
+        vec![(
+            "1".into(),
+            "2023-07-03".into(),
+            "19".into(),
+            "2023-09-29".into()
+        )]
+    );
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// The municipality ends the allocation early (RedenWijziging 05,
+/// herbeoordeling: verkorting): once the new Einddatum has passed, the stop
+/// goes out with 36 (geïnitieerd door de gemeente) in both laws, repeating
+/// the start.
+async fn early_end(db: Db, law: Law) {
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900304";
+    let p = x
+        .allocate(
+            law,
+            "E1",
+            bsn,
+            &[product(law, "770001", "2023-02-01", Some("2023-12-31"))],
+        )
+        .await;
+    x.attend(law, &p, &["2023-02-06"]).await;
+    x.run("2023-02-07").await;
+    let mut shorter = product(law, "770001", "2023-02-01", Some("2023-04-30"));
+    shorter.reden = Some("05");
+    x.allocate(law, "E2", bsn, &[shorter]).await;
+    let before = x.run("2023-04-30").await;
+    assert!(
+        before["messages"].as_array().unwrap().is_empty(),
+        "{before}"
+    );
+    x.run("2023-05-01").await;
+    assert_eq!(
+        stops(&x, law),
+        vec![(
+            "1".into(),
+            "2023-02-06".into(),
+            "36".into(),
+            "2023-04-30".into()
+        )]
+    );
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+async fn early_end_by_the_municipality_stops_with_36_wmo(db: Db) {
+    early_end(db, WMO).await
+}
+
+async fn early_end_by_the_municipality_stops_with_36_jw(db: Db) {
+    early_end(db, JW).await
+}
+
+/// A stop composed by hand (`POST /outbox`) is judged against the record as
+/// a generated one: one the municipality would reject (TR414: ending before
+/// the temporary stop) is refused and nothing is queued; a good one is
+/// queued and shows in the allocation's history, and the run plans from it.
+async fn a_hand_made_stop_is_judged_and_recorded(db: Db) {
+    let law = WMO;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999996770";
+    let p = x
+        .allocate(
+            law,
+            "H1",
+            bsn,
+            &[product(law, "668877", "2023-05-15", Some("2023-12-31"))],
+        )
+        .await;
+    x.attend(law, &p, &["2023-05-17"]).await;
+    x.run("2023-05-18").await;
+    x.end(&p, "2023-06-20", "tijdelijk").await;
+    x.run("2023-06-21").await;
+    // The temporary stop as sent, turned into a definitive one by hand.
+    let temporary = x
+        .log
+        .iter()
+        .rev()
+        .find(|(b, _)| b == "WMO307")
+        .map(|(_, xml)| xml.clone())
+        .expect("the temporary stop");
+    let ident = value_of(&temporary, "Identificatie");
+    let by_hand = |new_ident: &str, reden: &str, eind: &str| {
+        let xml = with_value(&temporary, "Identificatie", &ident, new_ident);
+        let xml = with_value(&xml, "RedenBeeindiging", "20", reden);
+        with_value(&xml, "Einddatum", "2023-06-20", eind)
+    };
+    let too_early = x
+        .provider
+        .post_raw("/outbox", &by_hand("HAND1", "23", "2023-06-10"))
+        .await;
+    assert_eq!(too_early.status, 422, "{}", too_early.body);
+    assert!(
+        too_early.body.to_string().contains("TR414"),
+        "{}",
+        too_early.body
+    );
+    let good = x
+        .provider
+        .post_raw("/outbox", &by_hand("HAND2", "23", "2023-06-20"))
+        .await;
+    assert_eq!(good.status, 202, "{}", good.body);
+    x.settle().await;
+    let record = x.provider.get(&format!("/participants/{p}")).await;
+    assert_eq!(record.status, 200, "{}", record.body);
+    let allocation = &record.body["allocations"][0];
+    assert_eq!(
+        allocation["status"],
+        "stopped",
+        "{record:?}",
+        record = record.body
+    );
+    // The run sees the definitive stop: nothing more to send.
+    let after = x.run("2023-07-03").await;
+    assert!(after["messages"].as_array().unwrap().is_empty(), "{after}");
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// A start the municipality rejects (its 306 carries a code) is not current
+/// on either side: the provider gets a review item and does not send the
+/// start again until a person has resolved it; then the next run does.
+async fn a_rejected_start_waits_for_the_review(db: Db) {
+    let law = WMO;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900006";
+    let p = x
+        .allocate(
+            law,
+            "J1",
+            bsn,
+            &[product(law, "667899", "2023-01-01", Some("2023-12-31"))],
+        )
+        .await;
+    // The municipality already holds a start for this allocation (sent by
+    // an earlier software, say): a second one breaks TR326.
+    let earlier = start_xml(law, bsn, "667899", "2023-01-02");
+    let seeded = x.gemeente(law.gemeente).post_xml(&earlier).await;
+    assert!(!seeded.contains("RetourCode>9"), "{seeded}");
+    x.attend(law, &p, &["2023-01-05"]).await;
+    x.run("2023-01-06").await;
+    let retour = x
+        .log
+        .iter()
+        .rev()
+        .find(|(b, _)| b == "WMO306")
+        .expect("306");
+    assert!(retour.1.contains("9326"), "TR326 in the 306: {}", retour.1);
+    let review = x.provider.get("/review?kind=rejected_message").await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    let items = review.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", review.body);
+    let record = x.provider.get(&format!("/participants/{p}")).await;
+    assert_eq!(
+        record.body["allocations"][0]["status"], "allocated",
+        "{}",
+        record.body
+    );
+    // Not sent again while the item is open.
+    let held = x.run("2023-01-09").await;
+    assert!(held["messages"].as_array().unwrap().is_empty(), "{held}");
+    // Resolved (the municipality removed its old start): sent again.
+    let id = items[0]["id"].as_str().unwrap();
+    let resolved = x
+        .provider
+        .post_json(
+            &format!("/review/{id}/resolve"),
+            &json!({"resolved_by": "Anna", "note": "oude start bij de gemeente verwijderd"}),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.body);
+    let removal = with_value(&earlier, "StatusAanlevering", "1", "3");
+    let removal = with_value(&removal, "Identificatie", "SEED1", "SEED2");
+    let removed = x.gemeente(law.gemeente).post_xml(&removal).await;
+    assert!(!removed.contains("RetourCode>9"), "{removed}");
+    let again = x.run("2023-01-10").await;
+    assert_eq!(again["messages"][0]["kind"], "start", "{again}");
+    let last = x
+        .log
+        .iter()
+        .rev()
+        .find(|(b, _)| b == "WMO306")
+        .expect("306");
+    assert!(!last.1.contains("9326"), "{}", last.1);
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// A WMO305 from the provider to the municipality, as another system would
+/// have sent it.
+fn start_xml(law: Law, bsn: &str, nummer: &str, begin: &str) -> String {
+    use loket::adapter::istandaard::encode::Builder;
+    let schema = loket::schema::Schema::builtin().unwrap();
+    let mut b = Builder::heenbericht(
+        schema,
+        &format!("{}305", law.prefix),
+        AGB,
+        law.gemeente,
+        "SEED1",
+        "2023-01-03".parse().unwrap(),
+    )
+    .unwrap();
+    let c = client(&mut b, bsn);
+    let n = b.add(c, "Naam").unwrap();
+    let gn = b.add(n, "Geslachtsnaam").unwrap();
+    b.value(gn, "Achternaam", "Voorbeeld").unwrap();
+    let list = b.add(c, "StartProducten").unwrap();
+    let sp = b.add(list, "StartProduct").unwrap();
+    b.value(sp, "ToewijzingNummer", nummer).unwrap();
+    let pr = b.add(sp, "Product").unwrap();
+    b.value(pr, "Categorie", law.categorie).unwrap();
+    b.value(pr, "Code", law.code).unwrap();
+    b.value(sp, "ToewijzingIngangsdatum", "2023-01-01").unwrap();
+    b.value(sp, "Begindatum", begin).unwrap();
+    b.value(sp, "StatusAanlevering", "1").unwrap();
+    let (xml, checked) = loket::adapter::istandaard::check_outgoing(
+        &b.msg,
+        &loket::adapter::istandaard::Limits::default(),
+    )
+    .unwrap();
+    assert!(checked.findings.is_empty(), "{:?}", checked.findings);
+    xml
+}
