@@ -345,6 +345,11 @@ pub async fn apply(
     if let "306" | "308" | "316" | "318" | "325" = msg.def().number.as_str() {
         super::answers::apply(tx, tenant, msg, message_id, participant.as_deref()).await?;
     }
+    // The antwoordbericht to our 315/317 names no client: it is tied to the
+    // request by its ReferentieAanbieder.
+    if msg.def().number == "319" {
+        super::requests::answer(tx, tenant, msg, message_id).await?;
+    }
     let Some(participant) = participant else {
         return Ok(None);
     };

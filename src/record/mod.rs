@@ -12,6 +12,7 @@ pub mod answers;
 pub mod apply;
 mod lookahead;
 pub mod order;
+pub mod requests;
 pub mod rules;
 
 use anyhow::{Context, Result};

@@ -84,6 +84,15 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "review-resolve",
         include_str!("../../schemas/api/review-resolve.json"),
     ),
+    ("request", include_str!("../../schemas/api/request.json")),
+    (
+        "request-item",
+        include_str!("../../schemas/api/request-item.json"),
+    ),
+    (
+        "request-list",
+        include_str!("../../schemas/api/request-list.json"),
+    ),
 ];
 
 static VALIDATORS: LazyLock<HashMap<&'static str, Result<jsonschema::Validator, String>>> =

@@ -192,6 +192,9 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             ("unmatched_answer", _) => Some(
                 "Dit is een antwoord dat loket niet kon koppelen; er is niets om opnieuw te versturen. Neem contact op met de gemeente en sluit het af.",
             ),
+            ("rejected_request", _) => Some(
+                "De gemeente heeft het verzoek afgewezen; opnieuw versturen verandert dat niet. Dien op de deelnemerpagina zo nodig een nieuw verzoek in en sluit dit af.",
+            ),
             (_, Some((status, _, _))) if status == "withdrawn" => Some(
                 "De toewijzing is ingetrokken: opnieuw declareren zou TR321/TR071 breken. Sluit het af of vraag een nieuwe toewijzing aan.",
             ),
@@ -236,6 +239,7 @@ fn kind_nl(kind: &str) -> &str {
         "rejected_prestatie" => "Declaratieregel afgewezen",
         "rejected_message" => "Bericht afgekeurd",
         "unmatched_answer" => "Antwoord niet te koppelen",
+        "rejected_request" => "Verzoek afgewezen",
         "over_allocation" => "Levering boven toewijzing",
         "not_declarable" => "Niet te declareren",
         "not_sent" => "Tegengehouden door loket",
