@@ -42,7 +42,7 @@ use crate::mapping::{FinancierKey, Kind, Mappings, Standard};
 use crate::message::{Message, NodeId, NodeRef};
 use crate::outbox::{self, Outgoing};
 use crate::schema::Schema;
-use crate::store::{Store, Tenant, new_id, now};
+use crate::store::{Store, Tenant, WriteTx, new_id, now};
 
 /// Request statuses, as stored.
 pub const SENT: &str = "sent";
@@ -267,6 +267,27 @@ pub async fn compose(
     input: &RequestInput,
     today: NaiveDate,
 ) -> Result<Outcome> {
+    let mut w = store.begin_write().await?;
+    let outcome = compose_in(&mut w, schema, mappings, tenant, input, today).await?;
+    if matches!(outcome, Outcome::Created(_)) {
+        w.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// [`compose`] in the caller's transaction, for a caller that writes more
+/// with it (the web app's audit trail entry). Only a [`Outcome::Created`]
+/// may be committed: on any other outcome the caller drops the transaction,
+/// so nothing of the request (a participant created for its BSN included)
+/// is stored.
+pub async fn compose_in(
+    w: &mut WriteTx,
+    schema: &'static Schema,
+    mappings: &Mappings,
+    tenant: &str,
+    input: &RequestInput,
+    today: NaiveDate,
+) -> Result<Outcome> {
     let number = match input.kind.as_str() {
         "toewijzing" => "315",
         "wijziging" => "317",
@@ -315,7 +336,6 @@ pub async fn compose(
         ));
     }
 
-    let mut w = store.begin_write().await?;
     let participant = match (input.participant_id.as_deref(), input.bsn.as_deref()) {
         (Some(id), _) => {
             let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND id = $2")
@@ -401,7 +421,6 @@ pub async fn compose(
     .iter()
     .map(|r| r.try_get("id"))
     .collect::<Result<_, _>>()?;
-    w.commit().await?;
     tracing::info!(%message_id, bericht = %message.name(), financier = %key, requests = request_ids.len(), "request composed");
     Ok(Outcome::Created(Created {
         message_id,
