@@ -94,9 +94,19 @@ fn wmo301(ident: &str, products: &[Toegewezen<'_>]) -> String {
 /// A WMO319 antwoordbericht from the municipality: `antwoord` 1 rejects
 /// (with `reden`, WJ759), 2 is "in onderzoek".
 fn wmo319(ident: &str, reference: &str, antwoord: &str, reden: Option<&str>) -> String {
+    wmo319_to(AGB, ident, reference, antwoord, reden)
+}
+
+fn wmo319_to(
+    agb: &str,
+    ident: &str,
+    reference: &str,
+    antwoord: &str,
+    reden: Option<&str>,
+) -> String {
     let schema = Schema::builtin().expect("schema");
     let mut b =
-        Builder::heenbericht(schema, "WMO319", GEMEENTE, AGB, ident, today()).expect("header");
+        Builder::heenbericht(schema, "WMO319", GEMEENTE, agb, ident, today()).expect("header");
     let a = b.add(0, "Antwoord").expect("antwoord");
     b.value(a, "ReferentieAanbieder", reference).expect("ref");
     b.value(a, "VerzoekAntwoord", antwoord).expect("antwoord");
@@ -655,6 +665,43 @@ async fn the_participant_page_sends_a_verzoek_om_wijziging(db: Db) {
         .try_get::<i64, _>("n")
         .expect("n");
     assert_eq!(audited, 1);
+
+    // The municipality rejects it: the page and the review queue give the
+    // WJ759 reason in Dutch.
+    let reference: String = sqlx::query("SELECT referentie_aanbieder FROM requests")
+        .fetch_one(pool)
+        .await
+        .expect("request")
+        .try_get("referentie_aanbieder")
+        .expect("reference");
+    let api = s.tenant_api(loket::web::demo::DEMO_AGB).await;
+    api.receive(&wmo319_to(
+        loket::web::demo::DEMO_AGB,
+        "T319W",
+        &reference,
+        "1",
+        Some("7"),
+    ))
+    .await;
+    let page = web.get(&format!("/deelnemers/{pid}")).await;
+    assert!(
+        page.body
+            .contains("Afgewezen (7): Afgewezen op zorginhoudelijke gronden"),
+        "{}",
+        page.body
+    );
+    let item: String = sqlx::query("SELECT id FROM review_items WHERE kind = 'rejected_request'")
+        .fetch_one(pool)
+        .await
+        .expect("review item")
+        .try_get("id")
+        .expect("id");
+    let review = web.get(&format!("/afgekeurd/{item}")).await;
+    assert_eq!(review.status, 200);
+    assert!(review.body.contains("Verzoek afgewezen"));
+    assert!(review.body.contains("Reden afwijzing"));
+    assert!(review.body.contains(&reference));
+    assert!(review.body.contains("Opnieuw indienen kan niet"));
 }
 
 async fn post_form(web: &mut WebClient, path: &str, fields: &[(String, String)]) -> Page {
