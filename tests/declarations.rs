@@ -132,14 +132,7 @@ fn dagbesteding<'a>(nummer: &'a str, ingang: &'a str) -> Alloc<'a> {
 impl Api {
     /// Posts a message as raw XML; the answer must be a retour or 200.
     async fn post_xml(&self, xml: &str) -> String {
-        let res = self
-            .http
-            .post(format!("{}/messages", self.base))
-            .bearer_auth(&self.token)
-            .body(xml.to_string())
-            .send()
-            .await
-            .expect("post message");
+        let res = self.post_message(xml).await;
         let status = res.status().as_u16();
         let text = res.text().await.expect("body");
         assert_eq!(status, 200, "{text}");

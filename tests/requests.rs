@@ -123,14 +123,7 @@ fn checked_xml(b: &Builder) -> String {
 impl Api {
     /// Posts an inbound message; it must be accepted.
     async fn receive(&self, xml: &str) -> String {
-        let res = self
-            .http
-            .post(format!("{}/messages", self.base))
-            .bearer_auth(&self.token)
-            .body(xml.to_string())
-            .send()
-            .await
-            .expect("post");
+        let res = self.post_message(xml).await;
         assert_eq!(res.status(), 200);
         let header = |n: &str| {
             res.headers()

@@ -674,13 +674,7 @@ async fn retour(tx: &mut Tx, answer: &Answer<'_>) -> Result<()> {
         (None, None, None) => None,
     };
     if let Some(p) = &participant {
-        sqlx::query(
-            "UPDATE messages SET participant_id = $1 WHERE id = $2 AND participant_id IS NULL",
-        )
-        .bind(p)
-        .bind(message_id)
-        .execute(&mut **tx)
-        .await?;
+        super::apply::set_message_participant(tx, message_id, p).await?;
     }
     let verdict = judge(msg, heen_msg.as_ref());
     if verdict.rejected() {

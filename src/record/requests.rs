@@ -336,20 +336,16 @@ pub async fn compose_in(
         ));
     }
 
-    let participant = match (input.participant_id.as_deref(), input.bsn.as_deref()) {
-        (Some(id), _) => {
-            let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant)
-                .bind(id)
-                .fetch_optional(&mut *w.tx)
-                .await?;
-            match row {
-                Some(r) => r.try_get::<String, _>("id")?,
-                None => return Ok(Outcome::NotFound),
-            }
-        }
-        (None, Some(bsn)) => apply::ensure_participant(&mut w.tx, tenant, bsn).await?,
-        (None, None) => return Ok(Outcome::NotFound),
+    let participant = match apply::participant_named(
+        &mut w.tx,
+        tenant,
+        input.participant_id.as_deref(),
+        input.bsn.as_deref(),
+    )
+    .await?
+    {
+        Some(p) => p,
+        None => return Ok(Outcome::NotFound),
     };
     if let Some(c) = &input.client {
         complete_client(&mut w.tx, &participant, c).await?;
@@ -933,13 +929,7 @@ pub async fn answer(tx: &mut Tx, tenant: &Tenant, msg: &Message, message_id: &st
     .execute(&mut **tx)
     .await?;
     if let Some(p) = &participant {
-        sqlx::query(
-            "UPDATE messages SET participant_id = $1 WHERE id = $2 AND participant_id IS NULL",
-        )
-        .bind(p)
-        .bind(message_id)
-        .execute(&mut **tx)
-        .await?;
+        apply::set_message_participant(tx, message_id, p).await?;
     }
     if status == REJECTED {
         let summary: String = row.try_get("summary")?;

@@ -286,6 +286,18 @@ impl Api {
 }
 
 impl Api {
+    /// Posts a raw iWmo/iJw message to `POST /messages` with this tenant's
+    /// token; the caller reads the answer it expects.
+    pub async fn post_message(&self, xml: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/messages", self.base))
+            .bearer_auth(&self.token)
+            .body(xml.to_string())
+            .send()
+            .await
+            .expect("post message")
+    }
+
     /// The raw XML of a stored message, written out for CI's official
     /// validation ([`emit`]).
     pub async fn message_xml(&self, id: &str) -> String {

@@ -41,18 +41,8 @@ static LISTS: LazyLock<Lists> = LazyLock::new(|| {
 });
 
 fn explain_in(list: &HashMap<String, CodeInfo>, name: &str, code: &str) -> Explained {
-    match list.get(code) {
-        Some(i) => Explained {
-            code: code.to_string(),
-            nl: i.nl.clone(),
-            en: i.en.clone(),
-        },
-        None => Explained {
-            code: code.to_string(),
-            nl: format!("Code {code} staat niet in de codelijst {name} die loket kent."),
-            en: format!("Code {code} is not in the {name} code list loket knows."),
-        },
-    }
+    let found = list.get(code).map(|i| (i.nl.as_str(), i.en.as_str()));
+    Explained::from_list(code, found, "Code", name)
 }
 
 /// WJ758: why the provider asks for a change.
