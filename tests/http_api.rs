@@ -1222,7 +1222,7 @@ const WMO301_REMOVAL: &str = "iwmo/valid/WMO301_verwijderd_en_vervangen.xml";
 
 /// 6. TR379: an allocation whose ReferentieAanbieder is that of a request
 ///    the provider sent to this municipality is accepted, stores the
-///    reference, and marks the request answered.
+///    reference, and marks the request honoured.
 async fn tr379_reference_of_a_sent_request_is_accepted(db: Db) {
     let s = Server::start(db).await;
     let xml = with_reference(&fixture(WMO301), "VOT-2026-0041");
@@ -1232,7 +1232,7 @@ async fn tr379_reference_of_a_sent_request_is_accepted(db: Db) {
 
     let answer = api.post_new(&xml, "accepted").await;
     assert_fully_approved(&answer.xml);
-    assert_eq!(request_status(&s, "VOT-2026-0041").await, "answered");
+    assert_eq!(request_status(&s, "VOT-2026-0041").await, "honoured");
     let record = api.only_participant().await;
     assert_eq!(allocations(&record).len(), 1, "{record:#}");
 }

@@ -5,13 +5,15 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
+use serde_json::Value;
 
 use super::compute::{Allocation, Line, Participant};
 use crate::adapter::istandaard::encode::Builder;
 use crate::mapping::Period;
-use crate::message::Message;
+use crate::message::{Message, NodeId};
+use crate::record::apply::Tx;
 use crate::schema::Schema;
 
 /// A new identifier of at most `len` characters, letters and digits only
@@ -29,6 +31,71 @@ pub fn new_identifier(len: usize) -> String {
     let tail_len = len.saturating_sub(head.len()).max(1);
     let tail = base36(n % 36u64.pow(tail_len.min(12) as u32));
     format!("{head}{tail:0>tail_len$}")
+}
+
+/// A participant as the Client block of a heenbericht needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClientRow {
+    pub bsn: String,
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    pub name_json: String,
+}
+
+/// The participant `participant_id` as [`client_block`] writes it.
+pub async fn client_row(tx: &mut Tx, participant_id: &str) -> Result<ClientRow> {
+    sqlx::query_as::<_, ClientRow>(
+        "SELECT bsn, birth_date, gender, name_json FROM participants WHERE id = $1",
+    )
+    .bind(participant_id)
+    .fetch_one(&mut **tx)
+    .await
+    .context("reading the participant for the Client block")
+}
+
+/// Adds the Client with what every provider's heenbericht that names the
+/// client in full (305, 307, 315) starts with: Bsn, Geboortedatum, Geslacht
+/// and the short Naam, from the record. A birth date or name the record does
+/// not have is sent as the standard's "unknown" (DatumGebruik 3, Geslacht 0),
+/// not invented. Returns the Client node for the message's own elements.
+pub fn client_block(b: &mut Builder, row: &ClientRow) -> Result<NodeId> {
+    let client = b.add(0, "Client")?;
+    b.value(client, "Bsn", &row.bsn)?;
+    let geb = b.add(client, "Geboortedatum")?;
+    match &row.birth_date {
+        Some(d) => b.value(geb, "Datum", d)?,
+        // Unknown birth date: the standard's convention (DatumGebruik 3).
+        None => {
+            b.value(geb, "Datum", "1900-01-01")?;
+            b.value(geb, "DatumGebruik", "3")?
+        }
+    };
+    b.value(client, "Geslacht", row.gender.as_deref().unwrap_or("0"))?;
+    let name: Value = serde_json::from_str(&row.name_json).unwrap_or(Value::Null);
+    let naam = b.add(client, "Naam")?;
+    let gn = b.add(naam, "Geslachtsnaam")?;
+    let achternaam = name
+        .pointer("/Geslachtsnaam/Achternaam")
+        .and_then(Value::as_str)
+        .unwrap_or("Onbekend");
+    b.value(gn, "Achternaam", achternaam)?;
+    b.opt(
+        gn,
+        "Voorvoegsel",
+        name.pointer("/Geslachtsnaam/Voorvoegsel")
+            .and_then(Value::as_str),
+    )?;
+    b.opt(
+        naam,
+        "Voornamen",
+        name.get("Voornamen").and_then(Value::as_str),
+    )?;
+    b.opt(
+        naam,
+        "Voorletters",
+        name.get("Voorletters").and_then(Value::as_str),
+    )?;
+    Ok(client)
 }
 
 fn base36(mut n: u64) -> String {

@@ -27,7 +27,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use serde::Serialize;
-use serde_json::Value;
 use sqlx::Row;
 
 use super::Notice;
@@ -513,12 +512,7 @@ pub async fn build_all(
             Standard::Ijw => "JW",
             _ => continue,
         };
-        let row = sqlx::query(
-            "SELECT bsn, birth_date, gender, name_json FROM participants WHERE id = $1",
-        )
-        .bind(&p.participant_id)
-        .fetch_one(&mut **tx)
-        .await?;
+        let row = super::build::client_row(tx, &p.participant_id).await?;
         let number = if p.start { "305" } else { "307" };
         let identificatie = super::build::new_identifier(12);
         let mut b = Builder::heenbericht(
@@ -529,45 +523,7 @@ pub async fn build_all(
             &identificatie,
             today,
         )?;
-        let client = b.add(0, "Client")?;
-        b.value(client, "Bsn", &row.try_get::<String, _>("bsn")?)?;
-        let geb = b.add(client, "Geboortedatum")?;
-        let birth: Option<String> = row.try_get("birth_date")?;
-        match birth {
-            Some(d) => b.value(geb, "Datum", &d)?,
-            // Unknown birth date: the standard's convention (DatumGebruik 3).
-            None => {
-                b.value(geb, "Datum", "1900-01-01")?;
-                b.value(geb, "DatumGebruik", "3")?
-            }
-        };
-        let gender: Option<String> = row.try_get("gender")?;
-        b.value(client, "Geslacht", gender.as_deref().unwrap_or("0"))?;
-        let name: Value =
-            serde_json::from_str(&row.try_get::<String, _>("name_json")?).unwrap_or(Value::Null);
-        let naam = b.add(client, "Naam")?;
-        let gn = b.add(naam, "Geslachtsnaam")?;
-        let achternaam = name
-            .pointer("/Geslachtsnaam/Achternaam")
-            .and_then(Value::as_str)
-            .unwrap_or("Onbekend");
-        b.value(gn, "Achternaam", achternaam)?;
-        b.opt(
-            gn,
-            "Voorvoegsel",
-            name.pointer("/Geslachtsnaam/Voorvoegsel")
-                .and_then(Value::as_str),
-        )?;
-        b.opt(
-            naam,
-            "Voornamen",
-            name.get("Voornamen").and_then(Value::as_str),
-        )?;
-        b.opt(
-            naam,
-            "Voorletters",
-            name.get("Voorletters").and_then(Value::as_str),
-        )?;
+        let client = super::build::client_block(&mut b, &row)?;
         let (list, item) = if p.start {
             ("StartProducten", "StartProduct")
         } else {

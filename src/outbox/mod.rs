@@ -87,8 +87,8 @@ const IDENT: &str = "Header/BerichtIdentificatie/Identificatie";
 /// transaction; returns the `messages.id`, which is also the outbox id.
 ///
 /// A WMO315/JW315 or WMO317/JW317 also gets its `requests` rows (one per
-/// ReferentieAanbieder), so the allocation that answers it can be matched
-/// (TR379). Fails with [`AlreadyQueued`] when the tenant already has this
+/// ReferentieAanbieder, [`crate::record::requests::record`]), so the
+/// allocation that answers it can be matched (TR379). Fails with [`AlreadyQueued`] when the tenant already has this
 /// berichtsoort with this BerichtIdentificatie.
 pub async fn enqueue(tx: &mut Tx, out: Outgoing<'_>) -> Result<String> {
     let msg = out.message;
@@ -157,7 +157,7 @@ pub async fn enqueue(tx: &mut Tx, out: Outgoing<'_>) -> Result<String> {
         FORMAT_ISTANDAARD,
     )
     .await?;
-    record_requests(tx, out.tenant_id, msg, &id).await?;
+    crate::record::requests::record(tx, out.tenant_id, msg, &id, out.participant_id).await?;
     Ok(id)
 }
 
@@ -303,46 +303,6 @@ async fn find_queued(
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(|r| r.try_get("id")).transpose()?)
-}
-
-/// The `requests` rows of a 315 (one per AangevraagdProduct reference) or
-/// 317 (the Verzoek's reference). The client is kept as a hash of tenant
-/// and BSN, like the delivery keys: enough to match, nothing to read.
-async fn record_requests(tx: &mut Tx, tenant: &str, msg: &Message, message_id: &str) -> Result<()> {
-    let path = match msg.def().number.as_str() {
-        "315" => "Client/AangevraagdeProducten/AangevraagdProduct",
-        "317" => "Client/Verzoek",
-        _ => return Ok(()),
-    };
-    let gemeente = msg.value("Header/Ontvanger").unwrap_or_default();
-    let bsn_hash = apply::delivery_key(tenant, msg.value("Client/Bsn").unwrap_or_default());
-    let mut references: Vec<&str> = msg
-        .root()
-        .all(path)
-        .iter()
-        .filter_map(|n| n.value("ReferentieAanbieder"))
-        .collect();
-    references.sort_unstable();
-    references.dedup();
-    let ts = now();
-    for reference in references {
-        sqlx::query(
-            "INSERT INTO requests (id, tenant_id, message_id, bericht, gemeente, referentie_aanbieder, bsn_hash, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'sent', $8)",
-        )
-        .bind(new_id())
-        .bind(tenant)
-        .bind(message_id)
-        .bind(msg.name())
-        .bind(gemeente)
-        .bind(reference)
-        .bind(&bsn_hash)
-        .bind(&ts)
-        .execute(&mut **tx)
-        .await
-        .context("storing the request")?;
-    }
-    Ok(())
 }
 
 /// Puts a failed message back in the queue, due now. Returns false when the

@@ -674,13 +674,7 @@ async fn retour(tx: &mut Tx, answer: &Answer<'_>) -> Result<()> {
         (None, None, None) => None,
     };
     if let Some(p) = &participant {
-        sqlx::query(
-            "UPDATE messages SET participant_id = $1 WHERE id = $2 AND participant_id IS NULL",
-        )
-        .bind(p)
-        .bind(message_id)
-        .execute(&mut **tx)
-        .await?;
+        super::apply::set_message_participant(tx, message_id, p).await?;
     }
     let verdict = judge(msg, heen_msg.as_ref());
     if verdict.rejected() {
@@ -766,30 +760,22 @@ async fn retour(tx: &mut Tx, answer: &Answer<'_>) -> Result<()> {
             let whole_rejected = !verdict.whole.is_empty()
                 || !verdict.client.is_empty()
                 || (number == "318" && verdict.rejected());
-            let all = if whole_rejected {
-                "rejected"
-            } else {
-                "answered"
-            };
-            sqlx::query("UPDATE requests SET status = $1 WHERE tenant_id = $2 AND message_id = $3")
-                .bind(all)
-                .bind(answer.tenant)
-                .bind(&heen.id)
-                .execute(&mut **tx)
-                .await?;
-            for product in verdict.products.iter().filter(|p| !p.codes.is_empty()) {
-                if let Some(reference) = &product.referentie_aanbieder {
-                    sqlx::query(
-                        "UPDATE requests SET status = 'rejected' WHERE tenant_id = $1 AND message_id = $2 \
-                         AND referentie_aanbieder = $3",
-                    )
-                    .bind(answer.tenant)
-                    .bind(&heen.id)
-                    .bind(reference)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-            }
+            let whole = whole_rejected.then(|| verdict.all_codes());
+            let rejected: Vec<(&str, &[String])> = verdict
+                .products
+                .iter()
+                .filter(|p| !p.codes.is_empty())
+                .filter_map(|p| Some((p.referentie_aanbieder.as_deref()?, p.codes.as_slice())))
+                .collect();
+            super::requests::retour(
+                tx,
+                answer.tenant,
+                &heen.id,
+                message_id,
+                whole.as_deref(),
+                &rejected,
+            )
+            .await?;
         }
         _ => {}
     }

@@ -345,6 +345,11 @@ pub async fn apply(
     if let "306" | "308" | "316" | "318" | "325" = msg.def().number.as_str() {
         super::answers::apply(tx, tenant, msg, message_id, participant.as_deref()).await?;
     }
+    // The antwoordbericht to our 315/317 names no client: it is tied to the
+    // request by its ReferentieAanbieder.
+    if msg.def().number == "319" {
+        super::requests::answer(tx, tenant, msg, message_id).await?;
+    }
     let Some(participant) = participant else {
         return Ok(None);
     };
@@ -403,6 +408,44 @@ async fn upsert_participant(tx: &mut Tx, tenant: &str, client: NodeRef<'_>) -> R
     .fetch_one(&mut **tx)
     .await?;
     Ok(row.try_get("id")?)
+}
+
+/// The participant an API body names, by loket's id or by BSN (created when
+/// new, as the API promises). `None` for an id that is not one of this
+/// tenant's, so another tenant's ids are not revealed, and when neither is
+/// given.
+pub async fn participant_named(
+    tx: &mut Tx,
+    tenant: &str,
+    id: Option<&str>,
+    bsn: Option<&str>,
+) -> Result<Option<String>> {
+    match (id, bsn) {
+        (Some(id), _) => {
+            let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            Ok(row.map(|r| r.try_get("id")).transpose()?)
+        }
+        (None, Some(bsn)) => Ok(Some(ensure_participant(tx, tenant, bsn).await?)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The message's row names its participant, unless it already does.
+pub async fn set_message_participant(
+    tx: &mut Tx,
+    message_id: &str,
+    participant: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE messages SET participant_id = $1 WHERE id = $2 AND participant_id IS NULL")
+        .bind(participant)
+        .bind(message_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 pub async fn ensure_participant(tx: &mut Tx, tenant: &str, bsn: &str) -> Result<String> {

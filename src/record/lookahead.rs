@@ -16,7 +16,7 @@
 //!    message of the run gets that message's answer and changes nothing;
 //! 3. the changes are written with multi-row statements, in the order the
 //!    foreign keys need (financiers, participants, messages, allocations,
-//!    events, answered requests).
+//!    events, honoured requests).
 //!
 //! The writer ends a run at every message of another kind, so the record sees
 //! messages in the order they arrived. A run of one is how a single 301 is
@@ -28,6 +28,7 @@ use anyhow::Result;
 use sqlx::Row;
 
 use super::apply::{self, Known, MessageRow, Tx, bsn_of, financier_of, insert_rows};
+use super::requests;
 use super::{Job, Received, Verdict};
 use crate::adapter::istandaard::json;
 use crate::finding::Finding;
@@ -222,7 +223,7 @@ async fn read(tx: &mut Tx, facts: &[Option<Facts<'_>>], jobs: &[Job]) -> Result<
         }
         parts.push(format!(
             "SELECT 'r', tenant_id, gemeente, bericht, NULL, NULL, referentie_aanbieder, 0 FROM requests \
-             WHERE status <> 'rejected' AND ({})",
+             WHERE (status <> 'rejected' OR answer_message_id IS NOT NULL) AND ({})",
             terms.join(" OR ")
         ));
     }
@@ -278,7 +279,8 @@ async fn read(tx: &mut Tx, facts: &[Option<Facts<'_>>], jobs: &[Job]) -> Result<
 /// cannot be removed (RedenWijziging 13). TR379: a filled ReferentieAanbieder
 /// names a request (aanvraag 315 or verzoek om wijziging 317) this provider
 /// sent to the municipality under the same law; a request the municipality
-/// rejected (with its 316/318) was never taken in, so it cannot be honoured.
+/// rejected with its 316/318 was never taken in, so it cannot be honoured
+/// (one it took in and rejected with a 319 may still be, on reconsideration).
 fn judge(snap: &Snapshot, f: &Facts<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for tp in &f.products {
@@ -347,8 +349,9 @@ struct Changes<'m> {
     allocations: Vec<AllocRow<'m>>,
     /// (allocation row, message index in the run, status, detail)
     events: Vec<(usize, usize, &'static str, String)>,
-    /// (tenant, kind, gemeente) → ReferentieAanbieder values now answered.
-    answered: HashMap<(&'m str, &'static str, String), Vec<&'m str>>,
+    /// (allocation row, gemeente, standard, ReferentieAanbieder): requests
+    /// the run's products honour (TR379), in order.
+    honoured: Vec<(usize, String, &'m str, &'m str)>,
 }
 
 impl<'m> Changes<'m> {
@@ -452,12 +455,11 @@ impl<'m> Changes<'m> {
             a.row = Some(r);
             self.events.push((r, index, status, detail));
         }
-        let refs = f.references();
-        if !refs.is_empty() {
-            self.answered
-                .entry((f.tenant, f.kind, f.gemeente.clone()))
-                .or_default()
-                .extend(refs.into_iter().map(|(_, r)| r));
+        for (tp, reference) in f.references() {
+            if let Some(r) = snap.allocations.get(&f.alloc_key(&tp)).and_then(|a| a.row) {
+                self.honoured
+                    .push((r, f.gemeente.clone(), &msg.standard().name, reference));
+            }
         }
     }
 }
@@ -643,28 +645,21 @@ async fn write(
         })
         .collect();
     apply::insert_events(tx, &events, &ts).await?;
-    for ((tenant, kind, gemeente), refs) in &changes.answered {
-        let mut p = Params::new(Backend::of(tx));
-        let sql = format!(
-            "UPDATE requests SET status = 'answered' WHERE status = 'sent' AND tenant_id = {} AND gemeente = {} \
-             AND bericht IN ({}) AND referentie_aanbieder IN ({})",
-            p.one(),
-            p.one(),
-            p.list(2),
-            p.list(refs.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .persistent(false)
-            .bind(*tenant)
-            .bind(gemeente.as_str());
-        for b in request_berichten(kind) {
-            q = q.bind(b);
-        }
-        for r in refs {
-            q = q.bind(*r);
-        }
-        q.execute(&mut **tx).await?;
-    }
+    let honoured: Vec<requests::Honoured<'_>> = changes
+        .honoured
+        .iter()
+        .map(|(row, gemeente, standard, reference)| {
+            let a = &changes.allocations[*row];
+            requests::Honoured {
+                tenant: &a.key.0,
+                gemeente,
+                standard,
+                reference,
+                allocation_id: alloc_ids.get(&a.key).unwrap_or(&a.id),
+            }
+        })
+        .collect();
+    requests::honour(tx, &honoured).await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod apply;
 pub mod delivery;
 mod lookahead;
 pub mod order;
+pub mod requests;
 pub mod rules;
 
 use anyhow::{Context, Result};

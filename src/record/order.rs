@@ -179,20 +179,16 @@ pub async fn register(
         order.order_number, order.client_reference
     );
     let mut w = store.begin_write().await?;
-    let participant = match (order.participant_id.as_deref(), order.bsn.as_deref()) {
-        (Some(id), _) => {
-            let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND id = $2")
-                .bind(tenant)
-                .bind(id)
-                .fetch_optional(&mut *w.tx)
-                .await?;
-            match row {
-                Some(r) => r.try_get::<String, _>("id")?,
-                None => return Ok(Outcome::NotFound),
-            }
-        }
-        (None, Some(bsn)) => apply::ensure_participant(&mut w.tx, tenant, bsn).await?,
-        (None, None) => return Ok(Outcome::NotFound),
+    let participant = match apply::participant_named(
+        &mut w.tx,
+        tenant,
+        order.participant_id.as_deref(),
+        order.bsn.as_deref(),
+    )
+    .await?
+    {
+        Some(p) => p,
+        None => return Ok(Outcome::NotFound),
     };
     let fin_id = format!("{tenant}:{}-{code}", kind.as_str());
     sqlx::query(

@@ -92,6 +92,15 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "startstop-run-result",
         include_str!("../../schemas/api/startstop-run-result.json"),
     ),
+    ("request", include_str!("../../schemas/api/request.json")),
+    (
+        "request-item",
+        include_str!("../../schemas/api/request-item.json"),
+    ),
+    (
+        "request-list",
+        include_str!("../../schemas/api/request-list.json"),
+    ),
 ];
 
 /// Every schema by its `$id`, so one schema can `$ref` a part of another

@@ -14,6 +14,7 @@ pub mod invoices;
 pub mod metrics;
 pub mod outbox;
 pub mod registrations;
+pub mod requests;
 pub mod review;
 pub mod routes;
 

@@ -302,8 +302,15 @@ pub async fn post(
 /// 422 with every finding (Dutch and English), so the provider can fix its
 /// message before it leaves.
 fn findings_error(checked: &istandaard::Checked) -> Response {
-    let n = checked.findings.len();
-    let findings = serde_json::to_value(&checked.findings).unwrap_or_else(|_| json!([]));
+    findings_response(&checked.findings)
+}
+
+/// 422 with `findings`, each in Dutch and English: a message the tenant
+/// composed (by hand, or through `POST /requests`) that would break the
+/// standard is not sent.
+pub(crate) fn findings_response(findings: &[crate::finding::Finding]) -> Response {
+    let n = findings.len();
+    let findings = serde_json::to_value(findings).unwrap_or_else(|_| json!([]));
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(json!({"error": {

@@ -49,6 +49,10 @@ pub(crate) fn title(kind: &str) -> (&'static str, &'static str) {
             "Antwoord dat loket niet kon koppelen of verwerken: controleer het met de gemeente.",
             "Answer loket could not match or apply: check it with the municipality.",
         ),
+        "rejected_request" => (
+            "Verzoek afgewezen door de gemeente (319): lees de reden en dien zo nodig een nieuw of ander verzoek in.",
+            "Request rejected by the municipality (319): read the reason and send a new or different request if needed.",
+        ),
         "over_allocation" => (
             "Levering boven de toewijzing: vraag zo nodig een wijziging aan (317).",
             "Delivery beyond the allocation: request a change (317) if needed.",

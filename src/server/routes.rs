@@ -42,6 +42,11 @@ pub fn routes() -> Router<AppState> {
             get(super::outbox::list).post(super::outbox::post),
         )
         .route("/outbox/{id}", get(super::outbox::get))
+        .route(
+            "/requests",
+            get(super::requests::list).post(super::requests::post),
+        )
+        .route("/requests/{id}", get(super::requests::get))
         .route("/outbox/{id}/retry", post(super::outbox::retry))
         .route(
             "/registrations",

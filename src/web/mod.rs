@@ -15,6 +15,7 @@ pub mod declarations;
 pub mod demo;
 pub mod participants;
 pub mod registration;
+pub mod requests;
 pub mod review;
 pub mod users;
 
@@ -45,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         .route("/deelnemers/{id}", get(participants::show))
         .route("/deelnemers/{id}/groep", post(participants::set_group))
         .route("/deelnemers/{id}/einde", post(participants::end))
+        .route("/deelnemers/{id}/verzoek/wijziging", post(requests::change))
+        .route("/deelnemers/{id}/verzoek/toewijzing", post(requests::new))
         .route("/afgekeurd", get(review::list))
         .route("/afgekeurd/bulk", post(review::bulk))
         .route("/afgekeurd/{id}", get(review::show))

@@ -252,6 +252,7 @@ pub async fn show(
     let prestaties = record["prestaties"].as_array().cloned().unwrap_or_default();
     let used = used_per_allocation(&prestaties);
     let warnings = warnings(&state, &user, &record, &allocations).await?;
+    let requests = super::requests::section(&state, &user, &id, &allocations).await?;
     let name = name_of(&record["naam"]);
     let body = html! {
         h1 { (name) }
@@ -313,6 +314,7 @@ pub async fn show(
                 }
             }
         }
+        (requests)
         h2 { "Declaratieregels" }
         @if prestaties.is_empty() { p { "Nog niets gedeclareerd." } } @else {
             table {
@@ -529,7 +531,11 @@ fn timeline(allocations: &[Value]) -> Markup {
 }
 
 /// A participant of the user's tenant, or 404.
-async fn own_participant(state: &AppState, user: &WebUser, id: &str) -> Result<(), WebError> {
+pub(super) async fn own_participant(
+    state: &AppState,
+    user: &WebUser,
+    id: &str,
+) -> Result<(), WebError> {
     sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
         .bind(&user.tenant.id)
         .bind(id)
@@ -539,7 +545,7 @@ async fn own_participant(state: &AppState, user: &WebUser, id: &str) -> Result<(
         .ok_or(WebError::NotFound)
 }
 
-fn back_to(id: &str, message: &str) -> Response {
+pub(super) fn back_to(id: &str, message: &str) -> Response {
     Redirect::to(&format!("/deelnemers/{id}?melding={}", urlencode(message))).into_response()
 }
 

@@ -192,6 +192,9 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             ("unmatched_answer", _) => Some(
                 "Dit is een antwoord dat loket niet kon koppelen; er is niets om opnieuw te versturen. Neem contact op met de gemeente en sluit het af.",
             ),
+            ("rejected_request", _) => Some(
+                "De gemeente heeft het verzoek afgewezen; opnieuw versturen verandert dat niet. Dien op de deelnemerpagina zo nodig een nieuw verzoek in en sluit dit af.",
+            ),
             (_, Some((status, _, _))) if status == "withdrawn" => Some(
                 "De toewijzing is ingetrokken: opnieuw declareren zou TR321/TR071 breken. Sluit het af of vraag een nieuwe toewijzing aan.",
             ),
@@ -236,6 +239,7 @@ fn kind_nl(kind: &str) -> &str {
         "rejected_prestatie" => "Declaratieregel afgewezen",
         "rejected_message" => "Bericht afgekeurd",
         "unmatched_answer" => "Antwoord niet te koppelen",
+        "rejected_request" => "Verzoek afgewezen",
         "over_allocation" => "Levering boven toewijzing",
         "not_declarable" => "Niet te declareren",
         "not_sent" => "Tegengehouden door loket",
@@ -485,6 +489,10 @@ pub async fn show(
             @if let Some(n) = item["detail"]["declaratie_nummer"].as_str() { dt { "Declaratie" } dd { code { (n) } } }
             @if let Some(c) = item["detail"]["amount_cents"].as_i64() { dt { "Bedrag" } dd { (super::euro(c)) } }
             @if let Some(t) = item["detail"]["nl"].as_str() { dt { "Melding" } dd { (t) } }
+            @if let Some(n) = item["detail"]["referentie_aanbieder"].as_str() { dt { "Verzoek" } dd { code { (n) } } }
+            @if let Some(t) = item["detail"]["reden_afwijzing"]["nl"].as_str() {
+                dt { "Reden afwijzing" } dd { (item["detail"]["reden_afwijzing"]["code"].as_str().unwrap_or("")) ": " (t) }
+            }
             dt { "Ontstaan" } dd { (item["created_at"].as_str().unwrap_or("").get(..16).unwrap_or("").replace('T', " ")) }
             dt { "Status" } dd { (status_nl(item["status"].as_str().unwrap_or(""))) }
             @if item["status"] == "resolved" {
@@ -493,7 +501,7 @@ pub async fn show(
             }
         }
         h2 { "Retourcodes" }
-        @if item["retourcodes"].as_array().is_none_or(Vec::is_empty) { p { "Geen retourcode: loket heeft dit zelf tegengehouden of gesignaleerd." } }
+        @if item["retourcodes"].as_array().is_none_or(Vec::is_empty) && item["detail"]["reden_afwijzing"].is_null() { p { "Geen retourcode: loket heeft dit zelf tegengehouden of gesignaleerd." } }
         (codes_cell(item))
         @if item["status"] == "open" {
             h2 { "Afhandelen" }

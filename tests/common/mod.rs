@@ -300,6 +300,18 @@ impl Api {
 }
 
 impl Api {
+    /// Posts a raw iWmo/iJw message to `POST /messages` with this tenant's
+    /// token; the caller reads the answer it expects.
+    pub async fn post_message(&self, xml: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/messages", self.base))
+            .bearer_auth(&self.token)
+            .body(xml.to_string())
+            .send()
+            .await
+            .expect("post message")
+    }
+
     /// The raw XML of a stored message, written out for CI's official
     /// validation ([`emit`]).
     pub async fn message_xml(&self, id: &str) -> String {
@@ -614,14 +626,7 @@ pub fn allocation_xml(
 impl Api {
     /// Posts a message as raw XML; the answer must be a retour or 200.
     pub async fn post_xml(&self, xml: &str) -> String {
-        let res = self
-            .http
-            .post(format!("{}/messages", self.base))
-            .bearer_auth(&self.token)
-            .body(xml.to_string())
-            .send()
-            .await
-            .expect("post message");
+        let res = self.post_message(xml).await;
         let status = res.status().as_u16();
         let text = res.text().await.expect("body");
         assert_eq!(status, 200, "{text}");

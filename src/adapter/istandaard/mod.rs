@@ -13,6 +13,7 @@ pub mod retourcodes;
 pub mod rules;
 #[cfg(test)]
 mod tests;
+pub mod verzoekcodes;
 
 use anyhow::Result;
 

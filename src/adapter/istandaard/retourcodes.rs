@@ -50,21 +50,38 @@ pub struct Explained {
     pub en: String,
 }
 
-/// The explanation of `code`; a code outside the catalogue is still shown,
-/// with a note that loket does not know it (a financier may use a newer list).
-pub fn explain(code: &str) -> Explained {
-    match catalogue().get(code) {
-        Some(i) => Explained {
+impl Explained {
+    /// `code` with its explanation `found` in code list `list`; a code
+    /// outside the list is still shown, with a note that loket does not
+    /// know it (a financier may use a newer list). `label` names the code
+    /// in that note ("Retourcode", "Code").
+    pub fn from_list(
+        code: &str,
+        found: Option<(&str, &str)>,
+        label: &str,
+        list: &str,
+    ) -> Explained {
+        let (nl, en) = match found {
+            Some((nl, en)) => (nl.to_string(), en.to_string()),
+            None => (
+                format!("{label} {code} staat niet in de codelijst {list} die loket kent."),
+                format!("{label} {code} is not in the {list} code list loket knows."),
+            ),
+        };
+        Explained {
             code: code.to_string(),
-            nl: i.nl.clone(),
-            en: i.en.clone(),
-        },
-        None => Explained {
-            code: code.to_string(),
-            nl: format!("Retourcode {code} staat niet in de codelijst WJ001 die loket kent."),
-            en: format!("Retourcode {code} is not in the WJ001 code list loket knows."),
-        },
+            nl,
+            en,
+        }
     }
+}
+
+/// The explanation of `code` (WJ001).
+pub fn explain(code: &str) -> Explained {
+    let found = catalogue()
+        .get(code)
+        .map(|i| (i.nl.as_str(), i.en.as_str()));
+    Explained::from_list(code, found, "Retourcode", "WJ001")
 }
 
 /// True when `code` means approval or "no remark" rather than a rejection.
