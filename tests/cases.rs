@@ -620,6 +620,34 @@ async fn casus_4(db: Db, law: Law) {
             )
         ]
     );
+    // The participant record shows the history: the start, the wrong stop
+    // struck out by its correction, the right one current.
+    let record = x.provider.get(&format!("/participants/{p}")).await;
+    assert_eq!(record.status, 200, "{}", record.body);
+    assert_schema("participant", &record.body);
+    let deliveries: Vec<(String, String, bool)> = record.body["allocations"][0]["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap_or_default().to_string(),
+                d["reden_beeindiging"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                d["current"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        deliveries,
+        vec![
+            ("start".into(), String::new(), true),
+            ("stop".into(), law.door_aanbieder.into(), false),
+            ("stop".into(), law.volgens_plan.into(), true),
+        ]
+    );
     // Registering the same end again changes nothing.
     x.end(&p, "2023-06-17", "volgens_plan").await;
     let same = x.run("2023-06-22").await;

@@ -13,7 +13,9 @@ pub mod apply;
 pub mod delivery;
 mod lookahead;
 pub mod order;
+pub mod read;
 pub mod requests;
+pub mod review;
 pub mod rules;
 
 use anyhow::{Context, Result};

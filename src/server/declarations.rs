@@ -214,14 +214,14 @@ pub async fn get(
     .map_err(|e| internal(e.into()))?
     .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found"))?;
     let mut out = declaration_json(&row);
-    let lines = super::review::prestaties_where(
+    let lines = crate::record::read::prestaties(
         pool,
         &tenant,
-        super::review::Prestaties::InDeclaration(&id),
+        crate::record::read::Prestaties::InDeclaration(&id),
     )
     .await
     .map_err(internal)?;
-    out["prestaties"] = Value::Array(lines);
+    out["prestaties"] = json!(lines);
     Ok(Json(out))
 }
 

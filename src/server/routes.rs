@@ -12,10 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::AppState;
-use crate::record::IngestError;
+use crate::record::{IngestError, read};
 use crate::store::Tenant;
 
 pub fn routes() -> Router<AppState> {
@@ -275,45 +274,12 @@ async fn get_message(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let row = sqlx::query(
-        "SELECT id, direction, standard, bericht, sender, receiver, identificatie, dagtekening, participant_id, status, \
-         retourcodes, findings, parsed, raw, answer_of, created_at, \
-         (SELECT a.id FROM messages a WHERE a.answer_of = m.id) AS answer_id \
-         FROM messages m WHERE m.id = $1 AND m.tenant_id = $2",
-    )
-    .bind(&id)
-    .bind(&tenant.id)
-    .fetch_optional(state.store().pool())
-    .await
-    .map_err(|e| ApiError::internal(e.into()))?
-    .ok_or_else(ApiError::not_found)?;
-    let text = |c: &str| row.try_get::<Option<String>, _>(c).ok().flatten();
-    let raw: Vec<u8> = row.try_get("raw").unwrap_or_default();
-    let parse = |c: &str| {
-        text(c)
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-            .unwrap_or(Value::Null)
-    };
-    Ok(Json(json!({
-        "id": text("id"),
-        "direction": text("direction"),
-        "standard": text("standard"),
-        "bericht": text("bericht"),
-        "sender": text("sender"),
-        "receiver": text("receiver"),
-        "identificatie": text("identificatie"),
-        "dagtekening": text("dagtekening"),
-        "participant_id": text("participant_id"),
-        "status": text("status"),
-        "retourcodes": parse("retourcodes"),
-        "findings": parse("findings"),
-        "parsed": parse("parsed"),
-        "raw": String::from_utf8_lossy(&raw),
-        "answer_of": text("answer_of"),
-        "answer_id": text("answer_id"),
-        "received_at": text("created_at"),
-    })))
+) -> Result<Json<read::MessageDetail>, ApiError> {
+    read::message(state.store().pool(), &tenant, &id)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
 }
 
 #[derive(Deserialize)]
@@ -334,32 +300,16 @@ async fn list_participants(
 ) -> Result<Json<Value>, ApiError> {
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
     let offset = f.offset.unwrap_or(0).max(0);
-    let rows = sqlx::query(
-        "SELECT p.id, p.bsn, p.name_json, p.birth_date FROM participants p WHERE p.tenant_id = $1 \
-         AND ($2 IS NULL OR EXISTS (SELECT 1 FROM allocations a WHERE a.participant_id = p.id AND a.status = $2)) \
-         AND ($3 IS NULL OR EXISTS (SELECT 1 FROM allocations a JOIN financiers f ON f.id = a.financier_id \
-              WHERE a.participant_id = p.id AND f.kind = $3)) \
-         ORDER BY p.created_at, p.id LIMIT $4 OFFSET $5",
+    let items = read::participants(
+        state.store().pool(),
+        &tenant,
+        f.status.as_deref(),
+        f.financier.as_deref(),
+        limit,
+        offset,
     )
-    .bind(&tenant.id)
-    .bind(f.status.as_deref())
-    .bind(f.financier.as_deref())
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(state.store().pool())
     .await
-    .map_err(|e| ApiError::internal(e.into()))?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.try_get::<String, _>("id").ok(),
-                "bsn": r.try_get::<String, _>("bsn").ok(),
-                "naam": r.try_get::<String, _>("name_json").ok().and_then(|s| serde_json::from_str::<Value>(&s).ok()),
-                "geboortedatum": r.try_get::<Option<String>, _>("birth_date").ok().flatten(),
-            })
-        })
-        .collect();
+    .map_err(ApiError::internal)?;
     Ok(Json(
         json!({"participants": items, "limit": limit, "offset": offset}),
     ))
@@ -371,7 +321,7 @@ async fn search_participant(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<read::ParticipantRecord>, ApiError> {
     let input = super::input::parse_body("participant-search", &body)?;
     let bsn = input.get("bsn").and_then(Value::as_str).unwrap_or_default();
     record_or_404(&state, &tenant, bsn).await
@@ -383,7 +333,7 @@ async fn get_participant(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Path(key): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<read::ParticipantRecord>, ApiError> {
     record_or_404(&state, &tenant, &key).await
 }
 
@@ -391,107 +341,10 @@ async fn record_or_404(
     state: &AppState,
     tenant: &Tenant,
     key: &str,
-) -> Result<Json<Value>, ApiError> {
-    participant_record(state.store().pool(), tenant, key)
+) -> Result<Json<read::ParticipantRecord>, ApiError> {
+    read::participant(state.store().pool(), tenant, key)
         .await
         .map_err(ApiError::internal)?
         .map(Json)
         .ok_or_else(ApiError::not_found)
-}
-
-/// The merged record of one participant of `tenant`, by id or BSN, as the
-/// API returns it (`schemas/api/participant.json`) and the web app shows
-/// it; `None` when the tenant has no such participant.
-pub async fn participant_record(
-    pool: &sqlx::AnyPool,
-    tenant: &Tenant,
-    key: &str,
-) -> anyhow::Result<Option<Value>> {
-    let Some(p) = sqlx::query(
-        "SELECT id, bsn, client_number, birth_date, gender, name_json, contact_json, group_name, created_at, updated_at \
-         FROM participants WHERE tenant_id = $1 AND (id = $2 OR bsn = $2)",
-    )
-    .bind(&tenant.id)
-    .bind(key)
-    .fetch_optional(pool)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let pid: String = p.try_get("id")?;
-    let allocations = sqlx::query(
-        "SELECT a.id, a.toewijzing_nummer, a.referentie_aanbieder, a.product_categorie, a.product_code, a.toewijzingsdatum, \
-         a.ingangsdatum, a.einddatum, a.reden_wijziging, a.volume, a.eenheid, a.frequentie, a.budget, a.status, a.updated_at, \
-         f.kind AS financier_kind, f.code AS financier_code, f.name AS financier_name, f.standard \
-         FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 AND a.participant_id = $2 \
-         ORDER BY a.ingangsdatum, a.toewijzing_nummer",
-    )
-    .bind(&tenant.id)
-    .bind(&pid)
-    .fetch_all(pool)
-    .await?;
-    let mut allocs = Vec::new();
-    for a in &allocations {
-        let aid: String = a.try_get("id").unwrap_or_default();
-        let events = sqlx::query(
-            "SELECT e.status, e.detail, e.message_id, e.created_at FROM allocation_events e WHERE e.allocation_id = $1 ORDER BY e.created_at, e.id",
-        )
-        .bind(&aid)
-        .fetch_all(pool)
-        .await?;
-        let s = |c: &str| a.try_get::<Option<String>, _>(c).ok().flatten();
-        let i = |c: &str| a.try_get::<Option<i64>, _>(c).ok().flatten();
-        allocs.push(json!({
-            "id": aid,
-            "financier": {"kind": s("financier_kind"), "code": s("financier_code"), "name": s("financier_name"), "standard": s("standard")},
-            "toewijzing_nummer": s("toewijzing_nummer"),
-            "referentie_aanbieder": s("referentie_aanbieder"),
-            "product": {"categorie": s("product_categorie"), "code": s("product_code")},
-            "toewijzingsdatum": s("toewijzingsdatum"),
-            "ingangsdatum": s("ingangsdatum"),
-            "einddatum": s("einddatum"),
-            "reden_wijziging": s("reden_wijziging"),
-            "omvang": {"volume": i("volume"), "eenheid": s("eenheid"), "frequentie": s("frequentie")},
-            "budget": i("budget"),
-            "status": s("status"),
-            "updated_at": s("updated_at"),
-            "history": events.iter().map(|e| json!({
-                "status": e.try_get::<String, _>("status").ok(),
-                "detail": e.try_get::<String, _>("detail").ok(),
-                "message_id": e.try_get::<String, _>("message_id").ok(),
-                "at": e.try_get::<String, _>("created_at").ok(),
-            })).collect::<Vec<_>>(),
-        }));
-    }
-    let messages = sqlx::query(
-        "SELECT id, direction, bericht, status, retourcodes, created_at FROM messages WHERE tenant_id = $1 AND participant_id = $2 ORDER BY created_at, id",
-    )
-    .bind(&tenant.id)
-    .bind(&pid)
-    .fetch_all(pool)
-    .await?;
-    let prestaties = super::review::prestaties_of(pool, tenant, &pid).await?;
-    let review_items = super::review::open_items_of(pool, tenant, &pid).await?;
-    let s = |c: &str| p.try_get::<Option<String>, _>(c).ok().flatten();
-    Ok(Some(json!({
-        "id": pid,
-        "bsn": s("bsn"),
-        "client_number": s("client_number"),
-        "geboortedatum": s("birth_date"),
-        "geslacht": s("gender"),
-        "naam": s("name_json").and_then(|x| serde_json::from_str::<Value>(&x).ok()),
-        "contact": s("contact_json").and_then(|x| serde_json::from_str::<Value>(&x).ok()),
-        "groep": s("group_name"),
-        "allocations": allocs,
-        "messages": messages.iter().map(|m| json!({
-            "id": m.try_get::<String, _>("id").ok(),
-            "direction": m.try_get::<String, _>("direction").ok(),
-            "bericht": m.try_get::<Option<String>, _>("bericht").ok().flatten(),
-            "status": m.try_get::<String, _>("status").ok(),
-            "retourcodes": m.try_get::<String, _>("retourcodes").ok().and_then(|x| serde_json::from_str::<Value>(&x).ok()),
-            "at": m.try_get::<String, _>("created_at").ok(),
-        })).collect::<Vec<_>>(),
-        "prestaties": prestaties,
-        "review_items": review_items,
-    })))
 }

@@ -14,8 +14,8 @@ use sqlx::Row;
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
 use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, page, status_nl};
+use crate::record::read::{Prestaties, prestaties};
 use crate::server::AppState;
-use crate::server::review::{Prestaties, prestaties_where};
 
 /// A declaration's status as staff read it: from its outbox state and the
 /// answers on its lines.
@@ -151,7 +151,7 @@ pub async fn show(
     .fetch_optional(state.store().pool())
     .await?
     .ok_or(WebError::NotFound)?;
-    let lines = prestaties_where(
+    let lines = prestaties(
         state.store().pool(),
         &user.tenant,
         Prestaties::InDeclaration(&id),
@@ -168,7 +168,6 @@ pub async fn show(
         row.try_get("rejected").unwrap_or(0),
     );
     let nummer: String = row.try_get("declaratie_nummer").unwrap_or_default();
-    let s = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("").to_string();
     let body = html! {
         h1 { (bericht_nl(&row.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default())) " " (nummer) }
         dl.gegevens {
@@ -183,15 +182,15 @@ pub async fn show(
             tbody {
                 @for l in &lines {
                     tr {
-                        td { code { (s(l, "referentie_nummer")) } }
-                        td { a href={ "/deelnemers/" (s(l, "participant_id")) } { "deelnemer" } }
-                        td { code { (s(l, "toewijzing_nummer")) } }
-                        td { (s(&l["product"], "categorie")) "/" (s(&l["product"], "code")) }
-                        td.getal { (l["volume"].as_i64().unwrap_or(0)) }
-                        td.getal { (euro(l["bedrag_cents"].as_i64().unwrap_or(0))) }
-                        td { (s(l, "debet_credit")) }
-                        td { (status_nl(&s(l, "status"))) }
-                        td { @for c in l["retourcodes"].as_array().into_iter().flatten() { code { (s(c, "code")) } " " (s(c, "nl")) br; } }
+                        td { code { (l.referentie_nummer) } }
+                        td { a href={ "/deelnemers/" (l.participant_id) } { "deelnemer" } }
+                        td { code { (l.toewijzing_nummer) } }
+                        td { (l.product.categorie) "/" (l.product.code) }
+                        td.getal { (l.volume) }
+                        td.getal { (euro(l.bedrag_cents)) }
+                        td { (l.debet_credit) }
+                        td { (status_nl(&l.status)) }
+                        td { @for c in &l.retourcodes { code { (c.code) } " " (c.nl) br; } }
                     }
                 }
             }

@@ -25,6 +25,7 @@ use super::{
 };
 use crate::engine::startstop::{END_REASONS, is_end_reason, register_end_in};
 use crate::mapping::units::Eenheid;
+use crate::record::read::{self, AllocationView, ParticipantRecord, Prestatie};
 use crate::registration::today;
 use crate::server::AppState;
 
@@ -159,14 +160,6 @@ pub async fn list(
     Ok(page("Deelnemers", Some(&user), body))
 }
 
-fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = v;
-    for p in path {
-        cur = &cur[*p];
-    }
-    cur.as_str().unwrap_or("")
-}
-
 fn frequentie_nl(code: &str) -> &str {
     match code {
         "1" => "per dag",
@@ -193,32 +186,31 @@ struct Used {
 /// whether or not an answer has approved the credit yet. An invoice's
 /// credit note never gets an answer, so waiting for one would count a
 /// corrected month twice.
-fn used_per_allocation(prestaties: &[Value]) -> HashMap<String, Used> {
+fn used_per_allocation(prestaties: &[Prestatie]) -> HashMap<String, Used> {
     let cancelled: std::collections::HashSet<&str> = prestaties
         .iter()
-        .filter(|p| p["debet_credit"] == "C" && p["status"] != "rejected")
-        .filter_map(|p| p["vorig_referentie_nummer"].as_str())
+        .filter(|p| p.debet_credit == "C" && p.status != "rejected")
+        .filter_map(|p| p.vorig_referentie_nummer.as_deref())
         .collect();
     let mut out: HashMap<String, Used> = HashMap::new();
     for p in prestaties {
-        let counts = p["debet_credit"] == "D"
-            && p["credited_by"].is_null()
-            && p["status"] != "rejected"
-            && !cancelled.contains(s(p, &["referentie_nummer"]));
+        let counts = p.debet_credit == "D"
+            && p.credited_by.is_none()
+            && p.status != "rejected"
+            && !cancelled.contains(p.referentie_nummer.as_str());
         if !counts {
             continue;
         }
-        let u = out.entry(s(p, &["allocation_id"]).to_string()).or_default();
-        let volume = p["volume"].as_i64().unwrap_or(0);
-        let period = s(p, &["period", "begin"]).to_string();
-        u.total += volume;
-        u.amount_cents += p["bedrag_cents"].as_i64().unwrap_or(0);
+        let u = out.entry(p.allocation_id.clone()).or_default();
+        let period = p.period.begin.clone();
+        u.total += p.volume;
+        u.amount_cents += p.bedrag_cents;
         match &u.latest_period {
             Some(l) if *l > period => {}
-            Some(l) if *l == period => u.latest += volume,
+            Some(l) if *l == period => u.latest += p.volume,
             _ => {
                 u.latest_period = Some(period);
-                u.latest = volume;
+                u.latest = p.volume;
             }
         }
     }
@@ -242,25 +234,21 @@ pub async fn show(
     if id.len() == 9 && id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(WebError::NotFound);
     }
-    let record = crate::server::routes::participant_record(state.store().pool(), &user.tenant, &id)
+    let record = read::participant(state.store().pool(), &user.tenant, &id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let allocations = record["allocations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let prestaties = record["prestaties"].as_array().cloned().unwrap_or_default();
-    let used = used_per_allocation(&prestaties);
-    let warnings = warnings(&state, &user, &record, &allocations).await?;
-    let requests = super::requests::section(&state, &user, &id, &allocations).await?;
-    let name = name_of(&record["naam"]);
+    let allocations = &record.allocations;
+    let used = used_per_allocation(&record.prestaties);
+    let warnings = warnings(&state, &user, &record).await?;
+    let requests = super::requests::section(&state, &user, &id, allocations).await?;
+    let name = name_of(&record.name);
     let body = html! {
         h1 { (name) }
         dl.gegevens {
-            dt { "BSN" } dd { (s(&record, &["bsn"])) }
-            dt { "Geboortedatum" } dd { (s(&record, &["geboortedatum"])) }
-            dt { "Cliëntnummer" } dd { (record["client_number"].as_str().unwrap_or("—")) }
-            dt { "Groep" } dd { (record["groep"].as_str().unwrap_or("—")) }
+            dt { "BSN" } dd { (record.bsn) }
+            dt { "Geboortedatum" } dd { (record.birth_date.as_deref().unwrap_or("")) }
+            dt { "Cliëntnummer" } dd { (record.client_number.as_deref().unwrap_or("—")) }
+            dt { "Groep" } dd { (record.group.as_deref().unwrap_or("—")) }
         }
         @if !warnings.is_empty() {
             h2 { "Let op" }
@@ -274,7 +262,7 @@ pub async fn show(
                 summary { "Groep wijzigen of zorg beëindigen" }
                 form.regel method="post" action={ "/deelnemers/" (id) "/groep" } {
                     (csrf_field(&user))
-                    label { "Groep of locatie" input name="groep" maxlength="100" value=(record["groep"].as_str().unwrap_or("")); }
+                    label { "Groep of locatie" input name="groep" maxlength="100" value=(record.group.as_deref().unwrap_or("")); }
                     button.secundair type="submit" { "Groep opslaan" }
                 }
                 form.regel method="post" action={ "/deelnemers/" (id) "/einde" } {
@@ -293,42 +281,42 @@ pub async fn show(
             }
         }
         h2 { "Toewijzingen van alle financiers" }
-        (timeline(&allocations))
+        (timeline(allocations))
         table {
             thead { tr {
                 th { "Financier" } th { "Product" } th { "Toewijzing" } th { "Periode" }
                 th { "Omvang" } th { "Gedeclareerd" } th { "Status" }
             } }
             tbody {
-                @for a in &allocations {
-                    @let u = used.get(s(a, &["id"]));
+                @for a in allocations {
+                    @let u = used.get(&a.id);
                     tr {
-                        td { (financier_nl(s(a, &["financier", "kind"]), s(a, &["financier", "code"]))) }
-                        td { (s(a, &["product", "categorie"])) "/" (s(a, &["product", "code"])) }
-                        td { code { (s(a, &["toewijzing_nummer"])) } }
-                        td { (s(a, &["ingangsdatum"])) " – " (a["einddatum"].as_str().unwrap_or("…")) }
+                        td { (financier_nl(&a.financier.kind, &a.financier.code)) }
+                        td { (a.product.categorie.as_deref().unwrap_or("")) "/" (a.product.code.as_deref().unwrap_or("")) }
+                        td { code { (a.toewijzing_nummer) } }
+                        td { (a.ingangsdatum) " – " (a.einddatum.as_deref().unwrap_or("…")) }
                         td { (omvang(a)) }
                         td { (usage(a, u)) }
-                        td { (status_nl(s(a, &["status"]))) }
+                        td { (status_nl(&a.status)) (deliveries(a)) }
                     }
                 }
             }
         }
         (requests)
         h2 { "Declaratieregels" }
-        @if prestaties.is_empty() { p { "Nog niets gedeclareerd." } } @else {
+        @if record.prestaties.is_empty() { p { "Nog niets gedeclareerd." } } @else {
             table {
                 thead { tr { th { "Periode" } th { "Toewijzing" } th.getal { "Volume" } th.getal { "Bedrag" } th { "D/C" } th { "Status" } th { "Retourcodes" } } }
                 tbody {
-                    @for p in &prestaties {
+                    @for p in &record.prestaties {
                         tr {
-                            td { (s(p, &["period", "begin"])) " – " (s(p, &["period", "end"])) }
-                            td { code { (s(p, &["toewijzing_nummer"])) } }
-                            td.getal { (p["volume"].as_i64().unwrap_or(0)) }
-                            td.getal { (euro(p["bedrag_cents"].as_i64().unwrap_or(0))) }
-                            td { (s(p, &["debet_credit"])) }
-                            td { (status_nl(s(p, &["status"]))) }
-                            td { @for c in p["retourcodes"].as_array().into_iter().flatten() { code { (s(c, &["code"])) } " " (s(c, &["nl"])) br; } }
+                            td { (p.period.begin) " – " (p.period.end) }
+                            td { code { (p.toewijzing_nummer) } }
+                            td.getal { (p.volume) }
+                            td.getal { (euro(p.bedrag_cents)) }
+                            td { (p.debet_credit) }
+                            td { (status_nl(&p.status)) }
+                            td { @for c in &p.retourcodes { code { (c.code) } " " (c.nl) br; } }
                         }
                     }
                 }
@@ -338,13 +326,13 @@ pub async fn show(
         table {
             thead { tr { th { "Datum" } th { "Bericht" } th { "Richting" } th { "Status" } th { "Retourcodes" } } }
             tbody {
-                @for m in record["messages"].as_array().into_iter().flatten() {
+                @for m in &record.messages {
                     tr {
-                        td { (s(m, &["at"]).get(..10).unwrap_or_default()) }
-                        td { (m["bericht"].as_str().unwrap_or("—")) }
-                        td { @if m["direction"] == "in" { "ontvangen" } @else { "verzonden" } }
-                        td { (status_nl(s(m, &["status"]))) }
-                        td { @for c in m["retourcodes"].as_array().into_iter().flatten() { code { (c.as_str().unwrap_or("")) } " " } }
+                        td { (m.created_at.get(..10).unwrap_or_default()) }
+                        td { (m.bericht.as_deref().unwrap_or("—")) }
+                        td { @if m.direction == "in" { "ontvangen" } @else { "verzonden" } }
+                        td { (status_nl(&m.status)) }
+                        td { @for c in m.codes() { code { (c) } " " } }
                     }
                 }
             }
@@ -353,32 +341,57 @@ pub async fn show(
     Ok(page(&name, Some(&user), body))
 }
 
-fn omvang(a: &Value) -> String {
-    let o = &a["omvang"];
-    if let Some(v) = o["volume"].as_i64() {
-        let code = s(o, &["eenheid"]);
+fn omvang(a: &AllocationView) -> String {
+    let o = &a.omvang;
+    if let Some(v) = o.volume {
+        let code = o.eenheid.as_deref().unwrap_or("");
         let e =
             Eenheid::from_code(code).map_or_else(|| code.to_string(), |e| e.label_nl().to_string());
-        return format!("{v} {e} {}", frequentie_nl(s(o, &["frequentie"])));
+        return format!(
+            "{v} {e} {}",
+            frequentie_nl(o.frequentie.as_deref().unwrap_or(""))
+        );
     }
-    match a["budget"].as_i64() {
+    match a.budget {
         Some(b) => format!("budget {}", euro(b)),
         None => "—".to_string(),
     }
 }
 
+/// The starts and stops of an allocation as the record keeps them (the
+/// current ones; a removed or rejected one is struck through).
+fn deliveries(a: &AllocationView) -> Markup {
+    html! {
+        @for d in &a.deliveries {
+            br;
+            @let text = match (d.kind.as_str(), &d.einddatum) {
+                ("start", _) => format!("start {}", dutch_date(&d.begindatum)),
+                (_, Some(e)) => format!(
+                    "stop {} ({})",
+                    dutch_date(e),
+                    d.reden_beeindiging.as_deref().unwrap_or("")
+                ),
+                _ => "stop".to_string(),
+            };
+            @if d.current != 0 { small { (text) } }
+            @else { small { del { (text) } @if d.answer.as_deref() == Some("rejected") { " afgewezen" } @else { " gecorrigeerd" } } }
+        }
+    }
+}
+
+fn dutch_date(iso: &str) -> String {
+    iso.parse::<NaiveDate>()
+        .map_or_else(|_| iso.to_string(), |d| d.format("%d-%m-%Y").to_string())
+}
+
 /// Used against the allocation: per declared period for volumes per week or
 /// month, in total for a volume over the whole allocation or a budget.
-fn usage(a: &Value, used: Option<&Used>) -> Markup {
+fn usage(a: &AllocationView, used: Option<&Used>) -> Markup {
     let Some(u) = used else {
         return html! { "—" };
     };
-    let o = &a["omvang"];
-    let (value, limit, what) = match (
-        o["volume"].as_i64(),
-        s(o, &["frequentie"]),
-        a["budget"].as_i64(),
-    ) {
+    let o = &a.omvang;
+    let (value, limit, what) = match (o.volume, o.frequentie.as_deref().unwrap_or(""), a.budget) {
         (Some(v), "4", _) => (
             u.latest,
             Some(v),
@@ -406,7 +419,7 @@ fn usage(a: &Value, used: Option<&Used>) -> Markup {
             ),
         ),
     };
-    let shown = if a["budget"].as_i64().is_some() && o["volume"].is_null() {
+    let shown = if a.budget.is_some() && o.volume.is_none() {
         euro(value)
     } else {
         value.to_string()
@@ -426,17 +439,16 @@ fn usage(a: &Value, used: Option<&Used>) -> Markup {
 async fn warnings(
     state: &AppState,
     user: &WebUser,
-    record: &Value,
-    allocations: &[Value],
+    record: &ParticipantRecord,
 ) -> Result<Vec<String>, WebError> {
     let mut out = Vec::new();
     let now = today();
     let soon = now + Duration::days(ENDING_SOON_DAYS);
-    for a in allocations {
-        let status = s(a, &["status"]);
-        let live = matches!(status, "allocated" | "started");
-        if let Some(end) = a["einddatum"]
-            .as_str()
+    for a in &record.allocations {
+        let live = matches!(a.status.as_str(), "allocated" | "started");
+        if let Some(end) = a
+            .einddatum
+            .as_deref()
             .and_then(|e| e.parse::<NaiveDate>().ok())
             && live
             && end >= now
@@ -444,48 +456,40 @@ async fn warnings(
         {
             out.push(format!(
                 "Toewijzing {} ({} {}) eindigt op {}: vraag op tijd een verlenging aan.",
-                s(a, &["toewijzing_nummer"]),
-                financier_kind_nl(s(a, &["financier", "kind"])),
-                s(a, &["product", "code"]),
+                a.toewijzing_nummer,
+                financier_kind_nl(&a.financier.kind),
+                a.product.code.as_deref().unwrap_or(""),
                 end.format("%d-%m-%Y")
             ));
         }
     }
-    for item in record["review_items"].as_array().into_iter().flatten() {
-        if item["kind"] == "over_allocation" {
+    for item in &record.review_items {
+        if item.kind == "over_allocation" {
             out.push(format!(
                 "Levering boven de toewijzing{}: overweeg een verzoek om wijziging (317).",
-                item["detail"]["toewijzing_nummer"]
+                item.detail["toewijzing_nummer"]
                     .as_str()
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default()
             ));
         }
     }
-    // Delivered but never started: an allocation still 'allocated' while
-    // the participant was present on a day it covers.
-    // Invoiced financiers (UWV, Participatiewet) get no start message.
-    for a in allocations
+    // Delivered but never started: an allocation without a start while the
+    // participant was present on a day it covers. Invoiced financiers (UWV,
+    // Participatiewet) get no start message.
+    for a in record
+        .allocations
         .iter()
-        .filter(|a| a["status"] == "allocated" && a["financier"]["standard"] != "ubl")
+        .filter(|a| a.status == "allocated" && !a.invoiced())
     {
-        let from = s(a, &["ingangsdatum"]);
-        let to = a["einddatum"].as_str().unwrap_or("9999-12-31");
-        let delivered = sqlx::query(
-            "SELECT 1 FROM registrations WHERE tenant_id = $1 AND participant_id = $2 AND superseded_by IS NULL \
-             AND present = 1 AND day >= $3 AND day <= $4 AND (allocation_id IS NULL OR allocation_id = $5) LIMIT 1",
-        )
-        .bind(&user.tenant.id)
-        .bind(s(record, &["id"]))
-        .bind(from)
-        .bind(to)
-        .bind(s(a, &["id"]))
-        .fetch_optional(state.store().pool())
-        .await?;
-        if delivered.is_some() {
+        let to = a.einddatum.as_deref().unwrap_or("9999-12-31");
+        let pool = state.store().pool();
+        if read::delivered_within(pool, &user.tenant, &record.id, &a.id, &a.ingangsdatum, to)
+            .await?
+        {
             out.push(format!(
-                "Toewijzing {} is geleverd maar er is nog geen startbericht (305) verzonden: de volgende declaratierun verstuurt het.",
-                s(a, &["toewijzing_nummer"])
+                "Toewijzing {} is geleverd maar er is nog geen startbericht (305) verzonden: de dagelijkse start/stop-run verstuurt het.",
+                a.toewijzing_nummer
             ));
         }
     }
@@ -493,19 +497,19 @@ async fn warnings(
 }
 
 /// Every allocation as a bar on one time axis, coloured by law.
-fn timeline(allocations: &[Value]) -> Markup {
-    let dates = |k: &str| {
-        allocations
-            .iter()
-            .filter_map(|a| a[k].as_str().and_then(|d| d.parse::<NaiveDate>().ok()))
-            .collect::<Vec<_>>()
-    };
+fn timeline(allocations: &[AllocationView]) -> Markup {
+    let date = |d: &str| d.parse::<NaiveDate>().ok();
     let now = today();
-    let Some(start) = dates("ingangsdatum").into_iter().min() else {
+    let Some(start) = allocations
+        .iter()
+        .filter_map(|a| date(&a.ingangsdatum))
+        .min()
+    else {
         return html! { p { "Geen toewijzingen." } };
     };
-    let end = dates("einddatum")
-        .into_iter()
+    let end = allocations
+        .iter()
+        .filter_map(|a| a.einddatum.as_deref().and_then(date))
         .max()
         .unwrap_or(now)
         .max(now + Duration::days(90));
@@ -514,14 +518,14 @@ fn timeline(allocations: &[Value]) -> Markup {
     html! {
         div.tijdlijnen aria-label={ "Tijdlijn van " (start.format("%d-%m-%Y")) " tot " (end.format("%d-%m-%Y")) } {
             @for a in allocations {
-                @let from = a["ingangsdatum"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(start);
-                @let to = a["einddatum"].as_str().and_then(|d| d.parse::<NaiveDate>().ok()).unwrap_or(end);
+                @let from = date(&a.ingangsdatum).unwrap_or(start);
+                @let to = a.einddatum.as_deref().and_then(date).unwrap_or(end);
                 @let left = pos(from);
                 @let width = (pos(to) - left).max(1.0);
                 div.tijdlijn {
-                    span class=(s(a, &["financier", "kind"])) style={ "left:" (format!("{left:.1}")) "%;width:" (format!("{width:.1}")) "%" }
-                        title={ (s(a, &["toewijzing_nummer"])) ": " (from) " – " (a["einddatum"].as_str().unwrap_or("…")) } {
-                        (financier_kind_nl(s(a, &["financier", "kind"]))) " " (s(a, &["product", "code"])) " · " (status_nl(s(a, &["status"])))
+                    span class=(a.financier.kind) style={ "left:" (format!("{left:.1}")) "%;width:" (format!("{width:.1}")) "%" }
+                        title={ (a.toewijzing_nummer) ": " (from) " – " (a.einddatum.as_deref().unwrap_or("…")) } {
+                        (financier_kind_nl(&a.financier.kind)) " " (a.product.code.as_deref().unwrap_or("")) " · " (status_nl(&a.status))
                     }
                 }
             }
@@ -536,13 +540,11 @@ pub(super) async fn own_participant(
     user: &WebUser,
     id: &str,
 ) -> Result<(), WebError> {
-    sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
-        .bind(&user.tenant.id)
-        .bind(id)
-        .fetch_optional(state.store().pool())
-        .await?
-        .map(|_| ())
-        .ok_or(WebError::NotFound)
+    if read::participant_exists(state.store().pool(), &user.tenant, id).await? {
+        Ok(())
+    } else {
+        Err(WebError::NotFound)
+    }
 }
 
 pub(super) fn back_to(id: &str, message: &str) -> Response {
@@ -632,7 +634,7 @@ pub async fn end(
     Ok(back_to(
         &id,
         &format!(
-            "Einde van de zorg op {} geregistreerd; de volgende declaratierun stuurt de stopberichten.",
+            "Einde van de zorg op {} geregistreerd; de dagelijkse start/stop-run stuurt de stopberichten.",
             date.format("%d-%m-%Y")
         ),
     ))
@@ -641,14 +643,36 @@ pub async fn end(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::record::read::{Period, Product};
 
-    fn line(r: &str, dc: &str, vorig: Option<&str>, status: &str, volume: i64) -> Value {
-        json!({
-            "allocation_id": "a1", "referentie_nummer": r, "vorig_referentie_nummer": vorig,
-            "debet_credit": dc, "status": status, "credited_by": null, "volume": volume,
-            "bedrag_cents": volume * 100, "period": {"begin": "2026-10-01"},
-        })
+    fn line(r: &str, dc: &str, vorig: Option<&str>, status: &str, volume: i64) -> Prestatie {
+        Prestatie {
+            id: r.into(),
+            declaration_id: "d1".into(),
+            declaratie_nummer: None,
+            referentie_nummer: r.into(),
+            vorig_referentie_nummer: vorig.map(Into::into),
+            participant_id: "p1".into(),
+            allocation_id: "a1".into(),
+            toewijzing_nummer: "1".into(),
+            product: Product {
+                categorie: "07".into(),
+                code: "07A11".into(),
+            },
+            period: Period {
+                begin: "2026-10-01".into(),
+                end: "2026-10-31".into(),
+            },
+            volume,
+            eenheid: "16".into(),
+            tarief_cents: None,
+            bedrag_cents: volume * 100,
+            debet_credit: dc.into(),
+            status: status.into(),
+            retourcodes: Vec::new(),
+            credited_by: None,
+            answered_at: None,
+        }
     }
 
     #[test]

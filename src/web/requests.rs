@@ -19,6 +19,7 @@ use super::{WebError, csrf_field, financier_kind_nl, financier_nl};
 use crate::adapter::istandaard::verzoekcodes::reden_verzoek_codes;
 use crate::mapping::units::Eenheid;
 use crate::mapping::{Kind, Standard};
+use crate::record::read::AllocationView;
 use crate::record::requests::{
     self, ChangeInput, FinancierInput, Omvang, Outcome, ProductInput, RequestInput, RequestRow,
     Verwijzer,
@@ -97,7 +98,7 @@ pub async fn section(
     state: &AppState,
     user: &WebUser,
     participant: &str,
-    allocations: &[Value],
+    allocations: &[AllocationView],
 ) -> Result<Markup, WebError> {
     let filter = requests::Filter {
         participant: Some(participant),
@@ -105,10 +106,10 @@ pub async fn section(
         ..requests::Filter::default()
     };
     let rows = requests::list(state.store().pool(), &user.tenant.id, &filter).await?;
-    let changeable: Vec<&Value> = allocations
+    let changeable: Vec<&AllocationView> = allocations
         .iter()
-        .filter(|a| matches!(a["financier"]["standard"].as_str(), Some("iwmo" | "ijw")))
-        .filter(|a| matches!(a["status"].as_str(), Some("allocated" | "started")))
+        .filter(|a| matches!(a.financier.standard.as_deref(), Some("iwmo" | "ijw")))
+        .filter(|a| matches!(a.status.as_str(), "allocated" | "started"))
         .collect();
     let financiers: Vec<(String, String)> = state
         .mappings
@@ -155,9 +156,9 @@ pub async fn section(
         }
         @if user.role.back_office() {
             @for a in &changeable {
-                @let aid = a["id"].as_str().unwrap_or("");
+                @let aid = a.id.as_str();
                 details.verzoek {
-                    summary { "Verzoek om wijziging voor toewijzing " (a["toewijzing_nummer"].as_str().unwrap_or("")) " (" (financier_kind_nl(a["financier"]["kind"].as_str().unwrap_or(""))) " " (a["product"]["code"].as_str().unwrap_or("")) ")" }
+                    summary { "Verzoek om wijziging voor toewijzing " (a.toewijzing_nummer) " (" (financier_kind_nl(&a.financier.kind)) " " (a.product.code.as_deref().unwrap_or("")) ")" }
                     form.regel method="post" action={ "/deelnemers/" (participant) "/verzoek/wijziging" } {
                         (csrf_field(user))
                         input type="hidden" name="toewijzing" value=(aid);
@@ -168,8 +169,8 @@ pub async fn section(
                                 option value="beeindigen" { "Beëindigen (eerdere einddatum)" }
                             }
                         }
-                        label { "Einddatum" input type="date" name="einddatum" min=(tomorrow) value=(a["einddatum"].as_str().unwrap_or("")); }
-                        label { "Nieuw volume" input type="number" name="volume" min="0" value=(a["omvang"]["volume"].as_i64().map(|v| v.to_string()).unwrap_or_default()); }
+                        label { "Einddatum" input type="date" name="einddatum" min=(tomorrow) value=(a.einddatum.as_deref().unwrap_or("")); }
+                        label { "Nieuw volume" input type="number" name="volume" min="0" value=(a.omvang.volume.map(|v| v.to_string()).unwrap_or_default()); }
                         label { "Ingangsdatum van de wijziging" input type="date" name="ingangsdatum"; }
                         label { "Reden"
                             select name="reden" required {

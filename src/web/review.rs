@@ -24,15 +24,15 @@ use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
 use super::{WebError, csrf_field, financier_nl, page, status_nl};
 use crate::engine;
+use crate::record::review::{self, Filter, Resolved, ReviewItem, resolve_in};
 use crate::server::AppState;
-use crate::server::review::{COLUMNS, Resolved, item_json, resolve_in};
 
 /// The most items the queue shows and walks through at once.
 const MAX_ITEMS: i64 = 5000;
 
 /// An item with what the filters need.
 struct Entry {
-    item: Value,
+    item: ReviewItem,
     /// `kind:code`, e.g. `wmo:0363`; empty when unknown.
     financier: String,
     financier_label: String,
@@ -45,14 +45,13 @@ struct Entry {
 
 impl Entry {
     fn id(&self) -> &str {
-        self.item["id"].as_str().unwrap_or("")
+        &self.item.id
     }
     fn codes(&self) -> Vec<&str> {
-        self.item["retourcodes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["code"].as_str())
+        self.item
+            .retourcodes
+            .iter()
+            .map(|c| c.code.as_str())
             .collect()
     }
 }
@@ -126,15 +125,11 @@ impl Filters {
 async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<Entry>, WebError> {
     let pool = state.store().pool();
     let tenant = &user.tenant.id;
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM review_items WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) \
-         ORDER BY created_at DESC, id DESC LIMIT $3"
-    )))
-    .bind(tenant)
-    .bind(f.status_sql())
-    .bind(MAX_ITEMS)
-    .fetch_all(pool)
-    .await?;
+    let filter = Filter {
+        status: f.status_sql(),
+        ..Filter::default()
+    };
+    let (rows, _) = review::list(pool, &user.tenant, filter, MAX_ITEMS, 0).await?;
     // Allocations and outbound messages of the tenant, for the financier
     // and the resend check.
     let allocations: HashMap<String, (String, String, String)> = sqlx::query(
@@ -164,13 +159,12 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
     })
     .collect();
     let mut out = Vec::new();
-    for r in &rows {
-        let item = item_json(r);
-        let detail = &item["detail"];
+    for item in rows {
+        let detail = &item.detail;
         let allocation = detail["allocation_id"]
             .as_str()
-            .or(if item["kind"] == "over_allocation" {
-                item["subject_id"].as_str()
+            .or(if item.kind == "over_allocation" {
+                item.subject_id.as_deref()
             } else {
                 None
             })
@@ -187,7 +181,7 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             Value::Object(o) => o.get("begin").and_then(Value::as_str).map(str::to_string),
             _ => None,
         };
-        let kind = item["kind"].as_str().unwrap_or("");
+        let kind = item.kind.as_str();
         let not_resendable = match (kind, allocation) {
             ("unmatched_answer", _) => Some(
                 "Dit is een antwoord dat loket niet kon koppelen; er is niets om opnieuw te versturen. Neem contact op met de gemeente en sluit het af.",
@@ -198,12 +192,13 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             (_, Some((status, _, _))) if status == "withdrawn" => Some(
                 "De toewijzing is ingetrokken: opnieuw declareren zou TR321/TR071 breken. Sluit het af of vraag een nieuwe toewijzing aan.",
             ),
-            _ if item["status"] != "open" => Some("Dit item is al afgehandeld."),
+            _ if item.status != "open" => Some("Dit item is al afgehandeld."),
             _ => None,
         };
         out.push(Entry {
-            participant_name: item["participant_id"]
-                .as_str()
+            participant_name: item
+                .participant_id
+                .as_deref()
                 .and_then(|p| names.get(p).cloned()),
             item,
             financier,
@@ -247,10 +242,10 @@ fn kind_nl(kind: &str) -> &str {
     }
 }
 
-fn codes_cell(item: &Value) -> Markup {
+fn codes_cell(item: &ReviewItem) -> Markup {
     html! {
-        @for c in item["retourcodes"].as_array().into_iter().flatten() {
-            div { code { (c["code"].as_str().unwrap_or("")) } " " (c["nl"].as_str().unwrap_or("")) }
+        @for c in &item.retourcodes {
+            div { code { (c.code) } " " (c.nl) }
         }
     }
 }
@@ -329,12 +324,12 @@ pub async fn list(
                         @for e in &shown {
                             tr {
                                 td { input type="checkbox" name="items" value=(e.id()) aria-label="Selecteren"; }
-                                td { (kind_nl(e.item["kind"].as_str().unwrap_or(""))) }
+                                td { (kind_nl(&e.item.kind)) }
                                 td { (e.participant_name.as_deref().unwrap_or("—")) }
                                 td { (e.financier_label) }
                                 td { (e.period.as_deref().map(|p| p.get(..7).unwrap_or(p)).unwrap_or("—")) }
                                 td { (codes_cell(&e.item)) }
-                                td { (status_nl(e.item["status"].as_str().unwrap_or(""))) }
+                                td { (status_nl(&e.item.status)) }
                                 td { a href={ "/afgekeurd/" (e.id()) "?" (q) } { "Bekijken" } }
                             }
                         }
@@ -457,7 +452,7 @@ pub async fn show(
     };
     let in_filter: Vec<&Entry> = list
         .iter()
-        .filter(|e| e.id() == id || f.status_sql().is_none_or(|s| e.item["status"] == s))
+        .filter(|e| e.id() == id || f.status_sql().is_none_or(|s| e.item.status == s))
         .collect();
     let here = in_filter.iter().position(|e| e.id() == id).unwrap_or(0);
     let prev = here.checked_sub(1).and_then(|i| in_filter.get(i));
@@ -472,38 +467,38 @@ pub async fn show(
             a href={ "/afgekeurd?" (q) } { "Terug naar de lijst (" (here + 1) " van " (in_filter.len()) ")" }
             @if let Some(n) = next { a rel="next" href={ "/afgekeurd/" (n.id()) "?" (q) } { "Volgende →" } } @else { span {} }
         }
-        h1 { (kind_nl(item["kind"].as_str().unwrap_or(""))) }
+        h1 { (kind_nl(&item.kind)) }
         @if let Some(m) = &f.melding { p.melding.ok role="status" { (m) } }
-        p { (item["title"]["nl"].as_str().unwrap_or("")) }
+        p { (item.title.nl) }
         dl.gegevens {
             dt { "Deelnemer" } dd {
-                @match (item["participant_id"].as_str(), &e.participant_name) {
+                @match (item.participant_id.as_deref(), &e.participant_name) {
                     (Some(pid), Some(n)) => a href={ "/deelnemers/" (pid) } { (n) },
                     _ => "—",
                 }
             }
             dt { "Financier" } dd { (e.financier_label) }
             dt { "Periode" } dd { (e.period.as_deref().unwrap_or("—")) }
-            @if let Some(n) = item["detail"]["toewijzing_nummer"].as_str() { dt { "Toewijzing" } dd { code { (n) } } }
-            @if let Some(n) = item["detail"]["referentie_nummer"].as_str() { dt { "Referentie" } dd { code { (n) } } }
-            @if let Some(n) = item["detail"]["declaratie_nummer"].as_str() { dt { "Declaratie" } dd { code { (n) } } }
-            @if let Some(c) = item["detail"]["amount_cents"].as_i64() { dt { "Bedrag" } dd { (super::euro(c)) } }
-            @if let Some(t) = item["detail"]["nl"].as_str() { dt { "Melding" } dd { (t) } }
-            @if let Some(n) = item["detail"]["referentie_aanbieder"].as_str() { dt { "Verzoek" } dd { code { (n) } } }
-            @if let Some(t) = item["detail"]["reden_afwijzing"]["nl"].as_str() {
-                dt { "Reden afwijzing" } dd { (item["detail"]["reden_afwijzing"]["code"].as_str().unwrap_or("")) ": " (t) }
+            @if let Some(n) = item.detail["toewijzing_nummer"].as_str() { dt { "Toewijzing" } dd { code { (n) } } }
+            @if let Some(n) = item.detail["referentie_nummer"].as_str() { dt { "Referentie" } dd { code { (n) } } }
+            @if let Some(n) = item.detail["declaratie_nummer"].as_str() { dt { "Declaratie" } dd { code { (n) } } }
+            @if let Some(c) = item.detail["amount_cents"].as_i64() { dt { "Bedrag" } dd { (super::euro(c)) } }
+            @if let Some(t) = item.detail["nl"].as_str() { dt { "Melding" } dd { (t) } }
+            @if let Some(n) = item.detail["referentie_aanbieder"].as_str() { dt { "Verzoek" } dd { code { (n) } } }
+            @if let Some(t) = item.detail["reden_afwijzing"]["nl"].as_str() {
+                dt { "Reden afwijzing" } dd { (item.detail["reden_afwijzing"]["code"].as_str().unwrap_or("")) ": " (t) }
             }
-            dt { "Ontstaan" } dd { (item["created_at"].as_str().unwrap_or("").get(..16).unwrap_or("").replace('T', " ")) }
-            dt { "Status" } dd { (status_nl(item["status"].as_str().unwrap_or(""))) }
-            @if item["status"] == "resolved" {
-                dt { "Afgehandeld door" } dd { (item["resolution"]["by"].as_str().unwrap_or("")) ", " (item["resolution"]["at"].as_str().unwrap_or("").get(..16).unwrap_or("").replace('T', " ")) }
-                dt { "Toelichting" } dd { (item["resolution"]["note"].as_str().unwrap_or("—")) }
+            dt { "Ontstaan" } dd { (item.created_at.get(..16).unwrap_or("").replace('T', " ")) }
+            dt { "Status" } dd { (status_nl(&item.status)) }
+            @if let Some(r) = &item.resolution {
+                dt { "Afgehandeld door" } dd { (r.by.as_deref().unwrap_or("")) ", " (r.at.as_deref().unwrap_or("").get(..16).unwrap_or("").replace('T', " ")) }
+                dt { "Toelichting" } dd { (r.note.as_ref().and_then(Value::as_str).unwrap_or("—")) }
             }
         }
         h2 { "Retourcodes" }
-        @if item["retourcodes"].as_array().is_none_or(Vec::is_empty) && item["detail"]["reden_afwijzing"].is_null() { p { "Geen retourcode: loket heeft dit zelf tegengehouden of gesignaleerd." } }
+        @if item.retourcodes.is_empty() && item.detail["reden_afwijzing"].is_null() { p { "Geen retourcode: loket heeft dit zelf tegengehouden of gesignaleerd." } }
         (codes_cell(item))
-        @if item["status"] == "open" {
+        @if item.status == "open" {
             h2 { "Afhandelen" }
             @match e.not_resendable {
                 Some(why) => p.melding.fout { "Opnieuw indienen kan niet. " (why) },
