@@ -448,6 +448,23 @@ pub async fn set_message_participant(
     Ok(())
 }
 
+/// Sets the group (or location) a participant attends; `None` clears it.
+/// The daily registration lists a group's participants.
+pub async fn set_group(
+    tx: &mut Tx,
+    tenant: &str,
+    participant: &str,
+    group: Option<&str>,
+) -> Result<()> {
+    sqlx::query("UPDATE participants SET group_name = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(group)
+        .bind(tenant)
+        .bind(participant)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn ensure_participant(tx: &mut Tx, tenant: &str, bsn: &str) -> Result<String> {
     let ts = now();
     let row = sqlx::query(

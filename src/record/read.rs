@@ -562,3 +562,328 @@ pub async fn delivered_within(
     .await?
     .is_some())
 }
+
+/// A declaration (a 323, an invoice or a credit note) with its financier,
+/// its lines counted by what the answers made of them, and its outbox state.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct DeclarationRow {
+    id: String,
+    message_id: String,
+    standard: String,
+    declaratie_nummer: String,
+    period_begin: String,
+    period_end: String,
+    total_cents: i64,
+    status: String,
+    created_at: String,
+    answered_at: Option<String>,
+    kind: String,
+    code: String,
+    name: Option<String>,
+    bericht: Option<String>,
+    message_status: String,
+    outbox_state: Option<String>,
+    lines: i64,
+    approved: i64,
+    rejected: i64,
+}
+
+/// A declaration as the API (`schemas/api/declaration-list.json`) and the
+/// declarations page show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeclarationView {
+    pub id: String,
+    pub message_id: String,
+    pub standard: String,
+    /// WMO323 | JW323 | Invoice | CreditNote
+    pub bericht: Option<String>,
+    pub financier: FinancierRef,
+    pub declaratie_nummer: String,
+    pub period_begin: String,
+    pub period_end: String,
+    /// Net, in cents: debit minus credit.
+    pub total_cents: i64,
+    /// sent | answered
+    pub status: String,
+    pub message_status: String,
+    /// queued | sending | sent | failed (none for an old row).
+    pub outbox_state: Option<String>,
+    pub lines: i64,
+    pub approved: i64,
+    pub rejected: i64,
+    pub created_at: String,
+    pub answered_at: Option<String>,
+}
+
+impl From<DeclarationRow> for DeclarationView {
+    fn from(r: DeclarationRow) -> DeclarationView {
+        DeclarationView {
+            financier: FinancierRef {
+                kind: r.kind,
+                code: r.code,
+                name: r.name,
+                standard: Some(r.standard.clone()),
+            },
+            id: r.id,
+            message_id: r.message_id,
+            standard: r.standard,
+            bericht: r.bericht,
+            declaratie_nummer: r.declaratie_nummer,
+            period_begin: r.period_begin,
+            period_end: r.period_end,
+            total_cents: r.total_cents,
+            status: r.status,
+            message_status: r.message_status,
+            outbox_state: r.outbox_state,
+            lines: r.lines,
+            approved: r.approved,
+            rejected: r.rejected,
+            created_at: r.created_at,
+            answered_at: r.answered_at,
+        }
+    }
+}
+
+const DECLARATION: &str = "SELECT d.id, d.message_id, d.standard, d.declaratie_nummer, d.period_begin, d.period_end, \
+     d.total_cents, d.status, d.created_at, d.answered_at, f.kind, f.code, f.name, m.bericht, m.status AS message_status, \
+     o.state AS outbox_state, \
+     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines, \
+     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id AND p.status = 'approved') AS approved, \
+     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id AND p.status = 'rejected') AS rejected \
+     FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
+     LEFT JOIN outbox o ON o.message_id = d.message_id";
+
+/// Which declarations to list.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DeclarationFilter<'a> {
+    /// The declaration period's month, `YYYY-MM`.
+    pub month: Option<&'a str>,
+    /// The financier as `kind:code`.
+    pub financier: Option<&'a str>,
+    /// Newest first (the API); otherwise by period, financier, newest first
+    /// (the page).
+    pub newest_first: bool,
+    pub limit: i64,
+}
+
+/// The tenant's declarations.
+pub async fn declarations(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    f: DeclarationFilter<'_>,
+) -> Result<Vec<DeclarationView>> {
+    let order = if f.newest_first {
+        "d.created_at DESC, d.id"
+    } else {
+        "d.period_begin DESC, f.kind, f.code, d.created_at DESC"
+    };
+    let rows: Vec<DeclarationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{DECLARATION} WHERE d.tenant_id = $1 AND ($2 IS NULL OR substr(d.period_begin, 1, 7) = $2) \
+         AND ($3 IS NULL OR f.kind || ':' || f.code = $3) ORDER BY {order} LIMIT $4"
+    )))
+    .bind(&tenant.id)
+    .bind(f.month)
+    .bind(f.financier)
+    .bind(f.limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(DeclarationView::from).collect())
+}
+
+/// One declaration of `tenant`.
+pub async fn declaration(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<Option<DeclarationView>> {
+    let row: Option<DeclarationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{DECLARATION} WHERE d.tenant_id = $1 AND d.id = $2"
+    )))
+    .bind(&tenant.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(DeclarationView::from))
+}
+
+/// The tenant's financiers, as `(kind, code)`.
+pub async fn financiers(pool: &AnyPool, tenant: &Tenant) -> Result<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as(
+            "SELECT kind, code FROM financiers WHERE tenant_id = $1 ORDER BY kind, code",
+        )
+        .bind(&tenant.id)
+        .fetch_all(pool)
+        .await?,
+    )
+}
+
+/// The message of a declaration as it was sent, for download.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeclarationDocument {
+    pub raw: Vec<u8>,
+    pub bericht: Option<String>,
+    pub declaratie_nummer: String,
+}
+
+/// The sent message of a declaration of `tenant`.
+pub async fn declaration_document(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<Option<DeclarationDocument>> {
+    Ok(sqlx::query_as(
+        "SELECT m.raw, m.bericht, d.declaratie_nummer FROM declarations d JOIN messages m ON m.id = d.message_id \
+         WHERE d.tenant_id = $1 AND d.id = $2",
+    )
+    .bind(&tenant.id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// One participant with one of its allocations (or none), for the
+/// participants page: a row per allocation, grouped by the page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OverviewRow {
+    pub id: String,
+    pub name_json: String,
+    pub group_name: Option<String>,
+    /// The allocation's financier kind, when it has one.
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub einddatum: Option<String>,
+}
+
+/// The tenant's participants with their allocations, in participant order;
+/// only those of `group`, or financed by a financier of `kind`, when given.
+pub async fn overview(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    group: Option<&str>,
+    kind: Option<&str>,
+) -> Result<Vec<OverviewRow>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.name_json, p.group_name, f.kind, a.status, a.einddatum \
+         FROM participants p LEFT JOIN allocations a ON a.participant_id = p.id \
+         LEFT JOIN financiers f ON f.id = a.financier_id \
+         WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
+           AND ($3 IS NULL OR EXISTS (SELECT 1 FROM allocations b JOIN financiers g ON g.id = b.financier_id \
+                WHERE b.participant_id = p.id AND g.kind = $3)) \
+         ORDER BY p.id",
+    )
+    .bind(&tenant.id)
+    .bind(group)
+    .bind(kind)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The groups (or locations) the tenant's participants attend.
+pub async fn groups(pool: &AnyPool, tenant: &Tenant) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT group_name FROM participants WHERE tenant_id = $1 AND group_name IS NOT NULL ORDER BY group_name",
+    )
+    .bind(&tenant.id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(g,)| g).collect())
+}
+
+/// Every allocation of the tenant with its status and financier, by id:
+/// what the review queue shows beside an item about an allocation.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AllocationFinancier {
+    pub id: String,
+    pub status: String,
+    pub kind: String,
+    pub code: String,
+}
+
+pub async fn allocation_financiers(
+    pool: &AnyPool,
+    tenant: &Tenant,
+) -> Result<Vec<AllocationFinancier>> {
+    Ok(sqlx::query_as(
+        "SELECT a.id, a.status, f.kind, f.code FROM allocations a JOIN financiers f ON f.id = a.financier_id \
+         WHERE a.tenant_id = $1",
+    )
+    .bind(&tenant.id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The Naam of every participant that has a review item, by id.
+pub async fn reviewed_names(pool: &AnyPool, tenant: &Tenant) -> Result<Vec<(String, Value)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, name_json FROM participants WHERE tenant_id = $1 \
+         AND id IN (SELECT participant_id FROM review_items WHERE tenant_id = $1)",
+    )
+    .bind(&tenant.id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| (id, serde_json::from_str(&name).unwrap_or(Value::Null)))
+        .collect())
+}
+
+/// The Ontvanger of one of the tenant's messages.
+pub async fn message_receiver(pool: &AnyPool, tenant: &Tenant, id: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT receiver FROM messages WHERE tenant_id = $1 AND id = $2")
+            .bind(&tenant.id)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(r,)| r))
+}
+
+/// An incoming message loket refused (rejected or unusable).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefusedMessage {
+    pub created_at: String,
+    pub bericht: Option<String>,
+    pub sender: Option<String>,
+    /// rejected | unusable
+    pub status: String,
+    pub retourcodes: String,
+}
+
+impl RefusedMessage {
+    pub fn codes(&self) -> Vec<String> {
+        serde_json::from_str(&self.retourcodes).unwrap_or_default()
+    }
+}
+
+/// Incoming messages loket refused, newest first (at most `limit`); only
+/// from `sender`, or received in `month` (`YYYY-MM`), when given.
+pub async fn refused_messages(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    sender: Option<&str>,
+    month: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RefusedMessage>> {
+    Ok(sqlx::query_as(
+        "SELECT created_at, bericht, sender, status, retourcodes FROM messages WHERE tenant_id = $1 AND direction = 'in' \
+         AND status IN ('rejected', 'unusable') AND ($2 IS NULL OR sender = $2) AND ($3 IS NULL OR created_at LIKE $3) \
+         ORDER BY created_at DESC, id DESC LIMIT $4",
+    )
+    .bind(&tenant.id)
+    .bind(sender)
+    .bind(month.map(|m| format!("{m}%")))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The first day of the latest period the tenant declared, if any.
+pub async fn latest_declared_period(pool: &AnyPool, tenant: &Tenant) -> Result<Option<String>> {
+    let row: (Option<String>,) =
+        sqlx::query_as("SELECT MAX(period_begin) FROM declarations WHERE tenant_id = $1")
+            .bind(&tenant.id)
+            .fetch_one(pool)
+            .await?;
+    Ok(row.0)
+}

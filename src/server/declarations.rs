@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::AppState;
 use super::routes::{ApiError, Auth, Body};
 use crate::engine::{self, RunOptions};
+use crate::record::read;
 use crate::store::TenantKind;
 
 fn internal(e: anyhow::Error) -> ApiError {
@@ -151,76 +151,42 @@ pub async fn list(
                     .with_paths(vec!["period".into()])
                 })?
                 .start
+                .format("%Y-%m")
                 .to_string(),
         ),
         None => None,
     };
-    let rows = sqlx::query(
-        "SELECT d.id, d.message_id, d.standard, d.declaratie_nummer, d.period_begin, d.period_end, d.total_cents, \
-                d.status, d.created_at, d.answered_at, f.kind, f.code, m.bericht, m.status AS message_status, \
-                (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines \
-         FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
-         WHERE d.tenant_id = $1 AND ($2 IS NULL OR d.period_begin = $2) ORDER BY d.created_at DESC, d.id LIMIT $3",
+    let items = read::declarations(
+        state.store().pool(),
+        &tenant,
+        read::DeclarationFilter {
+            month: begin.as_deref(),
+            newest_first: true,
+            limit: q.limit.unwrap_or(100).clamp(1, 1000),
+            ..Default::default()
+        },
     )
-    .bind(&tenant.id)
-    .bind(begin)
-    .bind(q.limit.unwrap_or(100).clamp(1, 1000))
-    .fetch_all(state.store().pool())
     .await
-    .map_err(|e| internal(e.into()))?;
-    let items: Vec<Value> = rows.iter().map(declaration_json).collect();
+    .map_err(internal)?;
     Ok(Json(json!({ "declarations": items })))
 }
 
-fn declaration_json(r: &sqlx::any::AnyRow) -> Value {
-    let s = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
-    let i = |c: &str| r.try_get::<Option<i64>, _>(c).ok().flatten();
-    json!({
-        "id": s("id"),
-        "message_id": s("message_id"),
-        "bericht": s("bericht"),
-        "financier": {"kind": s("kind"), "code": s("code")},
-        "declaratie_nummer": s("declaratie_nummer"),
-        "period_begin": s("period_begin"),
-        "period_end": s("period_end"),
-        "total_cents": i("total_cents"),
-        "lines": i("lines"),
-        "status": s("status"),
-        "message_status": s("message_status"),
-        "created_at": s("created_at"),
-        "answered_at": s("answered_at"),
-    })
-}
-
 /// `GET /declarations/{id}`: one declaration with its prestaties
-/// (`schemas/api/declaration.json`). Lines name the participant by id.
+/// (`schemas/api/declaration-list.json`). Lines name the participant by id.
 pub async fn get(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let pool = state.store().pool();
-    let row = sqlx::query(
-        "SELECT d.id, d.message_id, d.standard, d.declaratie_nummer, d.period_begin, d.period_end, d.total_cents, \
-                d.status, d.created_at, d.answered_at, f.kind, f.code, m.bericht, m.status AS message_status, \
-                (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines \
-         FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
-         WHERE d.tenant_id = $1 AND d.id = $2",
-    )
-    .bind(&tenant.id)
-    .bind(&id)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| internal(e.into()))?
-    .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found"))?;
-    let mut out = declaration_json(&row);
-    let lines = crate::record::read::prestaties(
-        pool,
-        &tenant,
-        crate::record::read::Prestaties::InDeclaration(&id),
-    )
-    .await
-    .map_err(internal)?;
+    let declaration = read::declaration(pool, &tenant, &id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found"))?;
+    let lines = read::prestaties(pool, &tenant, read::Prestaties::InDeclaration(&id))
+        .await
+        .map_err(internal)?;
+    let mut out = json!(declaration);
     out["prestaties"] = json!(lines);
     Ok(Json(out))
 }
@@ -251,18 +217,13 @@ pub async fn end(
         .with_paths(vec!["/date".into()])
         .into_response();
     };
-    let exists = sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
-        .bind(&tenant.id)
-        .bind(&id)
-        .fetch_optional(state.store().pool())
-        .await;
-    match exists {
-        Ok(Some(_)) => {}
-        Ok(None) => {
+    match read::participant_exists(state.store().pool(), &tenant, &id).await {
+        Ok(true) => {}
+        Ok(false) => {
             return ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
                 .into_response();
         }
-        Err(e) => return internal(e.into()).into_response(),
+        Err(e) => return internal(e).into_response(),
     }
     let reason = value["reason"].as_str().unwrap_or_default();
     let by = value["registered_by"].as_str().unwrap_or_default();

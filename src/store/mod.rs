@@ -353,6 +353,44 @@ pub fn new_token() -> String {
 /// Writes an audit trail entry (who did what to which subject) in the
 /// caller's transaction, so the entry and the change it records commit
 /// together or not at all.
+/// One entry of the audit trail.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub created_at: String,
+    pub actor: String,
+    pub action: String,
+    /// JSON; never a BSN or a name.
+    pub detail: String,
+}
+
+impl AuditEntry {
+    /// The reason the person gave, when the entry has one.
+    pub fn reason(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.detail)
+            .ok()
+            .and_then(|d| d["reason"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// The audit trail of one subject of `tenant`, oldest first.
+pub async fn audit_of(
+    pool: &AnyPool,
+    tenant: &str,
+    subject_kind: &str,
+    subject_id: &str,
+) -> Result<Vec<AuditEntry>> {
+    Ok(sqlx::query_as(
+        "SELECT created_at, actor, action, detail FROM audit_log WHERE tenant_id = $1 AND subject_kind = $2 \
+         AND subject_id = $3 ORDER BY created_at, id",
+    )
+    .bind(tenant)
+    .bind(subject_kind)
+    .bind(subject_id)
+    .fetch_all(pool)
+    .await?)
+}
+
 pub async fn audit(
     w: &mut WriteTx,
     tenant: &str,

@@ -9,18 +9,18 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
 use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, page, status_nl};
-use crate::record::read::{Prestaties, prestaties};
+use crate::record::read::{self, DeclarationView, Prestaties, prestaties};
 use crate::server::AppState;
 
 /// A declaration's status as staff read it: from its outbox state and the
 /// answers on its lines.
-fn status(outbox: Option<&str>, lines: i64, approved: i64, rejected: i64) -> &'static str {
-    match outbox {
+fn status(d: &DeclarationView) -> &'static str {
+    let (lines, approved, rejected) = (d.lines, d.approved, d.rejected);
+    match d.outbox_state.as_deref() {
         Some("queued" | "sending") => return "concept",
         Some("failed") => return "verzenden mislukt",
         _ => {}
@@ -35,14 +35,6 @@ fn status(outbox: Option<&str>, lines: i64, approved: i64, rejected: i64) -> &'s
         "verzonden"
     }
 }
-
-const SELECT: &str = "SELECT d.id, d.standard, d.declaratie_nummer, d.period_begin, d.period_end, d.total_cents, \
-     d.created_at, f.kind, f.code, f.name, m.bericht, o.state AS outbox_state, \
-     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines, \
-     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id AND p.status = 'approved') AS approved, \
-     (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id AND p.status = 'rejected') AS rejected \
-     FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
-     LEFT JOIN outbox o ON o.message_id = d.message_id";
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -63,27 +55,23 @@ pub async fn list(
     user.require_back_office()?;
     let period = q.periode.as_deref().filter(|p| !p.is_empty());
     let financier = q.financier.as_deref().filter(|p| !p.is_empty());
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE d.tenant_id = $1 AND ($2 IS NULL OR substr(d.period_begin, 1, 7) = $2) \
-         AND ($3 IS NULL OR f.kind || ':' || f.code = $3) ORDER BY d.period_begin DESC, f.kind, f.code, d.created_at DESC LIMIT 500"
-    )))
-    .bind(&user.tenant.id)
-    .bind(period)
-    .bind(financier)
-    .fetch_all(state.store().pool())
+    let pool = state.store().pool();
+    let rows = read::declarations(
+        pool,
+        &user.tenant,
+        read::DeclarationFilter {
+            month: period,
+            financier,
+            newest_first: false,
+            limit: 500,
+        },
+    )
     .await?;
-    let financiers: Vec<(String, String)> =
-        sqlx::query("SELECT kind, code FROM financiers WHERE tenant_id = $1 ORDER BY kind, code")
-            .bind(&user.tenant.id)
-            .fetch_all(state.store().pool())
-            .await?
-            .iter()
-            .filter_map(|r| {
-                let kind: String = r.try_get("kind").ok()?;
-                let code: String = r.try_get("code").ok()?;
-                Some((format!("{kind}:{code}"), financier_nl(&kind, &code)))
-            })
-            .collect();
+    let financiers: Vec<(String, String)> = read::financiers(pool, &user.tenant)
+        .await?
+        .into_iter()
+        .map(|(kind, code)| (format!("{kind}:{code}"), financier_nl(&kind, &code)))
+        .collect();
     let last_month = crate::registration::today()
         .checked_sub_months(chrono::Months::new(1))
         .map(|d| d.format("%Y-%m").to_string())
@@ -113,20 +101,16 @@ pub async fn list(
                     th.getal { "Regels" } th.getal { "Totaal" } th { "Status" } th { "" }
                 } }
                 tbody {
-                    @for r in &rows {
-                        @let id: String = r.try_get("id").unwrap_or_default();
-                        @let lines: i64 = r.try_get("lines").unwrap_or(0);
-                        @let kind: String = r.try_get("kind").unwrap_or_default();
+                    @for d in &rows {
                         tr {
-                            td { (r.try_get::<String, _>("period_begin").unwrap_or_default().get(..7).unwrap_or("")) }
-                            td { (financier_nl(&kind, &r.try_get::<String, _>("code").unwrap_or_default())) }
-                            td { (bericht_nl(&r.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default())) }
-                            td { code { (r.try_get::<String, _>("declaratie_nummer").unwrap_or_default()) } }
-                            td.getal { (lines) }
-                            td.getal { (euro(r.try_get("total_cents").unwrap_or(0))) }
-                            td { (status(r.try_get::<Option<String>, _>("outbox_state").ok().flatten().as_deref(), lines,
-                                   r.try_get("approved").unwrap_or(0), r.try_get("rejected").unwrap_or(0))) }
-                            td { a href={ "/declaraties/" (id) } { "Bekijken" } " · " a href={ "/declaraties/" (id) "/bericht" } download { "Bericht" } }
+                            td { (d.period_begin.get(..7).unwrap_or("")) }
+                            td { (financier_nl(&d.financier.kind, &d.financier.code)) }
+                            td { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) }
+                            td { code { (d.declaratie_nummer) } }
+                            td.getal { (d.lines) }
+                            td.getal { (euro(d.total_cents)) }
+                            td { (status(d)) }
+                            td { a href={ "/declaraties/" (d.id) } { "Bekijken" } " · " a href={ "/declaraties/" (d.id) "/bericht" } download { "Bericht" } }
                         }
                     }
                 }
@@ -143,38 +127,18 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE d.tenant_id = $1 AND d.id = $2"
-    )))
-    .bind(&user.tenant.id)
-    .bind(&id)
-    .fetch_optional(state.store().pool())
-    .await?
-    .ok_or(WebError::NotFound)?;
-    let lines = prestaties(
-        state.store().pool(),
-        &user.tenant,
-        Prestaties::InDeclaration(&id),
-    )
-    .await?;
-    let n: i64 = row.try_get("lines").unwrap_or(0);
-    let st = status(
-        row.try_get::<Option<String>, _>("outbox_state")
-            .ok()
-            .flatten()
-            .as_deref(),
-        n,
-        row.try_get("approved").unwrap_or(0),
-        row.try_get("rejected").unwrap_or(0),
-    );
-    let nummer: String = row.try_get("declaratie_nummer").unwrap_or_default();
+    let pool = state.store().pool();
+    let d = read::declaration(pool, &user.tenant, &id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let lines = prestaties(pool, &user.tenant, Prestaties::InDeclaration(&id)).await?;
     let body = html! {
-        h1 { (bericht_nl(&row.try_get::<Option<String>, _>("bericht").ok().flatten().unwrap_or_default())) " " (nummer) }
+        h1 { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) " " (d.declaratie_nummer) }
         dl.gegevens {
-            dt { "Financier" } dd { (financier_nl(&row.try_get::<String, _>("kind").unwrap_or_default(), &row.try_get::<String, _>("code").unwrap_or_default())) }
-            dt { "Periode" } dd { (row.try_get::<String, _>("period_begin").unwrap_or_default()) " – " (row.try_get::<String, _>("period_end").unwrap_or_default()) }
-            dt { "Totaal" } dd { (euro(row.try_get("total_cents").unwrap_or(0))) }
-            dt { "Status" } dd { (st) }
+            dt { "Financier" } dd { (financier_nl(&d.financier.kind, &d.financier.code)) }
+            dt { "Periode" } dd { (d.period_begin) " – " (d.period_end) }
+            dt { "Totaal" } dd { (euro(d.total_cents)) }
+            dt { "Status" } dd { (status(&d)) }
         }
         p { a href={ "/declaraties/" (id) "/bericht" } download { "Bericht downloaden (XML)" } }
         table {
@@ -206,21 +170,13 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
-    let row = sqlx::query(
-        "SELECT m.raw, m.bericht, d.declaratie_nummer FROM declarations d JOIN messages m ON m.id = d.message_id \
-         WHERE d.tenant_id = $1 AND d.id = $2",
-    )
-    .bind(&user.tenant.id)
-    .bind(&id)
-    .fetch_optional(state.store().pool())
-    .await?
-    .ok_or(WebError::NotFound)?;
-    let raw: Vec<u8> = row.try_get("raw")?;
+    let doc = read::declaration_document(state.store().pool(), &user.tenant, &id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let name: String = format!(
         "{}_{}.xml",
-        row.try_get::<Option<String>, _>("bericht")?
-            .unwrap_or_else(|| "bericht".into()),
-        row.try_get::<String, _>("declaratie_nummer")?
+        doc.bericht.as_deref().unwrap_or("bericht"),
+        doc.declaratie_nummer
     )
     .chars()
     .filter(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c))
@@ -236,7 +192,7 @@ pub async fn download(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        raw,
+        doc.raw,
     )
         .into_response())
 }

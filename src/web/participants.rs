@@ -16,7 +16,6 @@ use chrono::{Duration, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
-use sqlx::Row;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
@@ -57,71 +56,45 @@ pub async fn list(
 ) -> Result<Response, WebError> {
     let group = q.groep.as_deref().filter(|g| !g.is_empty());
     let financier = q.financier.as_deref().filter(|f| !f.is_empty());
-    let rows = sqlx::query(
-        "SELECT p.id, p.name_json, p.group_name, f.kind, a.status, a.einddatum \
-         FROM participants p LEFT JOIN allocations a ON a.participant_id = p.id \
-         LEFT JOIN financiers f ON f.id = a.financier_id \
-         WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
-           AND ($3 IS NULL OR EXISTS (SELECT 1 FROM allocations b JOIN financiers g ON g.id = b.financier_id \
-                WHERE b.participant_id = p.id AND g.kind = $3)) \
-         ORDER BY p.id",
-    )
-    .bind(&user.tenant.id)
-    .bind(group)
-    .bind(financier)
-    .fetch_all(state.store().pool())
-    .await?;
+    let rows = read::overview(state.store().pool(), &user.tenant, group, financier).await?;
     let soon = (today() + Duration::days(ENDING_SOON_DAYS)).to_string();
     let now = today().to_string();
     let mut people: Vec<Row_> = Vec::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        if people.last().is_none_or(|p| p.id != id) {
-            let naam: Value = r
-                .try_get::<String, _>("name_json")
-                .ok()
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default();
+    for r in rows {
+        if people.last().is_none_or(|p| p.id != r.id) {
+            let naam: Value = serde_json::from_str(&r.name_json).unwrap_or_default();
             people.push(Row_ {
-                id: id.clone(),
+                id: r.id.clone(),
                 name: name_of(&naam),
-                group: r.try_get("group_name")?,
+                group: r.group_name.clone(),
                 financiers: Vec::new(),
                 statuses: Vec::new(),
                 ending_soon: false,
             });
         }
         let Some(p) = people.last_mut() else { continue };
-        if let Some(kind) = r.try_get::<Option<String>, _>("kind")? {
-            let kind = financier_kind_nl(&kind).to_string();
+        if let Some(kind) = &r.kind {
+            let kind = financier_kind_nl(kind).to_string();
             if !p.financiers.contains(&kind) {
                 p.financiers.push(kind);
             }
         }
-        let status: Option<String> = r.try_get("status")?;
-        if let Some(s) = &status {
+        if let Some(s) = &r.status {
             let s = status_nl(s).to_string();
             if !p.statuses.contains(&s) {
                 p.statuses.push(s);
             }
         }
-        let end: Option<String> = r.try_get("einddatum")?;
-        if matches!(status.as_deref(), Some("allocated" | "started"))
-            && end.is_some_and(|e| e >= now && e <= soon)
+        if matches!(r.status.as_deref(), Some("allocated" | "started"))
+            && r.einddatum
+                .as_deref()
+                .is_some_and(|e| e >= now.as_str() && e <= soon.as_str())
         {
             p.ending_soon = true;
         }
     }
     people.sort_by(|a, b| a.name.cmp(&b.name));
-    let groups: Vec<String> = sqlx::query(
-        "SELECT DISTINCT group_name FROM participants WHERE tenant_id = $1 AND group_name IS NOT NULL ORDER BY group_name",
-    )
-    .bind(&user.tenant.id)
-    .fetch_all(state.store().pool())
-    .await?
-    .iter()
-    .filter_map(|r| r.try_get("group_name").ok())
-    .collect();
+    let groups = read::groups(state.store().pool(), &user.tenant).await?;
     let body = html! {
         h1 { "Deelnemers" }
         form.filters method="get" action="/deelnemers" {
@@ -581,12 +554,13 @@ pub async fn set_group(
         ));
     }
     let mut w = state.store().begin_write().await?;
-    sqlx::query("UPDATE participants SET group_name = $1 WHERE tenant_id = $2 AND id = $3")
-        .bind(Some(group).filter(|g| !g.is_empty()))
-        .bind(&user.tenant.id)
-        .bind(&id)
-        .execute(&mut *w.tx)
-        .await?;
+    crate::record::apply::set_group(
+        &mut w.tx,
+        &user.tenant.id,
+        &id,
+        Some(group).filter(|g| !g.is_empty()),
+    )
+    .await?;
     audit(
         &mut w,
         &user.tenant.id,

@@ -123,20 +123,6 @@ struct Expected {
     current: Option<Stored>,
 }
 
-/// The tenant's groups (locations), for the group filter.
-async fn groups(state: &AppState, tenant: &str) -> Result<Vec<String>, WebError> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT group_name FROM participants WHERE tenant_id = $1 AND group_name IS NOT NULL ORDER BY group_name",
-    )
-    .bind(tenant)
-    .fetch_all(state.store().pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>("group_name").ok())
-        .collect())
-}
-
 /// Participants of `group` (all when `None`) with an allocation in force
 /// somewhere in `from..=to`, by name.
 async fn expected(
@@ -318,7 +304,7 @@ async fn day_form(
     saved: Option<usize>,
 ) -> Result<Markup, WebError> {
     let tenant = &user.tenant.id;
-    let groups = groups(state, tenant).await?;
+    let groups = crate::record::read::groups(state.store().pool(), &user.tenant).await?;
     let mut people = expected(state, tenant, group, date, date).await?;
     let mut regs = current(state, tenant, date, date).await?;
     for p in &mut people {
@@ -599,7 +585,7 @@ pub async fn week(
     let sunday = monday + Duration::days(6);
     let group = group_param(q.groep.as_deref());
     let tenant = &user.tenant.id;
-    let groups = groups(&state, tenant).await?;
+    let groups = crate::record::read::groups(state.store().pool(), &user.tenant).await?;
     let people = expected(&state, tenant, group.as_deref(), monday, sunday).await?;
     let regs = current(&state, tenant, monday, sunday).await?;
     let days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();

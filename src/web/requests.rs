@@ -299,17 +299,10 @@ pub async fn change(
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
     own_participant(&state, &user, &id).await?;
-    let row = sqlx::query(
-        "SELECT f.kind, f.code, a.eenheid, a.frequentie FROM allocations a JOIN financiers f ON f.id = a.financier_id \
-         WHERE a.tenant_id = $1 AND a.participant_id = $2 AND a.id = $3",
-    )
-    .bind(&user.tenant.id)
-    .bind(&id)
-    .bind(&f.toewijzing)
-    .fetch_optional(state.store().pool())
-    .await?
-    .ok_or(WebError::NotFound)?;
-    use sqlx::Row;
+    let allocation = crate::record::read::participant(state.store().pool(), &user.tenant, &id)
+        .await?
+        .and_then(|r| r.allocations.into_iter().find(|a| a.id == f.toewijzing))
+        .ok_or(WebError::NotFound)?;
     let einddatum = a_date(&f.einddatum, "einddatum")?;
     let mut change = ChangeInput {
         allocation: f.toewijzing.clone(),
@@ -327,8 +320,8 @@ pub async fn change(
             let v = volume(&f.volume)?
                 .ok_or_else(|| WebError::BadRequest("vul het nieuwe volume in".into()))?;
             let (Some(eenheid), Some(frequentie)) = (
-                row.try_get::<Option<String>, _>("eenheid")?,
-                row.try_get::<Option<String>, _>("frequentie")?,
+                allocation.omvang.eenheid.clone(),
+                allocation.omvang.frequentie.clone(),
             ) else {
                 return Err(WebError::BadRequest(
                     "deze toewijzing heeft geen omvang (maar een budget); wijzig die via de API"
@@ -348,8 +341,8 @@ pub async fn change(
         kind: "wijziging".into(),
         participant_id: Some(id.clone()),
         financier: FinancierInput {
-            kind: row.try_get("kind")?,
-            code: row.try_get("code")?,
+            kind: allocation.financier.kind.clone(),
+            code: allocation.financier.code.clone(),
         },
         reden: Some(f.reden.clone()),
         change: vec![change],

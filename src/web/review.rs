@@ -18,14 +18,15 @@ use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
 use super::{WebError, csrf_field, financier_nl, page, status_nl};
 use crate::engine;
+use crate::record::read;
 use crate::record::review::{self, Filter, Resolved, ReviewItem, resolve_in};
 use crate::server::AppState;
+use crate::store::Tenant;
 
 /// The most items the queue shows and walks through at once.
 const MAX_ITEMS: i64 = 5000;
@@ -124,7 +125,6 @@ impl Filters {
 /// whether each can be resent.
 async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<Entry>, WebError> {
     let pool = state.store().pool();
-    let tenant = &user.tenant.id;
     let filter = Filter {
         status: f.status_sql(),
         ..Filter::default()
@@ -132,32 +132,17 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
     let (rows, _) = review::list(pool, &user.tenant, filter, MAX_ITEMS, 0).await?;
     // Allocations and outbound messages of the tenant, for the financier
     // and the resend check.
-    let allocations: HashMap<String, (String, String, String)> = sqlx::query(
-        "SELECT a.id, a.status, f.kind, f.code FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .filter_map(|r| {
-        Some((
-            r.try_get("id").ok()?,
-            (r.try_get("status").ok()?, r.try_get("kind").ok()?, r.try_get("code").ok()?),
-        ))
-    })
-    .collect();
-    let names: HashMap<String, String> = sqlx::query(
-        "SELECT id, name_json FROM participants WHERE tenant_id = $1 AND id IN (SELECT participant_id FROM review_items WHERE tenant_id = $1)",
-    )
-    .bind(tenant)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .filter_map(|r| {
-        let naam: Value = serde_json::from_str(&r.try_get::<String, _>("name_json").ok()?).ok()?;
-        Some((r.try_get("id").ok()?, super::name_of(&naam)))
-    })
-    .collect();
+    let allocations: HashMap<String, (String, String, String)> =
+        read::allocation_financiers(pool, &user.tenant)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, (a.status, a.kind, a.code)))
+            .collect();
+    let names: HashMap<String, String> = read::reviewed_names(pool, &user.tenant)
+        .await?
+        .into_iter()
+        .map(|(id, naam)| (id, super::name_of(&naam)))
+        .collect();
     let mut out = Vec::new();
     for item in rows {
         let detail = &item.detail;
@@ -171,7 +156,7 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             .and_then(|a| allocations.get(a));
         let (financier, financier_label) = match allocation {
             Some((_, kind, code)) => (format!("{kind}:{code}"), financier_nl(kind, code)),
-            None => match receiver_of(state, tenant, detail).await? {
+            None => match receiver_of(state, &user.tenant, detail).await? {
                 Some(code) => (String::new(), format!("gemeente {code}")),
                 None => (String::new(), "—".to_string()),
             },
@@ -213,20 +198,13 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
 /// The municipality a rejected outbound message went to.
 async fn receiver_of(
     state: &AppState,
-    tenant: &str,
+    tenant: &Tenant,
     detail: &Value,
 ) -> Result<Option<String>, WebError> {
     let Some(id) = detail["heen_message_id"].as_str() else {
         return Ok(None);
     };
-    Ok(
-        sqlx::query("SELECT receiver FROM messages WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .fetch_optional(state.store().pool())
-            .await?
-            .and_then(|r| r.try_get("receiver").ok()),
-    )
+    Ok(read::message_receiver(state.store().pool(), tenant, id).await?)
 }
 
 fn kind_nl(kind: &str) -> &str {
@@ -384,43 +362,28 @@ async fn refused_inbound(
 ) -> Result<Vec<Refused>, WebError> {
     let set = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_string);
     let sender = set(&f.financier).and_then(|k| k.split_once(':').map(|(_, c)| c.to_string()));
-    let rows = sqlx::query(
-        "SELECT created_at, bericht, sender, status, retourcodes FROM messages WHERE tenant_id = $1 AND direction = 'in' \
-         AND status IN ('rejected', 'unusable') AND ($2 IS NULL OR sender = $2) AND ($3 IS NULL OR created_at LIKE $3) \
-         ORDER BY created_at DESC, id DESC LIMIT 200",
+    let periode = set(&f.periode);
+    let rows = read::refused_messages(
+        state.store().pool(),
+        &user.tenant,
+        sender.as_deref(),
+        periode.as_deref(),
+        200,
     )
-    .bind(&user.tenant.id)
-    .bind(sender)
-    .bind(set(&f.periode).map(|p| format!("{p}%")))
-    .fetch_all(state.store().pool())
     .await?;
     let code = set(&f.code);
     Ok(rows
-        .iter()
-        .map(|r| {
-            let codes: Vec<String> = r
-                .try_get::<String, _>("retourcodes")
-                .ok()
-                .and_then(|c| serde_json::from_str(&c).ok())
-                .unwrap_or_default();
-            Refused {
-                at: r.try_get("created_at").unwrap_or_default(),
-                bericht: r
-                    .try_get::<Option<String>, _>("bericht")
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| "onleesbaar".into()),
-                sender: r
-                    .try_get::<Option<String>, _>("sender")
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| "—".into()),
-                status: r.try_get("status").unwrap_or_default(),
-                codes: codes
-                    .iter()
-                    .map(|c| crate::adapter::istandaard::retourcodes::explain(c))
-                    .collect(),
-            }
+        .into_iter()
+        .map(|r| Refused {
+            codes: r
+                .codes()
+                .iter()
+                .map(|c| crate::adapter::istandaard::retourcodes::explain(c))
+                .collect(),
+            at: r.created_at,
+            bericht: r.bericht.unwrap_or_else(|| "onleesbaar".into()),
+            sender: r.sender.unwrap_or_else(|| "—".into()),
+            status: r.status,
         })
         .filter(|m| {
             code.as_ref()
@@ -550,29 +513,16 @@ async fn audit_of(
     user: &WebUser,
     id: &str,
 ) -> Result<Vec<(String, String, String, String)>, WebError> {
-    Ok(sqlx::query(
-        "SELECT created_at, actor, action, detail FROM audit_log WHERE tenant_id = $1 AND subject_kind = 'review_item' \
-         AND subject_id = $2 ORDER BY created_at, id",
+    Ok(
+        crate::store::audit_of(state.store().pool(), &user.tenant.id, "review_item", id)
+            .await?
+            .into_iter()
+            .map(|e| {
+                let reason = e.reason();
+                (e.created_at, e.actor, e.action, reason)
+            })
+            .collect(),
     )
-    .bind(&user.tenant.id)
-    .bind(id)
-    .fetch_all(state.store().pool())
-    .await?
-    .iter()
-    .map(|r| {
-        let detail: Value = r
-            .try_get::<String, _>("detail")
-            .ok()
-            .and_then(|d| serde_json::from_str(&d).ok())
-            .unwrap_or_default();
-        (
-            r.try_get("created_at").unwrap_or_default(),
-            r.try_get("actor").unwrap_or_default(),
-            r.try_get("action").unwrap_or_default(),
-            detail["reason"].as_str().unwrap_or("").to_string(),
-        )
-    })
-    .collect())
 }
 
 #[derive(Deserialize)]
@@ -709,12 +659,7 @@ pub async fn run_latest(
     user: &WebUser,
     period: Option<&str>,
 ) -> Result<engine::RunReport, WebError> {
-    let latest: Option<String> =
-        sqlx::query("SELECT MAX(period_begin) AS p FROM declarations WHERE tenant_id = $1")
-            .bind(&user.tenant.id)
-            .fetch_one(state.store().pool())
-            .await?
-            .try_get("p")?;
+    let latest = read::latest_declared_period(state.store().pool(), &user.tenant).await?;
     let today = crate::registration::today();
     let month = [latest.as_deref(), period]
         .into_iter()
