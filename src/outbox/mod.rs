@@ -335,6 +335,121 @@ pub async fn retry(store: &Store, tenant: &str, message_id: &str) -> Result<bool
     Ok(done)
 }
 
+/// An outbox row with its message's addressee, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ItemRow {
+    message_id: String,
+    financier: String,
+    bericht: String,
+    identificatie: String,
+    target_kind: String,
+    target: String,
+    state: String,
+    attempts: i64,
+    next_attempt_at: String,
+    last_error: Option<String>,
+    response_status: Option<i64>,
+    retour_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+    sent_at: Option<String>,
+    receiver: Option<String>,
+    participant_id: Option<String>,
+}
+
+/// One outgoing message and where it is (`schemas/api/outbox-item.json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutboxItem {
+    pub id: String,
+    pub bericht: String,
+    pub identificatie: String,
+    pub receiver: Option<String>,
+    pub financier: String,
+    pub participant_id: Option<String>,
+    pub target: Target,
+    /// queued | sending | sent | failed
+    pub state: String,
+    pub attempts: i64,
+    /// Only a waiting message has a next attempt.
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub response_status: Option<i64>,
+    pub retour_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub sent_at: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Target {
+    pub kind: String,
+    pub address: String,
+}
+
+impl From<ItemRow> for OutboxItem {
+    fn from(r: ItemRow) -> OutboxItem {
+        OutboxItem {
+            next_attempt_at: (r.state == QUEUED).then_some(r.next_attempt_at),
+            id: r.message_id,
+            bericht: r.bericht,
+            identificatie: r.identificatie,
+            receiver: r.receiver,
+            financier: r.financier,
+            participant_id: r.participant_id,
+            target: Target {
+                kind: r.target_kind,
+                address: r.target,
+            },
+            state: r.state,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            response_status: r.response_status,
+            retour_id: r.retour_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            sent_at: r.sent_at,
+        }
+    }
+}
+
+const ITEM: &str = "SELECT o.message_id, o.financier, o.bericht, o.identificatie, o.target_kind, o.target, \
+     o.state, o.attempts, o.next_attempt_at, o.last_error, o.response_status, o.retour_id, o.created_at, \
+     o.updated_at, o.sent_at, m.receiver, m.participant_id FROM outbox o JOIN messages m ON m.id = o.message_id";
+
+/// One of the tenant's outgoing messages.
+pub async fn item(store: &Store, tenant: &str, id: &str) -> Result<Option<OutboxItem>> {
+    let row: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ITEM} WHERE o.message_id = $1 AND o.tenant_id = $2"
+    )))
+    .bind(id)
+    .bind(tenant)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(row.map(OutboxItem::from))
+}
+
+/// The tenant's outgoing messages, newest first; only those in `state`
+/// when given.
+pub async fn items(
+    store: &Store,
+    tenant: &str,
+    state: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<OutboxItem>> {
+    let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ITEM} WHERE o.tenant_id = $1 AND ($2 IS NULL OR o.state = $2) \
+         ORDER BY o.message_id DESC LIMIT $3 OFFSET $4"
+    )))
+    .bind(tenant)
+    .bind(state)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.into_iter().map(OutboxItem::from).collect())
+}
+
 /// The `[outbox]` section of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]

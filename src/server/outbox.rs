@@ -10,20 +10,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::AppState;
 use super::routes::{ApiError, Auth, Body};
 use crate::adapter::istandaard;
 use crate::mapping::{FinancierKey, Kind, Standard};
-use crate::outbox::{self, AlreadyQueued, Outgoing, QUEUED, STATES};
+use crate::outbox::{self, AlreadyQueued, Outgoing, STATES};
 use crate::record::{self, apply};
 use crate::schema::Role;
-
-const ITEM_COLUMNS: &str = "o.message_id, o.financier, o.bericht, o.identificatie, o.target_kind, o.target, \
-     o.state, o.attempts, o.next_attempt_at, o.last_error, o.response_status, o.retour_id, o.created_at, \
-     o.updated_at, o.sent_at, m.receiver, m.participant_id";
 
 fn internal(e: anyhow::Error) -> ApiError {
     tracing::error!(error = %format!("{e:#}"), "outbox: internal error");
@@ -38,43 +32,14 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
 }
 
-/// One outbox row as the API shows it (`schemas/api/outbox-item.json`).
-fn item(r: &AnyRow) -> Value {
-    let s = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
-    let i = |c: &str| r.try_get::<Option<i64>, _>(c).ok().flatten();
-    let state = s("state");
-    json!({
-        "id": s("message_id"),
-        "bericht": s("bericht"),
-        "identificatie": s("identificatie"),
-        "receiver": s("receiver"),
-        "financier": s("financier"),
-        "participant_id": s("participant_id"),
-        "target": {"kind": s("target_kind"), "address": s("target")},
-        "state": state,
-        "attempts": i("attempts").unwrap_or(0),
-        // Only a waiting message has a next attempt.
-        "next_attempt_at": if state.as_deref() == Some(QUEUED) { s("next_attempt_at") } else { None },
-        "last_error": s("last_error"),
-        "response_status": i("response_status"),
-        "retour_id": s("retour_id"),
-        "created_at": s("created_at"),
-        "updated_at": s("updated_at"),
-        "sent_at": s("sent_at"),
-    })
-}
-
-async fn fetch_item(state: &AppState, tenant: &str, id: &str) -> Result<Option<Value>, ApiError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM outbox o JOIN messages m ON m.id = o.message_id \
-         WHERE o.message_id = $1 AND o.tenant_id = $2"
-    )))
-    .bind(id)
-    .bind(tenant)
-    .fetch_optional(state.store().pool())
-    .await
-    .map_err(|e| internal(e.into()))?;
-    Ok(row.as_ref().map(item))
+async fn fetch_item(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<outbox::OutboxItem>, ApiError> {
+    outbox::item(state.store(), tenant, id)
+        .await
+        .map_err(internal)
 }
 
 #[derive(Deserialize)]
@@ -111,19 +76,9 @@ pub async fn list(
     }
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
     let offset = f.offset.unwrap_or(0).max(0);
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM outbox o JOIN messages m ON m.id = o.message_id \
-         WHERE o.tenant_id = $1 AND ($2 IS NULL OR o.state = $2) \
-         ORDER BY o.message_id DESC LIMIT $3 OFFSET $4"
-    )))
-    .bind(&tenant.id)
-    .bind(f.state.as_deref())
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(state.store().pool())
-    .await
-    .map_err(|e| internal(e.into()))?;
-    let items: Vec<Value> = rows.iter().map(item).collect();
+    let items = outbox::items(state.store(), &tenant.id, f.state.as_deref(), limit, offset)
+        .await
+        .map_err(internal)?;
     Ok(Json(
         json!({"items": items, "limit": limit, "offset": offset}),
     ))
@@ -134,7 +89,7 @@ pub async fn get(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<outbox::OutboxItem>, ApiError> {
     fetch_item(&state, &tenant.id, &id)
         .await?
         .map(Json)
@@ -146,7 +101,7 @@ pub async fn retry(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<outbox::OutboxItem>, ApiError> {
     let queued = outbox::retry(state.store(), &tenant.id, &id)
         .await
         .map_err(internal)?;
@@ -154,7 +109,7 @@ pub async fn retry(
         .await?
         .ok_or_else(not_found)?;
     if !queued {
-        let now = current["state"].as_str().unwrap_or("?").to_string();
+        let now = current.state.clone();
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("alleen een mislukt bericht kan opnieuw; dit bericht is {now}"),

@@ -18,7 +18,6 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{Datelike, Duration, Months, NaiveDate};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::auth::{Role, add_user};
 use crate::adapter::istandaard::encode::Builder;
@@ -258,19 +257,14 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
             "demo allocation {i} was {}",
             got.status
         );
-        let id: String =
-            sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND bsn = $2")
-                .bind(DEMO_AGB)
-                .bind(&bsn)
-                .fetch_one(store.pool())
-                .await?
-                .try_get("id")?;
+        let id: String = crate::record::read::participant(store.pool(), &tenant, &bsn)
+            .await?
+            .context("the demo participant was not recorded")?
+            .id;
         let group = GROUPS[i % GROUPS.len()];
-        sqlx::query("UPDATE participants SET group_name = $1 WHERE id = $2")
-            .bind(group.0)
-            .bind(&id)
-            .execute(store.pool())
-            .await?;
+        let mut w = store.begin_write().await?;
+        crate::record::apply::set_group(&mut w.tx, DEMO_AGB, &id, Some(group.0)).await?;
+        w.commit().await?;
         // Youth care counts training in a group, whatever the location.
         ids.push((id, if jeugd { "training-groep" } else { group.1 }, jeugd));
     }
@@ -391,11 +385,10 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         "the demo month made no UWV invoice: {:?}",
         report.notices
     );
-    let raw: Vec<u8> = sqlx::query("SELECT raw FROM messages WHERE id = $1")
-        .bind(&wmo)
-        .fetch_one(store.pool())
+    let raw = crate::record::read::message(store.pool(), &tenant, &wmo)
         .await?
-        .try_get("raw")?;
+        .context("the demo declaration was not stored")?
+        .raw;
     let answer =
         answer_with_one_rejection(schema, &raw, (opts.today + Duration::days(5)).min(today))?;
     let got = state
