@@ -201,7 +201,7 @@ impl Exchange {
     /// The municipality sends its 301 (the scenario's first message).
     async fn allocate(&mut self, law: Law, ident: &str, bsn: &str, allocs: &[Alloc<'_>]) -> String {
         let xml = allocation_xml(law.prefix, law.gemeente, AGB, ident, bsn, allocs);
-        emit(&xml, false, &format!("case-{}301-{ident}", law.prefix));
+        emit(&xml, false, &format!("{}301-case-{ident}", law.prefix));
         self.log.push((format!("{}301", law.prefix), xml.clone()));
         self.provider.allocate(&xml, bsn).await
     }
@@ -231,7 +231,8 @@ impl Exchange {
                     let name = path.file_name().unwrap().to_string_lossy().to_string();
                     let xml = std::fs::read_to_string(&path).expect("read processed");
                     let bericht = bericht_of(&xml);
-                    emit(&xml, false, &format!("case-{name}"));
+                    let stem = name.trim_end_matches(".xml");
+                    emit(&xml, false, &format!("{bericht}-case-{stem}"));
                     self.log.push((bericht, xml.clone()));
                     if name.ends_with(".retour.xml") {
                         let target = self.provider_inbox.inbox().join(&name);
