@@ -40,6 +40,7 @@ on_both_backends!(
     early_end_by_the_municipality_stops_with_36_jw,
     a_hand_made_stop_is_judged_and_recorded,
     a_rejected_start_waits_for_the_review,
+    a_rejected_stop_is_sent_again_once_reviewed,
 );
 
 const AGB: &str = "73730112";
@@ -844,7 +845,7 @@ async fn a_rejected_start_waits_for_the_review(db: Db) {
         .await;
     // The municipality already holds a start for this allocation (sent by
     // an earlier software, say): a second one breaks TR326.
-    let earlier = start_xml(law, bsn, "667899", "2023-01-02");
+    let earlier = delivery_xml(law, "SEED1", bsn, "667899", "2023-01-02", None);
     let seeded = x.gemeente(law.gemeente).post_xml(&earlier).await;
     assert!(!seeded.contains("RetourCode>9"), "{seeded}");
     x.attend(law, &p, &["2023-01-05"]).await;
@@ -896,32 +897,128 @@ async fn a_rejected_start_waits_for_the_review(db: Db) {
     x.stop().await;
 }
 
-/// A WMO305 from the provider to the municipality, as another system would
-/// have sent it.
-fn start_xml(law: Law, bsn: &str, nummer: &str, begin: &str) -> String {
+/// A stop the municipality rejects (it already holds a definitive stop for
+/// the start, so ours breaks TR415) is not current on either side; it is not
+/// sent again while its review item is open, and once the municipality's
+/// record is put right and the item resolved, the run sends it again from
+/// the registered end of care.
+async fn a_rejected_stop_is_sent_again_once_reviewed(db: Db) {
+    let law = JW;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900006";
+    let p = x
+        .allocate(
+            law,
+            "K1",
+            bsn,
+            &[product(law, "667899", "2023-01-01", Some("2023-12-31"))],
+        )
+        .await;
+    x.attend(law, &p, &["2023-01-05"]).await;
+    x.run("2023-01-06").await;
+    // Another system already stopped the delivery at the municipality.
+    let other = delivery_xml(
+        law,
+        "OTHER1",
+        bsn,
+        "667899",
+        "2023-01-05",
+        Some(("33", "2023-06-09")),
+    );
+    let seeded = x.gemeente(law.gemeente).post_xml(&other).await;
+    assert!(!seeded.contains("RetourCode>9"), "{seeded}");
+    x.end(&p, "2023-06-16", "volgens_plan").await;
+    x.run("2023-06-19").await;
+    let retour = x.log.iter().rev().find(|(b, _)| b == "JW308").expect("308");
+    assert!(retour.1.contains("9415"), "TR415 in the 308: {}", retour.1);
+    let record = x.provider.get(&format!("/participants/{p}")).await;
+    assert_eq!(
+        record.body["allocations"][0]["status"], "started",
+        "{}",
+        record.body
+    );
+    let held = x.run("2023-06-20").await;
+    assert!(held["messages"].as_array().unwrap().is_empty(), "{held}");
+    // The municipality removes the other system's stop; the back office
+    // resolves the item; the next run sends the stop again.
+    let removal = with_value(&other, "StatusAanlevering", "1", "3");
+    let removal = with_value(&removal, "Identificatie", "OTHER1", "OTHER2");
+    let removed = x.gemeente(law.gemeente).post_xml(&removal).await;
+    assert!(!removed.contains("RetourCode>9"), "{removed}");
+    let review = x.provider.get("/review?kind=rejected_message").await;
+    let id = review.body["items"][0]["id"]
+        .as_str()
+        .expect("item")
+        .to_string();
+    let resolved = x
+        .provider
+        .post_json(
+            &format!("/review/{id}/resolve"),
+            &json!({"resolved_by": "Anna", "note": "gemeente heeft de oude stop verwijderd"}),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.body);
+    let again = x.run("2023-06-21").await;
+    assert_eq!(again["messages"][0]["kind"], "stop", "{again}");
+    assert_eq!(
+        stops(&x, law),
+        vec![(
+            "1".into(),
+            "2023-01-05".into(),
+            "31".into(),
+            "2023-06-16".into()
+        )]
+    );
+    let last = x.log.iter().rev().find(|(b, _)| b == "JW308").expect("308");
+    assert!(!last.1.contains("9415"), "{}", last.1);
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// A 305 (`stop` None) or 307 from the provider to the municipality, as
+/// another system of the provider would have sent it.
+fn delivery_xml(
+    law: Law,
+    ident: &str,
+    bsn: &str,
+    nummer: &str,
+    begin: &str,
+    stop: Option<(&str, &str)>,
+) -> String {
     use loket::adapter::istandaard::encode::Builder;
     let schema = loket::schema::Schema::builtin().unwrap();
+    let number = if stop.is_some() { "307" } else { "305" };
     let mut b = Builder::heenbericht(
         schema,
-        &format!("{}305", law.prefix),
+        &format!("{}{number}", law.prefix),
         AGB,
         law.gemeente,
-        "SEED1",
-        "2023-01-03".parse().unwrap(),
+        ident,
+        // Sent on the day it reports.
+        stop.map_or(begin, |(_, eind)| eind).parse().unwrap(),
     )
     .unwrap();
     let c = client(&mut b, bsn);
     let n = b.add(c, "Naam").unwrap();
     let gn = b.add(n, "Geslachtsnaam").unwrap();
     b.value(gn, "Achternaam", "Voorbeeld").unwrap();
-    let list = b.add(c, "StartProducten").unwrap();
-    let sp = b.add(list, "StartProduct").unwrap();
+    let (list, item) = if stop.is_some() {
+        ("StopProducten", "StopProduct")
+    } else {
+        ("StartProducten", "StartProduct")
+    };
+    let list = b.add(c, list).unwrap();
+    let sp = b.add(list, item).unwrap();
     b.value(sp, "ToewijzingNummer", nummer).unwrap();
     let pr = b.add(sp, "Product").unwrap();
     b.value(pr, "Categorie", law.categorie).unwrap();
     b.value(pr, "Code", law.code).unwrap();
     b.value(sp, "ToewijzingIngangsdatum", "2023-01-01").unwrap();
     b.value(sp, "Begindatum", begin).unwrap();
+    if let Some((reden, eind)) = stop {
+        b.value(sp, "RedenBeeindiging", reden).unwrap();
+        b.value(sp, "Einddatum", eind).unwrap();
+    }
     b.value(sp, "StatusAanlevering", "1").unwrap();
     let (xml, checked) = loket::adapter::istandaard::check_outgoing(
         &b.msg,

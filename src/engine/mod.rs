@@ -1069,7 +1069,7 @@ async fn insert_prestaties(
 
 /// Stores the notices that need a person as review items (once: an open
 /// item for the same subject, kind and period is not repeated).
-async fn store_notices(tx: &mut Tx, tenant: &str, notices: &[Notice]) -> Result<()> {
+pub(crate) async fn store_notices(tx: &mut Tx, tenant: &str, notices: &[Notice]) -> Result<()> {
     for n in notices.iter().filter(|n| n.kind != "awaiting_answer") {
         let subject = n.allocation_id.clone().or(n.participant_id.clone());
         let detail = json!({

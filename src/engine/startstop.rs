@@ -21,7 +21,7 @@
 //! carries all its products; the deliveries move in the same transaction
 //! that puts the message in the outbox, so nothing is sent twice.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -159,8 +159,9 @@ pub struct Planned {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub planned: Vec<Planned>,
-    /// Registered ends of care this run takes care of (or finds nothing to
-    /// do for): marked processed when the run is stored.
+    /// Registered ends of care a stop of this run carries out: marked
+    /// processed when the run is stored (for the record; planning looks at
+    /// the latest end, processed or not).
     pub settled_ends: Vec<String>,
     pub notices: Vec<Notice>,
 }
@@ -204,13 +205,24 @@ pub struct Allocation {
     pub code: String,
 }
 
-/// A registered end of care not processed yet.
+/// A registered end of care.
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct End {
     id: String,
     participant_id: String,
     end_date: String,
     reason: String,
+    created_at: String,
+}
+
+impl End {
+    /// Whether this end concerns the delivery that `start` began: it was
+    /// registered after the start was sent, or ends on or after its first
+    /// day. An end registered before a restart after a temporary stop (the
+    /// hospital stay that caused the stop) does not stop the restart.
+    fn concerns(&self, start: &Delivery) -> bool {
+        self.created_at > start.created_at || self.end_date >= start.begindatum
+    }
 }
 
 /// What one allocation needs today.
@@ -245,16 +257,19 @@ pub async fn plan(
     let histories = delivery::by_allocation(tx, tenant).await?;
     let held = delivery::held_for_review(tx, tenant).await?;
     let first_days = first_days(tx, tenant, mappings, &today_s).await?;
+    // The end of care is a state, not an event: the latest registration
+    // counts (a later one corrects an earlier one), every run compares it
+    // with what was sent, and a stop the municipality rejected is planned
+    // again from it once its review item is resolved.
     let ends: Vec<End> = sqlx::query_as(
-        "SELECT id, participant_id, end_date, reason FROM participant_ends \
-         WHERE tenant_id = $1 AND processed_at IS NULL AND end_date <= $2 ORDER BY created_at, id",
+        "SELECT id, participant_id, end_date, reason, created_at FROM participant_ends \
+         WHERE tenant_id = $1 AND end_date <= $2 ORDER BY created_at, id",
     )
     .bind(tenant)
     .bind(&today_s)
     .fetch_all(&mut **tx)
     .await
     .context("cannot read registered ends of care")?;
-    // The latest registration counts; the earlier ones are settled with it.
     let mut end_of: HashMap<&str, &End> = HashMap::new();
     for e in &ends {
         end_of.insert(e.participant_id.as_str(), e);
@@ -262,7 +277,6 @@ pub async fn plan(
 
     let mut out = Plan::default();
     let mut messages: BTreeMap<(String, FinancierKey, bool), Planned> = BTreeMap::new();
-    let mut starting: HashSet<String> = HashSet::new();
     let empty = History::default();
     for a in &allocations {
         let Some(kind) = Kind::parse(&a.kind) else {
@@ -283,7 +297,10 @@ pub async fn plan(
             tracing::warn!(allocation = %a.id, "started allocation without a recorded start; not planned");
             continue;
         }
-        let end = end_of.get(a.participant_id.as_str()).copied();
+        let end = end_of
+            .get(a.participant_id.as_str())
+            .copied()
+            .filter(|e| h.last_start().is_some_and(|s| e.concerns(s)));
         let step = step(
             a,
             h,
@@ -302,11 +319,12 @@ pub async fn plan(
             continue;
         }
         let products = match step {
-            Step::Start(day) => {
-                starting.insert(a.participant_id.clone());
-                vec![Product::start_of(a, day)]
+            Step::Start(day) => vec![Product::start_of(a, day)],
+            Step::Stop(products) => {
+                // The registered end this stop carries out, for the record.
+                out.settled_ends.extend(end.map(|e| e.id.clone()));
+                products
             }
-            Step::Stop(products) => products,
         };
         messages
             .entry((a.participant_id.clone(), financier.clone(), is_start))
@@ -319,13 +337,8 @@ pub async fn plan(
             .products
             .extend(products);
     }
-    // An end is settled once nothing of its participant is still to start:
-    // a start planned today is stopped by tomorrow's run.
-    out.settled_ends = ends
-        .iter()
-        .filter(|e| !starting.contains(&e.participant_id))
-        .map(|e| e.id.clone())
-        .collect();
+    out.settled_ends.sort();
+    out.settled_ends.dedup();
     out.planned = messages.into_values().collect();
     Ok(out)
 }
@@ -394,17 +407,14 @@ fn step(
             Step::Stop(vec![Product::stop_of(start, a, eind, reden)])
         };
         return match end {
-            Some(e) if e.reason == "tijdelijk" => {
-                notices.push(notice(
-                    "TR413",
-                    "Tijdelijke stop niet verzonden: de levering is al tijdelijk gestopt.",
-                    "Temporary stop not sent: the delivery is already stopped temporarily.",
-                ));
-                None
+            // A definitive end of care after the pause.
+            Some(e) if e.reason != "tijdelijk" => {
+                Some(definitive(&e.end_date, codes.for_reason(&e.reason)?))
             }
-            Some(e) => Some(definitive(&e.end_date, codes.for_reason(&e.reason)?)),
-            // Back after the pause: a new start (OP378 allows it).
-            None => match first_day {
+            // The temporary stop is what the registration says (a second
+            // one would break TR413); back after the pause, a new start
+            // (OP378 allows it).
+            _ => match first_day {
                 Some(d) if d.to_string() > paused_until => Some(Step::Start(*d)),
                 _ if ended => Some(definitive(
                     einddatum.unwrap_or(&paused_until),
@@ -441,24 +451,39 @@ async fn first_days(
     mappings: &Mappings,
     today: &str,
 ) -> Result<HashMap<String, NaiveDate>> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.product_categorie, a.product_code, f.kind, f.code, r.activity, MIN(r.day) AS first_day \
-         FROM allocations a JOIN financiers f ON f.id = a.financier_id \
-         JOIN registrations r ON r.tenant_id = a.tenant_id AND r.participant_id = a.participant_id \
-         WHERE a.tenant_id = $1 AND a.status IN ('allocated', 'stopped') \
-           AND (a.reden_wijziging IS NULL OR a.reden_wijziging <> '13') \
-           AND r.superseded_by IS NULL AND r.present = 1 AND r.day >= a.ingangsdatum \
-           AND (a.einddatum IS NULL OR r.day <= a.einddatum) AND r.day <= $2 \
-           AND (r.allocation_id IS NULL OR r.allocation_id = a.id) \
-           AND r.day > COALESCE((SELECT MAX(d.einddatum) FROM deliveries d WHERE d.allocation_id = a.id \
-                AND d.kind = 'stop' AND d.current = 1), '') \
-         GROUP BY a.id, a.product_categorie, a.product_code, f.kind, f.code, r.activity",
-    )
-    .bind(tenant)
-    .bind(today)
-    .fetch_all(&mut **tx)
-    .await
-    .context("cannot read the first registered days")?;
+    // Two passes over one query: allocations never started (most of them,
+    // and all of a first run over a large tenant) without a per-row look at
+    // their stops; stopped ones with it, for the first day after the stop.
+    let mut rows = Vec::new();
+    for (status, after_stop) in [
+        ("allocated", ""),
+        (
+            "stopped",
+            "AND r.day > COALESCE((SELECT MAX(d.einddatum) FROM deliveries d WHERE d.allocation_id = a.id \
+             AND d.kind = 'stop' AND d.current = 1), '')",
+        ),
+    ] {
+        let sql = format!(
+            "SELECT a.id, a.product_categorie, a.product_code, f.kind, f.code, r.activity, MIN(r.day) AS first_day \
+             FROM allocations a JOIN financiers f ON f.id = a.financier_id \
+             JOIN registrations r ON r.tenant_id = a.tenant_id AND r.participant_id = a.participant_id \
+             WHERE a.tenant_id = $1 AND a.status = $2 \
+               AND (a.reden_wijziging IS NULL OR a.reden_wijziging <> '13') \
+               AND r.superseded_by IS NULL AND r.present = 1 AND r.day >= a.ingangsdatum \
+               AND (a.einddatum IS NULL OR r.day <= a.einddatum) AND r.day <= $3 \
+               AND (r.allocation_id IS NULL OR r.allocation_id = a.id) {after_stop} \
+             GROUP BY a.id, a.product_categorie, a.product_code, f.kind, f.code, r.activity"
+        );
+        rows.extend(
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant)
+                .bind(status)
+                .bind(today)
+                .fetch_all(&mut **tx)
+                .await
+                .context("cannot read the first registered days")?,
+        );
+    }
     let mut out: HashMap<String, NaiveDate> = HashMap::new();
     for r in rows {
         let Some(kind) = Kind::parse(&r.try_get::<String, _>("kind")?) else {
@@ -687,6 +712,11 @@ pub async fn run(
     let mut w = store.begin_write().await?;
     w.lock_tenant(&tenant.id).await?;
     let report = run_in(&mut w, schema, mappings, tenant, today, dry_run, out_dir).await?;
+    if !dry_run {
+        // What a person must look at goes to the review queue, as the
+        // declaration run's notices do (an open one is not repeated).
+        super::store_notices(&mut w.tx, &tenant.id, &report.notices).await?;
+    }
     if dry_run {
         w.rollback().await?;
     } else {

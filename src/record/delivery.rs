@@ -45,10 +45,12 @@ pub struct Delivery {
     pub status_aanlevering: String,
     pub message_id: String,
     pub allocation_id: Option<String>,
+    /// When the record took it in (sent or received).
+    pub created_at: String,
 }
 
 const COLUMNS: &str = "id, kind, toewijzing_nummer, product_categorie, product_code, toewijzing_ingangsdatum, \
-     begindatum, einddatum, reden_beeindiging, status_aanlevering, message_id, allocation_id";
+     begindatum, einddatum, reden_beeindiging, status_aanlevering, message_id, allocation_id, created_at";
 
 impl Delivery {
     /// The delivery a StartProduct / StopProduct describes (not stored yet).
@@ -67,6 +69,7 @@ impl Delivery {
             status_aanlevering: s("StatusAanlevering").unwrap_or_else(|| "1".into()),
             message_id: String::new(),
             allocation_id: None,
+            created_at: now(),
         }
     }
 
@@ -357,7 +360,6 @@ pub async fn record(
         "wmo"
     };
     let gemeente = msg.value("Header/Ontvanger").unwrap_or_default();
-    let ts = now();
     let mut touched: Vec<(String, String)> = Vec::new();
     for node in nodes {
         let mut d = Delivery::of(kind, node);
@@ -418,7 +420,7 @@ pub async fn record(
             .bind(&d.status_aanlevering)
             .bind(message_id)
             .bind(&d.allocation_id)
-            .bind(&ts)
+            .bind(&d.created_at)
             .execute(&mut **tx)
             .await?;
         }
@@ -531,6 +533,7 @@ mod tests {
             status_aanlevering: status.into(),
             message_id: String::new(),
             allocation_id: None,
+            created_at: now(),
         }
     }
 
