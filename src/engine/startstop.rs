@@ -823,3 +823,25 @@ pub async fn register_end_in(
     .await?;
     Ok(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reasons the API and the page offer are exactly the meanings each
+    /// law's `[stop.reasons]` gives a code, so no registered end can fail to
+    /// find its RedenBeeindiging when the stop is built.
+    #[test]
+    fn every_end_reason_has_a_code_in_every_law() {
+        let schema = Schema::builtin().expect("schema");
+        for law in &schema.standards {
+            let mut named: Vec<&str> = END_REASONS.iter().map(|(r, _)| *r).collect();
+            named.sort();
+            let coded: Vec<&str> = law.stop.reasons.keys().map(String::as_str).collect();
+            assert_eq!(named, coded, "{}", law.name);
+        }
+        let codes = reason_codes("volgens_plan").expect("codes");
+        assert_eq!(codes.get("iwmo").map(String::as_str), Some("19"));
+        assert_eq!(codes.get("ijw").map(String::as_str), Some("31"));
+    }
+}
