@@ -7,14 +7,18 @@
 //! each other the way they would through the exchange: the provider's
 //! outbox delivers into a folder, which is the municipality's drop-folder
 //! inbox; the municipality's retourbericht goes into the provider's
-//! drop-folder inbox. After the first message (the municipality's 301,
-//! written with the same builder the engine uses), every step is driven by
-//! loket's own features: registrations, the end of care, the daily
-//! start/stop run. Every message carried is written to `LOKET_EMIT_DIR` for
-//! CI's official XSD check, and at the end of each case both parties hold
-//! the same current starts and stops.
+//! drop-folder inbox. The municipality's outbox delivers into the provider's
+//! inbox in turn (its mapping subdirectory names the provider, kind
+//! aanbieder), and each side's retours are carried to the other's inbox.
+//! Every step is driven by loket's own features on both sides: the
+//! municipality grants, changes and withdraws with `POST /allocations`,
+//! answers requests and judges declarations; the provider registers, ends
+//! care and runs its start/stop and declaration runs. Every message carried
+//! is written to `LOKET_EMIT_DIR` for CI's official XSD check, and at the
+//! end of each case both parties hold the same allocations and the same
+//! current starts and stops.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -99,6 +103,8 @@ struct Exchange {
     carried: HashSet<PathBuf>,
     /// Every message the exchange carried, in order: (bericht, xml).
     log: Vec<(String, String)>,
+    /// The municipality's allocation ids by ToewijzingNummer.
+    granted: HashMap<String, String>,
     _dir: tempfile::TempDir,
 }
 
@@ -135,6 +141,19 @@ impl Exchange {
                 std::fs::write(mappings.join(&name), text).expect("write mapping");
             }
         }
+        // Each municipality's counterpart: the provider, delivered into its
+        // inbox.
+        let provider_dir = root.join("aanbieder");
+        std::fs::create_dir_all(&provider_dir).expect("provider inbox");
+        for (gemeente, standard) in [("0363", "iwmo"), ("0599", "ijw")] {
+            let own = mappings.join(gemeente);
+            std::fs::create_dir_all(&own).expect("municipality mappings");
+            std::fs::write(
+                own.join(format!("aanbieder-{AGB}.toml")),
+                provider_mapping(gemeente, standard, &provider_dir),
+            )
+            .expect("write provider mapping");
+        }
         let config = loket::config::Config {
             mappings_dir: mappings,
             outbox: loket::outbox::Settings {
@@ -161,8 +180,6 @@ impl Exchange {
             .expect("municipality inbox");
             gemeenten.push((api, inbox));
         }
-        let provider_dir = root.join("aanbieder");
-        std::fs::create_dir_all(&provider_dir).expect("provider inbox");
         let provider_inbox = DropFolder::open(
             server.state.ingest.clone(),
             &loket::transport::dropfolder::DropfolderConfig {
@@ -185,6 +202,7 @@ impl Exchange {
             provider_inbox,
             carried: HashSet::new(),
             log: Vec::new(),
+            granted: HashMap::new(),
             _dir: dir,
         }
     }
@@ -198,54 +216,126 @@ impl Exchange {
             .0
     }
 
-    /// The municipality sends its 301 (the scenario's first message).
-    async fn allocate(&mut self, law: Law, ident: &str, bsn: &str, allocs: &[Alloc<'_>]) -> String {
-        let xml = allocation_xml(law.prefix, law.gemeente, AGB, ident, bsn, allocs);
-        emit(&xml, false, &format!("case-{}301-{ident}", law.prefix));
-        self.log.push((format!("{}301", law.prefix), xml.clone()));
-        self.provider.allocate(&xml, bsn).await
+    /// The municipality grants `allocs` to the provider (`POST
+    /// /allocations`); once the exchange carried the 301, returns the
+    /// provider's participant id.
+    async fn grant(&mut self, law: Law, bsn: &str, allocs: &[Alloc<'_>]) -> String {
+        let products: Vec<Value> = allocs.iter().map(|a| grant_product(a)).collect();
+        let reply = self
+            .gemeente(law.gemeente)
+            .post_json(
+                "/allocations",
+                &json!({"aanbieder": AGB, "bsn": bsn, "client": client_json(), "products": products}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_schema("grant-result", &reply.body);
+        self.remember(&reply.body);
+        self.settle().await;
+        self.provider_participant(bsn).await
     }
 
-    /// Carries everything in flight until both sides are quiet: the
-    /// provider's outbox delivers into the municipalities' inboxes, they
-    /// take the messages in and answer, and the retours go to the provider.
+    fn remember(&mut self, body: &Value) {
+        for a in body["allocations"].as_array().expect("allocations") {
+            self.granted.insert(
+                a["toewijzing_nummer"].as_str().unwrap().to_string(),
+                a["id"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+
+    /// The municipality changes its allocation `nummer` (`POST
+    /// /allocations/{id}/change`) and the exchange carries the 301.
+    async fn change(&mut self, law: Law, nummer: &str, change: Value) -> Value {
+        let id = self
+            .granted
+            .get(nummer)
+            .expect("a granted allocation")
+            .clone();
+        let reply = self
+            .gemeente(law.gemeente)
+            .post_json(&format!("/allocations/{id}/change"), &change)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_schema("grant-result", &reply.body);
+        self.remember(&reply.body);
+        self.settle().await;
+        reply.body
+    }
+
+    async fn provider_participant(&self, bsn: &str) -> String {
+        let reply = self
+            .provider
+            .post_json("/participants/search", &json!({ "bsn": bsn }))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["id"]
+            .as_str()
+            .expect("participant id")
+            .to_string()
+    }
+
+    /// Carries everything in flight until both sides are quiet: each
+    /// outbox delivers into the other side's inbox, the inboxes take the
+    /// messages in and answer, and every retour goes to the inbox of the
+    /// party it answers.
     async fn settle(&mut self) {
-        for _ in 0..3 {
+        for _ in 0..6 {
             self.wait_for_outbox().await;
             for (_, inbox) in &mut self.gemeenten {
                 inbox.poll_once().await;
             }
+            self.provider_inbox.poll_once().await;
             let mut moved = 0;
-            for (_, inbox) in &self.gemeenten {
-                let processed = inbox.inbox().join("processed");
-                let Ok(entries) = std::fs::read_dir(&processed) else {
+            let mut parties: Vec<(String, PathBuf)> = self
+                .gemeenten
+                .iter()
+                .map(|(api, inbox)| (api.tenant.clone(), inbox.inbox().to_path_buf()))
+                .collect();
+            parties.push((AGB.to_string(), self.provider_inbox.inbox().to_path_buf()));
+            for (owner, inbox) in &parties {
+                let Ok(entries) = std::fs::read_dir(inbox.join("processed")) else {
                     continue;
                 };
                 let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
                 paths.sort();
                 for path in paths {
-                    if self.carried.contains(&path) {
+                    if !self.carried.insert(path.clone()) {
                         continue;
                     }
-                    self.carried.insert(path.clone());
                     let name = path.file_name().unwrap().to_string_lossy().to_string();
                     let xml = std::fs::read_to_string(&path).expect("read processed");
-                    let bericht = bericht_of(&xml);
-                    emit(&xml, false, &format!("case-{name}"));
-                    self.log.push((bericht, xml.clone()));
-                    if name.ends_with(".retour.xml") {
-                        let target = self.provider_inbox.inbox().join(&name);
-                        let tmp = self.provider_inbox.inbox().join(format!(".{name}"));
-                        std::fs::write(&tmp, &xml).expect("write retour");
-                        std::fs::rename(&tmp, &target).expect("publish retour");
-                        moved += 1;
+                    let msg = decode(&xml);
+                    // A retour repeats the header of what it answers: one
+                    // this party wrote names the other as Afzender; one it
+                    // received names itself.
+                    let to = msg.value("Header/Afzender").unwrap_or_default().to_string();
+                    if !name.ends_with(".retour.xml") || to == *owner {
+                        emit(&xml, false, &format!("case-{name}"));
+                        self.log.push((msg.name().to_string(), xml.clone()));
+                        continue;
                     }
+                    emit(&xml, false, &format!("case-{owner}-{name}"));
+                    self.log.push((msg.name().to_string(), xml.clone()));
+                    let target = parties
+                        .iter()
+                        .find(|(p, _)| *p == to)
+                        .map(|(_, dir)| dir.clone())
+                        .unwrap_or_else(|| panic!("no party {to}"));
+                    let tmp = target.join(format!(".{owner}-{name}"));
+                    std::fs::write(&tmp, &xml).expect("write retour");
+                    std::fs::rename(&tmp, target.join(format!("{owner}-{name}")))
+                        .expect("publish retour");
+                    moved += 1;
                 }
             }
-            self.provider_inbox.poll_once().await;
             if moved == 0 {
                 return;
             }
+            for (_, inbox) in &mut self.gemeenten {
+                inbox.poll_once().await;
+            }
+            self.provider_inbox.poll_once().await;
         }
     }
 
@@ -330,8 +420,16 @@ impl Exchange {
         }
     }
 
-    /// Both parties hold the same current starts and stops.
+    /// Both parties hold the same allocations (numbers, products, dates,
+    /// volumes, reasons, status) and the same current starts and stops.
     async fn records_agree(&self, gemeente: &str) {
+        let provider = allocations(&self.server, AGB, "f.code = $2", gemeente).await;
+        let municipality = allocations(&self.server, gemeente, "a.aanbieder = $2", AGB).await;
+        assert!(!provider.is_empty(), "the provider holds allocations");
+        assert_eq!(
+            provider, municipality,
+            "provider and municipality agree on the allocations"
+        );
         let provider = deliveries(&self.server, AGB).await;
         let municipality = deliveries(&self.server, gemeente).await;
         assert!(!provider.is_empty(), "the provider recorded deliveries");
@@ -346,6 +444,69 @@ impl Exchange {
             w.stop().await;
         }
     }
+}
+
+/// A tenant's allocations as both sides keep them: (ToewijzingNummer,
+/// product, Ingangsdatum, Einddatum, volume, eenheid, frequentie, budget,
+/// RedenWijziging, status). `filter` selects the counterpart (`$2`).
+async fn allocations(
+    server: &Server,
+    tenant: &str,
+    filter: &str,
+    counterpart: &str,
+) -> BTreeSet<Vec<String>> {
+    let sql = format!(
+        "SELECT a.toewijzing_nummer, COALESCE(a.product_categorie, '') || '/' || COALESCE(a.product_code, '') AS p, \
+         a.ingangsdatum, COALESCE(a.einddatum, '') AS e, COALESCE(CAST(a.volume AS TEXT), '') AS v, \
+         COALESCE(a.eenheid, '') AS u, COALESCE(a.frequentie, '') AS fr, COALESCE(CAST(a.budget AS TEXT), '') AS b, \
+         COALESCE(a.reden_wijziging, '') AS r, a.status \
+         FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 AND {filter}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(counterpart)
+        .fetch_all(server.state.store().pool())
+        .await
+        .expect("allocations")
+        .iter()
+        .map(|r| {
+            (0..10)
+                .map(|i| r.try_get::<String, _>(i).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// A municipality's provider mapping (kind aanbieder) delivering into the
+/// provider's inbox.
+fn provider_mapping(gemeente: &str, standard: &str, inbox: &Path) -> String {
+    format!(
+        "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder {AGB} (gemeente {gemeente})\"\n\
+         standard = \"{standard}\"\ndelivery = {{ folder = \"{}\" }}\n",
+        inbox.display()
+    )
+}
+
+/// The client a case's municipality grants to: name and BRP address.
+fn client_json() -> Value {
+    json!({
+        "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
+        "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
+    })
+}
+
+fn grant_product(a: &Alloc<'_>) -> Value {
+    let mut p = json!({
+        "toewijzing_nummer": a.nummer, "categorie": a.categorie, "code": a.code,
+        "toewijzingsdatum": "2022-12-20", "ingangsdatum": a.ingang,
+    });
+    if let Some(e) = a.eind {
+        p["einddatum"] = json!(e);
+    }
+    if let Some((v, e, f)) = a.omvang {
+        p["omvang"] = json!({"volume": v.parse::<i64>().unwrap(), "eenheid": e, "frequentie": f});
+    }
+    p
 }
 
 /// The current starts and stops a tenant holds, without its own keys.
@@ -399,10 +560,6 @@ fn decode(xml: &str) -> loket::message::Message {
     checked.message
 }
 
-fn bericht_of(xml: &str) -> String {
-    decode(xml).name().to_string()
-}
-
 fn retourcodes(xml: &str) -> Vec<String> {
     xml.split("RetourCode>")
         .skip(1)
@@ -453,9 +610,8 @@ async fn casus_1(db: Db, law: Law) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900006";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "C1A",
             bsn,
             &[product(law, "667899", "2023-01-01", Some("2023-06-30"))],
         )
@@ -472,9 +628,19 @@ async fn casus_1(db: Db, law: Law) {
     let quiet = x.run("2023-01-13").await;
     assert!(quiet["messages"].as_array().unwrap().is_empty(), "{quiet}");
     // Step 4: the municipality extends the allocation to 31-12-2023.
-    let mut extended = product(law, "667899", "2023-01-01", Some("2023-12-31"));
-    extended.reden = Some("04");
-    x.allocate(law, "C1B", bsn, &[extended]).await;
+    x.change(
+        law,
+        "667899",
+        json!({"reden": "04", "einddatum": "2023-12-31"}),
+    )
+    .await;
+    let extension = x.last(&format!("{}301", law.prefix));
+    let tp = extension
+        .get("Client/ToegewezenProducten/ToegewezenProduct")
+        .unwrap();
+    assert_eq!(tp.value("RedenWijziging"), Some("04"));
+    assert_eq!(tp.value("Einddatum"), Some("2023-12-31"));
+    assert_eq!(tp.value("Ingangsdatum"), Some("2023-01-01"));
     // The old end passes without a stop: the allocation runs on.
     let after = x.run("2023-07-03").await;
     assert!(after["messages"].as_array().unwrap().is_empty(), "{after}");
@@ -517,9 +683,8 @@ async fn temporary_then_definitive(db: Db, law: Law, pause: &str, end: &str) {
     let mut x = Exchange::start(db).await;
     let bsn = "999996770";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "C2A",
             bsn,
             &[product(law, "668877", "2023-05-15", Some("2023-12-31"))],
         )
@@ -581,9 +746,8 @@ async fn casus_4(db: Db, law: Law) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900006";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "C4A",
             bsn,
             &[product(law, "667899", "2023-01-01", Some("2023-06-30"))],
         )
@@ -648,9 +812,8 @@ async fn restart_after_a_temporary_stop(db: Db) {
     let mut x = Exchange::start(db).await;
     let bsn = "999996782";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "R1",
             bsn,
             &[product(law, "12563", "2023-03-16", Some("2023-12-31"))],
         )
@@ -691,18 +854,20 @@ async fn early_end(db: Db, law: Law) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900304";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "E1",
             bsn,
             &[product(law, "770001", "2023-02-01", Some("2023-12-31"))],
         )
         .await;
     x.attend(law, &p, &["2023-02-06"]).await;
     x.run("2023-02-07").await;
-    let mut shorter = product(law, "770001", "2023-02-01", Some("2023-04-30"));
-    shorter.reden = Some("05");
-    x.allocate(law, "E2", bsn, &[shorter]).await;
+    x.change(
+        law,
+        "770001",
+        json!({"reden": "05", "einddatum": "2023-04-30"}),
+    )
+    .await;
     let before = x.run("2023-04-30").await;
     assert!(
         before["messages"].as_array().unwrap().is_empty(),
@@ -740,9 +905,8 @@ async fn a_hand_made_stop_is_judged_and_recorded(db: Db) {
     let mut x = Exchange::start(db).await;
     let bsn = "999996770";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "H1",
             bsn,
             &[product(law, "668877", "2023-05-15", Some("2023-12-31"))],
         )
@@ -806,9 +970,8 @@ async fn a_rejected_start_waits_for_the_review(db: Db) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900006";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "J1",
             bsn,
             &[product(law, "667899", "2023-01-01", Some("2023-12-31"))],
         )

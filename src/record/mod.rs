@@ -11,6 +11,7 @@
 pub mod answers;
 pub mod apply;
 pub mod delivery;
+pub mod grant;
 mod lookahead;
 pub mod order;
 pub mod requests;

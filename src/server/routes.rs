@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}/resolve", post(super::review::resolve))
         .route("/participants/{id}/end", post(super::declarations::end))
         .route("/allocations", post(super::invoices::post_allocation))
+        .route("/allocations/{id}/change", post(super::allocations::change))
         .route("/invoices", post(super::invoices::post_invoice))
         .route("/declarations", get(super::declarations::list))
         .route("/declarations/run", post(super::declarations::run))
