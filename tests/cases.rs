@@ -44,6 +44,9 @@ on_both_backends!(
     early_end_by_the_municipality_stops_with_36_jw,
     a_hand_made_stop_is_judged_and_recorded,
     a_rejected_start_waits_for_the_review,
+    withdrawn_and_replaced_wmo,
+    withdrawn_and_replaced_jw,
+    a_declared_line_rejected_corrected_and_approved,
 );
 
 const AGB: &str = "73730112";
@@ -232,7 +235,7 @@ impl Exchange {
         assert_schema("grant-result", &reply.body);
         self.remember(&reply.body);
         self.settle().await;
-        self.provider_participant(bsn).await
+        self.provider.participant_by_bsn(bsn).await
     }
 
     fn remember(&mut self, body: &Value) {
@@ -261,18 +264,6 @@ impl Exchange {
         self.remember(&reply.body);
         self.settle().await;
         reply.body
-    }
-
-    async fn provider_participant(&self, bsn: &str) -> String {
-        let reply = self
-            .provider
-            .post_json("/participants/search", &json!({ "bsn": bsn }))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body["id"]
-            .as_str()
-            .expect("participant id")
-            .to_string()
     }
 
     /// Carries everything in flight until both sides are quiet: each
@@ -306,10 +297,13 @@ impl Exchange {
                     let name = path.file_name().unwrap().to_string_lossy().to_string();
                     let xml = std::fs::read_to_string(&path).expect("read processed");
                     let msg = decode(&xml);
-                    // A retour repeats the header of what it answers: one
-                    // this party wrote names the other as Afzender; one it
-                    // received names itself.
-                    let to = msg.value("Header/Afzender").unwrap_or_default().to_string();
+                    // A retour goes to whom it is addressed (a 302 ... 320
+                    // repeats the header of what it answers, a 325 names
+                    // the provider as Ontvanger); one this party received
+                    // is addressed to itself.
+                    let to = loket::record::answers::addressee(&msg)
+                        .unwrap_or_default()
+                        .to_string();
                     if !name.ends_with(".retour.xml") || to == *owner {
                         emit(&xml, false, &format!("case-{name}"));
                         self.log.push((msg.name().to_string(), xml.clone()));
@@ -410,7 +404,7 @@ impl Exchange {
     /// Every retour the municipality sent accepted its message.
     fn all_accepted(&self) {
         for (bericht, xml) in &self.log {
-            if bericht.ends_with("306") || bericht.ends_with("308") {
+            if ["302", "306", "308"].iter().any(|n| bericht.ends_with(n)) {
                 let codes = retourcodes(xml);
                 assert!(
                     codes.iter().all(|c| c == "0200"),
@@ -437,6 +431,41 @@ impl Exchange {
             provider, municipality,
             "provider and municipality agree on the current starts and stops"
         );
+    }
+
+    /// Both parties hold the same declared lines with the same verdict:
+    /// (ToewijzingNummer, status, D/C, volume, amount) per line.
+    async fn agree_on_declarations(&self, gemeente: &str) -> Vec<Vec<String>> {
+        let lines = |sql: &'static str, tenant: String| async move {
+            let mut rows: Vec<Vec<String>> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant)
+                .fetch_all(self.server.state.store().pool())
+                .await
+                .expect("lines")
+                .iter()
+                .map(|r| (0..5).map(|i| r.try_get::<String, _>(i).unwrap()).collect())
+                .collect();
+            rows.sort();
+            rows
+        };
+        let provider = lines(
+            "SELECT toewijzing_nummer, status, debet_credit, CAST(volume AS TEXT), CAST(bedrag_cents AS TEXT) \
+             FROM prestaties WHERE tenant_id = $1",
+            AGB.to_string(),
+        )
+        .await;
+        let municipality = lines(
+            "SELECT toewijzing_nummer, status, debet_credit, CAST(volume AS TEXT), CAST(bedrag_cents AS TEXT) \
+             FROM judged_prestaties WHERE tenant_id = $1",
+            gemeente.to_string(),
+        )
+        .await;
+        assert!(!provider.is_empty(), "declared lines");
+        assert_eq!(
+            provider, municipality,
+            "both sides judged the same lines alike"
+        );
+        provider
     }
 
     async fn stop(mut self) {
@@ -479,10 +508,28 @@ async fn allocations(
 
 /// A municipality's provider mapping (kind aanbieder) delivering into the
 /// provider's inbox.
+/// Its products and tariffs are the contract's, as the provider's own
+/// mapping has them (the project's `gemeente-*.toml`), so the municipality
+/// judges the tariffs too (TR418, TR346).
 fn provider_mapping(gemeente: &str, standard: &str, inbox: &Path) -> String {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let contract = std::fs::read_dir(&project)
+        .expect("project mappings")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .starts_with(&format!("gemeente-{gemeente}-"))
+            }) && std::fs::read_to_string(p)
+                .is_ok_and(|t| t.contains(&format!("standard = \"{standard}\"")))
+        })
+        .expect("the contract");
+    let text = std::fs::read_to_string(contract).expect("contract");
+    let products = &text[text.find("[[products]]").expect("products")..];
     format!(
         "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder {AGB} (gemeente {gemeente})\"\n\
-         standard = \"{standard}\"\ndelivery = {{ folder = \"{}\" }}\n",
+         standard = \"{standard}\"\ndelivery = {{ folder = \"{}\" }}\n\n{products}",
         inbox.display()
     )
 }
@@ -1064,4 +1111,220 @@ fn start_xml(law: Law, bsn: &str, nummer: &str, begin: &str) -> String {
     .unwrap();
     assert!(checked.findings.is_empty(), "{:?}", checked.findings);
     xml
+}
+
+// ---------------------------------------------------------------------------
+// The municipality's own changes.
+
+/// An allocation granted by mistake is withdrawn (RedenWijziging 13,
+/// Einddatum = Ingangsdatum, OP033x1) and replaced by a new one with its
+/// own number; the provider starts on the new one only, and the 301 of the
+/// replacement no longer repeats the withdrawn one (OP087).
+async fn withdrawn_and_replaced(db: Db, law: Law) {
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900304";
+    let p = x
+        .grant(
+            law,
+            bsn,
+            &[product(law, "880001", "2023-03-01", Some("2023-12-31"))],
+        )
+        .await;
+    x.change(law, "880001", json!({"reden": "13"})).await;
+    let withdrawal = x.last(&format!("{}301", law.prefix));
+    let tp = withdrawal
+        .get("Client/ToegewezenProducten/ToegewezenProduct")
+        .unwrap();
+    assert_eq!(tp.value("RedenWijziging"), Some("13"));
+    assert_eq!(tp.value("Einddatum"), Some("2023-03-01"));
+    // Withdrawn cannot change any more.
+    let id = x.granted["880001"].clone();
+    let again = x
+        .gemeente(law.gemeente)
+        .post_json(
+            &format!("/allocations/{id}/change"),
+            &json!({"reden": "04", "einddatum": "2024-06-30"}),
+        )
+        .await;
+    assert_eq!(again.status, 422, "{}", again.body);
+    let mut replacement = product(law, "880002", "2023-03-01", Some("2023-12-31"));
+    replacement.omvang = Some(("4", law.omvang.1, law.omvang.2));
+    x.grant(law, bsn, &[replacement]).await;
+    let granted = x.last(&format!("{}301", law.prefix));
+    let numbers: Vec<&str> = granted
+        .root()
+        .all("Client/ToegewezenProducten/ToegewezenProduct")
+        .iter()
+        .filter_map(|tp| tp.value("ToewijzingNummer"))
+        .collect();
+    assert_eq!(numbers, vec!["880002"]);
+    x.attend(law, &p, &["2023-03-06"]).await;
+    x.run("2023-03-07").await;
+    let start = x.last(&format!("{}305", law.prefix));
+    assert_eq!(
+        start.value("Client/StartProducten/StartProduct/ToewijzingNummer"),
+        Some("880002")
+    );
+    let record = x.provider.get(&format!("/participants/{p}")).await;
+    let statuses: BTreeSet<(String, String)> = record.body["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["toewijzing_nummer"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeSet::from([
+            ("880001".to_string(), "withdrawn".to_string()),
+            ("880002".to_string(), "started".to_string())
+        ])
+    );
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+async fn withdrawn_and_replaced_wmo(db: Db) {
+    withdrawn_and_replaced(db, WMO).await
+}
+
+async fn withdrawn_and_replaced_jw(db: Db) {
+    withdrawn_and_replaced(db, JW).await
+}
+
+/// A month declared by the provider and judged by the municipality on its
+/// own allocations: the municipality corrects a total volume (RedenWijziging
+/// 14) while the declaration is on its way, so its 325 rejects the line
+/// beyond the new volume (TR322) and approves the other; the provider
+/// applies the 325, corrects the registration, resolves the review item and
+/// declares the line again, which the municipality approves. Both keep the
+/// same declared and approved lines.
+async fn a_declared_line_rejected_corrected_and_approved(db: Db) {
+    let law = WMO;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900304";
+    let dagbesteding = product(law, "990001", "2026-03-01", Some("2026-12-31"));
+    let begeleiding = Alloc {
+        nummer: "990002",
+        categorie: "02",
+        code: "02A04",
+        ingang: "2026-03-01",
+        eind: Some("2026-12-31"),
+        omvang: Some(("20", "04", "6")),
+        reden: None,
+    };
+    let p = x.grant(law, bsn, &[dagbesteding, begeleiding]).await;
+    // Begeleiding on Mondays, 3 hours each (12 of the 20); dagbesteding on
+    // Tuesdays.
+    let monday = |d: &'static str, to: &'static str| (p.clone(), d, to);
+    register(
+        &x.provider,
+        &[
+            monday("2026-03-02", "12:00"),
+            monday("2026-03-09", "12:00"),
+            monday("2026-03-16", "12:00"),
+            monday("2026-03-23", "12:00"),
+        ],
+        "begeleiding-individueel",
+    )
+    .await;
+    x.attend(law, &p, &["2026-03-03", "2026-03-10"]).await;
+    x.run("2026-03-11").await;
+    let declared = x.provider.run("2026-03", "2026-04-03").await;
+    assert_eq!(
+        declared["declarations"].as_array().unwrap().len(),
+        1,
+        "{declared}"
+    );
+    x.server.state.outbox.wake();
+    x.wait_for_outbox().await;
+    // The municipality corrects the total to 8 hours before it reads the
+    // declaration.
+    x.change(
+        law,
+        "990002",
+        json!({"reden": "14", "omvang": {"volume": 8, "eenheid": "04", "frequentie": "6"}}),
+    )
+    .await;
+    let answer = x.last("WMO325");
+    let rejected: Vec<String> = answer
+        .root()
+        .all("DeclaratieAntwoord/Clienten/Client/Prestaties/Prestatie")
+        .iter()
+        .map(|p| p.value("ToewijzingNummer").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        rejected,
+        vec!["990002".to_string()],
+        "{}",
+        x.log.last().unwrap().1
+    );
+    let xml = &x.log.iter().rev().find(|(b, _)| b == "WMO325").unwrap().1;
+    assert!(xml.contains("9322") || xml.contains("9321"), "{xml}");
+    // The provider has the rejection in its review queue.
+    let review = x.provider.get("/review?kind=rejected_prestatie").await;
+    let items = review.body["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 1, "{}", review.body);
+    x.agree_on_declarations(law.gemeente).await;
+    // The registration corrected: two Mondays were one hour (8 in all).
+    register(
+        &x.provider,
+        &[monday("2026-03-16", "10:00"), monday("2026-03-23", "10:00")],
+        "begeleiding-individueel",
+    )
+    .await;
+    let id = items[0]["id"].as_str().unwrap();
+    let resolved = x
+        .provider
+        .post_json(
+            &format!("/review/{id}/resolve"),
+            &json!({"resolved_by": "Anna", "note": "registratie gecorrigeerd"}),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.body);
+    let again = x.provider.run("2026-03", "2026-04-10").await;
+    assert_eq!(
+        again["declarations"].as_array().unwrap().len(),
+        1,
+        "{again}"
+    );
+    x.server.state.outbox.wake();
+    x.settle().await;
+    let second = x.last("WMO325");
+    assert!(
+        second
+            .root()
+            .all("DeclaratieAntwoord/Clienten/Client")
+            .is_empty(),
+        "granted in full: {}",
+        x.log.iter().rev().find(|(b, _)| b == "WMO325").unwrap().1
+    );
+    let statuses = x.agree_on_declarations(law.gemeente).await;
+    assert!(
+        statuses.contains(&vec![
+            "990002".to_string(),
+            "approved".to_string(),
+            "D".to_string(),
+            "480".to_string(),
+            "53960".to_string()
+        ]),
+        "{statuses:?}"
+    );
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// Registers (participant, day, until) from 09:00 with `activity`.
+async fn register(api: &Api, days: &[(String, &str, &str)], activity: &str) {
+    let rows: Vec<(&str, &str, &str, &str, &str)> = days
+        .iter()
+        .map(|(p, d, to)| (p.as_str(), *d, "09:00", *to, activity))
+        .collect();
+    api.days(&rows).await;
 }

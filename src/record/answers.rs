@@ -272,7 +272,7 @@ impl<'a> Answer<'a> {
 // 325: the declaratie-antwoord.
 
 /// What the 325 says about the declaration's lines.
-enum Verdict {
+pub(super) enum Verdict {
     /// Not processed: every line rejected with these codes.
     Refused(Vec<String>),
     /// The lines named (by ReferentieNummer) are rejected with their codes;
@@ -280,7 +280,10 @@ enum Verdict {
     Lines(BTreeMap<String, Vec<String>>),
 }
 
-fn verdict_325(msg: &Message) -> Option<Verdict> {
+/// What a 325 says, per ReferentieNummer: how loket as a provider applies
+/// the answer it receives and how loket as a municipality records the
+/// answer it gives (one reading of a 325 for both sides).
+pub(super) fn verdict_325(msg: &Message) -> Option<Verdict> {
     let header = rejecting(&codes(msg.get("Header")));
     if !header.is_empty() {
         return Some(Verdict::Refused(header));

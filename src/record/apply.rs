@@ -103,9 +103,18 @@ pub async fn participant_id_for(
     tenant: &str,
     msg: &Message,
 ) -> Result<Option<String>> {
-    let Some(bsn) = bsn_of(msg) else {
-        return Ok(None);
-    };
+    match bsn_of(msg) {
+        Some(bsn) => participant_id_for_bsn(tx, tenant, bsn).await,
+        None => Ok(None),
+    }
+}
+
+/// The participant with this BSN, when the record has it.
+pub async fn participant_id_for_bsn(
+    tx: &mut Tx,
+    tenant: &str,
+    bsn: &str,
+) -> Result<Option<String>> {
     let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND bsn = $2")
         .bind(tenant)
         .bind(bsn)

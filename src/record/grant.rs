@@ -283,13 +283,7 @@ impl Planned {
 }
 
 fn date(s: &str, path: &str) -> Result<NaiveDate, Outcome> {
-    s.parse::<NaiveDate>().map_err(|_| {
-        refused(
-            format!("{path} is geen geldige datum"),
-            format!("{path} is not a valid date"),
-            path,
-        )
-    })
+    super::requests::date_at(s, path).map_err(Outcome::Refused)
 }
 
 /// The provider's mapping (kind aanbieder): where the 301 goes and under

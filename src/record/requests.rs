@@ -246,12 +246,15 @@ impl AllocationRow {
 }
 
 fn date(s: &str, path: &str) -> Result<NaiveDate, Outcome> {
-    s.parse::<NaiveDate>().map_err(|_| {
-        refused(
-            format!("{path} is geen geldige datum"),
-            format!("{path} is not a valid date"),
-            path,
-        )
+    date_at(s, path).map_err(Outcome::Refused)
+}
+
+/// `s` as a date, or why not, naming the JSON path `path`.
+pub(crate) fn date_at(s: &str, path: &str) -> Result<NaiveDate, Refusal> {
+    s.parse::<NaiveDate>().map_err(|_| Refusal {
+        nl: format!("{path} is geen geldige datum"),
+        en: format!("{path} is not a valid date"),
+        path: path.to_string(),
     })
 }
 
