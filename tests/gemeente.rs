@@ -15,6 +15,7 @@ on_both_backends!(
     granting_errors_store_nothing,
     changes_the_standard_does_not_allow_are_refused,
     allocations_are_the_municipalitys_own,
+    answering_requests,
 );
 
 const AGB: &str = "73730112";
@@ -47,6 +48,22 @@ async fn setup(db: Db) -> Setup {
         ),
     )
     .expect("mapping");
+    // The provider's contract with 0363, its messages written to a folder.
+    let contract = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/gemeente-0363-wmo.toml"),
+    )
+    .expect("contract");
+    let contract: String = contract
+        .lines()
+        .map(|l| {
+            if l.starts_with("delivery = ") {
+                format!("delivery = {{ folder = \"{}\" }}\n", out.display())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(mappings.join("gemeente-0363-wmo.toml"), contract).expect("contract");
     let config = loket::config::Config {
         mappings_dir: mappings,
         ..loket::config::Config::default()
@@ -305,4 +322,92 @@ async fn allocations_are_the_municipalitys_own(db: Db) {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["allocations"][0]["einddatum"], "2027-06-30");
     assert_eq!(r.body["allocations"][0]["reden_wijziging"], "04");
+}
+
+/// A request the provider composed, received by the municipality as the
+/// exchange would hand it over (the XML loket wrote).
+async fn received_request(s: &Setup) -> String {
+    let sent = s
+        .provider
+        .post_json(
+            "/requests",
+            &json!({
+                "kind": "toewijzing", "bsn": BSN, "financier": {"kind": "wmo", "code": "0363"},
+                "client": {"geboortedatum": "2001-04-03", "geslacht": "1", "achternaam": "Jansen"},
+                "products": [{"categorie": "07", "code": "07A12", "ingangsdatum": "2027-01-01", "einddatum": "2027-06-30",
+                              "omvang": {"volume": 4, "eenheid": "16", "frequentie": "2"},
+                              "verwijzer": {"type": "02", "zorgverlenercode": "01087654"}}],
+            }),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let xml = s
+        .provider
+        .message_xml(sent.body["message_id"].as_str().unwrap())
+        .await;
+    s.gemeente.post_xml(&xml).await;
+    let list = s.gemeente.get("/requests?status=received").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_schema("request-list", &list.body);
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", list.body);
+    assert_eq!(items[0]["direction"], "in");
+    assert_eq!(items[0]["aanbieder"], AGB);
+    items[0]["id"].as_str().unwrap().to_string()
+}
+
+async fn answering_requests(db: Db) {
+    let s = setup(db).await;
+    let id = received_request(&s).await;
+    let path = format!("/requests/{id}/answer");
+    // 400: a rejection needs its WJ759 reason.
+    let bad = s
+        .gemeente
+        .post_json(&path, &json!({"answer": "reject"}))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    // 403 for a provider; 404 for another municipality.
+    let provider = s
+        .provider
+        .post_json(&path, &json!({"answer": "investigate"}))
+        .await;
+    assert_eq!(provider.status, 403, "{}", provider.body);
+    let other = s
+        .other
+        .post_json(&path, &json!({"answer": "investigate"}))
+        .await;
+    assert_eq!(other.status, 404, "{}", other.body);
+    // The 315 names no address: honouring needs one, and stores nothing.
+    let (_, _, outbox) = stored(&s.server, "0363").await;
+    let nameless = s
+        .gemeente
+        .post_json(&path, &json!({"answer": "honour"}))
+        .await;
+    assert_eq!(nameless.status, 422, "{}", nameless.body);
+    assert_eq!(nameless.body["error"]["paths"], json!(["/client/adres"]));
+    assert_eq!(stored(&s.server, "0363").await.2, outbox);
+    // In onderzoek: a 319 with VerzoekAntwoord 2.
+    let investigating = s
+        .gemeente
+        .post_json(&path, &json!({"answer": "investigate"}))
+        .await;
+    assert_eq!(investigating.status, 201, "{}", investigating.body);
+    assert_schema("grant-result", &investigating.body);
+    assert_eq!(investigating.body["bericht"], "WMO319");
+    let item = s.gemeente.get(&format!("/requests/{id}")).await;
+    assert_eq!(item.body["status"], "accepted", "{}", item.body);
+    // Honoured with the address: the allocation carries the reference.
+    let honoured = s
+        .gemeente
+        .post_json(&path, &json!({"answer": "honour", "client": client()}))
+        .await;
+    assert_eq!(honoured.status, 201, "{}", honoured.body);
+    let reference = item.body["referentie_aanbieder"].as_str().unwrap();
+    assert_eq!(
+        honoured.body["allocations"][0]["referentie_aanbieder"],
+        reference
+    );
+    let item = s.gemeente.get(&format!("/requests/{id}")).await;
+    assert_eq!(item.body["status"], "honoured", "{}", item.body);
+    assert_schema("request-item", &item.body);
 }

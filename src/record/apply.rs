@@ -364,6 +364,10 @@ pub async fn apply(
     };
     match msg.def().number.as_str() {
         "305" | "307" => super::delivery::record(tx, tenant, msg, &participant, message_id).await?,
+        // A municipality keeps the requests it receives, to answer them.
+        "315" | "317" if tenant.kind == crate::store::TenantKind::Gemeente => {
+            super::requests::record(tx, &tenant.id, msg, message_id, Some(&participant)).await?
+        }
         _ => {}
     }
     Ok(Some(participant))

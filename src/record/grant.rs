@@ -878,48 +878,333 @@ async fn new_number(tx: &mut Tx, tenant: &Tenant, planned: &[Planned]) -> Result
     anyhow::bail!("no unused ToewijzingNummer after 16 tries")
 }
 
-/// [`grant`] in its own transaction, committed when the 301 was sent.
-pub async fn grant_and_commit(
-    store: &Store,
-    schema: &'static Schema,
-    mappings: &Mappings,
-    tenant: &Tenant,
-    input: &GrantInput,
-    today: NaiveDate,
-) -> Result<Outcome> {
-    let mut w = store.begin_write().await?;
-    let outcome = grant(&mut w, schema, mappings, tenant, input, today).await?;
-    commit_if_sent(w, outcome).await
+// ---------------------------------------------------------------------------
+// Requests a municipality received (315, 317), answered.
+
+/// How `POST /requests/{id}/answer` answers a received request
+/// (`schemas/api/request-answer.json`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AnswerInput {
+    /// `honour` (a 301 with the request's ReferentieAanbieder), `reject` (a
+    /// 319 with VerzoekAntwoord 1 and `reden`) or `investigate` (a 319 with
+    /// VerzoekAntwoord 2, "in onderzoek").
+    pub answer: String,
+    /// RedenAfwijzingVerzoek (WJ759), with `reject`.
+    #[serde(default)]
+    pub reden: Option<String>,
+    /// The client's name and address, when the record does not have them
+    /// (a 315 need not carry an address; a 301 must, TR061).
+    #[serde(default)]
+    pub client: Option<ClientInput>,
+    /// Honouring a 315: the ToewijzingNummer (made when left out).
+    #[serde(default)]
+    pub toewijzing_nummer: Option<String>,
 }
 
-/// [`change`] in its own transaction, committed when the 301 was sent.
-pub async fn change_and_commit(
-    store: &Store,
+/// Answers a request `tenant` (a municipality) received: honours it with a
+/// 301 that carries its ReferentieAanbieder (a 315: the requested product;
+/// a 317: the changes it asks for, IV093), or answers it with a 319.
+/// Only a [`Outcome::Sent`] may be committed.
+pub async fn answer(
+    w: &mut WriteTx,
     schema: &'static Schema,
     mappings: &Mappings,
     tenant: &Tenant,
-    allocation_id: &str,
-    input: &ChangeInput,
+    request_id: &str,
+    input: &AnswerInput,
     today: NaiveDate,
 ) -> Result<Outcome> {
-    let mut w = store.begin_write().await?;
-    let outcome = change(
-        &mut w,
+    let Some(request) = super::requests::received(&mut w.tx, &tenant.id, request_id).await? else {
+        return Ok(Outcome::NotFound);
+    };
+    if request.status == super::requests::HONOURED {
+        return Ok(refused(
+            "dit verzoek is al gehonoreerd",
+            "this request was already honoured",
+            "/answer",
+        ));
+    }
+    let agb = request.aanbieder.clone().unwrap_or_default();
+    let Some(mapping) = provider_mapping(mappings, &agb) else {
+        return Ok(no_provider(&agb, "/"));
+    };
+    let Some(participant) = request.participant_id.clone() else {
+        return Ok(refused(
+            "het verzoek noemt geen deelnemer",
+            "the request names no participant",
+            "/",
+        ));
+    };
+    let summary: Value = serde_json::from_str(&request.summary).unwrap_or(Value::Null);
+    match input.answer.as_str() {
+        "reject" | "investigate" => {
+            let code = if input.answer == "reject" { "1" } else { "2" };
+            antwoord(
+                w,
+                schema,
+                mapping,
+                tenant,
+                &request,
+                &participant,
+                code,
+                input,
+                today,
+            )
+            .await
+        }
+        _ if request.kind() == "toewijzing" => {
+            let text = |p: &str| {
+                summary
+                    .pointer(p)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let product = ProductInput {
+                toewijzing_nummer: input.toewijzing_nummer.clone(),
+                categorie: text("/product/categorie").unwrap_or_default(),
+                code: text("/product/code"),
+                toewijzingsdatum: None,
+                ingangsdatum: text("/ingangsdatum").unwrap_or_default(),
+                einddatum: text("/einddatum"),
+                omvang: serde_json::from_value(summary["omvang"].clone()).ok(),
+                budget: summary["budget"].as_i64(),
+                referentie_aanbieder: Some(request.referentie_aanbieder.clone()),
+            };
+            let grant_input = GrantInput {
+                aanbieder: agb,
+                participant_id: Some(participant),
+                bsn: None,
+                client: input.client.clone(),
+                products: vec![product],
+            };
+            grant(w, schema, mappings, tenant, &grant_input, today).await
+        }
+        _ => {
+            if let Some(c) = &input.client
+                && let Some(o) = set_client(&mut w.tx, &participant, c).await?
+            {
+                return Ok(o);
+            }
+            let (_, law) = law_of(mapping);
+            let existing = allocations_of(&mut w.tx, tenant, &participant, law, &agb).await?;
+            let planned = match wijziging(
+                &mut w.tx,
+                tenant,
+                &existing,
+                &summary,
+                &request.referentie_aanbieder,
+                today,
+            )
+            .await?
+            {
+                Ok(p) => p,
+                Err(o) => return Ok(o),
+            };
+            send(
+                w,
+                schema,
+                mapping,
+                tenant,
+                &participant,
+                &existing,
+                planned,
+                today,
+            )
+            .await
+        }
+    }
+}
+
+/// The ToegewezenProducten that honour a 317 (IV093), every one with its
+/// ReferentieAanbieder: an OngewijzigdProduct as it is; a TeWijzigenProduct
+/// changed in place (RedenWijziging 12, geïnitieerd door de aanbieder) when
+/// only its end, its total volume or its budget changes (OP033x1, OP380),
+/// otherwise ended the day before the GewensteIngangsdatum and followed by
+/// a new allocation with the new volume (OP257); a NieuwProduct new.
+async fn wijziging(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    existing: &[AllocationRow],
+    summary: &Value,
+    reference: &str,
+    today: NaiveDate,
+) -> Result<Result<Vec<Planned>, Outcome>> {
+    let find = |n: &str| existing.iter().find(|a| a.toewijzing_nummer == n);
+    let stamp = stamp(today);
+    let mut planned: Vec<Planned> = Vec::new();
+    let list = |key: &str| summary[key].as_array().cloned().unwrap_or_default();
+    for n in list("ongewijzigd") {
+        if let Some(a) = n.as_str().and_then(find) {
+            let mut p = Planned::unchanged(a, today);
+            p.referentie = Some(reference.to_string());
+            planned.push(p);
+        }
+    }
+    for c in list("te_wijzigen") {
+        let Some(a) = c["toewijzing_nummer"].as_str().and_then(find) else {
+            return Ok(Err(refused(
+                "het verzoek wijzigt een toewijzing die deze gemeente niet heeft; wijs het af (WJ759 1)",
+                "the request changes an allocation this municipality does not have; reject it (WJ759 1)",
+                "/answer",
+            )));
+        };
+        let omvang: Option<Omvang> = serde_json::from_value(c["omvang"].clone()).ok();
+        let einddatum = c["einddatum"].as_str().map(str::to_string);
+        let mut p = Planned::unchanged(a, today);
+        p.referentie = Some(reference.to_string());
+        p.toewijzingsdatum = today.to_string();
+        p.toewijzingstijd = stamp.clone();
+        p.reden = Some("12".into());
+        let volume_changes = omvang.as_ref().is_some_and(|o| {
+            a.omvang()
+                .is_none_or(|old| old.volume != o.volume || old.frequentie != o.frequentie)
+        });
+        let from = c["ingangsdatum"].as_str().unwrap_or(&a.ingangsdatum);
+        let per_period = a.frequentie.as_deref() != Some(TOTAAL);
+        if volume_changes && per_period && from > a.ingangsdatum.as_str() {
+            // Ends the day before, and a new allocation takes over.
+            let day_before = from
+                .parse::<NaiveDate>()
+                .ok()
+                .and_then(|d| d.pred_opt())
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| a.ingangsdatum.clone());
+            p.einddatum = Some(day_before);
+            planned.push(p);
+            let nummer = new_number(tx, tenant, &planned).await?;
+            planned.push(Planned {
+                nummer,
+                referentie: Some(reference.to_string()),
+                categorie: a.product_categorie.clone(),
+                code: a.product_code.clone(),
+                toewijzingsdatum: today.to_string(),
+                toewijzingstijd: stamp.clone(),
+                ingangsdatum: from.to_string(),
+                einddatum: einddatum.or_else(|| a.einddatum.clone()),
+                reden: None,
+                omvang,
+                budget: None,
+            });
+        } else {
+            p.einddatum = einddatum.or(p.einddatum);
+            p.omvang = omvang.or(p.omvang);
+            p.budget = c["budget"].as_i64().or(p.budget);
+            planned.push(p);
+        }
+    }
+    for n in list("nieuw") {
+        let nummer = new_number(tx, tenant, &planned).await?;
+        let text = |p: &str| n.pointer(p).and_then(Value::as_str).map(str::to_string);
+        planned.push(Planned {
+            nummer,
+            referentie: Some(reference.to_string()),
+            categorie: text("/product/categorie"),
+            code: text("/product/code"),
+            toewijzingsdatum: today.to_string(),
+            toewijzingstijd: stamp.clone(),
+            ingangsdatum: text("/ingangsdatum").unwrap_or_else(|| today.to_string()),
+            einddatum: text("/einddatum"),
+            reden: None,
+            omvang: serde_json::from_value(n["omvang"].clone()).ok(),
+            budget: n["budget"].as_i64(),
+        });
+    }
+    Ok(Ok(planned))
+}
+
+/// A 319 (Antwoord) to a received request: VerzoekAntwoord `code` (1
+/// afgewezen with the WJ759 reason, 2 in onderzoek), checked, queued and
+/// recorded with the request.
+#[allow(clippy::too_many_arguments)]
+async fn antwoord(
+    w: &mut WriteTx,
+    schema: &'static Schema,
+    mapping: &Mapping,
+    tenant: &Tenant,
+    request: &super::requests::RequestRow,
+    participant: &str,
+    code: &str,
+    input: &AnswerInput,
+    today: NaiveDate,
+) -> Result<Outcome> {
+    let (prefix, _) = law_of(mapping);
+    let reason = if code == "1" {
+        input.reden.as_deref()
+    } else {
+        None
+    };
+    if code == "1" && reason.is_none() {
+        return Ok(refused(
+            "een afwijzing heeft een reden (WJ759)",
+            "a rejection has a reason (WJ759)",
+            "/reden",
+        ));
+    }
+    let mut b = Builder::heenbericht(
         schema,
-        mappings,
-        tenant,
-        allocation_id,
-        input,
+        &format!("{prefix}319"),
+        &tenant.id,
+        &mapping.financier.key.code,
+        &new_identifier(12),
         today,
+    )?;
+    let a = b.add(0, "Antwoord")?;
+    b.value(a, "ReferentieAanbieder", &request.referentie_aanbieder)?;
+    b.value(a, "VerzoekAntwoord", code)?;
+    b.opt(a, "RedenAfwijzingVerzoek", reason)?;
+    let (_, checked) = istandaard::check_outgoing(&b.msg, &Limits::outgoing())?;
+    if !checked.findings.is_empty() {
+        return Ok(Outcome::Findings(checked.findings));
+    }
+    let message_id = queue(w, mapping, tenant, Some(participant), &checked.message).await?;
+    super::requests::answered_with(
+        &mut w.tx,
+        &request.id,
+        &request.status,
+        &message_id,
+        code,
+        reason,
     )
     .await?;
-    commit_if_sent(w, outcome).await
+    tracing::info!(%message_id, bericht = %checked.message.name(), "request answered");
+    Ok(Outcome::Sent(Sent {
+        message_id,
+        bericht: checked.message.name().to_string(),
+        participant_id: participant.to_string(),
+        allocations: Vec::new(),
+    }))
 }
 
-/// Commits `w` when `outcome` sent a message; otherwise drops it, so
-/// nothing of the attempt (a participant created for its BSN included) is
-/// stored.
-pub(crate) async fn commit_if_sent(w: WriteTx, outcome: Outcome) -> Result<Outcome> {
+/// What a municipality asks loket to send.
+pub enum Action<'a> {
+    Grant(&'a GrantInput),
+    /// An allocation (loket's id) and its change.
+    Change(&'a str, &'a ChangeInput),
+    /// A received request (loket's id) and the answer.
+    Answer(&'a str, &'a AnswerInput),
+}
+
+/// Performs `action` in its own transaction, committed only when the
+/// message was sent: otherwise nothing of the attempt (a participant
+/// created for its BSN included) is stored.
+pub async fn perform(
+    store: &Store,
+    schema: &'static Schema,
+    mappings: &Mappings,
+    tenant: &Tenant,
+    action: Action<'_>,
+    today: NaiveDate,
+) -> Result<Outcome> {
+    let mut w = store.begin_write().await?;
+    let outcome = match action {
+        Action::Grant(input) => grant(&mut w, schema, mappings, tenant, input, today).await?,
+        Action::Change(id, input) => {
+            change(&mut w, schema, mappings, tenant, id, input, today).await?
+        }
+        Action::Answer(id, input) => {
+            answer(&mut w, schema, mappings, tenant, id, input, today).await?
+        }
+    };
     if matches!(outcome, Outcome::Sent(_)) {
         w.commit().await?;
     }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::routes::{ApiError, Auth, Body};
-use crate::record::grant::{self, ChangeInput, GrantInput, Outcome};
+use crate::record::grant::{self, Action, ChangeInput, GrantInput, Outcome};
 use crate::registration::today;
 use crate::store::{Tenant, TenantKind};
 
@@ -76,13 +76,18 @@ pub async fn grant(state: &AppState, tenant: &Tenant, body: &[u8]) -> Response {
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
+    perform(state, tenant, Action::Grant(&input)).await
+}
+
+/// Performs what a municipality asked for and answers it over HTTP.
+async fn perform(state: &AppState, tenant: &Tenant, action: Action<'_>) -> Response {
     let mappings = state.mappings.for_tenant(&tenant.id);
-    let outcome = grant::grant_and_commit(
+    let outcome = grant::perform(
         state.store(),
         state.ingest.schema,
         mappings,
         tenant,
-        &input,
+        action,
         today(),
     )
     .await;
@@ -106,16 +111,26 @@ pub async fn change(
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
-    let mappings = state.mappings.for_tenant(&tenant.id);
-    let outcome = grant::change_and_commit(
-        state.store(),
-        state.ingest.schema,
-        mappings,
-        &tenant,
-        &id,
-        &input,
-        today(),
-    )
-    .await;
-    answer(&state, outcome)
+    perform(&state, &tenant, Action::Change(&id, &input)).await
+}
+
+/// `POST /requests/{id}/answer` (`schemas/api/request-answer.json`): a
+/// municipality honours a request it received with a 301, or answers it
+/// with a 319 (rejected with a WJ759 reason, or in onderzoek). 201 with
+/// `grant-result.json`; 403 for a provider; another tenant's request, or
+/// one this tenant sent, is 404.
+pub async fn answer_request(
+    State(state): State<AppState>,
+    Auth(tenant): Auth,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Response {
+    if let Err(e) = only_municipalities(tenant.kind) {
+        return e.into_response();
+    }
+    let input: grant::AnswerInput = match input("request-answer", &body) {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    perform(&state, &tenant, Action::Answer(&id, &input)).await
 }

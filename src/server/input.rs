@@ -95,6 +95,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("request", include_str!("../../schemas/api/request.json")),
     ("grant", include_str!("../../schemas/api/grant.json")),
     (
+        "request-answer",
+        include_str!("../../schemas/api/request-answer.json"),
+    ),
+    (
         "allocation-change",
         include_str!("../../schemas/api/allocation-change.json"),
     ),

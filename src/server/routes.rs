@@ -48,6 +48,10 @@ pub fn routes() -> Router<AppState> {
             get(super::requests::list).post(super::requests::post),
         )
         .route("/requests/{id}", get(super::requests::get))
+        .route(
+            "/requests/{id}/answer",
+            post(super::allocations::answer_request),
+        )
         .route("/outbox/{id}/retry", post(super::outbox::retry))
         .route(
             "/registrations",
