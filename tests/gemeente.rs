@@ -16,6 +16,7 @@ on_both_backends!(
     changes_the_standard_does_not_allow_are_refused,
     allocations_are_the_municipalitys_own,
     answering_requests,
+    allocations_from_a_case_system_export,
 );
 
 const AGB: &str = "73730112";
@@ -28,6 +29,7 @@ struct Setup {
     gemeente: Api,
     other: Api,
     provider: Api,
+    mappings: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -65,7 +67,7 @@ async fn setup(db: Db) -> Setup {
         .collect();
     std::fs::write(mappings.join("gemeente-0363-wmo.toml"), contract).expect("contract");
     let config = loket::config::Config {
-        mappings_dir: mappings,
+        mappings_dir: mappings.clone(),
         ..loket::config::Config::default()
     };
     let server = Server::start_with(db, config).await;
@@ -77,6 +79,7 @@ async fn setup(db: Db) -> Setup {
         gemeente,
         other,
         provider,
+        mappings,
         _dir: dir,
     }
 }
@@ -410,4 +413,109 @@ async fn answering_requests(db: Db) {
     let item = s.gemeente.get(&format!("/requests/{id}")).await;
     assert_eq!(item.body["status"], "honoured", "{}", item.body);
     assert_schema("request-item", &item.body);
+}
+
+/// `loket import allocations` on this setup's database and mappings.
+fn import(s: &Setup, file: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = vec![
+        "import".into(),
+        "allocations".into(),
+        file.display().to_string(),
+        "--tenant".into(),
+        "0363".into(),
+        "--mappings".into(),
+        s.mappings.display().to_string(),
+    ];
+    args.extend(s.server.store_args());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    std::process::Command::new(env!("CARGO_BIN_EXE_loket"))
+        .args(&args)
+        .env("LOKET_LOG", "warn")
+        .env_remove("LOKET_DATABASE_URL")
+        .env_remove("LOKET_DATA_DIR")
+        .output()
+        .expect("loket runs")
+}
+
+async fn allocations_from_a_case_system_export(db: Db) {
+    let s = setup(db).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/allocations/toewijzingen-0363.csv"
+    ))
+    .expect("example");
+    // The example with a date that does not exist and a provider without
+    // a mapping: nothing is imported, and every wrong row is named.
+    let mut wrong = example.clone();
+    wrong.push_str(
+        "999996782;Bakker;P;01-01-1990;M;Laan;1;1011 AB;Amsterdam;73730112;;07;07A11;01-12-2026;31-02-2027;;;;;\n\
+         999996770;Smit;Q;01-01-1990;V;Laan;2;1011 AB;Amsterdam;12345678;;07;07A11;01-12-2026;01-02-2027;;;;;\n",
+    );
+    let file = dir.path().join("fout.csv");
+    std::fs::write(&file, &wrong).expect("write");
+    let out = import(&s, &file, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("fout.csv:5: kolom/column \"Ingangsdatum\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fout.csv:6: kolom/column \"Aanbieder\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" / "), "bilingual: {stdout}");
+    assert!(stdout.contains("niets geïmporteerd"), "{stdout}");
+    assert!(
+        !stdout.contains("999996782"),
+        "no BSN in the output: {stdout}"
+    );
+    assert_eq!(stored(&s.server, "0363").await, (0, 0, 0));
+    // --valid-only grants the clients whose rows are all good: two 301s.
+    let out = import(&s, &file, &["--valid-only"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("3 toegewezen/granted in 2 bericht(en)"),
+        "{stdout}"
+    );
+    assert_eq!(stored(&s.server, "0363").await, (2, 3, 2));
+    let given: i64 = sqlx::query("SELECT COUNT(*) AS n FROM allocations WHERE tenant_id = '0363' AND toewijzing_nummer = '550001' AND aanbieder = $1")
+        .bind(AGB)
+        .fetch_one(s.server.state.store().pool())
+        .await
+        .expect("count")
+        .try_get("n")
+        .expect("n");
+    assert_eq!(given, 1, "the number the export gave");
+    // A comma-separated export with ISO dates, all good: exit 0; the
+    // client's earlier allocations are repeated in its new 301 (OP087).
+    let comma = "bsn,achternaam,aanbieder,categorie,productcode,ingangsdatum,einddatum,volume,eenheid,frequentie\n\
+                 999900006,Vries,73730112,07,07A11,2027-01-01,2027-12-31,2,16,2\n";
+    let file = dir.path().join("komma.csv");
+    std::fs::write(&file, comma).expect("write");
+    let out = import(&s, &file, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(stored(&s.server, "0363").await, (2, 4, 3));
+    // Not a file for a provider.
+    let provider = std::process::Command::new(env!("CARGO_BIN_EXE_loket"))
+        .args([
+            "import",
+            "allocations",
+            &file.display().to_string(),
+            "--tenant",
+            AGB,
+        ])
+        .args(s.server.store_args())
+        .env("LOKET_LOG", "warn")
+        .output()
+        .expect("loket runs");
+    assert_ne!(provider.status.code(), Some(0));
 }

@@ -13,6 +13,7 @@ pub mod apply;
 pub mod declared;
 pub mod delivery;
 pub mod grant;
+pub mod import;
 mod lookahead;
 pub mod order;
 pub mod requests;
