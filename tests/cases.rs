@@ -1316,6 +1316,22 @@ async fn a_declared_line_rejected_corrected_and_approved(db: Db) {
         ]),
         "{statuses:?}"
     );
+    // An allocation with approved declarations cannot be withdrawn: the
+    // municipality's 301 is judged with the provider's own rule (TR385).
+    let id = x.granted["990001"].clone();
+    let withdraw = x
+        .gemeente(law.gemeente)
+        .post_json(
+            &format!("/allocations/{id}/change"),
+            &json!({"reden": "13"}),
+        )
+        .await;
+    assert_eq!(withdraw.status, 422, "{}", withdraw.body);
+    assert!(
+        withdraw.body.to_string().contains("TR385"),
+        "{}",
+        withdraw.body
+    );
     x.all_accepted();
     x.records_agree(law.gemeente).await;
     x.stop().await;
