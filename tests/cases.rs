@@ -1185,6 +1185,21 @@ async fn withdrawn_and_replaced(db: Db, law: Law) {
             ("880002".to_string(), "started".to_string())
         ])
     );
+    // The provider's 302s came back to the municipality: each allocation's
+    // history says the provider took it in.
+    let confirmed: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM allocation_events e JOIN allocations a ON a.id = e.allocation_id \
+         WHERE a.tenant_id = $1 AND e.status = 'allocation_confirmed'",
+    )
+    .bind(law.gemeente)
+    .fetch_one(x.server.state.store().pool())
+    .await
+    .expect("events")
+    .try_get("n")
+    .expect("n");
+    assert_eq!(confirmed, 3, "grant, withdrawal and replacement confirmed");
+    let review = x.gemeente(law.gemeente).get("/review").await;
+    assert_eq!(review.body["items"], json!([]), "{}", review.body);
     x.all_accepted();
     x.records_agree(law.gemeente).await;
     x.stop().await;

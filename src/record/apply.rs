@@ -351,7 +351,7 @@ pub async fn apply(
 ) -> Result<Option<String>> {
     // Answers to what loket sent; before the early return, because a 325
     // granted in full (and a header-only retour) names no client.
-    if let "306" | "308" | "316" | "318" | "325" = msg.def().number.as_str() {
+    if let "302" | "306" | "308" | "316" | "318" | "320" | "325" = msg.def().number.as_str() {
         super::answers::apply(tx, tenant, msg, message_id, participant.as_deref()).await?;
     }
     // The antwoordbericht to our 315/317 names no client: it is tied to the
