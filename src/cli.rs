@@ -61,7 +61,7 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Import data from files (daily registrations from CSV).
+    /// Import data from files (daily registrations, a municipality's allocations, from CSV).
     Import {
         #[command(subcommand)]
         command: ImportCommand,
@@ -199,6 +199,18 @@ pub enum ImportCommand {
         #[arg(long)]
         registered_by: Option<String>,
     },
+    /// A municipality's allocations from its case system's CSV export, one row per product; each client at each provider becomes one 301. Exit 0 all granted, 1 rows wrong, 2 unusable.
+    Allocations {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The municipality (gemeentecode); may be left out when there is only one tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Grant the clients whose rows are all good, even when others are wrong (default: nothing).
+        #[arg(long)]
+        valid_only: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -290,6 +302,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 tenant.as_deref(),
                 valid_only,
                 registered_by.as_deref(),
+                cli.max_bytes,
+            )
+        }
+        Command::Import {
+            command:
+                ImportCommand::Allocations {
+                    file,
+                    store,
+                    tenant,
+                    valid_only,
+                },
+        } => {
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            crate::record::import::run_command(
+                &config,
+                &file,
+                tenant.as_deref(),
+                valid_only,
                 cli.max_bytes,
             )
         }

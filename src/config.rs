@@ -103,13 +103,15 @@ impl Config {
     /// The application state for this configuration.
     pub async fn state(&self) -> Result<AppState> {
         let store = self.open_store().await?;
-        let mut ingest = Ingest::new(store)?;
+        let mappings = Arc::new(
+            TenantMappings::load(&self.mappings_dir)
+                .with_context(|| format!("mappings in {}", self.mappings_dir.display()))?,
+        );
+        let mut ingest = Ingest::with_mappings(store, mappings.clone())?;
         ingest.limits.max_bytes = self.max_message_bytes;
-        let mappings = TenantMappings::load(&self.mappings_dir)
-            .with_context(|| format!("mappings in {}", self.mappings_dir.display()))?;
         Ok(AppState {
             ingest,
-            mappings: Arc::new(mappings),
+            mappings,
             metrics: Arc::new(server::metrics::Metrics::default()),
             outbox: crate::outbox::Outbox::new(self.outbox.clone()),
         })

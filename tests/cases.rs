@@ -7,14 +7,18 @@
 //! each other the way they would through the exchange: the provider's
 //! outbox delivers into a folder, which is the municipality's drop-folder
 //! inbox; the municipality's retourbericht goes into the provider's
-//! drop-folder inbox. After the first message (the municipality's 301,
-//! written with the same builder the engine uses), every step is driven by
-//! loket's own features: registrations, the end of care, the daily
-//! start/stop run. Every message carried is written to `LOKET_EMIT_DIR` for
-//! CI's official XSD check, and at the end of each case both parties hold
-//! the same current starts and stops.
+//! drop-folder inbox. The municipality's outbox delivers into the provider's
+//! inbox in turn (its mapping subdirectory names the provider, kind
+//! aanbieder), and each side's retours are carried to the other's inbox.
+//! Every step is driven by loket's own features on both sides: the
+//! municipality grants, changes and withdraws with `POST /allocations`,
+//! answers requests and judges declarations; the provider registers, ends
+//! care and runs its start/stop and declaration runs. Every message carried
+//! is written to `LOKET_EMIT_DIR` for CI's official XSD check, and at the
+//! end of each case both parties hold the same allocations and the same
+//! current starts and stops.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,6 +45,11 @@ on_both_backends!(
     a_hand_made_stop_is_judged_and_recorded,
     a_rejected_start_waits_for_the_review,
     a_rejected_stop_is_sent_again_once_reviewed,
+    withdrawn_and_replaced_wmo,
+    withdrawn_and_replaced_jw,
+    a_declared_line_rejected_corrected_and_approved,
+    verzoek_om_toewijzing_honoured_for_one_product_rejected_for_another,
+    verzoek_om_wijziging_rejected_then_honoured,
 );
 
 const AGB: &str = "73730112";
@@ -100,6 +109,8 @@ struct Exchange {
     carried: HashSet<PathBuf>,
     /// Every message the exchange carried, in order: (bericht, xml).
     log: Vec<(String, String)>,
+    /// The municipality's allocation ids by ToewijzingNummer.
+    granted: HashMap<String, String>,
     _dir: tempfile::TempDir,
 }
 
@@ -136,6 +147,19 @@ impl Exchange {
                 std::fs::write(mappings.join(&name), text).expect("write mapping");
             }
         }
+        // Each municipality's counterpart: the provider, delivered into its
+        // inbox.
+        let provider_dir = root.join("aanbieder");
+        std::fs::create_dir_all(&provider_dir).expect("provider inbox");
+        for (gemeente, standard) in [("0363", "iwmo"), ("0599", "ijw")] {
+            let own = mappings.join(gemeente);
+            std::fs::create_dir_all(&own).expect("municipality mappings");
+            std::fs::write(
+                own.join(format!("aanbieder-{AGB}.toml")),
+                provider_mapping(gemeente, standard, &provider_dir),
+            )
+            .expect("write provider mapping");
+        }
         let config = loket::config::Config {
             mappings_dir: mappings,
             outbox: loket::outbox::Settings {
@@ -162,8 +186,6 @@ impl Exchange {
             .expect("municipality inbox");
             gemeenten.push((api, inbox));
         }
-        let provider_dir = root.join("aanbieder");
-        std::fs::create_dir_all(&provider_dir).expect("provider inbox");
         let provider_inbox = DropFolder::open(
             server.state.ingest.clone(),
             &loket::transport::dropfolder::DropfolderConfig {
@@ -186,6 +208,7 @@ impl Exchange {
             provider_inbox,
             carried: HashSet::new(),
             log: Vec::new(),
+            granted: HashMap::new(),
             _dir: dir,
         }
     }
@@ -199,55 +222,119 @@ impl Exchange {
             .0
     }
 
-    /// The municipality sends its 301 (the scenario's first message).
-    async fn allocate(&mut self, law: Law, ident: &str, bsn: &str, allocs: &[Alloc<'_>]) -> String {
-        let xml = allocation_xml(law.prefix, law.gemeente, AGB, ident, bsn, allocs);
-        emit(&xml, false, &format!("{}301-case-{ident}", law.prefix));
-        self.log.push((format!("{}301", law.prefix), xml.clone()));
-        self.provider.allocate(&xml, bsn).await
+    /// The municipality grants `allocs` to the provider (`POST
+    /// /allocations`); once the exchange carried the 301, returns the
+    /// provider's participant id.
+    async fn grant(&mut self, law: Law, bsn: &str, allocs: &[Alloc<'_>]) -> String {
+        let products: Vec<Value> = allocs.iter().map(|a| grant_product(a)).collect();
+        let reply = self
+            .gemeente(law.gemeente)
+            .post_json(
+                "/allocations",
+                &json!({"aanbieder": AGB, "bsn": bsn, "client": client_json(), "products": products}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_schema("grant-result", &reply.body);
+        self.remember(&reply.body);
+        self.settle().await;
+        self.provider.participant_by_bsn(bsn).await
     }
 
-    /// Carries everything in flight until both sides are quiet: the
-    /// provider's outbox delivers into the municipalities' inboxes, they
-    /// take the messages in and answer, and the retours go to the provider.
+    fn remember(&mut self, body: &Value) {
+        for a in body["allocations"].as_array().expect("allocations") {
+            self.granted.insert(
+                a["toewijzing_nummer"].as_str().unwrap().to_string(),
+                a["id"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+
+    /// The municipality changes its allocation `nummer` (`POST
+    /// /allocations/{id}/change`) and the exchange carries the 301.
+    async fn change(&mut self, law: Law, nummer: &str, change: Value) -> Value {
+        let id = self
+            .granted
+            .get(nummer)
+            .expect("a granted allocation")
+            .clone();
+        let reply = self
+            .gemeente(law.gemeente)
+            .post_json(&format!("/allocations/{id}/change"), &change)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_schema("grant-result", &reply.body);
+        self.remember(&reply.body);
+        self.settle().await;
+        reply.body
+    }
+
+    /// Carries everything in flight until both sides are quiet: each
+    /// outbox delivers into the other side's inbox, the inboxes take the
+    /// messages in and answer, and every retour goes to the inbox of the
+    /// party it answers.
     async fn settle(&mut self) {
-        for _ in 0..3 {
+        for _ in 0..6 {
             self.wait_for_outbox().await;
             for (_, inbox) in &mut self.gemeenten {
                 inbox.poll_once().await;
             }
+            self.provider_inbox.poll_once().await;
             let mut moved = 0;
-            for (_, inbox) in &self.gemeenten {
-                let processed = inbox.inbox().join("processed");
-                let Ok(entries) = std::fs::read_dir(&processed) else {
+            let mut parties: Vec<(String, PathBuf)> = self
+                .gemeenten
+                .iter()
+                .map(|(api, inbox)| (api.tenant.clone(), inbox.inbox().to_path_buf()))
+                .collect();
+            parties.push((AGB.to_string(), self.provider_inbox.inbox().to_path_buf()));
+            for (owner, inbox) in &parties {
+                let Ok(entries) = std::fs::read_dir(inbox.join("processed")) else {
                     continue;
                 };
                 let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
                 paths.sort();
                 for path in paths {
-                    if self.carried.contains(&path) {
+                    if !self.carried.insert(path.clone()) {
                         continue;
                     }
-                    self.carried.insert(path.clone());
                     let name = path.file_name().unwrap().to_string_lossy().to_string();
                     let xml = std::fs::read_to_string(&path).expect("read processed");
-                    let bericht = bericht_of(&xml);
-                    let stem = name.trim_end_matches(".xml");
-                    emit(&xml, false, &format!("{bericht}-case-{stem}"));
-                    self.log.push((bericht, xml.clone()));
-                    if name.ends_with(".retour.xml") {
-                        let target = self.provider_inbox.inbox().join(&name);
-                        let tmp = self.provider_inbox.inbox().join(format!(".{name}"));
-                        std::fs::write(&tmp, &xml).expect("write retour");
-                        std::fs::rename(&tmp, &target).expect("publish retour");
-                        moved += 1;
+                    let msg = decode(&xml);
+                    // A retour goes to whom it is addressed (a 302 ... 320
+                    // repeats the header of what it answers, a 325 names
+                    // the provider as Ontvanger); one this party received
+                    // is addressed to itself.
+                    let to = loket::record::answers::addressee(&msg)
+                        .unwrap_or_default()
+                        .to_string();
+                    if !name.ends_with(".retour.xml") || to == *owner {
+                        let stem = name.trim_end_matches(".xml");
+                        emit(&xml, false, &format!("{}-case-{stem}", msg.name()));
+                        self.log.push((msg.name().to_string(), xml.clone()));
+                        continue;
                     }
+                    let stem = name.trim_end_matches(".xml");
+                    emit(&xml, false, &format!("{}-case-{owner}-{stem}", msg.name()));
+                    self.log.push((msg.name().to_string(), xml.clone()));
+                    let target = parties
+                        .iter()
+                        .find(|(p, _)| *p == to)
+                        .map(|(_, dir)| dir.clone())
+                        .unwrap_or_else(|| panic!("no party {to}"));
+                    let tmp = target.join(format!(".{owner}-{name}"));
+                    std::fs::write(&tmp, &xml).expect("write retour");
+                    std::fs::rename(&tmp, target.join(format!("{owner}-{name}")))
+                        .expect("publish retour");
+                    moved += 1;
                 }
             }
-            self.provider_inbox.poll_once().await;
             if moved == 0 {
                 return;
             }
+            for (_, inbox) in &mut self.gemeenten {
+                inbox.poll_once().await;
+            }
+            self.provider_inbox.poll_once().await;
         }
     }
 
@@ -322,7 +409,7 @@ impl Exchange {
     /// Every retour the municipality sent accepted its message.
     fn all_accepted(&self) {
         for (bericht, xml) in &self.log {
-            if bericht.ends_with("306") || bericht.ends_with("308") {
+            if ["302", "306", "308"].iter().any(|n| bericht.ends_with(n)) {
                 let codes = retourcodes(xml);
                 assert!(
                     codes.iter().all(|c| c == "0200"),
@@ -332,15 +419,57 @@ impl Exchange {
         }
     }
 
-    /// Both parties hold the same current starts and stops.
+    /// Both parties hold the same allocations (numbers, products, dates,
+    /// volumes, reasons, status) and the same current starts and stops.
     async fn records_agree(&self, gemeente: &str) {
+        let provider = allocations(&self.server, AGB, "f.code = $2", gemeente).await;
+        let municipality = allocations(&self.server, gemeente, "a.aanbieder = $2", AGB).await;
+        assert!(!provider.is_empty(), "the provider holds allocations");
+        assert_eq!(
+            provider, municipality,
+            "provider and municipality agree on the allocations"
+        );
         let provider = deliveries(&self.server, AGB).await;
         let municipality = deliveries(&self.server, gemeente).await;
-        assert!(!provider.is_empty(), "the provider recorded deliveries");
         assert_eq!(
             provider, municipality,
             "provider and municipality agree on the current starts and stops"
         );
+    }
+
+    /// Both parties hold the same declared lines with the same verdict:
+    /// (ToewijzingNummer, status, D/C, volume, amount) per line.
+    async fn agree_on_declarations(&self, gemeente: &str) -> Vec<Vec<String>> {
+        let lines = |sql: &'static str, tenant: String| async move {
+            let mut rows: Vec<Vec<String>> = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant)
+                .fetch_all(self.server.state.store().pool())
+                .await
+                .expect("lines")
+                .iter()
+                .map(|r| (0..5).map(|i| r.try_get::<String, _>(i).unwrap()).collect())
+                .collect();
+            rows.sort();
+            rows
+        };
+        let provider = lines(
+            "SELECT toewijzing_nummer, status, debet_credit, CAST(volume AS TEXT), CAST(bedrag_cents AS TEXT) \
+             FROM prestaties WHERE tenant_id = $1",
+            AGB.to_string(),
+        )
+        .await;
+        let municipality = lines(
+            "SELECT toewijzing_nummer, status, debet_credit, CAST(volume AS TEXT), CAST(bedrag_cents AS TEXT) \
+             FROM judged_prestaties WHERE tenant_id = $1",
+            gemeente.to_string(),
+        )
+        .await;
+        assert!(!provider.is_empty(), "declared lines");
+        assert_eq!(
+            provider, municipality,
+            "both sides judged the same lines alike"
+        );
+        provider
     }
 
     async fn stop(mut self) {
@@ -348,6 +477,87 @@ impl Exchange {
             w.stop().await;
         }
     }
+}
+
+/// A tenant's allocations as both sides keep them: (ToewijzingNummer,
+/// product, Ingangsdatum, Einddatum, volume, eenheid, frequentie, budget,
+/// RedenWijziging, status). `filter` selects the counterpart (`$2`).
+async fn allocations(
+    server: &Server,
+    tenant: &str,
+    filter: &str,
+    counterpart: &str,
+) -> BTreeSet<Vec<String>> {
+    let sql = format!(
+        "SELECT a.toewijzing_nummer, COALESCE(a.product_categorie, '') || '/' || COALESCE(a.product_code, '') AS p, \
+         a.ingangsdatum, COALESCE(a.einddatum, '') AS e, COALESCE(CAST(a.volume AS TEXT), '') AS v, \
+         COALESCE(a.eenheid, '') AS u, COALESCE(a.frequentie, '') AS fr, COALESCE(CAST(a.budget AS TEXT), '') AS b, \
+         COALESCE(a.reden_wijziging, '') AS r, a.status \
+         FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 AND {filter}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(counterpart)
+        .fetch_all(server.state.store().pool())
+        .await
+        .expect("allocations")
+        .iter()
+        .map(|r| {
+            (0..10)
+                .map(|i| r.try_get::<String, _>(i).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// A municipality's provider mapping (kind aanbieder) delivering into the
+/// provider's inbox.
+/// Its products and tariffs are the contract's, as the provider's own
+/// mapping has them (the project's `gemeente-*.toml`), so the municipality
+/// judges the tariffs too (TR418, TR346).
+fn provider_mapping(gemeente: &str, standard: &str, inbox: &Path) -> String {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let contract = std::fs::read_dir(&project)
+        .expect("project mappings")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .starts_with(&format!("gemeente-{gemeente}-"))
+            }) && std::fs::read_to_string(p)
+                .is_ok_and(|t| t.contains(&format!("standard = \"{standard}\"")))
+        })
+        .expect("the contract");
+    let text = std::fs::read_to_string(contract).expect("contract");
+    let products = &text[text.find("[[products]]").expect("products")..];
+    format!(
+        "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder {AGB} (gemeente {gemeente})\"\n\
+         standard = \"{standard}\"\ndelivery = {{ folder = \"{}\" }}\n\n{products}",
+        inbox.display()
+    )
+}
+
+/// The client a case's municipality grants to: name and BRP address.
+fn client_json() -> Value {
+    json!({
+        "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
+        "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
+    })
+}
+
+fn grant_product(a: &Alloc<'_>) -> Value {
+    let mut p = json!({
+        "toewijzing_nummer": a.nummer, "categorie": a.categorie, "code": a.code,
+        "toewijzingsdatum": "2022-12-20", "ingangsdatum": a.ingang,
+    });
+    if let Some(e) = a.eind {
+        p["einddatum"] = json!(e);
+    }
+    if let Some((v, e, f)) = a.omvang {
+        p["omvang"] = json!({"volume": v.parse::<i64>().unwrap(), "eenheid": e, "frequentie": f});
+    }
+    p
 }
 
 /// The current starts and stops a tenant holds, without its own keys.
@@ -401,10 +611,6 @@ fn decode(xml: &str) -> loket::message::Message {
     checked.message
 }
 
-fn bericht_of(xml: &str) -> String {
-    decode(xml).name().to_string()
-}
-
 fn retourcodes(xml: &str) -> Vec<String> {
     xml.split("RetourCode>")
         .skip(1)
@@ -455,9 +661,8 @@ async fn casus_1(db: Db, law: Law) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900006";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "C1A",
             bsn,
             &[product(law, "667899", "2023-01-01", Some("2023-06-30"))],
         )
@@ -474,9 +679,19 @@ async fn casus_1(db: Db, law: Law) {
     let quiet = x.run("2023-01-13").await;
     assert!(quiet["messages"].as_array().unwrap().is_empty(), "{quiet}");
     // Step 4: the municipality extends the allocation to 31-12-2023.
-    let mut extended = product(law, "667899", "2023-01-01", Some("2023-12-31"));
-    extended.reden = Some("04");
-    x.allocate(law, "C1B", bsn, &[extended]).await;
+    x.change(
+        law,
+        "667899",
+        json!({"reden": "04", "einddatum": "2023-12-31"}),
+    )
+    .await;
+    let extension = x.last(&format!("{}301", law.prefix));
+    let tp = extension
+        .get("Client/ToegewezenProducten/ToegewezenProduct")
+        .unwrap();
+    assert_eq!(tp.value("RedenWijziging"), Some("04"));
+    assert_eq!(tp.value("Einddatum"), Some("2023-12-31"));
+    assert_eq!(tp.value("Ingangsdatum"), Some("2023-01-01"));
     // The old end passes without a stop: the allocation runs on.
     let after = x.run("2023-07-03").await;
     assert!(after["messages"].as_array().unwrap().is_empty(), "{after}");
@@ -519,9 +734,8 @@ async fn temporary_then_definitive(db: Db, law: Law, pause: &str, end: &str) {
     let mut x = Exchange::start(db).await;
     let bsn = "999996770";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "C2A",
             bsn,
             &[product(law, "668877", "2023-05-15", Some("2023-12-31"))],
         )
@@ -583,9 +797,8 @@ async fn casus_4(db: Db, law: Law) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900006";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "C4A",
             bsn,
             &[product(law, "667899", "2023-01-01", Some("2023-06-30"))],
         )
@@ -678,9 +891,8 @@ async fn restart_after_a_temporary_stop(db: Db) {
     let mut x = Exchange::start(db).await;
     let bsn = "999996782";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "R1",
             bsn,
             &[product(law, "12563", "2023-03-16", Some("2023-12-31"))],
         )
@@ -721,18 +933,20 @@ async fn early_end(db: Db, law: Law) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900304";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "E1",
             bsn,
             &[product(law, "770001", "2023-02-01", Some("2023-12-31"))],
         )
         .await;
     x.attend(law, &p, &["2023-02-06"]).await;
     x.run("2023-02-07").await;
-    let mut shorter = product(law, "770001", "2023-02-01", Some("2023-04-30"));
-    shorter.reden = Some("05");
-    x.allocate(law, "E2", bsn, &[shorter]).await;
+    x.change(
+        law,
+        "770001",
+        json!({"reden": "05", "einddatum": "2023-04-30"}),
+    )
+    .await;
     let before = x.run("2023-04-30").await;
     assert!(
         before["messages"].as_array().unwrap().is_empty(),
@@ -770,9 +984,8 @@ async fn a_hand_made_stop_is_judged_and_recorded(db: Db) {
     let mut x = Exchange::start(db).await;
     let bsn = "999996770";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "H1",
             bsn,
             &[product(law, "668877", "2023-05-15", Some("2023-12-31"))],
         )
@@ -836,9 +1049,8 @@ async fn a_rejected_start_waits_for_the_review(db: Db) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900006";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "J1",
             bsn,
             &[product(law, "667899", "2023-01-01", Some("2023-12-31"))],
         )
@@ -907,9 +1119,8 @@ async fn a_rejected_stop_is_sent_again_once_reviewed(db: Db) {
     let mut x = Exchange::start(db).await;
     let bsn = "999900006";
     let p = x
-        .allocate(
+        .grant(
             law,
-            "K1",
             bsn,
             &[product(law, "667899", "2023-01-01", Some("2023-12-31"))],
         )
@@ -1027,4 +1238,429 @@ fn delivery_xml(
     .unwrap();
     assert!(checked.findings.is_empty(), "{:?}", checked.findings);
     xml
+}
+
+// ---------------------------------------------------------------------------
+// The municipality's own changes.
+
+/// An allocation granted by mistake is withdrawn (RedenWijziging 13,
+/// Einddatum = Ingangsdatum, OP033x1) and replaced by a new one with its
+/// own number; the provider starts on the new one only, and the 301 of the
+/// replacement no longer repeats the withdrawn one (OP087).
+async fn withdrawn_and_replaced(db: Db, law: Law) {
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900304";
+    let p = x
+        .grant(
+            law,
+            bsn,
+            &[product(law, "880001", "2023-03-01", Some("2023-12-31"))],
+        )
+        .await;
+    x.change(law, "880001", json!({"reden": "13"})).await;
+    let withdrawal = x.last(&format!("{}301", law.prefix));
+    let tp = withdrawal
+        .get("Client/ToegewezenProducten/ToegewezenProduct")
+        .unwrap();
+    assert_eq!(tp.value("RedenWijziging"), Some("13"));
+    assert_eq!(tp.value("Einddatum"), Some("2023-03-01"));
+    // Withdrawn cannot change any more.
+    let id = x.granted["880001"].clone();
+    let again = x
+        .gemeente(law.gemeente)
+        .post_json(
+            &format!("/allocations/{id}/change"),
+            &json!({"reden": "04", "einddatum": "2024-06-30"}),
+        )
+        .await;
+    assert_eq!(again.status, 422, "{}", again.body);
+    let mut replacement = product(law, "880002", "2023-03-01", Some("2023-12-31"));
+    replacement.omvang = Some(("4", law.omvang.1, law.omvang.2));
+    x.grant(law, bsn, &[replacement]).await;
+    let granted = x.last(&format!("{}301", law.prefix));
+    let numbers: Vec<&str> = granted
+        .root()
+        .all("Client/ToegewezenProducten/ToegewezenProduct")
+        .iter()
+        .filter_map(|tp| tp.value("ToewijzingNummer"))
+        .collect();
+    assert_eq!(numbers, vec!["880002"]);
+    x.attend(law, &p, &["2023-03-06"]).await;
+    x.run("2023-03-07").await;
+    let start = x.last(&format!("{}305", law.prefix));
+    assert_eq!(
+        start.value("Client/StartProducten/StartProduct/ToewijzingNummer"),
+        Some("880002")
+    );
+    let record = x.provider.get(&format!("/participants/{p}")).await;
+    let statuses: BTreeSet<(String, String)> = record.body["allocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["toewijzing_nummer"].as_str().unwrap().to_string(),
+                a["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeSet::from([
+            ("880001".to_string(), "withdrawn".to_string()),
+            ("880002".to_string(), "started".to_string())
+        ])
+    );
+    // The provider's 302s came back to the municipality: each allocation's
+    // history says the provider took it in.
+    let confirmed: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM allocation_events e JOIN allocations a ON a.id = e.allocation_id \
+         WHERE a.tenant_id = $1 AND e.status = 'allocation_confirmed'",
+    )
+    .bind(law.gemeente)
+    .fetch_one(x.server.state.store().pool())
+    .await
+    .expect("events")
+    .try_get("n")
+    .expect("n");
+    assert_eq!(confirmed, 3, "grant, withdrawal and replacement confirmed");
+    let review = x.gemeente(law.gemeente).get("/review").await;
+    assert_eq!(review.body["items"], json!([]), "{}", review.body);
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+async fn withdrawn_and_replaced_wmo(db: Db) {
+    withdrawn_and_replaced(db, WMO).await
+}
+
+async fn withdrawn_and_replaced_jw(db: Db) {
+    withdrawn_and_replaced(db, JW).await
+}
+
+/// A month declared by the provider and judged by the municipality on its
+/// own allocations: the municipality corrects a total volume (RedenWijziging
+/// 14) while the declaration is on its way, so its 325 rejects the line
+/// beyond the new volume (TR322) and approves the other; the provider
+/// applies the 325, corrects the registration, resolves the review item and
+/// declares the line again, which the municipality approves. Both keep the
+/// same declared and approved lines.
+async fn a_declared_line_rejected_corrected_and_approved(db: Db) {
+    let law = WMO;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900304";
+    let dagbesteding = product(law, "990001", "2026-03-01", Some("2026-12-31"));
+    let begeleiding = Alloc {
+        nummer: "990002",
+        categorie: "02",
+        code: "02A04",
+        ingang: "2026-03-01",
+        eind: Some("2026-12-31"),
+        omvang: Some(("20", "04", "6")),
+        reden: None,
+    };
+    let p = x.grant(law, bsn, &[dagbesteding, begeleiding]).await;
+    // Begeleiding on Mondays, 3 hours each (12 of the 20); dagbesteding on
+    // Tuesdays.
+    let monday = |d: &'static str, to: &'static str| (p.clone(), d, to);
+    register(
+        &x.provider,
+        &[
+            monday("2026-03-02", "12:00"),
+            monday("2026-03-09", "12:00"),
+            monday("2026-03-16", "12:00"),
+            monday("2026-03-23", "12:00"),
+        ],
+        "begeleiding-individueel",
+    )
+    .await;
+    x.attend(law, &p, &["2026-03-03", "2026-03-10"]).await;
+    x.run("2026-03-11").await;
+    let declared = x.provider.run("2026-03", "2026-04-03").await;
+    assert_eq!(
+        declared["declarations"].as_array().unwrap().len(),
+        1,
+        "{declared}"
+    );
+    x.server.state.outbox.wake();
+    x.wait_for_outbox().await;
+    // The municipality corrects the total to 8 hours before it reads the
+    // declaration.
+    x.change(
+        law,
+        "990002",
+        json!({"reden": "14", "omvang": {"volume": 8, "eenheid": "04", "frequentie": "6"}}),
+    )
+    .await;
+    let answer = x.last("WMO325");
+    let rejected: Vec<String> = answer
+        .root()
+        .all("DeclaratieAntwoord/Clienten/Client/Prestaties/Prestatie")
+        .iter()
+        .map(|p| p.value("ToewijzingNummer").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        rejected,
+        vec!["990002".to_string()],
+        "{}",
+        x.log.last().unwrap().1
+    );
+    let xml = &x.log.iter().rev().find(|(b, _)| b == "WMO325").unwrap().1;
+    assert!(xml.contains("9322") || xml.contains("9321"), "{xml}");
+    // The provider has the rejection in its review queue.
+    let review = x.provider.get("/review?kind=rejected_prestatie").await;
+    let items = review.body["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 1, "{}", review.body);
+    x.agree_on_declarations(law.gemeente).await;
+    // The registration corrected: two Mondays were one hour (8 in all).
+    register(
+        &x.provider,
+        &[monday("2026-03-16", "10:00"), monday("2026-03-23", "10:00")],
+        "begeleiding-individueel",
+    )
+    .await;
+    let id = items[0]["id"].as_str().unwrap();
+    let resolved = x
+        .provider
+        .post_json(
+            &format!("/review/{id}/resolve"),
+            &json!({"resolved_by": "Anna", "note": "registratie gecorrigeerd"}),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.body);
+    let again = x.provider.run("2026-03", "2026-04-10").await;
+    assert_eq!(
+        again["declarations"].as_array().unwrap().len(),
+        1,
+        "{again}"
+    );
+    x.server.state.outbox.wake();
+    x.settle().await;
+    let second = x.last("WMO325");
+    assert!(
+        second
+            .root()
+            .all("DeclaratieAntwoord/Clienten/Client")
+            .is_empty(),
+        "granted in full: {}",
+        x.log.iter().rev().find(|(b, _)| b == "WMO325").unwrap().1
+    );
+    let statuses = x.agree_on_declarations(law.gemeente).await;
+    assert!(
+        statuses.contains(&vec![
+            "990002".to_string(),
+            "approved".to_string(),
+            "D".to_string(),
+            "480".to_string(),
+            "53960".to_string()
+        ]),
+        "{statuses:?}"
+    );
+    // An allocation with approved declarations cannot be withdrawn: the
+    // municipality's 301 is judged with the provider's own rule (TR385).
+    let id = x.granted["990001"].clone();
+    let withdraw = x
+        .gemeente(law.gemeente)
+        .post_json(
+            &format!("/allocations/{id}/change"),
+            &json!({"reden": "13"}),
+        )
+        .await;
+    assert_eq!(withdraw.status, 422, "{}", withdraw.body);
+    assert!(
+        withdraw.body.to_string().contains("TR385"),
+        "{}",
+        withdraw.body
+    );
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// Registers (participant, day, until) from 09:00 with `activity`.
+async fn register(api: &Api, days: &[(String, &str, &str)], activity: &str) {
+    let rows: Vec<(&str, &str, &str, &str, &str)> = days
+        .iter()
+        .map(|(p, d, to)| (p.as_str(), *d, "09:00", *to, activity))
+        .collect();
+    api.days(&rows).await;
+}
+
+// ---------------------------------------------------------------------------
+// Requests the provider sends and the municipality answers.
+
+impl Exchange {
+    /// The provider composes a request (`POST /requests`) and the exchange
+    /// carries it; returns its references.
+    async fn request(&mut self, body: Value) -> Vec<String> {
+        let reply = self.provider.post_json("/requests", &body).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        self.settle().await;
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["referentie_aanbieder"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The request with this reference as `api` lists it.
+    async fn request_of(api: &Api, reference: &str) -> Value {
+        let list = api.get("/requests").await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        assert_schema("request-list", &list.body);
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["referentie_aanbieder"] == reference)
+            .unwrap_or_else(|| panic!("request {reference}: {}", list.body))
+            .clone()
+    }
+
+    /// The municipality answers the request it received with `reference`.
+    async fn answer(&mut self, law: Law, reference: &str, body: Value) -> Value {
+        let gemeente = self.gemeente(law.gemeente).clone();
+        let request = Exchange::request_of(&gemeente, reference).await;
+        assert_eq!(request["direction"], "in", "{request}");
+        assert_eq!(request["aanbieder"], AGB, "{request}");
+        let id = request["id"].as_str().unwrap();
+        let reply = gemeente
+            .post_json(&format!("/requests/{id}/answer"), &body)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        assert_schema("grant-result", &reply.body);
+        self.remember(&reply.body);
+        self.settle().await;
+        reply.body
+    }
+
+    /// Both sides see the request with this reference in this status (a
+    /// request not answered yet: `answered` at the provider, whose 316 came
+    /// back, and `received` at the municipality).
+    async fn request_is(&self, law: Law, reference: &str, status: &str) -> (Value, Value) {
+        let provider = Exchange::request_of(&self.provider, reference).await;
+        let municipality = Exchange::request_of(self.gemeente(law.gemeente), reference).await;
+        let (p, m) = match status {
+            "received" => ("answered", "received"),
+            s => (s, s),
+        };
+        assert_eq!(provider["status"], p, "provider: {provider}");
+        assert_eq!(municipality["status"], m, "municipality: {municipality}");
+        (provider, municipality)
+    }
+}
+
+/// A verzoek om toewijzing (315) for two products: the municipality
+/// honours one with a 301 carrying its ReferentieAanbieder and rejects the
+/// other with a 319 (no contract for it, WJ759 3).
+async fn verzoek_om_toewijzing_honoured_for_one_product_rejected_for_another(db: Db) {
+    let law = WMO;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999996782";
+    let product = |categorie: &str, code: &str, omvang: Value| {
+        json!({"categorie": categorie, "code": code, "ingangsdatum": "2027-01-01", "einddatum": "2027-06-30",
+               "omvang": omvang, "verwijzer": {"type": "02", "zorgverlenercode": "01087654"}})
+    };
+    let mut refs = x
+        .request(json!({
+            "kind": "toewijzing", "bsn": bsn, "financier": {"kind": "wmo", "code": law.gemeente},
+            "client": {"geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J"},
+            "products": [
+                product("07", "07A12", json!({"volume": 4, "eenheid": "16", "frequentie": "2"})),
+                product("02", "02A06", json!({"volume": 2, "eenheid": "04", "frequentie": "2"})),
+            ],
+        }))
+        .await;
+    assert_eq!(refs.len(), 2);
+    // The dagbesteding first.
+    if x.request_is(law, &refs[0], "received").await.1["request"]["product"]["code"] != "07A12" {
+        refs.reverse();
+    }
+    let received = x.request_is(law, &refs[0], "received").await.1;
+    assert_eq!(
+        received["request"]["product"]["code"], "07A12",
+        "{received}"
+    );
+    let honoured = x
+        .answer(
+            law,
+            &refs[0],
+            json!({"answer": "honour", "toewijzing_nummer": "770101", "client": client_json()}),
+        )
+        .await;
+    assert_eq!(honoured["allocations"][0]["referentie_aanbieder"], refs[0]);
+    x.answer(law, &refs[1], json!({"answer": "reject", "reden": "3"}))
+        .await;
+    let allocation = x.last("WMO301");
+    assert_eq!(
+        allocation.value("Client/ToegewezenProducten/ToegewezenProduct/ReferentieAanbieder"),
+        Some(refs[0].as_str())
+    );
+    let (provider, _) = x.request_is(law, &refs[0], "honoured").await;
+    assert!(provider["allocation_id"].is_string(), "{provider}");
+    let (provider, _) = x.request_is(law, &refs[1], "rejected").await;
+    assert_eq!(
+        provider["answer"]["reden_afwijzing"]["code"], "3",
+        "{provider}"
+    );
+    // Answered once: honouring it again is refused.
+    let gemeente = x.gemeente(law.gemeente).clone();
+    let id = Exchange::request_of(&gemeente, &refs[0]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let twice = gemeente
+        .post_json(
+            &format!("/requests/{id}/answer"),
+            &json!({"answer": "honour"}),
+        )
+        .await;
+    assert_eq!(twice.status, 422, "{}", twice.body);
+    assert!(x.berichten().contains(&"WMO319"), "{:?}", x.berichten());
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
+}
+
+/// A verzoek om wijziging (317) to extend an allocation: rejected first
+/// (319, WJ759 2), then, on reconsideration, honoured with a 301 that
+/// extends it in place (RedenWijziging 12) with the request's reference.
+async fn verzoek_om_wijziging_rejected_then_honoured(db: Db) {
+    let law = JW;
+    let mut x = Exchange::start(db).await;
+    let bsn = "999900006";
+    let p = x
+        .grant(
+            law,
+            bsn,
+            &[product(law, "660001", "2026-12-01", Some("2027-03-31"))],
+        )
+        .await;
+    let refs = x
+        .request(json!({
+            "kind": "wijziging", "participant_id": p, "financier": {"kind": "jeugdwet", "code": law.gemeente},
+            "reden": "2", "change": [{"allocation": "660001", "einddatum": "2027-06-30"}],
+        }))
+        .await;
+    assert_eq!(refs.len(), 1);
+    x.request_is(law, &refs[0], "received").await;
+    x.answer(law, &refs[0], json!({"answer": "reject", "reden": "2"}))
+        .await;
+    let (provider, _) = x.request_is(law, &refs[0], "rejected").await;
+    assert_eq!(
+        provider["answer"]["reden_afwijzing"]["code"], "2",
+        "{provider}"
+    );
+    let honoured = x.answer(law, &refs[0], json!({"answer": "honour"})).await;
+    let a = &honoured["allocations"][0];
+    assert_eq!(a["toewijzing_nummer"], "660001", "{honoured}");
+    assert_eq!(a["einddatum"], "2027-06-30", "{honoured}");
+    assert_eq!(a["reden_wijziging"], "12", "{honoured}");
+    assert_eq!(a["referentie_aanbieder"], refs[0], "{honoured}");
+    x.request_is(law, &refs[0], "honoured").await;
+    x.all_accepted();
+    x.records_agree(law.gemeente).await;
+    x.stop().await;
 }

@@ -773,6 +773,19 @@ async fn post_outbox_checks_sender_financier_and_findings(db: Db) {
         .await
         .expect(422)
         .valid("error");
+    // A declaration is made by the declaration run, never by hand: it would
+    // leave without the prestaties the record judges its answer against.
+    let e = api
+        .post("/outbox", fixture("WMO323_declaratie.xml"))
+        .await
+        .expect(422)
+        .valid("error");
+    assert!(
+        e["error"]["nl"]
+            .as_str()
+            .is_some_and(|s| s.contains("declaratierun")),
+        "{e}"
+    );
     let none: i64 = sqlx::query("SELECT COUNT(*) AS n FROM outbox")
         .fetch_one(a.pool())
         .await

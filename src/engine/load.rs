@@ -214,25 +214,34 @@ pub async fn snapshot(
         let Some(&allocation) = allocation_ix.get(&aid) else {
             continue;
         };
-        let tarief: Option<i64> = r.try_get("tarief_cents")?;
         let referentie: String = r.try_get("referentie_nummer")?;
-        snap.prior.push(Prior {
-            id: r.try_get("id")?,
-            allocation,
-            credited: r.try_get::<Option<String>, _>("credited_by")?.is_some()
-                || cancelled.contains(&referentie),
-            referentie,
-            period: Period {
-                start: date(&r.try_get::<String, _>("period_begin")?)?,
-                end: date(&r.try_get::<String, _>("period_end")?)?,
-            },
-            volume: u64::try_from(r.try_get::<i64, _>("volume")?).unwrap_or(0),
-            eenheid: r.try_get("eenheid")?,
-            tarief: tarief.and_then(|t| u64::try_from(t).ok()),
-            bedrag: u64::try_from(r.try_get::<i64, _>("bedrag_cents")?).unwrap_or(0),
-            credit: r.try_get::<String, _>("debet_credit")? == "C",
-            status: r.try_get("status")?,
-        });
+        let cancelled = cancelled.contains(&referentie);
+        snap.prior.push(prior_of(&r, allocation, cancelled)?);
     }
     Ok(snap)
+}
+
+/// A prestatie declared (or judged) before, from a row with the columns of
+/// `prestaties` that [`Prior`] keeps (`id, referentie_nummer, period_begin,
+/// period_end, volume, eenheid, tarief_cents, bedrag_cents, debet_credit,
+/// status, credited_by`): the provider's own lines and the lines a
+/// municipality judged are read alike. `cancelled`: a credit names it.
+pub fn prior_of(r: &sqlx::any::AnyRow, allocation: usize, cancelled: bool) -> Result<Prior> {
+    let tarief: Option<i64> = r.try_get("tarief_cents")?;
+    Ok(Prior {
+        id: r.try_get("id")?,
+        allocation,
+        credited: r.try_get::<Option<String>, _>("credited_by")?.is_some() || cancelled,
+        referentie: r.try_get("referentie_nummer")?,
+        period: Period {
+            start: date(&r.try_get::<String, _>("period_begin")?)?,
+            end: date(&r.try_get::<String, _>("period_end")?)?,
+        },
+        volume: u64::try_from(r.try_get::<i64, _>("volume")?).unwrap_or(0),
+        eenheid: r.try_get("eenheid")?,
+        tarief: tarief.and_then(|t| u64::try_from(t).ok()),
+        bedrag: u64::try_from(r.try_get::<i64, _>("bedrag_cents")?).unwrap_or(0),
+        credit: r.try_get::<String, _>("debet_credit")? == "C",
+        status: r.try_get("status")?,
+    })
 }

@@ -1,7 +1,10 @@
 //! The declaration rules a municipality applies to a WMO323/JW323 against
 //! its own record (TR304, TR307, TR308, TR314, TR318, TR319, TR321, TR322,
 //! TR323, TR333, TR338 to TR341, TR346, TR369, TR384, TR387 to TR390,
-//! TR418), applied by loket to the declaration it is about to send.
+//! TR418), applied by loket to the declaration it is about to send, and by
+//! loket as a municipality to the declaration it receives
+//! ([`crate::record::declared`]): one implementation, so what a provider
+//! checks before sending is what the municipality judges.
 //!
 //! The engine computes lines that should pass all of them; checking the
 //! built message anyway means that a mistake in the computation, a stale
@@ -16,7 +19,7 @@ use chrono::{Datelike, NaiveDate};
 
 use super::compute::{Allocation, Prior, Snapshot};
 use crate::finding::Finding;
-use crate::mapping::{Eenheid, Mappings, Period, Rounding, units::round_div};
+use crate::mapping::{Eenheid, Kind, Mappings, Period, Rounding, units::round_div};
 use crate::message::{Message, NodeRef};
 
 /// What the rules look up.
@@ -33,6 +36,9 @@ pub struct View<'a> {
     pub last_period: Option<Period>,
     /// Earlier prestaties per allocation index.
     pub prior_by_allocation: HashMap<usize, Vec<&'a Prior>>,
+    /// The law of every allocation, when their financier key does not say
+    /// it: a municipality keys its contract by provider (kind aanbieder).
+    pub law: Option<Kind>,
 }
 
 impl<'a> View<'a> {
@@ -62,7 +68,13 @@ impl<'a> View<'a> {
             used_numbers,
             last_period,
             prior_by_allocation,
+            law: None,
         }
+    }
+
+    /// The law allocation `a` is under.
+    fn law_of(&self, a: &Allocation) -> Kind {
+        self.law.unwrap_or(a.financier.kind)
     }
 
     fn prior(&self, allocation: usize) -> &[&'a Prior] {
@@ -297,8 +309,7 @@ fn volume_rules(
             continue;
         }
         let a = &view.snap.allocations[ai];
-        let household =
-            a.financier.kind == crate::mapping::Kind::Wmo && a.product.categorie == "01";
+        let household = view.law_of(a) == Kind::Wmo && a.product.categorie == "01";
         let allowance = a.allowance(household);
         let eenheid = p.value("Eenheid").and_then(Eenheid::from_code);
         let factor = eenheid.and_then(|e| allowance.factor(e)).unwrap_or(1) as i128;

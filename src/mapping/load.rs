@@ -226,7 +226,10 @@ impl Lines {
 #[derive(Deserialize)]
 struct RawMapping {
     financier: RawFinancier,
-    declaration: RawDeclaration,
+    /// Absent for a municipality's provider counterpart (kind aanbieder).
+    declaration: Option<RawDeclaration>,
+    /// Optional for a municipality's provider counterpart.
+    #[serde(default)]
     products: Vec<RawProduct>,
     #[serde(default)]
     priority: Vec<RawRule>,
@@ -336,10 +339,12 @@ impl Checker<'_> {
             standard: raw.financier.standard,
             delivery,
         };
-        let period = match (
-            raw.declaration.period.as_str(),
-            raw.declaration.four_weekly_start,
-        ) {
+        let declaration = raw.declaration.unwrap_or(RawDeclaration {
+            period: "month".into(),
+            four_weekly_start: None,
+            max_clients: None,
+        });
+        let period = match (declaration.period.as_str(), declaration.four_weekly_start) {
             ("four_weekly", Some(start)) => PeriodRule::FourWeekly {
                 start: self
                     .date("/declaration/four_weekly_start".into(), &start)
@@ -347,7 +352,7 @@ impl Checker<'_> {
             },
             _ => PeriodRule::Month,
         };
-        let max_clients = raw.declaration.max_clients.unwrap_or(DEFAULT_MAX_CLIENTS);
+        let max_clients = declaration.max_clients.unwrap_or(DEFAULT_MAX_CLIENTS);
         let categories = self.categories(financier.standard);
         let mut products: Vec<Product> = Vec::new();
         for (i, p) in raw.products.into_iter().enumerate() {

@@ -42,16 +42,22 @@ pub enum Kind {
     Participatiewet,
     Wlz,
     Pgb,
+    /// Not a financier but a municipality's counterpart: the provider (AGB
+    /// code) a municipality tenant grants allocations to. Its file says where
+    /// the 301s, 319s and 325s go and, optionally, the contract's products
+    /// and tariffs the municipality judges declarations on.
+    Aanbieder,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Wmo,
         Kind::Jeugdwet,
         Kind::Uwv,
         Kind::Participatiewet,
         Kind::Wlz,
         Kind::Pgb,
+        Kind::Aanbieder,
     ];
 
     /// The kind as stored (`financiers.kind`) and written in mappings.
@@ -67,6 +73,7 @@ impl Kind {
             Kind::Participatiewet => "participatiewet",
             Kind::Wlz => "wlz",
             Kind::Pgb => "pgb",
+            Kind::Aanbieder => "aanbieder",
         }
     }
 }

@@ -760,3 +760,48 @@ fn conditional_rules_say_why() {
         .is_ok()
     );
 }
+
+/// A municipality's provider (kind aanbieder): an AGB code, the contract's
+/// law, a delivery; products optional, no declaration period of its own.
+#[test]
+fn a_municipalitys_provider_needs_only_who_and_where() {
+    let provider = r#"
+[financier]
+kind = "aanbieder"
+code = "73730112"
+name = "Zorg en Zo"
+standard = "ijw"
+delivery = { folder = "/srv/loket/out/73730112" }
+"#;
+    let m = load(provider).expect("a provider without products loads");
+    assert_eq!(
+        m.financier.key,
+        FinancierKey::new(Kind::Aanbieder, "73730112")
+    );
+    assert_eq!(m.financier.standard, Standard::Ijw);
+    assert!(m.products.is_empty());
+    // With the contract's products (the municipality judges tariffs on them).
+    let products = &VALID[VALID.find("[[products]]").expect("products")..];
+    let with_products =
+        format!("{provider}\n{products}").replace("standard = \"ijw\"", "standard = \"iwmo\"");
+    assert_eq!(load(&with_products).expect("loads").products.len(), 1);
+    // An AGB code has eight digits; the law is iWmo or iJw; no [declaration].
+    assert_problem_at(
+        &problems(&provider.replace("73730112", "7373011")),
+        "/financier/code",
+        "",
+    );
+    assert_problem_at(
+        &problems(&provider.replace("\"ijw\"", "\"ubl\"")),
+        "/financier/standard",
+        "",
+    );
+    assert_problem_at(
+        &problems(&format!("{provider}\n[declaration]\nperiod = \"month\"\n")),
+        "/declaration",
+        "",
+    );
+    // A financier still needs its declaration period and products.
+    let bare = &VALID[..VALID.find("[declaration]").expect("declaration")];
+    assert!(!problems(bare).is_empty());
+}

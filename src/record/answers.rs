@@ -1,6 +1,7 @@
 //! Answers to what loket sent: the WMO325/JW325 declaratie-antwoord to our
 //! 323, and the retourberichten 306/308 (to our starts and stops) and 316/318
-//! (to our requests), applied inside the ingest transaction.
+//! (to our requests), and, for a municipality, 302 (to its allocations) and
+//! 320 (to its 319s), applied inside the ingest transaction.
 //!
 //! An answer changes nothing of its own; it says what the financier did with
 //! our message. So each one is first tied to the message it answers (the
@@ -87,7 +88,7 @@ pub async fn apply(
         "325" => declaratie_antwoord(tx, &answer)
             .await
             .context("applying a declaratie-antwoord"),
-        "306" | "308" | "316" | "318" => retour(tx, &answer)
+        "302" | "306" | "308" | "316" | "318" | "320" => retour(tx, &answer)
             .await
             .with_context(|| format!("applying a {}", msg.name())),
         _ => Ok(()),
@@ -272,7 +273,7 @@ impl<'a> Answer<'a> {
 // 325: the declaratie-antwoord.
 
 /// What the 325 says about the declaration's lines.
-enum Verdict {
+pub(super) enum Verdict {
     /// Not processed: every line rejected with these codes.
     Refused(Vec<String>),
     /// The lines named (by ReferentieNummer) are rejected with their codes;
@@ -280,7 +281,10 @@ enum Verdict {
     Lines(BTreeMap<String, Vec<String>>),
 }
 
-fn verdict_325(msg: &Message) -> Option<Verdict> {
+/// What a 325 says, per ReferentieNummer: how loket as a provider applies
+/// the answer it receives and how loket as a municipality records the
+/// answer it gives (one reading of a 325 for both sides).
+pub(super) fn verdict_325(msg: &Message) -> Option<Verdict> {
     let header = rejecting(&codes(msg.get("Header")));
     if !header.is_empty() {
         return Some(Verdict::Refused(header));
@@ -525,6 +529,7 @@ async fn declaratie_antwoord(tx: &mut Tx, answer: &Answer<'_>) -> Result<()> {
 /// The product classes of a heenbericht and of its retour (same paths).
 fn product_paths(number: &str) -> &'static [&'static str] {
     match number {
+        "301" | "302" => &["Client/ToegewezenProducten/ToegewezenProduct"],
         "305" | "306" => &["Client/StartProducten/StartProduct"],
         "307" | "308" => &["Client/StopProducten/StopProduct"],
         "315" | "316" => &["Client/AangevraagdeProducten/AangevraagdProduct"],
@@ -711,8 +716,12 @@ async fn retour(tx: &mut Tx, answer: &Answer<'_>) -> Result<()> {
         .await?;
     }
     match number {
-        "306" | "308" => {
-            let kind = if number == "306" { "start" } else { "stop" };
+        "302" | "306" | "308" => {
+            let kind = match number {
+                "302" => "allocation",
+                "306" => "start",
+                _ => "stop",
+            };
             let Some(p) = &participant else {
                 return Ok(());
             };
@@ -749,7 +758,7 @@ async fn retour(tx: &mut Tx, answer: &Answer<'_>) -> Result<()> {
                 }
                 // A refused start or stop is not current at the counterpart,
                 // so it is not current here either.
-                if !product.codes.is_empty() {
+                if !product.codes.is_empty() && number != "302" {
                     super::delivery::rejected(tx, answer.tenant, &heen.id, nummer).await?;
                 }
             }

@@ -103,9 +103,18 @@ pub async fn participant_id_for(
     tenant: &str,
     msg: &Message,
 ) -> Result<Option<String>> {
-    let Some(bsn) = bsn_of(msg) else {
-        return Ok(None);
-    };
+    match bsn_of(msg) {
+        Some(bsn) => participant_id_for_bsn(tx, tenant, bsn).await,
+        None => Ok(None),
+    }
+}
+
+/// The participant with this BSN, when the record has it.
+pub async fn participant_id_for_bsn(
+    tx: &mut Tx,
+    tenant: &str,
+    bsn: &str,
+) -> Result<Option<String>> {
     let row = sqlx::query("SELECT id FROM participants WHERE tenant_id = $1 AND bsn = $2")
         .bind(tenant)
         .bind(bsn)
@@ -342,7 +351,7 @@ pub async fn apply(
 ) -> Result<Option<String>> {
     // Answers to what loket sent; before the early return, because a 325
     // granted in full (and a header-only retour) names no client.
-    if let "306" | "308" | "316" | "318" | "325" = msg.def().number.as_str() {
+    if let "302" | "306" | "308" | "316" | "318" | "320" | "325" = msg.def().number.as_str() {
         super::answers::apply(tx, tenant, msg, message_id, participant.as_deref()).await?;
     }
     // The antwoordbericht to our 315/317 names no client: it is tied to the
@@ -355,6 +364,10 @@ pub async fn apply(
     };
     match msg.def().number.as_str() {
         "305" | "307" => super::delivery::record(tx, tenant, msg, &participant, message_id).await?,
+        // A municipality keeps the requests it receives, to answer them.
+        "315" | "317" if tenant.kind == crate::store::TenantKind::Gemeente => {
+            super::requests::record(tx, &tenant.id, msg, message_id, Some(&participant)).await?
+        }
         _ => {}
     }
     Ok(Some(participant))

@@ -360,19 +360,25 @@ pub async fn record(
         "wmo"
     };
     let gemeente = msg.value("Header/Ontvanger").unwrap_or_default();
+    // The provider is the Afzender: a municipality's allocations of the
+    // same number are found only at the provider it granted them to (a
+    // provider's own allocations all name itself, or nothing when recorded
+    // before loket kept the provider).
+    let aanbieder = msg.value("Header/Afzender").unwrap_or_default();
     let mut touched: Vec<(String, String)> = Vec::new();
     for node in nodes {
         let mut d = Delivery::of(kind, node);
         let allocation: Option<String> = sqlx::query(
             "SELECT a.id FROM allocations a JOIN financiers f ON f.id = a.financier_id \
              WHERE a.tenant_id = $1 AND a.participant_id = $2 AND a.toewijzing_nummer = $3 \
-             AND f.kind = $4 AND f.code = $5",
+             AND f.kind = $4 AND f.code = $5 AND (a.aanbieder IS NULL OR a.aanbieder = $6)",
         )
         .bind(&tenant.id)
         .bind(participant)
         .bind(&d.toewijzing_nummer)
         .bind(law)
         .bind(gemeente)
+        .bind(aanbieder)
         .fetch_optional(&mut **tx)
         .await?
         .map(|r| r.try_get("id"))

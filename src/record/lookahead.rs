@@ -32,8 +32,8 @@ use super::requests;
 use super::{Job, Received, Verdict};
 use crate::adapter::istandaard::json;
 use crate::finding::Finding;
-use crate::message::NodeRef;
-use crate::store::{Backend, Params, new_id, now};
+use crate::message::{Message, NodeRef};
+use crate::store::{Backend, Params, Tenant, new_id, now};
 
 /// Most products in one run: keeps the run's read below every backend's
 /// parameter limit.
@@ -59,10 +59,11 @@ pub(super) fn run_end(batch: &[Job], at: usize) -> usize {
 }
 
 fn products_of(job: &Job) -> Vec<NodeRef<'_>> {
-    job.prepared
-        .checked
-        .message
-        .root()
+    products_in(&job.prepared.checked.message)
+}
+
+fn products_in(msg: &Message) -> Vec<NodeRef<'_>> {
+    msg.root()
         .all("Client/ToegewezenProducten/ToegewezenProduct")
 }
 
@@ -104,16 +105,17 @@ struct Facts<'m> {
 }
 
 impl<'m> Facts<'m> {
-    fn of(job: &'m Job) -> Facts<'m> {
-        let msg = &job.prepared.checked.message;
-        let (fin_id, kind, gemeente) = financier_of(&job.tenant, msg);
+    /// The facts of `msg` as `tenant`'s record keeps them: a provider
+    /// receiving it, or the municipality that sends it.
+    fn of(tenant: &'m Tenant, msg: &'m Message) -> Facts<'m> {
+        let (fin_id, kind, gemeente) = financier_of(tenant, msg);
         Facts {
-            tenant: &job.tenant.id,
+            tenant: &tenant.id,
             bsn: msg.value("Client/Bsn").unwrap_or_default(),
-            fin_key: format!("{}:{fin_id}", job.tenant.id),
+            fin_key: format!("{}:{fin_id}", tenant.id),
             kind,
             gemeente,
-            products: products_of(job),
+            products: products_in(msg),
         }
     }
 
@@ -145,15 +147,20 @@ fn request_berichten(kind: &str) -> [&'static str; 2] {
     }
 }
 
-/// Reads what the run's messages need from the record, in one statement.
-async fn read(tx: &mut Tx, facts: &[Option<Facts<'_>>], jobs: &[Job]) -> Result<Snapshot> {
+/// Reads what the run's messages (`msgs`: tenant and message) need from the
+/// record, in one statement.
+async fn read(
+    tx: &mut Tx,
+    facts: &[Option<Facts<'_>>],
+    msgs: &[(&Tenant, &Message)],
+) -> Result<Snapshot> {
     // Lookups grouped by the part of the key they share.
     let mut numbers: HashMap<(&str, &str), HashSet<&str>> = HashMap::new();
     let mut bsns: HashMap<&str, HashSet<&str>> = HashMap::new();
     let mut refs: HashMap<(&str, &str, &str), HashSet<&str>> = HashMap::new();
-    for (job, f) in jobs.iter().zip(facts) {
-        if let Some(bsn) = bsn_of(&job.prepared.checked.message) {
-            bsns.entry(&job.tenant.id).or_default().insert(bsn);
+    for ((tenant, msg), f) in msgs.iter().zip(facts) {
+        if let Some(bsn) = bsn_of(msg) {
+            bsns.entry(&tenant.id).or_default().insert(bsn);
         }
         let Some(f) = f else { continue };
         let set = numbers.entry((f.tenant, f.fin_key.as_str())).or_default();
@@ -186,7 +193,9 @@ async fn read(tx: &mut Tx, facts: &[Option<Facts<'_>>], jobs: &[Job]) -> Result<
                a.status AS s, p.bsn AS b, \
                (SELECT COUNT(*) FROM prestaties d WHERE d.allocation_id = a.id AND d.tenant_id = a.tenant_id \
                   AND d.toewijzing_nummer = a.toewijzing_nummer AND d.status = 'approved' \
-                  AND d.debet_credit = 'D' AND d.credited_by IS NULL) AS approved \
+                  AND d.debet_credit = 'D' AND d.credited_by IS NULL) \
+               + (SELECT COUNT(*) FROM judged_prestaties j WHERE j.allocation_id = a.id AND j.tenant_id = a.tenant_id \
+                  AND j.status = 'approved' AND j.debet_credit = 'D' AND j.credited_by IS NULL) AS approved \
              FROM allocations a JOIN participants p ON p.id = a.participant_id WHERE {}",
             terms.join(" OR ")
         ));
@@ -334,6 +343,8 @@ struct Person<'m> {
 /// last.
 struct AllocRow<'m> {
     key: AllocKey,
+    /// The provider it is granted to: the 301's Ontvanger.
+    aanbieder: &'m str,
     id: String,
     participant: PersonKey,
     product: NodeRef<'m>,
@@ -361,11 +372,10 @@ impl<'m> Changes<'m> {
         snap: &mut Snapshot,
         known: &mut Known,
         people: &mut HashMap<PersonKey, usize>,
-        job: &'m Job,
+        msg: &'m Message,
         f: &Facts<'m>,
         index: usize,
     ) {
-        let msg = &job.prepared.checked.message;
         let Some(client) = msg.get("Client").filter(|c| c.has("Bsn")) else {
             return;
         };
@@ -437,6 +447,7 @@ impl<'m> Changes<'m> {
             a.owner_bsn = f.bsn.to_string();
             let row = AllocRow {
                 key,
+                aanbieder: msg.value("Header/Ontvanger").unwrap_or_default(),
                 id: a.id.clone(),
                 participant: person.clone(),
                 product: *tp,
@@ -486,9 +497,15 @@ pub(super) async fn run(
 ) -> Result<Vec<Received>> {
     let facts: Vec<Option<Facts<'_>>> = jobs
         .iter()
-        .map(|j| (!j.prepared.structural).then(|| Facts::of(j)))
+        .map(|j| {
+            (!j.prepared.structural).then(|| Facts::of(&j.tenant, &j.prepared.checked.message))
+        })
         .collect();
-    let mut snap = read(tx, &facts, jobs).await?;
+    let msgs: Vec<(&Tenant, &Message)> = jobs
+        .iter()
+        .map(|j| (&j.tenant, &j.prepared.checked.message))
+        .collect();
+    let mut snap = read(tx, &facts, &msgs).await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut first_of: HashMap<apply::ResendKey, usize> = HashMap::new();
     let mut changes = Changes::default();
@@ -515,7 +532,14 @@ pub(super) async fn run(
         if verdict.accepted()
             && let Some(f) = &facts[i]
         {
-            changes.accept(&mut snap, known, &mut people, job, f, i);
+            changes.accept(
+                &mut snap,
+                known,
+                &mut people,
+                &job.prepared.checked.message,
+                f,
+                i,
+            );
         }
         // A message's row names its participant when the record has it by
         // then: stored before the run, or created by this or an earlier
@@ -523,7 +547,23 @@ pub(super) async fn run(
         let person = person.filter(|p| snap.participants.contains_key(p) || people.contains_key(p));
         outcomes.push(Outcome::Stored(verdict, person));
     }
-    write(tx, &changes, &snap, &outcomes, jobs).await?;
+    let person_ids = write_people(tx, &changes, &snap).await?;
+    let mut rows: Vec<MessageRow<'_>> = Vec::new();
+    for (job, outcome) in jobs.iter().zip(&outcomes) {
+        if let Outcome::Stored(verdict, person) = outcome {
+            let participant = person.as_ref().and_then(|p| person_ids.get(p));
+            rows.extend(verdict.rows(job, participant.map(String::as_str))?);
+        }
+    }
+    apply::insert_messages(tx, &rows).await?;
+    let message_ids: Vec<Option<&str>> = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Stored(v, _) => Some(v.message_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    write_allocations_of(tx, &changes, &person_ids, &message_ids).await?;
     let mut out: Vec<Received> = Vec::with_capacity(jobs.len());
     for (job, outcome) in jobs.iter().zip(outcomes) {
         let r = match outcome {
@@ -540,15 +580,14 @@ pub(super) async fn run(
     Ok(out)
 }
 
-/// Writes the run: one statement per table (more only past the parameter
-/// limit), in the order the foreign keys need.
-async fn write(
+/// Writes the run's financiers and participants (one statement per table,
+/// more only past the parameter limit), before the messages that name them;
+/// returns every participant's stored id.
+async fn write_people(
     tx: &mut Tx,
     changes: &Changes<'_>,
     snap: &Snapshot,
-    outcomes: &[Outcome],
-    jobs: &[Job],
-) -> Result<()> {
+) -> Result<HashMap<PersonKey, String>> {
     if !changes.financiers.is_empty() {
         insert_rows(
             tx,
@@ -606,30 +645,27 @@ async fn write(
             person_ids.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
         }
     }
-    let mut rows: Vec<MessageRow<'_>> = Vec::new();
-    for (job, outcome) in jobs.iter().zip(outcomes) {
-        if let Outcome::Stored(verdict, person) = outcome {
-            let participant = person.as_ref().and_then(|p| person_ids.get(p));
-            rows.extend(verdict.rows(job, participant.map(String::as_str))?);
-        }
-    }
-    apply::insert_messages(tx, &rows).await?;
+    Ok(person_ids)
+}
+
+/// Writes the run's allocations, their events (`message_ids`: the stored
+/// message of each of the run's messages) and the requests they honour,
+/// after the messages the events name.
+async fn write_allocations_of(
+    tx: &mut Tx,
+    changes: &Changes<'_>,
+    person_ids: &HashMap<PersonKey, String>,
+    message_ids: &[Option<&str>],
+) -> Result<()> {
     if changes.allocations.is_empty() {
         return Ok(());
     }
     let ts = now();
-    let returned = write_allocations(tx, &changes.allocations, &person_ids, &ts).await?;
+    let returned = write_allocations(tx, &changes.allocations, person_ids, &ts).await?;
     let mut alloc_ids: HashMap<AllocKey, String> = HashMap::new();
     for r in returned {
         alloc_ids.insert((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?), r.try_get(0)?);
     }
-    let message_ids: Vec<Option<&str>> = outcomes
-        .iter()
-        .map(|o| match o {
-            Outcome::Stored(v, _) => Some(v.message_id.as_str()),
-            _ => None,
-        })
-        .collect();
     let events: Vec<_> = changes
         .events
         .iter()
@@ -682,7 +718,7 @@ async fn write_allocations(
         tx,
         "INSERT INTO allocations (id, tenant_id, participant_id, financier_id, toewijzing_nummer, referentie_aanbieder, \
          product_categorie, product_code, toewijzingsdatum, ingangsdatum, einddatum, reden_wijziging, volume, eenheid, \
-         frequentie, budget, status, updated_at)",
+         frequentie, budget, status, updated_at, aanbieder)",
         "ON CONFLICT (tenant_id, financier_id, toewijzing_nummer) DO UPDATE SET \
            participant_id = excluded.participant_id, referentie_aanbieder = excluded.referentie_aanbieder, \
            product_categorie = excluded.product_categorie, product_code = excluded.product_code, \
@@ -693,9 +729,9 @@ async fn write_allocations(
                          WHEN excluded.status = 'reset' THEN 'allocated' \
                          WHEN allocations.status IN ('started', 'stopped') THEN allocations.status \
                          ELSE excluded.status END, \
-           updated_at = excluded.updated_at \
+           updated_at = excluded.updated_at, aanbieder = excluded.aanbieder \
          RETURNING id, tenant_id, financier_id, toewijzing_nummer",
-        18,
+        19,
         rows,
         |q, a| {
             let tp = a.product;
@@ -717,7 +753,41 @@ async fn write_allocations(
                 .bind(tp.int("Budget"))
                 .bind(a.status)
                 .bind(ts)
+                .bind(a.aanbieder)
         },
     )
     .await
+}
+
+/// A 301 `tenant` (a municipality) is about to send, judged against its own
+/// record with the rules its provider applies on receipt (TR332, TR385,
+/// TR379): the same [`judge`], on the same snapshot, so what loket sends is
+/// what loket as a provider would accept. Reads only.
+pub async fn judge_outgoing(tx: &mut Tx, tenant: &Tenant, msg: &Message) -> Result<Vec<Finding>> {
+    let facts = [Some(Facts::of(tenant, msg))];
+    let snap = read(tx, &facts, &[(tenant, msg)]).await?;
+    Ok(facts[0].as_ref().map_or_else(Vec::new, |f| judge(&snap, f)))
+}
+
+/// Applies a 301 `tenant` sends (queued as `message_id`, judged by
+/// [`judge_outgoing`]) to its own record, exactly as a run of one received
+/// 301 is applied: the participant, its allocations with their events, the
+/// requests it honours.
+pub async fn apply_outgoing(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    msg: &Message,
+    message_id: &str,
+) -> Result<()> {
+    let facts = Facts::of(tenant, msg);
+    let mut snap = read(tx, &[Some(Facts::of(tenant, msg))], &[(tenant, msg)]).await?;
+    let mut changes = Changes::default();
+    let mut known = Known::default();
+    let mut people = HashMap::new();
+    changes.accept(&mut snap, &mut known, &mut people, msg, &facts, 0);
+    let person_ids = write_people(tx, &changes, &snap).await?;
+    if let Some(p) = person_ids.get(&(tenant.id.clone(), facts.bsn.to_string())) {
+        apply::set_message_participant(tx, message_id, p).await?;
+    }
+    write_allocations_of(tx, &changes, &person_ids, &[Some(message_id)]).await
 }

@@ -10,13 +10,18 @@
 
 pub mod answers;
 pub mod apply;
+pub mod declared;
 pub mod delivery;
+pub mod grant;
+pub mod import;
 mod lookahead;
 pub mod order;
 pub mod read;
 pub mod requests;
 pub mod review;
 pub mod rules;
+
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -27,6 +32,7 @@ use crate::adapter::istandaard::{
     self, Checked, DecodeError, Limits, RetourSettings, encode, json,
 };
 use crate::finding::{Finding, Level};
+use crate::mapping::TenantMappings;
 use crate::schema::{Role, Schema};
 use crate::store::{Store, Tenant, new_id, now};
 
@@ -70,6 +76,9 @@ pub struct Ingest {
     pub store: Store,
     pub schema: &'static Schema,
     pub limits: Limits,
+    /// The tenants' mappings: a municipality judges a declaration on its
+    /// contract with the provider ([`declared`]).
+    pub mappings: Arc<TenantMappings>,
     writer: mpsc::Sender<Job>,
 }
 
@@ -173,12 +182,19 @@ const MAX_BATCH: usize = 256;
 impl Ingest {
     /// Starts the ingest pipeline and its writer task (needs a tokio runtime).
     pub fn new(store: Store) -> Result<Ingest> {
+        Ingest::with_mappings(store, Arc::new(TenantMappings::default()))
+    }
+
+    /// [`Ingest::new`] with the tenants' mappings (loaded once at start, like
+    /// everything else that reads them).
+    pub fn with_mappings(store: Store, mappings: Arc<TenantMappings>) -> Result<Ingest> {
         let (writer, jobs) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_loop(store.clone(), jobs));
+        tokio::spawn(write_loop(store.clone(), mappings.clone(), jobs));
         Ok(Ingest {
             store,
             schema: Schema::builtin()?,
             limits: Limits::default(),
+            mappings,
             writer,
         })
     }
@@ -233,7 +249,7 @@ impl Ingest {
 /// fails is the whole transaction rolled back and the batch run again with a
 /// savepoint per job. A failed commit fails them all, and nothing was
 /// acknowledged.
-async fn write_loop(store: Store, mut jobs: mpsc::Receiver<Job>) {
+async fn write_loop(store: Store, mappings: Arc<TenantMappings>, mut jobs: mpsc::Receiver<Job>) {
     let mut known = apply::Known::default();
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
@@ -243,11 +259,11 @@ async fn write_loop(store: Store, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let outcome = match write_batch(&store, &mut known, &mut batch, false).await {
+        let outcome = match write_batch(&store, &mappings, &mut known, &mut batch, false).await {
             Ok(Some(results)) => Ok(results),
             // A careful run never asks for another; should it, every job
             // fails rather than being acknowledged without a commit.
-            Ok(None) => write_batch(&store, &mut known, &mut batch, true)
+            Ok(None) => write_batch(&store, &mappings, &mut known, &mut batch, true)
                 .await
                 .and_then(|r| r.context("the writer could not isolate a failing message")),
             Err(e) => Err(e),
@@ -274,6 +290,7 @@ async fn write_loop(store: Store, mut jobs: mpsc::Receiver<Job>) {
 /// `Ok(None)` (run again carefully). `Err` when the transaction failed.
 async fn write_batch(
     store: &Store,
+    mappings: &TenantMappings,
     known: &mut apply::Known,
     batch: &mut [Job],
     careful: bool,
@@ -304,7 +321,7 @@ async fn write_batch(
         let r = if lookahead::takes(&jobs[0]) {
             lookahead::run(&mut w.tx, known, jobs, &may_be_resend[at..end]).await
         } else {
-            receive_in(&mut w.tx, &jobs[0], may_be_resend[at])
+            receive_in(&mut w.tx, mappings, &jobs[0], may_be_resend[at])
                 .await
                 .map(|r| vec![r])
         };
@@ -361,7 +378,12 @@ async fn write_batch(
 /// [`lookahead`]) inside the writer's transaction. Can run twice for the
 /// same job (see [`write_batch`]). `may_be_resend`: the database may hold
 /// its key (TR056).
-async fn receive_in(tx: &mut apply::Tx, job: &Job, may_be_resend: bool) -> Result<Received> {
+async fn receive_in(
+    tx: &mut apply::Tx,
+    mappings: &TenantMappings,
+    job: &Job,
+    may_be_resend: bool,
+) -> Result<Received> {
     let tenant = &job.tenant;
     let p = &job.prepared;
     let msg = &p.checked.message;
@@ -375,7 +397,7 @@ async fn receive_in(tx: &mut apply::Tx, job: &Job, may_be_resend: bool) -> Resul
     let cross = if p.structural {
         Vec::new()
     } else {
-        rules::check(tx, tenant, msg).await?
+        rules::check(tx, tenant, msg, mappings.for_tenant(&tenant.id)).await?
     };
     let verdict = Verdict::of(p, &cross);
     // An accepted message creates or updates its participant first, so both
@@ -386,6 +408,13 @@ async fn receive_in(tx: &mut apply::Tx, job: &Job, may_be_resend: bool) -> Resul
         apply::participant_id_for(tx, &tenant.id, msg).await?
     };
     apply::insert_messages(tx, &verdict.rows(job, participant_id.as_deref())?).await?;
+    // A municipality keeps what its 325 approved and rejected, line by
+    // line, whether or not it rejected lines.
+    if !p.structural
+        && let Some(r) = verdict.retour(p)
+    {
+        declared::record(tx, tenant, msg, &verdict.message_id, &r.message).await?;
+    }
     if verdict.accepted() {
         apply::apply(tx, tenant, msg, &verdict.message_id, participant_id).await?;
     }

@@ -46,11 +46,13 @@ use crate::store::{Store, Tenant, WriteTx, new_id, now};
 
 /// Request statuses, as stored.
 pub const SENT: &str = "sent";
+/// A request a municipality received and has not answered yet.
+pub const RECEIVED: &str = "received";
 pub const ANSWERED: &str = "answered";
 pub const ACCEPTED: &str = "accepted";
 pub const REJECTED: &str = "rejected";
 pub const HONOURED: &str = "honoured";
-pub const STATUSES: [&str; 5] = [SENT, ANSWERED, ACCEPTED, REJECTED, HONOURED];
+pub const STATUSES: [&str; 6] = [SENT, RECEIVED, ANSWERED, ACCEPTED, REJECTED, HONOURED];
 
 /// Review item kind for a request the municipality rejected with a 319.
 pub const REJECTED_REQUEST: &str = "rejected_request";
@@ -246,12 +248,15 @@ impl AllocationRow {
 }
 
 fn date(s: &str, path: &str) -> Result<NaiveDate, Outcome> {
-    s.parse::<NaiveDate>().map_err(|_| {
-        refused(
-            format!("{path} is geen geldige datum"),
-            format!("{path} is not a valid date"),
-            path,
-        )
+    date_at(s, path).map_err(Outcome::Refused)
+}
+
+/// `s` as a date, or why not, naming the JSON path `path`.
+pub(crate) fn date_at(s: &str, path: &str) -> Result<NaiveDate, Refusal> {
+    s.parse::<NaiveDate>().map_err(|_| Refusal {
+        nl: format!("{path} is geen geldige datum"),
+        en: format!("{path} is not a valid date"),
+        path: path.to_string(),
     })
 }
 
@@ -690,10 +695,12 @@ async fn wijziging(
 // ---------------------------------------------------------------------------
 // Writes triggered by messages.
 
-/// The `requests` rows of a queued 315 (one per AangevraagdProduct
-/// reference) or 317 (the Verzoek's reference), in the outbox's transaction.
-/// The client is kept as a hash of tenant and BSN, like the delivery keys:
-/// enough to match, nothing to read.
+/// The `requests` rows of a 315 (one per AangevraagdProduct reference) or
+/// 317 (the Verzoek's reference): one a provider queued, in the outbox's
+/// transaction, or one a municipality received and accepted, in the ingest's
+/// (direction `in`, from its Afzender, status `received`). The client is
+/// kept as a hash of tenant and BSN, like the delivery keys: enough to
+/// match, nothing to read.
 pub async fn record(
     tx: &mut Tx,
     tenant: &str,
@@ -722,6 +729,12 @@ pub async fn record(
         _ => return Ok(()),
     };
     let gemeente = msg.value("Header/Ontvanger").unwrap_or_default();
+    let afzender = msg.value("Header/Afzender").unwrap_or_default();
+    let (direction, aanbieder, status) = if afzender == tenant {
+        ("out", None, SENT)
+    } else {
+        ("in", Some(afzender), RECEIVED)
+    };
     let bsn_hash = apply::delivery_key(tenant, msg.value("Client/Bsn").unwrap_or_default());
     let ts = now();
     let mut seen = std::collections::HashSet::new();
@@ -731,8 +744,8 @@ pub async fn record(
         }
         sqlx::query(
             "INSERT INTO requests (id, tenant_id, message_id, bericht, gemeente, referentie_aanbieder, bsn_hash, status, \
-             created_at, participant_id, summary, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9)",
+             created_at, participant_id, summary, updated_at, direction, aanbieder) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9, $12, $13)",
         )
         .bind(new_id())
         .bind(tenant)
@@ -741,10 +754,12 @@ pub async fn record(
         .bind(gemeente)
         .bind(reference)
         .bind(&bsn_hash)
-        .bind(SENT)
+        .bind(status)
         .bind(&ts)
         .bind(participant_id)
         .bind(summary.to_string())
+        .bind(direction)
+        .bind(aanbieder)
         .execute(&mut **tx)
         .await
         .context("storing the request")?;
@@ -909,25 +924,7 @@ pub async fn answer(tx: &mut Tx, tenant: &Tenant, msg: &Message, message_id: &st
     let id: String = row.try_get("id")?;
     let participant: Option<String> = row.try_get("participant_id")?;
     let current: String = row.try_get("status")?;
-    let status = match status_of_answer(code) {
-        Some(REJECTED) => REJECTED,
-        // "In onderzoek" after a 301 honoured it: the allocation is what counts.
-        _ if current == HONOURED => HONOURED,
-        _ => ACCEPTED,
-    };
-    let ts = now();
-    sqlx::query(
-        "UPDATE requests SET status = $1, answer_message_id = $2, answer_code = $3, reason_code = $4, \
-         answered_at = $5, updated_at = $5 WHERE id = $6",
-    )
-    .bind(status)
-    .bind(message_id)
-    .bind(code)
-    .bind(reden)
-    .bind(&ts)
-    .bind(&id)
-    .execute(&mut **tx)
-    .await?;
+    let status = answered_with(tx, &id, &current, message_id, code, reden).await?;
     if let Some(p) = &participant {
         apply::set_message_participant(tx, message_id, p).await?;
     }
@@ -1021,12 +1018,15 @@ pub struct RequestRow {
     pub created_at: String,
     pub answered_at: Option<String>,
     pub outbox_state: Option<String>,
+    /// `out`: sent by this tenant; `in`: received (a municipality).
+    pub direction: String,
+    pub aanbieder: Option<String>,
 }
 
 const COLUMNS: &str = "r.id, r.message_id, r.bericht, r.gemeente, r.referentie_aanbieder, r.status, \
      COALESCE(r.participant_id, m.participant_id) AS participant_id, r.summary, r.retour_message_id, r.retourcodes, \
      r.answer_message_id, r.answer_code, r.reason_code, r.allocation_id, r.created_at, r.answered_at, \
-     o.state AS outbox_state";
+     o.state AS outbox_state, r.direction, r.aanbieder";
 const FROM: &str = "FROM requests r LEFT JOIN messages m ON m.id = r.message_id \
      LEFT JOIN outbox o ON o.message_id = r.message_id";
 
@@ -1060,6 +1060,8 @@ impl RequestRow {
             "financier": {"kind": financier_kind, "code": self.gemeente},
             "referentie_aanbieder": self.referentie_aanbieder,
             "status": self.status,
+            "direction": self.direction,
+            "aanbieder": self.aanbieder,
             "participant_id": self.participant_id,
             "message_id": self.message_id,
             "outbox_state": self.outbox_state,
@@ -1108,6 +1110,55 @@ pub async fn list(pool: &sqlx::AnyPool, tenant: &str, f: &Filter<'_>) -> Result<
         .fetch_all(pool)
         .await
         .context("reading requests")
+}
+
+/// A request `tenant` (a municipality) received, in the answering
+/// transaction.
+pub async fn received(tx: &mut Tx, tenant: &str, id: &str) -> Result<Option<RequestRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE r.tenant_id = $1 AND r.id = $2 AND r.direction = 'in'"
+    );
+    sqlx::query_as::<_, RequestRow>(sqlx::AssertSqlSafe(sql))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .context("reading a received request")
+}
+
+/// Request `id` (now in status `current`) answered by the 319 `message_id`
+/// (the one a provider received, or the one a municipality sent):
+/// VerzoekAntwoord `code` (WJ760) and, for a rejection, `reason` (WJ759).
+/// Both sides record the same 319 alike; returns the new status.
+pub async fn answered_with(
+    tx: &mut Tx,
+    id: &str,
+    current: &str,
+    message_id: &str,
+    code: &str,
+    reason: Option<&str>,
+) -> Result<&'static str> {
+    let status = match status_of_answer(code) {
+        Some(REJECTED) => REJECTED,
+        // "In onderzoek" after a 301 honoured it: the allocation is what counts.
+        _ if current == HONOURED => HONOURED,
+        _ => ACCEPTED,
+    };
+    let ts = now();
+    sqlx::query(
+        "UPDATE requests SET status = $1, answer_message_id = $2, answer_code = $3, reason_code = $4, \
+         answered_at = $5, updated_at = $5 WHERE id = $6",
+    )
+    .bind(status)
+    .bind(message_id)
+    .bind(code)
+    .bind(reason)
+    .bind(&ts)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .context("recording the answer to a request")?;
+    Ok(status)
 }
 
 /// One of the tenant's requests.

@@ -169,10 +169,16 @@ async fn ingest(
     };
     for mut batch in batches {
         let careful = matches!(way, Way::Careful);
-        let results = write_batch(store, known, &mut batch, careful)
-            .await
-            .expect("batch")
-            .expect("no failing message");
+        let results = write_batch(
+            store,
+            &TenantMappings::default(),
+            known,
+            &mut batch,
+            careful,
+        )
+        .await
+        .expect("batch")
+        .expect("no failing message");
         out.extend(results.into_iter().map(|r| r.expect("message stored")));
     }
     out

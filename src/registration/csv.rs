@@ -169,7 +169,7 @@ impl Field {
 }
 
 /// Lower case, letters and digits only.
-fn normalise(s: &str) -> String {
+pub(crate) fn normalise(s: &str) -> String {
     s.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
@@ -184,7 +184,7 @@ pub struct FileError {
 }
 
 impl FileError {
-    fn new(nl: impl Into<String>, en: impl Into<String>) -> Self {
+    pub(crate) fn new(nl: impl Into<String>, en: impl Into<String>) -> Self {
         FileError {
             nl: nl.into(),
             en: en.into(),
@@ -368,7 +368,7 @@ pub fn parse_reason(s: &str) -> Option<Reason> {
 }
 
 /// A BSN cell: spaces and dots removed; 8 digits get their leading zero back.
-fn bsn_cell(s: &str) -> String {
+pub(crate) fn bsn_cell(s: &str) -> String {
     let b: String = s
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '.')
@@ -383,37 +383,12 @@ fn bsn_cell(s: &str) -> String {
 /// Parses a whole file (its bytes): the header, then every non-empty row
 /// into a [`RegistrationInput`] or the reasons it could not be read.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        FileError::new(
-            format!("het bestand is geen UTF-8 (regel {line}); sla het op als \"CSV UTF-8\""),
-            format!("the file is not UTF-8 (line {line}); save it as \"CSV UTF-8\""),
-        )
-    })?;
-    let header_line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .ok_or_else(|| FileError::new("het bestand is leeg", "the file is empty"))?;
-    let separator = detect_separator(header_line);
-    let mut reader = ::csv::ReaderBuilder::new()
-        .delimiter(separator)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            FileError::new(
-                format!("kopregel onleesbaar: {e}"),
-                format!("header row unreadable: {e}"),
-            )
-        })?
-        .clone();
+    let Opened {
+        text,
+        separator,
+        mut reader,
+        headers,
+    } = open(bytes)?;
     let mut columns: HashMap<Field, (usize, String)> = HashMap::new();
     let mut ignored = Vec::new();
     for (i, h) in headers.iter().enumerate() {
@@ -495,8 +470,71 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
     })
 }
 
+/// A CSV file opened as spreadsheets export it: BOM stripped, UTF-8 checked,
+/// separator detected from the header row, the header read. Shared by every
+/// `loket import`.
+pub(crate) struct Opened<'a> {
+    pub text: &'a str,
+    pub separator: u8,
+    pub reader: ::csv::Reader<&'a [u8]>,
+    pub headers: ::csv::StringRecord,
+}
+
+pub(crate) fn open(bytes: &[u8]) -> Result<Opened<'_>, FileError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        FileError::new(
+            format!("het bestand is geen UTF-8 (regel {line}); sla het op als \"CSV UTF-8\""),
+            format!("the file is not UTF-8 (line {line}); save it as \"CSV UTF-8\""),
+        )
+    })?;
+    let header_line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .ok_or_else(|| FileError::new("het bestand is leeg", "the file is empty"))?;
+    let separator = detect_separator(header_line);
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(separator)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| {
+            FileError::new(
+                format!("kopregel onleesbaar: {e}"),
+                format!("header row unreadable: {e}"),
+            )
+        })?
+        .clone();
+    Ok(Opened {
+        text,
+        separator,
+        reader,
+        headers,
+    })
+}
+
+/// The bytes of an import file, refused above `max_bytes`.
+pub(crate) fn read_file(file: &Path, max_bytes: usize) -> Result<Vec<u8>> {
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if meta.len() > max_bytes as u64 {
+        bail!(
+            "{}: het bestand is groter dan {max_bytes} bytes / the file is larger than {max_bytes} bytes (--max-bytes)",
+            file.display()
+        );
+    }
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
 /// The line (from 1) of a byte offset in `text`.
-fn line_at(text: &str, byte: u64) -> u64 {
+pub(crate) fn line_at(text: &str, byte: u64) -> u64 {
     let b = text.as_bytes();
     let mut end = usize::try_from(byte).unwrap_or(usize::MAX).min(b.len());
     // After a CR the reader reports the LF that ends the previous line.
@@ -760,15 +798,7 @@ pub fn run_command(
     registered_by: Option<&str>,
     max_bytes: usize,
 ) -> Result<ExitCode> {
-    let meta =
-        std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
-    if meta.len() > max_bytes as u64 {
-        bail!(
-            "{}: het bestand is groter dan {max_bytes} bytes / the file is larger than {max_bytes} bytes (--max-bytes)",
-            file.display()
-        );
-    }
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = read_file(file, max_bytes)?;
     let registered_by = registered_by
         .map(str::to_string)
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.trim().is_empty()))

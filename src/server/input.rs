@@ -93,6 +93,19 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/startstop-run-result.json"),
     ),
     ("request", include_str!("../../schemas/api/request.json")),
+    ("grant", include_str!("../../schemas/api/grant.json")),
+    (
+        "request-answer",
+        include_str!("../../schemas/api/request-answer.json"),
+    ),
+    (
+        "allocation-change",
+        include_str!("../../schemas/api/allocation-change.json"),
+    ),
+    (
+        "grant-result",
+        include_str!("../../schemas/api/grant-result.json"),
+    ),
     (
         "request-item",
         include_str!("../../schemas/api/request-item.json"),

@@ -30,14 +30,15 @@ fn unprocessable(nl: impl Into<String>, en: impl Into<String>, path: &str) -> Re
 /// (200 for a change of the same order); 422 when the financier is not an
 /// invoiced one in the mappings, the service is not in its mapping, the
 /// price basis differs from the service's, or the BSN fails the elfproef;
-/// 404 for an unknown participant id.
+/// 404 for an unknown participant id. A municipality's body is a grant
+/// instead ([`super::allocations::grant`], `schemas/api/grant.json`).
 pub async fn post_allocation(
     State(state): State<AppState>,
     Auth(tenant): Auth,
     Body(body): Body,
 ) -> Response {
-    if let Err(e) = super::declarations::only_providers(tenant.kind) {
-        return e.into_response();
+    if tenant.kind == TenantKind::Gemeente {
+        return super::allocations::grant(&state, &tenant, &body).await;
     }
     let v = match super::input::parse_body("allocation", &body) {
         Ok(v) => v,

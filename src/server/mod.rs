@@ -8,6 +8,7 @@
 //! answers 404, never 403). Logs and metrics carry the route template and a
 //! request id, never the raw path, a BSN or a name.
 
+pub mod allocations;
 pub mod declarations;
 pub mod input;
 pub mod invoices;

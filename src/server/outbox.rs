@@ -121,9 +121,12 @@ pub async fn retry(
 }
 
 /// `POST /outbox`: a raw iWmo/iJw heenbericht the provider composed (a 315
-/// aanvraag, a 317 verzoek om wijziging, ...). It must pass every check,
-/// come from this tenant, and go to a financier in the tenant's mappings;
-/// then it is queued and the answer is its outbox item (202).
+/// aanvraag, a 317 verzoek om wijziging, a 305 or 307). It must pass every
+/// check, come from this tenant, and go to a financier in the tenant's
+/// mappings; a start or stop is judged against the record as a generated one
+/// and recorded once queued, a request is recorded as one composed with
+/// `POST /requests`; then it is queued and the answer is its outbox item
+/// (202). A 301 or 323 is refused: loket makes those from its record.
 pub async fn post(
     State(state): State<AppState>,
     Auth(tenant): Auth,
@@ -151,6 +154,28 @@ pub async fn post(
             ),
             format!("{} is an answer; loket answers messages itself", msg.name()),
         ));
+    }
+    // An allocation and a declaration are the record's own: loket makes
+    // them from what it holds (POST /allocations, the declaration run), so
+    // that the allocation and the prestaties it sends are the ones it keeps
+    // and judges later answers against. One composed elsewhere would be
+    // sent without either.
+    match msg.def().number.as_str() {
+        "301" => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "een toewijzing (301) maakt loket zelf: gebruik POST /allocations, dan houdt de gemeente haar toewijzingen bij",
+                "loket makes an allocation (301) itself: use POST /allocations, so the municipality keeps its allocations",
+            ));
+        }
+        "323" => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "een declaratie (323) maakt loket zelf uit de registraties: gebruik de declaratierun (POST /declarations/run)",
+                "loket makes a declaration (323) itself from the registrations: use the declaration run (POST /declarations/run)",
+            ));
+        }
+        _ => {}
     }
     let (kind, standard) = match msg.standard().name.as_str() {
         "ijw" => (Kind::Jeugdwet, Standard::Ijw),

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}/resolve", post(super::review::resolve))
         .route("/participants/{id}/end", post(super::declarations::end))
         .route("/allocations", post(super::invoices::post_allocation))
+        .route("/allocations/{id}/change", post(super::allocations::change))
         .route("/invoices", post(super::invoices::post_invoice))
         .route("/declarations", get(super::declarations::list))
         .route("/declarations/run", post(super::declarations::run))
@@ -46,6 +47,10 @@ pub fn routes() -> Router<AppState> {
             get(super::requests::list).post(super::requests::post),
         )
         .route("/requests/{id}", get(super::requests::get))
+        .route(
+            "/requests/{id}/answer",
+            post(super::allocations::answer_request),
+        )
         .route("/outbox/{id}/retry", post(super::outbox::retry))
         .route(
             "/registrations",

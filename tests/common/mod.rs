@@ -640,6 +640,11 @@ impl Api {
             !retour.contains("RetourCode>0001<"),
             "allocation accepted: {retour}"
         );
+        self.participant_by_bsn(bsn).await
+    }
+
+    /// The id of this tenant's participant with `bsn`.
+    pub async fn participant_by_bsn(&self, bsn: &str) -> String {
         let reply = self
             .post_json("/participants/search", &json!({ "bsn": bsn }))
             .await;

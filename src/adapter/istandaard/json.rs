@@ -100,6 +100,20 @@ pub fn from_json(schema: &'static Schema, value: &Value) -> Result<Message, Json
     Ok(msg)
 }
 
+/// Adds element `name` under `parent` with the content `value` has in the
+/// JSON rendering ([`node_value`]): how a block the record keeps as JSON (a
+/// client's Naam or Contactgegevens) goes back into a message.
+pub fn add_json(
+    msg: &mut Message,
+    parent: NodeId,
+    name: &str,
+    value: &Value,
+) -> Result<(), JsonError> {
+    let mut obj = Map::new();
+    obj.insert(name.to_string(), value.clone());
+    build(msg, parent, &obj, "$", &[])
+}
+
 fn build(
     msg: &mut Message,
     parent: NodeId,
