@@ -713,6 +713,24 @@ async fn casus_1(db: Db, law: Law) {
         Some("2023-01-01")
     );
     x.all_accepted();
+    // The municipality's record of the same client: its own allocation,
+    // granted to this provider, with the start and the stop it received.
+    let record = x
+        .gemeente(law.gemeente)
+        .post_json("/participants/search", &json!({ "bsn": bsn }))
+        .await;
+    assert_eq!(record.status, 200, "{}", record.body);
+    assert_schema("participant", &record.body);
+    let allocation = &record.body["allocations"][0];
+    assert_eq!(allocation["aanbieder"], AGB, "{}", record.body);
+    assert_eq!(allocation["einddatum"], "2023-12-31", "{}", record.body);
+    let received: Vec<(&str, bool)> = allocation["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .map(|d| (d["kind"].as_str().unwrap_or(""), d["current"] == true))
+        .collect();
+    assert_eq!(received, vec![("start", true), ("stop", true)]);
     x.records_agree(law.gemeente).await;
     x.stop().await;
 }

@@ -59,6 +59,7 @@ struct AllocationRow {
     id: String,
     toewijzing_nummer: String,
     referentie_aanbieder: Option<String>,
+    aanbieder: Option<String>,
     product_categorie: Option<String>,
     product_code: Option<String>,
     toewijzingsdatum: Option<String>,
@@ -84,6 +85,9 @@ pub struct AllocationView {
     pub financier: FinancierRef,
     pub toewijzing_nummer: String,
     pub referentie_aanbieder: Option<String>,
+    /// For a municipality's own allocation: the provider (AGB code) it is
+    /// granted to.
+    pub aanbieder: Option<String>,
     pub product: ProductRef,
     pub toewijzingsdatum: Option<String>,
     pub ingangsdatum: String,
@@ -378,7 +382,7 @@ pub async fn participant(
         return Ok(None);
     };
     let rows: Vec<AllocationRow> = sqlx::query_as(
-        "SELECT a.id, a.toewijzing_nummer, a.referentie_aanbieder, a.product_categorie, a.product_code, a.toewijzingsdatum, \
+        "SELECT a.id, a.toewijzing_nummer, a.referentie_aanbieder, a.aanbieder, a.product_categorie, a.product_code, a.toewijzingsdatum, \
          a.ingangsdatum, a.einddatum, a.reden_wijziging, a.volume, a.eenheid, a.frequentie, a.budget, a.status, a.updated_at, \
          f.kind AS financier_kind, f.code AS financier_code, f.name AS financier_name, f.standard \
          FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 AND a.participant_id = $2 \
@@ -440,6 +444,7 @@ pub async fn participant(
             id: a.id,
             toewijzing_nummer: a.toewijzing_nummer,
             referentie_aanbieder: a.referentie_aanbieder,
+            aanbieder: a.aanbieder,
             toewijzingsdatum: a.toewijzingsdatum,
             ingangsdatum: a.ingangsdatum,
             einddatum: a.einddatum,
