@@ -86,6 +86,19 @@ async fn setup(store: &Store, n: u64, month: NaiveDate, started: bool) -> anyhow
         .take(22)
         .collect();
     let bsn = bsns(n);
+    if started {
+        // Started means a current start in the record (record::delivery),
+        // as a sent 305 leaves it; one message row stands for them.
+        sqlx::query(
+            "INSERT INTO messages (id, tenant_id, direction, standard, bericht, status, raw, created_at) \
+             VALUES ('bench-305', $1, 'out', 'iwmo', 'WMO305', 'sent', $2, $3)",
+        )
+        .bind(AGB)
+        .bind(Vec::<u8>::new())
+        .bind(&ts)
+        .execute(&mut *w.tx)
+        .await?;
+    }
     const CHUNK: u64 = 200;
     let mut i = 0;
     while i < n {
@@ -93,6 +106,7 @@ async fn setup(store: &Store, n: u64, month: NaiveDate, started: bool) -> anyhow
         let mut parts = String::new();
         let mut allocs = String::new();
         let mut regs = String::new();
+        let mut starts = String::new();
         for k in i..end {
             let pid = format!("p{k}");
             if !parts.is_empty() {
@@ -109,6 +123,22 @@ async fn setup(store: &Store, n: u64, month: NaiveDate, started: bool) -> anyhow
                 100_000 + k,
                 500_000 + k
             ));
+            if started {
+                let key = loket::record::apply::delivery_key(AGB, &bsn[k as usize]);
+                for (a, nummer, cat, code) in [
+                    ("w", 100_000 + k, "07", "07A11"),
+                    ("j", 500_000 + k, "45", "45A48"),
+                ] {
+                    if !starts.is_empty() {
+                        starts.push(',');
+                    }
+                    starts.push_str(&format!(
+                        "('{}', '{AGB}', 'start', '{key}', '{nummer}', '{cat}', '{code}', '2025-01-01', '2025-01-06', \
+                         '1', 1, 'bench-305', 'a{k}{a}', '{ts}')",
+                        new_id()
+                    ));
+                }
+            }
             for d in &days {
                 if !regs.is_empty() {
                     regs.push(',');
@@ -136,6 +166,15 @@ async fn setup(store: &Store, n: u64, month: NaiveDate, started: bool) -> anyhow
         )))
         .execute(&mut *w.tx)
         .await?;
+        if started {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO deliveries (id, tenant_id, kind, bsn_hash, toewijzing_nummer, product_categorie, product_code, \
+                 toewijzing_ingangsdatum, begindatum, status_aanlevering, current, message_id, allocation_id, created_at) \
+                 VALUES {starts}"
+            )))
+            .execute(&mut *w.tx)
+            .await?;
+        }
         i = end;
     }
     w.commit().await?;
