@@ -461,6 +461,64 @@ pub async fn set_message_participant(
     Ok(())
 }
 
+/// An invoice or credit note a municipality received (`POST /invoices`).
+pub struct ReceivedDocument<'a> {
+    pub tenant: &'a str,
+    /// UBL `Invoice` or `CreditNote`.
+    pub bericht: &'a str,
+    pub seller: Option<&'a str>,
+    pub buyer: Option<&'a str>,
+    pub number: &'a str,
+    pub issue_date: Option<&'a str>,
+    /// Its normalised lines, as answered.
+    pub parsed: String,
+    pub raw: &'a [u8],
+}
+
+/// Stores a received invoice once: a resend (same seller, kind and
+/// number) gives the stored one's id and `true`, and changes nothing.
+pub async fn receive_document(
+    store: &crate::store::Store,
+    d: ReceivedDocument<'_>,
+) -> Result<(String, bool)> {
+    let mut w = store.begin_write().await?;
+    let existing: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM messages WHERE tenant_id = $1 AND direction = 'in' AND sender = $2 \
+         AND bericht = $3 AND identificatie = $4",
+    )
+    .bind(d.tenant)
+    .bind(d.seller)
+    .bind(d.bericht)
+    .bind(d.number)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    if let Some((id,)) = existing {
+        return Ok((id, true));
+    }
+    let id = new_id();
+    let row = MessageRow {
+        id: &id,
+        tenant: d.tenant,
+        direction: "in",
+        standard: "ubl",
+        bericht: d.bericht,
+        sender: d.seller,
+        receiver: d.buyer,
+        identificatie: Some(d.number),
+        dagtekening: d.issue_date,
+        participant_id: None,
+        status: "accepted",
+        retourcodes: "[]".into(),
+        findings: "[]".into(),
+        parsed: d.parsed,
+        raw: d.raw,
+        answer_of: None,
+    };
+    insert_messages(&mut w.tx, &[row]).await?;
+    w.commit().await?;
+    Ok((id, false))
+}
+
 /// Sets the group (or location) a participant attends; `None` clears it.
 /// The daily registration lists a group's participants.
 pub async fn set_group(

@@ -11,13 +11,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use sqlx::Row;
 
 use super::AppState;
 use super::routes::{ApiError, Auth, Body};
 use crate::adapter::ubl::{self, Dec};
 use crate::record::{apply, order};
-use crate::store::{TenantKind, new_id};
+use crate::store::TenantKind;
 
 fn unprocessable(nl: impl Into<String>, en: impl Into<String>, path: &str) -> Response {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, nl, en)
@@ -128,14 +127,9 @@ pub async fn post_invoice(
         .into_response();
     }
     let doc = &checked.document;
-    let oin: Option<String> = match sqlx::query("SELECT oin FROM tenants WHERE id = $1")
-        .bind(&tenant.id)
-        .fetch_one(state.store().pool())
-        .await
-        .and_then(|r| r.try_get("oin"))
-    {
+    let oin = match state.store().tenant_oin(&tenant.id).await {
         Ok(o) => o,
-        Err(e) => return ApiError::internal(e.into()).into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
     };
     let b = &doc.buyer;
     let names: Vec<&str> = [
@@ -173,44 +167,19 @@ pub async fn post_invoice(
         "total_cents": if doc.kind == ubl::Kind::CreditNote { -total } else { total },
         "lines": lines,
     });
-    let stored: anyhow::Result<(String, bool)> = async {
-        let mut w = state.store().begin_write().await?;
-        let existing = sqlx::query(
-            "SELECT id FROM messages WHERE tenant_id = $1 AND direction = 'in' AND sender = $2 \
-             AND bericht = $3 AND identificatie = $4",
-        )
-        .bind(&tenant.id)
-        .bind(seller.as_deref())
-        .bind(doc.kind.name())
-        .bind(&number)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-        if let Some(r) = existing {
-            return Ok((r.try_get("id")?, true));
-        }
-        let id = new_id();
-        let row = apply::MessageRow {
-            id: &id,
+    let stored = apply::receive_document(
+        state.store(),
+        apply::ReceivedDocument {
             tenant: &tenant.id,
-            direction: "in",
-            standard: "ubl",
             bericht: doc.kind.name(),
-            sender: seller.as_deref(),
-            receiver: oin.as_deref(),
-            identificatie: Some(&number),
-            dagtekening: doc.issue_date.as_deref(),
-            participant_id: None,
-            status: "accepted",
-            retourcodes: "[]".into(),
-            findings: "[]".into(),
+            seller: seller.as_deref(),
+            buyer: oin.as_deref(),
+            number: &number,
+            issue_date: doc.issue_date.as_deref(),
             parsed: answer.to_string(),
             raw: &body,
-            answer_of: None,
-        };
-        apply::insert_messages(&mut w.tx, &[row]).await?;
-        w.commit().await?;
-        Ok((id, false))
-    }
+        },
+    )
     .await;
     match stored {
         Ok((id, duplicate)) => {

@@ -274,6 +274,16 @@ impl Store {
         w.commit().await
     }
 
+    /// A municipality's government organisation number (OIN), if set.
+    pub async fn tenant_oin(&self, id: &str) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT oin FROM tenants WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(o,)| o))
+    }
+
     /// The tenant a bearer token belongs to.
     pub async fn tenant_for_token(&self, token: &str) -> Result<Option<Tenant>> {
         let hash = sha256_hex(&[token]);
