@@ -27,7 +27,7 @@ use sqlx::Row;
 use super::apply::{Tx, add_event, delivery_key};
 use crate::finding::Finding;
 use crate::message::{Message, NodeRef};
-use crate::store::{Tenant, new_id, now};
+use crate::store::{Backend, Params, Tenant, new_id, now};
 
 /// A delivery row: one StartProduct or StopProduct as it was sent.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -280,20 +280,33 @@ pub async fn history(tx: &mut Tx, tenant: &str, bsn_hash: &str, nummer: &str) ->
     Ok(h)
 }
 
-/// The current deliveries of every allocation of a tenant, by allocation id:
-/// what the start/stop run plans from.
-pub async fn by_allocation(tx: &mut Tx, tenant: &str) -> Result<HashMap<String, History>> {
-    let rows: Vec<Delivery> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM deliveries WHERE tenant_id = $1 AND current = 1 \
-         AND allocation_id IS NOT NULL ORDER BY created_at, id"
-    )))
-    .bind(tenant)
-    .fetch_all(&mut **tx)
-    .await?;
+/// The current deliveries of the tenant's allocations `ids`, by allocation
+/// id: what the start/stop run plans from. A few bounded statements, so a
+/// run that has little to plan reads little.
+pub async fn by_allocation(
+    tx: &mut Tx,
+    tenant: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, History>> {
     let mut out: HashMap<String, History> = HashMap::new();
-    for d in rows {
-        if let Some(a) = d.allocation_id.clone() {
-            out.entry(a).or_default().push(d);
+    for chunk in ids.chunks(256) {
+        let mut p = Params::new(Backend::of(tx));
+        let tenant_param = p.one();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM deliveries WHERE tenant_id = {tenant_param} AND current = 1 \
+             AND allocation_id IN ({}) ORDER BY created_at, id",
+            p.list(chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, Delivery>(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(tenant);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for d in q.fetch_all(&mut **tx).await? {
+            if let Some(a) = d.allocation_id.clone() {
+                out.entry(a).or_default().push(d);
+            }
         }
     }
     Ok(out)
