@@ -47,19 +47,6 @@ fn allocation_xml(
     common::allocation_xml(prefix, gemeente, AGB, ident, bsn, allocs)
 }
 
-fn dagbesteding<'a>(nummer: &'a str, ingang: &'a str) -> Alloc<'a> {
-    Alloc {
-        nummer,
-        categorie: "07",
-        code: "07A11",
-        ingang,
-        eind: None,
-        // 40 dagdelen a month: more than anyone here attends.
-        omvang: Some(("40", "16", "4")),
-        reden: None,
-    }
-}
-
 impl Api {
     /// A participant with one Wmo 0363 dagbesteding allocation.
     async fn dagbesteding(&self, ident: &str, bsn: &str, nummer: &str, ingang: &str) -> String {

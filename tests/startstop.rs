@@ -19,18 +19,6 @@ on_both_backends!(
 const AGB: &str = "73730112";
 const BSN: &str = "999901023";
 
-fn dagbesteding<'a>(nummer: &'a str, ingang: &'a str) -> Alloc<'a> {
-    Alloc {
-        nummer,
-        categorie: "07",
-        code: "07A11",
-        ingang,
-        eind: None,
-        omvang: Some(("40", "16", "4")),
-        reden: None,
-    }
-}
-
 /// `loket startstop` with this server's store, from the checkout (its
 /// mappings), returning the exit code and the JSON report.
 async fn startstop(s: &Server, args: &[&str]) -> (i32, Value) {

@@ -851,6 +851,9 @@ mod tests {
             let coded: Vec<&str> = law.stop.reasons.keys().map(String::as_str).collect();
             assert_eq!(named, coded, "{}", law.name);
         }
+        for law in &schema.standards {
+            assert_eq!(law.stop.temporary, delivery::TEMPORARY, "{}", law.name);
+        }
         let codes = reason_codes("volgens_plan").expect("codes");
         assert_eq!(codes.get("iwmo").map(String::as_str), Some("19"));
         assert_eq!(codes.get("ijw").map(String::as_str), Some("31"));

@@ -92,8 +92,8 @@ impl Delivery {
 }
 
 /// The temporary stop's RedenBeeindiging. Both code lists give it the same
-/// code, which the schema's `[stop] temporary` asserts at load (see
-/// `schema::StopCodes` and its test).
+/// code; a test in `engine::startstop` holds it equal to each law's
+/// `[stop] temporary`, so the data and the judging cannot drift apart.
 pub const TEMPORARY: &str = "20";
 
 /// The current deliveries of one ToewijzingNummer for one client.

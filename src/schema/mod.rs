@@ -183,11 +183,6 @@ impl StopCodes {
             .and_then(|r| self.by_reden_wijziging.get(r))
             .unwrap_or(&self.as_planned)
     }
-
-    /// Whether `code` is the temporary stop.
-    pub fn is_temporary(&self, code: &str) -> bool {
-        code == self.temporary
-    }
 }
 
 /// All standards loaded; look messages up by namespace.

@@ -542,6 +542,20 @@ pub struct Alloc<'a> {
     pub reden: Option<&'a str>,
 }
 
+/// A Wmo 0363 dagbesteding (07A11) allocation of 40 dagdelen a month: more
+/// than anyone in the tests attends.
+pub fn dagbesteding<'a>(nummer: &'a str, ingang: &'a str) -> Alloc<'a> {
+    Alloc {
+        nummer,
+        categorie: "07",
+        code: "07A11",
+        ingang,
+        eind: None,
+        omvang: Some(("40", "16", "4")),
+        reden: None,
+    }
+}
+
 /// The test client's Client with its Bsn, birth date and gender; the
 /// caller adds its Naam (a 301 has the full name, a 305 the short one).
 pub fn client(b: &mut Builder, bsn: &str) -> u32 {
