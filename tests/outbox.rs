@@ -636,13 +636,18 @@ async fn expired_lease_is_resent_and_the_receiver_answers_the_same(db: Db) {
     assert_eq!(cp.hits(), 0);
 
     // The "crashed" worker's send: the stored bytes reached the counterpart...
-    let raw: Vec<u8> = sqlx::query("SELECT raw FROM messages WHERE id = $1")
+    let stored = sqlx::query("SELECT raw, raw_encoding FROM messages WHERE id = $1")
         .bind(&id)
         .fetch_one(a.pool())
         .await
-        .expect("raw")
-        .try_get("raw")
         .expect("raw");
+    let raw = loket::store::body::unpack(
+        &stored
+            .try_get::<String, _>("raw_encoding")
+            .expect("encoding"),
+        stored.try_get("raw").expect("raw"),
+    )
+    .expect("unpacks");
     let first = reqwest::Client::new()
         .post(&cp.url)
         .header("content-type", "application/xml")

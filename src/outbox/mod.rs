@@ -28,7 +28,7 @@
 //! mapping when the message is queued, so a mapping changed later does not
 //! redirect a message already on its way.
 
-mod worker;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,6 +206,7 @@ pub async fn enqueue_document(tx: &mut Tx, out: OutgoingDocument<'_>) -> Result<
         .into());
     }
     let id = new_id();
+    let raw = crate::store::body::Packed::new(out.raw);
     let row = apply::MessageRow {
         id: &id,
         tenant: out.tenant_id,
@@ -220,8 +221,8 @@ pub async fn enqueue_document(tx: &mut Tx, out: OutgoingDocument<'_>) -> Result<
         status: QUEUED,
         retourcodes: "[]".to_string(),
         findings: "[]".to_string(),
-        parsed: out.parsed,
-        raw: out.raw,
+        parsed: Some(out.parsed),
+        raw: &raw,
         answer_of: None,
     };
     apply::insert_messages(tx, &[row])

@@ -151,23 +151,23 @@ async fn round(ctx: &Arc<Ctx>) -> Result<usize> {
 /// its lease ran out (its worker stopped mid-send). Only the oldest open
 /// row per counterpart is a candidate, which keeps each counterpart's
 /// messages in order.
+pub(crate) const CLAIM: &str = "SELECT o.message_id FROM outbox o \
+     WHERE ((o.state = $1 AND o.next_attempt_at <= $3) OR (o.state = $2 AND o.lease_until <= $3)) \
+     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.target = o.target \
+         AND p.state IN ($1, $2) AND p.message_id < o.message_id) \
+     ORDER BY o.next_attempt_at, o.message_id LIMIT $4";
+
 async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
     let settings = &ctx.outbox.settings;
     let ts = now();
-    let rows = sqlx::query(
-        "SELECT o.message_id FROM outbox o \
-         WHERE ((o.state = $1 AND o.next_attempt_at <= $3) OR (o.state = $2 AND o.lease_until <= $3)) \
-         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.target = o.target \
-             AND p.state IN ($1, $2) AND p.message_id < o.message_id) \
-         ORDER BY o.next_attempt_at, o.message_id LIMIT $4",
-    )
-    .bind(QUEUED)
-    .bind(SENDING)
-    .bind(&ts)
-    .bind(i64::try_from(settings.concurrency.max(1)).unwrap_or(8))
-    .fetch_all(ctx.store.pool())
-    .await
-    .context("reading due messages")?;
+    let rows = sqlx::query(CLAIM)
+        .bind(QUEUED)
+        .bind(SENDING)
+        .bind(&ts)
+        .bind(i64::try_from(settings.concurrency.max(1)).unwrap_or(8))
+        .fetch_all(ctx.store.pool())
+        .await
+        .context("reading due messages")?;
     let lease = stamp(Utc::now() + millis(settings.lease_ms));
     let mut claims = Vec::with_capacity(rows.len());
     for row in rows {
@@ -189,12 +189,15 @@ async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
         w.commit().await?;
         // Another worker was first.
         let Some(r) = claimed else { continue };
-        let raw: Vec<u8> = sqlx::query("SELECT raw FROM messages WHERE id = $1")
+        let stored = sqlx::query("SELECT raw, raw_encoding FROM messages WHERE id = $1")
             .bind(&id)
             .fetch_one(ctx.store.pool())
             .await
-            .context("reading the message")?
-            .try_get("raw")?;
+            .context("reading the message")?;
+        let raw = crate::store::body::unpack(
+            &stored.try_get::<String, _>("raw_encoding")?,
+            stored.try_get("raw")?,
+        )?;
         claims.push(Claim {
             message_id: id,
             tenant_id: r.try_get("tenant_id")?,

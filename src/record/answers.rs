@@ -160,40 +160,47 @@ struct Heen {
     raw: Vec<u8>,
 }
 
+/// The message an answer quotes: by BerichtIdentificatie, without the
+/// sender that leads the TR056 index (`messages_quoted`).
+pub(crate) const FIND_HEEN: &str = "SELECT id, participant_id, raw, raw_encoding FROM messages WHERE tenant_id = $1 \
+     AND direction = 'out' AND bericht = $2 AND receiver = $3 AND identificatie = $4 AND dagtekening = $5";
+
+/// Links an answer to its heenbericht unless one is linked already
+/// (`messages_answer_of`).
+pub(crate) const LINK_ANSWER: &str = "UPDATE messages SET answer_of = $1 WHERE id = $2 \
+     AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = $1)";
+
 /// Our outbound message that `answer` quotes.
 async fn find_heen(tx: &mut Tx, answer: &Answer<'_>) -> Result<Option<Heen>> {
-    let row = sqlx::query(
-        "SELECT id, participant_id, raw FROM messages WHERE tenant_id = $1 AND direction = 'out' \
-         AND bericht = $2 AND receiver = $3 AND identificatie = $4 AND dagtekening = $5",
-    )
-    .bind(answer.tenant)
-    .bind(answer.msg.def().answers.as_deref().unwrap_or_default())
-    .bind(answer.gemeente)
-    .bind(answer.ident)
-    .bind(answer.dagtekening)
-    .fetch_optional(&mut **tx)
-    .await
-    .context("looking up the answered message")?;
+    let row = sqlx::query(FIND_HEEN)
+        .bind(answer.tenant)
+        .bind(answer.msg.def().answers.as_deref().unwrap_or_default())
+        .bind(answer.gemeente)
+        .bind(answer.ident)
+        .bind(answer.dagtekening)
+        .fetch_optional(&mut **tx)
+        .await
+        .context("looking up the answered message")?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(Heen {
         id: r.try_get("id")?,
         participant_id: r.try_get("participant_id")?,
-        raw: r.try_get("raw")?,
+        raw: crate::store::body::unpack(
+            &r.try_get::<String, _>("raw_encoding")?,
+            r.try_get("raw")?,
+        )?,
     }))
 }
 
 /// Links the answer to the message it answers. Only the first answer is
 /// linked: a message has one answer (`answer_id` in `GET /messages/{id}`).
 async fn link_answer(tx: &mut Tx, answer: &str, heen: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE messages SET answer_of = $1 WHERE id = $2 \
-         AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = $1)",
-    )
-    .bind(heen)
-    .bind(answer)
-    .execute(&mut **tx)
-    .await
-    .context("linking the answer")?;
+    sqlx::query(LINK_ANSWER)
+        .bind(heen)
+        .bind(answer)
+        .execute(&mut **tx)
+        .await
+        .context("linking the answer")?;
     Ok(())
 }
 

@@ -9,9 +9,18 @@ use sqlx::{Any, Row, Transaction};
 use super::Received;
 use crate::adapter::istandaard::{Checked, json};
 use crate::message::{Message, NodeRef};
+use crate::store::body::Packed;
 use crate::store::{Backend, Params, Tenant, new_id, now, sha256_hex};
 
 pub type Tx = Transaction<'static, Any>;
+
+/// The TR056 lookup of a resend: the earlier message by its key
+/// (`messages_tr056`) and the retour that answered it (`messages_answer_of`).
+/// Every client recovers from a crash by resending, so this must not grow
+/// with the table ([`crate::store::plans`]).
+pub(crate) const FIND_PREVIOUS: &str = "SELECT m.id, m.status, m.retourcodes, a.raw AS answer, a.raw_encoding AS answer_encoding FROM messages m \
+     LEFT JOIN messages a ON a.answer_of = m.id AND a.direction = 'out' \
+     WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.sender = $2 AND m.bericht = $3 AND m.identificatie = $4";
 
 /// An earlier message with the same sender, berichtsoort and identification
 /// (TR056), with the retourbericht we answered it with.
@@ -22,19 +31,16 @@ pub async fn find_previous(
     bericht: &str,
     ident: &str,
 ) -> Result<Option<Received>> {
-    let row = sqlx::query(
-        "SELECT m.id, m.status, m.retourcodes, a.raw AS answer FROM messages m \
-         LEFT JOIN messages a ON a.answer_of = m.id AND a.direction = 'out' \
-         WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.sender = $2 AND m.bericht = $3 AND m.identificatie = $4",
-    )
-    .bind(tenant)
-    .bind(sender)
-    .bind(bericht)
-    .bind(ident)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row = sqlx::query(FIND_PREVIOUS)
+        .bind(tenant)
+        .bind(sender)
+        .bind(bericht)
+        .bind(ident)
+        .fetch_optional(&mut **tx)
+        .await?;
     let Some(row) = row else { return Ok(None) };
-    let answer: Option<Vec<u8>> = row.try_get("answer")?;
+    let answer =
+        crate::store::body::unpack_opt(row.try_get("answer_encoding")?, row.try_get("answer")?)?;
     let codes: String = row.try_get("retourcodes")?;
     Ok(Some(Received {
         message_id: row.try_get("id")?,
@@ -53,6 +59,27 @@ pub async fn find_previous(
 /// BerichtIdentificatie, as [`find_previous`] matches them.
 pub type ResendKey = (String, String, String, String);
 
+/// The statement of [`stored_keys`] for `n` keys: one `messages_tr056`
+/// lookup per key.
+pub(crate) fn stored_keys_sql(backend: Backend, n: usize) -> String {
+    let mut p = Params::new(backend);
+    let terms: Vec<String> = (0..n)
+        .map(|_| {
+            format!(
+                "(tenant_id = {} AND sender = {} AND bericht = {} AND identificatie = {})",
+                p.one(),
+                p.one(),
+                p.one(),
+                p.one()
+            )
+        })
+        .collect();
+    format!(
+        "SELECT tenant_id, sender, bericht, identificatie FROM messages WHERE direction = 'in' AND ({})",
+        terms.join(" OR ")
+    )
+}
+
 /// Which of `keys` the database already holds as inbound messages. One query
 /// for a whole batch, so the writer asks [`find_previous`] only for the
 /// messages that may be resends instead of for every message.
@@ -61,22 +88,7 @@ pub async fn stored_keys(tx: &mut Tx, keys: &[ResendKey]) -> Result<HashSet<Rese
     let backend = Backend::of(tx);
     // Bounded statements: well below every backend's parameter limit.
     for chunk in keys.chunks(256) {
-        let mut p = Params::new(backend);
-        let terms: Vec<String> = (0..chunk.len())
-            .map(|_| {
-                format!(
-                    "(tenant_id = {} AND sender = {} AND bericht = {} AND identificatie = {})",
-                    p.one(),
-                    p.one(),
-                    p.one(),
-                    p.one()
-                )
-            })
-            .collect();
-        let sql = format!(
-            "SELECT tenant_id, sender, bericht, identificatie FROM messages WHERE direction = 'in' AND ({})",
-            terms.join(" OR ")
-        );
+        let sql = stored_keys_sql(backend, chunk.len());
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(chunk.len() <= SMALL);
         for (tenant, sender, bericht, ident) in chunk {
             q = q
@@ -146,15 +158,15 @@ pub struct NewMessage<'a> {
 }
 
 pub async fn insert_message(tx: &mut Tx, m: NewMessage<'_>) -> Result<()> {
+    let raw = Packed::new(m.raw);
     let row = MessageRow {
         direction: m.direction,
         participant_id: m.participant_id,
         status: m.status,
         retourcodes: serde_json::to_string(m.retourcodes)?,
         findings: serde_json::to_string(&m.checked.findings)?,
-        parsed: json::to_json(&m.checked.message).to_string(),
         answer_of: m.answer_of,
-        ..MessageRow::of(&m.checked.message, m.id, m.tenant, m.raw)
+        ..MessageRow::of(&m.checked.message, m.id, m.tenant, &raw)
     };
     insert_messages(tx, &[row]).await
 }
@@ -175,15 +187,19 @@ pub struct MessageRow<'a> {
     pub status: &'a str,
     pub retourcodes: String,
     pub findings: String,
-    pub parsed: String,
-    pub raw: &'a [u8],
+    /// loket's JSON of the message where it cannot be derived from the
+    /// bytes (a UBL document's summary); `None` for iStandaarden messages,
+    /// whose JSON [`crate::record::read::message`] derives when shown.
+    pub parsed: Option<String>,
+    /// The bytes as stored ([`Packed`]).
+    pub raw: &'a Packed,
     pub answer_of: Option<&'a str>,
 }
 
 impl<'a> MessageRow<'a> {
     /// The row of an inbound `msg` with what its header says; status,
-    /// participant, codes, findings and parsed JSON are the caller's to set.
-    pub fn of(msg: &'a Message, id: &'a str, tenant: &'a str, raw: &'a [u8]) -> MessageRow<'a> {
+    /// participant, codes and findings are the caller's to set.
+    pub fn of(msg: &'a Message, id: &'a str, tenant: &'a str, raw: &'a Packed) -> MessageRow<'a> {
         MessageRow {
             id,
             tenant,
@@ -198,7 +214,7 @@ impl<'a> MessageRow<'a> {
             status: "",
             retourcodes: "[]".to_string(),
             findings: "[]".to_string(),
-            parsed: String::new(),
+            parsed: None,
             raw,
             answer_of: None,
         }
@@ -206,7 +222,7 @@ impl<'a> MessageRow<'a> {
 }
 
 /// Columns of a `messages` row, in the order [`insert_messages`] binds them.
-const MESSAGE_COLUMNS: usize = 17;
+const MESSAGE_COLUMNS: usize = 18;
 
 /// Inserts `rows` with one statement (a heenbericht and its retour go in
 /// together: one round trip to the database instead of two; the writer's
@@ -219,7 +235,7 @@ pub async fn insert_messages(tx: &mut Tx, rows: &[MessageRow<'_>]) -> Result<()>
     insert_rows(
         tx,
         "INSERT INTO messages (id, tenant_id, direction, standard, bericht, sender, receiver, identificatie, \
-         dagtekening, participant_id, status, retourcodes, findings, parsed, raw, answer_of, created_at)",
+         dagtekening, participant_id, status, retourcodes, findings, parsed, raw, raw_encoding, answer_of, created_at)",
         "",
         MESSAGE_COLUMNS,
         rows,
@@ -237,8 +253,9 @@ pub async fn insert_messages(tx: &mut Tx, rows: &[MessageRow<'_>]) -> Result<()>
                 .bind(m.status)
                 .bind(m.retourcodes.as_str())
                 .bind(m.findings.as_str())
-                .bind(m.parsed.as_str())
-                .bind(m.raw)
+                .bind(m.parsed.as_deref())
+                .bind(m.raw.bytes.as_slice())
+                .bind(m.raw.encoding)
                 .bind(m.answer_of)
                 .bind(ts.as_str())
         },
@@ -496,6 +513,7 @@ pub async fn receive_document(
         return Ok((id, true));
     }
     let id = new_id();
+    let raw = Packed::new(d.raw);
     let row = MessageRow {
         id: &id,
         tenant: d.tenant,
@@ -510,8 +528,8 @@ pub async fn receive_document(
         status: "accepted",
         retourcodes: "[]".into(),
         findings: "[]".into(),
-        parsed: d.parsed,
-        raw: d.raw,
+        parsed: Some(d.parsed),
+        raw: &raw,
         answer_of: None,
     };
     insert_messages(&mut w.tx, &[row]).await?;

@@ -34,6 +34,7 @@ use crate::adapter::istandaard::{
 use crate::finding::{Finding, Level};
 use crate::mapping::TenantMappings;
 use crate::schema::{Role, Schema};
+use crate::store::body::Packed;
 use crate::store::{Store, Tenant, new_id, now};
 
 /// Why an inbound message was not taken in at all (no retourbericht).
@@ -85,7 +86,6 @@ pub struct Ingest {
 /// One checked message waiting for the writer.
 struct Job {
     tenant: Tenant,
-    raw: Vec<u8>,
     prepared: Prepared,
     reply: oneshot::Sender<Result<Received>>,
 }
@@ -118,22 +118,23 @@ struct Prepared {
     structural: bool,
     /// The findings as stored, when the record adds none.
     findings_json: String,
-    /// The message as stored (`parsed`).
-    parsed: String,
+    /// The message's bytes as stored (compressed here, not in the writer).
+    raw: Packed,
     /// The retourbericht, when the record adds no findings (heenberichten only).
     retour: Option<Result<Retour, String>>,
 }
 
-/// A built retourbericht: the tree, its encoding, its codes and its JSON.
+/// A built retourbericht: the tree, its encoding (plain, as answered, and as
+/// stored) and its codes.
 struct Retour {
     message: crate::message::Message,
     xml: String,
+    packed: Packed,
     codes: Vec<String>,
-    parsed: String,
 }
 
 impl Prepared {
-    fn new(checked: Checked) -> Prepared {
+    fn new(checked: Checked, raw: &[u8]) -> Prepared {
         let structural = !checked.complete
             || checked
                 .findings
@@ -142,7 +143,7 @@ impl Prepared {
         Prepared {
             structural,
             findings_json: findings_json(&checked.findings),
-            parsed: parsed_json(&checked),
+            raw: Packed::new(raw),
             retour: build_retour(&checked),
             checked,
         }
@@ -162,9 +163,10 @@ fn build_retour(checked: &Checked) -> Option<Result<Retour, String>> {
                 collect_codes(message.root(), &mut codes);
                 codes.sort();
                 codes.dedup();
+                let xml = encode::encode(&message);
                 Ok(Retour {
-                    xml: encode::encode(&message),
-                    parsed: json::to_json(&message).to_string(),
+                    packed: Packed::new(xml.as_bytes()),
+                    xml,
                     codes,
                     message,
                 })
@@ -221,8 +223,7 @@ impl Ingest {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             tenant: tenant.clone(),
-            raw: raw.to_vec(),
-            prepared: Prepared::new(checked),
+            prepared: Prepared::new(checked, raw),
             reply,
         };
         self.writer
@@ -507,9 +508,8 @@ impl Verdict {
                 participant_id,
                 status: "sent",
                 retourcodes: retourcodes.clone(),
-                parsed: r.parsed.clone(),
                 answer_of: Some(&self.message_id),
-                ..apply::MessageRow::of(&r.message, &self.retour_id, tenant, r.xml.as_bytes())
+                ..apply::MessageRow::of(&r.message, &self.retour_id, tenant, &r.packed)
             });
         }
         rows.insert(
@@ -519,8 +519,7 @@ impl Verdict {
                 status: self.status(),
                 retourcodes,
                 findings: self.findings.clone(),
-                parsed: p.parsed.clone(),
-                ..apply::MessageRow::of(&p.checked.message, &self.message_id, tenant, &job.raw)
+                ..apply::MessageRow::of(&p.checked.message, &self.message_id, tenant, &p.raw)
             },
         );
         Ok(rows)
@@ -546,14 +545,16 @@ impl Ingest {
             serde_json::to_string(&[serde_json::json!({"nl": err.nl(), "en": err.to_string()})])?;
         let mut w = self.store.begin_write().await?;
         {
+            let raw = Packed::new(raw);
             sqlx::query(
-                    "INSERT INTO messages (id, tenant_id, direction, status, findings, raw, created_at) \
-                     VALUES ($1, $2, 'in', 'unusable', $3, $4, $5)",
+                    "INSERT INTO messages (id, tenant_id, direction, status, findings, raw, raw_encoding, created_at) \
+                     VALUES ($1, $2, 'in', 'unusable', $3, $4, $5, $6)",
                 )
                 .bind(new_id())
                 .bind(&tenant.id)
                 .bind(&findings)
-                .bind(raw)
+                .bind(raw.bytes.as_slice())
+                .bind(raw.encoding)
                 .bind(now())
                 .execute(&mut *w.tx)
                 .await

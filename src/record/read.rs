@@ -16,7 +16,9 @@ use sqlx::AnyPool;
 
 use super::review::{ReviewItem, explained_codes};
 use crate::adapter::istandaard::retourcodes::Explained;
-use crate::store::Tenant;
+use crate::adapter::istandaard::{self, Limits};
+use crate::schema::Schema;
+use crate::store::{Tenant, body};
 
 /// A participant's own data, as the record holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -214,10 +216,15 @@ pub struct MessageDetail {
     pub retourcodes: String,
     #[serde(serialize_with = "json_text")]
     pub findings: String,
+    /// Stored for documents with loket's own summary; derived from `raw`
+    /// for iStandaarden messages when read ([`message`]).
     #[serde(serialize_with = "json_opt")]
     pub parsed: Option<String>,
+    /// The bytes as exchanged (unpacked by [`message`]).
     #[serde(serialize_with = "lossy")]
     pub raw: Vec<u8>,
+    #[serde(skip)]
+    pub raw_encoding: String,
     pub answer_of: Option<String>,
     pub answer_id: Option<String>,
     #[serde(rename = "received_at")]
@@ -530,18 +537,36 @@ pub async fn participant_exists(pool: &AnyPool, tenant: &Tenant, id: &str) -> Re
     )
 }
 
-/// One stored message of `tenant`.
+/// A message with the id of its answer (`messages_answer_of`).
+pub(crate) const MESSAGE: &str = "SELECT m.id, m.direction, m.standard, m.bericht, m.sender, m.receiver, m.identificatie, \
+     m.dagtekening, m.participant_id, m.status, m.retourcodes, m.findings, m.parsed, m.raw, m.raw_encoding, m.answer_of, \
+     m.created_at, (SELECT a.id FROM messages a WHERE a.answer_of = m.id) AS answer_id \
+     FROM messages m WHERE m.id = $1 AND m.tenant_id = $2";
+
+/// One stored message of `tenant`, its bytes unpacked and, for an
+/// iStandaarden message, its JSON derived from them (the one place that
+/// shows it: storing it beside the bytes doubled what a message cost).
 pub async fn message(pool: &AnyPool, tenant: &Tenant, id: &str) -> Result<Option<MessageDetail>> {
-    Ok(sqlx::query_as(
-        "SELECT m.id, m.direction, m.standard, m.bericht, m.sender, m.receiver, m.identificatie, m.dagtekening, \
-         m.participant_id, m.status, m.retourcodes, m.findings, m.parsed, m.raw, m.answer_of, m.created_at, \
-         (SELECT a.id FROM messages a WHERE a.answer_of = m.id) AS answer_id \
-         FROM messages m WHERE m.id = $1 AND m.tenant_id = $2",
-    )
-    .bind(id)
-    .bind(&tenant.id)
-    .fetch_optional(pool)
-    .await?)
+    let row: Option<MessageDetail> = sqlx::query_as(MESSAGE)
+        .bind(id)
+        .bind(&tenant.id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(mut m) = row else { return Ok(None) };
+    m.raw = body::unpack(&m.raw_encoding, std::mem::take(&mut m.raw))?;
+    m.raw_encoding = body::IDENTITY.to_string();
+    if m.parsed.is_none() && matches!(m.standard.as_deref(), Some("iwmo" | "ijw")) {
+        // Messages loket wrote are checked with the outgoing limits: a
+        // large declaration must not be refused by its own check.
+        let limits = match m.direction.as_str() {
+            "out" => Limits::outgoing(),
+            _ => Limits::default(),
+        };
+        m.parsed = istandaard::check(Schema::builtin()?, &m.raw, &limits)
+            .ok()
+            .map(|c| super::parsed_json(&c));
+    }
+    Ok(Some(m))
 }
 
 /// Whether the participant was present on a day `allocation` covers
@@ -726,7 +751,9 @@ pub async fn financiers(pool: &AnyPool, tenant: &Tenant) -> Result<Vec<(String, 
 /// The message of a declaration as it was sent, for download.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeclarationDocument {
+    /// The bytes as sent (unpacked by [`declaration_document`]).
     pub raw: Vec<u8>,
+    pub raw_encoding: String,
     pub bericht: Option<String>,
     pub declaratie_nummer: String,
 }
@@ -737,14 +764,17 @@ pub async fn declaration_document(
     tenant: &Tenant,
     id: &str,
 ) -> Result<Option<DeclarationDocument>> {
-    Ok(sqlx::query_as(
-        "SELECT m.raw, m.bericht, d.declaratie_nummer FROM declarations d JOIN messages m ON m.id = d.message_id \
+    let row: Option<DeclarationDocument> = sqlx::query_as(
+        "SELECT m.raw, m.raw_encoding, m.bericht, d.declaratie_nummer FROM declarations d JOIN messages m ON m.id = d.message_id \
          WHERE d.tenant_id = $1 AND d.id = $2",
     )
     .bind(&tenant.id)
     .bind(id)
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    let Some(mut d) = row else { return Ok(None) };
+    d.raw = body::unpack(&d.raw_encoding, std::mem::take(&mut d.raw))?;
+    Ok(Some(d))
 }
 
 /// One participant with one of its allocations (or none), for the
@@ -863,6 +893,11 @@ impl RefusedMessage {
 
 /// Incoming messages loket refused, newest first (at most `limit`); only
 /// from `sender`, or received in `month` (`YYYY-MM`), when given.
+/// The refused inbound messages, newest first (`messages_refused`).
+pub(crate) const REFUSED: &str = "SELECT created_at, bericht, sender, status, retourcodes FROM messages \
+     WHERE tenant_id = $1 AND direction = 'in' AND status IN ('rejected', 'unusable') AND ($2 IS NULL OR sender = $2) \
+     AND ($3 IS NULL OR created_at LIKE $3) ORDER BY created_at DESC, id DESC LIMIT $4";
+
 pub async fn refused_messages(
     pool: &AnyPool,
     tenant: &Tenant,
@@ -870,17 +905,13 @@ pub async fn refused_messages(
     month: Option<&str>,
     limit: i64,
 ) -> Result<Vec<RefusedMessage>> {
-    Ok(sqlx::query_as(
-        "SELECT created_at, bericht, sender, status, retourcodes FROM messages WHERE tenant_id = $1 AND direction = 'in' \
-         AND status IN ('rejected', 'unusable') AND ($2 IS NULL OR sender = $2) AND ($3 IS NULL OR created_at LIKE $3) \
-         ORDER BY created_at DESC, id DESC LIMIT $4",
-    )
-    .bind(&tenant.id)
-    .bind(sender)
-    .bind(month.map(|m| format!("{m}%")))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+    Ok(sqlx::query_as(REFUSED)
+        .bind(&tenant.id)
+        .bind(sender)
+        .bind(month.map(|m| format!("{m}%")))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// The first day of the latest period the tenant declared, if any.

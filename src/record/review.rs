@@ -154,6 +154,15 @@ impl Filter<'_> {
         AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR participant_id = $4)";
 }
 
+/// The page of [`list`]: newest first whatever the filters
+/// (`review_items_recent`).
+pub(crate) fn list_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM review_items WHERE {} ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
+        Filter::WHERE
+    )
+}
+
 /// The tenant's items matching `f`, newest first, and how many match in all.
 pub async fn list(
     pool: &AnyPool,
@@ -162,18 +171,15 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ReviewItem>, i64)> {
-    let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM review_items WHERE {} ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
-        Filter::WHERE
-    )))
-    .bind(&tenant.id)
-    .bind(f.kind)
-    .bind(f.status)
-    .bind(f.participant)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(list_sql()))
+        .bind(&tenant.id)
+        .bind(f.kind)
+        .bind(f.status)
+        .bind(f.participant)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
     let total: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) AS n FROM review_items WHERE {}",
         Filter::WHERE

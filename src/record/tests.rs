@@ -140,8 +140,7 @@ fn job(xml: &str) -> Job {
             id: PROVIDER.to_string(),
             kind: TenantKind::Aanbieder,
         },
-        raw: xml.as_bytes().to_vec(),
-        prepared: Prepared::new(checked),
+        prepared: Prepared::new(checked, xml.as_bytes()),
         reply: oneshot::channel().0,
     }
 }

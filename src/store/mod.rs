@@ -7,6 +7,9 @@
 //! their placeholders from [`Params`]. SQLite runs in WAL mode with `synchronous=FULL`, so a commit
 //! has reached the disk before loket acknowledges a message.
 
+pub mod body;
+pub mod plans;
+
 use std::path::Path;
 use std::time::Duration;
 
