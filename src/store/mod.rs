@@ -7,6 +7,8 @@
 //! their placeholders from [`Params`]. SQLite runs in WAL mode with `synchronous=FULL`, so a commit
 //! has reached the disk before loket acknowledges a message.
 
+pub mod guards;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -202,6 +204,7 @@ impl Store {
             .run(&pool)
             .await
             .context("database migrations failed")?;
+        guards::install(&pool, backend).await?;
         Ok(Store {
             pool,
             backend,

@@ -22,6 +22,7 @@ use crate::registration::{
     self, Item, ItemOutcome, Mode, Reason, RegistrationInput, Stored, today,
 };
 use crate::server::AppState;
+use crate::server::access::Peer;
 
 /// What one click or key press registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,6 +405,7 @@ async fn day_form(
 /// stored when a row is wrong, and the form comes back as it was typed.
 pub async fn save_day(
     State(state): State<AppState>,
+    peer: Peer,
     Post(user, form): Post<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let date = parse_day(form.get("datum").map(String::as_str))?;
@@ -447,7 +449,7 @@ pub async fn save_day(
         items.push((pid.to_string(), input));
     }
     if bad.is_empty() && !items.is_empty() {
-        let outcome = store_items(&state, &user, items, "registratie", None).await?;
+        let outcome = store_items(&state, &user, &peer, items, "registratie", None).await?;
         match outcome {
             Ok(n) => {
                 let to = format!(
@@ -475,6 +477,7 @@ pub async fn save_day(
 async fn store_items(
     state: &AppState,
     user: &WebUser,
+    peer: &Peer,
     items: Vec<(String, RegistrationInput)>,
     source: &str,
     reason: Option<&str>,
@@ -501,6 +504,7 @@ async fn store_items(
             actor: &user.username,
             reason,
         }),
+        Some(&super::access::actor(user, peer)),
     )
     .await?;
     if outcome.has_errors() {
@@ -774,6 +778,7 @@ csrf_form!(Correction);
 /// `POST /registratie/week/correctie`: one day of one participant.
 pub async fn correct(
     State(state): State<AppState>,
+    peer: Peer,
     Post(user, f): Post<Correction>,
 ) -> Result<Response, WebError> {
     let date = parse_day(Some(&f.dag))?;
@@ -812,6 +817,7 @@ pub async fn correct(
     match store_items(
         &state,
         &user,
+        &peer,
         vec![(f.deelnemer.clone(), input)],
         "correctie",
         Some(reason),
