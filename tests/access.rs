@@ -195,6 +195,48 @@ async fn every_kind_of_access_is_logged_with_who_role_and_where(db: Db) {
             "the download in {other}'s log"
         );
     }
+    // The daily registration: the form is a view of everyone on it, a
+    // saved day a change, both by the begeleider.
+    let mut coach = WebClient::new(&s.base);
+    coach.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
+    let yesterday = (loket::registration::today() - chrono::Duration::days(1)).to_string();
+    let form = coach.get(&format!("/registratie?datum={yesterday}")).await;
+    assert_eq!(form.status, 200);
+    let listed = form
+        .body
+        .split("name=\"s.")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a participant on the form")
+        .to_string();
+    let field = format!("s.{listed}");
+    let saved = coach
+        .post(
+            "/registratie",
+            &[
+                ("csrf", &form.csrf()),
+                ("datum", &yesterday),
+                (&field, "aanwezig"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let theirs = log_of(&api, &listed).await;
+    assert!(has(
+        &theirs,
+        "jobcoach",
+        "begeleider",
+        "view",
+        "GET /registratie"
+    ));
+    assert!(has(
+        &theirs,
+        "jobcoach",
+        "begeleider",
+        "change",
+        "registrations"
+    ));
+
     // The tenant is the log's: stored with the demo tenant.
     let tenants: i64 = sqlx::query(
         "SELECT COUNT(*) FROM access_log WHERE participant_id = $1 AND tenant_id <> $2",
@@ -389,6 +431,10 @@ async fn the_avg_export_holds_every_kind_of_data_of_one_participant_only(db: Db)
         )
         .await;
     end_care(&api, &pid).await;
+    // The review queue names the participants of its items: a view.
+    assert_eq!(office.get("/afgekeurd?status=alle").await.status, 200);
+    let theirs = log_of(&api, &pid).await;
+    assert!(has(&theirs, "beheer", "beheer", "view", "GET /afgekeurd"));
 
     let reply = api.get(&format!("/participants/{pid}/export")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);

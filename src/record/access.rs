@@ -128,6 +128,10 @@ pub async fn record_in(
     participants: &[String],
 ) -> Result<()> {
     let at = now();
+    // One entry per participant and access, however often a page lists it.
+    let mut participants = participants.to_vec();
+    participants.sort();
+    participants.dedup();
     for chunk in participants.chunks(CHUNK) {
         let mut p = Params::new(crate::store::Backend::of(&w.tx));
         let sql = format!(

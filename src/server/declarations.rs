@@ -188,9 +188,7 @@ pub async fn get(
     let lines = read::prestaties(pool, tenant, read::Prestaties::InDeclaration(&id))
         .await
         .map_err(internal)?;
-    let mut participants: Vec<String> = lines.iter().map(|l| l.participant_id.clone()).collect();
-    participants.sort();
-    participants.dedup();
+    let participants: Vec<String> = lines.iter().map(|l| l.participant_id.clone()).collect();
     caller
         .log(
             &state,

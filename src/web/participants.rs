@@ -62,9 +62,7 @@ pub async fn list(
     let financier = q.financier.as_deref().filter(|f| !f.is_empty());
     let rows = read::overview(state.store().pool(), &user.tenant, group, financier).await?;
     // The list shows names: a view of every participant on it.
-    let mut shown: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    shown.sort();
-    shown.dedup();
+    let shown: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     log(&state, &user, &peer, Kind::View, "GET /deelnemers", &shown).await?;
     let soon = (today() + Duration::days(ENDING_SOON_DAYS)).to_string();
     let now = today().to_string();

@@ -18,6 +18,7 @@ use sqlx::Row;
 
 use super::auth::{Post, WebUser, csrf_form};
 use super::{WebError, csrf_field, financier_kind_nl, name_of, page};
+use crate::record::access::Kind;
 use crate::registration::{
     self, Item, ItemOutcome, Mode, Reason, RegistrationInput, Stored, today,
 };
@@ -276,11 +277,12 @@ fn group_param(g: Option<&str>) -> Option<String> {
 pub async fn day(
     State(state): State<AppState>,
     user: WebUser,
+    peer: Peer,
     Query(q): Query<DayQuery>,
 ) -> Result<Response, WebError> {
     let date = parse_day(q.datum.as_deref())?;
     let group = group_param(q.groep.as_deref());
-    let body = day_form(
+    let (body, shown) = day_form(
         &state,
         &user,
         group.as_deref(),
@@ -290,11 +292,14 @@ pub async fn day(
         q.opgeslagen,
     )
     .await?;
+    let object = "GET /registratie";
+    super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
     Ok(page("Dagregistratie", Some(&user), body))
 }
 
 /// The day form; `submitted` and `errors` when a save failed, so nothing
-/// typed is lost.
+/// typed is lost. With it the ids of the participants it shows, whose
+/// views the caller logs.
 async fn day_form(
     state: &AppState,
     user: &WebUser,
@@ -303,7 +308,7 @@ async fn day_form(
     submitted: &HashMap<String, String>,
     errors: &[(String, String)],
     saved: Option<usize>,
-) -> Result<Markup, WebError> {
+) -> Result<(Markup, Vec<String>), WebError> {
     let tenant = &user.tenant.id;
     let groups = crate::record::read::groups(state.store().pool(), &user.tenant).await?;
     let mut people = expected(state, tenant, group, date, date).await?;
@@ -318,7 +323,8 @@ async fn day_form(
         .map(|(p, e)| (p.as_str(), e.as_str()))
         .collect();
     let field = |prefix: &str, id: &str| submitted.get(&format!("{prefix}.{id}")).cloned();
-    Ok(html! {
+    let shown = people.iter().map(|p| p.id.clone()).collect();
+    let body = html! {
         h1 { "Dagregistratie" }
         form.filters method="get" action="/registratie" {
             label { "Groep"
@@ -398,7 +404,8 @@ async fn day_form(
                 }
             }
         }
-    })
+    };
+    Ok((body, shown))
 }
 
 /// `POST /registratie`: the rows with a choice, as one batch; nothing is
@@ -463,7 +470,9 @@ pub async fn save_day(
     } else if items.is_empty() && bad.is_empty() {
         bad.push((String::new(), "er is niets gekozen".to_string()));
     }
-    let body = day_form(&state, &user, group.as_deref(), date, &form, &bad, None).await?;
+    let (body, shown) = day_form(&state, &user, group.as_deref(), date, &form, &bad, None).await?;
+    let object = "POST /registratie";
+    super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
     Ok((
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         page("Dagregistratie", Some(&user), body),
@@ -582,6 +591,7 @@ fn short(s: &Stored) -> String {
 pub async fn week(
     State(state): State<AppState>,
     user: WebUser,
+    peer: Peer,
     Query(q): Query<WeekQuery>,
 ) -> Result<Response, WebError> {
     let any_day = parse_day(q.week.as_deref())?;
@@ -591,6 +601,9 @@ pub async fn week(
     let tenant = &user.tenant.id;
     let groups = crate::record::read::groups(state.store().pool(), &user.tenant).await?;
     let people = expected(&state, tenant, group.as_deref(), monday, sunday).await?;
+    let shown: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
+    let object = "GET /registratie/week";
+    super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
     let regs = current(&state, tenant, monday, sunday).await?;
     let days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
     let editing = match (&q.deelnemer, q.dag.as_deref()) {
