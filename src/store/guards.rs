@@ -48,6 +48,20 @@ pub async fn install(pool: &AnyPool, backend: Backend) -> Result<()> {
             .is_some();
             if !present {
                 let mut tx = pool.begin().await?;
+                // Two processes opening a new database at once: the second
+                // waits here and then finds the triggers.
+                sqlx::query("SELECT pg_advisory_xact_lock(7513)")
+                    .execute(&mut *tx)
+                    .await?;
+                let done = sqlx::query(
+                    "SELECT 1 FROM pg_trigger WHERE tgname = 'access_log_append_only' AND NOT tgisinternal",
+                )
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+                if done {
+                    return Ok(());
+                }
                 tx.execute(POSTGRES_FUNCTION)
                     .await
                     .context("installing the append-only function")?;

@@ -385,7 +385,16 @@ pub async fn export_page(
         }
         h2 { "Verzoeken" }
         @if x.requests.is_empty() { p { "Geen." } } @else {
-            ul { @for q in &x.requests { li { code { (q) } } } }
+            table {
+                thead { tr { th { "Datum" } th { "Bericht" } th { "Referentie" } th { "Status" } th { "Gevraagd" } } }
+                tbody { @for q in &x.requests { tr {
+                    td { (q["created_at"].as_str().unwrap_or("")) }
+                    td { (q["bericht"].as_str().unwrap_or("")) }
+                    td { code { (q["referentie_aanbieder"].as_str().unwrap_or("")) } }
+                    td { (q["status"].as_str().unwrap_or("")) }
+                    td { code { (q["request"]) } }
+                } } }
+            }
         }
         h2 { "Einde van de zorg" }
         @if x.ends_of_care.is_empty() { p { "Geen." } } @else {
