@@ -641,6 +641,16 @@ async fn retention_pseudonymises_exactly_the_participants_past_the_period(db: Db
     for id in &ended {
         end_care(&api, id).await;
     }
+    // Care that began again after its end (a new allocation without an
+    // end, starting tomorrow) is care.
+    let (again, _) = people[4].clone();
+    end_care(&api, &again).await;
+    sqlx::query("UPDATE allocations SET ingangsdatum = $1 WHERE participant_id = $2")
+        .bind((today + chrono::Duration::days(1)).to_string())
+        .bind(&again)
+        .execute(pool)
+        .await
+        .expect("care again");
     let kept_bsn = people[0].1.clone();
     let names: Vec<String> = sqlx::query("SELECT name_json FROM participants")
         .fetch_all(pool)

@@ -5,8 +5,9 @@
 //! The count starts at the participant's last day of care: the latest of
 //! the allocations' Einddatum, a registered end of care, the last
 //! registered day, the last declared period and the last message about the
-//! participant. A participant with an allocation without Einddatum (and no
-//! registered end of care) is still in care and never counted.
+//! participant. A participant with an allocation without Einddatum that
+//! began after the last registered end of care (or with no end registered)
+//! is still in care and never counted.
 //!
 //! What happens to a participant past the period, in one transaction:
 //! - the BSN becomes a random pseudonym (`pseudoniem-` and 32 hex digits;
@@ -174,7 +175,8 @@ async fn due(store: &Store, tenant: &Tenant, cutoff: NaiveDate) -> Result<Vec<(S
     let rows = sqlx::query(
         "SELECT p.id, \
            (SELECT COUNT(*) FROM allocations a WHERE a.participant_id = p.id AND a.einddatum IS NULL \
-              AND a.status <> 'withdrawn') AS open_ended, \
+              AND a.status <> 'withdrawn' AND a.ingangsdatum > COALESCE((SELECT MAX(e.end_date) \
+              FROM participant_ends e WHERE e.participant_id = p.id), '')) AS open_ended, \
            (SELECT MAX(e.end_date) FROM participant_ends e WHERE e.participant_id = p.id) AS ended, \
            (SELECT MAX(a.einddatum) FROM allocations a WHERE a.participant_id = p.id) AS allocation_end, \
            (SELECT MAX(r.day) FROM registrations r WHERE r.participant_id = p.id) AS last_day, \
@@ -190,9 +192,10 @@ async fn due(store: &Store, tenant: &Tenant, cutoff: NaiveDate) -> Result<Vec<(S
     let cutoff = cutoff.to_string();
     let mut out = Vec::new();
     for r in rows {
+        // An allocation without an end that began after the last
+        // registered end of care (or with no end registered): in care.
         let open_ended: i64 = r.try_get("open_ended")?;
-        let ended: Option<String> = r.try_get("ended")?;
-        if open_ended > 0 && ended.is_none() {
+        if open_ended > 0 {
             continue;
         }
         let mut last: Option<String> = None;
