@@ -87,6 +87,27 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Pseudonymise the participants whose care ended more than `[retention] years` ago (the daemon runs this daily).
+    /// Exit 0 done, 2 not possible.
+    Retention {
+        /// The day to count back from (default: today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Overrides `[retention] years`.
+        #[arg(long)]
+        years: Option<u32>,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Report who is past the period; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Print the retourbericht (or 325 declaratie-antwoord) for a heenbericht.
     Retour {
         /// Dagtekening of the retour (default: today).
@@ -360,6 +381,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .await
             })?;
             print_report(&report, report.text(), report.notices.is_empty(), run.json)
+        }
+        Command::Retention {
+            date,
+            years,
+            tenant,
+            dry_run,
+            json,
+            store,
+        } => {
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            let mut settings = config.retention.clone();
+            if let Some(y) = years {
+                settings.years = y;
+            }
+            let today = date.unwrap_or_else(|| chrono::Local::now().date_naive());
+            let report = runtime()?.block_on(async {
+                let store = config.open_store().await?;
+                crate::record::retention::run(&store, &settings, today, tenant.as_deref(), dry_run)
+                    .await
+            })?;
+            print_report(&report, report.text(), true, json)
         }
         Command::Tenant {
             command: TenantCommand::Add { id, oin, store },

@@ -33,6 +33,9 @@ pub struct Config {
     pub outbox: crate::outbox::Settings,
     /// `[startstop]`: the daemon's daily start/stop run.
     pub startstop: crate::engine::daily::Settings,
+    /// `[retention]`: years after the last day of care, then pseudonymised
+    /// (in the daily run).
+    pub retention: crate::record::retention::Settings,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             mappings_dir: PathBuf::from("mappings"),
             outbox: crate::outbox::Settings::default(),
             startstop: crate::engine::daily::Settings::default(),
+            retention: crate::record::retention::Settings::default(),
         }
     }
 }
@@ -151,7 +155,11 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
     let worker = state
         .outbox
         .start(state.ingest.clone(), state.metrics.clone())?;
-    let daily = crate::engine::daily::Daily::start(state.clone(), config.startstop.clone());
+    let daily = crate::engine::daily::Daily::start(
+        state.clone(),
+        config.startstop.clone(),
+        config.retention.clone(),
+    );
     let served = server::serve(state, config.listen).await;
     daily.stop().await;
     watchers.stop().await;

@@ -134,6 +134,7 @@ async fn the_daemon_runs_starts_and_stops_without_a_declaration_run(db: Db) {
     let daily = loket::engine::daily::Daily::start(
         s.state.clone(),
         loket::engine::daily::Settings::default(),
+        loket::record::retention::Settings::default(),
     );
     let mut sent = 0;
     for _ in 0..200 {
@@ -160,6 +161,10 @@ async fn the_daemon_runs_starts_and_stops_without_a_declaration_run(db: Db) {
         loket::engine::daily::Settings {
             enabled: false,
             ..loket::engine::daily::Settings::default()
+        },
+        loket::record::retention::Settings {
+            enabled: false,
+            ..loket::record::retention::Settings::default()
         },
     );
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -47,14 +47,26 @@ pub struct Daily {
 }
 
 impl Daily {
-    pub fn start(state: AppState, settings: Settings) -> Daily {
+    /// Starts the daily task: the start/stop run when `settings.enabled`,
+    /// and the retention run (`[retention] enabled`) at the same time of
+    /// day, after it.
+    pub fn start(
+        state: AppState,
+        settings: Settings,
+        retention: crate::record::retention::Settings,
+    ) -> Daily {
         let (stop, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
-            if !settings.enabled {
+            if !settings.enabled && !retention.enabled {
                 return;
             }
             loop {
-                run_all(&state).await;
+                if settings.enabled {
+                    run_all(&state).await;
+                }
+                if retention.enabled {
+                    run_retention(&state, &retention).await;
+                }
                 let wait = until(settings.at);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -79,6 +91,16 @@ fn until(at: NaiveTime) -> Duration {
         next += TimeDelta::days(1);
     }
     (next - now).to_std().unwrap_or(Duration::from_secs(3_600))
+}
+
+/// The retention run over every tenant, as of today; a failure is logged
+/// (the next day's run takes it up again: it is idempotent).
+async fn run_retention(state: &AppState, settings: &crate::record::retention::Settings) {
+    let today = crate::registration::today();
+    if let Err(e) = crate::record::retention::run(state.store(), settings, today, None, false).await
+    {
+        tracing::error!(error = %format!("{e:#}"), "retention run failed");
+    }
 }
 
 /// One run for every provider tenant; a failure is logged and the other

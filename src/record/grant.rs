@@ -1194,6 +1194,7 @@ pub async fn perform(
     tenant: &Tenant,
     action: Action<'_>,
     today: NaiveDate,
+    access: &super::access::Actor,
 ) -> Result<Outcome> {
     let mut w = store.begin_write().await?;
     let outcome = match action {
@@ -1205,7 +1206,17 @@ pub async fn perform(
             answer(&mut w, schema, mappings, tenant, id, input, today).await?
         }
     };
-    if matches!(outcome, Outcome::Sent(_)) {
+    if let Outcome::Sent(sent) = &outcome {
+        // NEN 7513: the change commits with its access log entry.
+        super::access::record_in(
+            &mut w,
+            &tenant.id,
+            access,
+            super::access::Kind::Change,
+            &format!("{} {}", sent.bericht, sent.message_id),
+            std::slice::from_ref(&sent.participant_id),
+        )
+        .await?;
         w.commit().await?;
     }
     Ok(outcome)

@@ -8,16 +8,19 @@
 //! then hands back the retourbericht: a message is acknowledged only after it
 //! is durably stored, and never half-applied.
 
+pub mod access;
 pub mod answers;
 pub mod apply;
 pub mod declared;
 pub mod delivery;
+pub mod export;
 pub mod grant;
 pub mod import;
 mod lookahead;
 pub mod order;
 pub mod read;
 pub mod requests;
+pub mod retention;
 pub mod review;
 pub mod rules;
 

@@ -701,7 +701,7 @@ pub async fn import(
             label: format!("{}:{}", file.display(), r.line),
         })
         .collect();
-    let outcome = register(store, tenant, items, registered_by, mode, today, None)
+    let outcome = register(store, tenant, items, registered_by, mode, today, None, None)
         .await
         .map_err(ImportError::Store)?;
     Ok(ImportReport { parsed, outcome })

@@ -716,6 +716,7 @@ pub fn today() -> NaiveDate {
 /// Validates and stores a batch of registrations for `tenant`, in one
 /// transaction. With [`Mode::AllOrNothing`] a batch with any failed item
 /// stores nothing (every item is still checked and reported).
+#[allow(clippy::too_many_arguments)]
 pub async fn register(
     store: &Store,
     tenant: &str,
@@ -724,6 +725,7 @@ pub async fn register(
     mode: Mode,
     today: NaiveDate,
     audit: Option<Audit<'_>>,
+    access: Option<&crate::record::access::Actor>,
 ) -> Result<Outcome> {
     let checked: Vec<Result<Valid, Vec<ItemError>>> = items
         .iter()
@@ -738,7 +740,7 @@ pub async fn register(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_register(store, tenant, &items, &checked, mode, audit).await {
+        match try_register(store, tenant, &items, &checked, mode, audit, access).await {
             Err(e) if attempt < 5 && is_unique_violation(&e) => {
                 tracing::debug!(
                     attempt,
@@ -792,6 +794,7 @@ async fn try_register(
     checked: &[Result<Valid, Vec<ItemError>>],
     mode: Mode,
     audit: Option<Audit<'_>>,
+    access: Option<&crate::record::access::Actor>,
 ) -> Result<Outcome> {
     let mut w = store.begin_write().await?;
     // Batches of one tenant follow each other:
@@ -1042,6 +1045,30 @@ async fn try_register(
                 .await?;
             }
         }
+    }
+    if let Some(actor) = access {
+        // NEN 7513: each participant whose days changed, with the batch.
+        let mut changed: Vec<String> = results
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.outcome,
+                    ItemOutcome::Created { .. } | ItemOutcome::Corrected { .. }
+                )
+            })
+            .filter_map(|r| r.participant_id.clone())
+            .collect();
+        changed.sort();
+        changed.dedup();
+        crate::record::access::record_in(
+            &mut w,
+            tenant,
+            actor,
+            crate::record::access::Kind::Change,
+            "registrations",
+            &changed,
+        )
+        .await?;
     }
     w.commit().await?;
     Ok(Outcome {

@@ -12,10 +12,11 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::AppState;
-use super::routes::{ApiError, Auth, Body};
+use super::access::Caller;
+use super::routes::{ApiError, Body};
 use crate::record::grant::{self, Action, ChangeInput, GrantInput, Outcome};
 use crate::registration::today;
-use crate::store::{Tenant, TenantKind};
+use crate::store::TenantKind;
 
 /// Only a municipality grants allocations and answers requests: 403 for a
 /// provider.
@@ -71,16 +72,17 @@ pub(crate) fn answer(state: &AppState, outcome: anyhow::Result<Outcome>) -> Resp
 
 /// `POST /allocations` from a municipality (`schemas/api/grant.json`): new
 /// allocations at one provider, sent as a 301.
-pub async fn grant(state: &AppState, tenant: &Tenant, body: &[u8]) -> Response {
+pub async fn grant(state: &AppState, caller: &Caller, body: &[u8]) -> Response {
     let input: GrantInput = match input("grant", body) {
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
-    perform(state, tenant, Action::Grant(&input)).await
+    perform(state, caller, Action::Grant(&input)).await
 }
 
 /// Performs what a municipality asked for and answers it over HTTP.
-async fn perform(state: &AppState, tenant: &Tenant, action: Action<'_>) -> Response {
+async fn perform(state: &AppState, caller: &Caller, action: Action<'_>) -> Response {
+    let tenant = &caller.tenant;
     let mappings = state.mappings.for_tenant(&tenant.id);
     let outcome = grant::perform(
         state.store(),
@@ -89,6 +91,7 @@ async fn perform(state: &AppState, tenant: &Tenant, action: Action<'_>) -> Respo
         tenant,
         action,
         today(),
+        &caller.actor,
     )
     .await;
     answer(state, outcome)
@@ -100,10 +103,11 @@ async fn perform(state: &AppState, tenant: &Tenant, action: Action<'_>) -> Respo
 /// so); another tenant's allocation is 404.
 pub async fn change(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: Caller,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> Response {
+    let tenant = &caller.tenant;
     if let Err(e) = only_municipalities(tenant.kind) {
         return e.into_response();
     }
@@ -111,7 +115,7 @@ pub async fn change(
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
-    perform(&state, &tenant, Action::Change(&id, &input)).await
+    perform(&state, &caller, Action::Change(&id, &input)).await
 }
 
 /// `POST /requests/{id}/answer` (`schemas/api/request-answer.json`): a
@@ -121,10 +125,11 @@ pub async fn change(
 /// one this tenant sent, is 404.
 pub async fn answer_request(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: Caller,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> Response {
+    let tenant = &caller.tenant;
     if let Err(e) = only_municipalities(tenant.kind) {
         return e.into_response();
     }
@@ -132,5 +137,5 @@ pub async fn answer_request(
         Ok(i) => i,
         Err(e) => return e.into_response(),
     };
-    perform(&state, &tenant, Action::Answer(&id, &input)).await
+    perform(&state, &caller, Action::Answer(&id, &input)).await
 }

@@ -172,20 +172,31 @@ pub async fn list(
 }
 
 /// `GET /declarations/{id}`: one declaration with its prestaties
-/// (`schemas/api/declaration-list.json`). Lines name the participant by id.
+/// (`schemas/api/declaration-list.json`). Lines name the participant by id;
+/// logged as a view of each participant with a line in it.
 pub async fn get(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let tenant = &caller.tenant;
     let pool = state.store().pool();
-    let declaration = read::declaration(pool, &tenant, &id)
+    let declaration = read::declaration(pool, tenant, &id)
         .await
         .map_err(internal)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found"))?;
-    let lines = read::prestaties(pool, &tenant, read::Prestaties::InDeclaration(&id))
+    let lines = read::prestaties(pool, tenant, read::Prestaties::InDeclaration(&id))
         .await
         .map_err(internal)?;
+    let participants: Vec<String> = lines.iter().map(|l| l.participant_id.clone()).collect();
+    caller
+        .log(
+            &state,
+            crate::record::access::Kind::View,
+            &format!("GET /declarations/{id}"),
+            &participants,
+        )
+        .await?;
     let mut out = json!(declaration);
     out["prestaties"] = json!(lines);
     Ok(Json(out))
@@ -196,7 +207,7 @@ pub async fn get(
 /// every started allocation with the matching RedenBeeindiging.
 pub async fn end(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> Response {
@@ -217,7 +228,8 @@ pub async fn end(
         .with_paths(vec!["/date".into()])
         .into_response();
     };
-    match read::participant_exists(state.store().pool(), &tenant, &id).await {
+    let tenant = &caller.tenant;
+    match read::participant_exists(state.store().pool(), tenant, &id).await {
         Ok(true) => {}
         Ok(false) => {
             return ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
@@ -227,7 +239,24 @@ pub async fn end(
     }
     let reason = value["reason"].as_str().unwrap_or_default();
     let by = value["registered_by"].as_str().unwrap_or_default();
-    match engine::startstop::register_end(state.store(), &tenant.id, &id, date, reason, by).await {
+    // The end and its access log entry commit together.
+    let registered = async {
+        let mut w = state.store().begin_write().await?;
+        let end_id =
+            engine::startstop::register_end_in(&mut w, &tenant.id, &id, date, reason, by).await?;
+        crate::record::access::record_in(
+            &mut w,
+            &tenant.id,
+            &caller.actor,
+            crate::record::access::Kind::Change,
+            "POST /participants/{id}/end",
+            std::slice::from_ref(&id),
+        )
+        .await?;
+        w.commit().await?;
+        Ok::<_, anyhow::Error>(end_id)
+    };
+    match registered.await {
         Ok(end_id) => (
             StatusCode::CREATED,
             Json(json!({

@@ -114,6 +114,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "request-list",
         include_str!("../../schemas/api/request-list.json"),
     ),
+    (
+        "access-log",
+        include_str!("../../schemas/api/access-log.json"),
+    ),
+    (
+        "participant-export",
+        include_str!("../../schemas/api/participant-export.json"),
+    ),
 ];
 
 /// Every schema by its `$id`, so one schema can `$ref` a part of another

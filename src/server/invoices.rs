@@ -33,12 +33,13 @@ fn unprocessable(nl: impl Into<String>, en: impl Into<String>, path: &str) -> Re
 /// instead ([`super::allocations::grant`], `schemas/api/grant.json`).
 pub async fn post_allocation(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Body(body): Body,
 ) -> Response {
-    if tenant.kind == TenantKind::Gemeente {
-        return super::allocations::grant(&state, &tenant, &body).await;
+    if caller.tenant.kind == TenantKind::Gemeente {
+        return super::allocations::grant(&state, &caller, &body).await;
     }
+    let tenant = caller.tenant;
     let v = match super::input::parse_body("allocation", &body) {
         Ok(v) => v,
         Err(e) => return e.into_response(),

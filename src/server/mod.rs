@@ -8,6 +8,7 @@
 //! answers 404, never 403). Logs and metrics carry the route template and a
 //! request id, never the raw path, a BSN or a name.
 
+pub mod access;
 pub mod allocations;
 pub mod declarations;
 pub mod input;
@@ -92,10 +93,15 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "loket is listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("server failed")
+    // The peer address reaches handlers as ConnectInfo: the access log
+    // records where an access came from (server::access::Peer).
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("server failed")
 }
 
 async fn shutdown() {

@@ -30,9 +30,10 @@ fn internal(e: &anyhow::Error) -> ApiError {
 /// because an item was wrong, 400 the body does not match the schema.
 pub async fn post_registrations(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Body(body): Body,
 ) -> Response {
+    let tenant = &caller.tenant;
     let value = match super::input::parse_body("registrations", &body) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
@@ -74,6 +75,7 @@ pub async fn post_registrations(
         mode,
         registration::today(),
         None,
+        Some(&caller.actor),
     )
     .await
     {

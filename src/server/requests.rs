@@ -23,7 +23,12 @@ use crate::registration::today;
 /// allocation, a BSN failing the elfproef: with the path) or the message
 /// breaks a rule of the standard (every finding in Dutch and English;
 /// nothing stored); 404 an unknown participant id.
-pub async fn post(State(state): State<AppState>, Auth(tenant): Auth, Body(body): Body) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    caller: super::access::Caller,
+    Body(body): Body,
+) -> Response {
+    let tenant = &caller.tenant;
     if let Err(e) = super::declarations::only_providers(tenant.kind) {
         return e.into_response();
     }
@@ -38,14 +43,32 @@ pub async fn post(State(state): State<AppState>, Auth(tenant): Auth, Body(body):
         Err(e) => return ApiError::internal(anyhow::Error::from(e)).into_response(),
     };
     let mappings = state.mappings.for_tenant(&tenant.id);
-    let outcome = requests::compose(
-        state.store(),
-        state.ingest.schema,
-        mappings,
-        &tenant.id,
-        &input,
-        today(),
-    )
+    // The request and its access log entry commit together.
+    let outcome = async {
+        let mut w = state.store().begin_write().await?;
+        let outcome = requests::compose_in(
+            &mut w,
+            state.ingest.schema,
+            mappings,
+            &tenant.id,
+            &input,
+            today(),
+        )
+        .await?;
+        if let Outcome::Created(c) = &outcome {
+            crate::record::access::record_in(
+                &mut w,
+                &tenant.id,
+                &caller.actor,
+                crate::record::access::Kind::Change,
+                &format!("POST /requests {}", c.message_id),
+                std::slice::from_ref(&c.participant_id),
+            )
+            .await?;
+            w.commit().await?;
+        }
+        Ok::<_, anyhow::Error>(outcome)
+    }
     .await;
     let created = match outcome {
         Ok(Outcome::Created(c)) => c,

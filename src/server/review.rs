@@ -100,10 +100,11 @@ pub async fn get_item(
 /// marks the item resolved and answers it as it now is.
 pub async fn resolve(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> Result<Json<review::ReviewItem>, ApiError> {
+    let tenant = &caller.tenant;
     let input = super::input::parse_body("review-resolve", &body)?;
     let by = input
         .get("resolved_by")
@@ -133,9 +134,27 @@ pub async fn resolve(
             ));
         }
     }
+    // An item about a participant: a change of its record (the item's
+    // participant never changes, so it is read from the item as resolved).
+    let participant = review::get(store.pool(), tenant, &id)
+        .await
+        .map_err(ApiError::internal)?
+        .and_then(|i| i.participant_id);
+    if let Some(p) = participant {
+        crate::record::access::record_in(
+            &mut w,
+            &tenant.id,
+            &caller.actor,
+            crate::record::access::Kind::Change,
+            "POST /review/{id}/resolve",
+            &[p],
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    }
     w.commit().await.map_err(ApiError::internal)?;
     tracing::info!(kind = "review", "review item resolved");
-    review::get(store.pool(), &tenant, &id)
+    review::get(store.pool(), tenant, &id)
         .await
         .map_err(ApiError::internal)?
         .map(Json)

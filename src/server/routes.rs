@@ -14,6 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::access::Caller;
+use crate::record::access::Kind;
 use crate::record::{IngestError, read};
 use crate::store::Tenant;
 
@@ -26,6 +28,11 @@ pub fn routes() -> Router<AppState> {
         .route("/participants", get(list_participants))
         .route("/participants/search", post(search_participant))
         .route("/participants/{key}", get(get_participant))
+        .route(
+            "/participants/{id}/export",
+            get(super::access::export_participant),
+        )
+        .route("/access-log", get(super::access::list))
         .route("/review", get(super::review::list))
         .route("/review/{id}", get(super::review::get_item))
         .route("/review/{id}/resolve", post(super::review::resolve))
@@ -121,6 +128,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The bearer token of a request, if it has a plausible one.
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
 /// The authenticated tenant of a request.
 pub struct Auth(pub Tenant);
 
@@ -138,14 +156,7 @@ impl FromRequestParts<AppState> for Auth {
                 "missing or invalid token (Authorization: Bearer ...)",
             )
         };
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(unauthorized)?;
+        let token = bearer(parts).ok_or_else(unauthorized)?;
         match state.store().tenant_for_token(token).await {
             Ok(Some(t)) => Ok(Auth(t)),
             Ok(None) => Err(unauthorized()),
@@ -275,16 +286,31 @@ async fn post_message(
     }
 }
 
+/// `GET /messages/{id}`: logged as a download for every participant whose
+/// data the message carries, before it leaves.
 async fn get_message(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<read::MessageDetail>, ApiError> {
-    read::message(state.store().pool(), &tenant, &id)
+    let pool = state.store().pool();
+    let message = read::message(pool, &caller.tenant, &id)
         .await
         .map_err(ApiError::internal)?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(ApiError::not_found)?;
+    let participants =
+        crate::record::access::participants_of_message(pool, &caller.tenant, &message.id)
+            .await
+            .map_err(ApiError::internal)?;
+    caller
+        .log(
+            &state,
+            Kind::Download,
+            &format!("GET /messages/{}", message.id),
+            &participants,
+        )
+        .await?;
+    Ok(Json(message))
 }
 
 #[derive(Deserialize)]
@@ -298,16 +324,18 @@ struct ParticipantFilter {
     offset: Option<i64>,
 }
 
+/// `GET /participants`: a view of every participant listed, logged per
+/// participant (one insert).
 async fn list_participants(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: Caller,
     Query(f): Query<ParticipantFilter>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = f.limit.unwrap_or(100).clamp(1, 1000);
     let offset = f.offset.unwrap_or(0).max(0);
     let items = read::participants(
         state.store().pool(),
-        &tenant,
+        &caller.tenant,
         f.status.as_deref(),
         f.financier.as_deref(),
         limit,
@@ -315,6 +343,10 @@ async fn list_participants(
     )
     .await
     .map_err(ApiError::internal)?;
+    let ids: Vec<String> = items.iter().map(|p| p.id.clone()).collect();
+    caller
+        .log(&state, Kind::View, "GET /participants", &ids)
+        .await?;
     Ok(Json(
         json!({"participants": items, "limit": limit, "offset": offset}),
     ))
@@ -324,32 +356,38 @@ async fn list_participants(
 /// without the BSN in a URL.
 async fn search_participant(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: Caller,
     Body(body): Body,
 ) -> Result<Json<read::ParticipantRecord>, ApiError> {
     let input = super::input::parse_body("participant-search", &body)?;
     let bsn = input.get("bsn").and_then(Value::as_str).unwrap_or_default();
-    record_or_404(&state, &tenant, bsn).await
+    record_or_404(&state, &caller, bsn, "POST /participants/search").await
 }
 
 /// `GET /participants/{key}`: the merged record. `key` is the participant id
 /// (preferred: it keeps BSNs out of URLs) or, for compatibility, the BSN.
 async fn get_participant(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: Caller,
     Path(key): Path<String>,
 ) -> Result<Json<read::ParticipantRecord>, ApiError> {
-    record_or_404(&state, &tenant, &key).await
+    record_or_404(&state, &caller, &key, "GET /participants/{key}").await
 }
 
+/// The record, logged as a view (by the participant's id and the route
+/// template: a BSN used as the key never reaches the log).
 async fn record_or_404(
     state: &AppState,
-    tenant: &Tenant,
+    caller: &Caller,
     key: &str,
+    object: &str,
 ) -> Result<Json<read::ParticipantRecord>, ApiError> {
-    read::participant(state.store().pool(), tenant, key)
+    let record = read::participant(state.store().pool(), &caller.tenant, key)
         .await
         .map_err(ApiError::internal)?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(ApiError::not_found)?;
+    caller
+        .log(state, Kind::View, object, std::slice::from_ref(&record.id))
+        .await?;
+    Ok(Json(record))
 }

@@ -8,6 +8,7 @@
 //! has reached the disk before loket acknowledges a message.
 
 pub mod body;
+pub mod guards;
 pub mod plans;
 
 use std::path::Path;
@@ -205,6 +206,7 @@ impl Store {
             .run(&pool)
             .await
             .context("database migrations failed")?;
+        guards::install(&pool, backend).await?;
         Ok(Store {
             pool,
             backend,

@@ -164,15 +164,32 @@ pub async fn show(
 }
 
 /// `GET /declaraties/{id}/bericht`: the message as it was sent.
+///
+/// The file names every participant declared in it, so the download is
+/// logged once per participant (NEN 7513 is per patient: each of them sees
+/// it in "Wie heeft dit dossier bekeken"), in one insert.
 pub async fn download(
     State(state): State<AppState>,
     user: WebUser,
+    peer: crate::server::access::Peer,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
-    let doc = read::declaration_document(state.store().pool(), &user.tenant, &id)
+    let pool = state.store().pool();
+    let doc = read::declaration_document(pool, &user.tenant, &id)
         .await?
         .ok_or(WebError::NotFound)?;
+    let participants =
+        crate::record::access::participants_of_declaration(pool, &user.tenant, &id).await?;
+    super::access::log(
+        &state,
+        &user,
+        &peer,
+        crate::record::access::Kind::Download,
+        &format!("GET /declaraties/{id}/bericht"),
+        &participants,
+    )
+    .await?;
     let name: String = format!(
         "{}_{}.xml",
         doc.bericht.as_deref().unwrap_or("bericht"),

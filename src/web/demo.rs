@@ -361,6 +361,7 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         Mode::AllOrNothing,
         today,
         None,
+        None,
     )
     .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");

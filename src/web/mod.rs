@@ -10,6 +10,7 @@
 //! page checks the session's tenant and role ([`auth::WebUser`]); ids in
 //! URLs are loket's own ids, never a BSN.
 
+pub mod access;
 pub mod auth;
 pub mod declarations;
 pub mod demo;
@@ -44,6 +45,9 @@ pub fn routes() -> Router<AppState> {
         .route("/registratie/week/correctie", post(registration::correct))
         .route("/deelnemers", get(participants::list))
         .route("/deelnemers/{id}", get(participants::show))
+        .route("/deelnemers/{id}/toegang", get(access::of_participant))
+        .route("/deelnemers/{id}/avg", get(access::export_page))
+        .route("/deelnemers/{id}/avg.json", get(access::export_json))
         .route("/deelnemers/{id}/groep", post(participants::set_group))
         .route("/deelnemers/{id}/einde", post(participants::end))
         .route("/deelnemers/{id}/verzoek/wijziging", post(requests::change))
@@ -58,6 +62,8 @@ pub fn routes() -> Router<AppState> {
         .route("/declaraties/{id}", get(declarations::show))
         .route("/declaraties/{id}/bericht", get(declarations::download))
         .route("/gebruikers", get(users::list).post(users::add))
+        .route("/toegang", get(access::list))
+        .route("/toegang.csv", get(access::csv))
 }
 
 /// `/`: the page a role starts on.
@@ -160,6 +166,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                 }
                                 @if u.role == Role::Beheer {
                                     li { a href="/gebruikers" { "Gebruikers" } }
+                                    li { a href="/toegang" { "Toegang" } }
                                 }
                             }
                         }

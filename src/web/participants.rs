@@ -17,6 +17,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::access::{changed, log};
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
 use super::{
@@ -24,9 +25,11 @@ use super::{
 };
 use crate::engine::startstop::{END_REASONS, is_end_reason, register_end_in};
 use crate::mapping::units::Eenheid;
+use crate::record::access::Kind;
 use crate::record::read::{self, AllocationView, ParticipantRecord, Prestatie};
 use crate::registration::today;
 use crate::server::AppState;
+use crate::server::access::Peer;
 
 /// An allocation ending within this many days is flagged.
 const ENDING_SOON_DAYS: i64 = 28;
@@ -52,11 +55,15 @@ struct Row_ {
 pub async fn list(
     State(state): State<AppState>,
     user: WebUser,
+    peer: Peer,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let group = q.groep.as_deref().filter(|g| !g.is_empty());
     let financier = q.financier.as_deref().filter(|f| !f.is_empty());
     let rows = read::overview(state.store().pool(), &user.tenant, group, financier).await?;
+    // The list shows names: a view of every participant on it.
+    let shown: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    log(&state, &user, &peer, Kind::View, "GET /deelnemers", &shown).await?;
     let soon = (today() + Duration::days(ENDING_SOON_DAYS)).to_string();
     let now = today().to_string();
     let mut people: Vec<Row_> = Vec::new();
@@ -200,6 +207,7 @@ pub struct ShowQuery {
 pub async fn show(
     State(state): State<AppState>,
     user: WebUser,
+    peer: Peer,
     Path(id): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> Result<Response, WebError> {
@@ -210,6 +218,16 @@ pub async fn show(
     let record = read::participant(state.store().pool(), &user.tenant, &id)
         .await?
         .ok_or(WebError::NotFound)?;
+    log(
+        &state,
+        &user,
+        &peer,
+        Kind::View,
+        "GET /deelnemers/{id}",
+        std::slice::from_ref(&record.id),
+    )
+    .await?;
+    let accessed = super::access::section(&state, &user, &record.id).await?;
     let allocations = &record.allocations;
     let used = used_per_allocation(&record.prestaties);
     let warnings = warnings(&state, &user, &record).await?;
@@ -310,6 +328,7 @@ pub async fn show(
                 }
             }
         }
+        (accessed)
     };
     Ok(page(&name, Some(&user), body))
 }
@@ -542,6 +561,7 @@ csrf_form!(GroupForm, EndForm);
 /// registration lists the participant under (empty: none).
 pub async fn set_group(
     State(state): State<AppState>,
+    peer: Peer,
     Path(id): Path<String>,
     Post(user, f): Post<GroupForm>,
 ) -> Result<Response, WebError> {
@@ -570,6 +590,7 @@ pub async fn set_group(
         serde_json::json!({"group": group}),
     )
     .await?;
+    changed(&mut w, &user, &peer, "POST /deelnemers/{id}/groep", &id).await?;
     w.commit().await?;
     Ok(back_to(&id, "Groep opgeslagen."))
 }
@@ -578,6 +599,7 @@ pub async fn set_group(
 /// /participants/{id}/end` registers it.
 pub async fn end(
     State(state): State<AppState>,
+    peer: Peer,
     Path(id): Path<String>,
     Post(user, f): Post<EndForm>,
 ) -> Result<Response, WebError> {
@@ -604,6 +626,7 @@ pub async fn end(
         serde_json::json!({"date": date.to_string(), "reason": f.reden}),
     )
     .await?;
+    changed(&mut w, &user, &peer, "POST /deelnemers/{id}/einde", &id).await?;
     w.commit().await?;
     Ok(back_to(
         &id,

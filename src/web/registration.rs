@@ -18,10 +18,12 @@ use sqlx::Row;
 
 use super::auth::{Post, WebUser, csrf_form};
 use super::{WebError, csrf_field, financier_kind_nl, name_of, page};
+use crate::record::access::Kind;
 use crate::registration::{
     self, Item, ItemOutcome, Mode, Reason, RegistrationInput, Stored, today,
 };
 use crate::server::AppState;
+use crate::server::access::Peer;
 
 /// What one click or key press registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,11 +277,12 @@ fn group_param(g: Option<&str>) -> Option<String> {
 pub async fn day(
     State(state): State<AppState>,
     user: WebUser,
+    peer: Peer,
     Query(q): Query<DayQuery>,
 ) -> Result<Response, WebError> {
     let date = parse_day(q.datum.as_deref())?;
     let group = group_param(q.groep.as_deref());
-    let body = day_form(
+    let (body, shown) = day_form(
         &state,
         &user,
         group.as_deref(),
@@ -289,11 +292,14 @@ pub async fn day(
         q.opgeslagen,
     )
     .await?;
+    let object = "GET /registratie";
+    super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
     Ok(page("Dagregistratie", Some(&user), body))
 }
 
 /// The day form; `submitted` and `errors` when a save failed, so nothing
-/// typed is lost.
+/// typed is lost. With it the ids of the participants it shows, whose
+/// views the caller logs.
 async fn day_form(
     state: &AppState,
     user: &WebUser,
@@ -302,7 +308,7 @@ async fn day_form(
     submitted: &HashMap<String, String>,
     errors: &[(String, String)],
     saved: Option<usize>,
-) -> Result<Markup, WebError> {
+) -> Result<(Markup, Vec<String>), WebError> {
     let tenant = &user.tenant.id;
     let groups = crate::record::read::groups(state.store().pool(), &user.tenant).await?;
     let mut people = expected(state, tenant, group, date, date).await?;
@@ -317,7 +323,8 @@ async fn day_form(
         .map(|(p, e)| (p.as_str(), e.as_str()))
         .collect();
     let field = |prefix: &str, id: &str| submitted.get(&format!("{prefix}.{id}")).cloned();
-    Ok(html! {
+    let shown = people.iter().map(|p| p.id.clone()).collect();
+    let body = html! {
         h1 { "Dagregistratie" }
         form.filters method="get" action="/registratie" {
             label { "Groep"
@@ -397,13 +404,15 @@ async fn day_form(
                 }
             }
         }
-    })
+    };
+    Ok((body, shown))
 }
 
 /// `POST /registratie`: the rows with a choice, as one batch; nothing is
 /// stored when a row is wrong, and the form comes back as it was typed.
 pub async fn save_day(
     State(state): State<AppState>,
+    peer: Peer,
     Post(user, form): Post<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
     let date = parse_day(form.get("datum").map(String::as_str))?;
@@ -447,7 +456,7 @@ pub async fn save_day(
         items.push((pid.to_string(), input));
     }
     if bad.is_empty() && !items.is_empty() {
-        let outcome = store_items(&state, &user, items, "registratie", None).await?;
+        let outcome = store_items(&state, &user, &peer, items, "registratie", None).await?;
         match outcome {
             Ok(n) => {
                 let to = format!(
@@ -461,7 +470,9 @@ pub async fn save_day(
     } else if items.is_empty() && bad.is_empty() {
         bad.push((String::new(), "er is niets gekozen".to_string()));
     }
-    let body = day_form(&state, &user, group.as_deref(), date, &form, &bad, None).await?;
+    let (body, shown) = day_form(&state, &user, group.as_deref(), date, &form, &bad, None).await?;
+    let object = "POST /registratie";
+    super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
     Ok((
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         page("Dagregistratie", Some(&user), body),
@@ -475,6 +486,7 @@ pub async fn save_day(
 async fn store_items(
     state: &AppState,
     user: &WebUser,
+    peer: &Peer,
     items: Vec<(String, RegistrationInput)>,
     source: &str,
     reason: Option<&str>,
@@ -501,6 +513,7 @@ async fn store_items(
             actor: &user.username,
             reason,
         }),
+        Some(&super::access::actor(user, peer)),
     )
     .await?;
     if outcome.has_errors() {
@@ -578,6 +591,7 @@ fn short(s: &Stored) -> String {
 pub async fn week(
     State(state): State<AppState>,
     user: WebUser,
+    peer: Peer,
     Query(q): Query<WeekQuery>,
 ) -> Result<Response, WebError> {
     let any_day = parse_day(q.week.as_deref())?;
@@ -587,6 +601,9 @@ pub async fn week(
     let tenant = &user.tenant.id;
     let groups = crate::record::read::groups(state.store().pool(), &user.tenant).await?;
     let people = expected(&state, tenant, group.as_deref(), monday, sunday).await?;
+    let shown: Vec<String> = people.iter().map(|p| p.id.clone()).collect();
+    let object = "GET /registratie/week";
+    super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
     let regs = current(&state, tenant, monday, sunday).await?;
     let days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
     let editing = match (&q.deelnemer, q.dag.as_deref()) {
@@ -774,6 +791,7 @@ csrf_form!(Correction);
 /// `POST /registratie/week/correctie`: one day of one participant.
 pub async fn correct(
     State(state): State<AppState>,
+    peer: Peer,
     Post(user, f): Post<Correction>,
 ) -> Result<Response, WebError> {
     let date = parse_day(Some(&f.dag))?;
@@ -812,6 +830,7 @@ pub async fn correct(
     match store_items(
         &state,
         &user,
+        &peer,
         vec![(f.deelnemer.clone(), input)],
         "correctie",
         Some(reason),

@@ -294,6 +294,7 @@ csrf_form!(ChangeForm, NewForm);
 /// for one allocation: extend, change the volume, or end early.
 pub async fn change(
     State(state): State<AppState>,
+    peer: crate::server::access::Peer,
     Path(id): Path<String>,
     Post(user, f): Post<ChangeForm>,
 ) -> Result<Response, WebError> {
@@ -348,13 +349,14 @@ pub async fn change(
         change: vec![change],
         ..RequestInput::default()
     };
-    send(&state, &user, &id, &input, &f.actie).await
+    send(&state, &user, &peer, &id, &input, &f.actie).await
 }
 
 /// `POST /deelnemers/{id}/verzoek/toewijzing`: a verzoek om toewijzing (315)
 /// of one new product.
 pub async fn new(
     State(state): State<AppState>,
+    peer: crate::server::access::Peer,
     Path(id): Path<String>,
     Post(user, f): Post<NewForm>,
 ) -> Result<Response, WebError> {
@@ -394,7 +396,7 @@ pub async fn new(
         }],
         ..RequestInput::default()
     };
-    send(&state, &user, &id, &input, "toewijzing").await
+    send(&state, &user, &peer, &id, &input, "toewijzing").await
 }
 
 /// Composes and queues the request with its audit entry in one
@@ -403,6 +405,7 @@ pub async fn new(
 async fn send(
     state: &AppState,
     user: &WebUser,
+    peer: &crate::server::access::Peer,
     participant: &str,
     input: &RequestInput,
     what: &str,
@@ -442,6 +445,8 @@ async fn send(
         serde_json::json!({"message_id": created.message_id, "bericht": created.bericht, "what": what}),
     )
     .await?;
+    let object = format!("verzoek {}", created.message_id);
+    super::access::changed(&mut w, user, peer, &object, participant).await?;
     w.commit().await?;
     state.outbox.wake();
     let references: Vec<String> = requests::list(

@@ -23,6 +23,7 @@ use super::auth::{Post, WebUser, audit, csrf_form};
 use super::registration::urlencode;
 use super::{WebError, csrf_field, financier_nl, page, status_nl};
 use crate::engine;
+use crate::record::access::Kind;
 use crate::record::read;
 use crate::record::review::{self, Filter, Resolved, ReviewItem, resolve_in};
 use crate::server::AppState;
@@ -267,6 +268,7 @@ fn filter_form(f: &Filters, entries: &[Entry]) -> Markup {
 pub async fn list(
     State(state): State<AppState>,
     user: WebUser,
+    peer: crate::server::access::Peer,
     Query(f): Query<Filters>,
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
@@ -282,6 +284,12 @@ pub async fn list(
     )
     .await?;
     let shown: Vec<&Entry> = all.iter().filter(|e| f.matches(e)).collect();
+    // The list names the participants of the items it shows.
+    let named: Vec<String> = shown
+        .iter()
+        .filter_map(|e| e.item.participant_id.clone())
+        .collect();
+    super::access::log(&state, &user, &peer, Kind::View, "GET /afgekeurd", &named).await?;
     let refused = refused_inbound(&state, &user, &f).await?;
     let q = f.query();
     let body = html! {
@@ -397,6 +405,7 @@ async fn refused_inbound(
 pub async fn show(
     State(state): State<AppState>,
     user: WebUser,
+    peer: crate::server::access::Peer,
     Path(id): Path<String>,
     Query(f): Query<Filters>,
 ) -> Result<Response, WebError> {
@@ -422,6 +431,18 @@ pub async fn show(
     let next = in_filter.get(here + 1);
     let e = &list[pos];
     let item = &e.item;
+    if let Some(p) = &item.participant_id {
+        let object = format!("GET /afgekeurd/{id}");
+        super::access::log(
+            &state,
+            &user,
+            &peer,
+            Kind::View,
+            &object,
+            std::slice::from_ref(p),
+        )
+        .await?;
+    }
     let q = f.query();
     let history = audit_of(&state, &user, &id).await?;
     let body = html! {

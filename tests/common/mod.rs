@@ -212,7 +212,12 @@ impl Server {
         let addr = listener.local_addr().expect("local addr");
         let router = loket::server::router(state.clone());
         tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .expect("serve");
         });
         Server {
             base: format!("http://{addr}"),
