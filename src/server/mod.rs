@@ -92,7 +92,9 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "loket is listening");
-    axum::serve(listener, router(state))
+    // The peer address reaches the handlers (the login rate limit).
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await
         .context("server failed")

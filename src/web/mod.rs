@@ -13,6 +13,8 @@
 pub mod auth;
 pub mod declarations;
 pub mod demo;
+pub mod limit;
+pub mod notice;
 pub mod participants;
 pub mod registration;
 pub mod requests;
@@ -58,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/declaraties/{id}", get(declarations::show))
         .route("/declaraties/{id}/bericht", get(declarations::download))
         .route("/gebruikers", get(users::list).post(users::add))
+        // One login limiter per router: per server, and per test server.
+        .layer(axum::Extension(std::sync::Arc::new(
+            limit::LoginLimiter::default(),
+        )))
 }
 
 /// `/`: the page a role starts on.

@@ -210,7 +210,8 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let router = loket::server::router(state.clone());
+        let router = loket::server::router(state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
         });
