@@ -238,7 +238,7 @@ async fn killed_after(step: &'static str, db: Db) {
         let moved = fs::read(setup.dir(PROCESSED).join(file)).expect("processed file");
         assert_eq!(&moved, x.as_bytes(), "{step}: {file} moved unchanged");
         let rows = sqlx::query(
-            "SELECT m.id, a.raw AS answer FROM messages m \
+            "SELECT m.id, a.raw AS answer, a.raw_encoding AS answer_encoding FROM messages m \
              LEFT JOIN messages a ON a.answer_of = m.id AND a.direction = 'out' \
              WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.identificatie = $2",
         )
@@ -248,7 +248,11 @@ async fn killed_after(step: &'static str, db: Db) {
         .await
         .expect("query");
         assert_eq!(rows.len(), 1, "{step}: {ident} stored once with one retour");
-        let answer: Option<Vec<u8>> = rows[0].try_get("answer").expect("answer");
+        let answer = loket::store::body::unpack_opt(
+            rows[0].try_get("answer_encoding").expect("encoding"),
+            rows[0].try_get("answer").expect("answer"),
+        )
+        .expect("stored retour");
         let retour =
             fs::read(setup.dir(PROCESSED).join(format!("{file}.retour.xml"))).expect("retour file");
         assert_eq!(
