@@ -528,7 +528,19 @@ pub async fn login_submit(
     jar: CookieJar,
     axum::Form(f): axum::Form<LoginForm>,
 ) -> Response {
-    let ip = peer.map_or(UNKNOWN_PEER, |Extension(ConnectInfo(a))| a.ip());
+    let ip = match peer {
+        Some(Extension(ConnectInfo(addr))) => addr.ip(),
+        None => {
+            // Served without connection info: every login shares one limit.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "the server does not pass the peer address; all logins share one rate limit"
+                );
+            });
+            UNKNOWN_PEER
+        }
+    };
     if let Err(wait) = limiter.take(ip) {
         tracing::warn!(
             kind = "login",
