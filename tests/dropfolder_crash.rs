@@ -109,10 +109,15 @@ impl Setup {
     }
 }
 
-/// Every name in `dir`, hidden ones included, sorted.
+/// Every name in `dir`, hidden ones included, sorted (none before loket
+/// made the directory).
 fn names(dir: &Path) -> Vec<String> {
-    let mut n: Vec<String> = fs::read_dir(dir)
-        .expect("read_dir")
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => panic!("{}: {e}", dir.display()),
+    };
+    let mut n: Vec<String> = entries
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     n.sort();
@@ -150,9 +155,17 @@ fn wait_for_exit(child: &mut Child, setup: &Setup, run: &str) -> std::process::E
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
-        if Instant::now() > deadline {
+        // Everything done and still running: the hook never fired (a
+        // target/debug/loket built from another checkout, without it?).
+        let all_done = names(&setup.dir(PROCESSED)) == expected_processed();
+        if all_done || Instant::now() > deadline {
             let _ = child.kill();
-            panic!("loket did not abort in time:\n{}", setup.log(run));
+            let _ = child.wait();
+            panic!(
+                "loket did not abort (all files done: {all_done}); is {} this checkout's build?\n{}",
+                env!("CARGO_BIN_EXE_loket"),
+                setup.log(run)
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
