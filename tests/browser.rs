@@ -268,7 +268,7 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     let declared = text(&c).await;
     assert!(declared.contains("WMO323"), "{declared}");
     assert!(
-        declared.contains(&format!("Declaratierun {}", today.format("%Y-%m"))),
+        declared.contains("De declaratierun is uitgevoerd"),
         "{declared}"
     );
     shot(&c, "declaraties").await;
@@ -363,7 +363,7 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     wait_for_message(&c).await;
     let after = text(&c).await;
     assert!(
-        after.contains("opnieuw ingediend; verzonden: WMO323"),
+        after.contains("de declaratierun heeft de gecorrigeerde regels verzonden"),
         "{after}"
     );
     assert!(after.contains("afgehandeld"), "{after}");

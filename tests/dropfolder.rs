@@ -423,13 +423,17 @@ async fn when_the_store_is_down_files_stay_and_are_retried() {
     env.drop_file("2.xml", b"geen xml");
 
     env.store.pool().close().await;
-    // The poll stops at the first file, so the order is kept.
+    // The poll stops at the first file, so the order is kept: the claimed
+    // file waits in work/, the next one in the inbox.
     let h = only(folder.poll_once().await);
     assert_eq!(h.file, "1.xml");
     assert_eq!(h.outcome, Outcome::Retry);
-    assert_eq!(files(&env.inbox), ["1.xml", "2.xml"]);
+    assert_eq!(files(&env.inbox), ["2.xml"]);
+    assert_eq!(files(&env.inbox.join(dropfolder::WORK)), [".lock", "1.xml"]);
     assert!(files(&env.processed()).is_empty());
     assert!(files(&env.rejected()).is_empty());
+    // Its watcher ends (and with it the inbox's lock).
+    drop(folder);
 
     // The database is back (here: opened again).
     let store = Store::open(None, &env.dir.path().join("data"))

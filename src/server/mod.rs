@@ -93,15 +93,14 @@ pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "loket is listening");
-    // The peer address reaches handlers as ConnectInfo: the access log
-    // records where an access came from (server::access::Peer).
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("server failed")
+    // The peer address reaches the handlers as ConnectInfo: the access log
+    // records where an access came from (server::access::Peer), and the
+    // login rate limit counts per address.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server failed")
 }
 
 async fn shutdown() {

@@ -5,20 +5,40 @@
 //! or ends in `.tmp` / `.part` and rename the file when it is complete; such
 //! names (and directories, symlinks) are left alone.
 //!
-//! Each file is handed to [`Ingest::receive`]. Only after that returned (the
-//! message is committed) is the file moved to `processed/`, with its
-//! retourbericht beside it as `<name>.retour.xml` (written to a hidden temp
-//! name first, so a reader never sees half a file). A message that was
-//! stored but rejected (status `rejected`) goes there too: it was answered.
-//! Input that cannot be taken in goes to `rejected/` with `<name>.error.txt`
-//! (Dutch and English). When the store is unavailable the file stays in the
-//! inbox and is retried on the next poll. Resends are idempotent (TR056), so a
-//! crash between commit and move only means that the next poll answers the
-//! duplicate with the same retour.
+//! Every file is taken in exactly once, also when loket is killed at any
+//! point (kill -9, power cut). Each step below is a rename or a database
+//! commit, so after a crash a file is in exactly one recognisable state, and
+//! doing the step again is harmless:
+//!
+//! 1. **claim**: renamed from the inbox into `work/`. From here on the file is
+//!    loket's; a file found in `work/` (after a crash, a database outage, a
+//!    failed attempt) is resumed first, before anything new is claimed.
+//! 2. **commit**: handed to [`Ingest::receive`]; its transaction (message,
+//!    record changes, retourbericht) is the commit point. Doing it again is a
+//!    resend (TR056): nothing changes and the answer is the stored retour,
+//!    byte for byte.
+//! 3. **publish**: the retourbericht is written to a hidden temp file in
+//!    `processed/`, flushed, and renamed to `<name>.retour.xml`. A retour
+//!    already there with exactly these bytes and no message beside it was
+//!    published by an attempt that died before step 4, and is taken over;
+//!    one with other bytes belongs to another file, and the next free name
+//!    is used.
+//! 4. **file**: the message is renamed from `work/` to `processed/<name>`.
+//!    This is the last step: a file no longer in `work/` is done.
+//!
+//! Input that cannot be taken in goes the same way to `rejected/`, with
+//! `<name>.error.txt` (Dutch and English) as its companion. At start the
+//! watcher removes the temp files a crash left in `processed/` and
+//! `rejected/`, and one lock file (`work/.lock`) keeps a second loket from
+//! watching the same inbox (the renames rely on one watcher per inbox).
 //!
 //! Nothing in `processed/` or `rejected/` is ever overwritten: a taken name
 //! gets a numeric suffix (`WMO301.xml`, `WMO301.1.xml`, `WMO301.2.xml`, ...).
 //! Logs carry the file name and the outcome, never message content.
+//!
+//! `LOKET_FAULT_DROPFOLDER=<step>` is a test hook only: the process aborts
+//! right after that step ([`FAULT_STEPS`]), so the tests can prove the
+//! restart finishes every file exactly once. Never set it in production.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -46,6 +66,23 @@ pub const MAX_ATTEMPTS: u32 = 10;
 pub const PROCESSED: &str = "processed";
 /// Subdirectory of the inbox for files that could not be taken in.
 pub const REJECTED: &str = "rejected";
+/// Subdirectory of the inbox for files claimed and not yet filed away.
+pub const WORK: &str = "work";
+/// The lock file in `work/` held by the one watcher of an inbox.
+const LOCK_FILE: &str = ".lock";
+/// The environment variable of the test-only fault hook.
+pub const FAULT_ENV: &str = "LOKET_FAULT_DROPFOLDER";
+/// The steps after which [`FAULT_ENV`] can abort the process, in order:
+/// claimed into `work/`, committed in the database, companion (retour or
+/// error text) written to its temp file, companion renamed into place,
+/// message filed into `processed/` or `rejected/`.
+pub const FAULT_STEPS: [&str; 5] = [
+    "claimed",
+    "committed",
+    "companion-written",
+    "companion-placed",
+    "filed",
+];
 /// Highest numeric suffix tried for a free name.
 const MAX_SUFFIX: u32 = 100_000;
 
@@ -88,10 +125,13 @@ pub struct DropFolder {
     ingest: Ingest,
     tenant: Tenant,
     inbox: PathBuf,
+    work: PathBuf,
     processed: PathBuf,
     rejected: PathBuf,
     /// Failed store attempts per file while the database answered.
     attempts: HashMap<OsString, u32>,
+    /// Held (locked) as long as this watcher lives.
+    _lock: fs::File,
 }
 
 /// Why a file went to `rejected/`.
@@ -127,7 +167,9 @@ impl DropFolder {
         DropFolder::new(ingest, tenant, &config.inbox)
     }
 
-    /// A drop folder for a tenant already looked up.
+    /// A drop folder for a tenant already looked up: takes the inbox's lock
+    /// (refused while another watcher holds it) and removes the temp files
+    /// an interrupted run left behind.
     pub fn new(ingest: Ingest, tenant: Tenant, inbox: &Path) -> Result<DropFolder> {
         if !inbox.is_dir() {
             bail!(
@@ -135,9 +177,10 @@ impl DropFolder {
                 d = inbox.display()
             );
         }
+        let work = inbox.join(WORK);
         let processed = inbox.join(PROCESSED);
         let rejected = inbox.join(REJECTED);
-        for dir in [&processed, &rejected] {
+        for dir in [&work, &processed, &rejected] {
             fs::create_dir_all(dir).with_context(|| {
                 format!(
                     "dropfolder: kan {d} niet aanmaken / cannot create {d}",
@@ -145,13 +188,20 @@ impl DropFolder {
                 )
             })?;
         }
+        let lock = lock_inbox(&work).with_context(|| format!("dropfolder {}", inbox.display()))?;
+        for dir in [&processed, &rejected] {
+            sweep_temp_files(dir)
+                .with_context(|| format!("dropfolder: cannot clean {}", dir.display()))?;
+        }
         Ok(DropFolder {
             ingest,
             tenant,
             inbox: inbox.to_path_buf(),
+            work,
             processed,
             rejected,
             attempts: HashMap::new(),
+            _lock: lock,
         })
     }
 
@@ -189,23 +239,41 @@ impl DropFolder {
         tracing::info!(tenant = %self.tenant.id, inbox = %self.inbox.display(), "dropfolder: stopped");
     }
 
+    /// Resumes the files in `work/` (claimed before and not finished), then
+    /// claims and handles the inbox's files, each in name order.
     async fn poll(&mut self, stop: Option<&watch::Receiver<bool>>) -> Vec<Handled> {
-        let inbox = self.inbox.clone();
-        let names = match blocking(move || list_ready(&inbox)).await {
-            Ok(names) => names,
+        let (inbox, work) = (self.inbox.clone(), self.work.clone());
+        let listed = blocking(move || Ok((list_ready(&work)?, list_ready(&inbox)?))).await;
+        let (pending, names) = match listed {
+            Ok(lists) => lists,
             Err(e) => {
                 tracing::warn!(tenant = %self.tenant.id, inbox = %self.inbox.display(), error = %e, "dropfolder: cannot list the inbox");
                 return Vec::new();
             }
         };
-        self.attempts.retain(|name, _| names.contains(name));
+        self.attempts
+            .retain(|name, _| pending.contains(name) || names.contains(name));
         let mut handled = Vec::new();
-        for name in names {
+        let claimed = pending.iter().map(|n| (n, true));
+        let fresh = names.iter().map(|n| (n, false));
+        for (name, in_work) in claimed.chain(fresh) {
             if stop.is_some_and(|s| *s.borrow()) {
                 break;
             }
             let file = name.to_string_lossy().into_owned();
-            match self.handle(&name, &file).await {
+            if !in_work {
+                match self.claim(name).await {
+                    Ok(true) => {}
+                    // Gone, or a file of that name is still in work/: taken
+                    // on a later poll.
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(tenant = %self.tenant.id, file, error = %e, "dropfolder: cannot claim the file; retrying on the next poll");
+                        continue;
+                    }
+                }
+            }
+            match self.handle(name, &file).await {
                 Step::Done(outcome) => handled.push(Handled { file, outcome }),
                 Step::Skip => {}
                 Step::StoreDown => {
@@ -220,8 +288,31 @@ impl DropFolder {
         handled
     }
 
+    /// Step 1: moves the file from the inbox into `work/`. `Ok(false)` when
+    /// it is gone or `work/` still holds a file of that name.
+    async fn claim(&self, name: &OsStr) -> io::Result<bool> {
+        let src = self.inbox.join(name);
+        let dst = self.work.join(name);
+        let claimed = blocking(move || {
+            if exists(&dst)? {
+                return Ok(false);
+            }
+            match fs::rename(&src, &dst) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        if claimed {
+            fault("claimed");
+        }
+        Ok(claimed)
+    }
+
+    /// Steps 2 to 4 for a file in `work/`.
     async fn handle(&mut self, name: &OsStr, file: &str) -> Step {
-        let path = self.inbox.join(name);
+        let path = self.work.join(name);
         let limit = self.ingest.limits.max_bytes;
         let bytes = match blocking(move || read_limited(&path, limit)).await {
             Ok(Ok(bytes)) => bytes,
@@ -245,7 +336,11 @@ impl DropFolder {
                 return Step::Skip;
             }
         };
-        match self.ingest.receive(&self.tenant, &bytes).await {
+        let received = self.ingest.receive(&self.tenant, &bytes).await;
+        if !matches!(received, Err(IngestError::Store(_))) {
+            fault("committed");
+        }
+        match received {
             Ok(received) => {
                 self.attempts.remove(name);
                 self.file_processed(name, file, received).await
@@ -297,7 +392,7 @@ impl DropFolder {
 
     async fn store_failed(&mut self, name: &OsStr, file: &str, e: anyhow::Error) -> Step {
         if self.ingest.store.ping().await.is_err() {
-            tracing::warn!(tenant = %self.tenant.id, file, error = %format!("{e:#}"), "dropfolder: store unavailable; the file stays in the inbox and is retried on the next poll");
+            tracing::warn!(tenant = %self.tenant.id, file, error = %format!("{e:#}"), "dropfolder: store unavailable; the file stays in work/ and is retried on the next poll");
             return Step::StoreDown;
         }
         // The database answers, so this may be the message itself: give it a
@@ -306,7 +401,7 @@ impl DropFolder {
         *attempts += 1;
         let attempts = *attempts;
         if attempts < MAX_ATTEMPTS {
-            tracing::warn!(tenant = %self.tenant.id, file, attempt = attempts, max = MAX_ATTEMPTS, error = %format!("{e:#}"), "dropfolder: could not store the message; the file stays in the inbox and is retried on the next poll");
+            tracing::warn!(tenant = %self.tenant.id, file, attempt = attempts, max = MAX_ATTEMPTS, error = %format!("{e:#}"), "dropfolder: could not store the message; the file stays in work/ and is retried on the next poll");
             return Step::Done(Outcome::Retry);
         }
         self.attempts.remove(name);
@@ -319,7 +414,7 @@ impl DropFolder {
     }
 
     async fn file_processed(&self, name: &OsStr, file: &str, r: Received) -> Step {
-        let src = self.inbox.join(name);
+        let src = self.work.join(name);
         let dir = self.processed.clone();
         let target = name.to_os_string();
         let retour = (!r.retour_xml.is_empty()).then(|| r.retour_xml.clone().into_bytes());
@@ -354,7 +449,7 @@ impl DropFolder {
                 })
             }
             Err(e) => {
-                tracing::error!(tenant = %self.tenant.id, file, message_id = %r.message_id, error = %e, "dropfolder: the message is stored but the file could not be moved to processed/; it stays in the inbox and is answered again (as a duplicate) on the next poll");
+                tracing::error!(tenant = %self.tenant.id, file, message_id = %r.message_id, error = %e, "dropfolder: the message is stored but the file could not be moved to processed/; it stays in work/ and is answered again (as a duplicate) on the next poll");
                 Step::Done(Outcome::Retry)
             }
         }
@@ -367,7 +462,7 @@ impl DropFolder {
             nl = reason.nl,
             en = reason.en,
         );
-        let src = self.inbox.join(name);
+        let src = self.work.join(name);
         let dir = self.rejected.clone();
         let target = name.to_os_string();
         let filed =
@@ -380,7 +475,7 @@ impl DropFolder {
             }
             Ok((_, None)) => unreachable!("file_away returns the companion it was given"),
             Err(e) => {
-                tracing::error!(tenant = %self.tenant.id, file, reason = reason.kind, error = %e, "dropfolder: cannot move the file to rejected/; it stays in the inbox and is retried on the next poll");
+                tracing::error!(tenant = %self.tenant.id, file, reason = reason.kind, error = %e, "dropfolder: cannot move the file to rejected/; it stays in work/ and is retried on the next poll");
                 Step::Done(Outcome::Retry)
             }
         }
@@ -419,21 +514,24 @@ pub async fn start(ingest: &Ingest, configs: &[DropfolderConfig]) -> Result<Watc
     let mut folders: Vec<DropFolder> = Vec::new();
     let mut inboxes: Vec<PathBuf> = Vec::new();
     for config in configs {
-        let folder = DropFolder::open(ingest.clone(), config).await?;
-        let canonical = fs::canonicalize(&config.inbox).with_context(|| {
-            format!(
-                "dropfolder {d}: kan het pad niet bepalen / cannot resolve the path",
-                d = config.inbox.display()
-            )
-        })?;
-        if inboxes.contains(&canonical) {
-            bail!(
-                "dropfolder {d}: deze inbox is twee keer ingesteld / this inbox is configured twice",
-                d = config.inbox.display()
-            );
+        // Checked before opening: the second open of one inbox would only
+        // say that the inbox is locked. A path that does not resolve is
+        // refused by `open` with its own reason.
+        if let Ok(canonical) = fs::canonicalize(&config.inbox) {
+            if inboxes.contains(&canonical) {
+                bail!(
+                    "dropfolder {d}: deze inbox is twee keer ingesteld / this inbox is configured twice",
+                    d = config.inbox.display()
+                );
+            }
+            inboxes.push(canonical);
         }
-        inboxes.push(canonical);
-        folders.push(folder);
+        folders.push(DropFolder::open(ingest.clone(), config).await?);
+    }
+    if !folders.is_empty() && std::env::var_os(FAULT_ENV).is_some() {
+        tracing::warn!(
+            "{FAULT_ENV} is set: a test hook that aborts loket; never set it in production"
+        );
     }
     let (stop, rx) = watch::channel(false);
     let tasks = folders
@@ -538,8 +636,9 @@ fn exists(p: &Path) -> io::Result<bool> {
 
 /// Moves `src` to `dst` without ever replacing an existing `dst`
 /// (`AlreadyExists` then): a hard link (which refuses existing names) and
-/// removing the source; where links are not supported, check and rename
-/// (a drop folder has one watcher).
+/// removing the source; where links are not supported, check and rename.
+/// The outbound folder's delivery uses it (a share other writers use too);
+/// the drop folder itself only renames, under its lock.
 pub(super) fn place(src: &Path, dst: &Path) -> io::Result<()> {
     match fs::hard_link(src, dst) {
         Ok(()) => fs::remove_file(src),
@@ -572,77 +671,128 @@ pub(super) fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Moves `src` into `dir` under the first free name `name`, `name.1`, ...
-/// (suffix before the extension), with the companion file (retour or error
-/// text) written beside it as `<that name><suffix>` first. Returns both paths.
+/// Steps 3 and 4: files `src` (in `work/`) into `dir` under the first free
+/// name `name`, `name.1`, ... (suffix before the extension), with the
+/// companion (retour or error text) published beside it as `<that
+/// name><suffix>` first. Returns both paths.
+///
+/// A name is free when no file has it; its companion's name must be free
+/// too, or hold exactly the companion's bytes with no file beside it: the
+/// companion of this very file, published by an attempt that died before
+/// the rename that files it. Only renames change names here (one watcher
+/// per inbox, see [`lock_inbox`]), so no state in between is ever visible
+/// but "companion placed, file not yet".
 fn file_away(
     src: &Path,
     dir: &Path,
     name: &OsStr,
     companion: Option<(&str, &[u8])>,
 ) -> io::Result<(PathBuf, Option<PathBuf>)> {
-    let tmp = match companion {
-        Some((_, bytes)) => Some(write_temp(dir, name, bytes)?),
-        None => None,
-    };
-    let result = (|| {
-        for k in 0..=MAX_SUFFIX {
-            let target_name = suffixed(name, k);
-            let target = dir.join(&target_name);
-            let companion_target = companion.map(|(suffix, _)| {
+    for k in 0..=MAX_SUFFIX {
+        let target_name = suffixed(name, k);
+        let target = dir.join(&target_name);
+        if exists(&target)? {
+            continue;
+        }
+        let companion_target = match companion {
+            Some((suffix, bytes)) => {
                 let mut n = target_name.clone();
                 n.push(suffix);
-                dir.join(n)
-            });
-            if exists(&target)? {
-                continue;
-            }
-            if let Some(c) = &companion_target
-                && exists(c)?
-            {
-                continue;
-            }
-            if let (Some(t), Some(c)) = (&tmp, &companion_target) {
-                match place(t, c) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                let path = dir.join(n);
+                match fs::read(&path) {
+                    Ok(there) if there == bytes => {}
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        publish(dir, &path, &target_name, bytes)?;
+                    }
                     Err(e) => return Err(e),
                 }
+                Some(path)
             }
-            match place(src, &target) {
-                Ok(()) => {
-                    sync_dir(dir);
-                    if let Some(parent) = src.parent() {
-                        sync_dir(parent);
-                    }
-                    return Ok((target, companion_target));
-                }
-                Err(e) => {
-                    // Take the companion back, so it never stands alone.
-                    if let (Some(t), Some(c)) = (&tmp, &companion_target) {
-                        let _ = fs::rename(c, t);
-                    }
-                    if e.kind() == io::ErrorKind::AlreadyExists {
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
+            None => None,
+        };
+        fs::rename(src, &target)?;
+        sync_dir(dir);
+        if let Some(parent) = src.parent() {
+            sync_dir(parent);
         }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "no free name for {} in {}",
-                name.to_string_lossy(),
-                dir.display()
-            ),
-        ))
-    })();
-    if let Some(t) = tmp {
-        // Gone when it was placed; left over only after a failure.
-        let _ = fs::remove_file(t);
+        fault("filed");
+        return Ok((target, companion_target));
     }
-    result
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!(
+            "no free name for {} in {}",
+            name.to_string_lossy(),
+            dir.display()
+        ),
+    ))
+}
+
+/// Writes `bytes` durably under `path` in `dir`, whole or not at all: a
+/// flushed temp file renamed into place, the directory flushed before the
+/// file it accompanies is renamed beside it.
+fn publish(dir: &Path, path: &Path, name: &OsStr, bytes: &[u8]) -> io::Result<()> {
+    let tmp = write_temp(dir, name, bytes)?;
+    fault("companion-written");
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir);
+    fault("companion-placed");
+    Ok(())
+}
+
+/// Whether `name` is one of [`write_temp`]'s temp files.
+fn is_temp_name(name: &OsStr) -> bool {
+    let n = name.to_string_lossy();
+    n.starts_with('.') && n.ends_with(".tmp")
+}
+
+/// Removes the temp files a crash left in `dir` (only loket writes there,
+/// and only under the inbox's lock).
+fn sweep_temp_files(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if is_temp_name(&entry.file_name()) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            fs::remove_file(entry.path())?;
+            tracing::info!(dir = %dir.display(), file = %entry.file_name().to_string_lossy(), "dropfolder: removed a temp file left by an interrupted run");
+        }
+    }
+    Ok(())
+}
+
+/// Takes the inbox's lock file in `work/`, so that one watcher at a time
+/// (in any process) moves its files; the lock goes with the process.
+fn lock_inbox(work: &Path) -> Result<fs::File> {
+    let path = work.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => bail!(
+            "een andere loket bewaakt deze inbox al / another loket already watches this inbox"
+        ),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display())))
+        }
+    }
+}
+
+/// The test-only fault hook: aborts the process right after `step` when
+/// [`FAULT_ENV`] names it, as a kill -9 there would.
+fn fault(step: &'static str) {
+    static HOOK: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let hook = HOOK.get_or_init(|| std::env::var(FAULT_ENV).ok());
+    if hook.as_deref() == Some(step) {
+        tracing::error!(step, "{FAULT_ENV}: aborting after this step (test hook)");
+        std::process::abort();
+    }
 }
 
 #[cfg(test)]
@@ -710,6 +860,36 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         assert!(hidden.is_empty(), "{hidden:?}");
+    }
+
+    #[test]
+    fn a_companion_left_by_an_interrupted_attempt_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        let out = dir.path().join("out");
+        fs::create_dir(&work).unwrap();
+        fs::create_dir(&out).unwrap();
+        // The retour was placed, then the process died before filing m.xml.
+        fs::write(out.join("m.xml.retour.xml"), "the retour").unwrap();
+        fs::write(out.join(".m.xml.0190.tmp"), "half").unwrap();
+        fs::write(work.join("m.xml"), "message").unwrap();
+        sweep_temp_files(&out).unwrap();
+        let (path, retour) = file_away(
+            &work.join("m.xml"),
+            &out,
+            OsStr::new("m.xml"),
+            Some((".retour.xml", b"the retour")),
+        )
+        .unwrap();
+        assert_eq!(path, out.join("m.xml"));
+        assert_eq!(retour, Some(out.join("m.xml.retour.xml")));
+        let mut names: Vec<String> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["m.xml", "m.xml.retour.xml"]);
+        assert!(!work.join("m.xml").exists());
     }
 
     #[test]

@@ -12,12 +12,15 @@
 //! SameSite.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, Extension, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::{Duration, Utc};
@@ -25,6 +28,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
+use super::limit::{LoginLimiter, UNKNOWN_PEER};
+use super::notice::{self, Notice};
 use super::{WebError, page};
 use crate::server::AppState;
 pub use crate::store::audit;
@@ -218,7 +223,7 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
 }
 
-fn verify_password(password: &str, stored: &str) -> bool {
+fn password_matches(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
         .map(|h| {
             Argon2::default()
@@ -228,23 +233,60 @@ fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Why a password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    TooShort,
+    TooLong,
+}
+
+impl PasswordProblem {
+    pub fn nl(self) -> &'static str {
+        match self {
+            PasswordProblem::TooShort => "het wachtwoord moet minstens 10 tekens hebben",
+            PasswordProblem::TooLong => "het wachtwoord is langer dan 200 tekens",
+        }
+    }
+
+    pub fn en(self) -> &'static str {
+        match self {
+            PasswordProblem::TooShort => "the password must have at least 10 characters",
+            PasswordProblem::TooLong => "the password is longer than 200 characters",
+        }
+    }
+}
+
 /// A password loket accepts: long enough to resist guessing, short enough
 /// to hash quickly.
-pub fn check_password(password: &str) -> Result<(), (String, String)> {
+pub fn check_password(password: &str) -> Result<(), PasswordProblem> {
     let n = password.chars().count();
     if n < 10 {
-        return Err((
-            "het wachtwoord moet minstens 10 tekens hebben".into(),
-            "the password must have at least 10 characters".into(),
-        ));
+        return Err(PasswordProblem::TooShort);
     }
     if n > 200 {
-        return Err((
-            "het wachtwoord is langer dan 200 tekens".into(),
-            "the password is longer than 200 characters".into(),
-        ));
+        return Err(PasswordProblem::TooLong);
     }
     Ok(())
+}
+
+/// Why [`add_user`] did not add the user: the page shows each as a fixed
+/// notice, the command line the bilingual text.
+#[derive(Debug, thiserror::Error)]
+pub enum AddUserError {
+    #[error(
+        "gebruikersnaam: 1 tot 64 letters, cijfers of . _ - @ / username: 1 to 64 letters, digits or . _ - @"
+    )]
+    Username,
+    #[error("{} / {}", .0.nl(), .0.en())]
+    Password(PasswordProblem),
+    #[error(
+        "tenant {0} bestaat niet (loket tenant add) / tenant {0} does not exist (loket tenant add)"
+    )]
+    NoTenant(String),
+    #[error("gebruiker {0} bestaat al / user {0} already exists")]
+    Exists(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
 }
 
 /// Creates a user of `tenant` (`loket user add`, the beheer page, the demo).
@@ -255,7 +297,7 @@ pub async fn add_user(
     display_name: &str,
     role: Role,
     password: &str,
-) -> Result<String> {
+) -> Result<String, AddUserError> {
     let username = username.trim();
     if username.is_empty()
         || username.len() > 64
@@ -263,24 +305,21 @@ pub async fn add_user(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
     {
-        bail!(
-            "gebruikersnaam: 1 tot 64 letters, cijfers of . _ - @ / username: 1 to 64 letters, digits or . _ - @"
-        );
+        return Err(AddUserError::Username);
     }
-    if let Err((nl, en)) = check_password(password) {
-        bail!("{nl} / {en}");
-    }
+    check_password(password).map_err(AddUserError::Password)?;
     let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
         .bind(tenant)
         .fetch_optional(store.pool())
-        .await?;
+        .await
+        .context("looking up the tenant")?;
     if exists.is_none() {
-        bail!(
-            "tenant {tenant} bestaat niet (loket tenant add) / tenant {tenant} does not exist (loket tenant add)"
-        );
+        return Err(AddUserError::NoTenant(tenant.to_string()));
     }
     let pw = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw)).await??;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .context("hashing the password")??;
     let id = new_id();
     let mut w = store.begin_write().await?;
     let done = sqlx::query(
@@ -298,70 +337,64 @@ pub async fn add_user(
     .await
     .context("storing the user")?;
     if done.rows_affected() != 1 {
-        bail!("gebruiker {username} bestaat al / user {username} already exists");
+        return Err(AddUserError::Exists(username.to_string()));
     }
     w.commit().await?;
     Ok(id)
 }
 
-/// Why a login failed, as the login page says it. Unknown user and wrong
-/// password read the same, so the page does not reveal which names exist.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LoginError {
-    Wrong,
-    Locked,
-}
+/// Reserves one password check of an account, atomically: counted as a
+/// failure before the hash is checked (a right password resets the count),
+/// and refused once [`MAX_FAILED_LOGINS`] are counted until the lock ends.
+/// One conditional UPDATE, so parallel attempts, in this process or
+/// another, can never check more than the limit: each either takes one of
+/// the remaining checks or finds none. The reservation that reaches the
+/// limit locks the account at once, so a right password that comes after it
+/// in the same burst is refused too. A lock that has ended starts a new
+/// count. Returns the reserved count with the user's id and hash.
+const RESERVE_CHECK: &str = "UPDATE users SET \
+    failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END, \
+    locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END) >= $4 \
+                        THEN $5 ELSE NULL END \
+    WHERE tenant_id = $1 AND username = $2 \
+      AND ((locked_until IS NOT NULL AND locked_until <= $3) OR (locked_until IS NULL AND failed_logins < $4)) \
+    RETURNING id, password_hash, failed_logins";
 
-/// Checks a login and opens a session; returns the session token.
+/// Checks a login and opens a session; returns the session token, or `None`
+/// when the login is refused. An unknown user, a locked account and a wrong
+/// password are refused alike, after the same argon2id work, so neither the
+/// answer nor its timing tells which names exist or are locked.
 pub async fn login(
     store: &Store,
     tenant: &str,
     username: &str,
     password: &str,
-) -> Result<Result<String, LoginError>> {
-    let row = sqlx::query(
-        "SELECT id, password_hash, failed_logins, locked_until FROM users WHERE tenant_id = $1 AND username = $2",
-    )
-    .bind(tenant)
-    .bind(username)
-    .fetch_optional(store.pool())
-    .await?;
-    let Some(r) = row else {
-        // Hash anyway: an unknown name takes as long as a wrong password.
-        let pw = password.to_string();
-        tokio::task::spawn_blocking(move || verify_password(&pw, DUMMY_HASH)).await?;
-        return Ok(Err(LoginError::Wrong));
+) -> Result<Option<String>> {
+    let lock_end = timestamp(Utc::now() + Duration::minutes(LOCK_MINUTES));
+    let mut w = store.begin_write().await?;
+    let reserved = sqlx::query(RESERVE_CHECK)
+        .bind(tenant)
+        .bind(username)
+        .bind(now())
+        .bind(MAX_FAILED_LOGINS)
+        .bind(lock_end)
+        .fetch_optional(&mut *w.tx)
+        .await
+        .context("reserving a password check")?;
+    w.commit().await?;
+    let Some(r) = reserved else {
+        // Unknown or locked: the same work as a real check.
+        verify_password(password, DUMMY_HASH).await?;
+        tracing::info!(kind = "login", outcome = "refused", "login refused");
+        return Ok(None);
     };
     let user_id: String = r.try_get("id")?;
     let stored: String = r.try_get("password_hash")?;
-    let locked_until: Option<String> = r.try_get("locked_until")?;
-    if locked_until.is_some_and(|t| t > now()) {
-        return Ok(Err(LoginError::Locked));
-    }
-    let pw = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &stored)).await?;
-    let mut w = store.begin_write().await?;
-    if !ok {
-        // Counted in the database, so parallel guesses count too.
-        sqlx::query("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1")
-            .bind(&user_id)
-            .execute(&mut *w.tx)
-            .await?;
-        let failed: i64 = sqlx::query("SELECT failed_logins FROM users WHERE id = $1")
-            .bind(&user_id)
-            .fetch_one(&mut *w.tx)
-            .await?
-            .try_get("failed_logins")?;
-        let locked = failed >= MAX_FAILED_LOGINS;
+    let counted: i64 = r.try_get("failed_logins")?;
+    if !verify_password(password, &stored).await? {
+        let locked = counted >= MAX_FAILED_LOGINS;
         if locked {
-            let until = (Utc::now() + Duration::minutes(LOCK_MINUTES))
-                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-                .to_string();
-            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2")
-                .bind(until)
-                .bind(&user_id)
-                .execute(&mut *w.tx)
-                .await?;
+            let mut w = store.begin_write().await?;
             audit(
                 &mut w,
                 tenant,
@@ -371,16 +404,13 @@ pub async fn login(
                 serde_json::json!({}),
             )
             .await?;
+            w.commit().await?;
         }
-        w.commit().await?;
         tracing::info!(kind = "login", outcome = "failed", locked, "login failed");
-        return Ok(Err(if locked {
-            LoginError::Locked
-        } else {
-            LoginError::Wrong
-        }));
+        return Ok(None);
     }
     let token = new_token();
+    let mut w = store.begin_write().await?;
     sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
         .bind(&user_id)
         .execute(&mut *w.tx)
@@ -406,12 +436,38 @@ pub async fn login(
     .await?;
     w.commit().await?;
     tracing::info!(kind = "login", outcome = "ok", "login");
-    Ok(Ok(token))
+    Ok(Some(token))
+}
+
+/// A moment as the database keeps it, in [`now`]'s format (so the two
+/// compare as text).
+fn timestamp(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// A valid argon2id hash of a random password, verified against when the
-/// user name is unknown.
+/// user name is unknown or the account locked.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2ZkPpbq4Qr5Lb0MBJxd0jSX2y9OvrYXCR5FxHkq5bbk";
+
+/// Checks a password against its hash off the async threads, at most as
+/// many at once as there are cores: each check holds about 19 MiB and a
+/// core for tens of milliseconds, so a burst of logins queues here instead
+/// of taking memory and every blocking thread.
+async fn verify_password(password: &str, hash: &str) -> Result<bool> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = permits
+        .acquire()
+        .await
+        .context("password check permits closed")?;
+    let (pw, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || password_matches(&pw, &hash))
+        .await
+        .context("password check failed")
+}
 
 fn cookie(name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
@@ -425,7 +481,7 @@ fn cookie(name: &'static str, value: String) -> Cookie<'static> {
 #[derive(Deserialize, Default)]
 pub struct LoginQuery {
     #[serde(default)]
-    fout: Option<String>,
+    melding: Option<String>,
 }
 
 /// `GET /login`: the form, with a fresh CSRF token in a cookie and a field.
@@ -434,17 +490,9 @@ pub async fn login_page(
     axum::extract::Query(q): axum::extract::Query<LoginQuery>,
 ) -> Response {
     let token = new_token();
-    let message = match q.fout.as_deref() {
-        Some("geblokkeerd") => Some(format!(
-            "Dit account is tijdelijk geblokkeerd na {MAX_FAILED_LOGINS} mislukte pogingen. Probeer het over {LOCK_MINUTES} minuten opnieuw."
-        )),
-        Some("verlopen") => Some("Het formulier was verlopen. Probeer het opnieuw.".to_string()),
-        Some(_) => Some("Organisatie, gebruikersnaam of wachtwoord klopt niet.".to_string()),
-        None => None,
-    };
     let body = maud::html! {
         h1 { "Inloggen" }
-        @if let Some(m) = &message { p.melding.fout role="alert" { (m) } }
+        (notice::show(q.melding.as_deref()))
         form.login method="post" action="/login" {
             input type="hidden" name="csrf" value=(token);
             label for="organisatie" { "Organisatie (AGB-code of gemeentecode)" }
@@ -471,32 +519,75 @@ pub struct LoginForm {
     wachtwoord: String,
 }
 
-/// `POST /login`.
+/// `POST /login`: rate limited per peer address (see [`LoginLimiter`]),
+/// then checked; every refusal is the same redirect.
 pub async fn login_submit(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<LoginLimiter>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     jar: CookieJar,
     axum::Form(f): axum::Form<LoginForm>,
 ) -> Response {
+    let ip = match peer {
+        Some(Extension(ConnectInfo(addr))) => addr.ip(),
+        None => {
+            // Served without connection info: every login shares one limit.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "the server does not pass the peer address; all logins share one rate limit"
+                );
+            });
+            UNKNOWN_PEER
+        }
+    };
+    if let Err(wait) = limiter.take(ip) {
+        tracing::warn!(
+            kind = "login",
+            outcome = "rate_limited",
+            "login attempts over the limit of this address"
+        );
+        return too_many_attempts(wait);
+    }
     let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_string());
     if !expected.is_some_and(|e| same_secret(&e, &f.csrf)) {
-        return Redirect::to("/login?fout=verlopen").into_response();
+        return Notice::FormExpired.redirect("/login");
     }
     let tenant = f.organisatie.trim();
     let username = f.gebruiker.trim();
     if tenant.len() > 16 || username.len() > 64 || f.wachtwoord.len() > 1024 {
-        return Redirect::to("/login?fout=onjuist").into_response();
+        return Notice::LoginFailed.redirect("/login");
     }
     match login(state.store(), tenant, username, &f.wachtwoord).await {
-        Ok(Ok(token)) => {
+        Ok(Some(token)) => {
             let jar = jar
                 .remove(Cookie::build(LOGIN_COOKIE).path("/"))
                 .add(cookie(SESSION_COOKIE, token));
             (jar, Redirect::to("/")).into_response()
         }
-        Ok(Err(LoginError::Locked)) => Redirect::to("/login?fout=geblokkeerd").into_response(),
-        Ok(Err(LoginError::Wrong)) => Redirect::to("/login?fout=onjuist").into_response(),
+        Ok(None) => Notice::LoginFailed.redirect("/login"),
         Err(e) => WebError::Internal(e).into_response(),
     }
+}
+
+/// 429 with Retry-After: this address tried to log in too often.
+fn too_many_attempts(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + 1;
+    let body = maud::html! {
+        h1 { "Te veel inlogpogingen" }
+        p.melding.fout role="alert" {
+            "Er is vanaf dit adres te vaak geprobeerd in te loggen. Wacht even en probeer het opnieuw."
+        }
+        p { a href="/login" { "Naar het inlogscherm" } }
+    };
+    let mut res = (
+        StatusCode::TOO_MANY_REQUESTS,
+        page("Te veel inlogpogingen", None, body),
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    res
 }
 
 #[derive(Deserialize)]
@@ -532,14 +623,14 @@ mod tests {
     #[test]
     fn the_dummy_hash_is_a_valid_argon2_hash() {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
-        assert!(!verify_password("anything", DUMMY_HASH));
+        assert!(!password_matches("anything", DUMMY_HASH));
     }
 
     #[test]
     fn a_password_verifies_against_its_own_hash_only() {
         let h = hash_password("correct horse battery").unwrap();
-        assert!(verify_password("correct horse battery", &h));
-        assert!(!verify_password("correct horse battery!", &h));
+        assert!(password_matches("correct horse battery", &h));
+        assert!(!password_matches("correct horse battery!", &h));
     }
 
     #[test]

@@ -6,12 +6,12 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
-use super::registration::urlencode;
+use super::notice::{self, Notice};
 use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, page, status_nl};
 use crate::record::read::{self, DeclarationView, Prestaties, prestaties};
 use crate::server::AppState;
@@ -78,7 +78,7 @@ pub async fn list(
         .unwrap_or_default();
     let body = html! {
         h1 { "Declaraties en facturen" }
-        @if let Some(m) = &q.melding { p.melding.ok role="status" { (m) } }
+        (notice::show(q.melding.as_deref()))
         form.regel method="post" action="/declaraties/run" {
             (csrf_field(&user))
             label { "Periode" input type="month" name="periode" value=(last_month) required; }
@@ -236,26 +236,12 @@ pub async fn run(
     let period = crate::engine::parse_period(f.periode.trim())
         .map_err(|_| WebError::BadRequest("periode is geen JJJJ-MM".into()))?;
     let report = run_engine(&state, &user, period).await?;
-    let made: Vec<String> = report
-        .declarations
-        .iter()
-        .map(|d| format!("{} {}", d.bericht, d.declaratie_nummer))
-        .collect();
-    let message = if made.is_empty() {
-        format!(
-            "Declaratierun {}: niets nieuws te declareren; {} melding(en).",
-            f.periode.trim(),
-            report.notices.len()
-        )
+    let notice = if report.declarations.is_empty() {
+        Notice::DeclarationRunNothingNew
     } else {
-        format!(
-            "Declaratierun {}: {} aangemaakt en in de wachtrij gezet; {} melding(en).",
-            f.periode.trim(),
-            made.join(", "),
-            report.notices.len()
-        )
+        Notice::DeclarationRun
     };
-    Ok(Redirect::to(&format!("/declaraties?melding={}", urlencode(&message))).into_response())
+    Ok(notice.redirect("/declaraties"))
 }
 
 /// Runs the engine for `period` for the user's tenant, wakes the outbox and

@@ -14,6 +14,8 @@ pub mod access;
 pub mod auth;
 pub mod declarations;
 pub mod demo;
+pub mod limit;
+pub mod notice;
 pub mod participants;
 pub mod registration;
 pub mod requests;
@@ -64,6 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route("/gebruikers", get(users::list).post(users::add))
         .route("/toegang", get(access::list))
         .route("/toegang.csv", get(access::csv))
+        // One login limiter per router: per server, and per test server.
+        .layer(axum::Extension(std::sync::Arc::new(
+            limit::LoginLimiter::default(),
+        )))
 }
 
 /// `/`: the page a role starts on.

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::access::{changed, log};
 use super::auth::{Post, WebUser, audit, csrf_form};
-use super::registration::urlencode;
+use super::notice::{self, Notice};
 use super::{
     WebError, csrf_field, euro, financier_kind_nl, financier_nl, name_of, page, status_nl,
 };
@@ -247,7 +247,7 @@ pub async fn show(
                 @for w in &warnings { li.waarschuwing { (w) } }
             }
         }
-        @if let Some(m) = &q.melding { p.melding.ok role="status" { (m) } }
+        (notice::show(q.melding.as_deref()))
         @if user.role.back_office() {
             details {
                 summary { "Groep wijzigen of zorg beëindigen" }
@@ -539,8 +539,8 @@ pub(super) async fn own_participant(
     }
 }
 
-pub(super) fn back_to(id: &str, message: &str) -> Response {
-    Redirect::to(&format!("/deelnemers/{id}?melding={}", urlencode(message))).into_response()
+pub(super) fn back_to(id: &str, notice: Notice) -> Response {
+    notice.redirect(&format!("/deelnemers/{id}"))
 }
 
 #[derive(Deserialize)]
@@ -592,7 +592,7 @@ pub async fn set_group(
     .await?;
     changed(&mut w, &user, &peer, "POST /deelnemers/{id}/groep", &id).await?;
     w.commit().await?;
-    Ok(back_to(&id, "Groep opgeslagen."))
+    Ok(back_to(&id, Notice::GroupSaved))
 }
 
 /// `POST /deelnemers/{id}/einde`: the end of care, as `POST
@@ -628,13 +628,7 @@ pub async fn end(
     .await?;
     changed(&mut w, &user, &peer, "POST /deelnemers/{id}/einde", &id).await?;
     w.commit().await?;
-    Ok(back_to(
-        &id,
-        &format!(
-            "Einde van de zorg op {} geregistreerd; de dagelijkse start/stop-run stuurt de stopberichten.",
-            date.format("%d-%m-%Y")
-        ),
-    ))
+    Ok(back_to(&id, Notice::CareEnded))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
+use super::notice::Notice;
 use super::participants::{back_to, own_participant};
 use super::{WebError, csrf_field, financier_kind_nl, financier_nl};
 use crate::adapter::istandaard::verzoekcodes::reden_verzoek_codes;
@@ -449,30 +450,6 @@ async fn send(
     super::access::changed(&mut w, user, peer, &object, participant).await?;
     w.commit().await?;
     state.outbox.wake();
-    let references: Vec<String> = requests::list(
-        state.store().pool(),
-        &user.tenant.id,
-        &requests::Filter {
-            message: Some(&created.message_id),
-            limit: 100,
-            ..requests::Filter::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .map(|r| r.referentie_aanbieder)
-    .collect();
-    let kind = if input.kind == "wijziging" {
-        "Verzoek om wijziging"
-    } else {
-        "Verzoek om toewijzing"
-    };
-    Ok(back_to(
-        participant,
-        &format!(
-            "{kind} ({}) staat klaar voor verzending aan de gemeente, referentie {}.",
-            created.bericht,
-            references.join(", ")
-        ),
-    ))
+    // The participant page lists the request with its reference.
+    Ok(back_to(participant, Notice::RequestQueued))
 }

@@ -13,13 +13,14 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{Post, WebUser, audit, csrf_form};
+use super::notice::{self, Notice};
 use super::registration::urlencode;
 use super::{WebError, csrf_field, financier_nl, page, status_nl};
 use crate::engine;
@@ -295,7 +296,7 @@ pub async fn list(
     let body = html! {
         h1 { "Afgekeurde berichten" }
         (filter_form(&f, &all))
-        @if let Some(m) = &f.melding { p.melding.ok role="status" { (m) } }
+        (notice::show(f.melding.as_deref()))
         p { (shown.len()) " item(s)" }
         @if !shown.is_empty() {
             form method="post" action="/afgekeurd/bulk" {
@@ -452,7 +453,7 @@ pub async fn show(
             @if let Some(n) = next { a rel="next" href={ "/afgekeurd/" (n.id()) "?" (q) } { "Volgende →" } } @else { span {} }
         }
         h1 { (kind_nl(&item.kind)) }
-        @if let Some(m) = &f.melding { p.melding.ok role="status" { (m) } }
+        (notice::show(f.melding.as_deref()))
         p { (item.title.nl) }
         dl.gegevens {
             dt { "Deelnemer" } dd {
@@ -598,7 +599,7 @@ async fn act(
     ids: &[String],
     resend: bool,
     why: &str,
-) -> Result<String, WebError> {
+) -> Result<Notice, WebError> {
     if ids.is_empty() {
         return Err(WebError::BadRequest("er is niets geselecteerd".into()));
     }
@@ -650,26 +651,13 @@ async fn act(
     }
     w.commit().await?;
     if !resend {
-        return Ok(format!("{} item(s) afgesloten.", ids.len()));
+        return Ok(Notice::ItemsClosed);
     }
     let report = run_latest(state, user, periods.iter().max().map(String::as_str)).await?;
-    let sent: Vec<String> = report
-        .declarations
-        .iter()
-        .map(|d| format!("{} {}", d.bericht, d.declaratie_nummer))
-        .collect();
-    Ok(if sent.is_empty() {
-        format!(
-            "{} item(s) opnieuw ingediend; de declaratierun maakte geen nieuw bericht ({} melding(en)). Controleer of de gegevens gecorrigeerd zijn.",
-            ids.len(),
-            report.notices.len()
-        )
+    Ok(if report.declarations.is_empty() {
+        Notice::ItemsResentNothingSent
     } else {
-        format!(
-            "{} item(s) opnieuw ingediend; verzonden: {}.",
-            ids.len(),
-            sent.join(", ")
-        )
+        Notice::ItemsResent
     })
 }
 
@@ -701,12 +689,8 @@ pub async fn resend(
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
     let why = reason(&f.reden, true)?;
-    let message = act(&state, &user, std::slice::from_ref(&id), true, &why).await?;
-    Ok(redirect_with(
-        &format!("/afgekeurd/{id}"),
-        &f.terug,
-        &message,
-    ))
+    let notice = act(&state, &user, std::slice::from_ref(&id), true, &why).await?;
+    Ok(redirect_with(&format!("/afgekeurd/{id}"), &f.terug, notice))
 }
 
 /// `POST /afgekeurd/{id}/sluiten`.
@@ -717,12 +701,8 @@ pub async fn close(
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
     let why = reason(&f.reden, true)?;
-    let message = act(&state, &user, std::slice::from_ref(&id), false, &why).await?;
-    Ok(redirect_with(
-        &format!("/afgekeurd/{id}"),
-        &f.terug,
-        &message,
-    ))
+    let notice = act(&state, &user, std::slice::from_ref(&id), false, &why).await?;
+    Ok(redirect_with(&format!("/afgekeurd/{id}"), &f.terug, notice))
 }
 
 /// `POST /afgekeurd/bulk`: the selection resent or closed together.
@@ -745,12 +725,15 @@ pub async fn bulk(
     } else {
         why
     };
-    let message = act(&state, &user, &f.items, resend, &why).await?;
-    Ok(redirect_with("/afgekeurd", &f.terug, &message))
+    let notice = act(&state, &user, &f.items, resend, &why).await?;
+    Ok(redirect_with("/afgekeurd", &f.terug, notice))
 }
 
-fn redirect_with(path: &str, terug: &str, message: &str) -> Response {
+fn redirect_with(path: &str, terug: &str, notice: Notice) -> Response {
     let q = back(terug);
-    let sep = if q.is_empty() { "" } else { "&" };
-    Redirect::to(&format!("{path}?{q}{sep}melding={}", urlencode(message))).into_response()
+    if q.is_empty() {
+        notice.redirect(path)
+    } else {
+        notice.redirect(&format!("{path}?{q}"))
+    }
 }

@@ -3,13 +3,13 @@
 //! command line, through the same [`super::auth::add_user`].
 
 use axum::extract::{Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 use sqlx::Row;
 
-use super::auth::{Post, Role, WebUser, add_user, audit, csrf_form};
-use super::registration::urlencode;
+use super::auth::{AddUserError, PasswordProblem, Post, Role, WebUser, add_user, audit, csrf_form};
+use super::notice::{self, Notice};
 use super::{WebError, csrf_field, page};
 use crate::server::AppState;
 use crate::store::now;
@@ -18,8 +18,6 @@ use crate::store::now;
 pub struct ListQuery {
     #[serde(default)]
     melding: Option<String>,
-    #[serde(default)]
-    fout: Option<String>,
 }
 
 /// `GET /gebruikers`.
@@ -38,8 +36,7 @@ pub async fn list(
     let now = now();
     let body = html! {
         h1 { "Gebruikers" }
-        @if let Some(m) = &q.melding { p.melding.ok role="status" { (m) } }
-        @if let Some(m) = &q.fout { p.melding.fout role="alert" { (m) } }
+        (notice::show(q.melding.as_deref()))
         table {
             thead { tr { th { "Gebruikersnaam" } th { "Naam" } th { "Rol" } th { "Status" } } }
             tbody {
@@ -110,17 +107,21 @@ pub async fn add(
             )
             .await?;
             w.commit().await?;
-            Ok(Redirect::to(&format!(
-                "/gebruikers?melding={}",
-                urlencode("Gebruiker toegevoegd.")
-            ))
-            .into_response())
+            Ok(Notice::UserAdded.redirect("/gebruikers"))
         }
         Err(e) => {
-            // add_user's errors are "Dutch / English"; the page shows the Dutch half.
-            let text = e.to_string();
-            let nl = text.split(" / ").next().unwrap_or(&text).to_string();
-            Ok(Redirect::to(&format!("/gebruikers?fout={}", urlencode(&nl))).into_response())
+            let notice = match e {
+                AddUserError::Username => Notice::UsernameInvalid,
+                AddUserError::Password(PasswordProblem::TooShort) => Notice::PasswordTooShort,
+                AddUserError::Password(PasswordProblem::TooLong) => Notice::PasswordTooLong,
+                AddUserError::Exists(_) => Notice::UserExists,
+                // The beheer user's own tenant exists; anything else is a
+                // fault of loket, not of the form.
+                AddUserError::NoTenant(_) | AddUserError::Store(_) => {
+                    return Err(WebError::Internal(e.into()));
+                }
+            };
+            Ok(notice.redirect("/gebruikers"))
         }
     }
 }

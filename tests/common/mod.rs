@@ -210,14 +210,10 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let router = loket::server::router(state.clone());
+        let router = loket::server::router(state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .expect("serve");
+            axum::serve(listener, router).await.expect("serve");
         });
         Server {
             base: format!("http://{addr}"),
