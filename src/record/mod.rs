@@ -280,8 +280,16 @@ async fn write_loop(store: Store, mappings: Arc<TenantMappings>, mut jobs: mpsc:
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), messages = batch.len(), "commit failed; nothing acknowledged");
+                // Each job gets its own copy of the error; an unavailable
+                // database must stay recognisable (503, not 500).
+                let unavailable = crate::store::is_unavailable(&e);
                 for job in batch {
-                    let _ = job.reply.send(Err(anyhow::anyhow!("commit failed: {e:#}")));
+                    let err = if unavailable {
+                        anyhow::Error::new(crate::store::Unavailable(format!("{e:#}")))
+                    } else {
+                        anyhow::anyhow!("commit failed: {e:#}")
+                    };
+                    let _ = job.reply.send(Err(err));
                 }
             }
         }
