@@ -26,6 +26,7 @@
 //!   closed.
 //! - **Connections**: at most [`Settings::max_connections`] are served at
 //!   once; the next waits in the kernel's accept queue until one closes.
+//!   HTTP/1.1 only, so every connection is under these timeouts.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,8 +58,7 @@ pub struct Settings {
     pub body_budget_bytes: u64,
     /// How long a request waits for room in the budget before it gets 503.
     pub budget_wait_ms: u64,
-    /// The `Retry-After` (seconds) sent with a 503: over budget or the
-    /// database unavailable.
+    /// The `Retry-After` (seconds) sent with the 503 of a full budget.
     pub retry_after_secs: u64,
     /// Time to send a request's headers, counted from when the connection
     /// waits for it: also the keep-alive idle timeout.
@@ -197,20 +197,14 @@ pub async fn serve(
     settings: &Settings,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: the header and idle timeouts are HTTP/1's, and an
+    // HTTP/2 connection (h2c) could stay open idle for ever. A TLS proxy in
+    // front speaks HTTP/2 to browsers and HTTP/1.1 to loket.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(
-            settings.header_read_timeout_secs.max(1),
-        ));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Duration::from_secs(
-            settings.header_read_timeout_secs.max(1),
-        ))
-        .keep_alive_timeout(Duration::from_secs(
             settings.header_read_timeout_secs.max(1),
         ));
     let builder = Arc::new(builder);
