@@ -206,10 +206,21 @@ impl Ingest {
 
     /// Receives one raw message for `tenant`: check, judge, apply, store, answer.
     pub async fn receive(&self, tenant: &Tenant, raw: &[u8]) -> Result<Received, IngestError> {
-        let checked = match istandaard::check(self.schema, raw, &self.limits) {
+        self.receive_owned(tenant, raw).await
+    }
+
+    /// [`Ingest::receive`] taking the body itself (an HTTP body): it is
+    /// dropped as soon as it is checked and packed, so a message waiting for
+    /// the writer no longer holds its raw bytes beside its parsed form.
+    pub async fn receive_owned<R: AsRef<[u8]> + Send>(
+        &self,
+        tenant: &Tenant,
+        raw: R,
+    ) -> Result<Received, IngestError> {
+        let checked = match istandaard::check(self.schema, raw.as_ref(), &self.limits) {
             Ok(c) => c,
             Err(e) => {
-                self.store_unusable(tenant, raw, &e).await?;
+                self.store_unusable(tenant, raw.as_ref(), &e).await?;
                 return Err(IngestError::Unusable(e));
             }
         };
@@ -224,9 +235,11 @@ impl Ingest {
         // in the single writer, in order, so concurrent messages (and
         // resends) see each other.
         let (reply, answer) = oneshot::channel();
+        let prepared = Prepared::new(checked, raw.as_ref());
+        drop(raw);
         let job = Job {
             tenant: tenant.clone(),
-            prepared: Prepared::new(checked, raw),
+            prepared,
             reply,
         };
         self.writer

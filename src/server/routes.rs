@@ -277,7 +277,7 @@ async fn post_message(
     Body(body): Body,
 ) -> Response {
     let started = Instant::now();
-    match state.ingest.receive(&tenant, &body).await {
+    match state.ingest.receive_owned(&tenant, body).await {
         Ok(r) => {
             let outcome = if r.duplicate {
                 "duplicate"

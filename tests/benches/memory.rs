@@ -23,7 +23,9 @@ const MIB: usize = 1024 * 1024;
 
 /// A valid BSN (elfproef) for every `n`, skipping the bases without one.
 fn bsn(n: usize) -> String {
-    let mut base = 10_000_000 + n * 11 / 10;
+    // Sixteen bases per n: a base fails one time in eleven, so the search
+    // never reaches the next n's.
+    let mut base = 10_000_000 + n * 16;
     loop {
         let digits: Vec<u32> = format!("{base:08}")
             .bytes()
@@ -31,7 +33,9 @@ fn bsn(n: usize) -> String {
             .collect();
         let sum: u32 = digits.iter().zip((2..=9).rev()).map(|(d, w)| d * w).sum();
         let check = sum % 11;
-        if check < 10 {
+        // The weighted sum minus the check digit must be a non-zero
+        // multiple of 11.
+        if check < 10 && sum != check {
             return format!("{base:08}{check}");
         }
         base += 1;
@@ -211,6 +215,8 @@ struct Run {
     in_flight: u64,
     busy: usize,
     failed: usize,
+    /// Answered messages by `x-loket-status` (accepted, rejected).
+    outcomes: std::collections::BTreeMap<String, usize>,
     seconds: f64,
 }
 
@@ -225,7 +231,7 @@ fn run(rt: &Runtime, body_bytes: usize, parallel: usize) -> Run {
     let actual = bodies[0].len();
     let baseline = status_kib(pid, "VmHWM:");
     let started = Instant::now();
-    let (busy, failed) = rt.block_on(async {
+    let (busy, failed, outcomes) = rt.block_on(async {
         let http = reqwest::Client::new();
         let tasks: Vec<_> = bodies
             .into_iter()
@@ -253,16 +259,24 @@ fn run(rt: &Runtime, body_bytes: usize, parallel: usize) -> Run {
                                     .unwrap_or(1);
                                 tokio::time::sleep(Duration::from_secs(wait.clamp(1, 5))).await;
                             }
-                            Ok(r) if r.status().is_success() => return (busy, false),
+                            Ok(r) if r.status().is_success() => {
+                                let status = r
+                                    .headers()
+                                    .get("x-loket-status")
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or("?")
+                                    .to_string();
+                                return (busy, false, status);
+                            }
                             Ok(r) => {
                                 let status = r.status();
                                 let text = r.text().await.unwrap_or_default();
                                 eprintln!("{status}: {}", &text[..text.len().min(300)]);
-                                return (busy, true);
+                                return (busy, true, String::new());
                             }
                             Err(e) => {
                                 eprintln!("request failed: {e}");
-                                return (busy, true);
+                                return (busy, true, String::new());
                             }
                         }
                     }
@@ -270,12 +284,16 @@ fn run(rt: &Runtime, body_bytes: usize, parallel: usize) -> Run {
             })
             .collect();
         let (mut busy, mut failed) = (0, 0);
+        let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
         for t in tasks {
-            let (b, f) = t.await.expect("client task");
+            let (b, f, status) = t.await.expect("client task");
             busy += b;
             failed += usize::from(f);
+            if !f {
+                *outcomes.entry(status).or_default() += 1;
+            }
         }
-        (busy, failed)
+        (busy, failed, outcomes)
     });
     let seconds = started.elapsed().as_secs_f64();
     let peak = status_kib(pid, "VmHWM:");
@@ -287,6 +305,7 @@ fn run(rt: &Runtime, body_bytes: usize, parallel: usize) -> Run {
         in_flight,
         busy,
         failed,
+        outcomes,
         seconds,
     }
 }
@@ -310,7 +329,7 @@ fn main() -> ExitCode {
         println!(
             "memory: {parallel} x {:.1} MB: peak RSS {:.0} MiB (at start {:.0} MiB), \
              at most {:.0} MiB of bodies in flight (budget {} MiB): {ratio:.2}x; \
-             {} answers 503 (retried), {} failed, {:.1} s",
+             {} answers 503 (retried), {} failed, answered {:?}, {:.1} s",
             r.body_bytes as f64 / 1e6,
             r.peak as f64 / MIB as f64,
             r.baseline as f64 / MIB as f64,
@@ -318,6 +337,7 @@ fn main() -> ExitCode {
             loket::server::limits::Settings::default().body_budget_bytes / MIB as u64,
             r.busy,
             r.failed,
+            r.outcomes,
             r.seconds,
         );
         if r.failed > 0 || (bench && ratio >= 4.0) {
