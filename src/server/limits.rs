@@ -52,9 +52,12 @@ use super::routes::ApiError;
 pub struct Settings {
     /// Bytes of request bodies in flight across all requests. The default,
     /// 256 MiB, lets 25 messages of the default 10 MiB limit be handled at
-    /// once (the machine has far fewer cores than that, so more would only
-    /// queue) while the process stays around 1 GiB at its peak: a message
-    /// costs about three times its size while it is checked and stored.
+    /// once (a machine has far fewer cores than that, so more would only
+    /// queue; the writer takes one message at a time) while the process
+    /// stays under 1 GiB at its peak: a message costs three to four times
+    /// its size while it is checked, judged and stored (`cargo bench
+    /// --bench memory`). A fixed value rather than a share of the RAM:
+    /// what the host has is not what loket may take of it.
     pub body_budget_bytes: u64,
     /// How long a request waits for room in the budget before it gets 503.
     pub budget_wait_ms: u64,
