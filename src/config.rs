@@ -36,6 +36,11 @@ pub struct Config {
     /// `[retention]`: years after the last day of care, then pseudonymised
     /// (in the daily run).
     pub retention: crate::record::retention::Settings,
+    /// `[limits]`: body budget, timeouts and the connection limit of the
+    /// HTTP server.
+    pub limits: crate::server::limits::Settings,
+    /// `[database]`: how long to wait for the database before answering 503.
+    pub database: crate::store::Settings,
 }
 
 impl Default for Config {
@@ -50,6 +55,8 @@ impl Default for Config {
             outbox: crate::outbox::Settings::default(),
             startstop: crate::engine::daily::Settings::default(),
             retention: crate::record::retention::Settings::default(),
+            limits: crate::server::limits::Settings::default(),
+            database: crate::store::Settings::default(),
         }
     }
 }
@@ -101,7 +108,7 @@ impl Config {
     }
 
     pub async fn open_store(&self) -> Result<Store> {
-        Store::open(self.database_url.as_deref(), &self.data_dir).await
+        Store::open_with(self.database_url.as_deref(), &self.data_dir, &self.database).await
     }
 
     /// The application state for this configuration.
@@ -118,6 +125,7 @@ impl Config {
             mappings,
             metrics: Arc::new(server::metrics::Metrics::default()),
             outbox: crate::outbox::Outbox::new(self.outbox.clone()),
+            budget: server::limits::Budget::new(&self.limits),
         })
     }
 }
@@ -160,7 +168,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
         config.startstop.clone(),
         config.retention.clone(),
     );
-    let served = server::serve(state, config.listen).await;
+    let served = server::serve(state, config.listen, &config.limits).await;
     daily.stop().await;
     watchers.stop().await;
     worker.stop().await;

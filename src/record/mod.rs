@@ -206,10 +206,21 @@ impl Ingest {
 
     /// Receives one raw message for `tenant`: check, judge, apply, store, answer.
     pub async fn receive(&self, tenant: &Tenant, raw: &[u8]) -> Result<Received, IngestError> {
-        let checked = match istandaard::check(self.schema, raw, &self.limits) {
+        self.receive_owned(tenant, raw).await
+    }
+
+    /// [`Ingest::receive`] taking the body itself (an HTTP body): it is
+    /// dropped as soon as it is checked and packed, so a message waiting for
+    /// the writer no longer holds its raw bytes beside its parsed form.
+    pub async fn receive_owned<R: AsRef<[u8]> + Send>(
+        &self,
+        tenant: &Tenant,
+        raw: R,
+    ) -> Result<Received, IngestError> {
+        let checked = match istandaard::check(self.schema, raw.as_ref(), &self.limits) {
             Ok(c) => c,
             Err(e) => {
-                self.store_unusable(tenant, raw, &e).await?;
+                self.store_unusable(tenant, raw.as_ref(), &e).await?;
                 return Err(IngestError::Unusable(e));
             }
         };
@@ -224,9 +235,11 @@ impl Ingest {
         // in the single writer, in order, so concurrent messages (and
         // resends) see each other.
         let (reply, answer) = oneshot::channel();
+        let prepared = Prepared::new(checked, raw.as_ref());
+        drop(raw);
         let job = Job {
             tenant: tenant.clone(),
-            prepared: Prepared::new(checked, raw),
+            prepared,
             reply,
         };
         self.writer
@@ -280,8 +293,16 @@ async fn write_loop(store: Store, mappings: Arc<TenantMappings>, mut jobs: mpsc:
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), messages = batch.len(), "commit failed; nothing acknowledged");
+                // Each job gets its own copy of the error; an unavailable
+                // database must stay recognisable (503, not 500).
+                let unavailable = crate::store::is_unavailable(&e);
                 for job in batch {
-                    let _ = job.reply.send(Err(anyhow::anyhow!("commit failed: {e:#}")));
+                    let err = if unavailable {
+                        anyhow::Error::new(crate::store::Unavailable(format!("{e:#}")))
+                    } else {
+                        anyhow::anyhow!("commit failed: {e:#}")
+                    };
+                    let _ = job.reply.send(Err(err));
                 }
             }
         }
@@ -321,11 +342,10 @@ async fn write_batch(
         if careful {
             sqlx::query("SAVEPOINT job").execute(&mut *w.tx).await?;
         }
-        let jobs = &batch[at..end];
-        let r = if lookahead::takes(&jobs[0]) {
-            lookahead::run(&mut w.tx, known, jobs, &may_be_resend[at..end]).await
+        let r = if lookahead::takes(&batch[at]) {
+            lookahead::run(&mut w.tx, known, &batch[at..end], &may_be_resend[at..end]).await
         } else {
-            receive_in(&mut w.tx, mappings, &jobs[0], may_be_resend[at])
+            receive_in(&mut w.tx, mappings, &mut batch[at], may_be_resend[at])
                 .await
                 .map(|r| vec![r])
         };
@@ -385,25 +405,29 @@ async fn write_batch(
 async fn receive_in(
     tx: &mut apply::Tx,
     mappings: &TenantMappings,
-    job: &Job,
+    job: &mut Job,
     may_be_resend: bool,
 ) -> Result<Received> {
-    let tenant = &job.tenant;
-    let p = &job.prepared;
-    let msg = &p.checked.message;
     // TR056: a resend gets the same answer and changes nothing.
     if may_be_resend {
         let (_, sender, bericht, ident) = job.resend_key();
-        if let Some(prev) = apply::find_previous(tx, &tenant.id, &sender, &bericht, &ident).await? {
+        if let Some(prev) =
+            apply::find_previous(tx, &job.tenant.id, &sender, &bericht, &ident).await?
+        {
             return Ok(prev);
         }
     }
-    let cross = if p.structural {
+    let cross = if job.prepared.structural {
         Vec::new()
     } else {
-        rules::check(tx, tenant, msg, mappings.for_tenant(&tenant.id)).await?
+        let msg = &job.prepared.checked.message;
+        rules::check(tx, &job.tenant, msg, mappings.for_tenant(&job.tenant.id)).await?
     };
-    let verdict = Verdict::of(p, &cross);
+    let verdict = Verdict::of_mut(&mut job.prepared, &cross);
+    let job = &*job;
+    let tenant = &job.tenant;
+    let p = &job.prepared;
+    let msg = &p.checked.message;
     // An accepted message creates or updates its participant first, so both
     // messages are stored with it at once.
     let participant_id = if verdict.accepted() {
@@ -440,22 +464,42 @@ struct Verdict {
 
 impl Verdict {
     /// The verdict on `p` with the record's findings `cross` added after its
-    /// own.
+    /// own, judged on a copy (the 301 lookahead: small messages, borrowed
+    /// for the whole run).
     fn of(p: &Prepared, cross: &[Finding]) -> Verdict {
-        let judged;
-        let (checked, rebuilt, findings) = if cross.is_empty() {
-            (&p.checked, None, p.findings_json.clone())
-        } else {
-            // Only a message the record rejects gets here: the copy is rare.
-            let mut c = p.checked.clone();
-            c.findings.extend(cross.iter().cloned());
-            judged = c;
-            (
-                &judged,
-                Some(build_retour(&judged)),
-                findings_json(&judged.findings),
-            )
-        };
+        if cross.is_empty() {
+            return Verdict::judged(p, &p.checked, None, p.findings_json.clone());
+        }
+        let mut c = p.checked.clone();
+        c.findings.extend(cross.iter().cloned());
+        let (rebuilt, findings) = (build_retour(&c), findings_json(&c.findings));
+        Verdict::judged(p, &c, Some(rebuilt), findings)
+    }
+
+    /// [`Verdict::of`] without the copy: `cross` is added to `p`'s findings
+    /// only while the verdict is made and taken off again (the job may be
+    /// judged a second time, see [`write_batch`]). A copy of the checked
+    /// message costs as much as the message, for every message the record
+    /// rejects, and those can be declarations of many megabytes.
+    fn of_mut(p: &mut Prepared, cross: &[Finding]) -> Verdict {
+        if cross.is_empty() {
+            return Verdict::of(p, cross);
+        }
+        let own = p.checked.findings.len();
+        p.checked.findings.extend(cross.iter().cloned());
+        let (rebuilt, findings) = (build_retour(&p.checked), findings_json(&p.checked.findings));
+        let verdict = Verdict::judged(p, &p.checked, Some(rebuilt), findings);
+        p.checked.findings.truncate(own);
+        verdict
+    }
+
+    /// The verdict on `p` judged as `checked` (its findings and the record's).
+    fn judged(
+        p: &Prepared,
+        checked: &Checked,
+        rebuilt: Option<Option<Result<Retour, String>>>,
+        findings: String,
+    ) -> Verdict {
         let retour = rebuilt.as_ref().unwrap_or(&p.retour);
         let no_retour = match retour {
             Some(Err(e)) => Some(e.clone()),

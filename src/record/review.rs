@@ -195,13 +195,21 @@ pub async fn list(
 }
 
 /// One item of `tenant`.
-pub async fn get(pool: &AnyPool, tenant: &Tenant, id: &str) -> Result<Option<ReviewItem>> {
+///
+/// `exec` is the pool, or the caller's open transaction: a handler that reads
+/// the item inside its write transaction must not wait for a second pool
+/// connection (under parallel requests every connection would be held by a
+/// transaction waiting for another, until the acquire timeout).
+pub async fn get<'e, E>(exec: E, tenant: &Tenant, id: &str) -> Result<Option<ReviewItem>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM review_items WHERE id = $1 AND tenant_id = $2"
     )))
     .bind(id)
     .bind(&tenant.id)
-    .fetch_optional(pool)
+    .fetch_optional(exec)
     .await?;
     Ok(row.map(ReviewItem::from))
 }

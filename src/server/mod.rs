@@ -11,8 +11,10 @@
 pub mod access;
 pub mod allocations;
 pub mod declarations;
+pub mod headers;
 pub mod input;
 pub mod invoices;
+pub mod limits;
 pub mod metrics;
 pub mod outbox;
 pub mod registrations;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub mappings: Arc<crate::mapping::TenantMappings>,
     /// Wakes the outbox worker after a message was queued.
     pub outbox: crate::outbox::Outbox,
+    /// The bytes of request bodies in flight ([`limits`]).
+    pub budget: limits::Budget,
 }
 
 impl AppState {
@@ -53,9 +57,18 @@ impl AppState {
 /// Builds the router with all layers.
 pub fn router(state: AppState) -> Router {
     let limit = state.ingest.limits.max_bytes;
-    routes::routes()
+    let body_timeout = state.budget.body_read_timeout;
+    let router = routes::routes()
         .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_budget,
+        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ));
+    headers::security(router)
         .layer(middleware::from_fn(access_log))
         .with_state(state)
 }
@@ -88,17 +101,15 @@ async fn access_log(req: Request, next: Next) -> Response {
 }
 
 /// Runs the server until Ctrl-C / SIGTERM.
-pub async fn serve(state: AppState, listen: SocketAddr) -> Result<()> {
+pub async fn serve(state: AppState, listen: SocketAddr, settings: &limits::Settings) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "loket is listening");
-    // The peer address reaches the handlers as ConnectInfo: the access log
-    // records where an access came from (server::access::Peer), and the
-    // login rate limit counts per address.
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+    // The peer address reaches handlers as ConnectInfo (limits::serve puts
+    // it on every request): the access log records where an access came
+    // from (server::access::Peer), the login rate limit counts per address.
+    limits::serve(listener, router(state), settings, shutdown())
         .await
         .context("server failed")
 }

@@ -136,7 +136,7 @@ pub async fn resolve(
     }
     // An item about a participant: a change of its record (the item's
     // participant never changes, so it is read from the item as resolved).
-    let participant = review::get(store.pool(), tenant, &id)
+    let participant = review::get(&mut *w.tx, tenant, &id)
         .await
         .map_err(ApiError::internal)?
         .and_then(|i| i.participant_id);

@@ -22,6 +22,7 @@ use crate::store::Tenant;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/messages", post(post_message))
         .route("/messages/{id}", get(get_message))
@@ -75,6 +76,8 @@ pub struct ApiError {
     /// The request body was not read to its end: the connection cannot carry
     /// another request, so the client is told to close it.
     close: bool,
+    /// Seconds for `Retry-After` (503).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -85,6 +88,7 @@ impl ApiError {
             en: en.into(),
             paths: None,
             close: false,
+            retry_after: None,
         }
     }
 
@@ -98,7 +102,20 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "niet gevonden", "not found")
     }
 
+    /// A failure inside loket: 500, or 503 with `Retry-After` when the
+    /// database is unavailable (down, unreachable, busy beyond the wait), so
+    /// clients retry instead of giving up.
     pub(crate) fn internal(e: anyhow::Error) -> Self {
+        if crate::store::is_unavailable(&e) {
+            tracing::warn!(error = %format!("{e:#}"), "database unavailable; 503");
+            let mut err = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "de database is tijdelijk niet beschikbaar; er is niets verwerkt, probeer het later opnieuw",
+                "the database is temporarily unavailable; nothing was processed, try again later",
+            );
+            err.retry_after = Some(RETRY_AFTER_SECS);
+            return err;
+        }
         tracing::error!(error = %format!("{e:#}"), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -106,7 +123,23 @@ impl ApiError {
             "internal error; the message was not processed",
         )
     }
+
+    /// 413: the input is over the size limit; its body is not read, so the
+    /// connection is closed.
+    pub(crate) fn too_large(limit: usize) -> Self {
+        let mut err = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("de invoer is groter dan {limit} bytes"),
+            format!("the input is larger than {limit} bytes"),
+        );
+        err.close = true;
+        err
+    }
 }
+
+/// `Retry-After` when the database is unavailable: about the time it takes
+/// a database to restart or fail over.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -123,6 +156,12 @@ impl IntoResponse for ApiError {
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),
             );
+        }
+        if let Some(v) = self
+            .retry_after
+            .and_then(|s| header::HeaderValue::from_str(&s.to_string()).ok())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res
     }
@@ -165,14 +204,31 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+/// `GET /healthz`: liveness. Answers at once without touching the
+/// database, so a health checker with a short timeout never sees a hang and
+/// a database outage does not get loket restarted (which would not help).
+async fn healthz() -> Response {
+    (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+/// How long `/readyz` waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// `GET /readyz`: readiness. 200 when the database answers within a second,
+/// otherwise 503: a load balancer sends no traffic while it is down.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store().ping_within(READY_TIMEOUT).await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "database": "ok"})),
+        )
+            .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "health check failed");
+            tracing::warn!(error = %format!("{e:#}"), "readiness: database unavailable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "database unavailable"})),
+                [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())],
+                Json(json!({"status": "not ready", "database": "unavailable"})),
             )
                 .into_response()
         }
@@ -199,14 +255,7 @@ impl FromRequest<AppState> for Body {
         match Bytes::from_request(req, state).await {
             Ok(b) => Ok(Body(b)),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                let limit = state.ingest.limits.max_bytes;
-                let mut err = ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("de invoer is groter dan {limit} bytes"),
-                    format!("the input is larger than {limit} bytes"),
-                );
-                err.close = true;
-                Err(err)
+                Err(ApiError::too_large(state.ingest.limits.max_bytes))
             }
             Err(e) => {
                 let mut err = ApiError::new(
@@ -228,7 +277,7 @@ async fn post_message(
     Body(body): Body,
 ) -> Response {
     let started = Instant::now();
-    match state.ingest.receive(&tenant, &body).await {
+    match state.ingest.receive_owned(&tenant, body).await {
         Ok(r) => {
             let outcome = if r.duplicate {
                 "duplicate"

@@ -19,6 +19,69 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
+/// `[database]` in the configuration file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// How long a request waits for a database connection (or SQLite's
+    /// write lock) before it is answered 503 with `Retry-After`.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+/// The database cannot be used now (down, unreachable, or busy beyond the
+/// wait): the request may succeed later, so clients are told 503 with
+/// `Retry-After` instead of 500.
+#[derive(Debug, thiserror::Error)]
+#[error("de database is niet beschikbaar / the database is unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// Whether `e`, or anything it was caused by, says the database is
+/// unavailable rather than that the request or loket is wrong.
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<Unavailable>()
+            || c.downcast_ref::<sqlx::Error>()
+                .is_some_and(sqlx_unavailable)
+    })
+}
+
+fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY and SQLITE_LOCKED with their extended codes.
+                let code: i64 = code.parse().unwrap_or(0);
+                matches!(code & 0xff, 5 | 6)
+            } else if d
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // Connection exceptions, the server shutting down or not yet
+                // accepting, too many connections.
+                code.starts_with("08") || code.starts_with("57P") || code == "53300"
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -154,7 +217,18 @@ impl Store {
     /// sqlite://...), otherwise `loket.db` in `data_dir`, created if needed.
     /// Runs the migrations.
     pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Store> {
+        Store::open_with(database_url, data_dir, &Settings::default()).await
+    }
+
+    /// [`Store::open`] with the `[database]` settings.
+    pub async fn open_with(
+        database_url: Option<&str>,
+        data_dir: &Path,
+        settings: &Settings,
+    ) -> Result<Store> {
         install_default_drivers();
+        let wait = Duration::from_secs(settings.acquire_timeout_secs.max(1));
+        let busy_ms = wait.as_millis();
         let url = match database_url {
             Some(u) => u.to_string(),
             None => {
@@ -173,7 +247,10 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
+            // How long a request waits for a connection before it is told
+            // 503: a database that is down must not make every client wait
+            // for its own timeout.
+            .acquire_timeout(wait)
             // A local SQLite file cannot drop a connection: testing it on
             // every acquire would cost the ingest writer a round trip to the
             // SQLite worker thread per batch.
@@ -184,7 +261,12 @@ impl Store {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        // Another process (the CLI) may hold the write lock;
+                        // wait for it as long as for a connection, then 503.
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "PRAGMA busy_timeout = {busy_ms}"
+                        )))
+                        .await?;
                         conn.execute("PRAGMA temp_store = MEMORY").await?;
                         // SQLite's default page cache is 2 MB per connection.
                         // A provider's record outgrows it quickly (millions
@@ -226,11 +308,17 @@ impl Store {
             Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Backend::Postgres => None,
         };
-        let tx = self
-            .pool
-            .begin()
-            .await
-            .context("cannot begin a transaction")?;
+        // IMMEDIATE takes SQLite's write lock at BEGIN, waiting for it
+        // (busy_timeout) if another connection holds it. A deferred
+        // transaction reads first and upgrades at its first write; when
+        // someone else committed in between, that upgrade fails at once with
+        // "database is locked" whatever the busy timeout (a snapshot that
+        // is no longer the newest cannot become a writer).
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .context("cannot begin a transaction")?;
         Ok(WriteTx { tx, _guard: guard })
     }
 
@@ -320,10 +408,21 @@ impl Store {
         Ok(Some(tenant))
     }
 
-    /// Cheap liveness probe of the database.
+    /// Cheap probe of the database.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
         Ok(())
+    }
+
+    /// Whether the database answers within `within`: a connection from the
+    /// pool (a new one if need be) and one round trip.
+    pub async fn ping_within(&self, within: Duration) -> Result<()> {
+        match tokio::time::timeout(within, self.ping()).await {
+            Ok(r) => r,
+            Err(_) => {
+                Err(Unavailable(format!("no answer within {} ms", within.as_millis())).into())
+            }
+        }
     }
 }
 

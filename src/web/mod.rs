@@ -128,6 +128,15 @@ impl IntoResponse for WebError {
                     .to_string(),
             ),
             WebError::BadRequest(t) => (StatusCode::BAD_REQUEST, "Ongeldige invoer", t),
+            WebError::Internal(e) if crate::store::is_unavailable(&e) => {
+                tracing::warn!(error = %format!("{e:#}"), "web page: database unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Tijdelijk niet beschikbaar",
+                    "De database is tijdelijk niet bereikbaar; er is niets gewijzigd. Probeer het over enkele seconden opnieuw."
+                        .to_string(),
+                )
+            }
             WebError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "web page failed");
                 (
@@ -142,7 +151,14 @@ impl IntoResponse for WebError {
             p.melding.fout role="alert" { (text) }
             p { a href="/" { "Naar de startpagina" } }
         };
-        (status, page(title, user.as_ref(), body)).into_response()
+        let mut res = (status, page(title, user.as_ref(), body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(crate::server::routes::RETRY_AFTER_SECS),
+            );
+        }
+        res
     }
 }
 
@@ -381,6 +397,8 @@ code{font-family:ui-monospace,monospace;font-size:.9em}
 /// verschenen, x = anders) and moves to the next row, so a group of twenty
 /// is registered with twenty key presses. "Alle open: aanwezig" fills the
 /// rows not chosen yet. Without script every choice is a plain radio button.
+/// It also sizes the bars from their data attributes (see
+/// [`crate::server::headers`]: no inline style).
 const SCRIPT: &str = r#"
 document.addEventListener('DOMContentLoaded', function () {
   var rows = Array.prototype.slice.call(document.querySelectorAll('tr.deelnemer'));
@@ -407,6 +425,15 @@ document.addEventListener('DOMContentLoaded', function () {
         if (r) r.checked = true;
       }
     });
+  });
+  // Bars (usage, the allocation timeline) carry their size as data: the
+  // Content-Security-Policy allows no style attributes, but does allow
+  // setting a style from this script.
+  document.querySelectorAll('[data-breedte]').forEach(function (el) {
+    var w = parseFloat(el.getAttribute('data-breedte'));
+    var l = parseFloat(el.getAttribute('data-links'));
+    if (isFinite(w)) el.style.width = w + '%';
+    if (isFinite(l)) el.style.left = l + '%';
   });
   var pick = document.getElementById('selecteer-alles');
   if (pick) pick.addEventListener('change', function () {

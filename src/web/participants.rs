@@ -419,7 +419,7 @@ fn usage(a: &AllocationView, used: Option<&Used>) -> Markup {
     html! {
         @if let Some(l) = limit.filter(|l| *l > 0) {
             @let pct = (value * 100 / l).clamp(0, 100);
-            span.gebruik role="img" aria-label={ (pct) "% gebruikt" } { i.over[value > l] style={ "width:" (pct) "%" } {} }
+            span.gebruik role="img" aria-label={ (pct) "% gebruikt" } { i.over[value > l] data-breedte=(pct) {} }
             " "
         }
         (shown) " " (what)
@@ -515,7 +515,7 @@ fn timeline(allocations: &[AllocationView]) -> Markup {
                 @let left = pos(from);
                 @let width = (pos(to) - left).max(1.0);
                 div.tijdlijn {
-                    span class=(a.financier.kind) style={ "left:" (format!("{left:.1}")) "%;width:" (format!("{width:.1}")) "%" }
+                    span class=(a.financier.kind) data-links=(format!("{left:.1}")) data-breedte=(format!("{width:.1}"))
                         title={ (a.toewijzing_nummer) ": " (from) " – " (a.einddatum.as_deref().unwrap_or("…")) } {
                         (financier_kind_nl(&a.financier.kind)) " " (a.product.code.as_deref().unwrap_or("")) " · " (status_nl(&a.status))
                     }

@@ -210,10 +210,13 @@ impl Server {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let router = loket::server::router(state.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let router = loket::server::router(state.clone());
+        // The daemon's own server loop, with its timeouts and limits.
+        let limits = config.limits.clone();
         tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
+            loket::server::limits::serve(listener, router, &limits, std::future::pending())
+                .await
+                .expect("serve");
         });
         Server {
             base: format!("http://{addr}"),
