@@ -18,6 +18,7 @@ on_both_backends!(
     a_burst_of_wrong_passwords_checks_five_and_locks_out_the_right_one,
     locked_unknown_and_wrong_get_the_same_answer,
     one_address_is_rate_limited,
+    forwarded_clients_are_limited_one_by_one_behind_a_trusted_proxy,
     notices_come_only_from_fixed_codes,
 );
 
@@ -61,6 +62,19 @@ fn client_from(ip: IpAddr) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .local_address(ip)
+        .build()
+        .expect("client")
+}
+
+/// A client at `ip` whose requests say they forward for `forwarded`, as a
+/// reverse proxy's do.
+fn client_forwarding(ip: IpAddr, forwarded: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", forwarded.parse().expect("header value"));
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(ip)
+        .default_headers(headers)
         .build()
         .expect("client")
 }
@@ -332,6 +346,55 @@ async fn one_address_is_rate_limited(db: Db) {
     // Another address is not affected, and the account was never touched.
     let ok = attempt_from(&s, &form, 1, "anna", PASSWORD).await;
     assert_eq!(ok.location.as_deref(), Some("/"));
+}
+
+/// Behind a proxy named in `trusted_proxies` every client it forwards for has
+/// its own limit (without it, all users would share the proxy's); from any
+/// other address `X-Forwarded-For` changes nothing, so it cannot be used to
+/// escape the limit.
+async fn forwarded_clients_are_limited_one_by_one_behind_a_trusted_proxy(db: Db) {
+    let proxy = loopback(7);
+    let mut config = loket::config::Config::default();
+    config.limits.trusted_proxies = vec![proxy];
+    let s = Server::start_with(db, config).await;
+    with_users(&s, &["anna"]).await;
+    let form = login_form(&s.base).await;
+    let statuses = |client: reqwest::Client, forged: bool| {
+        let (base, form) = (
+            s.base.clone(),
+            Form {
+                cookie: form.cookie.clone(),
+                csrf: form.csrf.clone(),
+            },
+        );
+        async move {
+            let mut out = Vec::new();
+            for i in 0..2 * BURST {
+                // An untrusted client names another address every time.
+                let http = if forged {
+                    client_forwarding(loopback(8), &format!("198.51.100.{i}"))
+                } else {
+                    client.clone()
+                };
+                out.push(
+                    attempt(&http, &base, &form, TENANT, "niemand", "fout")
+                        .await
+                        .status,
+                );
+            }
+            out
+        }
+    };
+    // One client behind the proxy spends its burst and is limited...
+    let one = statuses(client_forwarding(proxy, "203.0.113.9"), false).await;
+    assert!(one.contains(&429), "{one:?}");
+    // ...another client behind the same proxy is not.
+    let other = client_forwarding(proxy, "203.0.113.10");
+    let ok = attempt(&other, &s.base, &form, TENANT, "anna", PASSWORD).await;
+    assert_eq!(ok.location.as_deref(), Some("/"));
+    // An address that is no trusted proxy is itself, whatever it says.
+    let forged = statuses(client_forwarding(loopback(8), "-"), true).await;
+    assert!(forged.contains(&429), "{forged:?}");
 }
 
 async fn notices_come_only_from_fixed_codes(db: Db) {

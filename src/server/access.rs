@@ -12,13 +12,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::routes::{ApiError, Auth};
 use crate::record::access::{self, Actor, Kind};
 use crate::record::export::{self, ParticipantExport};
 use crate::store::{Tenant, sha256_hex};
 
-/// The address the request came from: the socket peer (a proxy in front of
-/// loket shows as itself; X-Forwarded-For is not trusted). `None` when the
+/// The address the request came from ([`super::client::ClientAddr`]: the
+/// socket peer, or whom a trusted proxy forwards for). `None` when the
 /// server runs without connection info (in-process tests).
 #[derive(Debug, Clone, Default)]
 pub struct Peer(pub Option<String>);
@@ -27,12 +28,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(
+        let client = parts.extensions.get::<ClientAddr>().map(|c| c.0);
+        let socket = || {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
+                .map(|c| c.0.ip())
+        };
+        Ok(Peer(client.or_else(socket).map(|ip| ip.to_string())))
     }
 }
 

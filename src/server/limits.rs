@@ -70,6 +70,9 @@ pub struct Settings {
     pub body_read_timeout_secs: u64,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// The reverse proxies whose `X-Forwarded-For` is believed
+    /// ([`super::client`]); none by default.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -81,6 +84,7 @@ impl Default for Settings {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             max_connections: 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -213,6 +217,7 @@ pub async fn serve(
     let builder = Arc::new(builder);
     let connections = Arc::new(Semaphore::new(settings.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let trusted: Arc<[std::net::IpAddr]> = settings.trusted_proxies.clone().into();
     tokio::pin!(shutdown);
     loop {
         // A connection slot first: at the limit, new connections wait in the
@@ -234,9 +239,13 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let trusted = trusted.clone();
         let service = hyper_util::service::TowerToHyperService::new(
             tower::ServiceExt::map_request(router.clone(), move |mut req: Request<_>| {
+                let client = super::client::resolve(peer.ip(), req.headers(), &trusted);
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                req.extensions_mut()
+                    .insert(super::client::ClientAddr(client));
                 req
             }),
         );

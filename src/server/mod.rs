@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod allocations;
+pub mod client;
 pub mod declarations;
 pub mod headers;
 pub mod input;

@@ -524,13 +524,15 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<LoginLimiter>>,
+    client: Option<Extension<crate::server::client::ClientAddr>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     jar: CookieJar,
     axum::Form(f): axum::Form<LoginForm>,
 ) -> Response {
-    let ip = match peer {
-        Some(Extension(ConnectInfo(addr))) => addr.ip(),
-        None => {
+    let ip = match (client, peer) {
+        (Some(Extension(c)), _) => c.0,
+        (None, Some(Extension(ConnectInfo(addr)))) => addr.ip(),
+        (None, None) => {
             // Served without connection info: every login shares one limit.
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| {

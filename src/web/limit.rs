@@ -8,10 +8,11 @@
 //! password is looked at. IPv6 addresses count per /64, the block one
 //! subscriber usually gets, so rotating addresses within it gains nothing.
 //!
-//! The address is the TCP peer. Behind a reverse proxy that is the proxy's
-//! address, so every user shares one bucket: give the proxy its own limit,
-//! or raise these for it. The limit is per process and starts empty after
-//! a restart; the lock-out is what holds across processes.
+//! The address is the client's ([`crate::server::client`]): the TCP peer,
+//! or whom a trusted reverse proxy forwards for; behind a proxy that is not
+//! named as trusted, every user shares the proxy's bucket. The limit is per
+//! process and starts empty after a restart; the lock-out is what holds
+//! across processes.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
