@@ -556,13 +556,10 @@ pub async fn message(pool: &AnyPool, tenant: &Tenant, id: &str) -> Result<Option
     m.raw = body::unpack(&m.raw_encoding, std::mem::take(&mut m.raw))?;
     m.raw_encoding = body::IDENTITY.to_string();
     if m.parsed.is_none() && matches!(m.standard.as_deref(), Some("iwmo" | "ijw")) {
-        // Messages loket wrote are checked with the outgoing limits: a
-        // large declaration must not be refused by its own check.
-        let limits = match m.direction.as_str() {
-            "out" => Limits::outgoing(),
-            _ => Limits::default(),
-        };
-        m.parsed = istandaard::check(Schema::builtin()?, &m.raw, &limits)
+        // A stored message passed its size limit when it was received or
+        // written (which may be configured above the default), so only the
+        // depth guard applies on reading it back.
+        m.parsed = istandaard::check(Schema::builtin()?, &m.raw, &Limits::outgoing())
             .ok()
             .map(|c| super::parsed_json(&c));
     }

@@ -101,11 +101,14 @@ pub fn hot_queries(backend: Backend) -> Vec<HotQuery> {
 /// disabled (on a small table PostgreSQL rightly prefers one; disabled, it
 /// still shows one only when no index can serve the statement).
 pub async fn explain(store: &Store, q: &HotQuery) -> Result<Vec<String>> {
-    let mut conn = store.pool().acquire().await?;
+    // In a transaction that is rolled back: the setting ends with it, also
+    // when the statement fails, and the connection goes back to the pool as
+    // it came.
+    let mut tx = store.pool().begin().await?;
     let (sql, column) = match store.backend {
         Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {}", q.sql), "detail"),
         Backend::Postgres => {
-            conn.execute("SET enable_seqscan = off").await?;
+            tx.execute("SET LOCAL enable_seqscan = off").await?;
             (format!("EXPLAIN {}", q.sql), "QUERY PLAN")
         }
     };
@@ -118,12 +121,10 @@ pub async fn explain(store: &Store, q: &HotQuery) -> Result<Vec<String>> {
         };
     }
     let rows = query
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut *tx)
         .await
         .with_context(|| format!("explaining {}", q.name))?;
-    if store.backend == Backend::Postgres {
-        conn.execute("RESET enable_seqscan").await?;
-    }
+    tx.rollback().await?;
     rows.iter()
         .map(|r| r.try_get::<String, _>(column).map_err(Into::into))
         .collect()
