@@ -35,7 +35,7 @@ async fn connect(server: &Server) -> TcpStream {
 
 /// Reads until the server closes the connection (or `GIVE_UP`): what it
 /// sent, and whether it closed.
-async fn read_to_close(stream: &mut TcpStream) -> (String, bool) {
+async fn read_to_close(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> (String, bool) {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     let closed = tokio::time::timeout(GIVE_UP, async {
@@ -141,6 +141,79 @@ async fn stalled_body_closed(db: Db) {
     let reply = api.get("/participants").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["participants"], serde_json::json!([]));
+}
+
+/// A body that keeps coming, a byte at a time just inside the inactivity
+/// timeout, is cut off at its deadline (the timeout plus its size at the
+/// minimum rate) and gives its budget back, instead of holding it for ever.
+async fn trickled_body_cut_at_its_deadline(db: Db) {
+    let server = start(
+        db,
+        Settings {
+            body_read_timeout_secs: 1,
+            body_min_rate_bytes_per_sec: 1000,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let api = server.tenant_api("12345678").await;
+    let (mut read, mut write) = connect(&server).await.into_split();
+    // 1,000 bytes: a deadline of 1 s + 1 s; at a byte every 400 ms the body
+    // would take 400 s.
+    write
+        .write_all(post_head(&api.token, 1000).as_bytes())
+        .await
+        .expect("send headers");
+    let trickle = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if write.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let (response, closed) = read_to_close(&mut read).await;
+    trickle.abort();
+    assert!(closed, "the trickling connection is closed: {response}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cut off near its deadline, not by the test's own limit"
+    );
+    let status = status_of(&response);
+    assert!(
+        status.is_none_or(|s| (400..500).contains(&s)),
+        "the message is not processed: {response}"
+    );
+    for _ in 0..100 {
+        if server.state.budget.in_use_bytes() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.state.budget.in_use_bytes(), 0, "the budget is back");
+}
+
+/// A form post (the login is one) over the form limit is refused before its
+/// body is read: a client that is not logged in cannot reserve a message's
+/// share of the budget.
+async fn large_form_refused_unread(db: Db) {
+    let server = start(db, Settings::default()).await;
+    let mut s = connect(&server).await;
+    let length = loket::server::limits::FORM_LIMIT + 1;
+    s.write_all(
+        format!(
+            "POST /login HTTP/1.1\r\nHost: loket\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send headers");
+    let (response, closed) = read_to_close(&mut s).await;
+    assert_eq!(status_of(&response), Some(413), "{response}");
+    assert!(closed, "the connection is closed after the 413");
+    assert_eq!(server.state.budget.in_use_bytes(), 0);
 }
 
 async fn over_budget_gets_503(db: Db) {
@@ -249,6 +322,8 @@ on_both_backends!(
     stalled_headers_closed,
     idle_keep_alive_closed,
     stalled_body_closed,
+    trickled_body_cut_at_its_deadline,
+    large_form_refused_unread,
     over_budget_gets_503,
     connection_limit_honoured,
 );

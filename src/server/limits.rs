@@ -23,11 +23,19 @@
 //!   moment a connection waits for its next request, so it is also the
 //!   keep-alive idle timeout. A body that stops flowing for
 //!   [`Settings::body_read_timeout_secs`] is abandoned and the connection
-//!   closed.
+//!   closed. A body that keeps trickling in under that timeout is cut off
+//!   at its deadline: the same timeout plus its size at
+//!   [`Settings::body_min_rate_bytes_per_sec`], so a slow client cannot hold
+//!   its share of the budget for ever.
+//! - **Forms are small**: a form post (`application/x-www-form-urlencoded`:
+//!   the login and the web app's forms) may be at most [`FORM_LIMIT`], so a
+//!   client that is not logged in cannot reserve a message's share of the
+//!   budget on `/login`.
 //! - **Connections**: at most [`Settings::max_connections`] are served at
 //!   once; the next waits in the kernel's accept queue until one closes.
 //!   HTTP/1.1 only, so every connection is under these timeouts.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +76,10 @@ pub struct Settings {
     pub header_read_timeout_secs: u64,
     /// Longest pause in a request body before it is abandoned.
     pub body_read_timeout_secs: u64,
+    /// The slowest a request body may arrive on average: its deadline is
+    /// `body_read_timeout_secs` plus its size at this rate. The default,
+    /// 64 KiB/s (about 0.5 Mbit/s), gives a 10 MiB message three minutes.
+    pub body_min_rate_bytes_per_sec: u64,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
     /// The reverse proxies whose `X-Forwarded-For` is believed
@@ -83,6 +95,7 @@ impl Default for Settings {
             retry_after_secs: 5,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
+            body_min_rate_bytes_per_sec: 64 * 1024,
             max_connections: 1024,
             trusted_proxies: Vec::new(),
         }
@@ -99,6 +112,8 @@ pub struct Budget {
     retry_after: u64,
     /// Longest pause in a request body.
     pub body_read_timeout: Duration,
+    /// See [`Settings::body_min_rate_bytes_per_sec`].
+    body_min_rate: u64,
 }
 
 impl Budget {
@@ -112,7 +127,13 @@ impl Budget {
             wait: Duration::from_millis(settings.budget_wait_ms),
             retry_after: settings.retry_after_secs,
             body_read_timeout: Duration::from_secs(settings.body_read_timeout_secs.max(1)),
+            body_min_rate: settings.body_min_rate_bytes_per_sec.max(1),
         }
+    }
+
+    /// How long a body of `bytes` may take to arrive in all.
+    fn body_deadline(&self, bytes: u64) -> Duration {
+        self.body_read_timeout + Duration::from_secs(bytes / self.body_min_rate)
     }
 
     /// Reserves `bytes`, waiting up to the configured time. A request larger
@@ -155,7 +176,15 @@ pub fn busy(retry_after: u64) -> Response {
 /// Middleware: the size limit on the Content-Length before the body is
 /// read, then the body budget for as long as the request is handled.
 pub async fn body_budget(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = state.ingest.limits.max_bytes as u64;
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let limit = match is_form {
+        true => FORM_LIMIT.min(state.ingest.limits.max_bytes as u64),
+        false => state.ingest.limits.max_bytes as u64,
+    };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -174,6 +203,13 @@ pub async fn body_budget(State(state): State<AppState>, req: Request, next: Next
     };
     match state.budget.reserve(size).await {
         Some(permit) => {
+            let deadline = state.budget.body_deadline(size);
+            let req = req.map(|body| {
+                axum::body::Body::new(DeadlineBody {
+                    inner: body,
+                    deadline: Box::pin(tokio::time::sleep(deadline)),
+                })
+            });
             let res = next.run(req).await;
             drop(permit);
             res
@@ -187,6 +223,46 @@ pub async fn body_budget(State(state): State<AppState>, req: Request, next: Next
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             res
         }
+    }
+}
+
+/// Largest form post: the web app's forms are a few hundred bytes, a bulk
+/// action on the review list a few dozen per selected item.
+pub const FORM_LIMIT: u64 = 1024 * 1024;
+
+/// A request body that must have arrived whole by its deadline; after it,
+/// reading fails (the request is answered 4xx and the connection closed).
+struct DeadlineBody {
+    inner: axum::body::Body,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+/// Why a body was cut off.
+#[derive(Debug, thiserror::Error)]
+#[error("request body not received within its deadline")]
+struct BodyDeadline;
+
+impl http_body::Body for DeadlineBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err(axum::Error::new(BodyDeadline))));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
