@@ -125,6 +125,13 @@ async fn every_kind_of_access_is_logged_with_who_role_and_where(db: Db) {
         .get(&format!("/declaraties/{declaration}/bericht"))
         .await;
     assert_eq!(xml.status, 200);
+    assert_eq!(
+        office
+            .get(&format!("/declaraties/{declaration}"))
+            .await
+            .status,
+        200
+    );
     let in_declaration: Vec<String> =
         sqlx::query("SELECT DISTINCT participant_id FROM prestaties WHERE declaration_id = $1")
             .bind(&declaration)
@@ -150,6 +157,38 @@ async fn every_kind_of_access_is_logged_with_who_role_and_where(db: Db) {
     end_care(&api, &pid).await;
     let export = api.get(&format!("/participants/{pid}/export")).await;
     assert_eq!(export.status, 200);
+
+    // The API's lists and items are views of every participant they show.
+    for (path, key, required) in [
+        ("/registrations?limit=50", "registrations", true),
+        ("/review?status=all&limit=50", "items", true),
+        ("/outbox?limit=50", "items", true),
+        // The demo may hold no request: checked when it does.
+        ("/requests?limit=50", "items", false),
+    ] {
+        let reply = api.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        let items = reply.body[key].as_array().expect("a list").clone();
+        let Some(item) = items.iter().find(|i| i["participant_id"].is_string()) else {
+            assert!(!required, "{path} shows a participant in the demo");
+            continue;
+        };
+        let shown = item["participant_id"].as_str().expect("id").to_string();
+        let route = path.split('?').next().unwrap_or(path);
+        let mut objects = vec![format!("GET {route}")];
+        if let Some(id) = item["id"].as_str().filter(|_| key == "items") {
+            let one = format!("{route}/{id}");
+            assert_eq!(api.get(&one).await.status, 200, "{one}");
+            objects.push(format!("GET {one}"));
+        }
+        let theirs = log_of(&api, &shown).await;
+        for object in objects {
+            assert!(
+                has(&theirs, &token_actor, "api", "view", &object),
+                "{object} in {shown}'s log"
+            );
+        }
+    }
 
     let entries = log_of(&api, &pid).await;
     for (actor, role, kind, object) in [
@@ -193,6 +232,10 @@ async fn every_kind_of_access_is_logged_with_who_role_and_where(db: Db) {
         assert!(
             has(&theirs, "beheer", "beheer", "download", &declaration),
             "the download in {other}'s log"
+        );
+        assert!(
+            has(&theirs, "beheer", "beheer", "view", "GET /declaraties/{id}"),
+            "the declaration page in {other}'s log"
         );
     }
     // The daily registration: the form is a view of everyone on it, a

@@ -55,9 +55,10 @@ pub struct OutboxFilter {
 /// newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     filter: Result<Query<OutboxFilter>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let tenant = &caller.tenant;
     let Query(f) = filter.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -79,6 +80,13 @@ pub async fn list(
     let items = outbox::items(state.store(), &tenant.id, f.state.as_deref(), limit, offset)
         .await
         .map_err(internal)?;
+    caller
+        .log_view(
+            &state,
+            "GET /outbox",
+            items.iter().map(|i| i.participant_id.as_deref()),
+        )
+        .await?;
     Ok(Json(
         json!({"items": items, "limit": limit, "offset": offset}),
     ))
@@ -87,13 +95,20 @@ pub async fn list(
 /// `GET /outbox/{id}`.
 pub async fn get(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Path(id): Path<String>,
 ) -> Result<Json<outbox::OutboxItem>, ApiError> {
-    fetch_item(&state, &tenant.id, &id)
+    let item = fetch_item(&state, &caller.tenant.id, &id)
         .await?
-        .map(Json)
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    caller
+        .log_view(
+            &state,
+            &format!("GET /outbox/{id}"),
+            [item.participant_id.as_deref()],
+        )
+        .await?;
+    Ok(Json(item))
 }
 
 /// `POST /outbox/{id}/retry`: a failed message back in the queue, due now.

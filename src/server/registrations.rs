@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::routes::{ApiError, Auth, Body};
+use super::routes::{ApiError, Body};
 use crate::registration::{self, BatchInput, Filter, Item, Mode};
 
 fn internal(e: &anyhow::Error) -> ApiError {
@@ -120,9 +120,10 @@ pub struct ListQuery {
 /// current registrations (`schemas/api/registration-list.json`).
 pub async fn list_registrations(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = &caller.tenant;
     let Query(q) = query.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -156,6 +157,13 @@ pub async fn list_registrations(
     let found = registration::list(state.store(), &tenant.id, &filter)
         .await
         .map_err(|e| internal(&e))?;
+    caller
+        .log_view(
+            &state,
+            "GET /registrations",
+            found.iter().map(|r| Some(r.participant_id.as_str())),
+        )
+        .await?;
     Ok(Json(
         json!({"registrations": found, "limit": limit, "offset": offset}),
     ))

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::routes::{ApiError, Auth, Body};
+use super::routes::{ApiError, Body};
 use crate::record::requests::{self, Filter, Outcome, RequestInput, STATUSES};
 use crate::registration::today;
 
@@ -125,9 +125,10 @@ pub struct ListQuery {
 /// (`schemas/api/request-list.json`): newest first.
 pub async fn list(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let tenant = &caller.tenant;
     let Query(q) = query.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -154,6 +155,13 @@ pub async fn list(
     let rows = requests::list(state.store().pool(), &tenant.id, &filter)
         .await
         .map_err(ApiError::internal)?;
+    caller
+        .log_view(
+            &state,
+            "GET /requests",
+            rows.iter().map(|r| r.participant_id.as_deref()),
+        )
+        .await?;
     Ok(Json(json!({
         "items": rows.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
         "limit": filter.limit,
@@ -165,12 +173,19 @@ pub async fn list(
 /// request is 404.
 pub async fn get(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    requests::get(state.store().pool(), &tenant.id, &id)
+    let row = requests::get(state.store().pool(), &caller.tenant.id, &id)
         .await
         .map_err(ApiError::internal)?
-        .map(|r| Json(r.to_json()))
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(ApiError::not_found)?;
+    caller
+        .log_view(
+            &state,
+            &format!("GET /requests/{id}"),
+            [row.participant_id.as_deref()],
+        )
+        .await?;
+    Ok(Json(row.to_json()))
 }

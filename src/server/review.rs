@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::routes::{ApiError, Auth, Body};
+use super::routes::{ApiError, Body};
 use crate::record::review::{self, Filter, Resolved, resolve_in};
 
 fn bad_query(e: QueryRejection) -> ApiError {
@@ -49,9 +49,10 @@ pub struct ListQuery {
 /// `GET /review`: the tenant's items, newest first (`schemas/api/review-list.json`).
 pub async fn list(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let tenant = &caller.tenant;
     let Query(q) = query.map_err(bad_query)?;
     let status = match q.status.as_deref().unwrap_or("open") {
         "all" => None,
@@ -72,9 +73,16 @@ pub async fn list(
         status,
         participant: q.participant.as_deref(),
     };
-    let (items, total) = review::list(state.store().pool(), &tenant, filter, limit, offset)
+    let (items, total) = review::list(state.store().pool(), tenant, filter, limit, offset)
         .await
         .map_err(ApiError::internal)?;
+    caller
+        .log_view(
+            &state,
+            "GET /review",
+            items.iter().map(|i| i.participant_id.as_deref()),
+        )
+        .await?;
     Ok(Json(json!({
         "items": items,
         "total": total,
@@ -86,14 +94,21 @@ pub async fn list(
 /// `GET /review/{id}` (`schemas/api/review-item.json`).
 pub async fn get_item(
     State(state): State<AppState>,
-    Auth(tenant): Auth,
+    caller: super::access::Caller,
     Path(id): Path<String>,
 ) -> Result<Json<review::ReviewItem>, ApiError> {
-    review::get(state.store().pool(), &tenant, &id)
+    let item = review::get(state.store().pool(), &caller.tenant, &id)
         .await
         .map_err(ApiError::internal)?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(ApiError::not_found)?;
+    caller
+        .log_view(
+            &state,
+            &format!("GET /review/{id}"),
+            [item.participant_id.as_deref()],
+        )
+        .await?;
+    Ok(Json(item))
 }
 
 /// `POST /review/{id}/resolve` with `schemas/api/review-resolve.json`:

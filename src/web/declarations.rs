@@ -124,6 +124,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     user: WebUser,
+    peer: crate::server::access::Peer,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.require_back_office()?;
@@ -132,6 +133,19 @@ pub async fn show(
         .await?
         .ok_or(WebError::NotFound)?;
     let lines = prestaties(pool, &user.tenant, Prestaties::InDeclaration(&id)).await?;
+    // The lines are care delivered per participant: a view of each of them.
+    let mut shown: Vec<String> = lines.iter().map(|l| l.participant_id.clone()).collect();
+    shown.sort();
+    shown.dedup();
+    super::access::log(
+        &state,
+        &user,
+        &peer,
+        crate::record::access::Kind::View,
+        "GET /declaraties/{id}",
+        &shown,
+    )
+    .await?;
     let body = html! {
         h1 { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) " " (d.declaratie_nummer) }
         dl.gegevens {
