@@ -9,8 +9,10 @@
 //! delivery, the resend finds its own identical file and counts as
 //! delivered; a different message under the same identification (another
 //! berichtsoort or another sender sharing the folder) gets the berichtsoort
-//! and then the sender added to its name. No retourbericht comes back this
-//! way: the counterpart answers through the inbound drop folder.
+//! and then the sender added to its name. A temp file left by a delivery
+//! killed between writing and placing is removed by the next attempt at the
+//! same message. No retourbericht comes back this way: the counterpart
+//! answers through the inbound drop folder.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -67,6 +69,7 @@ pub fn write(
         format!("{ident}.{}.xml", safe(bericht)),
         format!("{ident}.{}.{}.xml", safe(bericht), safe(sender)),
     ];
+    sweep_own_temps(dir, &names[0])?;
     let tmp = write_temp(dir, OsStr::new(&names[0]), xml)?;
     let result = (|| {
         for name in &names {
@@ -97,6 +100,28 @@ pub fn write(
     result
 }
 
+/// Removes the temp files an earlier attempt at this same message left when
+/// loket was killed between writing and placing it (the folder is the
+/// counterpart's share: nothing else would ever clean them up). Only this
+/// message's own temp names are touched, and one worker at a time delivers
+/// a message (the outbox lease), so no attempt in progress loses its file.
+fn sweep_own_temps(dir: &Path, name: &str) -> io::Result<()> {
+    let prefix = format!(".{name}.");
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix)
+            && file.ends_with(".tmp")
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            fs::remove_file(entry.path())?;
+            tracing::info!(dir = %dir.display(), "outbox folder: removed a temp file an interrupted delivery left");
+        }
+    }
+    Ok(())
+}
+
 /// A file name part: the identification is alphanumeric by the standard,
 /// but the folder must not be escaped whatever it holds.
 fn safe(part: &str) -> String {
@@ -119,8 +144,14 @@ mod tests {
     fn written_whole_never_overwritten_and_idempotent() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        // What a delivery killed between writing and placing left behind,
+        // and another message's temp file, which is not this one's to touch.
+        fs::write(d.join(".ZL0001.xml.0190aaaa.tmp"), b"<a").unwrap();
+        fs::write(d.join(".ZL0002.xml.0190bbbb.tmp"), b"<z").unwrap();
         let a = write(d, "ZL0001", "WMO315", "73730112", b"<a/>").unwrap();
         assert_eq!(a, d.join("ZL0001.xml"));
+        assert!(!d.join(".ZL0001.xml.0190aaaa.tmp").exists(), "swept");
+        fs::remove_file(d.join(".ZL0002.xml.0190bbbb.tmp")).expect("left alone");
         // The same message again (a resend after a crash): the same file.
         assert_eq!(
             write(d, "ZL0001", "WMO315", "73730112", b"<a/>").unwrap(),
