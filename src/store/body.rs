@@ -67,8 +67,24 @@ impl Packed {
     /// `raw` compressed with the current dictionary, or as it is when
     /// compression does not make it smaller (tiny bodies, random bytes).
     pub fn new(raw: &[u8]) -> Packed {
-        let packed = zstd::bulk::Compressor::with_prepared_dictionary(encoder_1())
-            .and_then(|mut c| c.compress(raw));
+        thread_local! {
+            /// One compression context per thread, reused: creating one
+            /// per message cost about as much as compressing it.
+            static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let packed = COMPRESSOR.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_none() {
+                *c = Some(zstd::bulk::Compressor::with_prepared_dictionary(
+                    encoder_1(),
+                )?);
+            }
+            match c.as_mut() {
+                Some(c) => c.compress(raw),
+                None => Err(std::io::Error::other("no compressor")),
+            }
+        });
         match packed {
             Ok(z) if z.len() < raw.len() => Packed {
                 bytes: z,
