@@ -238,6 +238,7 @@ async fn deliver(ctx: &Ctx, c: Claim) {
                 c.bericht.clone(),
                 sender,
                 c.raw.clone(),
+                c.attempt > 1,
             )
             .await
         }

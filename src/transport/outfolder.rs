@@ -22,17 +22,20 @@ use std::path::{Path, PathBuf};
 use super::Sent;
 use super::dropfolder::{place, sync_dir, write_temp};
 
-/// Delivers `xml` into `dir` (blocking work off the async threads).
+/// Delivers `xml` into `dir` (blocking work off the async threads);
+/// `retry` when an earlier attempt at this message was made.
 pub async fn deliver(
     dir: PathBuf,
     identificatie: String,
     bericht: String,
     sender: String,
     xml: Vec<u8>,
+    retry: bool,
 ) -> Sent {
-    let written =
-        tokio::task::spawn_blocking(move || write(&dir, &identificatie, &bericht, &sender, &xml))
-            .await;
+    let written = tokio::task::spawn_blocking(move || {
+        write(&dir, &identificatie, &bericht, &sender, &xml, retry)
+    })
+    .await;
     match written {
         Ok(Ok(_)) => Sent::Delivered {
             status: None,
@@ -55,13 +58,16 @@ pub async fn deliver(
 }
 
 /// Writes the message durably under the first free (or identical) name;
-/// returns its path.
+/// returns its path. A `retry` first removes what an earlier, interrupted
+/// attempt may have left (a first attempt has nothing to sweep, and the
+/// counterpart's share may hold many files to list).
 pub fn write(
     dir: &Path,
     identificatie: &str,
     bericht: &str,
     sender: &str,
     xml: &[u8],
+    retry: bool,
 ) -> io::Result<PathBuf> {
     let ident = safe(identificatie);
     let names = [
@@ -69,7 +75,9 @@ pub fn write(
         format!("{ident}.{}.xml", safe(bericht)),
         format!("{ident}.{}.{}.xml", safe(bericht), safe(sender)),
     ];
-    sweep_own_temps(dir, &names[0])?;
+    if retry {
+        sweep_own_temps(dir, &names[0])?;
+    }
     let tmp = write_temp(dir, OsStr::new(&names[0]), xml)?;
     let result = (|| {
         for name in &names {
@@ -148,24 +156,24 @@ mod tests {
         // and another message's temp file, which is not this one's to touch.
         fs::write(d.join(".ZL0001.xml.0190aaaa.tmp"), b"<a").unwrap();
         fs::write(d.join(".ZL0002.xml.0190bbbb.tmp"), b"<z").unwrap();
-        let a = write(d, "ZL0001", "WMO315", "73730112", b"<a/>").unwrap();
+        let a = write(d, "ZL0001", "WMO315", "73730112", b"<a/>", true).unwrap();
         assert_eq!(a, d.join("ZL0001.xml"));
         assert!(!d.join(".ZL0001.xml.0190aaaa.tmp").exists(), "swept");
         fs::remove_file(d.join(".ZL0002.xml.0190bbbb.tmp")).expect("left alone");
         // The same message again (a resend after a crash): the same file.
         assert_eq!(
-            write(d, "ZL0001", "WMO315", "73730112", b"<a/>").unwrap(),
+            write(d, "ZL0001", "WMO315", "73730112", b"<a/>", true).unwrap(),
             a
         );
         // Another berichtsoort, then another sender, with the same identification.
-        let b = write(d, "ZL0001", "WMO317", "73730112", b"<b/>").unwrap();
+        let b = write(d, "ZL0001", "WMO317", "73730112", b"<b/>", false).unwrap();
         assert_eq!(b, d.join("ZL0001.WMO317.xml"));
-        let c = write(d, "ZL0001", "WMO317", "12345678", b"<c/>").unwrap();
+        let c = write(d, "ZL0001", "WMO317", "12345678", b"<c/>", false).unwrap();
         assert_eq!(c, d.join("ZL0001.WMO317.12345678.xml"));
         assert_eq!(fs::read(&a).unwrap(), b"<a/>");
         assert_eq!(fs::read(&b).unwrap(), b"<b/>");
         // No temp files left behind; a path in the identification stays inside.
-        let p = write(d, "../x", "WMO315", "1", b"<d/>").unwrap();
+        let p = write(d, "../x", "WMO315", "1", b"<d/>", false).unwrap();
         assert_eq!(p, d.join("___x.xml"));
         let hidden = fs::read_dir(d)
             .unwrap()
