@@ -13,6 +13,7 @@ pub mod answers;
 pub mod apply;
 pub mod declared;
 pub mod delivery;
+pub mod exchange;
 pub mod export;
 pub mod grant;
 pub mod import;
