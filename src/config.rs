@@ -168,8 +168,12 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
     let worker = state
         .outbox
         .start(state.ingest.clone(), state.metrics.clone())?;
-    let vsp =
-        crate::transport::vsp::service::start(&state.outbox.vsp, &state.ingest, &state.outbox);
+    let vsp = crate::transport::vsp::service::start(
+        &state.outbox.vsp,
+        &state.ingest,
+        &state.outbox,
+        &state.metrics,
+    );
     let daily = crate::engine::daily::Daily::start(
         state.clone(),
         config.startstop.clone(),

@@ -18,6 +18,7 @@ use super::pull::Puller;
 use super::{Clients, Connection};
 use crate::outbox::Outbox;
 use crate::record::Ingest;
+use crate::server::metrics::Metrics;
 
 /// The running loops; [`Running::stop`] ends them after the round under way.
 pub struct Running {
@@ -33,7 +34,12 @@ impl Running {
 }
 
 /// Starts a pull loop and a status loop per configured tenant.
-pub fn start(clients: &Clients, ingest: &Ingest, outbox: &Outbox) -> Running {
+pub fn start(
+    clients: &Clients,
+    ingest: &Ingest,
+    outbox: &Outbox,
+    metrics: &Arc<Metrics>,
+) -> Running {
     if std::env::var(super::pull::FAULT_ENV).is_ok() {
         tracing::warn!(
             "{}: a test hook that aborts loket is set; never set it in production",
@@ -48,6 +54,7 @@ pub fn start(clients: &Clients, ingest: &Ingest, outbox: &Outbox) -> Running {
                 conn.clone(),
                 ingest.clone(),
                 outbox.clone(),
+                metrics.clone(),
                 rx.clone(),
             ));
         }
@@ -71,6 +78,7 @@ async fn pull_loop(
     conn: Arc<Connection>,
     ingest: Ingest,
     outbox: Outbox,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let poll = Duration::from_secs(conn.config.poll_interval_secs);
@@ -88,6 +96,8 @@ async fn pull_loop(
         let pause = match puller.round().await {
             Ok(r) => {
                 wait = poll;
+                metrics.record_pulled("confirmed", r.confirmed);
+                metrics.record_pulled("kept", r.kept);
                 if r.retours > 0 {
                     outbox.wake();
                 }
