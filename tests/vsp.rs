@@ -740,8 +740,13 @@ fn loket(config: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// The environment variable the kill test's PKCS#12 password is in.
+const PASSWORD_ENV: &str = "LOKET_VSP_PASSWORD_73730112";
+const PASSWORD: &str = "geheim-voor-de-test";
+
 fn serve(config: &Path, logs: &Path, fault: bool, run: &str) -> Child {
     let mut c = loket(config, &["serve"]);
+    c.env(PASSWORD_ENV, PASSWORD);
     if fault {
         c.env(loket::transport::vsp::pull::FAULT_ENV, "committed");
     }
@@ -761,6 +766,8 @@ async fn killed_between_commit_and_confirm(db: Db) {
     let root = db.dir.path().to_path_buf();
     let data = root.join("data");
     std::fs::create_dir_all(&data).expect("data");
+    // The systeemcertificaat as VECOZO hands it out: a PKCS#12 file, its
+    // password in the environment.
     let section = vsp_config(&pki, &root, AGB, &vsp.base(), 5);
     let database = match &db.url {
         Some(u) => format!("database_url = {u:?}\n"),
@@ -773,11 +780,10 @@ async fn killed_between_commit_and_confirm(db: Db) {
         format!(
             "listen = \"127.0.0.1:0\"\ndata_dir = {data:?}\nmappings_dir = {mappings:?}\n{database}\
              [startstop]\nenabled = false\n\n\
-             [[vsp]]\ntenant = \"{AGB}\"\nenvironment = \"{}\"\ncertificate = {:?}\nkey = {:?}\nca = [{:?}]\n\
-             poll_interval_secs = 1\nstatus_interval_secs = 1\ntimeout_secs = 5\n",
+             [[vsp]]\ntenant = \"{AGB}\"\nenvironment = \"{}\"\npkcs12 = {:?}\npassword_env = \"{PASSWORD_ENV}\"\n\
+             ca = [{:?}]\npoll_interval_secs = 1\nstatus_interval_secs = 1\ntimeout_secs = 5\n",
             vsp.base(),
-            section.certificate.as_ref().expect("cert"),
-            section.key.as_ref().expect("key"),
+            pki.client(AGB, "Zorgaanbieder").write_pkcs12(&root, PASSWORD),
             section.ca[0],
         ),
     )
