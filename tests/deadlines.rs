@@ -1,0 +1,432 @@
+//! End to end over HTTP: the standard's answer deadlines (`GET /deadlines`,
+//! the `loket_deadlines_overdue` gauge, the Termijnen page's data) and the
+//! conversation ledger in `GET /messages/{id}`, for a provider and a
+//! municipality. Each situation is put in the record as the ingest and the
+//! outbox leave it, with dates in 2020 so that every clock has run out; the
+//! answer is then recorded the same way and the item is gone. Every case
+//! runs on SQLite and, with `LOKET_TEST_DATABASE_URL`, PostgreSQL.
+
+use serde_json::Value;
+use sqlx::AnyPool;
+
+#[macro_use]
+mod common;
+use common::*;
+
+on_both_backends!(provider_deadlines, municipality_deadlines);
+
+const AGB: &str = "73730112";
+const GEMEENTE: &str = "0363";
+
+/// A stored message, as the ingest or the outbox writes one.
+struct Msg<'a> {
+    id: &'a str,
+    tenant: &'a str,
+    direction: &'a str,
+    bericht: &'a str,
+    status: &'a str,
+    sender: &'a str,
+    receiver: &'a str,
+    participant: Option<&'a str>,
+    answer_of: Option<&'a str>,
+    at: &'a str,
+}
+
+async fn message(pool: &AnyPool, m: Msg<'_>) {
+    sqlx::query(
+        "INSERT INTO messages (id, tenant_id, direction, standard, bericht, sender, receiver, identificatie, dagtekening, \
+         participant_id, status, raw, answer_of, created_at) \
+         VALUES ($1, $2, $3, NULL, $4, $5, $6, $1, '2020-03-02', $7, $8, $9, $10, $11)",
+    )
+    .bind(m.id)
+    .bind(m.tenant)
+    .bind(m.direction)
+    .bind(m.bericht)
+    .bind(m.sender)
+    .bind(m.receiver)
+    .bind(m.participant)
+    .bind(m.status)
+    .bind(b"<Bericht/>".to_vec())
+    .bind(m.answer_of)
+    .bind(m.at)
+    .execute(pool)
+    .await
+    .expect("message");
+}
+
+/// An outbox row for an outbound message in `state`, sent at `sent_at`.
+async fn outbox(pool: &AnyPool, id: &str, bericht: &str, state: &str, sent_at: Option<&str>) {
+    sqlx::query(
+        "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, state, \
+         attempts, next_attempt_at, created_at, updated_at, sent_at) \
+         VALUES ($1, $2, 'wmo:0363', $3, $1, 'http', 'http://127.0.0.1:9/none', $4, 1, '2020-03-02T09:00:00.000Z', \
+         '2020-03-02T09:00:00.000Z', '2020-03-02T09:00:00.000Z', $5)",
+    )
+    .bind(id)
+    .bind(AGB)
+    .bind(bericht)
+    .bind(state)
+    .bind(sent_at)
+    .execute(pool)
+    .await
+    .expect("outbox");
+}
+
+async fn exec(pool: &AnyPool, sql: &str, binds: &[&str]) {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.execute(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// `GET /deadlines` (schema-checked) and its items.
+async fn deadlines(api: &Api, query: &str) -> Vec<Value> {
+    let reply = api.get(&format!("/deadlines{query}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema("deadlines", &reply.body);
+    reply.body["items"].as_array().expect("items").clone()
+}
+
+fn find<'a>(items: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    items.iter().filter(|i| i["kind"] == kind).collect()
+}
+
+async fn provider_deadlines(db: Db) {
+    let server = Server::start(db).await;
+    let api = server.tenant_api(AGB).await;
+    let pool = server.state.store().pool().clone();
+    let ts = "2020-03-02T08:00:00.000Z";
+    exec(
+        &pool,
+        "INSERT INTO participants (id, tenant_id, bsn, name_json, created_at, updated_at) \
+         VALUES ('p1', $1, '999901023', '{\"Geslachtsnaam\":\"Termijn\"}', $2, $2)",
+        &[AGB, ts],
+    )
+    .await;
+    exec(
+        &pool,
+        "INSERT INTO financiers (id, tenant_id, kind, code, standard) VALUES ('f1', $1, 'wmo', '0363', 'iwmo')",
+        &[AGB],
+    )
+    .await;
+    exec(
+        &pool,
+        "INSERT INTO allocations (id, tenant_id, participant_id, financier_id, toewijzing_nummer, ingangsdatum, status, updated_at) \
+         VALUES ('a1', $1, 'p1', 'f1', '1001', '2020-01-01', 'started', $2)",
+        &[AGB, ts],
+    )
+    .await;
+    let out = |id: &'static str, bericht: &'static str| Msg {
+        id,
+        tenant: AGB,
+        direction: "out",
+        bericht,
+        status: "sent",
+        sender: AGB,
+        receiver: GEMEENTE,
+        participant: Some("p1"),
+        answer_of: None,
+        at: ts,
+    };
+    // A 305 delivered on Monday 2 March 2020 without its 306: due Thursday 5 March.
+    message(&pool, out("m305", "WMO305")).await;
+    outbox(&pool, "m305", "WMO305", "sent", Some("2020-03-02T10:00:00.000Z")).await;
+    // A start built for a first day of care, still failing in the outbox.
+    message(&pool, out("m305b", "WMO305")).await;
+    outbox(&pool, "m305b", "WMO305", "failed", None).await;
+    exec(
+        &pool,
+        "INSERT INTO deliveries (id, tenant_id, kind, bsn_hash, toewijzing_nummer, begindatum, status_aanlevering, \
+         message_id, created_at, allocation_id) VALUES ('d1', $1, 'start', 'h', '1001', '2020-02-03', '1', 'm305b', $2, 'a1')",
+        &[AGB, ts],
+    )
+    .await;
+    // A 315 delivered and taken in by its 316, not yet answered by a 301 or 319.
+    message(&pool, out("m315", "WMO315")).await;
+    outbox(&pool, "m315", "WMO315", "sent", Some("2020-03-02T10:00:00.000Z")).await;
+    message(
+        &pool,
+        Msg {
+            id: "m316",
+            direction: "in",
+            bericht: "WMO316",
+            status: "accepted",
+            sender: AGB,
+            receiver: GEMEENTE,
+            answer_of: Some("m315"),
+            at: "2020-03-02T11:00:00.000Z",
+            ..out("m316", "WMO316")
+        },
+    )
+    .await;
+    exec(
+        &pool,
+        "INSERT INTO requests (id, tenant_id, message_id, bericht, gemeente, referentie_aanbieder, bsn_hash, status, \
+         created_at, participant_id, retour_message_id, direction) \
+         VALUES ('r1', $1, 'm315', 'WMO315', '0363', 'REF1', 'h', 'answered', $2, 'p1', 'm316', 'out')",
+        &[AGB, ts],
+    )
+    .await;
+    // A 323 delivered without its 325.
+    message(&pool, Msg { participant: None, ..out("m323", "WMO323") }).await;
+    outbox(&pool, "m323", "WMO323", "sent", Some("2020-03-02T10:00:00.000Z")).await;
+    exec(
+        &pool,
+        "INSERT INTO declarations (id, tenant_id, financier_id, message_id, standard, declaratie_nummer, period_begin, \
+         period_end, total_cents, status, created_at) \
+         VALUES ('decl1', $1, 'f1', 'm323', 'iwmo', 'D1', '2020-02-01', '2020-02-29', 1000, 'sent', $2)",
+        &[AGB, ts],
+    )
+    .await;
+
+    let items = deadlines(&api, "").await;
+    let retour = find(&items, "retour");
+    assert_eq!(retour.len(), 1, "{items:#?}");
+    assert_eq!(retour[0]["message_id"], "m305");
+    assert_eq!(retour[0]["started_on"], "2020-03-02");
+    assert_eq!(retour[0]["due_on"], "2020-03-05");
+    assert_eq!(retour[0]["waiting_on"], "counterpart");
+    assert_eq!(retour[0]["counterpart"], GEMEENTE);
+    assert_eq!(retour[0]["overdue"], true);
+    let start = find(&items, "start");
+    assert_eq!(start.len(), 1, "{items:#?}");
+    assert_eq!(start[0]["allocation_id"], "a1");
+    assert_eq!(start[0]["started_on"], "2020-02-03");
+    assert_eq!(start[0]["due_on"], "2020-02-10");
+    assert_eq!(start[0]["waiting_on"], "loket");
+    let verzoek = find(&items, "verzoek_antwoord");
+    assert_eq!(verzoek.len(), 1, "{items:#?}");
+    assert_eq!(verzoek[0]["request_id"], "r1");
+    assert_eq!(verzoek[0]["participant_id"], "p1");
+    assert_eq!(verzoek[0]["due_on"], "2020-03-09");
+    let decl = find(&items, "declaratie_antwoord");
+    assert_eq!(decl.len(), 1, "{items:#?}");
+    assert_eq!(decl[0]["declaration_id"], "decl1");
+    assert_eq!(decl[0]["due_on"], "2020-03-16");
+    assert_eq!(items.len(), 4, "{items:#?}");
+    assert!(items.iter().all(|i| i["overdue"] == true));
+    // Nothing in the list is a BSN.
+    assert!(!serde_json::to_string(&items).expect("json").contains("999901023"));
+    // On an earlier reference date the retour still has days left.
+    let early = deadlines(&api, "?date=2020-03-03").await;
+    let r = find(&early, "retour");
+    assert_eq!(r[0]["days_overdue"], -2);
+    assert_eq!(r[0]["overdue"], false);
+    assert!(find(&deadlines(&api, "?overdue=true&date=2020-03-03").await, "retour").is_empty());
+    // The list is a view of the participants it names.
+    let logged: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM access_log WHERE tenant_id = $1 AND participant_id = 'p1' AND object = 'GET /deadlines'",
+    )
+    .bind(AGB)
+    .fetch_one(&pool)
+    .await
+    .expect("access log");
+    assert!(logged.0 >= 1);
+    // The gauge counts them, by kind only.
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for kind in ["retour", "start", "verzoek_antwoord", "declaratie_antwoord"] {
+        assert!(
+            metrics.contains(&format!("loket_deadlines_overdue{{kind=\"{kind}\"}} 1")),
+            "{metrics}"
+        );
+    }
+    assert!(metrics.contains("loket_deadlines_overdue{kind=\"stop\"} 0"), "{metrics}");
+
+    // The answers arrive.
+    message(
+        &pool,
+        Msg {
+            direction: "in",
+            status: "accepted",
+            answer_of: Some("m305"),
+            at: "2020-03-04T11:00:00.000Z",
+            ..out("m306", "WMO306")
+        },
+    )
+    .await;
+    exec(&pool, "UPDATE outbox SET state = 'sent', sent_at = '2020-03-04T10:00:00.000Z' WHERE message_id = 'm305b'", &[]).await;
+    message(
+        &pool,
+        Msg {
+            direction: "in",
+            status: "accepted",
+            answer_of: Some("m305b"),
+            at: "2020-03-04T11:00:00.000Z",
+            ..out("m306b", "WMO306")
+        },
+    )
+    .await;
+    message(
+        &pool,
+        Msg {
+            direction: "in",
+            status: "accepted",
+            sender: GEMEENTE,
+            receiver: AGB,
+            at: "2020-03-05T11:00:00.000Z",
+            ..out("m319", "WMO319")
+        },
+    )
+    .await;
+    // ... with the 320 the ingest answers it with at once.
+    message(
+        &pool,
+        Msg {
+            answer_of: Some("m319"),
+            at: "2020-03-05T11:00:00.000Z",
+            ..out("m320", "WMO320")
+        },
+    )
+    .await;
+    exec(
+        &pool,
+        "UPDATE requests SET status = 'accepted', answer_message_id = 'm319', answer_code = '2' WHERE id = 'r1'",
+        &[],
+    )
+    .await;
+    message(
+        &pool,
+        Msg {
+            direction: "in",
+            status: "accepted",
+            sender: GEMEENTE,
+            receiver: AGB,
+            participant: None,
+            answer_of: Some("m323"),
+            at: "2020-03-10T11:00:00.000Z",
+            ..out("m325", "WMO325")
+        },
+    )
+    .await;
+    exec(&pool, "UPDATE declarations SET status = 'answered' WHERE id = 'decl1'", &[]).await;
+    let after = deadlines(&api, "").await;
+    assert!(after.is_empty(), "{after:#?}");
+
+    // The conversation of the 315, from its 319: 315 -> 316, 319.
+    let reply = api.get("/messages/m319").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema("message", &reply.body);
+    let conv = &reply.body["conversation"]["messages"];
+    let ids: Vec<&str> = conv
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["m315", "m316", "m319", "m320"], "{conv:#}");
+    assert_eq!(conv[0]["role"], "heenbericht");
+    assert_eq!(conv[1]["role"], "retour");
+    assert_eq!(conv[1]["answers"], "m315");
+    assert_eq!(conv[2]["answers"], "m315");
+    assert_eq!(conv[3]["answers"], "m319");
+    // A 323 and its 325.
+    let reply = api.get("/messages/m323").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema("message", &reply.body);
+    let conv = &reply.body["conversation"]["messages"];
+    assert_eq!(conv.as_array().map(Vec::len), Some(2), "{conv:#}");
+    assert_eq!(conv[1]["id"], "m325");
+    assert_eq!(conv[1]["role"], "antwoord");
+}
+
+async fn municipality_deadlines(db: Db) {
+    let server = Server::start(db).await;
+    let api = server.tenant_api(GEMEENTE).await;
+    let pool = server.state.store().pool().clone();
+    let ts = "2020-03-02T08:00:00.000Z";
+    exec(
+        &pool,
+        "INSERT INTO participants (id, tenant_id, bsn, created_at, updated_at) VALUES ('p2', $1, '999901023', $2, $2)",
+        &[GEMEENTE, ts],
+    )
+    .await;
+    let inbound = |id: &'static str, bericht: &'static str| Msg {
+        id,
+        tenant: GEMEENTE,
+        direction: "in",
+        bericht,
+        status: "accepted",
+        sender: AGB,
+        receiver: GEMEENTE,
+        participant: Some("p2"),
+        answer_of: None,
+        at: ts,
+    };
+    // A 315 received and never answered: neither its 316 nor a 301 or 319.
+    message(&pool, inbound("g315", "WMO315")).await;
+    exec(
+        &pool,
+        "INSERT INTO requests (id, tenant_id, message_id, bericht, gemeente, referentie_aanbieder, bsn_hash, status, \
+         created_at, participant_id, direction, aanbieder) \
+         VALUES ('r2', $1, 'g315', 'WMO315', '0363', 'REF2', 'h', 'received', $2, 'p2', 'in', $3)",
+        &[GEMEENTE, ts, AGB],
+    )
+    .await;
+    // A 323 received without its 325: the 10-day deadline, not the retour.
+    message(&pool, Msg { participant: None, ..inbound("g323", "WMO323") }).await;
+    // A 315 loket refused and could not address is not waiting for a retour.
+    message(&pool, Msg { status: "rejected", ..inbound("g315x", "WMO315") }).await;
+
+    let items = deadlines(&api, "").await;
+    let retour = find(&items, "retour");
+    assert_eq!(retour.len(), 1, "{items:#?}");
+    assert_eq!(retour[0]["message_id"], "g315");
+    assert_eq!(retour[0]["waiting_on"], "loket");
+    assert_eq!(retour[0]["counterpart"], AGB);
+    let verzoek = find(&items, "verzoek_antwoord");
+    assert_eq!(verzoek.len(), 1, "{items:#?}");
+    assert_eq!(verzoek[0]["request_id"], "r2");
+    assert_eq!(verzoek[0]["waiting_on"], "loket");
+    let decl = find(&items, "declaratie_antwoord");
+    assert_eq!(decl.len(), 1, "{items:#?}");
+    assert_eq!(decl[0]["message_id"], "g323");
+    assert_eq!(decl[0]["started_on"], "2020-03-02");
+    assert_eq!(decl[0]["due_on"], "2020-03-16");
+    assert_eq!(items.len(), 3, "{items:#?}");
+
+    // loket answers: the 316, a 319, the 325.
+    let out = |id: &'static str, bericht: &'static str, of: &'static str| Msg {
+        direction: "out",
+        status: "sent",
+        answer_of: Some(of),
+        at: "2020-03-02T08:00:01.000Z",
+        ..inbound(id, bericht)
+    };
+    message(&pool, out("g316", "WMO316", "g315")).await;
+    message(&pool, Msg { answer_of: None, ..out("g319", "WMO319", "") }).await;
+    exec(
+        &pool,
+        "UPDATE requests SET status = 'accepted', answer_message_id = 'g319' WHERE id = 'r2'",
+        &[],
+    )
+    .await;
+    message(&pool, Msg { participant: None, ..out("g325", "WMO325", "g323") }).await;
+    let after = deadlines(&api, "").await;
+    assert!(after.is_empty(), "{after:#?}");
+
+    // The 316's conversation reaches the 319 through the request.
+    let reply = api.get("/messages/g316").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema("message", &reply.body);
+    let ids: Vec<&str> = reply.body["conversation"]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["g315", "g316", "g319"]);
+    // Another tenant sees none of it.
+    let other = server.tenant_api("0599").await;
+    assert!(deadlines(&other, "").await.is_empty());
+    assert_eq!(other.get("/messages/g316").await.status, 404);
+}
