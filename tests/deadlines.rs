@@ -13,7 +13,11 @@ use sqlx::AnyPool;
 mod common;
 use common::*;
 
-on_both_backends!(provider_deadlines, municipality_deadlines);
+on_both_backends!(
+    provider_deadlines,
+    municipality_deadlines,
+    starts_and_stops_follow_the_run,
+);
 
 const AGB: &str = "73730112";
 const GEMEENTE: &str = "0363";
@@ -429,4 +433,76 @@ async fn municipality_deadlines(db: Db) {
     let other = server.tenant_api("0599").await;
     assert!(deadlines(&other, "").await.is_empty());
     assert_eq!(other.get("/messages/g316").await.status, 404);
+}
+
+/// The start and the stop as the start/stop run sees them: due from the
+/// first registered day (and the end of care) until the 305 (307) has left
+/// the outbox; then the clock for its retour runs.
+async fn starts_and_stops_follow_the_run(db: Db) {
+    let server = Server::start(db).await;
+    let api = server.tenant_api(AGB).await;
+    let pool = server.state.store().pool().clone();
+    let bsn = "999901023";
+    let xml = allocation_xml(
+        "WMO",
+        GEMEENTE,
+        AGB,
+        "SD1",
+        bsn,
+        &[dagbesteding("600001", "2026-01-01")],
+    );
+    let p = api.allocate(&xml, bsn).await;
+    // The 301 was answered with its 302 at once: nothing is due.
+    assert!(deadlines(&api, "?date=2026-02-02").await.is_empty());
+    // Tuesday 3 February 2026 is the first day of care: the 305 is due
+    // five working days later, before the run has built it.
+    api.days(&[(&p, "2026-02-03", "09:00", "13:00", "kas")]).await;
+    let items = deadlines(&api, "?date=2026-02-20").await;
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(items[0]["kind"], "start");
+    assert_eq!(items[0]["message_id"], Value::Null);
+    assert_eq!(items[0]["participant_id"], p.as_str());
+    assert_eq!(items[0]["started_on"], "2026-02-03");
+    assert_eq!(items[0]["due_on"], "2026-02-10");
+    assert_eq!(items[0]["days_overdue"], 8);
+    assert_eq!(items[0]["counterpart"], GEMEENTE);
+    let allocation = items[0]["allocation_id"].clone();
+    // The run builds it; queued, it is not sent yet.
+    let run = api
+        .post_json("/startstop/run", &serde_json::json!({"date": "2026-02-20"}))
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    let items = deadlines(&api, "?date=2026-02-20").await;
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(items[0]["kind"], "start");
+    assert_eq!(items[0]["allocation_id"], allocation);
+    let start_id = items[0]["message_id"].as_str().expect("queued 305").to_string();
+    assert_eq!(items[0]["bericht"], "WMO305");
+    // Delivered: the start is done, its retour is awaited.
+    exec(
+        &pool,
+        "UPDATE outbox SET state = 'sent', sent_at = '2026-02-20T10:00:00.000Z' WHERE message_id = $1",
+        &[&start_id],
+    )
+    .await;
+    let items = deadlines(&api, "?date=2026-02-20").await;
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(items[0]["kind"], "retour");
+    assert_eq!(items[0]["message_id"], start_id.as_str());
+    assert_eq!(items[0]["due_on"], "2026-02-25");
+    assert_eq!(items[0]["overdue"], false);
+    // The end of care on Friday 6 March: the 307 is due on Friday 13 March.
+    let end = api
+        .post_json(
+            &format!("/participants/{p}/end"),
+            &serde_json::json!({"date": "2026-03-06", "reason": "volgens_plan", "registered_by": "Anna"}),
+        )
+        .await;
+    assert_eq!(end.status, 201, "{}", end.body);
+    let items = deadlines(&api, "?date=2026-03-20").await;
+    let stop = find(&items, "stop");
+    assert_eq!(stop.len(), 1, "{items:#?}");
+    assert_eq!(stop[0]["started_on"], "2026-03-06");
+    assert_eq!(stop[0]["due_on"], "2026-03-13");
+    assert_eq!(stop[0]["overdue"], true);
 }
