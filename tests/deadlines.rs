@@ -17,6 +17,7 @@ on_both_backends!(
     provider_deadlines,
     municipality_deadlines,
     starts_and_stops_follow_the_run,
+    the_back_office_sees_what_is_overdue,
 );
 
 const AGB: &str = "73730112";
@@ -505,4 +506,78 @@ async fn starts_and_stops_follow_the_run(db: Db) {
     assert_eq!(stop[0]["started_on"], "2026-03-06");
     assert_eq!(stop[0]["due_on"], "2026-03-13");
     assert_eq!(stop[0]["overdue"], true);
+}
+
+/// The Termijnen page (back office only, in the navigation) lists the
+/// overdue item with the participant's name and links to its conversation;
+/// both pages are views of the participants they show.
+async fn the_back_office_sees_what_is_overdue(db: Db) {
+    use loket::web::demo::{DEMO_AGB, DEMO_PASSWORD};
+    let (s, _demo) = Server::start_demo(db).await;
+    let pool = s.state.store().pool().clone();
+    let (participant,): (String,) =
+        sqlx::query_as("SELECT id FROM participants WHERE tenant_id = $1 ORDER BY id LIMIT 1")
+            .bind(DEMO_AGB)
+            .fetch_one(&pool)
+            .await
+            .expect("a demo participant");
+    message(
+        &pool,
+        Msg {
+            id: "web305",
+            tenant: DEMO_AGB,
+            direction: "out",
+            bericht: "WMO305",
+            status: "sent",
+            sender: DEMO_AGB,
+            receiver: GEMEENTE,
+            participant: Some(&participant),
+            answer_of: None,
+            at: "2020-03-02T08:00:00.000Z",
+        },
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, state, \
+         attempts, next_attempt_at, created_at, updated_at, sent_at) \
+         VALUES ('web305', $1, 'wmo:0363', 'WMO305', 'web305', 'http', 'http://127.0.0.1:9/none', 'sent', 1, \
+         '2020-03-02T09:00:00.000Z', '2020-03-02T09:00:00.000Z', '2020-03-02T09:00:00.000Z', '2020-03-02T10:00:00.000Z')",
+    )
+    .bind(DEMO_AGB)
+    .execute(&pool)
+    .await
+    .expect("outbox");
+
+    let mut coach = WebClient::new(&s.base);
+    coach.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
+    assert_eq!(coach.get("/termijnen").await.status, 403);
+    assert_eq!(coach.get("/berichten/web305").await.status, 403);
+
+    let mut office = WebClient::new(&s.base);
+    office.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    let page = office.get("/termijnen").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("href=\"/termijnen\""), "in the navigation");
+    assert!(page.body.contains("Verlopen ("), "{}", page.body);
+    assert!(page.body.contains("Peildatum"), "{}", page.body);
+    assert!(page.body.contains("href=\"/berichten/web305\""), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/deelnemers/{participant}\"")), "{}", page.body);
+    assert!(page.body.contains("2020-03-05"), "the due date: {}", page.body);
+    let conversation = office.get("/berichten/web305").await;
+    assert_eq!(conversation.status, 200, "{}", conversation.body);
+    assert!(conversation.body.contains("Gesprek"));
+    assert!(conversation.body.contains("WMO305"));
+    assert_eq!(office.get("/berichten/onbekend").await.status, 404);
+    for object in ["GET /termijnen", "GET /berichten/{id}"] {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM access_log WHERE tenant_id = $1 AND participant_id = $2 AND object = $3",
+        )
+        .bind(DEMO_AGB)
+        .bind(&participant)
+        .bind(object)
+        .fetch_one(&pool)
+        .await
+        .expect("access log");
+        assert!(n >= 1, "{object} is logged");
+    }
 }
