@@ -82,7 +82,9 @@ async fn exec(pool: &AnyPool, sql: &str, binds: &[&str]) {
     for b in binds {
         q = q.bind(*b);
     }
-    q.execute(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    q.execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// `GET /deadlines` (schema-checked) and its items.
@@ -136,7 +138,14 @@ async fn provider_deadlines(db: Db) {
     };
     // A 305 delivered on Monday 2 March 2020 without its 306: due Thursday 5 March.
     message(&pool, out("m305", "WMO305")).await;
-    outbox(&pool, "m305", "WMO305", "sent", Some("2020-03-02T10:00:00.000Z")).await;
+    outbox(
+        &pool,
+        "m305",
+        "WMO305",
+        "sent",
+        Some("2020-03-02T10:00:00.000Z"),
+    )
+    .await;
     // A start built for a first day of care, still failing in the outbox.
     message(&pool, out("m305b", "WMO305")).await;
     outbox(&pool, "m305b", "WMO305", "failed", None).await;
@@ -149,7 +158,14 @@ async fn provider_deadlines(db: Db) {
     .await;
     // A 315 delivered and taken in by its 316, not yet answered by a 301 or 319.
     message(&pool, out("m315", "WMO315")).await;
-    outbox(&pool, "m315", "WMO315", "sent", Some("2020-03-02T10:00:00.000Z")).await;
+    outbox(
+        &pool,
+        "m315",
+        "WMO315",
+        "sent",
+        Some("2020-03-02T10:00:00.000Z"),
+    )
+    .await;
     message(
         &pool,
         Msg {
@@ -174,8 +190,22 @@ async fn provider_deadlines(db: Db) {
     )
     .await;
     // A 323 delivered without its 325.
-    message(&pool, Msg { participant: None, ..out("m323", "WMO323") }).await;
-    outbox(&pool, "m323", "WMO323", "sent", Some("2020-03-02T10:00:00.000Z")).await;
+    message(
+        &pool,
+        Msg {
+            participant: None,
+            ..out("m323", "WMO323")
+        },
+    )
+    .await;
+    outbox(
+        &pool,
+        "m323",
+        "WMO323",
+        "sent",
+        Some("2020-03-02T10:00:00.000Z"),
+    )
+    .await;
     exec(
         &pool,
         "INSERT INTO declarations (id, tenant_id, financier_id, message_id, standard, declaratie_nummer, period_begin, \
@@ -212,13 +242,23 @@ async fn provider_deadlines(db: Db) {
     assert_eq!(items.len(), 4, "{items:#?}");
     assert!(items.iter().all(|i| i["overdue"] == true));
     // Nothing in the list is a BSN.
-    assert!(!serde_json::to_string(&items).expect("json").contains("999901023"));
+    assert!(
+        !serde_json::to_string(&items)
+            .expect("json")
+            .contains("999901023")
+    );
     // On an earlier reference date the retour still has days left.
     let early = deadlines(&api, "?date=2020-03-03").await;
     let r = find(&early, "retour");
     assert_eq!(r[0]["days_overdue"], -2);
     assert_eq!(r[0]["overdue"], false);
-    assert!(find(&deadlines(&api, "?overdue=true&date=2020-03-03").await, "retour").is_empty());
+    assert!(
+        find(
+            &deadlines(&api, "?overdue=true&date=2020-03-03").await,
+            "retour"
+        )
+        .is_empty()
+    );
     // The list is a view of the participants it names.
     let logged: (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM access_log WHERE tenant_id = $1 AND participant_id = 'p1' AND object = 'GET /deadlines'",
@@ -245,7 +285,10 @@ async fn provider_deadlines(db: Db) {
             "{metrics}"
         );
     }
-    assert!(metrics.contains("loket_deadlines_overdue{kind=\"stop\"} 0"), "{metrics}");
+    assert!(
+        metrics.contains("loket_deadlines_overdue{kind=\"stop\"} 0"),
+        "{metrics}"
+    );
 
     // The answers arrive.
     message(
@@ -313,7 +356,12 @@ async fn provider_deadlines(db: Db) {
         },
     )
     .await;
-    exec(&pool, "UPDATE declarations SET status = 'answered' WHERE id = 'decl1'", &[]).await;
+    exec(
+        &pool,
+        "UPDATE declarations SET status = 'answered' WHERE id = 'decl1'",
+        &[],
+    )
+    .await;
     let after = deadlines(&api, "").await;
     assert!(after.is_empty(), "{after:#?}");
 
@@ -378,9 +426,23 @@ async fn municipality_deadlines(db: Db) {
     )
     .await;
     // A 323 received without its 325: the 10-day deadline, not the retour.
-    message(&pool, Msg { participant: None, ..inbound("g323", "WMO323") }).await;
+    message(
+        &pool,
+        Msg {
+            participant: None,
+            ..inbound("g323", "WMO323")
+        },
+    )
+    .await;
     // A 315 loket refused and could not address is not waiting for a retour.
-    message(&pool, Msg { status: "rejected", ..inbound("g315x", "WMO315") }).await;
+    message(
+        &pool,
+        Msg {
+            status: "rejected",
+            ..inbound("g315x", "WMO315")
+        },
+    )
+    .await;
 
     let items = deadlines(&api, "").await;
     let retour = find(&items, "retour");
@@ -408,14 +470,28 @@ async fn municipality_deadlines(db: Db) {
         ..inbound(id, bericht)
     };
     message(&pool, out("g316", "WMO316", "g315")).await;
-    message(&pool, Msg { answer_of: None, ..out("g319", "WMO319", "") }).await;
+    message(
+        &pool,
+        Msg {
+            answer_of: None,
+            ..out("g319", "WMO319", "")
+        },
+    )
+    .await;
     exec(
         &pool,
         "UPDATE requests SET status = 'accepted', answer_message_id = 'g319' WHERE id = 'r2'",
         &[],
     )
     .await;
-    message(&pool, Msg { participant: None, ..out("g325", "WMO325", "g323") }).await;
+    message(
+        &pool,
+        Msg {
+            participant: None,
+            ..out("g325", "WMO325", "g323")
+        },
+    )
+    .await;
     let after = deadlines(&api, "").await;
     assert!(after.is_empty(), "{after:#?}");
 
@@ -457,7 +533,8 @@ async fn starts_and_stops_follow_the_run(db: Db) {
     assert!(deadlines(&api, "?date=2026-02-02").await.is_empty());
     // Tuesday 3 February 2026 is the first day of care: the 305 is due
     // five working days later, before the run has built it.
-    api.days(&[(&p, "2026-02-03", "09:00", "13:00", "kas")]).await;
+    api.days(&[(&p, "2026-02-03", "09:00", "13:00", "kas")])
+        .await;
     let items = deadlines(&api, "?date=2026-02-20").await;
     assert_eq!(items.len(), 1, "{items:#?}");
     assert_eq!(items[0]["kind"], "start");
@@ -477,7 +554,10 @@ async fn starts_and_stops_follow_the_run(db: Db) {
     assert_eq!(items.len(), 1, "{items:#?}");
     assert_eq!(items[0]["kind"], "start");
     assert_eq!(items[0]["allocation_id"], allocation);
-    let start_id = items[0]["message_id"].as_str().expect("queued 305").to_string();
+    let start_id = items[0]["message_id"]
+        .as_str()
+        .expect("queued 305")
+        .to_string();
     assert_eq!(items[0]["bericht"], "WMO305");
     // Delivered: the start is done, its retour is awaited.
     exec(
@@ -557,12 +637,28 @@ async fn the_back_office_sees_what_is_overdue(db: Db) {
     office.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
     let page = office.get("/termijnen").await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("href=\"/termijnen\""), "in the navigation");
+    assert!(
+        page.body.contains("href=\"/termijnen\""),
+        "in the navigation"
+    );
     assert!(page.body.contains("Verlopen ("), "{}", page.body);
     assert!(page.body.contains("Peildatum"), "{}", page.body);
-    assert!(page.body.contains("href=\"/berichten/web305\""), "{}", page.body);
-    assert!(page.body.contains(&format!("href=\"/deelnemers/{participant}\"")), "{}", page.body);
-    assert!(page.body.contains("2020-03-05"), "the due date: {}", page.body);
+    assert!(
+        page.body.contains("href=\"/berichten/web305\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&format!("href=\"/deelnemers/{participant}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("2020-03-05"),
+        "the due date: {}",
+        page.body
+    );
     let conversation = office.get("/berichten/web305").await;
     assert_eq!(conversation.status, 200, "{}", conversation.body);
     assert!(conversation.body.contains("Gesprek"));

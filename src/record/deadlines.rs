@@ -183,7 +183,13 @@ impl Builder<'_> {
         });
     }
 
-    fn rows(&mut self, kind: &'static str, waiting_on: &'static str, rows: Vec<Row>, subject: Subject) {
+    fn rows(
+        &mut self,
+        kind: &'static str,
+        waiting_on: &'static str,
+        rows: Vec<Row>,
+        subject: Subject,
+    ) {
         for r in rows {
             let started = r.started.as_deref().and_then(day_of);
             let mut o = Open {
@@ -290,7 +296,12 @@ pub async fn list(
              AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = d.message_id)",
         )
         .await?;
-        b.rows(DECLARATIE_ANTWOORD, "counterpart", rows, Subject::Declaration);
+        b.rows(
+            DECLARATIE_ANTWOORD,
+            "counterpart",
+            rows,
+            Subject::Declaration,
+        );
     } else {
         // A request received and answered neither way.
         let rows = query(
@@ -423,7 +434,13 @@ pub async fn overdue_counts(
             TenantKind::Aanbieder
         };
         let tenant = Tenant { id, kind };
-        let d = list(store.pool(), &tenant, mappings.for_tenant(&tenant.id), today).await?;
+        let d = list(
+            store.pool(),
+            &tenant,
+            mappings.for_tenant(&tenant.id),
+            today,
+        )
+        .await?;
         for item in d.overdue() {
             *counts.entry(item.kind).or_default() += 1;
         }
@@ -445,11 +462,16 @@ pub async fn participant_names(
             "SELECT id, name_json FROM participants WHERE tenant_id = $1 AND id IN ({})",
             marks.join(", ")
         );
-        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(&tenant.id);
+        let mut q =
+            sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(&tenant.id);
         for id in chunk {
             q = q.bind(id);
         }
-        for (id, name) in q.fetch_all(pool).await.context("reading participant names")? {
+        for (id, name) in q
+            .fetch_all(pool)
+            .await
+            .context("reading participant names")?
+        {
             out.insert(
                 id,
                 serde_json::from_str(&name).unwrap_or(serde_json::Value::Null),

@@ -16,7 +16,10 @@ use super::routes::ApiError;
 pub const SCHEMAS: &[(&str, &str)] = &[
     ("error", include_str!("../../schemas/api/error.json")),
     ("message", include_str!("../../schemas/api/message.json")),
-    ("deadlines", include_str!("../../schemas/api/deadlines.json")),
+    (
+        "deadlines",
+        include_str!("../../schemas/api/deadlines.json"),
+    ),
     (
         "participant",
         include_str!("../../schemas/api/participant.json"),

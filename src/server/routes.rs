@@ -390,7 +390,11 @@ async fn get_message(
         .filter_map(|m| m.participant_id.as_deref())
         .filter(|p| !participants.iter().any(|q| q == p));
     caller
-        .log_view(&state, &format!("GET /messages/{}", message.id), others.map(Some))
+        .log_view(
+            &state,
+            &format!("GET /messages/{}", message.id),
+            others.map(Some),
+        )
         .await?;
     let mut json = serde_json::to_value(&message).map_err(|e| ApiError::internal(e.into()))?;
     if let Some(obj) = json.as_object_mut() {

@@ -138,7 +138,15 @@ pub async fn conversation(
         .collect();
     shown.sort();
     shown.dedup();
-    super::access::log(&state, &user, &peer, Kind::View, "GET /berichten/{id}", &shown).await?;
+    super::access::log(
+        &state,
+        &user,
+        &peer,
+        Kind::View,
+        "GET /berichten/{id}",
+        &shown,
+    )
+    .await?;
     let role_nl = |r: Option<&str>| match r {
         Some("heenbericht") => "heenbericht",
         Some("retour") => "retourbericht",
