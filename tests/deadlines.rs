@@ -136,6 +136,17 @@ async fn provider_deadlines(db: Db) {
         answer_of: None,
         at: ts,
     };
+    // What the municipality sends back, answering `of`.
+    let back =
+        |id: &'static str, bericht: &'static str, of: Option<&'static str>, at: &'static str| Msg {
+            direction: "in",
+            status: "accepted",
+            sender: GEMEENTE,
+            receiver: AGB,
+            answer_of: of,
+            at,
+            ..out(id, bericht)
+        };
     // A 305 delivered on Monday 2 March 2020 without its 306: due Thursday 5 March.
     message(&pool, out("m305", "WMO305")).await;
     outbox(
@@ -168,17 +179,7 @@ async fn provider_deadlines(db: Db) {
     .await;
     message(
         &pool,
-        Msg {
-            id: "m316",
-            direction: "in",
-            bericht: "WMO316",
-            status: "accepted",
-            sender: AGB,
-            receiver: GEMEENTE,
-            answer_of: Some("m315"),
-            at: "2020-03-02T11:00:00.000Z",
-            ..out("m316", "WMO316")
-        },
+        back("m316", "WMO316", Some("m315"), "2020-03-02T11:00:00.000Z"),
     )
     .await;
     exec(
@@ -293,37 +294,18 @@ async fn provider_deadlines(db: Db) {
     // The answers arrive.
     message(
         &pool,
-        Msg {
-            direction: "in",
-            status: "accepted",
-            answer_of: Some("m305"),
-            at: "2020-03-04T11:00:00.000Z",
-            ..out("m306", "WMO306")
-        },
+        back("m306", "WMO306", Some("m305"), "2020-03-04T11:00:00.000Z"),
     )
     .await;
     exec(&pool, "UPDATE outbox SET state = 'sent', sent_at = '2020-03-04T10:00:00.000Z' WHERE message_id = 'm305b'", &[]).await;
     message(
         &pool,
-        Msg {
-            direction: "in",
-            status: "accepted",
-            answer_of: Some("m305b"),
-            at: "2020-03-04T11:00:00.000Z",
-            ..out("m306b", "WMO306")
-        },
+        back("m306b", "WMO306", Some("m305b"), "2020-03-04T11:00:00.000Z"),
     )
     .await;
     message(
         &pool,
-        Msg {
-            direction: "in",
-            status: "accepted",
-            sender: GEMEENTE,
-            receiver: AGB,
-            at: "2020-03-05T11:00:00.000Z",
-            ..out("m319", "WMO319")
-        },
+        back("m319", "WMO319", None, "2020-03-05T11:00:00.000Z"),
     )
     .await;
     // ... with the 320 the ingest answers it with at once.
@@ -345,14 +327,8 @@ async fn provider_deadlines(db: Db) {
     message(
         &pool,
         Msg {
-            direction: "in",
-            status: "accepted",
-            sender: GEMEENTE,
-            receiver: AGB,
             participant: None,
-            answer_of: Some("m323"),
-            at: "2020-03-10T11:00:00.000Z",
-            ..out("m325", "WMO325")
+            ..back("m325", "WMO325", Some("m323"), "2020-03-10T11:00:00.000Z")
         },
     )
     .await;
