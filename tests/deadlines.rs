@@ -341,6 +341,44 @@ async fn provider_deadlines(db: Db) {
     let after = deadlines(&api, "").await;
     assert!(after.is_empty(), "{after:#?}");
 
+    // A retour the exchange says answers a 305 (alsAntwoordOp = its
+    // traceerId) ends the wait and joins the conversation, before anything
+    // else linked it.
+    message(&pool, out("v305", "WMO305")).await;
+    outbox(
+        &pool,
+        "v305",
+        "WMO305",
+        "sent",
+        Some("2020-03-02T10:00:00.000Z"),
+    )
+    .await;
+    exec(
+        &pool,
+        "UPDATE messages SET traceer_id = 't-305' WHERE id = 'v305'",
+        &[],
+    )
+    .await;
+    assert_eq!(find(&deadlines(&api, "").await, "retour").len(), 1);
+    message(
+        &pool,
+        back("v306", "WMO306", None, "2020-03-03T11:00:00.000Z"),
+    )
+    .await;
+    exec(
+        &pool,
+        "UPDATE messages SET als_antwoord_op = 't-305' WHERE id = 'v306'",
+        &[],
+    )
+    .await;
+    assert!(deadlines(&api, "").await.is_empty());
+    let reply = api.get("/messages/v305").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let conv = &reply.body["conversation"]["messages"];
+    assert_eq!(conv.as_array().map(Vec::len), Some(2), "{conv:#}");
+    assert_eq!(conv[1]["id"], "v306");
+    assert_eq!(conv[1]["answers"], "v305");
+
     // The conversation of the 315, from its 319: 315 -> 316, 319.
     let reply = api.get("/messages/m319").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -482,6 +520,44 @@ async fn municipality_deadlines(db: Db) {
         .filter_map(|m| m["id"].as_str())
         .collect();
     assert_eq!(ids, ["g315", "g316", "g319"]);
+    // Messages of one exchange conversation belong together even where
+    // nothing else links them (a retour pulled before it was placed).
+    message(
+        &pool,
+        Msg {
+            at: "2020-03-03T08:00:00.000Z",
+            ..inbound("g305", "WMO305")
+        },
+    )
+    .await;
+    message(
+        &pool,
+        Msg {
+            at: "2020-03-03T08:00:02.000Z",
+            ..out("g306", "WMO306", "")
+        },
+    )
+    .await;
+    exec(
+        &pool,
+        "UPDATE messages SET conversatie_id = 'conv-a', answer_of = NULL WHERE id IN ('g305', 'g306')",
+        &[],
+    )
+    .await;
+    let reply = api.get("/messages/g305").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema("message", &reply.body);
+    assert_eq!(
+        reply.body["conversation"]["conversatie_ids"],
+        serde_json::json!(["conv-a"])
+    );
+    let ids: Vec<&str> = reply.body["conversation"]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["g305", "g306"]);
     // Another tenant sees none of it.
     let other = server.tenant_api("0599").await;
     assert!(deadlines(&other, "").await.is_empty());

@@ -12,6 +12,8 @@
 //!   retour loket wrote itself;
 //! - `outbox.retour_id`: the retour a counterpart gave back when loket
 //!   delivered;
+//! - `messages.als_antwoord_op`: the traceerId of the message the exchange
+//!   says a retour answers (migration 0019);
 //! - `requests`: a 315/317 to its 316/318 (`retour_message_id`), its 319
 //!   (`answer_message_id`) and the 301 that honoured it (the first 301 that
 //!   changed `allocation_id` after the request, the allocation a 301
@@ -195,7 +197,11 @@ async fn links(pool: &AnyPool, tenant: &Tenant, m: &ConversationMessage) -> Resu
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, answer_of FROM messages WHERE tenant_id = $1 AND answer_of = $2 \
          UNION SELECT retour_id, message_id FROM outbox WHERE tenant_id = $1 AND message_id = $2 AND retour_id IS NOT NULL \
-         UNION SELECT retour_id, message_id FROM outbox WHERE tenant_id = $1 AND retour_id = $2",
+         UNION SELECT retour_id, message_id FROM outbox WHERE tenant_id = $1 AND retour_id = $2 \
+         UNION SELECT a.id, h.id FROM messages h JOIN messages a ON a.tenant_id = h.tenant_id AND a.als_antwoord_op = h.traceer_id \
+         WHERE h.tenant_id = $1 AND h.id = $2 \
+         UNION SELECT a.id, h.id FROM messages a JOIN messages h ON h.tenant_id = a.tenant_id AND h.traceer_id = a.als_antwoord_op \
+         WHERE a.tenant_id = $1 AND a.id = $2",
     )
     .bind(&tenant.id)
     .bind(&m.id)

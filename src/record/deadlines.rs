@@ -130,6 +130,13 @@ fn day_of(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
 }
 
+/// No answer to `m` yet: none linked by `answer_of`, none that the exchange
+/// says answers its traceerId (`als_antwoord_op`, a retour pulled from the
+/// exchange before it was placed).
+const UNANSWERED: &str = "NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = m.id) \
+     AND (m.traceer_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages a WHERE a.tenant_id = m.tenant_id \
+     AND a.als_antwoord_op = m.traceer_id))";
+
 /// Heenberichten answered by a retourbericht (301, 305, 307, 315, 317,
 /// 319 of both laws), as an SQL list of literals: the names come from the
 /// compiled schema and are checked to be plain, so they are safe inline.
@@ -245,8 +252,7 @@ pub async fn list(
              NULL AS subject_id, NULL AS allocation_id \
              FROM messages m JOIN outbox o ON o.message_id = m.id \
              WHERE m.tenant_id = $1 AND m.direction = 'out' AND o.state = 'sent' AND o.retour_id IS NULL \
-             AND m.bericht IN ({heen}) \
-             AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = m.id)"
+             AND m.bericht IN ({heen}) AND {UNANSWERED}"
         ),
     )
     .await?;
@@ -259,8 +265,7 @@ pub async fn list(
             "SELECT m.id AS message_id, m.bericht, m.participant_id, m.sender AS counterpart, m.created_at AS started, \
              NULL AS subject_id, NULL AS allocation_id \
              FROM messages m WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.status = 'accepted' \
-             AND m.bericht IN ({heen}) \
-             AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = m.id)"
+             AND m.bericht IN ({heen}) AND {UNANSWERED}"
         ),
     )
     .await?;
@@ -287,13 +292,13 @@ pub async fn list(
         let rows = query(
             pool,
             tenant,
-            "SELECT d.message_id, m.bericht, NULL AS participant_id, f.code AS counterpart, \
+            &format!("SELECT d.message_id, m.bericht, NULL AS participant_id, f.code AS counterpart, \
              COALESCE(o.sent_at, d.created_at) AS started, d.id AS subject_id, NULL AS allocation_id \
              FROM declarations d JOIN messages m ON m.id = d.message_id JOIN financiers f ON f.id = d.financier_id \
              LEFT JOIN outbox o ON o.message_id = d.message_id \
              WHERE d.tenant_id = $1 AND d.status = 'sent' AND m.bericht LIKE '%323' \
-             AND (o.state IS NULL OR o.state = 'sent') \
-             AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = d.message_id)",
+             AND (o.state IS NULL OR o.state = 'sent') AND {UNANSWERED}"
+        ),
         )
         .await?;
         b.rows(
@@ -319,11 +324,11 @@ pub async fn list(
         let rows = query(
             pool,
             tenant,
-            "SELECT m.id AS message_id, m.bericht, m.participant_id, m.sender AS counterpart, m.created_at AS started, \
+            &format!("SELECT m.id AS message_id, m.bericht, m.participant_id, m.sender AS counterpart, m.created_at AS started, \
              NULL AS subject_id, NULL AS allocation_id \
              FROM messages m WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.bericht LIKE '%323' \
-             AND m.status IN ('accepted', 'rejected') \
-             AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = m.id)",
+             AND m.status IN ('accepted', 'rejected') AND {UNANSWERED}"
+        ),
         )
         .await?;
         b.rows(DECLARATIE_ANTWOORD, "loket", rows, Subject::None);
