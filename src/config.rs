@@ -41,6 +41,9 @@ pub struct Config {
     pub limits: crate::server::limits::Settings,
     /// `[database]`: how long to wait for the database before answering 503.
     pub database: crate::store::Settings,
+    /// `[[vsp]]` sections: a tenant's connection to VECOZO's VSP-Koppeling
+    /// (environment, systeemcertificaat, trusted roots, poll timing).
+    pub vsp: Vec<crate::transport::vsp::VspConfig>,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             retention: crate::record::retention::Settings::default(),
             limits: crate::server::limits::Settings::default(),
             database: crate::store::Settings::default(),
+            vsp: Vec::new(),
         }
     }
 }
@@ -120,11 +124,12 @@ impl Config {
         );
         let mut ingest = Ingest::with_mappings(store, mappings.clone())?;
         ingest.limits.max_bytes = self.max_message_bytes;
+        let vsp = crate::transport::vsp::Clients::load(&self.vsp)?;
         Ok(AppState {
             ingest,
             mappings,
             metrics: Arc::new(server::metrics::Metrics::default()),
-            outbox: crate::outbox::Outbox::new(self.outbox.clone()),
+            outbox: crate::outbox::Outbox::new(self.outbox.clone()).with_vsp(vsp),
             budget: server::limits::Budget::new(&self.limits),
         })
     }
@@ -163,6 +168,12 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
     let worker = state
         .outbox
         .start(state.ingest.clone(), state.metrics.clone())?;
+    let vsp = crate::transport::vsp::service::start(
+        &state.outbox.vsp,
+        &state.ingest,
+        &state.outbox,
+        &state.metrics,
+    );
     let daily = crate::engine::daily::Daily::start(
         state.clone(),
         config.startstop.clone(),
@@ -171,6 +182,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
     let served = server::serve(state, config.listen, &config.limits).await;
     daily.stop().await;
     watchers.stop().await;
+    vsp.stop().await;
     worker.stop().await;
     served
 }

@@ -249,6 +249,7 @@ struct RawFinancier {
 struct RawDelivery {
     http: Option<String>,
     folder: Option<String>,
+    vsp: Option<String>,
     token_env: Option<String>,
 }
 
@@ -322,13 +323,22 @@ impl Checker<'_> {
 
     fn mapping(&mut self, raw: RawMapping) -> Mapping {
         let raw_delivery = raw.financier.delivery;
-        let delivery = match (raw_delivery.http, raw_delivery.folder) {
-            (Some(url), _) => Delivery::Http {
+        let delivery = match (raw_delivery.http, raw_delivery.folder, raw_delivery.vsp) {
+            (Some(url), _, _) => Delivery::Http {
                 url,
                 token_env: raw_delivery.token_env,
             },
-            (None, Some(folder)) => Delivery::Folder(PathBuf::from(folder)),
-            (None, None) => unreachable!("the schema requires one delivery"),
+            (None, Some(folder), _) => Delivery::Folder(PathBuf::from(folder)),
+            (None, None, Some(env)) => {
+                match crate::transport::vsp::config::Environment::parse(&env) {
+                    Ok(e) => Delivery::Vsp(e),
+                    Err(why) => {
+                        self.problem("/financier/delivery/vsp".into(), why);
+                        Delivery::Vsp(crate::transport::vsp::config::Environment::Test)
+                    }
+                }
+            }
+            (None, None, None) => unreachable!("the schema requires one delivery"),
         };
         let financier = Financier {
             key: FinancierKey {

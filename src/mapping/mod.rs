@@ -143,6 +143,9 @@ pub enum Delivery {
     },
     /// An absolute path.
     Folder(PathBuf),
+    /// Pushed to VECOZO's VSP-Koppeling in this environment, with the
+    /// sending tenant's systeemcertificaat (`[[vsp]]` in the configuration).
+    Vsp(crate::transport::vsp::config::Environment),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -381,6 +381,26 @@ fn schema_errors_name_the_file_and_the_json_path() {
     ));
     assert_problem_at(&p, "/financier/delivery", "more than 1");
 
+    // VECOZO's VSP-Koppeling: an environment or an https base URL.
+    let m = load(&VALID.replace(
+        "delivery = { folder = \"/srv/loket/out/0014\" }",
+        "delivery = { vsp = \"acc\" }",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.financier.delivery,
+        Delivery::Vsp(crate::transport::vsp::Environment::Acceptance)
+    );
+    for bad in [
+        "delivery = { vsp = \"test\" }",
+        "delivery = { vsp = \"http://vsp.example\" }",
+        "delivery = { vsp = \"acc\", token_env = \"T\" }",
+        "delivery = { vsp = \"acc\", folder = \"/srv/x\" }",
+    ] {
+        let p = problems(&VALID.replace("delivery = { folder = \"/srv/loket/out/0014\" }", bad));
+        assert!(!p.is_empty(), "{bad} should be refused");
+    }
+
     // An HTTP endpoint may name the variable holding its token; a folder may
     // not, and credentials never go into the URL.
     let m = load(&VALID.replace(

@@ -254,6 +254,7 @@ async fn insert_row(
 ) -> Result<()> {
     let (target_kind, target, token_env) = match &financier.delivery {
         Delivery::Http { url, token_env } => ("http", url.clone(), token_env.clone()),
+        Delivery::Vsp(env) => (TARGET_VSP, env.base(), None),
         Delivery::Folder(dir) => (
             "folder",
             dir.to_str()
@@ -283,6 +284,60 @@ async fn insert_row(
     .await
     .context("storing the outbox row")?;
     Ok(())
+}
+
+/// `outbox.target_kind` of a message pushed to VECOZO's VSP-Koppeling; its
+/// `target` is the base URL of the environment.
+pub const TARGET_VSP: &str = "vsp";
+
+/// A retour the record made for a message pulled from the exchange: it goes
+/// back the same way, to the heenbericht's sender.
+pub struct Reply<'a> {
+    pub tenant_id: &'a str,
+    /// The retour, already stored (direction `out`).
+    pub message_id: &'a str,
+    pub bericht: &'a str,
+    pub identificatie: &'a str,
+    /// The retour's Ontvanger: the heenbericht's Afzender.
+    pub receiver: &'a str,
+    /// `iwmo` or `ijw` (the heenbericht's standard).
+    pub standard: Option<&'a str>,
+    /// The exchange's base URL.
+    pub base: &'a str,
+}
+
+/// Queues a stored retour for the exchange, in the caller's transaction.
+/// Returns false when it was queued before (the heenbericht was pulled
+/// again), so a retour is never pushed twice.
+pub async fn enqueue_reply(tx: &mut Tx, r: Reply<'_>) -> Result<bool> {
+    // The counterpart as a mapping key would name it: what the outbox page
+    // groups and shows by.
+    let kind = match (crate::store::TenantKind::from_id(r.receiver), r.standard) {
+        (Ok(crate::store::TenantKind::Aanbieder), _) => "aanbieder",
+        (_, Some("ijw")) => "jeugdwet",
+        _ => "wmo",
+    };
+    let ts = now();
+    let done = sqlx::query(
+        "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, token_env, \
+         state, attempts, backoff_from, next_attempt_at, created_at, updated_at, format) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, 0, 0, $9, $9, $9, $10) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(r.message_id)
+    .bind(r.tenant_id)
+    .bind(format!("{kind}:{}", r.receiver))
+    .bind(r.bericht)
+    .bind(r.identificatie)
+    .bind(TARGET_VSP)
+    .bind(r.base)
+    .bind(QUEUED)
+    .bind(&ts)
+    .bind(FORMAT_ISTANDAARD)
+    .execute(&mut **tx)
+    .await
+    .context("queueing the retour")?
+    .rows_affected();
+    Ok(done == 1)
 }
 
 /// An outgoing message of this berichtsoort and identification, if any.
@@ -356,6 +411,7 @@ struct ItemRow {
     sent_at: Option<String>,
     receiver: Option<String>,
     participant_id: Option<String>,
+    exchange_status: Option<String>,
 }
 
 /// One outgoing message and where it is (`schemas/api/outbox-item.json`).
@@ -379,6 +435,11 @@ pub struct OutboxItem {
     pub created_at: String,
     pub updated_at: String,
     pub sent_at: Option<String>,
+    /// The last berichtstatus VECOZO reported (pushed messages only).
+    pub exchange_status: Option<String>,
+    /// Everything the exchange said about it (one item only, not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<crate::record::exchange::ExchangeView>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -409,13 +470,16 @@ impl From<ItemRow> for OutboxItem {
             created_at: r.created_at,
             updated_at: r.updated_at,
             sent_at: r.sent_at,
+            exchange_status: r.exchange_status,
+            exchange: None,
         }
     }
 }
 
 const ITEM: &str = "SELECT o.message_id, o.financier, o.bericht, o.identificatie, o.target_kind, o.target, \
      o.state, o.attempts, o.next_attempt_at, o.last_error, o.response_status, o.retour_id, o.created_at, \
-     o.updated_at, o.sent_at, m.receiver, m.participant_id FROM outbox o JOIN messages m ON m.id = o.message_id";
+     o.updated_at, o.sent_at, m.receiver, m.participant_id, s.status AS exchange_status FROM outbox o \
+     JOIN messages m ON m.id = o.message_id LEFT JOIN exchange_status s ON s.message_id = o.message_id";
 
 /// One of the tenant's outgoing messages.
 pub async fn item(store: &Store, tenant: &str, id: &str) -> Result<Option<OutboxItem>> {
@@ -426,7 +490,10 @@ pub async fn item(store: &Store, tenant: &str, id: &str) -> Result<Option<Outbox
     .bind(tenant)
     .fetch_optional(store.pool())
     .await?;
-    Ok(row.map(OutboxItem::from))
+    let Some(row) = row else { return Ok(None) };
+    let mut item = OutboxItem::from(row);
+    item.exchange = crate::record::exchange::view(store.pool(), tenant, id).await?;
+    Ok(Some(item))
 }
 
 /// The tenant's outgoing messages, newest first; only those in `state`
@@ -515,6 +582,9 @@ impl Settings {
 pub struct Outbox {
     notify: Arc<Notify>,
     pub settings: Arc<Settings>,
+    /// The tenants' connections to VECOZO, for messages whose target is
+    /// [`TARGET_VSP`].
+    pub vsp: crate::transport::vsp::Clients,
 }
 
 impl Outbox {
@@ -522,7 +592,14 @@ impl Outbox {
         Outbox {
             notify: Arc::new(Notify::new()),
             settings: Arc::new(settings),
+            vsp: crate::transport::vsp::Clients::default(),
         }
+    }
+
+    /// This outbox, pushing through `clients` to VECOZO.
+    pub fn with_vsp(mut self, clients: crate::transport::vsp::Clients) -> Outbox {
+        self.vsp = clients;
+        self
     }
 
     /// Tells the worker there is something to send. Call after the commit

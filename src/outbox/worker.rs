@@ -36,6 +36,16 @@ impl Worker {
                 s.http_timeout_ms
             );
         }
+        for conn in outbox.vsp.all() {
+            if s.lease_ms <= conn.config.timeout_secs.saturating_mul(1000) {
+                anyhow::bail!(
+                    "outbox: lease_ms ({}) moet groter zijn dan de timeout van [[vsp]] {} / must be larger than the [[vsp]] timeout ({} s)",
+                    s.lease_ms,
+                    conn.tenant,
+                    conn.config.timeout_secs
+                );
+            }
+        }
         let http = HttpSender::new(
             Duration::from_millis(s.http_timeout_ms),
             Duration::from_millis(s.connect_timeout_ms),
@@ -216,6 +226,20 @@ async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
     Ok(claims)
 }
 
+impl Claim {
+    /// What the vsp transport needs of this claim.
+    fn delivery(&self) -> crate::transport::vsp::Delivery<'_> {
+        crate::transport::vsp::Delivery {
+            tenant: &self.tenant_id,
+            message_id: &self.message_id,
+            bericht: &self.bericht,
+            identificatie: &self.identificatie,
+            base: &self.target,
+            payload: &self.raw,
+        }
+    }
+}
+
 /// Delivers one claimed message and records the outcome.
 async fn deliver(ctx: &Ctx, c: Claim) {
     let sent = match c.target_kind.as_str() {
@@ -241,6 +265,9 @@ async fn deliver(ctx: &Ctx, c: Claim) {
                 c.attempt > 1,
             )
             .await
+        }
+        super::TARGET_VSP => {
+            crate::transport::vsp::deliver(&ctx.store, &ctx.outbox.vsp, &c.delivery()).await
         }
         other => Sent::Failed {
             status: None,

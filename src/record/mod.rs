@@ -15,6 +15,7 @@ pub mod conversation;
 pub mod deadlines;
 pub mod declared;
 pub mod delivery;
+pub mod exchange;
 pub mod export;
 pub mod grant;
 pub mod import;

@@ -183,6 +183,8 @@ pub struct MessageSummary {
     pub retourcodes: String,
     #[serde(rename = "at")]
     pub created_at: String,
+    /// The last berichtstatus VECOZO reported, for a pushed message.
+    pub exchange_status: Option<String>,
 }
 
 impl MessageSummary {
@@ -229,6 +231,11 @@ pub struct MessageDetail {
     pub answer_id: Option<String>,
     #[serde(rename = "received_at")]
     pub created_at: String,
+    /// What crossed VECOZO's exchange (identifiers, status); absent for a
+    /// message that never did.
+    #[sqlx(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<super::exchange::ExchangeView>,
 }
 
 fn json_opt<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -462,8 +469,9 @@ pub async fn participant(
         })
         .collect();
     let messages: Vec<MessageSummary> = sqlx::query_as(
-        "SELECT id, direction, bericht, status, retourcodes, created_at FROM messages \
-         WHERE tenant_id = $1 AND participant_id = $2 ORDER BY created_at, id",
+        "SELECT m.id, m.direction, m.bericht, m.status, m.retourcodes, m.created_at, s.status AS exchange_status \
+         FROM messages m LEFT JOIN exchange_status s ON s.message_id = m.id \
+         WHERE m.tenant_id = $1 AND m.participant_id = $2 ORDER BY m.created_at, m.id",
     )
     .bind(&tenant.id)
     .bind(&p.id)
@@ -563,6 +571,7 @@ pub async fn message(pool: &AnyPool, tenant: &Tenant, id: &str) -> Result<Option
             .ok()
             .map(|c| super::parsed_json(&c));
     }
+    m.exchange = super::exchange::view(pool, &tenant.id, id).await?;
     Ok(Some(m))
 }
 

@@ -126,6 +126,10 @@ pub fn title(kind: &str) -> (&'static str, &'static str) {
             "Door loket tegengehouden: het bericht zou een regel van de standaard breken. Herstel de gegevens, dan gaat het mee in de volgende run.",
             "Held back by loket: the message would break a rule of the standard. Fix the data and the next run sends it.",
         ),
+        "exchange_refused" => (
+            "Geweigerd in de berichtenuitwisseling (VECOZO, de GGk of de landelijke controles): lees de meldingen, herstel de gegevens of de aansluiting en verstuur opnieuw.",
+            "Refused by the exchange (VECOZO, the GGk or the national checks): read the notices, fix the data or the connection and send again.",
+        ),
         "not_declarable" => (
             "Levering die niet gedeclareerd kan worden.",
             "Delivery that cannot be claimed.",

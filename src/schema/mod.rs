@@ -8,6 +8,7 @@
 //! the same compiled definition, so a correction to the data reaches all of them.
 
 pub mod datatype;
+pub mod exchange;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;

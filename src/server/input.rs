@@ -126,6 +126,7 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "participant-export",
         include_str!("../../schemas/api/participant-export.json"),
     ),
+    ("exchange", include_str!("../../schemas/api/exchange.json")),
 ];
 
 /// Every schema by its `$id`, so one schema can `$ref` a part of another

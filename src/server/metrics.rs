@@ -21,6 +21,8 @@ struct Inner {
     messages: BTreeMap<(String, String), u64>,
     /// Outbox delivery attempts by (transport, outcome).
     deliveries: BTreeMap<(&'static str, &'static str), u64>,
+    /// Messages pulled from VECOZO by outcome (confirmed, kept).
+    pulled: BTreeMap<&'static str, u64>,
     buckets: [u64; BUCKETS_MS.len()],
     count: u64,
     sum_ms: f64,
@@ -56,6 +58,7 @@ impl Metrics {
         let transport = match transport {
             "http" => "http",
             "folder" => "folder",
+            "vsp" => "vsp",
             _ => "other",
         };
         let mut m = self
@@ -63,6 +66,19 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *m.deliveries.entry((transport, outcome)).or_default() += 1;
+    }
+
+    /// Records `n` messages pulled from VECOZO with `outcome` (`confirmed`:
+    /// taken in and confirmed; `kept`: left there for a later pull).
+    pub fn record_pulled(&self, outcome: &'static str, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *m.pulled.entry(outcome).or_default() += n as u64;
     }
 
     /// Sets the gauge of overdue deadlines (every kind, zero included).
@@ -132,6 +148,13 @@ impl Metrics {
                 out,
                 "loket_outbox_deliveries_total{{transport=\"{t}\",outcome=\"{o}\"}} {n}"
             );
+        }
+        out.push_str(
+            "# HELP loket_vsp_pulled_total Messages pulled from VECOZO: confirmed, or kept there for a later pull.\n",
+        );
+        out.push_str("# TYPE loket_vsp_pulled_total counter\n");
+        for (o, n) in &m.pulled {
+            let _ = writeln!(out, "loket_vsp_pulled_total{{outcome=\"{o}\"}} {n}");
         }
         if let Some((_, counts)) = &m.deadlines {
             out.push_str(

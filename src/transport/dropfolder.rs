@@ -787,12 +787,7 @@ fn lock_inbox(work: &Path) -> Result<fs::File> {
 /// The test-only fault hook: aborts the process right after `step` when
 /// [`FAULT_ENV`] names it, as a kill -9 there would.
 fn fault(step: &'static str) {
-    static HOOK: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let hook = HOOK.get_or_init(|| std::env::var(FAULT_ENV).ok());
-    if hook.as_deref() == Some(step) {
-        tracing::error!(step, "{FAULT_ENV}: aborting after this step (test hook)");
-        std::process::abort();
-    }
+    super::fault(FAULT_ENV, step);
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ pub fn retryable(status: StatusCode) -> bool {
 
 /// A request that got no (complete) answer. Everything but a request loket
 /// could not even build is the network or the counterpart: retry.
-fn transport_error(e: &reqwest::Error) -> Sent {
+pub(crate) fn transport_error(e: &reqwest::Error) -> Sent {
     let error = chain(e);
     if e.is_builder() {
         Sent::Failed {
@@ -172,7 +172,7 @@ fn transport_error(e: &reqwest::Error) -> Sent {
 }
 
 /// The error with its causes ("connection refused" is three levels down).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {

@@ -6,6 +6,7 @@
 pub mod dropfolder;
 pub mod http;
 pub mod outfolder;
+pub mod vsp;
 
 use std::time::Duration;
 
@@ -31,4 +32,15 @@ pub enum Sent {
     /// Refused: sending the same again will not help until someone changes
     /// something (configuration, the counterpart's setup).
     Failed { status: Option<u16>, error: String },
+}
+
+/// The test-only fault hook of a transport: when environment variable `var`
+/// names `step`, the process aborts right after that step, as a kill -9
+/// would, so the tests can prove a restart finishes everything exactly once.
+/// Never set in production (each transport warns at start when it is).
+pub(crate) fn fault(var: &'static str, step: &str) {
+    if std::env::var(var).is_ok_and(|v| v == step) {
+        tracing::error!(step, "{var}: aborting after this step (test hook)");
+        std::process::abort();
+    }
 }

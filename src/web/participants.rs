@@ -315,7 +315,7 @@ pub async fn show(
         }
         h2 { "Berichten" }
         table {
-            thead { tr { th { "Datum" } th { "Bericht" } th { "Richting" } th { "Status" } th { "Retourcodes" } } }
+            thead { tr { th { "Datum" } th { "Bericht" } th { "Richting" } th { "Status" } th { "VECOZO" } th { "Retourcodes" } } }
             tbody {
                 @for m in &record.messages {
                     tr {
@@ -330,6 +330,7 @@ pub async fn show(
                         }
                         td { @if m.direction == "in" { "ontvangen" } @else { "verzonden" } }
                         td { (status_nl(&m.status)) }
+                        td { (exchange_nl(m.exchange_status.as_deref())) }
                         td { @for c in m.codes() { code { (c) } " " } }
                     }
                 }
@@ -338,6 +339,17 @@ pub async fn show(
         (accessed)
     };
     Ok(page(&name, Some(&user), body))
+}
+
+/// VECOZO's berichtstatus in Dutch, as the exchange's codes list names it;
+/// empty for a message that did not cross the exchange.
+fn exchange_nl(status: Option<&str>) -> String {
+    let Some(s) = status else {
+        return String::new();
+    };
+    crate::schema::exchange::ExchangeCodes::builtin()
+        .status(s)
+        .map_or_else(|| s.to_string(), |i| i.label_nl.clone())
 }
 
 fn omvang(a: &AllocationView) -> String {

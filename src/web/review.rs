@@ -218,6 +218,7 @@ fn kind_nl(kind: &str) -> &str {
         "over_allocation" => "Levering boven toewijzing",
         "not_declarable" => "Niet te declareren",
         "not_sent" => "Tegengehouden door loket",
+        "exchange_refused" => "Geweigerd door VECOZO of de GGk",
         other => other,
     }
 }

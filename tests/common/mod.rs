@@ -14,6 +14,8 @@ use loket::adapter::istandaard::{self, Limits};
 use loket::schema::Schema;
 use serde_json::{Value, json};
 
+pub mod vsp;
+
 // ---------------------------------------------------------------------------
 // Backends: each test runs on SQLite and (when configured) on PostgreSQL.
 

@@ -1,0 +1,463 @@
+//! The record's side of the exchange (VECOZO's VSP-Koppeling): the
+//! conversatieId, traceerId and alsAntwoordOp each message carries there,
+//! and the berichtstatus the exchange reports for what loket pushed.
+//!
+//! This module is the one writer of `messages.conversatie_id`, `traceer_id`
+//! and `als_antwoord_op` and of the tables `exchange_status` and
+//! `exchange_meldingen` (migration 0019); the vsp transport and the pages
+//! only call it.
+//!
+//! Identifiers are chosen once and kept: a push that is retried after a lost
+//! answer carries the same traceerId, and a message pulled again after a
+//! crash (taken in, not yet confirmed) is recognised by its traceerId, so
+//! its retour is queued once.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{AnyPool, Row};
+
+use crate::store::{Store, now};
+
+/// What a message is pushed with.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PushIds {
+    pub conversatie_id: String,
+    pub traceer_id: String,
+    pub als_antwoord_op: Option<String>,
+    /// The Ontvanger of the message: the geadresseerde.
+    pub receiver: Option<String>,
+}
+
+/// The exchange's identifiers of a message pulled from it.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub conversatie_id: String,
+    pub traceer_id: String,
+    pub als_antwoord_op: Option<String>,
+}
+
+/// The identifiers of outgoing message `message_id`, chosen now if it has
+/// none yet (its first push), committed before the push goes out.
+pub async fn push_ids(store: &Store, tenant: &str, message_id: &str) -> Result<PushIds> {
+    let mut w = store.begin_write().await?;
+    sqlx::query(
+        "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $3), traceer_id = COALESCE(traceer_id, $4) \
+         WHERE id = $1 AND tenant_id = $2 AND direction = 'out'",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(uuid::Uuid::new_v4().to_string())
+    .execute(&mut *w.tx)
+    .await
+    .context("choosing the exchange identifiers")?;
+    let ids: PushIds = sqlx::query_as(
+        "SELECT conversatie_id, traceer_id, als_antwoord_op, receiver FROM messages WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .fetch_one(&mut *w.tx)
+    .await
+    .context("reading the exchange identifiers")?;
+    w.commit().await?;
+    Ok(ids)
+}
+
+/// The tenant's message that came in with this traceerId, if any: a message
+/// pulled again because its confirmation was lost.
+pub async fn find_pulled(pool: &AnyPool, tenant: &str, traceer_id: &str) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT id FROM messages WHERE tenant_id = $1 AND traceer_id = $2 AND direction = 'in'",
+    )
+    .bind(tenant)
+    .bind(traceer_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+/// A pulled message is in the record (as `message_id`): it keeps the
+/// exchange's identifiers, and its retour, if the record made one, is
+/// queued to go back through the exchange at `reply_base`, in the same
+/// conversation, answering its traceerId. Running this twice for the same
+/// message changes nothing the second time. Returns the queued retour.
+pub async fn taken_in(
+    store: &Store,
+    tenant: &str,
+    message_id: &str,
+    ids: &Pulled,
+    reply_base: &str,
+) -> Result<Option<String>> {
+    let mut w = store.begin_write().await?;
+    sqlx::query(
+        "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $3), traceer_id = COALESCE(traceer_id, $4), \
+         als_antwoord_op = COALESCE(als_antwoord_op, $5) WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .bind(&ids.conversatie_id)
+    .bind(&ids.traceer_id)
+    .bind(ids.als_antwoord_op.as_deref())
+    .execute(&mut *w.tx)
+    .await
+    .context("storing the exchange identifiers")?;
+    let retour = sqlx::query(
+        "SELECT r.id, r.bericht, r.identificatie, r.receiver, h.conversatie_id, h.traceer_id, h.standard \
+         FROM messages h JOIN messages r ON r.answer_of = h.id AND r.tenant_id = h.tenant_id AND r.direction = 'out' \
+         WHERE h.id = $1 AND h.tenant_id = $2",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .fetch_optional(&mut *w.tx)
+    .await
+    .context("finding the retour")?;
+    let mut queued = None;
+    if let Some(r) = retour {
+        let id: String = r.try_get("id")?;
+        sqlx::query(
+            "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $2), als_antwoord_op = COALESCE(als_antwoord_op, $3), \
+             traceer_id = COALESCE(traceer_id, $4) WHERE id = $1",
+        )
+        .bind(&id)
+        .bind(r.try_get::<Option<String>, _>("conversatie_id")?)
+        .bind(r.try_get::<Option<String>, _>("traceer_id")?)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .execute(&mut *w.tx)
+        .await?;
+        let standard: Option<String> = r.try_get("standard")?;
+        let reply = crate::outbox::Reply {
+            tenant_id: tenant,
+            message_id: &id,
+            bericht: &r
+                .try_get::<Option<String>, _>("bericht")?
+                .unwrap_or_default(),
+            identificatie: &r
+                .try_get::<Option<String>, _>("identificatie")?
+                .unwrap_or_default(),
+            receiver: &r
+                .try_get::<Option<String>, _>("receiver")?
+                .unwrap_or_default(),
+            standard: standard.as_deref(),
+            base: reply_base,
+        };
+        if crate::outbox::enqueue_reply(&mut w.tx, reply).await? {
+            sqlx::query("UPDATE messages SET status = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(crate::outbox::QUEUED)
+                .execute(&mut *w.tx)
+                .await?;
+            queued = Some(id);
+        }
+    }
+    w.commit().await?;
+    Ok(queued)
+}
+
+/// The exchange accepted the push of `message_id` (204): its status is
+/// asked for from `next_check_at` on.
+pub async fn pushed(
+    store: &Store,
+    tenant: &str,
+    message_id: &str,
+    next_check_at: &str,
+) -> Result<()> {
+    let mut w = store.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO exchange_status (message_id, tenant_id, status, changed_at, final, checked_at, next_check_at) \
+         VALUES ($1, $2, NULL, NULL, 0, $3, $4) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .bind(now())
+    .bind(next_check_at)
+    .execute(&mut *w.tx)
+    .await
+    .context("storing the exchange status")?;
+    w.commit().await
+}
+
+/// A pushed message whose status is due to be asked.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Due {
+    pub message_id: String,
+    pub traceer_id: String,
+    pub status: Option<String>,
+    pub checked_at: String,
+    pub created_at: String,
+}
+
+/// Up to `limit` of the tenant's pushed messages whose status is not final
+/// and due to be asked, oldest check first.
+pub async fn due(pool: &AnyPool, tenant: &str, limit: i64) -> Result<Vec<Due>> {
+    Ok(sqlx::query_as(
+        "SELECT s.message_id, m.traceer_id, s.status, s.checked_at, m.created_at FROM exchange_status s \
+         JOIN messages m ON m.id = s.message_id \
+         WHERE s.tenant_id = $1 AND s.final = 0 AND s.next_check_at <= $2 AND m.traceer_id IS NOT NULL \
+         ORDER BY s.next_check_at LIMIT $3",
+    )
+    .bind(tenant)
+    .bind(now())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// One melding as the exchange gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Melding {
+    pub code: String,
+    pub omschrijving: String,
+    pub toelichting: Option<String>,
+}
+
+/// What the exchange reported about one pushed message.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub status: String,
+    pub changed_at: String,
+    pub meldingen: Vec<Melding>,
+    pub final_: bool,
+    /// A person has to act (refused, not deliverable).
+    pub needs_person: bool,
+}
+
+/// Stores `report` for `message_id`; the next check is at `next_check_at`.
+/// A status that newly needs a person opens a review item with each
+/// melding explained. Returns whether the status changed.
+pub async fn report(
+    store: &Store,
+    tenant: &str,
+    message_id: &str,
+    report: &Report,
+    next_check_at: &str,
+) -> Result<bool> {
+    let mut w = store.begin_write().await?;
+    let before = sqlx::query(
+        "SELECT s.status, s.changed_at, m.participant_id, m.bericht, m.identificatie FROM exchange_status s \
+         JOIN messages m ON m.id = s.message_id WHERE s.message_id = $1 AND s.tenant_id = $2",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    let Some(before) = before else {
+        w.commit().await?;
+        return Ok(false);
+    };
+    let old: Option<String> = before.try_get("status")?;
+    let old_at: Option<String> = before.try_get("changed_at")?;
+    let changed = old.as_deref() != Some(report.status.as_str())
+        || old_at.as_deref() != Some(report.changed_at.as_str());
+    sqlx::query(
+        "UPDATE exchange_status SET status = $3, changed_at = $4, final = $5, checked_at = $6, next_check_at = $7 \
+         WHERE message_id = $1 AND tenant_id = $2",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .bind(&report.status)
+    .bind(&report.changed_at)
+    .bind(i64::from(report.final_))
+    .bind(now())
+    .bind(next_check_at)
+    .execute(&mut *w.tx)
+    .await?;
+    if changed {
+        sqlx::query("DELETE FROM exchange_meldingen WHERE message_id = $1")
+            .bind(message_id)
+            .execute(&mut *w.tx)
+            .await?;
+        for (seq, m) in report.meldingen.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO exchange_meldingen (message_id, seq, code, omschrijving, toelichting) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(message_id)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(&m.code)
+            .bind(&m.omschrijving)
+            .bind(m.toelichting.as_deref())
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        if report.needs_person && old.as_deref() != Some(report.status.as_str()) {
+            let codes = crate::schema::exchange::ExchangeCodes::builtin();
+            let meldingen: Vec<_> = report
+                .meldingen
+                .iter()
+                .map(|m| {
+                    json!({
+                        "code": m.code,
+                        "omschrijving": m.omschrijving,
+                        "uitleg": codes.explain(&m.code, &m.omschrijving),
+                    })
+                })
+                .collect();
+            let detail = json!({
+                "message_id": message_id,
+                "bericht": before.try_get::<Option<String>, _>("bericht")?,
+                "identificatie": before.try_get::<Option<String>, _>("identificatie")?,
+                "berichtstatus": report.status,
+                "meldingen": meldingen,
+            });
+            super::answers::add_review(
+                &mut w.tx,
+                tenant,
+                before
+                    .try_get::<Option<String>, _>("participant_id")?
+                    .as_deref(),
+                "exchange_refused",
+                Some(message_id),
+                &[],
+                &detail,
+            )
+            .await?;
+        }
+    }
+    w.commit().await?;
+    Ok(changed)
+}
+
+/// What the exchange last said about a pushed message, for the outbox item,
+/// the message page and the participant's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExchangeView {
+    pub conversatie_id: Option<String>,
+    pub traceer_id: Option<String>,
+    pub als_antwoord_op: Option<String>,
+    /// `None` until the exchange first reported.
+    pub status: Option<String>,
+    pub label: Option<String>,
+    pub changed_at: Option<String>,
+    #[serde(rename = "final")]
+    pub final_: bool,
+    pub meldingen: Vec<MeldingView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeldingView {
+    pub code: String,
+    pub omschrijving: String,
+    pub toelichting: Option<String>,
+    /// loket's explanation in Dutch.
+    pub uitleg: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ViewRow {
+    conversatie_id: Option<String>,
+    traceer_id: Option<String>,
+    als_antwoord_op: Option<String>,
+    status: Option<String>,
+    changed_at: Option<String>,
+    final_: Option<i64>,
+}
+
+/// The exchange's view of message `message_id`, if it crossed the exchange.
+pub async fn view(pool: &AnyPool, tenant: &str, message_id: &str) -> Result<Option<ExchangeView>> {
+    let row: Option<ViewRow> = sqlx::query_as(
+        "SELECT m.conversatie_id, m.traceer_id, m.als_antwoord_op, s.status, s.changed_at, s.final AS final_ \
+         FROM messages m LEFT JOIN exchange_status s ON s.message_id = m.id \
+         WHERE m.id = $1 AND m.tenant_id = $2",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .fetch_optional(pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    if r.traceer_id.is_none() && r.status.is_none() {
+        return Ok(None);
+    }
+    let meldingen: Vec<Melding> = sqlx::query_as(
+        "SELECT code, omschrijving, toelichting FROM exchange_meldingen WHERE message_id = $1 ORDER BY seq",
+    )
+    .bind(message_id)
+    .fetch_all(pool)
+    .await?;
+    let codes = crate::schema::exchange::ExchangeCodes::builtin();
+    Ok(Some(ExchangeView {
+        label: r.status.as_deref().map(|s| {
+            codes
+                .status(s)
+                .map_or(s.to_string(), |i| i.label_nl.clone())
+        }),
+        conversatie_id: r.conversatie_id,
+        traceer_id: r.traceer_id,
+        als_antwoord_op: r.als_antwoord_op,
+        status: r.status,
+        changed_at: r.changed_at,
+        final_: r.final_ == Some(1),
+        meldingen: meldingen
+            .into_iter()
+            .map(|m| MeldingView {
+                uitleg: codes.explain(&m.code, &m.omschrijving),
+                code: m.code,
+                omschrijving: m.omschrijving,
+                toelichting: m.toelichting,
+            })
+            .collect(),
+    }))
+}
+
+/// The exchange knows no status for `message_id` yet: asked again at
+/// `next_check_at`.
+pub async fn report_none(
+    store: &Store,
+    tenant: &str,
+    message_id: &str,
+    next_check_at: &str,
+) -> Result<()> {
+    let mut w = store.begin_write().await?;
+    sqlx::query(
+        "UPDATE exchange_status SET checked_at = $3, next_check_at = $4 WHERE message_id = $1 AND tenant_id = $2",
+    )
+    .bind(message_id)
+    .bind(tenant)
+    .bind(now())
+    .bind(next_check_at)
+    .execute(&mut *w.tx)
+    .await?;
+    w.commit().await
+}
+
+/// VECOZO refused the push of `message_id` (400 or 422): a review item with
+/// its reason, so the data can be fixed and the message sent again.
+pub async fn refused(
+    store: &Store,
+    tenant: &str,
+    message_id: &str,
+    http_status: u16,
+    reason: &str,
+) -> Result<()> {
+    let mut w = store.begin_write().await?;
+    let row = sqlx::query("SELECT participant_id, bericht, identificatie FROM messages WHERE id = $1 AND tenant_id = $2")
+        .bind(message_id)
+        .bind(tenant)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+    let (participant, bericht, ident) = match &row {
+        Some(r) => (
+            r.try_get::<Option<String>, _>("participant_id")?,
+            r.try_get::<Option<String>, _>("bericht")?,
+            r.try_get::<Option<String>, _>("identificatie")?,
+        ),
+        None => (None, None, None),
+    };
+    let detail = json!({
+        "message_id": message_id,
+        "bericht": bericht,
+        "identificatie": ident,
+        "http_status": http_status,
+        "reason": reason,
+    });
+    super::answers::add_review(
+        &mut w.tx,
+        tenant,
+        participant.as_deref(),
+        "exchange_refused",
+        Some(message_id),
+        &[],
+        &detail,
+    )
+    .await?;
+    w.commit().await
+}
