@@ -145,6 +145,7 @@ impl Exchange {
                 retry_max_ms: 300,
                 poll_ms: 20,
                 lease_ms: 30_000,
+                http_timeout_ms: 10_000,
                 ..loket::outbox::Settings::default()
             },
             vsp: vec![
@@ -275,32 +276,40 @@ impl Exchange {
 
 /// The participant of `api`'s tenant with `bsn`, once it exists.
 async fn participant(api: &Api, bsn: &str) -> String {
-    let mut id = String::new();
-    until(&format!("the participant at {}", api.tenant), || async {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
         let r = api
             .post_json("/participants/search", &json!({ "bsn": bsn }))
             .await;
         if r.status == 200 {
-            id = r.body["id"].as_str().unwrap_or_default().to_string();
+            return r.body["id"].as_str().expect("id").to_string();
         }
-        r.status == 200
-    })
-    .await;
-    id
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for the participant at {}",
+            api.tenant
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The outbox item of message `id`, once `check` holds for it.
 async fn outbox_item(api: &Api, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let mut item = Value::Null;
-    until(what, || async {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
         let r = api.get(&format!("/outbox/{id}")).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        item = r.body;
-        check(&item)
-    })
-    .await;
-    assert_schema("outbox-item", &item);
-    item
+        if check(&r.body) {
+            assert_schema("outbox-item", &r.body);
+            return r.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// `/metrics` as text.
@@ -606,16 +615,18 @@ async fn faults_lose_nothing_and_send_nothing_twice(db: Db) {
     let fifth = enqueue_allocation(vsp, "VSP-F5", "999900055", "880005");
     participant(&x.provider, "999900055").await;
     let retour_id = {
-        let mut id = String::new();
-        until("the refused 302", || async {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
             let list = x.provider.get("/outbox?state=failed").await;
             if let Some(i) = list.body["items"].as_array().and_then(|a| a.first()) {
-                id = i["id"].as_str().unwrap_or_default().to_string();
+                break i["id"].as_str().expect("id").to_string();
             }
-            !id.is_empty()
-        })
-        .await;
-        id
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for the refused 302"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     };
     let failed = outbox_item(&x.provider, &retour_id, "failed", |i| {
         i["state"] == "failed"

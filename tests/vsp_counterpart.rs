@@ -144,6 +144,19 @@ async fn handshake_demands_a_certificate_from_the_test_ca() {
     for f in [&files.cert, &files.key, &files.chain, &ca] {
         assert!(std::fs::metadata(f).expect("written").len() > 0);
     }
+    // The PKCS#12 form opens with its password and holds key, leaf and CA.
+    let p12 = s
+        .pki
+        .client(AGB, "Zorg B.V.")
+        .write_pkcs12(dir.path(), "geheim");
+    let store = p12_keystore::KeyStore::from_pkcs12(
+        &std::fs::read(&p12).expect("read p12"),
+        "geheim",
+        p12_keystore::Pkcs12ImportPolicy::Strict,
+    )
+    .expect("PKCS#12 opens");
+    let (_, chain) = store.private_key_chain().expect("key chain");
+    assert_eq!(chain.certs().len(), 2);
 }
 
 #[tokio::test]

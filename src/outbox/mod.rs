@@ -298,7 +298,8 @@ pub struct Reply<'a> {
     pub message_id: &'a str,
     pub bericht: &'a str,
     pub identificatie: &'a str,
-    /// The retour's Ontvanger: the heenbericht's Afzender.
+    /// Where the retour goes: the heenbericht's Afzender (the retour's own
+    /// header repeats the heenbericht's, Ontvanger included).
     pub receiver: &'a str,
     /// `iwmo` or `ijw` (the heenbericht's standard).
     pub standard: Option<&'a str>,

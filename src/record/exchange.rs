@@ -25,7 +25,8 @@ pub struct PushIds {
     pub conversatie_id: String,
     pub traceer_id: String,
     pub als_antwoord_op: Option<String>,
-    /// The Ontvanger of the message: the geadresseerde.
+    /// The geadresseerde: the message's Ontvanger, or for a retour the
+    /// Afzender of the heenbericht it answers.
     pub receiver: Option<String>,
 }
 
@@ -53,7 +54,11 @@ pub async fn push_ids(store: &Store, tenant: &str, message_id: &str) -> Result<P
     .await
     .context("choosing the exchange identifiers")?;
     let ids: PushIds = sqlx::query_as(
-        "SELECT conversatie_id, traceer_id, als_antwoord_op, receiver FROM messages WHERE id = $1 AND tenant_id = $2",
+        // A retour repeats its heenbericht's header (Afzender and Ontvanger
+        // as they were), so it goes to the heenbericht's Afzender.
+        "SELECT m.conversatie_id, m.traceer_id, m.als_antwoord_op, \
+         COALESCE((SELECT h.sender FROM messages h WHERE h.id = m.answer_of AND h.tenant_id = m.tenant_id AND h.direction = 'in'), m.receiver) AS receiver \
+         FROM messages m WHERE m.id = $1 AND m.tenant_id = $2",
     )
     .bind(message_id)
     .bind(tenant)
@@ -103,7 +108,7 @@ pub async fn taken_in(
     .await
     .context("storing the exchange identifiers")?;
     let retour = sqlx::query(
-        "SELECT r.id, r.bericht, r.identificatie, r.receiver, h.conversatie_id, h.traceer_id, h.standard \
+        "SELECT r.id, r.bericht, r.identificatie, h.sender AS receiver, h.conversatie_id, h.traceer_id, h.standard \
          FROM messages h JOIN messages r ON r.answer_of = h.id AND r.tenant_id = h.tenant_id AND r.direction = 'out' \
          WHERE h.id = $1 AND h.tenant_id = $2",
     )

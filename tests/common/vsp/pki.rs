@@ -58,6 +58,9 @@ impl Ca {
             chain_pem: format!("{cert_pem}{}", self.pem()),
             cert_pem,
             key_pem: key.serialize_pem(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+            ca_der: self.issuer.der().to_vec(),
         }
     }
 }
@@ -80,6 +83,10 @@ pub struct ClientCert {
     pub key_pem: String,
     /// The leaf followed by its issuing CA: what a provider gets from VECOZO.
     pub chain_pem: String,
+    pub cert_der: Vec<u8>,
+    /// PKCS#8.
+    pub key_der: Vec<u8>,
+    pub ca_der: Vec<u8>,
 }
 
 /// Paths of a client certificate written out for loket's configuration.
@@ -117,6 +124,27 @@ impl ClientCert {
         std::fs::write(&files.key, &self.key_pem).expect("write key");
         std::fs::write(&files.chain, &self.chain_pem).expect("write chain");
         files
+    }
+
+    /// Writes `<code>.p12` into `dir`: key, leaf and CA under `password`, the
+    /// form in which VECOZO hands out a systeemcertificaat. Made with
+    /// p12-keystore (PBES2/AES-256, HMAC-SHA256), the crate loket reads it with.
+    pub fn write_pkcs12(&self, dir: &Path, password: &str) -> PathBuf {
+        use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+        let chain = PrivateKeyChain::new(
+            self.code.as_str(),
+            PrivateKey::from_der(&self.key_der).expect("PKCS#8 key"),
+            [
+                Certificate::from_der(&self.cert_der).expect("leaf DER"),
+                Certificate::from_der(&self.ca_der).expect("CA DER"),
+            ],
+        );
+        let mut store = KeyStore::new();
+        store.add_entry(&self.code, KeyStoreEntry::PrivateKeyChain(chain));
+        let bytes = store.writer(password).write().expect("PKCS#12");
+        let path = dir.join(format!("{}.p12", self.code));
+        std::fs::write(&path, bytes).expect("write PKCS#12");
+        path
     }
 }
 
