@@ -22,7 +22,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
-    /// Largest accepted message body in bytes.
+    /// Largest accepted message body in bytes, for every way a message
+    /// enters; by default what the exchange accepts
+    /// ([`crate::adapter::istandaard::MAX_MESSAGE_BYTES`]).
     pub max_message_bytes: usize,
     /// `[[dropfolder]]` sections: an inbox directory per tenant (see README).
     pub dropfolder: Vec<crate::transport::dropfolder::DropfolderConfig>,
@@ -117,6 +119,9 @@ impl Config {
 
     /// The application state for this configuration.
     pub async fn state(&self) -> Result<AppState> {
+        // The exchange's codes are data; a broken catalogue stops the start
+        // rather than leaving refused messages unexplained.
+        crate::schema::exchange::ExchangeCodes::check_builtin()?;
         let store = self.open_store().await?;
         let mappings = Arc::new(
             TenantMappings::load(&self.mappings_dir)
@@ -125,6 +130,9 @@ impl Config {
         let mut ingest = Ingest::with_mappings(store, mappings.clone())?;
         ingest.limits.max_bytes = self.max_message_bytes;
         let vsp = crate::transport::vsp::Clients::load(&self.vsp)?;
+        if let Some(note) = self.limits.budget_note(self.max_message_bytes) {
+            tracing::warn!("{note}");
+        }
         Ok(AppState {
             ingest,
             mappings,

@@ -6,10 +6,13 @@
 //! cannot misbehave enough.
 
 mod common;
+#[path = "benches/support/declaration.rs"]
+mod declaration;
 
 use std::time::Duration;
 
 use common::*;
+use loket::adapter::istandaard::MAX_MESSAGE_BYTES;
 use loket::server::limits::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -79,6 +82,56 @@ async fn content_length_over_limit_refused_unread(db: Db) {
     assert_eq!(status_of(&response), Some(413), "{response}");
     assert!(response.contains("\"error\""), "{response}");
     assert!(closed, "the connection is closed after the 413");
+}
+
+/// Issue 16, item 6: with the default configuration a valid declaration of
+/// 24 MB, which the exchange accepts (25 MB per message), is taken in and
+/// answered with its 325 (the municipality holds none of its allocations,
+/// so its lines are rejected on their content, not on their size); one of
+/// 26 MiB is refused 413 in Dutch and English before its body is read.
+async fn the_size_limit_follows_the_exchange(db: Db) {
+    let config = loket::config::Config::default();
+    assert_eq!(config.max_message_bytes, MAX_MESSAGE_BYTES);
+    let server = Server::start_with(db, config).await;
+    let api = server.tenant_api("0200").await;
+
+    let xml = declaration::declaration("LIMIT24", 23_300_000);
+    assert!(
+        (24_000_000..MAX_MESSAGE_BYTES).contains(&xml.len()),
+        "a 24 MB declaration: {} bytes",
+        xml.len()
+    );
+    let res = api.post_message(&xml).await;
+    drop(xml);
+    assert_eq!(res.status().as_u16(), 200);
+    let headers = res.headers();
+    assert_eq!(headers["x-loket-bericht"], "WMO323");
+    let judged = headers["x-loket-status"].to_str().unwrap_or("");
+    assert!(
+        ["accepted", "rejected"].contains(&judged),
+        "judged: {judged}"
+    );
+    let answer = res.text().await.expect("answer");
+    assert!(answer.contains("wmo325"), "a 325 answers it");
+
+    let big = declaration::declaration("LIMIT26", 26 * 1024 * 1024);
+    assert!(big.len() > MAX_MESSAGE_BYTES);
+    let mut s = connect(&server).await;
+    s.write_all(post_head(&api.token, big.len()).as_bytes())
+        .await
+        .expect("send headers");
+    // The start of the body: the answer must not wait for the rest.
+    let _ = s.write_all(&big.as_bytes()[..64 * 1024]).await;
+    let (response, closed) = read_to_close(&mut s).await;
+    assert_eq!(status_of(&response), Some(413), "{response}");
+    assert!(closed, "the connection is closed after the 413");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    let err: serde_json::Value = serde_json::from_str(body).expect("a JSON error");
+    let limit = MAX_MESSAGE_BYTES.to_string();
+    let nl = err["error"]["nl"].as_str().unwrap_or("");
+    let en = err["error"]["en"].as_str().unwrap_or("");
+    assert!(nl.contains("groter dan") && nl.contains(&limit), "{nl}");
+    assert!(en.contains("larger than") && en.contains(&limit), "{en}");
 }
 
 /// Sends `bytes` to a server whose header timeout is one second and reads
@@ -326,4 +379,5 @@ on_both_backends!(
     large_form_refused_unread,
     over_budget_gets_503,
     connection_limit_honoured,
+    the_size_limit_follows_the_exchange,
 );

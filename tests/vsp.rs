@@ -661,8 +661,32 @@ async fn faults_lose_nothing_and_send_nothing_twice(db: Db) {
     assert_eq!(answers_to(vsp, fifth).len(), 1);
 
     // Refused after receipt (the national checks): the status shows it,
-    // with the melding explained, and a person gets a review item.
-    let answer = answers_to(vsp, first).remove(0);
+    // with the melding explained, and a person gets a review item. The 301
+    // comes from a municipality no tenant here pulls for, so its 302 is
+    // not confirmed (and Bezorgd) before the refusal.
+    let xml = allocation_xml(
+        "WMO",
+        "0599",
+        AGB,
+        "VSP-F6",
+        "999900079",
+        &[dagbesteding("880006", "2025-12-01")],
+    );
+    let sixth = Uuid::new_v4();
+    vsp.enqueue(
+        AGB,
+        ("Gemeente", "0599"),
+        common::vsp::berichtstroom("WMO", "WMO301", 3, 2, "Toewijzing"),
+        xml.as_bytes(),
+        Uuid::new_v4(),
+        sixth,
+        None,
+    );
+    until("the 0599 allocation answered", || {
+        std::future::ready(!answers_to(vsp, sixth).is_empty())
+    })
+    .await;
+    let answer = answers_to(vsp, sixth).remove(0);
     let traceer: Uuid = answer.traceer_id().parse().expect("uuid");
     vsp.set_status(
         traceer,
@@ -695,7 +719,7 @@ async fn faults_lose_nothing_and_send_nothing_twice(db: Db) {
             AGB
         )
         .await,
-        5
+        6
     );
     x.nothing_twice();
     x.stop().await;

@@ -220,7 +220,7 @@ pub async fn enqueue_document(tx: &mut Tx, out: OutgoingDocument<'_>) -> Result<
         participant_id: None,
         status: QUEUED,
         retourcodes: "[]".to_string(),
-        findings: "[]".to_string(),
+        findings: "[]".into(),
         parsed: Some(out.parsed),
         raw: &raw,
         answer_of: None,

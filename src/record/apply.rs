@@ -51,6 +51,7 @@ pub async fn find_previous(
         retour_xml: answer
             .map(|a| String::from_utf8_lossy(&a).into_owned())
             .unwrap_or_default(),
+        retour_packed: None,
         no_retour: None,
     }))
 }
@@ -164,7 +165,7 @@ pub async fn insert_message(tx: &mut Tx, m: NewMessage<'_>) -> Result<()> {
         participant_id: m.participant_id,
         status: m.status,
         retourcodes: serde_json::to_string(m.retourcodes)?,
-        findings: serde_json::to_string(&m.checked.findings)?,
+        findings: serde_json::to_string(&m.checked.findings)?.into(),
         answer_of: m.answer_of,
         ..MessageRow::of(&m.checked.message, m.id, m.tenant, &raw)
     };
@@ -186,7 +187,9 @@ pub struct MessageRow<'a> {
     pub participant_id: Option<&'a str>,
     pub status: &'a str,
     pub retourcodes: String,
-    pub findings: String,
+    /// Borrowed where the caller keeps it anyway: the findings of a large
+    /// rejected declaration run to megabytes.
+    pub findings: std::borrow::Cow<'a, str>,
     /// loket's JSON of the message where it cannot be derived from the
     /// bytes (a UBL document's summary); `None` for iStandaarden messages,
     /// whose JSON [`crate::record::read::message`] derives when shown.
@@ -213,7 +216,7 @@ impl<'a> MessageRow<'a> {
             participant_id: None,
             status: "",
             retourcodes: "[]".to_string(),
-            findings: "[]".to_string(),
+            findings: "[]".into(),
             parsed: None,
             raw,
             answer_of: None,
@@ -252,7 +255,7 @@ pub async fn insert_messages(tx: &mut Tx, rows: &[MessageRow<'_>]) -> Result<()>
                 .bind(m.participant_id)
                 .bind(m.status)
                 .bind(m.retourcodes.as_str())
-                .bind(m.findings.as_str())
+                .bind(m.findings.as_ref())
                 .bind(m.parsed.as_deref())
                 .bind(m.raw.bytes.as_slice())
                 .bind(m.raw.encoding)

@@ -70,11 +70,29 @@ pub struct Received {
     pub retourcodes: Vec<String>,
     #[serde(skip)]
     pub retour_xml: String,
+    /// The retour as stored, unpacked into `retour_xml` by
+    /// [`Ingest::receive_owned`] once the writer has answered: no plain copy
+    /// of the retour is held while the message waits for and is judged by
+    /// the writer (a 325 answering a large declaration is as large as the
+    /// declaration), and the single writer does not spend time unpacking.
+    #[serde(skip)]
+    pub(crate) retour_packed: Option<Packed>,
     /// Set when no retourbericht can be addressed (the header itself is
     /// unusable): the message is stored as rejected, and the sender is told
     /// directly instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_retour: Option<String>,
+}
+
+impl Received {
+    /// Fills `retour_xml` from `retour_packed` (see there).
+    fn unpack_retour(&mut self) -> Result<()> {
+        if let Some(packed) = self.retour_packed.take() {
+            let bytes = crate::store::body::unpack(packed.encoding, packed.bytes)?;
+            self.retour_xml = String::from_utf8(bytes).context("the retour is not UTF-8")?;
+        }
+        Ok(())
+    }
 }
 
 /// The ingest pipeline shared by every transport.
@@ -130,17 +148,18 @@ struct Prepared {
     retour: Option<Result<Retour, String>>,
 }
 
-/// A built retourbericht: the tree, its encoding (plain, as answered, and as
-/// stored) and its codes.
+/// A built retourbericht: the tree, its encoding as stored (also what is
+/// answered, see [`Received::retour_packed`]) and its codes.
 struct Retour {
     message: crate::message::Message,
-    xml: String,
     packed: Packed,
     codes: Vec<String>,
 }
 
 impl Prepared {
-    fn new(checked: Checked, raw: &[u8]) -> Prepared {
+    /// `raw` is the message's bytes as stored: packed by the caller, which
+    /// can then drop the plain bytes before the retour is built.
+    fn new(checked: Checked, raw: Packed) -> Prepared {
         let structural = !checked.complete
             || checked
                 .findings
@@ -149,7 +168,7 @@ impl Prepared {
         Prepared {
             structural,
             findings_json: findings_json(&checked.findings),
-            raw: Packed::new(raw),
+            raw,
             retour: build_retour(&checked),
             checked,
         }
@@ -169,10 +188,10 @@ fn build_retour(checked: &Checked) -> Option<Result<Retour, String>> {
                 collect_codes(message.root(), &mut codes);
                 codes.sort();
                 codes.dedup();
-                let xml = encode::encode(&message);
+                // The plain XML lives only while it is compressed.
+                let packed = Packed::new(encode::encode(&message).as_bytes());
                 Ok(Retour {
-                    packed: Packed::new(xml.as_bytes()),
-                    xml,
+                    packed,
                     codes,
                     message,
                 })
@@ -238,8 +257,11 @@ impl Ingest {
         // in the single writer, in order, so concurrent messages (and
         // resends) see each other.
         let (reply, answer) = oneshot::channel();
-        let prepared = Prepared::new(checked, raw.as_ref());
+        // The plain body goes before the retour is built: the two need not
+        // be held at once.
+        let packed = Packed::new(raw.as_ref());
         drop(raw);
+        let prepared = Prepared::new(checked, packed);
         let job = Job {
             tenant: tenant.clone(),
             prepared,
@@ -249,10 +271,11 @@ impl Ingest {
             .send(job)
             .await
             .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer has stopped")))?;
-        let received = answer
+        let mut received = answer
             .await
             .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer dropped the message")))?
             .map_err(IngestError::Store)?;
+        received.unpack_retour().map_err(IngestError::Store)?;
         match &received.no_retour {
             Some(reason) => Err(IngestError::NoRetour(reason.clone())),
             None => Ok(received),
@@ -426,7 +449,7 @@ async fn receive_in(
         let msg = &job.prepared.checked.message;
         rules::check(tx, &job.tenant, msg, mappings.for_tenant(&job.tenant.id)).await?
     };
-    let verdict = Verdict::of_mut(&mut job.prepared, &cross);
+    let verdict = Verdict::of_mut(&mut job.prepared, cross);
     let job = &*job;
     let tenant = &job.tenant;
     let p = &job.prepared;
@@ -479,17 +502,18 @@ impl Verdict {
         Verdict::judged(p, &c, Some(rebuilt), findings)
     }
 
-    /// [`Verdict::of`] without the copy: `cross` is added to `p`'s findings
-    /// only while the verdict is made and taken off again (the job may be
-    /// judged a second time, see [`write_batch`]). A copy of the checked
-    /// message costs as much as the message, for every message the record
-    /// rejects, and those can be declarations of many megabytes.
-    fn of_mut(p: &mut Prepared, cross: &[Finding]) -> Verdict {
+    /// [`Verdict::of`] without the copies: `cross` is moved onto `p`'s
+    /// findings only while the verdict is made and taken off again (the job
+    /// may be judged a second time, see [`write_batch`]). A copy of the
+    /// checked message costs as much as the message, and one of the
+    /// findings as much again for a declaration whose every line the record
+    /// rejects; those can be declarations of many megabytes.
+    fn of_mut(p: &mut Prepared, cross: Vec<Finding>) -> Verdict {
         if cross.is_empty() {
-            return Verdict::of(p, cross);
+            return Verdict::of(p, &cross);
         }
         let own = p.checked.findings.len();
-        p.checked.findings.extend(cross.iter().cloned());
+        p.checked.findings.extend(cross);
         let (rebuilt, findings) = (build_retour(&p.checked), findings_json(&p.checked.findings));
         let verdict = Verdict::judged(p, &p.checked, Some(rebuilt), findings);
         p.checked.findings.truncate(own);
@@ -568,7 +592,7 @@ impl Verdict {
                 participant_id,
                 status: self.status(),
                 retourcodes,
-                findings: self.findings.clone(),
+                findings: self.findings.as_str().into(),
                 ..apply::MessageRow::of(&p.checked.message, &self.message_id, tenant, &p.raw)
             },
         );
@@ -582,7 +606,8 @@ impl Verdict {
             status: self.status().to_string(),
             duplicate: false,
             retourcodes: self.retourcodes.clone(),
-            retour_xml: self.retour(p).map(|r| r.xml.clone()).unwrap_or_default(),
+            retour_xml: String::new(),
+            retour_packed: self.retour(p).map(|r| r.packed.clone()),
             no_retour: self.no_retour.clone(),
         }
     }

@@ -140,7 +140,7 @@ fn job(xml: &str) -> Job {
             id: PROVIDER.to_string(),
             kind: TenantKind::Aanbieder,
         },
-        prepared: Prepared::new(checked, xml.as_bytes()),
+        prepared: Prepared::new(checked, Packed::new(xml.as_bytes())),
         reply: oneshot::channel().0,
     }
 }
@@ -178,7 +178,11 @@ async fn ingest(
         .await
         .expect("batch")
         .expect("no failing message");
-        out.extend(results.into_iter().map(|r| r.expect("message stored")));
+        out.extend(results.into_iter().map(|r| {
+            let mut r = r.expect("message stored");
+            r.unpack_retour().expect("retour unpacks");
+            r
+        }));
     }
     out
 }

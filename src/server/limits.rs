@@ -59,13 +59,15 @@ use super::routes::ApiError;
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Bytes of request bodies in flight across all requests. The default,
-    /// 256 MiB, lets 25 messages of the default 10 MiB limit be handled at
-    /// once (a machine has far fewer cores than that, so more would only
-    /// queue; the writer takes one message at a time) while the process
-    /// stays under 1 GiB at its peak: a message costs three to four times
-    /// its size while it is checked, judged and stored (`cargo bench
-    /// --bench memory`). A fixed value rather than a share of the RAM:
-    /// what the host has is not what loket may take of it.
+    /// 256 MiB, lets ten messages of the default 25 MiB limit
+    /// ([`crate::adapter::istandaard::MAX_MESSAGE_BYTES`]) be handled at once
+    /// (a machine has far fewer cores than that, so more would only queue;
+    /// the writer takes one message at a time) while the process stays under
+    /// 1 GiB at its peak: a message costs about three times its size while
+    /// it is checked, judged and stored (`cargo bench --bench memory`). A
+    /// fixed value rather than a share of the RAM: what the host has is not
+    /// what loket may take of it. A budget below [`MIN_MESSAGES_IN_BUDGET`]
+    /// maximal messages is warned about at start.
     pub body_budget_bytes: u64,
     /// How long a request waits for room in the budget before it gets 503.
     pub budget_wait_ms: u64,
@@ -78,13 +80,34 @@ pub struct Settings {
     pub body_read_timeout_secs: u64,
     /// The slowest a request body may arrive on average: its deadline is
     /// `body_read_timeout_secs` plus its size at this rate. The default,
-    /// 64 KiB/s (about 0.5 Mbit/s), gives a 10 MiB message three minutes.
+    /// 64 KiB/s (about 0.5 Mbit/s), gives a 25 MiB message seven minutes.
     pub body_min_rate_bytes_per_sec: u64,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
     /// The reverse proxies whose `X-Forwarded-For` is believed
     /// ([`super::client`]); none by default.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Maximal messages the body budget should hold at once: fewer, and a few
+/// large declarations arriving together make every other client wait or get
+/// 503 while the cores are idle.
+pub const MIN_MESSAGES_IN_BUDGET: u64 = 4;
+
+impl Settings {
+    /// Why this budget does not fit messages of `max_message_bytes`, or
+    /// `None`. Only a warning: a budget smaller than one message still works
+    /// (such a message takes the whole budget and is handled alone).
+    pub fn budget_note(&self, max_message_bytes: usize) -> Option<String> {
+        let fits = self.body_budget_bytes / (max_message_bytes as u64).max(1);
+        (fits < MIN_MESSAGES_IN_BUDGET).then(|| {
+            format!(
+                "[limits] body_budget_bytes = {} holds {fits} message(s) of max_message_bytes = {max_message_bytes}; \
+                 at least {MIN_MESSAGES_IN_BUDGET} are advised, or large messages wait for each other",
+                self.body_budget_bytes
+            )
+        })
+    }
 }
 
 impl Default for Settings {
@@ -343,4 +366,23 @@ pub async fn serve(
         tracing::warn!("connections still open after 30 s; stopping anyway");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::istandaard::MAX_MESSAGE_BYTES;
+
+    #[test]
+    fn the_default_budget_holds_several_maximal_messages() {
+        let s = Settings::default();
+        assert!(s.body_budget_bytes / MAX_MESSAGE_BYTES as u64 >= MIN_MESSAGES_IN_BUDGET);
+        assert_eq!(s.budget_note(MAX_MESSAGE_BYTES), None);
+        let small = Settings {
+            body_budget_bytes: 2 * MAX_MESSAGE_BYTES as u64,
+            ..Settings::default()
+        };
+        let note = small.budget_note(MAX_MESSAGE_BYTES).expect("a note");
+        assert!(note.contains("holds 2 message(s)"), "{note}");
+    }
 }

@@ -51,7 +51,7 @@ fn decoder_1() -> &'static zstd::dict::DecoderDictionary<'static> {
 /// this size, at several hundred MB/s on one core.
 const LEVEL: i32 = 3;
 
-/// Largest message loket ever unpacks: what it accepts (10 MiB by default)
+/// Largest message loket ever unpacks: what it accepts (25 MiB by default)
 /// and writes (a declaration of a large provider) stay far below; a corrupt
 /// row must not become an allocation of any size.
 const MAX_UNPACKED: u64 = 1024 * 1024 * 1024;

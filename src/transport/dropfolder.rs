@@ -413,11 +413,13 @@ impl DropFolder {
         self.reject(name, file, reason).await
     }
 
-    async fn file_processed(&self, name: &OsStr, file: &str, r: Received) -> Step {
+    async fn file_processed(&self, name: &OsStr, file: &str, mut r: Received) -> Step {
         let src = self.work.join(name);
         let dir = self.processed.clone();
         let target = name.to_os_string();
-        let retour = (!r.retour_xml.is_empty()).then(|| r.retour_xml.clone().into_bytes());
+        // Taken, not copied: the retour of a large declaration is as large.
+        let retour =
+            (!r.retour_xml.is_empty()).then(|| std::mem::take(&mut r.retour_xml).into_bytes());
         let filed = blocking(move || {
             file_away(
                 &src,

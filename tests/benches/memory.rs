@@ -1,7 +1,8 @@
 //! Peak memory under parallel large bodies (issue 15, item 1): a real
 //! `loket serve` process (release build, SQLite in a temp directory) is sent
-//! 16 WMO323 declarations at once, of about 9 MB and then about 25 MB each
-//! (`max_message_bytes` raised for that run), and its peak resident set
+//! 16 WMO323 declarations at once, of about 9 MB, then one of about 25 MB
+//! alone and 16 of them at once (`max_message_bytes` set a tenth above the
+//! body), and its peak resident set
 //! (VmHWM in /proc/<pid>/status) is compared with the bytes of message
 //! bodies it held at once: at most the body budget (`[limits]
 //! body_budget_bytes`, default 256 MiB), so requests beyond it wait or are
@@ -9,7 +10,8 @@
 //! sending again.
 //!
 //! `cargo bench --bench memory`; prints one line per run and exits non-zero
-//! when a request failed or the peak is 4x the bytes in flight or more.
+//! when a request failed or, for parallel bodies, the peak is 4x the bytes
+//! in flight or more.
 //! Without `--bench` (`cargo test --all-targets`) it runs 4 bodies of 1 MB.
 
 use std::io::Write;
@@ -18,103 +20,12 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
+#[path = "support/declaration.rs"]
+mod declaration;
+use declaration::declaration;
+
 const PARALLEL: usize = 16;
 const MIB: usize = 1024 * 1024;
-
-/// A valid BSN (elfproef) for every `n`, skipping the bases without one.
-fn bsn(n: usize) -> String {
-    // Sixteen bases per n: a base fails one time in eleven, so the search
-    // never reaches the next n's.
-    let mut base = 10_000_000 + n * 16;
-    loop {
-        let digits: Vec<u32> = format!("{base:08}")
-            .bytes()
-            .map(|b| u32::from(b - b'0'))
-            .collect();
-        let sum: u32 = digits.iter().zip((2..=9).rev()).map(|(d, w)| d * w).sum();
-        let check = sum % 11;
-        // The weighted sum minus the check digit must be a non-zero
-        // multiple of 11.
-        if check < 10 && sum != check {
-            return format!("{base:08}{check}");
-        }
-        base += 1;
-    }
-}
-
-/// A WMO323 from provider 73730112 to municipality 0200 of about `bytes`,
-/// one client and prestatie after another.
-fn declaration(ident: &str, bytes: usize) -> String {
-    const CLIENT: usize = 1_050;
-    let n = (bytes / CLIENT).max(1);
-    let mut xml = String::with_capacity(bytes + 4096);
-    xml.push_str(&format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<wmo323:Bericht xmlns:wmo323="http://www.istandaarden.nl/iwmo/3_2/wmo323/schema" xmlns:iwmo="http://www.istandaarden.nl/iwmo/3_2/basisschema/schema">
-  <wmo323:Header>
-    <wmo323:BerichtCode>484</wmo323:BerichtCode>
-    <wmo323:BerichtVersie>3</wmo323:BerichtVersie>
-    <wmo323:BerichtSubversie>2</wmo323:BerichtSubversie>
-    <wmo323:Afzender>73730112</wmo323:Afzender>
-    <wmo323:Ontvanger>0200</wmo323:Ontvanger>
-    <wmo323:BerichtIdentificatie>
-      <iwmo:Identificatie>{ident}</iwmo:Identificatie>
-      <iwmo:Dagtekening>2026-05-06</iwmo:Dagtekening>
-    </wmo323:BerichtIdentificatie>
-    <wmo323:XsdVersie>
-      <iwmo:BasisschemaXsdVersie>1.0.0</iwmo:BasisschemaXsdVersie>
-      <iwmo:BerichtXsdVersie>1.0.0</iwmo:BerichtXsdVersie>
-    </wmo323:XsdVersie>
-  </wmo323:Header>
-  <wmo323:Declaratie>
-    <wmo323:DeclaratieNummer>{ident}</wmo323:DeclaratieNummer>
-    <wmo323:DeclaratiePeriode>
-      <iwmo:Begindatum>2026-04-01</iwmo:Begindatum>
-      <iwmo:Einddatum>2026-04-30</iwmo:Einddatum>
-    </wmo323:DeclaratiePeriode>
-    <wmo323:DeclaratieDagtekening>2026-05-06</wmo323:DeclaratieDagtekening>
-    <wmo323:TotaalIngediendBedrag>
-      <iwmo:TotaalBedrag>{}</iwmo:TotaalBedrag>
-      <iwmo:DebetCredit>D</iwmo:DebetCredit>
-    </wmo323:TotaalIngediendBedrag>
-    <wmo323:Clienten>
-"#,
-        n * 63_200
-    ));
-    for i in 0..n {
-        xml.push_str(&format!(
-            r#"      <wmo323:Client>
-        <wmo323:Bsn>{}</wmo323:Bsn>
-        <wmo323:Prestaties>
-          <wmo323:Prestatie>
-            <wmo323:ProductReferentie>
-              <iwmo:ReferentieNummer>P{i:08}</iwmo:ReferentieNummer>
-            </wmo323:ProductReferentie>
-            <wmo323:ToewijzingNummer>{:08}</wmo323:ToewijzingNummer>
-            <wmo323:ProductCategorie>01</wmo323:ProductCategorie>
-            <wmo323:ProductCode>01A02</wmo323:ProductCode>
-            <wmo323:ProductPeriode>
-              <iwmo:Begindatum>2026-04-01</iwmo:Begindatum>
-              <iwmo:Einddatum>2026-04-30</iwmo:Einddatum>
-            </wmo323:ProductPeriode>
-            <wmo323:GeleverdVolume>16</wmo323:GeleverdVolume>
-            <wmo323:Eenheid>04</wmo323:Eenheid>
-            <wmo323:ProductTarief>3950</wmo323:ProductTarief>
-            <wmo323:IngediendBedrag>
-              <iwmo:Bedrag>63200</iwmo:Bedrag>
-              <iwmo:DebetCredit>D</iwmo:DebetCredit>
-            </wmo323:IngediendBedrag>
-          </wmo323:Prestatie>
-        </wmo323:Prestaties>
-      </wmo323:Client>
-"#,
-            bsn(i),
-            300_000 + i
-        ));
-    }
-    xml.push_str("    </wmo323:Clienten>\n  </wmo323:Declaratie>\n</wmo323:Bericht>\n");
-    xml
-}
 
 /// A `/proc/<pid>/status` field in bytes.
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -316,14 +227,19 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
-    let sizes: &[usize] = if bench {
-        &[9 * 1_000_000, 25 * 1_000_000]
+    // One 25 MB message alone shows what checking a single maximal message
+    // costs; sixteen at once show that the body budget bounds the rest.
+    let runs: &[(usize, usize)] = if bench {
+        &[
+            (9 * 1_000_000, PARALLEL),
+            (25 * 1_000_000, 1),
+            (25 * 1_000_000, PARALLEL),
+        ]
     } else {
-        &[MIB]
+        &[(MIB, 4)]
     };
-    let parallel = if bench { PARALLEL } else { 4 };
     let mut ok = true;
-    for &size in sizes {
+    for &(size, parallel) in runs {
         let r = run(&rt, size, parallel);
         let ratio = r.peak as f64 / r.in_flight as f64;
         println!(
@@ -340,7 +256,10 @@ fn main() -> ExitCode {
             r.outcomes,
             r.seconds,
         );
-        if r.failed > 0 || (bench && ratio >= 4.0) {
+        // The 4x bound is the budget's promise, for parallel bodies; one
+        // message alone costs more than that over its size (its tree,
+        // findings and retour; see the README), which the budget covers.
+        if r.failed > 0 || (bench && parallel > 1 && ratio >= 4.0) {
             ok = false;
         }
     }

@@ -17,7 +17,7 @@ pub mod verzoekcodes;
 
 use anyhow::Result;
 
-pub use config::{Limits, RetourSettings};
+pub use config::{Limits, MAX_MESSAGE_BYTES, RetourSettings};
 pub use decode::{DecodeError, Decoded};
 
 use crate::finding::Finding;

@@ -72,7 +72,17 @@ pub fn build(checked: &Checked, settings: &RetourSettings) -> Result<Message, Re
     let today = settings
         .today
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let mut out = Message::new(schema, key);
+    // A retour holds at most the heenbericht's elements plus its
+    // RetourCodes (a quarter more elements and half more text are ample):
+    // sized up front, the tree of a large declaration's 325 is not grown by
+    // doubling, which copies it and holds the old and the new buffer at
+    // once. Room that stays unused is never touched, so it costs no memory.
+    let mut out = Message::with_capacity(
+        schema,
+        key,
+        heen.nodes.len() + heen.nodes.len() / 4 + 64,
+        heen.text.len() + heen.text.len() / 2 + 1024,
+    );
     if schema.message(key).role == Role::Antwoord {
         declaratie_antwoord(checked, &mut out, today, settings)?;
     } else {

@@ -18,6 +18,7 @@ use super::Connection;
 use super::push::{Referentiegegevens, Routeringgegevens};
 use crate::record::exchange::{self, Pulled};
 use crate::record::{Ingest, IngestError};
+use crate::server::metrics::Metrics;
 use crate::store::{Tenant, TenantKind};
 
 /// The test-only fault hook: `LOKET_FAULT_VSP=committed` aborts loket after
@@ -75,6 +76,9 @@ pub struct Round {
 pub struct Puller<'a> {
     pub conn: &'a Connection,
     pub ingest: &'a Ingest,
+    /// Counts each message as it is confirmed or kept, also in a round
+    /// that stops early.
+    pub metrics: &'a Metrics,
 }
 
 impl Puller<'_> {
@@ -115,8 +119,12 @@ impl Puller<'_> {
                 Taken::Confirmed { retour } => {
                     round.confirmed += 1;
                     round.retours += usize::from(retour);
+                    self.metrics.record_pulled("confirmed", 1);
                 }
-                Taken::Kept => round.kept += 1,
+                Taken::Kept => {
+                    round.kept += 1;
+                    self.metrics.record_pulled("kept", 1);
+                }
             }
         }
         Ok(round)

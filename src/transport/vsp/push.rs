@@ -134,7 +134,7 @@ pub fn problem_text(body: &str) -> String {
 
 /// Sends `p` to the push service under `base`.
 pub async fn send(conn: &Connection, base: &str, p: Push<'_>) -> Sent {
-    let meta = match metadata(&conn.routing, &p) {
+    let meta = match metadata(conn.routing, &p) {
         Ok(m) => m,
         Err(error) => {
             return Sent::Failed {

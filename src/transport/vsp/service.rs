@@ -92,12 +92,11 @@ async fn pull_loop(
         let puller = Puller {
             conn: &conn,
             ingest: &ingest,
+            metrics: &metrics,
         };
         let pause = match puller.round().await {
             Ok(r) => {
                 wait = poll;
-                metrics.record_pulled("confirmed", r.confirmed);
-                metrics.record_pulled("kept", r.kept);
                 if r.retours > 0 {
                     outbox.wake();
                 }

@@ -44,6 +44,12 @@ pub struct MeldingIn {
     pub toelichting: Option<String>,
 }
 
+/// How long a status is followed at most. VECOZO keeps a message two months;
+/// a status still open after that will not change any more (a message that
+/// stopped at VerwerkingVoltooid, say), and asking for ever would only grow
+/// the list of open checks.
+pub const FOLLOW_AT_MOST: Duration = Duration::from_secs(62 * 24 * 3600);
+
 /// When to ask again about a message that is `age` old.
 pub fn next_check(interval: Duration, age: Duration) -> Duration {
     (age / 10).clamp(interval, Duration::from_secs(3600).max(interval))
@@ -111,7 +117,7 @@ pub async fn round(conn: &Connection, store: &Store) -> Result<usize, String> {
             tracing::warn!(tenant = %conn.tenant, status = %s.berichtstatus, "vsp: unknown berichtstatus");
         }
         let report = Report {
-            final_: info.is_some_and(|i| i.final_),
+            final_: info.is_some_and(|i| i.final_) || age > FOLLOW_AT_MOST,
             needs_person: info.is_some_and(|i| i.needs_person),
             status: s.berichtstatus,
             changed_at: s.berichtstatus_gewijzigd_op,
