@@ -243,6 +243,9 @@ pub enum Emit {
 /// Runs the command; the returned exit code follows the module doc.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let schema = Schema::builtin()?;
+    // The holiday rules are data too: a wrong rule stops loket here, not
+    // at the first deadline it would move.
+    crate::calendar::Calendar::builtin()?;
     let limits = Limits {
         max_bytes: cli.max_bytes,
         ..Limits::default()

@@ -31,6 +31,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod adapter;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -126,6 +126,35 @@ async fn answers_follow_their_schemas_and_input_is_checked() {
         .await
         .expect("json");
     assert_schema("message", &message);
+    // Its conversation: the 301 and the 302 loket answered it with.
+    let conversation = message["conversation"]["messages"]
+        .as_array()
+        .expect("conversation");
+    assert_eq!(conversation.len(), 2, "{message:#}");
+    assert_eq!(conversation[0]["id"], message_id.as_str());
+    assert_eq!(conversation[1]["answers"], message_id.as_str());
+
+    // The open deadlines: none, the 301 was answered at once.
+    let deadlines: Value = c
+        .get(format!("{}/deadlines", s.base))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("deadlines")
+        .json()
+        .await
+        .expect("json");
+    assert_schema("deadlines", &deadlines);
+    assert_eq!(deadlines["items"], json!([]), "{deadlines:#}");
+    let res = c
+        .get(format!("{}/deadlines?date=gisteren", s.base))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .expect("deadlines");
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.expect("json");
+    assert_schema("error", &err);
 
     // Lookup by BSN in the body: the same record.
     let found: Value = c

@@ -11,6 +11,8 @@
 pub mod access;
 pub mod answers;
 pub mod apply;
+pub mod conversation;
+pub mod deadlines;
 pub mod declared;
 pub mod delivery;
 pub mod exchange;

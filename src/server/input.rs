@@ -17,6 +17,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
     ("error", include_str!("../../schemas/api/error.json")),
     ("message", include_str!("../../schemas/api/message.json")),
     (
+        "deadlines",
+        include_str!("../../schemas/api/deadlines.json"),
+    ),
+    (
         "participant",
         include_str!("../../schemas/api/participant.json"),
     ),

@@ -1,6 +1,7 @@
 //! Prometheus metrics: counts per message type and outcome, a latency
 //! histogram of message handling, and outbox deliveries per transport and
-//! outcome. Labels are message types, transports and outcomes only, never
+//! outcome, and the standard's answer deadlines past due per kind. Labels
+//! are message types, transports, outcomes and deadline kinds only, never
 //! identifiers.
 
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ struct Inner {
     buckets: [u64; BUCKETS_MS.len()],
     count: u64,
     sum_ms: f64,
+    /// Overdue answer deadlines per kind, over every tenant, as last
+    /// counted ([`Metrics::set_deadlines_overdue`]), and when.
+    deadlines: Option<(std::time::Instant, BTreeMap<&'static str, u64>)>,
 }
 
 impl Metrics {
@@ -75,6 +79,26 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *m.pulled.entry(outcome).or_default() += n as u64;
+    }
+
+    /// Sets the gauge of overdue deadlines (every kind, zero included).
+    pub fn set_deadlines_overdue(&self, counts: BTreeMap<&'static str, u64>) {
+        let mut m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.deadlines = Some((std::time::Instant::now(), counts));
+    }
+
+    /// Whether the deadline gauge was counted less than `max_age` ago.
+    pub fn deadlines_fresh(&self, max_age: Duration) -> bool {
+        let m = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.deadlines
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < max_age)
     }
 
     /// Prometheus text exposition format.
@@ -131,6 +155,15 @@ impl Metrics {
         out.push_str("# TYPE loket_vsp_pulled_total counter\n");
         for (o, n) in &m.pulled {
             let _ = writeln!(out, "loket_vsp_pulled_total{{outcome=\"{o}\"}} {n}");
+        }
+        if let Some((_, counts)) = &m.deadlines {
+            out.push_str(
+                "# HELP loket_deadlines_overdue Answer deadlines of the standard past due, by kind, over all tenants.\n",
+            );
+            out.push_str("# TYPE loket_deadlines_overdue gauge\n");
+            for (k, n) in counts {
+                let _ = writeln!(out, "loket_deadlines_overdue{{kind=\"{k}\"}} {n}");
+            }
         }
         out
     }

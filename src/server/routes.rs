@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/allocations", post(super::invoices::post_allocation))
         .route("/allocations/{id}/change", post(super::allocations::change))
         .route("/invoices", post(super::invoices::post_invoice))
+        .route("/deadlines", get(super::deadlines::list))
         .route("/declarations", get(super::declarations::list))
         .route("/declarations/run", post(super::declarations::run))
         .route("/startstop/run", post(super::declarations::run_startstop))
@@ -235,7 +236,26 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// How long a count of overdue deadlines serves scrapes: counting reads
+/// every tenant's open items, so a scrape every few seconds does not
+/// repeat it, and deadlines move by the day anyway.
+const DEADLINES_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn metrics(State(state): State<AppState>, _auth: Auth) -> Response {
+    if !state.metrics.deadlines_fresh(DEADLINES_MAX_AGE) {
+        // A failed count leaves the last one (or none): the other metrics
+        // are still worth a scrape.
+        match crate::record::deadlines::overdue_counts(
+            state.store(),
+            &state.mappings,
+            crate::registration::today(),
+        )
+        .await
+        {
+            Ok(counts) => state.metrics.set_deadlines_overdue(counts),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot count overdue deadlines"),
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
@@ -335,13 +355,15 @@ async fn post_message(
     }
 }
 
-/// `GET /messages/{id}`: logged as a download for every participant whose
-/// data the message carries, before it leaves.
+/// `GET /messages/{id}`: the message with its conversation
+/// ([`crate::record::conversation`]), logged as a download for every
+/// participant whose data the message carries, before it leaves (and as a
+/// view of any other participant its conversation names).
 async fn get_message(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<read::MessageDetail>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let pool = state.store().pool();
     let message = read::message(pool, &caller.tenant, &id)
         .await
@@ -351,6 +373,9 @@ async fn get_message(
         crate::record::access::participants_of_message(pool, &caller.tenant, &message.id)
             .await
             .map_err(ApiError::internal)?;
+    let conversation = crate::record::conversation::of_message(pool, &caller.tenant, &message.id)
+        .await
+        .map_err(ApiError::internal)?;
     caller
         .log(
             &state,
@@ -359,7 +384,26 @@ async fn get_message(
             &participants,
         )
         .await?;
-    Ok(Json(message))
+    let others = conversation
+        .iter()
+        .flat_map(|c| &c.messages)
+        .filter_map(|m| m.participant_id.as_deref())
+        .filter(|p| !participants.iter().any(|q| q == p));
+    caller
+        .log_view(
+            &state,
+            &format!("GET /messages/{}", message.id),
+            others.map(Some),
+        )
+        .await?;
+    let mut json = serde_json::to_value(&message).map_err(|e| ApiError::internal(e.into()))?;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert(
+            "conversation".to_string(),
+            serde_json::to_value(&conversation).map_err(|e| ApiError::internal(e.into()))?,
+        );
+    }
+    Ok(Json(json))
 }
 
 #[derive(Deserialize)]

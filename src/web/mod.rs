@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod deadlines;
 pub mod declarations;
 pub mod demo;
 pub mod limit;
@@ -59,6 +60,8 @@ pub fn routes() -> Router<AppState> {
         .route("/afgekeurd/{id}", get(review::show))
         .route("/afgekeurd/{id}/opnieuw", post(review::resend))
         .route("/afgekeurd/{id}/sluiten", post(review::close))
+        .route("/termijnen", get(deadlines::list))
+        .route("/berichten/{id}", get(deadlines::conversation))
         .route("/declaraties", get(declarations::list))
         .route("/declaraties/run", post(declarations::run))
         .route("/declaraties/{id}", get(declarations::show))
@@ -185,6 +188,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                 @if u.role.back_office() {
                                     li { a href="/afgekeurd" { "Afgekeurde berichten" } }
                                     li { a href="/declaraties" { "Declaraties" } }
+                                    li { a href="/termijnen" { "Termijnen" } }
                                 }
                                 @if u.role == Role::Beheer {
                                     li { a href="/gebruikers" { "Gebruikers" } }

@@ -320,7 +320,14 @@ pub async fn show(
                 @for m in &record.messages {
                     tr {
                         td { (m.created_at.get(..10).unwrap_or_default()) }
-                        td { (m.bericht.as_deref().unwrap_or("—")) }
+                        td {
+                            // The conversation page is the back office's.
+                            @if user.role.back_office() {
+                                a href={ "/berichten/" (m.id) } title="Gesprek" { (m.bericht.as_deref().unwrap_or("—")) }
+                            } @else {
+                                (m.bericht.as_deref().unwrap_or("—"))
+                            }
+                        }
                         td { @if m.direction == "in" { "ontvangen" } @else { "verzonden" } }
                         td { (status_nl(&m.status)) }
                         td { (exchange_nl(m.exchange_status.as_deref())) }
