@@ -263,27 +263,65 @@ async fn insert_row(
             None,
         ),
     };
-    let ts = now();
-    sqlx::query(
-        "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, token_env, \
-         state, attempts, backoff_from, next_attempt_at, created_at, updated_at, format) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10, $10, $10, $11)",
-    )
-    .bind(id)
-    .bind(tenant_id)
-    .bind(financier.key.to_string())
-    .bind(bericht)
-    .bind(ident)
-    .bind(target_kind)
-    .bind(&target)
-    .bind(token_env.as_deref())
-    .bind(QUEUED)
-    .bind(&ts)
-    .bind(format)
-    .execute(&mut **tx)
-    .await
-    .context("storing the outbox row")?;
+    let row = NewRow {
+        id,
+        tenant_id,
+        financier: &financier.key.to_string(),
+        bericht,
+        ident,
+        target_kind,
+        target: &target,
+        token_env: token_env.as_deref(),
+        format,
+    };
+    // The message was stored a moment ago with a new id: a row for it
+    // already would be a bug, not a resend.
+    if !row.insert(tx).await? {
+        bail!("message {id} already has an outbox row");
+    }
     Ok(())
+}
+
+/// An outbox row as it is first stored: queued, due now.
+struct NewRow<'a> {
+    id: &'a str,
+    tenant_id: &'a str,
+    /// The counterpart as a mapping key (`wmo:0363`).
+    financier: &'a str,
+    bericht: &'a str,
+    ident: &'a str,
+    target_kind: &'a str,
+    target: &'a str,
+    token_env: Option<&'a str>,
+    format: &'a str,
+}
+
+impl NewRow<'_> {
+    /// Stores the row; false when the message had one already.
+    async fn insert(&self, tx: &mut Tx) -> Result<bool> {
+        let ts = now();
+        let done = sqlx::query(
+            "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, token_env, \
+             state, attempts, backoff_from, next_attempt_at, created_at, updated_at, format) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10, $10, $10, $11) ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(self.id)
+        .bind(self.tenant_id)
+        .bind(self.financier)
+        .bind(self.bericht)
+        .bind(self.ident)
+        .bind(self.target_kind)
+        .bind(self.target)
+        .bind(self.token_env)
+        .bind(QUEUED)
+        .bind(&ts)
+        .bind(self.format)
+        .execute(&mut **tx)
+        .await
+        .context("storing the outbox row")?
+        .rows_affected();
+        Ok(done == 1)
+    }
 }
 
 /// `outbox.target_kind` of a message pushed to VECOZO's VSP-Koppeling; its
@@ -318,27 +356,19 @@ pub async fn enqueue_reply(tx: &mut Tx, r: Reply<'_>) -> Result<bool> {
         (_, Some("ijw")) => "jeugdwet",
         _ => "wmo",
     };
-    let ts = now();
-    let done = sqlx::query(
-        "INSERT INTO outbox (message_id, tenant_id, financier, bericht, identificatie, target_kind, target, token_env, \
-         state, attempts, backoff_from, next_attempt_at, created_at, updated_at, format) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, 0, 0, $9, $9, $9, $10) ON CONFLICT (message_id) DO NOTHING",
-    )
-    .bind(r.message_id)
-    .bind(r.tenant_id)
-    .bind(format!("{kind}:{}", r.receiver))
-    .bind(r.bericht)
-    .bind(r.identificatie)
-    .bind(TARGET_VSP)
-    .bind(r.base)
-    .bind(QUEUED)
-    .bind(&ts)
-    .bind(FORMAT_ISTANDAARD)
-    .execute(&mut **tx)
+    NewRow {
+        id: r.message_id,
+        tenant_id: r.tenant_id,
+        financier: &format!("{kind}:{}", r.receiver),
+        bericht: r.bericht,
+        ident: r.identificatie,
+        target_kind: TARGET_VSP,
+        target: r.base,
+        token_env: None,
+        format: FORMAT_ISTANDAARD,
+    }
+    .insert(tx)
     .await
-    .context("queueing the retour")?
-    .rows_affected();
-    Ok(done == 1)
 }
 
 /// An outgoing message of this berichtsoort and identification, if any.

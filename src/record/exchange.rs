@@ -19,23 +19,24 @@ use sqlx::{AnyPool, Row};
 
 use crate::store::{Store, now};
 
+/// The identifiers a message carries on the exchange (its
+/// referentiegegevens), whichever way it went.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Ids {
+    pub conversatie_id: String,
+    pub traceer_id: String,
+    /// The traceerId of the message this one answers.
+    pub als_antwoord_op: Option<String>,
+}
+
 /// What a message is pushed with.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PushIds {
-    pub conversatie_id: String,
-    pub traceer_id: String,
-    pub als_antwoord_op: Option<String>,
+    #[sqlx(flatten)]
+    pub ids: Ids,
     /// The geadresseerde: the message's Ontvanger, or for a retour the
     /// Afzender of the heenbericht it answers.
     pub receiver: Option<String>,
-}
-
-/// The exchange's identifiers of a message pulled from it.
-#[derive(Debug, Clone)]
-pub struct Pulled {
-    pub conversatie_id: String,
-    pub traceer_id: String,
-    pub als_antwoord_op: Option<String>,
 }
 
 /// The identifiers of outgoing message `message_id`, chosen now if it has
@@ -91,7 +92,7 @@ pub async fn taken_in(
     store: &Store,
     tenant: &str,
     message_id: &str,
-    ids: &Pulled,
+    ids: &Ids,
     reply_base: &str,
 ) -> Result<Option<String>> {
     let mut w = store.begin_write().await?;

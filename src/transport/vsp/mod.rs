@@ -114,8 +114,8 @@ pub async fn deliver(
             ),
         };
     };
-    let ids = match crate::record::exchange::push_ids(store, d.tenant, d.message_id).await {
-        Ok(ids) => ids,
+    let route = match crate::record::exchange::push_ids(store, d.tenant, d.message_id).await {
+        Ok(route) => route,
         Err(e) => {
             return Sent::Retry {
                 status: None,
@@ -132,7 +132,8 @@ pub async fn deliver(
             message_id: d.message_id,
             bericht: d.bericht,
             identificatie: d.identificatie,
-            ids: &ids,
+            ids: &route.ids,
+            geadresseerde: route.receiver.as_deref().unwrap_or_default(),
             payload: d.payload.to_vec(),
         },
     )

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::Connection;
 use super::push::{Referentiegegevens, Routeringgegevens};
-use crate::record::exchange::{self, Pulled};
+use crate::record::exchange::{self, Ids};
 use crate::record::{Ingest, IngestError};
 use crate::server::metrics::Metrics;
 use crate::store::{Tenant, TenantKind};
@@ -142,7 +142,7 @@ impl Puller<'_> {
             id: conn.tenant.clone(),
             kind: TenantKind::from_id(&conn.tenant).map_err(|e| Unreachable(e.to_string()))?,
         };
-        let ids = Pulled {
+        let ids = Ids {
             conversatie_id: refs.conversatie_id.clone(),
             traceer_id: traceer.to_string(),
             als_antwoord_op: refs.als_antwoord_op.clone(),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Connection;
 use super::routing::{Berichtstroom, Routing};
-use crate::record::exchange::PushIds;
+use crate::record::exchange::Ids;
 use crate::transport::Sent;
 use crate::transport::http::{error_snippet, parse_retry_after, retryable, transport_error};
 
@@ -65,7 +65,9 @@ pub struct Push<'a> {
     pub message_id: &'a str,
     pub bericht: &'a str,
     pub identificatie: &'a str,
-    pub ids: &'a PushIds,
+    pub ids: &'a Ids,
+    /// Where it goes (see [`crate::record::exchange::PushIds`]).
+    pub geadresseerde: &'a str,
     pub payload: Vec<u8>,
 }
 
@@ -78,7 +80,7 @@ pub fn metadata(routing: &Routing, p: &Push<'_>) -> Result<BerichtMetadata, Stri
             b = p.bericht
         )
     })?;
-    let receiver = p.ids.receiver.as_deref().unwrap_or_default();
+    let receiver = p.geadresseerde;
     let afzender_rol = routing.rol(p.tenant).map_err(|e| e.to_string())?;
     let geadresseerde_rol = routing.rol(receiver).map_err(|e| {
         format!(
@@ -223,25 +225,25 @@ pub async fn send(conn: &Connection, base: &str, p: Push<'_>) -> Sent {
 mod tests {
     use super::*;
 
-    fn push_ids(receiver: &str, answer: Option<&str>) -> PushIds {
-        PushIds {
+    fn push_ids(answer: Option<&str>) -> Ids {
+        Ids {
             conversatie_id: "2b7e4cc4-8a2a-4a4f-9a51-2f52d2f0a6a1".into(),
             traceer_id: "6a0c0e8e-2d61-4c3b-9f8e-0d2f8f0b1c11".into(),
             als_antwoord_op: answer.map(str::to_string),
-            receiver: Some(receiver.into()),
         }
     }
 
     #[test]
     fn metadata_is_the_openapi_object() {
         let routing = Routing::builtin().unwrap();
-        let ids = push_ids("0363", None);
+        let ids = push_ids(None);
         let p = Push {
             tenant: "12345678",
             message_id: "m1",
             bericht: "JW315",
             identificatie: "A1",
             ids: &ids,
+            geadresseerde: "0363",
             payload: Vec::new(),
         };
         let json = serde_json::to_value(metadata(routing, &p).unwrap()).unwrap();
@@ -260,7 +262,7 @@ mod tests {
                 }
             })
         );
-        let ids = push_ids("0363", Some("0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"));
+        let ids = push_ids(Some("0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"));
         let retour = Push {
             bericht: "WMO302",
             ids: &ids,
