@@ -701,6 +701,38 @@ async fn faults_lose_nothing_and_send_nothing_twice(db: Db) {
     let melding = &refused["exchange"]["meldingen"][0];
     assert_eq!(melding["code"], "BRS03");
     assert!(!melding["uitleg"].as_str().unwrap_or_default().is_empty());
+    // The back office sees it on the message's page, explained.
+    loket::web::auth::add_user(
+        x.server.state.store(),
+        AGB,
+        "kantoor",
+        "Kantoor",
+        loket::web::auth::Role::Backoffice,
+        "een-lang-wachtwoord-voor-de-test",
+    )
+    .await
+    .expect("user");
+    let mut office = WebClient::new(&x.server.base);
+    office
+        .login(AGB, "kantoor", "een-lang-wachtwoord-voor-de-test")
+        .await;
+    let page = office.get(&format!("/berichten/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("VECOZO") && page.body.contains("BRS03"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(
+            melding["uitleg"]
+                .as_str()
+                .expect("uitleg")
+                .split_whitespace()
+                .next()
+                .expect("a word")
+        )
+    );
     let review = x.provider.get("/review?status=open").await;
     assert!(
         review.body["items"]

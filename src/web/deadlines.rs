@@ -147,6 +147,7 @@ pub async fn conversation(
         &shown,
     )
     .await?;
+    let exchange = crate::record::exchange::view(pool, &user.tenant.id, &id).await?;
     let role_nl = |r: Option<&str>| match r {
         Some("heenbericht") => "heenbericht",
         Some("retour") => "retourbericht",
@@ -172,6 +173,26 @@ pub async fn conversation(
                         td { @if let Some(a) = &m.answers {
                             (c.messages.iter().find(|x| &x.id == a).and_then(|x| x.bericht.as_deref()).unwrap_or("—")) } }
                         td { @if let Some(p) = &m.participant_id { a href={ "/deelnemers/" (p) } { "deelnemer" } } }
+                    }
+                }
+            }
+        }
+        @if let Some(x) = &exchange {
+            h2 { "VECOZO" }
+            dl {
+                dt { "Status" }
+                dd { (x.label.as_deref().unwrap_or("nog niet gemeld door VECOZO"))
+                    @if let Some(at) = &x.changed_at { " (" (at.get(..16).unwrap_or(at).replace('T', " ")) ")" } }
+                @if let Some(t) = &x.traceer_id { dt { "TraceerId" } dd { code { (t) } } }
+                @if let Some(a) = &x.als_antwoord_op { dt { "Antwoord op (traceerId)" } dd { code { (a) } } }
+            }
+            @if !x.meldingen.is_empty() {
+                table {
+                    thead { tr { th { "Code" } th { "Melding van VECOZO" } th { "Wat betekent dit" } } }
+                    tbody {
+                        @for m in &x.meldingen {
+                            tr { td { code { (m.code) } } td { (m.omschrijving) } td { (m.uitleg) } }
+                        }
                     }
                 }
             }
