@@ -270,16 +270,7 @@ async fn provider_deadlines(db: Db) {
     .expect("access log");
     assert!(logged.0 >= 1);
     // The gauge counts them, by kind only.
-    let metrics = server
-        .http
-        .get(format!("{}/metrics", server.base))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = api.metrics_text().await;
     for kind in ["retour", "start", "verzoek_antwoord", "declaratie_antwoord"] {
         assert!(
             metrics.contains(&format!("loket_deadlines_overdue{{kind=\"{kind}\"}} 1")),

@@ -312,19 +312,6 @@ async fn outbox_item(api: &Api, id: &str, what: &str, check: impl Fn(&Value) -> 
     }
 }
 
-/// `/metrics` as text.
-async fn metrics(api: &Api) -> String {
-    api.http
-        .get(format!("{}/metrics", api.base))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text")
-}
-
 fn referentie(p: &common::vsp::Pushed, key: &str) -> String {
     p.metadata["referentiegegevens"][key]
         .as_str()
@@ -505,7 +492,7 @@ async fn both_parties_talk_through_vecozo(db: Db) {
         assert_eq!(n, 1, "{bericht} at {tenant}");
     }
     x.nothing_twice();
-    let metrics = metrics(&x.provider).await;
+    let metrics = x.provider.metrics_text().await;
     assert!(
         metrics.contains("loket_vsp_pulled_total{outcome=\"confirmed\"}"),
         "{metrics}"
@@ -581,7 +568,7 @@ async fn faults_lose_nothing_and_send_nothing_twice(db: Db) {
     // The answer cut off after the push: the same push again, with the
     // same traceerId, which the counterpart recognised as a repeat.
     assert!(vsp.pushed().iter().any(|p| p.repeat), "a repeated push");
-    let kept = metrics(&x.provider).await;
+    let kept = x.provider.metrics_text().await;
     assert!(
         kept.contains("loket_vsp_pulled_total{outcome=\"kept\"} "),
         "{kept}"

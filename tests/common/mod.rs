@@ -306,6 +306,19 @@ impl Api {
 }
 
 impl Api {
+    /// `GET /metrics` as text (Prometheus, not JSON).
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Posts a raw iWmo/iJw message to `POST /messages` with this tenant's
     /// token; the caller reads the answer it expects.
     pub async fn post_message(&self, xml: &str) -> reqwest::Response {
