@@ -566,7 +566,8 @@ pub struct Settings {
     /// How long a claimed message belongs to its worker. Longer than the
     /// HTTP timeout, so a live worker never loses a message it is sending.
     pub lease_ms: u64,
-    /// Messages (to different counterparts) sent at the same time.
+    /// Messages sent at the same time: to different counterparts, or
+    /// retours (which keep no order among themselves).
     pub concurrency: usize,
 }
 

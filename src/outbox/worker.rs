@@ -97,6 +97,8 @@ struct Claim {
     backoff_from: i64,
     /// `istandaard` or `ubl` (see [`super::FORMAT_UBL`]).
     format: String,
+    /// The exchange's identifiers (vsp targets), committed with the claim.
+    ids: Option<crate::record::exchange::PushIds>,
     raw: Vec<u8>,
 }
 
@@ -137,19 +139,42 @@ async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     tracing::info!("outbox: worker stopped");
 }
 
-/// Claims what is due (the oldest waiting message of each counterpart) and
-/// delivers it, concurrently across counterparts. Returns how many.
+/// Claims what is due (the oldest waiting message of each counterpart, and
+/// any due retour) and delivers it, concurrently. Returns how many.
+///
+/// Outcomes are recorded as deliveries finish, those that finished at the
+/// same moment in one transaction: one commit for several messages
+/// instead of one each.
 async fn round(ctx: &Arc<Ctx>) -> Result<usize> {
     let claims = claim(ctx).await?;
     let n = claims.len();
     let mut tasks = JoinSet::new();
     for c in claims {
         let ctx = ctx.clone();
-        tasks.spawn(async move { deliver(&ctx, c).await });
+        tasks.spawn(async move {
+            let outcome = deliver(&ctx, &c).await;
+            (c, outcome)
+        });
     }
-    while let Some(done) = tasks.join_next().await {
-        if let Err(e) = done {
-            tracing::error!(error = %e, "outbox: delivery task failed");
+    while let Some(first) = tasks.join_next().await {
+        let mut done = vec![first];
+        while let Some(more) = tasks.try_join_next() {
+            done.push(more);
+        }
+        let mut finished = Vec::with_capacity(done.len());
+        for d in done {
+            match d {
+                Ok(f) => finished.push(f),
+                Err(e) => tracing::error!(error = %e, "outbox: delivery task failed"),
+            }
+        }
+        if let Err(e) = record(ctx, &finished).await {
+            // The claims' leases run out and the messages are sent again,
+            // a push with the same traceerId: safe.
+            tracing::error!(error = %format!("{e:#}"), "outbox: cannot record the outcome");
+        }
+        for (c, outcome) in &finished {
+            report(ctx, c, outcome);
         }
     }
     Ok(n)
@@ -158,13 +183,25 @@ async fn round(ctx: &Arc<Ctx>) -> Result<usize> {
 /// The claim: a due row moves to `sending` with a lease, in one conditional
 /// update, so two workers (two loket processes on one PostgreSQL) never
 /// both take it. A row is due when queued and its time has come, or when
-/// its lease ran out (its worker stopped mid-send). Only the oldest open
-/// row per counterpart is a candidate, which keeps each counterpart's
-/// messages in order.
+/// its lease ran out (its worker stopped mid-send).
+///
+/// Order: a message is a candidate only when no older message to the same
+/// counterpart (tenant and target) is still open, which keeps each
+/// counterpart's messages in order (a 307 never overtakes its 305). Retours
+/// (outgoing messages that answer an incoming one, `answer_of` set; only
+/// the record makes them, for a pulled message) are the exception: they
+/// are candidates whenever due. A retour answers a message the counterpart
+/// sent; its place among loket's other messages means nothing to the
+/// receiver, and VECOZO, the one target of every message a tenant pushes,
+/// gives no order between separate pushes anyway (it processes each on its
+/// own before offering it). Without the exception a backlog of retours
+/// would go one push at a time. A heenbericht still waits for every older
+/// open message of its counterpart, retours included, as before.
 pub(crate) const CLAIM: &str = "SELECT o.message_id FROM outbox o \
      WHERE ((o.state = $1 AND o.next_attempt_at <= $3) OR (o.state = $2 AND o.lease_until <= $3)) \
-     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.target = o.target \
-         AND p.state IN ($1, $2) AND p.message_id < o.message_id) \
+     AND (EXISTS (SELECT 1 FROM messages r WHERE r.id = o.message_id AND r.answer_of IS NOT NULL) \
+     OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.tenant_id = o.tenant_id AND p.target = o.target \
+         AND p.state IN ($1, $2) AND p.message_id < o.message_id)) \
      ORDER BY o.next_attempt_at, o.message_id LIMIT $4";
 
 async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
@@ -178,11 +215,16 @@ async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
         .fetch_all(ctx.store.pool())
         .await
         .context("reading due messages")?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let lease = stamp(Utc::now() + millis(settings.lease_ms));
-    let mut claims = Vec::with_capacity(rows.len());
+    // Every claim of the round in one transaction; a message for the
+    // exchange gets its identifiers in the same commit, before it is pushed.
+    let mut taken = Vec::with_capacity(rows.len());
+    let mut w = ctx.store.begin_write().await?;
     for row in rows {
         let id: String = row.try_get("message_id")?;
-        let mut w = ctx.store.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE outbox SET state = $2, attempts = attempts + 1, lease_until = $3, updated_at = $4 \
              WHERE message_id = $1 AND ((state = $5 AND next_attempt_at <= $4) OR (state = $2 AND lease_until <= $4)) \
@@ -196,40 +238,54 @@ async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
         .fetch_optional(&mut *w.tx)
         .await
         .context("claiming a message")?;
-        w.commit().await?;
         // Another worker was first.
         let Some(r) = claimed else { continue };
-        let stored = sqlx::query("SELECT raw, raw_encoding FROM messages WHERE id = $1")
-            .bind(&id)
-            .fetch_one(ctx.store.pool())
-            .await
-            .context("reading the message")?;
-        let raw = crate::store::body::unpack(
-            &stored.try_get::<String, _>("raw_encoding")?,
-            stored.try_get("raw")?,
-        )?;
-        claims.push(Claim {
+        let tenant_id: String = r.try_get("tenant_id")?;
+        let target_kind: String = r.try_get("target_kind")?;
+        let ids = if target_kind == super::TARGET_VSP {
+            Some(crate::record::exchange::push_ids(&mut w.tx, &tenant_id, &id).await?)
+        } else {
+            None
+        };
+        taken.push(Claim {
             message_id: id,
-            tenant_id: r.try_get("tenant_id")?,
+            tenant_id,
             financier: r.try_get("financier")?,
             bericht: r.try_get("bericht")?,
             identificatie: r.try_get("identificatie")?,
-            target_kind: r.try_get("target_kind")?,
+            target_kind,
             target: r.try_get("target")?,
             token_env: r.try_get("token_env")?,
             attempt: r.try_get("attempts")?,
             backoff_from: r.try_get("backoff_from")?,
             format: r.try_get("format")?,
-            raw,
+            ids,
+            raw: Vec::new(),
         });
     }
-    Ok(claims)
+    w.commit().await?;
+    for c in &mut taken {
+        let stored = sqlx::query("SELECT raw, raw_encoding FROM messages WHERE id = $1")
+            .bind(&c.message_id)
+            .fetch_one(ctx.store.pool())
+            .await
+            .context("reading the message")?;
+        c.raw = crate::store::body::unpack(
+            &stored.try_get::<String, _>("raw_encoding")?,
+            stored.try_get("raw")?,
+        )?;
+    }
+    Ok(taken)
 }
 
 impl Claim {
     /// What the vsp transport needs of this claim.
-    fn delivery(&self) -> crate::transport::vsp::Delivery<'_> {
+    fn delivery<'a>(
+        &'a self,
+        ids: &'a crate::record::exchange::PushIds,
+    ) -> crate::transport::vsp::Delivery<'a> {
         crate::transport::vsp::Delivery {
+            ids,
             tenant: &self.tenant_id,
             message_id: &self.message_id,
             bericht: &self.bericht,
@@ -240,8 +296,8 @@ impl Claim {
     }
 }
 
-/// Delivers one claimed message and records the outcome.
-async fn deliver(ctx: &Ctx, c: Claim) {
+/// Delivers one claimed message; [`record`] stores what came of it.
+async fn deliver(ctx: &Ctx, c: &Claim) -> Outcome {
     let sent = match c.target_kind.as_str() {
         "http" => match token(c.token_env.as_deref()) {
             Ok(token) => {
@@ -266,31 +322,37 @@ async fn deliver(ctx: &Ctx, c: Claim) {
             )
             .await
         }
-        super::TARGET_VSP => {
-            crate::transport::vsp::deliver(&ctx.store, &ctx.outbox.vsp, &c.delivery()).await
-        }
+        super::TARGET_VSP => match &c.ids {
+            Some(ids) => {
+                crate::transport::vsp::deliver(&ctx.store, &ctx.outbox.vsp, &c.delivery(ids)).await
+            }
+            None => Sent::Retry {
+                status: None,
+                error: "no exchange identifiers".into(),
+                after: None,
+            },
+        },
         other => Sent::Failed {
             status: None,
             error: format!("onbekend soort bestemming / unknown target kind {other:?}"),
         },
     };
-    let sent = match sent {
+    match sent {
         // An access point answers an invoice with a receipt at most; only
         // an iStandaarden counterpart answers with a retourbericht.
         Sent::Delivered {
             status,
             answer: Some(answer),
             note,
-        } if c.format != super::FORMAT_UBL => take_retour(ctx, &c, status, answer, note).await,
+        } if c.format != super::FORMAT_UBL => take_retour(ctx, c, status, answer, note).await,
         other => Outcome::from(other),
-    };
-    let label = sent.label();
-    if let Err(e) = record(ctx, &c, &sent).await {
-        // The claim's lease runs out and the message is sent again: safe.
-        tracing::error!(message_id = %c.message_id, error = %format!("{e:#}"), "outbox: cannot record the outcome");
     }
-    ctx.metrics.record_delivery(&c.target_kind, label);
-    match &sent {
+}
+
+/// Counts and logs what came of one claim.
+fn report(ctx: &Ctx, c: &Claim, sent: &Outcome) {
+    ctx.metrics.record_delivery(&c.target_kind, sent.label());
+    match sent {
         Outcome::Sent { status, .. } => {
             tracing::info!(message_id = %c.message_id, bericht = %c.bericht, financier = %c.financier, attempt = c.attempt, status = ?status, "outbox: sent")
         }
@@ -421,9 +483,27 @@ async fn take_retour(
     }
 }
 
-/// Records the outcome of claim `c`, if the claim still holds (a worker that
-/// lost its lease leaves the row to the one that took it over).
-async fn record(ctx: &Ctx, c: &Claim, outcome: &Outcome) -> Result<()> {
+/// Records the outcomes of `finished` in one transaction, each only if its
+/// claim still holds (a worker that lost its lease leaves the row to the
+/// one that took it over). A push the exchange accepted is followed by the
+/// status loop from now on, in the same commit.
+async fn record(ctx: &Ctx, finished: &[(Claim, Outcome)]) -> Result<()> {
+    if finished.is_empty() {
+        return Ok(());
+    }
+    let mut w = ctx.store.begin_write().await?;
+    for (c, outcome) in finished {
+        record_one(ctx, &mut w.tx, c, outcome).await?;
+    }
+    w.commit().await
+}
+
+async fn record_one(
+    ctx: &Ctx,
+    tx: &mut crate::record::apply::Tx,
+    c: &Claim,
+    outcome: &Outcome,
+) -> Result<()> {
     let ts = now();
     // What changes: the state, when the next attempt is (queued), when it
     // was sent, the retour, and what to tell a person.
@@ -454,7 +534,6 @@ async fn record(ctx: &Ctx, c: &Claim, outcome: &Outcome) -> Result<()> {
             (FAILED, None, None, None, Some(error.as_str()), status)
         }
     };
-    let mut w = ctx.store.begin_write().await?;
     let updated = sqlx::query(
         "UPDATE outbox SET state = $4, next_attempt_at = COALESCE($5, next_attempt_at), sent_at = $6, \
          retour_id = $7, last_error = $8, response_status = $9, lease_until = NULL, updated_at = $10 \
@@ -470,29 +549,34 @@ async fn record(ctx: &Ctx, c: &Claim, outcome: &Outcome) -> Result<()> {
     .bind(note)
     .bind(status.map(i64::from))
     .bind(&ts)
-    .execute(&mut *w.tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
-    if updated == 1 {
-        sqlx::query("UPDATE messages SET status = $1 WHERE id = $2")
-            .bind(state)
-            .bind(&c.message_id)
-            .execute(&mut *w.tx)
-            .await?;
-        if let Some(retour) = retour_id {
-            // The retour answers this message: GET /messages/{id} shows it
-            // as the answer, as it does for an inbound message.
-            sqlx::query(
-                "UPDATE messages SET answer_of = $1 WHERE id = $2 AND tenant_id = $3 AND answer_of IS NULL",
-            )
-            .bind(&c.message_id)
-            .bind(retour)
-            .bind(&c.tenant_id)
-            .execute(&mut *w.tx)
-            .await?;
-        }
+    if updated != 1 {
+        return Ok(());
     }
-    w.commit().await
+    sqlx::query("UPDATE messages SET status = $1 WHERE id = $2")
+        .bind(state)
+        .bind(&c.message_id)
+        .execute(&mut **tx)
+        .await?;
+    if let Some(retour) = retour_id {
+        // The retour answers this message: GET /messages/{id} shows it
+        // as the answer, as it does for an inbound message.
+        sqlx::query(
+            "UPDATE messages SET answer_of = $1 WHERE id = $2 AND tenant_id = $3 AND answer_of IS NULL",
+        )
+        .bind(&c.message_id)
+        .bind(retour)
+        .bind(&c.tenant_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if state == SENT && c.target_kind == super::TARGET_VSP {
+        let first = crate::transport::vsp::first_status_check(&ctx.outbox.vsp, &c.tenant_id);
+        crate::record::exchange::pushed(tx, &c.tenant_id, &c.message_id, &first).await?;
+    }
+    Ok(())
 }
 
 /// How long until the next message falls due (a queued one's time, or a

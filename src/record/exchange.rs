@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::{AnyPool, Row};
 
+use super::apply::Tx;
 use crate::store::{Store, now};
 
 /// The identifiers a message carries on the exchange (its
@@ -40,9 +41,9 @@ pub struct PushIds {
 }
 
 /// The identifiers of outgoing message `message_id`, chosen now if it has
-/// none yet (its first push), committed before the push goes out.
-pub async fn push_ids(store: &Store, tenant: &str, message_id: &str) -> Result<PushIds> {
-    let mut w = store.begin_write().await?;
+/// none yet (its first push), in the caller's transaction: the outbox
+/// worker's claim, which is committed before the push goes out.
+pub async fn push_ids(tx: &mut Tx, tenant: &str, message_id: &str) -> Result<PushIds> {
     sqlx::query(
         "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $3), traceer_id = COALESCE(traceer_id, $4) \
          WHERE id = $1 AND tenant_id = $2 AND direction = 'out'",
@@ -51,10 +52,10 @@ pub async fn push_ids(store: &Store, tenant: &str, message_id: &str) -> Result<P
     .bind(tenant)
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(uuid::Uuid::new_v4().to_string())
-    .execute(&mut *w.tx)
+    .execute(&mut **tx)
     .await
     .context("choosing the exchange identifiers")?;
-    let ids: PushIds = sqlx::query_as(
+    sqlx::query_as(
         // A retour repeats its heenbericht's header (Afzender and Ontvanger
         // as they were), so it goes to the heenbericht's Afzender.
         "SELECT m.conversatie_id, m.traceer_id, m.als_antwoord_op, \
@@ -63,11 +64,9 @@ pub async fn push_ids(store: &Store, tenant: &str, message_id: &str) -> Result<P
     )
     .bind(message_id)
     .bind(tenant)
-    .fetch_one(&mut *w.tx)
+    .fetch_one(&mut **tx)
     .await
-    .context("reading the exchange identifiers")?;
-    w.commit().await?;
-    Ok(ids)
+    .context("reading the exchange identifiers")
 }
 
 /// The tenant's message that came in with this traceerId, if any: a message
@@ -83,19 +82,35 @@ pub async fn find_pulled(pool: &AnyPool, tenant: &str, traceer_id: &str) -> Resu
     Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
-/// A pulled message is in the record (as `message_id`): it keeps the
-/// exchange's identifiers, and its retour, if the record made one, is
+/// Pulled messages are in the record (each as its message id): each keeps
+/// the exchange's identifiers, and its retour, if the record made one, is
 /// queued to go back through the exchange at `reply_base`, in the same
-/// conversation, answering its traceerId. Running this twice for the same
-/// message changes nothing the second time. Returns the queued retour.
+/// conversation, answering its traceerId. One transaction for all of them
+/// (the pull commits a chunk of a list at once). Running this twice for the
+/// same message changes nothing the second time. Returns the queued retours.
 pub async fn taken_in(
     store: &Store,
+    tenant: &str,
+    taken: &[(String, Ids)],
+    reply_base: &str,
+) -> Result<Vec<String>> {
+    let mut w = store.begin_write().await?;
+    let mut queued = Vec::new();
+    for (message_id, ids) in taken {
+        queued.extend(take_in(&mut w.tx, tenant, message_id, ids, reply_base).await?);
+    }
+    w.commit().await?;
+    Ok(queued)
+}
+
+/// [`taken_in`] for one message, in the caller's transaction.
+async fn take_in(
+    tx: &mut Tx,
     tenant: &str,
     message_id: &str,
     ids: &Ids,
     reply_base: &str,
 ) -> Result<Option<String>> {
-    let mut w = store.begin_write().await?;
     sqlx::query(
         "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $3), traceer_id = COALESCE(traceer_id, $4), \
          als_antwoord_op = COALESCE(als_antwoord_op, $5) WHERE id = $1 AND tenant_id = $2",
@@ -105,7 +120,7 @@ pub async fn taken_in(
     .bind(&ids.conversatie_id)
     .bind(&ids.traceer_id)
     .bind(ids.als_antwoord_op.as_deref())
-    .execute(&mut *w.tx)
+    .execute(&mut **tx)
     .await
     .context("storing the exchange identifiers")?;
     let retour = sqlx::query(
@@ -115,60 +130,59 @@ pub async fn taken_in(
     )
     .bind(message_id)
     .bind(tenant)
-    .fetch_optional(&mut *w.tx)
+    .fetch_optional(&mut **tx)
     .await
     .context("finding the retour")?;
-    let mut queued = None;
-    if let Some(r) = retour {
-        let id: String = r.try_get("id")?;
-        sqlx::query(
-            "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $2), als_antwoord_op = COALESCE(als_antwoord_op, $3), \
-             traceer_id = COALESCE(traceer_id, $4) WHERE id = $1",
-        )
-        .bind(&id)
-        .bind(r.try_get::<Option<String>, _>("conversatie_id")?)
-        .bind(r.try_get::<Option<String>, _>("traceer_id")?)
-        .bind(uuid::Uuid::new_v4().to_string())
-        .execute(&mut *w.tx)
-        .await?;
-        let standard: Option<String> = r.try_get("standard")?;
-        let reply = crate::outbox::Reply {
-            tenant_id: tenant,
-            message_id: &id,
-            bericht: &r
-                .try_get::<Option<String>, _>("bericht")?
-                .unwrap_or_default(),
-            identificatie: &r
-                .try_get::<Option<String>, _>("identificatie")?
-                .unwrap_or_default(),
-            receiver: &r
-                .try_get::<Option<String>, _>("receiver")?
-                .unwrap_or_default(),
-            standard: standard.as_deref(),
-            base: reply_base,
-        };
-        if crate::outbox::enqueue_reply(&mut w.tx, reply).await? {
-            sqlx::query("UPDATE messages SET status = $2 WHERE id = $1")
-                .bind(&id)
-                .bind(crate::outbox::QUEUED)
-                .execute(&mut *w.tx)
-                .await?;
-            queued = Some(id);
-        }
+    let Some(r) = retour else {
+        return Ok(None);
+    };
+    let id: String = r.try_get("id")?;
+    sqlx::query(
+        "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $2), als_antwoord_op = COALESCE(als_antwoord_op, $3), \
+         traceer_id = COALESCE(traceer_id, $4) WHERE id = $1",
+    )
+    .bind(&id)
+    .bind(r.try_get::<Option<String>, _>("conversatie_id")?)
+    .bind(r.try_get::<Option<String>, _>("traceer_id")?)
+    .bind(uuid::Uuid::new_v4().to_string())
+    .execute(&mut **tx)
+    .await?;
+    let standard: Option<String> = r.try_get("standard")?;
+    let reply = crate::outbox::Reply {
+        tenant_id: tenant,
+        message_id: &id,
+        bericht: &r
+            .try_get::<Option<String>, _>("bericht")?
+            .unwrap_or_default(),
+        identificatie: &r
+            .try_get::<Option<String>, _>("identificatie")?
+            .unwrap_or_default(),
+        receiver: &r
+            .try_get::<Option<String>, _>("receiver")?
+            .unwrap_or_default(),
+        standard: standard.as_deref(),
+        base: reply_base,
+    };
+    if !crate::outbox::enqueue_reply(tx, reply).await? {
+        return Ok(None);
     }
-    w.commit().await?;
-    Ok(queued)
+    sqlx::query("UPDATE messages SET status = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(crate::outbox::QUEUED)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(id))
 }
 
 /// The exchange accepted the push of `message_id` (204): its status is
-/// asked for from `next_check_at` on.
+/// asked for from `next_check_at` on. In the caller's transaction (the
+/// outbox worker's record of the outcome).
 pub async fn pushed(
-    store: &Store,
+    tx: &mut Tx,
     tenant: &str,
     message_id: &str,
     next_check_at: &str,
 ) -> Result<()> {
-    let mut w = store.begin_write().await?;
     sqlx::query(
         "INSERT INTO exchange_status (message_id, tenant_id, status, changed_at, final, checked_at, next_check_at) \
          VALUES ($1, $2, NULL, NULL, 0, $3, $4) ON CONFLICT (message_id) DO NOTHING",
@@ -177,10 +191,10 @@ pub async fn pushed(
     .bind(tenant)
     .bind(now())
     .bind(next_check_at)
-    .execute(&mut *w.tx)
+    .execute(&mut **tx)
     .await
     .context("storing the exchange status")?;
-    w.commit().await
+    Ok(())
 }
 
 /// A pushed message whose status is due to be asked.

@@ -239,6 +239,24 @@ impl Ingest {
         tenant: &Tenant,
         raw: R,
     ) -> Result<Received, IngestError> {
+        self.prepare(tenant, raw)
+            .await?
+            .submit(self)
+            .await?
+            .answer()
+            .await
+    }
+
+    /// The first half of [`Ingest::receive_owned`]: checks `raw` and
+    /// prepares what the writer stores, without touching the record (an
+    /// unusable message is stored as such here). Callers that must keep an
+    /// order among their messages (the VSP pull keeps VECOZO's) prepare
+    /// several at once and [submit](Ready::submit) them in their order.
+    pub async fn prepare<R: AsRef<[u8]> + Send>(
+        &self,
+        tenant: &Tenant,
+        raw: R,
+    ) -> Result<Ready, IngestError> {
         let checked = match istandaard::check(self.schema, raw.as_ref(), &self.limits) {
             Ok(c) => c,
             Err(e) => {
@@ -267,11 +285,44 @@ impl Ingest {
             prepared,
             reply,
         };
-        self.writer
-            .send(job)
+        Ok(Ready { job, answer })
+    }
+}
+
+/// A checked message that the writer has not seen yet
+/// ([`Ingest::prepare`]).
+pub struct Ready {
+    job: Job,
+    answer: oneshot::Receiver<Result<Received>>,
+}
+
+/// A message with the writer; [`Pending::answer`] waits for its commit.
+pub struct Pending {
+    answer: oneshot::Receiver<Result<Received>>,
+}
+
+impl Ready {
+    /// Hands the message to the writer. The writer judges and applies
+    /// messages in the order they were submitted, and commits those that
+    /// wait for it together: a caller that submits several before it awaits
+    /// their answers gets its order kept and shares one commit among them.
+    pub async fn submit(self, ingest: &Ingest) -> Result<Pending, IngestError> {
+        ingest
+            .writer
+            .send(self.job)
             .await
             .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer has stopped")))?;
-        let mut received = answer
+        Ok(Pending {
+            answer: self.answer,
+        })
+    }
+}
+
+impl Pending {
+    /// The outcome, once the message is committed (and only then).
+    pub async fn answer(self) -> Result<Received, IngestError> {
+        let mut received = self
+            .answer
             .await
             .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer dropped the message")))?
             .map_err(IngestError::Store)?;

@@ -23,6 +23,8 @@
 //! `cargo bench --bench store`. Without `--bench` it runs a small smoke test
 //! (100 messages, sizes 1,000 and 5,000).
 
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/messages.rs"]
 #[allow(dead_code)] // the fixtures' names are for http_load's report
 mod messages;
@@ -33,6 +35,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use backend::{Backend, backends};
 use messages::{Bsns, render, templates, verdict};
 use sqlx::{AnyPool, Row};
 
@@ -45,14 +48,6 @@ fn env_usize(name: &str) -> Option<usize> {
             .parse()
             .unwrap_or_else(|_| panic!("{name} is not a number: {v:?}"))
     })
-}
-
-struct Backend {
-    name: &'static str,
-    /// `None`: SQLite in the data directory.
-    url: Option<String>,
-    /// PostgreSQL: the admin URL and the database to drop afterwards.
-    drop: Option<(String, String)>,
 }
 
 fn main() -> ExitCode {
@@ -70,36 +65,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut backends = vec![Backend {
-        name: "SQLite",
-        url: None,
-        drop: None,
-    }];
-    let pg = std::env::var("LOKET_BENCH_DATABASE_URL")
-        .or_else(|_| std::env::var("LOKET_TEST_DATABASE_URL"))
-        .ok()
-        .filter(|u| !u.trim().is_empty());
-    if let Some(admin) = pg {
-        let name = format!("loket_bench_{:08x}", rand::random::<u32>());
-        rt.block_on(async {
-            use sqlx::{Connection, Executor};
-            let mut c = sqlx::postgres::PgConnection::connect(&admin)
-                .await
-                .expect("PostgreSQL admin connection");
-            c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .await
-                .expect("create bench database");
-        });
-        let url = match admin.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin[..i]),
-            None => panic!("PostgreSQL URL without a database: {admin}"),
-        };
-        backends.push(Backend {
-            name: "PostgreSQL",
-            url: Some(url),
-            drop: Some((admin, name)),
-        });
-    }
+    let backends = backends(&rt);
     let mut code = ExitCode::SUCCESS;
     for b in &backends {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -107,18 +73,7 @@ fn main() -> ExitCode {
             println!("{}: FAILED: {e:#}", b.name);
             code = ExitCode::FAILURE;
         }
-        if let Some((admin, name)) = &b.drop {
-            rt.block_on(async {
-                use sqlx::{Connection, Executor};
-                if let Ok(mut c) = sqlx::postgres::PgConnection::connect(admin).await {
-                    let _ = c
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .await;
-                }
-            });
-        }
+        b.clean_up(&rt);
     }
     code
 }

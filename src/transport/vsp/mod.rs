@@ -86,6 +86,9 @@ impl Clients {
 
 /// One outgoing message the outbox worker claimed for the exchange.
 pub struct Delivery<'a> {
+    /// Its identifiers, chosen (or read back, on a retry) and committed
+    /// with the claim, before the push.
+    pub ids: &'a crate::record::exchange::PushIds,
     pub tenant: &'a str,
     pub message_id: &'a str,
     pub bericht: &'a str,
@@ -95,10 +98,20 @@ pub struct Delivery<'a> {
     pub payload: &'a [u8],
 }
 
-/// Pushes `d` with its tenant's certificate. The identifiers are chosen (or
-/// read back, on a retry) and committed before the push; a push VECOZO
-/// accepted is followed by the status loop from now on; a push it refused
-/// goes to the review queue with VECOZO's reason.
+/// When the status of a push accepted now is first asked: one status
+/// interval of the tenant's connection from now.
+pub fn first_status_check(clients: &Clients, tenant: &str) -> String {
+    let secs = clients
+        .get(tenant)
+        .map_or(60, |c| c.config.status_interval_secs);
+    let first = chrono::Utc::now() + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(60));
+    first.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Pushes `d` with its tenant's certificate. The identifiers were committed
+/// with the claim; a push VECOZO accepted is followed by the status loop
+/// once the worker records it (same commit as the outcome); a push it
+/// refused goes to the review queue with VECOZO's reason.
 pub async fn deliver(
     store: &crate::store::Store,
     clients: &Clients,
@@ -114,16 +127,6 @@ pub async fn deliver(
             ),
         };
     };
-    let route = match crate::record::exchange::push_ids(store, d.tenant, d.message_id).await {
-        Ok(route) => route,
-        Err(e) => {
-            return Sent::Retry {
-                status: None,
-                error: format!("{e:#}"),
-                after: None,
-            };
-        }
-    };
     let sent = push::send(
         conn,
         d.base,
@@ -132,41 +135,20 @@ pub async fn deliver(
             message_id: d.message_id,
             bericht: d.bericht,
             identificatie: d.identificatie,
-            ids: &route.ids,
-            geadresseerde: route.receiver.as_deref().unwrap_or_default(),
+            ids: &d.ids.ids,
+            geadresseerde: d.ids.receiver.as_deref().unwrap_or_default(),
             payload: d.payload.to_vec(),
         },
     )
     .await;
-    match &sent {
-        Sent::Delivered { .. } => {
-            let first = chrono::Utc::now()
-                + chrono::Duration::seconds(
-                    i64::try_from(conn.config.status_interval_secs).unwrap_or(60),
-                );
-            let first = first.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-            if let Err(e) =
-                crate::record::exchange::pushed(store, d.tenant, d.message_id, &first).await
-            {
-                // Pushed again with the same traceerId: VECOZO knows it.
-                return Sent::Retry {
-                    status: None,
-                    error: format!("{e:#}"),
-                    after: None,
-                };
-            }
-        }
-        Sent::Failed {
-            status: Some(code @ (400 | 422)),
-            error,
-        } => {
-            if let Err(e) =
-                crate::record::exchange::refused(store, d.tenant, d.message_id, *code, error).await
-            {
-                tracing::error!(message_id = %d.message_id, error = %format!("{e:#}"), "vsp: cannot store the review item of a refused push");
-            }
-        }
-        _ => {}
+    if let Sent::Failed {
+        status: Some(code @ (400 | 422)),
+        error,
+    } = &sent
+        && let Err(e) =
+            crate::record::exchange::refused(store, d.tenant, d.message_id, *code, error).await
+    {
+        tracing::error!(message_id = %d.message_id, error = %format!("{e:#}"), "vsp: cannot store the review item of a refused push");
     }
     sent
 }

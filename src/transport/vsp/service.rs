@@ -1,7 +1,8 @@
 //! The loops `loket serve` runs for every tenant with a `[[vsp]]` section:
 //! pulling (when `pull` is on) and following the status of what was pushed.
 //! Pushing itself is the outbox worker's, which keeps each counterpart's
-//! order and retries.
+//! order (retours excepted, see `outbox::worker::CLAIM`) and retries; the
+//! pull wakes it as soon as retours are queued.
 //!
 //! When VECOZO cannot be reached, the pull waits twice as long each time,
 //! from `poll_interval_secs` up to `max_backoff_secs`, and starts again at
@@ -85,21 +86,19 @@ async fn pull_loop(
     let cap = Duration::from_secs(conn.config.max_backoff_secs).max(poll);
     let mut wait = poll;
     tracing::info!(tenant = %conn.tenant, "vsp: pulling");
+    let puller = Puller {
+        conn: conn.clone(),
+        ingest,
+        outbox,
+        metrics,
+    };
     loop {
         if *stop.borrow() {
             break;
         }
-        let puller = Puller {
-            conn: &conn,
-            ingest: &ingest,
-            metrics: &metrics,
-        };
         let pause = match puller.round().await {
             Ok(r) => {
                 wait = poll;
-                if r.retours > 0 {
-                    outbox.wake();
-                }
                 if r.confirmed > 0 {
                     tracing::info!(tenant = %conn.tenant, confirmed = r.confirmed, kept = r.kept, retours = r.retours, "vsp: pulled");
                 }

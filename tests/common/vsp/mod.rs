@@ -615,6 +615,24 @@ impl Vsp {
             .count()
     }
 
+    /// How far `caller` got, counted under the lock without copying what
+    /// was pushed: (confirmations, accepted pushes that were not repeats,
+    /// repeats). A benchmark samples this every few milliseconds, where
+    /// [`Vsp::pushed`] would copy every payload each time.
+    pub fn tally(&self, caller: &str) -> (usize, usize, usize) {
+        let st = self.shared.lock();
+        let confirmed = st.confirmed.iter().filter(|(c, _)| c == caller).count();
+        let (mut fresh, mut repeats) = (0, 0);
+        for p in st.pushed.iter().filter(|p| p.caller == caller) {
+            if p.repeat {
+                repeats += 1;
+            } else {
+                fresh += 1;
+            }
+        }
+        (confirmed, fresh, repeats)
+    }
+
     /// Every successful confirmation (DELETE answered 202): (caller, traceerId).
     pub fn confirmed(&self) -> Vec<(String, Uuid)> {
         self.shared.lock().confirmed.clone()
