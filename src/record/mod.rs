@@ -239,12 +239,15 @@ impl Ingest {
         tenant: &Tenant,
         raw: R,
     ) -> Result<Received, IngestError> {
-        self.prepare(tenant, raw)
+        let mut received = self
+            .prepare(tenant, raw)
             .await?
             .submit(self)
             .await?
             .answer()
-            .await
+            .await?;
+        received.unpack_retour().map_err(IngestError::Store)?;
+        Ok(received)
     }
 
     /// The first half of [`Ingest::receive_owned`]: checks `raw` and
@@ -319,14 +322,16 @@ impl Ready {
 }
 
 impl Pending {
-    /// The outcome, once the message is committed (and only then).
+    /// The outcome, once the message is committed (and only then). The
+    /// retour stays packed: a caller that answers with it unpacks it
+    /// ([`Ingest::receive_owned`]); the VSP pull queues the stored retour
+    /// and never needs its text.
     pub async fn answer(self) -> Result<Received, IngestError> {
-        let mut received = self
+        let received = self
             .answer
             .await
             .map_err(|_| IngestError::Store(anyhow::anyhow!("the writer dropped the message")))?
             .map_err(IngestError::Store)?;
-        received.unpack_retour().map_err(IngestError::Store)?;
         match &received.no_retour {
             Some(reason) => Err(IngestError::NoRetour(reason.clone())),
             None => Ok(received),

@@ -62,17 +62,16 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
-    /// Logs a view of the participants `ids` names (each once; rows without
-    /// a participant are skipped), before the data leave.
+    /// Logs a view of the participants `ids` names (rows without a
+    /// participant skipped; [`access::record`] keeps one entry each), before
+    /// the data leave.
     pub async fn log_view<'a>(
         &self,
         state: &AppState,
         object: &str,
         ids: impl IntoIterator<Item = Option<&'a str>>,
     ) -> Result<(), ApiError> {
-        let mut shown: Vec<String> = ids.into_iter().flatten().map(str::to_string).collect();
-        shown.sort();
-        shown.dedup();
+        let shown: Vec<String> = ids.into_iter().flatten().map(str::to_string).collect();
         self.log(state, Kind::View, object, &shown).await
     }
 

@@ -56,13 +56,11 @@ pub async fn list(
         .iter()
         .filter(|d| !d.overdue && d.days_overdue >= -SOON)
         .collect();
-    let mut shown: Vec<String> = overdue
+    let shown: Vec<String> = overdue
         .iter()
         .chain(&soon)
         .filter_map(|d| d.participant_id.clone())
         .collect();
-    shown.sort();
-    shown.dedup();
     let names = deadlines::participant_names(pool, &user.tenant, &shown).await?;
     super::access::log(&state, &user, &peer, Kind::View, "GET /termijnen", &shown).await?;
     let name = |d: &Deadline| -> Markup {
@@ -131,13 +129,11 @@ pub async fn conversation(
     let c = crate::record::conversation::of_message(pool, &user.tenant, &id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let mut shown: Vec<String> = c
+    let shown: Vec<String> = c
         .messages
         .iter()
         .filter_map(|m| m.participant_id.clone())
         .collect();
-    shown.sort();
-    shown.dedup();
     super::access::log(
         &state,
         &user,

@@ -134,9 +134,7 @@ pub async fn show(
         .ok_or(WebError::NotFound)?;
     let lines = prestaties(pool, &user.tenant, Prestaties::InDeclaration(&id)).await?;
     // The lines are care delivered per participant: a view of each of them.
-    let mut shown: Vec<String> = lines.iter().map(|l| l.participant_id.clone()).collect();
-    shown.sort();
-    shown.dedup();
+    let shown: Vec<String> = lines.iter().map(|l| l.participant_id.clone()).collect();
     super::access::log(
         &state,
         &user,

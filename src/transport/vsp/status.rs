@@ -17,24 +17,20 @@ use serde::Deserialize;
 
 use super::Connection;
 use super::push::Referentiegegevens;
-use super::routing::Berichtstroom;
 use crate::record::exchange::{self, Melding, Report};
 use crate::schema::exchange::ExchangeCodes;
 use crate::store::Store;
 
-/// `BerichtstatusGegevens` of the status description.
+/// `BerichtstatusGegevens` of the status description: the parts loket
+/// keeps (the berichtstroom and receipt time are loket's own already).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BerichtstatusGegevens {
     pub referentiegegevens: Referentiegegevens,
-    #[allow(dead_code)]
-    pub berichtstroom: Berichtstroom,
     pub berichtstatus: String,
     pub berichtstatus_gewijzigd_op: String,
     #[serde(default)]
     pub meldingen: Vec<MeldingIn>,
-    #[allow(dead_code)]
-    pub bericht_ontvangen_op: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
