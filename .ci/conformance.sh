@@ -60,6 +60,15 @@ else
   exit 1
 fi
 
+stuf=$emitted/stuf
+if [ -n "$(ls "$stuf"/*.xml 2>/dev/null)" ]; then
+  echo "conformance: $(ls "$stuf"/*.xml | wc -l) StUF-GGk envelopes (Di01, Du01 of both editions, Fo01) the tests wrote or received"
+  "$shared/tools/validate-istandaard" "$stuf"/*.xml | tail -n 1
+else
+  echo "conformance: no StUF-GGk envelopes in $stuf (run the tests with LOKET_CONFORMANCE_DIR set)" >&2
+  exit 1
+fi
+
 echo "conformance: loket validate on the official iWmo and UBL examples"
 "$bin" validate "$shared"/reference/iwmo-3.2/examples/*.xml
 "$bin" validate "$shared"/reference/ubl/examples/*.xml
