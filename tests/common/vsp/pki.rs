@@ -65,6 +65,38 @@ impl Ca {
     }
 }
 
+impl Ca {
+    /// A certificate for a party that both calls and is called (loket's
+    /// StUF listener): CN = `code`, valid for 127.0.0.1 and localhost, for
+    /// server and client authentication.
+    fn service(&self, code: &str, org: &str) -> ClientCert {
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("service params");
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, code);
+        dn.push(DnType::OrganizationName, org);
+        params.distinguished_name = dn;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let key = KeyPair::generate().expect("service key");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign service");
+        let cert_pem = cert.pem();
+        ClientCert {
+            code: code.to_string(),
+            chain_pem: format!("{cert_pem}{}", self.pem()),
+            cert_pem,
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+            ca_der: self.issuer.der().to_vec(),
+        }
+    }
+}
+
 /// The test CA (trusted by the counterpart) and a foreign CA (not trusted).
 pub struct TestPki {
     ca: Ca,
@@ -188,6 +220,12 @@ impl TestPki {
     /// treats `code` as the caller.
     pub fn client(&self, code: &str, org: &str) -> ClientCert {
         self.ca.client(code, org)
+    }
+
+    /// A certificate from the test CA for a party that is called as well
+    /// as calling (loket's StUF listener on 127.0.0.1).
+    pub fn service(&self, code: &str, org: &str) -> ClientCert {
+        self.ca.service(code, org)
     }
 
     /// A client certificate from the foreign CA: the handshake is refused.
