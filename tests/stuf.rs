@@ -118,15 +118,13 @@ impl Drop for Adapter {
 }
 
 async fn take(State(s): State<Arc<AdapterState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if s
-        .fail
+    if s.fail
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    if s
-        .refuse
+    if s.refuse
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
@@ -250,7 +248,9 @@ impl Ggk {
         let mappings = dir.path().join("mappings");
         std::fs::create_dir_all(mappings.join(GEMEENTE)).expect("mappings");
         std::fs::write(
-            mappings.join(GEMEENTE).join(format!("aanbieder-{AGB}.toml")),
+            mappings
+                .join(GEMEENTE)
+                .join(format!("aanbieder-{AGB}.toml")),
             format!(
                 "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder\"\n\
                  standard = \"iwmo\"\ndelivery = {{ stuf = \"0210\" }}\n"
@@ -350,7 +350,8 @@ impl Ggk {
 
 /// A WMO305 from `afzender` to the municipality.
 fn start_305(afzender: &str, ident: &str) -> String {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/iwmo/valid/WMO305_start.xml");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/iwmo/valid/WMO305_start.xml");
     std::fs::read_to_string(fixture)
         .expect("fixture")
         .replace(
@@ -551,7 +552,10 @@ async fn a_municipality_on_the_ggk(db: Db) {
         assert_eq!(sg.zender.applicatie, "loket");
         let retour = payload_of(&du);
         assert!(retour.contains("wmo306"), "{retour}");
-        assert!(retour.contains(&format!("Afzender>{provider}<")), "{retour}");
+        assert!(
+            retour.contains(&format!("Afzender>{provider}<")),
+            "{retour}"
+        );
     }
 
     // A payload failing its XSD (StatusAanlevering is required): 202, and a
@@ -668,7 +672,10 @@ async fn a_municipality_on_the_ggk(db: Db) {
         .expect("explained");
     assert!(uitleg.starts_with("GGk IB010"), "{uitleg}");
     let item = x.gemeente.get(&format!("/outbox/{id}")).await.body;
-    assert_eq!(item["exchange"]["meldingen"][0]["code"], "IB010", "{item:#}");
+    assert_eq!(
+        item["exchange"]["meldingen"][0]["code"], "IB010",
+        "{item:#}"
+    );
 
     // The adapter refuses the next one (a SOAP fault Client): failed, and
     // a review item with its reason; nothing is retried.
@@ -685,16 +692,27 @@ async fn a_municipality_on_the_ggk(db: Db) {
         if item["state"] == "failed" {
             break item;
         }
-        assert!(Instant::now() < deadline, "the refusal not recorded: {item:#}");
+        assert!(
+            Instant::now() < deadline,
+            "the refusal not recorded: {item:#}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(item["attempts"], 1, "{item:#}");
     assert!(
-        item["last_error"].as_str().unwrap_or_default().contains("Functie niet ondersteund"),
+        item["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Functie niet ondersteund"),
         "{item:#}"
     );
     let review = x.gemeente.get("/review?kind=exchange_refused").await;
-    assert_eq!(review.body["items"].as_array().map(Vec::len), Some(2), "{}", review.body);
+    assert_eq!(
+        review.body["items"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        review.body
+    );
 
     // Nothing went twice: one answer per Di01, one post per message.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -765,7 +783,10 @@ async fn the_listener_refuses_what_it_cannot_use(db: Db) {
     for (action, body, want) in cases {
         let (status, answer) = x.post(action, &body).await;
         assert_eq!(status, 500, "{want}: {answer}");
-        assert!(answer.contains("<faultcode>soap:Client</faultcode>"), "{answer}");
+        assert!(
+            answer.contains("<faultcode>soap:Client</faultcode>"),
+            "{answer}"
+        );
         assert!(answer.contains(want), "{want}: {answer}");
     }
     assert_eq!(
@@ -791,7 +812,10 @@ async fn the_listener_refuses_what_it_cannot_use(db: Db) {
     {
         assert_eq!(r.status().as_u16(), 500);
         let answer = r.text().await.unwrap_or_default();
-        assert!(answer.is_empty() || answer.contains("soap:Client"), "{answer}");
+        assert!(
+            answer.is_empty() || answer.contains("soap:Client"),
+            "{answer}"
+        );
     }
     // The good one still goes in.
     let (status, answer) = x.post(DI01_0310, &good).await;
