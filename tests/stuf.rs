@@ -54,18 +54,6 @@ const AGB: &str = "73730112";
 const OTHER: &str = "12345678";
 const PATIENCE: Duration = Duration::from_secs(60);
 
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The bare envelope inside a SOAP body (the schemas validate that).
 fn bare(soap: &str) -> String {
     let start = soap
@@ -218,7 +206,7 @@ impl Adapter {
     }
 
     async fn answer(&self, refnr: &str) -> Posted {
-        until(&format!("the answer to {refnr}"), || {
+        until(&format!("the answer to {refnr}"), PATIENCE, || {
             std::future::ready(!self.answers(refnr).is_empty())
         })
         .await;
@@ -335,6 +323,19 @@ impl Ggk {
             .expect("post to loket");
         let status = r.status().as_u16();
         (status, r.text().await.unwrap_or_default())
+    }
+
+    /// The outbox item of message `id`, once it is in `state`.
+    async fn outbox_item(&self, id: &str, state: &str) -> serde_json::Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let item = self.gemeente.get(&format!("/outbox/{id}")).await.body;
+            if item["state"] == state {
+                return item;
+            }
+            assert!(Instant::now() < deadline, "not {state}: {item:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn count(&self, sql: &'static str, bind: &str) -> i64 {
@@ -583,15 +584,7 @@ async fn a_municipality_on_the_ggk(db: Db) {
     assert_eq!(grant.status, 201, "{}", grant.body);
     x.server.state.outbox.wake();
     let id = grant.body["message_id"].as_str().expect("id").to_string();
-    let deadline = Instant::now() + PATIENCE;
-    let item = loop {
-        let item = x.gemeente.get(&format!("/outbox/{id}")).await.body;
-        if item["state"] == "sent" {
-            break item;
-        }
-        assert!(Instant::now() < deadline, "the 301 not sent: {item:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let item = x.outbox_item(&id, "sent").await;
     assert_schema("outbox-item", &item);
     assert_eq!(item["attempts"], 3, "{item:#}");
     assert_eq!(item["target"], json!({"kind": "stuf", "address": "0210"}));
@@ -686,18 +679,7 @@ async fn a_municipality_on_the_ggk(db: Db) {
     assert_eq!(grant.status, 201, "{}", grant.body);
     x.server.state.outbox.wake();
     let refused_id = grant.body["message_id"].as_str().expect("id").to_string();
-    let deadline = Instant::now() + PATIENCE;
-    let item = loop {
-        let item = x.gemeente.get(&format!("/outbox/{refused_id}")).await.body;
-        if item["state"] == "failed" {
-            break item;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the refusal not recorded: {item:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let item = x.outbox_item(&refused_id, "failed").await;
     assert_eq!(item["attempts"], 1, "{item:#}");
     assert!(
         item["last_error"]

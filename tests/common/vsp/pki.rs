@@ -43,47 +43,48 @@ impl Ca {
     }
 
     fn client(&self, code: &str, org: &str) -> ClientCert {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, code);
-        dn.push(DnType::OrganizationName, org);
-        params.distinguished_name = dn;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let key = KeyPair::generate().expect("client key");
-        let cert = params.signed_by(&key, &self.issuer).expect("sign client");
-        let cert_pem = cert.pem();
-        ClientCert {
-            code: code.to_string(),
-            chain_pem: format!("{cert_pem}{}", self.pem()),
-            cert_pem,
-            key_pem: key.serialize_pem(),
-            cert_der: cert.der().to_vec(),
-            key_der: key.serialize_der(),
-            ca_der: self.issuer.der().to_vec(),
-        }
+        self.issue(
+            code,
+            org,
+            Vec::new(),
+            vec![ExtendedKeyUsagePurpose::ClientAuth],
+        )
     }
-}
 
-impl Ca {
     /// A certificate for a party that both calls and is called (loket's
-    /// StUF listener): CN = `code`, valid for 127.0.0.1 and localhost, for
-    /// server and client authentication.
+    /// StUF listener): valid for 127.0.0.1 and localhost, for server and
+    /// client authentication.
     fn service(&self, code: &str, org: &str) -> ClientCert {
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .expect("service params");
+        self.issue(
+            code,
+            org,
+            vec!["127.0.0.1".to_string(), "localhost".to_string()],
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        )
+    }
+
+    /// A certificate with subject CN `code`, issued by this CA.
+    fn issue(
+        &self,
+        code: &str,
+        org: &str,
+        names: Vec<String>,
+        usages: Vec<ExtendedKeyUsagePurpose>,
+    ) -> ClientCert {
+        let mut params = CertificateParams::new(names).expect("certificate params");
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, code);
         dn.push(DnType::OrganizationName, org);
         params.distinguished_name = dn;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let key = KeyPair::generate().expect("service key");
-        let cert = params.signed_by(&key, &self.issuer).expect("sign service");
+        params.extended_key_usages = usages;
+        let key = KeyPair::generate().expect("certificate key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign certificate");
         let cert_pem = cert.pem();
         ClientCert {
             code: code.to_string(),
