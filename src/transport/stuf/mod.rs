@@ -18,9 +18,10 @@
 //! The envelope's identifiers live in the record's exchange columns
 //! ([`crate::record::exchange`]): a message's referentienummer is its
 //! `traceer_id` (chosen once, at the first attempt, and kept for every
-//! retry), a Du01's or Fo01's crossRefnummer its `als_antwoord_op`, and the
-//! referentienummer of the Di01 that opened a conversation its
-//! `conversatie_id`.
+//! retry), a Du01's or Fo01's crossRefnummer its `als_antwoord_op`. StUF
+//! has no conversation id: an incoming Di01's conversation is named by its
+//! referentienummer, and a Du01 or Fo01 joins the conversation of the
+//! message it answers.
 
 pub mod config;
 pub mod envelope;
