@@ -100,7 +100,7 @@ pub struct Delivery<'a> {
     pub payload: &'a [u8],
 }
 
-/// Posts `d` to the tenant's adapter. A message answers another (it has a
+/// Posts `d` to the tenant's adapter. A message that answers another (it has a
 /// crossRefnummer) leaves as a Du01, any other as a Di01. A refusal by the
 /// adapter (a SOAP fault of the caller, a 4xx) goes to the review queue
 /// with its reason.
