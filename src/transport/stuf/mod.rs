@@ -179,6 +179,13 @@ pub fn outgoing(
         )
     })?;
     let cross = d.ids.ids.als_antwoord_op.clone();
+    // Edition 0210 allows only UUIDs v4 as referentienummers; a Du01 that
+    // answers a Di01 numbered otherwise (03.10 allows any 40 characters)
+    // is written in 03.10, which the GGk takes from every municipality.
+    let edition = match &cross {
+        Some(c) if edition == Edition::V0210 && !envelope::is_uuid_v4(c) => Edition::V0310,
+        _ => edition,
+    };
     let kind = if cross.is_some() {
         Kind::Du01
     } else {
