@@ -214,7 +214,15 @@ pub async fn list(
         Ok(f) => f,
         Err(e) => return bad_request(e),
     };
-    let lines = match read(&state, &reader, &f, Kind::View, "GET /declarations/received").await {
+    let lines = match read(
+        &state,
+        &reader,
+        &f,
+        Kind::View,
+        "GET /declarations/received",
+    )
+    .await
+    {
         Ok(l) => l,
         Err(e) => return e.into_response(),
     };
