@@ -331,7 +331,7 @@ struct Ordered {
 }
 
 async fn ordered(tx: &mut Tx, tenant: &str, reference: &str) -> Result<Option<Ordered>> {
-    Ok(sqlx::query_as(
+    sqlx::query_as(
         "SELECT a.id, a.participant_id, a.product_categorie, f.kind FROM allocations a \
          JOIN financiers f ON f.id = a.financier_id \
          WHERE a.tenant_id = $1 AND (a.toewijzing_nummer = $2 OR a.order_number = $2) \
@@ -341,7 +341,7 @@ async fn ordered(tx: &mut Tx, tenant: &str, reference: &str) -> Result<Option<Or
     .bind(reference)
     .fetch_optional(&mut **tx)
     .await
-    .context("looking up the invoice's order reference")?)
+    .context("looking up the invoice's order reference")
 }
 
 async fn participant_by_client_number(
