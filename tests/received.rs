@@ -612,6 +612,27 @@ async fn one_export_of_323_and_ubl_lines(db: Db) {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 401);
+    // Retention: the participant pseudonymised, the client number the
+    // invoices quoted goes too; the lines and their amounts stay.
+    let later = loket::registration::today() + chrono::Duration::days(365 * 30);
+    let run = loket::record::retention::run(
+        store,
+        &loket::record::retention::Settings::default(),
+        later,
+        Some("0363"),
+        false,
+    )
+    .await
+    .expect("retention");
+    assert_eq!(run.participants.len(), 1, "{run:?}");
+    let kept = lines(&export(&s.gemeente, "").await);
+    assert_eq!(kept.len(), 5);
+    for l in &kept {
+        assert_ne!(l["bsn"], BSN, "{l}");
+        if l["source"] == "ubl" {
+            assert_eq!(l["client_reference"], "", "{l}");
+        }
+    }
     // No BSN reached the logs.
     assert!(!captured_logs().contains(BSN), "a BSN in the logs");
 }
