@@ -45,7 +45,7 @@ CREATE TABLE received_invoice_lines (
 CREATE INDEX received_invoice_lines_period ON received_invoice_lines (tenant_id, period_begin);
 CREATE INDEX judged_prestaties_period ON judged_prestaties (tenant_id, period_begin);
 -- Retention finds a participant's lines.
-CREATE INDEX received_invoice_lines_participant ON received_invoice_lines (participant_id);
+CREATE INDEX received_invoice_lines_participant ON received_invoice_lines (tenant_id, participant_id) WHERE participant_id IS NOT NULL;
 
 -- An invoice names its participant by client number: the link to the
 -- municipality's record. Most participants have none.
