@@ -94,30 +94,22 @@ fn declaration_323() -> String {
             .join("fixtures/iwmo/valid/WMO323_declaratie.xml"),
     )
     .expect("fixture");
-    let second = "<wmo323:Prestatie>
-            <wmo323:ProductReferentie>
-              <iwmo:ReferentieNummer>P1-2604-D02</iwmo:ReferentieNummer>
-            </wmo323:ProductReferentie>
-            <wmo323:ToewijzingNummer>399999</wmo323:ToewijzingNummer>
-            <wmo323:ProductCategorie>01</wmo323:ProductCategorie>
-            <wmo323:ProductCode>01A02</wmo323:ProductCode>
-            <wmo323:ProductPeriode>
-              <iwmo:Begindatum>2026-04-01</iwmo:Begindatum>
-              <iwmo:Einddatum>2026-04-30</iwmo:Einddatum>
-            </wmo323:ProductPeriode>
-            <wmo323:GeleverdVolume>4</wmo323:GeleverdVolume>
-            <wmo323:Eenheid>04</wmo323:Eenheid>
-            <wmo323:ProductTarief>3950</wmo323:ProductTarief>
-            <wmo323:IngediendBedrag>
-              <iwmo:Bedrag>15800</iwmo:Bedrag>
-              <iwmo:DebetCredit>D</iwmo:DebetCredit>
-            </wmo323:IngediendBedrag>
-          </wmo323:Prestatie>
-        </wmo323:Prestaties>";
+    // The second line: the first one again, on another number, 4 hours.
+    let from = fixture.find("<wmo323:Prestatie>").expect("a prestatie");
+    let to = fixture.find("</wmo323:Prestaties>").expect("prestaties");
+    let second = fixture[from..to]
+        .replace(">P1-2604-D01<", ">P1-2604-D02<")
+        .replace(">300146<", ">399999<")
+        .replace("<wmo323:GeleverdVolume>16<", "<wmo323:GeleverdVolume>4<")
+        .replace("<iwmo:Bedrag>63200<", "<iwmo:Bedrag>15800<");
     fixture
         .replace("<wmo323:Ontvanger>0200<", "<wmo323:Ontvanger>0363<")
         .replace("<iwmo:TotaalBedrag>63200<", "<iwmo:TotaalBedrag>79000<")
-        .replacen("</wmo323:Prestaties>", second, 1)
+        .replacen(
+            "</wmo323:Prestaties>",
+            &format!("{second}</wmo323:Prestaties>"),
+            1,
+        )
 }
 
 /// The municipality grants provider A the allocation the 323 declares on.
