@@ -39,7 +39,7 @@ pub const STATUSES: [&str; 4] = [INGEDIEND, GOEDGEKEURD, AFGEKEURD, GECREDITEERD
 /// jeugdwet), or for an invoice its allocation's financier (Participatiewet
 /// when the invoice names none of the municipality's allocations: that is
 /// what municipalities receive UBL invoices for).
-pub const LAWS: [&str; 4] = ["wmo", "jeugdwet", "participatiewet", "uwv"];
+pub const LAWS: [&str; 3] = ["wmo", "jeugdwet", "participatiewet"];
 
 /// Which lines to read. Empty fields do not filter; `van`/`tot` select the
 /// lines whose period overlaps them (dates as `YYYY-MM-DD`).
