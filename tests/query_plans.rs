@@ -40,6 +40,30 @@ async fn seed(store: &Store) {
              SELECT 'r' || CAST(i AS TEXT), '{tenant}', 'rejected_prestatie', \
              CASE WHEN i % 20 = 0 THEN 'open' ELSE 'resolved' END, '2026-01-01T00:00:00.000Z' FROM k"
         ),
+        // A municipality's received lines over three years, from a 323
+        // (judged) and from invoices.
+        format!(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n}) \
+             INSERT INTO judged_prestaties (id, tenant_id, aanbieder, standard, message_id, declaratie_nummer, \
+             referentie_nummer, toewijzing_nummer, product_categorie, period_begin, period_end, volume, eenheid, \
+             bedrag_cents, debet_credit, status, created_at) \
+             SELECT 'j' || CAST(i AS TEXT), '{tenant}', '7373011' || CAST(i % 10 AS TEXT), 'iwmo', 'm' || CAST(i AS TEXT), \
+             'D' || CAST(i / 100 AS TEXT), 'R' || CAST(i AS TEXT), '1', '07', \
+             '202' || CAST(4 + i % 3 AS TEXT) || '-' || CAST(10 + i % 12 AS TEXT) || '-01', \
+             '202' || CAST(4 + i % 3 AS TEXT) || '-' || CAST(10 + i % 12 AS TEXT) || '-28', 1, '16', 100, 'D', \
+             'approved', '2026-01-01T00:00:00.000Z' FROM k"
+        ),
+        format!(
+            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n}) \
+             INSERT INTO received_invoice_lines (id, tenant_id, message_id, seller, document_kind, invoice_number, \
+             line_id, client_reference, law, product_code, period_begin, period_end, volume, unit, bedrag_cents, \
+             currency, debet_credit, status, created_at) \
+             SELECT 'u' || CAST(i AS TEXT), '{tenant}', 'm' || CAST(i AS TEXT), '1234567' || CAST(i % 10 AS TEXT), \
+             'Invoice', 'F' || CAST(i / 10 AS TEXT), '1', 'K' || CAST(i AS TEXT), 'participatiewet', 'PB001', \
+             '202' || CAST(4 + i % 3 AS TEXT) || '-' || CAST(10 + i % 12 AS TEXT) || '-01', \
+             '202' || CAST(4 + i % 3 AS TEXT) || '-' || CAST(10 + i % 12 AS TEXT) || '-28', '1', 'HUR', 100, 'EUR', \
+             'D', 'ingediend', '2026-01-01T00:00:00.000Z' FROM k"
+        ),
         "ANALYZE".to_string(),
     ];
     for sql in statements {

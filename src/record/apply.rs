@@ -493,6 +493,9 @@ pub struct ReceivedDocument<'a> {
     /// Its normalised lines, as answered.
     pub parsed: String,
     pub raw: &'a [u8],
+    /// The document itself: its lines are stored for the municipality's
+    /// normalised declarations ([`super::received::record_invoice`]).
+    pub document: &'a crate::adapter::ubl::Document,
 }
 
 /// Stores a received invoice once: a resend (same seller, kind and
@@ -536,6 +539,15 @@ pub async fn receive_document(
         answer_of: None,
     };
     insert_messages(&mut w.tx, &[row]).await?;
+    super::received::record_invoice(
+        &mut w.tx,
+        d.tenant,
+        &id,
+        d.seller.unwrap_or_default(),
+        d.document,
+        &now(),
+    )
+    .await?;
     w.commit().await?;
     Ok((id, false))
 }

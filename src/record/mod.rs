@@ -22,6 +22,7 @@ pub mod import;
 mod lookahead;
 pub mod order;
 pub mod read;
+pub mod received;
 pub mod requests;
 pub mod retention;
 pub mod review;

@@ -260,6 +260,7 @@ async fn pseudonymise(
     .bind(participant)
     .execute(&mut *w.tx)
     .await?;
+    super::received::pseudonymise(&mut w.tx, &tenant.id, participant).await?;
     let old_key = super::apply::delivery_key(&tenant.id, &bsn);
     let new_key = super::apply::delivery_key(&tenant.id, &pseudonym);
     for table in ["deliveries", "requests"] {
@@ -336,6 +337,7 @@ async fn messages_of(
          UNION SELECT d.message_id FROM declarations d JOIN prestaties x ON x.declaration_id = d.id \
            WHERE x.tenant_id = $1 AND x.participant_id = $2 \
          UNION SELECT message_id FROM judged_prestaties WHERE tenant_id = $1 AND participant_id = $2 \
+         UNION SELECT message_id FROM received_invoice_lines WHERE tenant_id = $1 AND participant_id = $2 \
          UNION SELECT message_id FROM requests WHERE tenant_id = $1 AND (participant_id = $2 OR bsn_hash = $3) \
          UNION SELECT retour_message_id FROM requests WHERE tenant_id = $1 AND (participant_id = $2 OR bsn_hash = $3) \
          UNION SELECT answer_message_id FROM requests WHERE tenant_id = $1 AND (participant_id = $2 OR bsn_hash = $3)",

@@ -85,6 +85,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/invoice-lines.json"),
     ),
     (
+        "received-declarations",
+        include_str!("../../schemas/api/received-declarations.json"),
+    ),
+    (
         "review-resolve",
         include_str!("../../schemas/api/review-resolve.json"),
     ),

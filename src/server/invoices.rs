@@ -179,6 +179,7 @@ pub async fn post_invoice(
             issue_date: doc.issue_date.as_deref(),
             parsed: answer.to_string(),
             raw: &body,
+            document: doc,
         },
     )
     .await;

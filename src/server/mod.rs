@@ -19,6 +19,7 @@ pub mod invoices;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod received;
 pub mod registrations;
 pub mod requests;
 pub mod review;

@@ -44,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/deadlines", get(super::deadlines::list))
         .route("/declarations", get(super::declarations::list))
         .route("/declarations/run", post(super::declarations::run))
+        .route("/declarations/received", get(super::received::list))
+        .route("/declarations/received.csv", get(super::received::csv))
         .route("/startstop/run", post(super::declarations::run_startstop))
         .route("/declarations/{id}", get(super::declarations::get))
         .route(

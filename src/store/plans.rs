@@ -80,6 +80,22 @@ pub fn hot_queries(backend: Backend) -> Vec<HotQuery> {
             indexes: &["review_items_recent"],
         },
         HotQuery {
+            name: "a municipality's received declaration lines in a period",
+            sql: crate::record::received::lines_sql(),
+            binds: vec![
+                t.clone(),
+                Null,
+                Text("2026-04-01"),
+                Text("2026-04-30"),
+                Null,
+                Null,
+                Null,
+                Int(1000),
+                Int(0),
+            ],
+            indexes: &["judged_prestaties_period", "received_invoice_lines_period"],
+        },
+        HotQuery {
             name: "the outbox worker's claim",
             sql: crate::outbox::worker::CLAIM.to_string(),
             binds: vec![
