@@ -89,6 +89,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/review-resolve.json"),
     ),
     (
+        "declaration-decision",
+        include_str!("../../schemas/api/declaration-decision.json"),
+    ),
+    (
         "startstop-run",
         include_str!("../../schemas/api/startstop-run.json"),
     ),
