@@ -437,24 +437,51 @@ pub async fn received(
     .context("reading the received declarations")
 }
 
-/// What the municipality approved per allocation (debits not credited,
-/// volume in the allocation's unit as declared, amount in cents).
+/// One of the municipality's allocations with what it approved on it
+/// (debits not credited): the allocations page.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-pub struct AllocationUse {
-    pub allocation_id: String,
-    pub volume: i64,
-    pub bedrag_cents: i64,
+pub struct GrantedAllocation {
+    pub id: String,
+    pub participant_id: String,
+    /// The participant's name as the record keeps it (JSON); for the page.
+    pub name_json: Option<String>,
+    pub aanbieder: Option<String>,
+    pub toewijzing_nummer: String,
+    pub product_categorie: Option<String>,
+    pub product_code: Option<String>,
+    pub ingangsdatum: String,
+    pub einddatum: Option<String>,
+    pub volume: Option<i64>,
+    pub eenheid: Option<String>,
+    pub frequentie: Option<String>,
+    pub budget: Option<i64>,
+    pub status: String,
+    pub used_volume: Option<i64>,
+    pub used_cents: Option<i64>,
 }
 
-/// [`AllocationUse`] of every allocation of the tenant with approved lines.
-pub async fn allocation_use(pool: &sqlx::AnyPool, tenant: &str) -> Result<Vec<AllocationUse>> {
+/// The municipality's allocations, per provider and participant, each with
+/// the volume and amount it approved on it; only `aanbieder`'s when given.
+pub async fn granted(
+    pool: &sqlx::AnyPool,
+    tenant: &str,
+    aanbieder: Option<&str>,
+) -> Result<Vec<GrantedAllocation>> {
     sqlx::query_as(
-        "SELECT allocation_id, CAST(SUM(volume) AS BIGINT) AS volume, CAST(SUM(bedrag_cents) AS BIGINT) AS bedrag_cents FROM judged_prestaties \
-         WHERE tenant_id = $1 AND allocation_id IS NOT NULL AND status = 'approved' AND debet_credit = 'D' \
-         AND credited_by IS NULL GROUP BY allocation_id",
+        "SELECT a.id, a.participant_id, p.name_json, a.aanbieder, a.toewijzing_nummer, a.product_categorie, \
+         a.product_code, a.ingangsdatum, a.einddatum, a.volume, a.eenheid, a.frequentie, a.budget, a.status, \
+         u.used_volume, u.used_cents \
+         FROM allocations a JOIN participants p ON p.id = a.participant_id \
+         LEFT JOIN (SELECT allocation_id, CAST(SUM(volume) AS BIGINT) AS used_volume, \
+           CAST(SUM(bedrag_cents) AS BIGINT) AS used_cents FROM judged_prestaties \
+           WHERE tenant_id = $1 AND allocation_id IS NOT NULL AND status = 'approved' AND debet_credit = 'D' \
+           AND credited_by IS NULL GROUP BY allocation_id) u ON u.allocation_id = a.id \
+         WHERE a.tenant_id = $1 AND a.aanbieder IS NOT NULL AND ($2 IS NULL OR a.aanbieder = $2) \
+         ORDER BY a.aanbieder, a.participant_id, a.ingangsdatum, a.toewijzing_nummer LIMIT 2000",
     )
     .bind(tenant)
+    .bind(aanbieder)
     .fetch_all(pool)
     .await
-    .context("reading what the allocations used")
+    .context("reading the allocations and their use")
 }
