@@ -217,7 +217,7 @@ pub async fn show(
                         td { (l.debet_credit) }
                         td { @if l.status == REJECTED { strong.waarschuwing { (status_nl(&l.status)) } } @else { (status_nl(&l.status)) } }
                         td { @for c in l.codes() { code { (c) } " " (explain(&c).nl) br; } }
-                        @if may { td { (decision_form(&user, &id, l, &codes)) } }
+                        @if may { td.beslissing { (decision_form(&user, &id, l, &codes)) } }
                     }
                 }
             }
@@ -290,7 +290,7 @@ fn decision_form(
                 label { "Retourcode"
                     select name="retourcode" required {
                         option value="" { "Kies een code" }
-                        @for (c, nl) in codes { option value=(c) title=(nl) { (c) " – " (nl.chars().take(60).collect::<String>()) } }
+                        @for (c, nl) in codes { option value=(c) title=(nl) { (c) " – " (short(nl)) } }
                     }
                 }
             } @else {
@@ -300,6 +300,16 @@ fn decision_form(
             button type="submit" { @if l.status == APPROVED { "Afkeuren" } @else { "Goedkeuren" } }
         }
     }
+}
+
+/// The start of a code's explanation, for a select that fits a tablet.
+fn short(nl: &str) -> String {
+    if nl.chars().count() <= 40 {
+        return nl.to_string();
+    }
+    let mut s: String = nl.chars().take(39).collect();
+    s.push('…');
+    s
 }
 
 #[derive(Deserialize)]
@@ -469,13 +479,14 @@ fn granted_text(r: &declared::GrantedAllocation) -> String {
     )
 }
 
-/// A bar where use and grant compare directly: a budget against the
-/// approved amount, a total volume against the approved volume. Its width
-/// is data (`data-breedte`): the page has no inline style.
+/// A bar of use against grant: a budget against the approved amount; a
+/// volume against the approved volume, the volume counted over the
+/// allocation's days so far (per day, week or month; a total as it is).
+/// Its width is data (`data-breedte`): the page has no inline style.
 fn usage_bar(r: &declared::GrantedAllocation, used_volume: i64, used_cents: i64) -> Markup {
-    let (used, of) = match (r.budget, r.frequentie.as_deref(), r.volume) {
-        (Some(b), _, _) => (used_cents, b),
-        (None, Some("6"), Some(v)) => (used_volume, v),
+    let (used, of) = match (r.budget, r.volume) {
+        (Some(b), _) => (used_cents, b),
+        (None, Some(v)) => (used_volume, allowed_so_far(r, v)),
         _ => return html! { "–" },
     };
     if of <= 0 {
@@ -486,6 +497,32 @@ fn usage_bar(r: &declared::GrantedAllocation, used_volume: i64, used_cents: i64)
         span.gebruik title={ (pct) "%" } { i.over[pct > 100] data-breedte=(pct.min(100)) {} }
         " " (pct) "%"
     }
+}
+
+/// The volume granted from the allocation's start up to today (or its
+/// end, if earlier), for a volume per day, week or month; a total whole.
+fn allowed_so_far(r: &declared::GrantedAllocation, volume: i64) -> i64 {
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok();
+    let Some(start) = day(&r.ingangsdatum) else {
+        return 0;
+    };
+    let today = crate::registration::today();
+    let end = r
+        .einddatum
+        .as_deref()
+        .and_then(day)
+        .map_or(today, |e| e.min(today));
+    let days = (end - start).num_days() + 1;
+    if days <= 0 {
+        return 0;
+    }
+    let per_days = match r.frequentie.as_deref() {
+        Some("1") => 1.0,
+        Some("2") => 7.0,
+        Some("4") => 365.25 / 12.0,
+        _ => return volume,
+    };
+    ((volume as f64) * (days as f64) / per_days).round() as i64
 }
 
 /// `GET /gemeente/verzoeken`: requests (315/317) received and not yet

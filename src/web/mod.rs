@@ -413,6 +413,8 @@ tr.deelnemer:focus-within{background:#fff8e1}
 dl.gegevens{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}
 dl.gegevens dt{font-weight:600}
 code{font-family:ui-monospace,monospace;font-size:.9em}
+td.beslissing form{flex-direction:column;align-items:stretch;gap:.3rem;margin:0}
+td.beslissing select,td.beslissing input{width:100%;max-width:15rem}
 @media (max-width:820px){table{font-size:.9rem}.wie{margin-left:0}}
 "#;
 
