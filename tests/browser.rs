@@ -425,7 +425,9 @@ async fn municipality_decides_before_the_325_leaves_in_a_browser() {
     click(&c, Locator::LinkText("Beoordelen")).await;
     assert_no_bsn_in_url(&c).await;
     assert!(
-        c.find(Locator::Css("form[action*='/regels/']")).await.is_err(),
+        c.find(Locator::Css("form[action*='/regels/']"))
+            .await
+            .is_err(),
         "no decisions for a role that may only look"
     );
     logout(&c).await;
@@ -454,7 +456,10 @@ async fn municipality_decides_before_the_325_leaves_in_a_browser() {
     wait_for_message(&c).await;
     let after = text(&c).await;
     assert!(after.contains("Beslissing opgeslagen"), "{after}");
-    assert!(after.contains("extra dagdelen in overleg toegekend"), "{after}");
+    assert!(
+        after.contains("extra dagdelen in overleg toegekend"),
+        "{after}"
+    );
     assert!(after.contains("Greet (beoordelaar Wmo)"), "who: {after}");
     shot(&c, "gemeente-beslissing").await;
     click(&c, Locator::Id("versturen")).await;
@@ -462,13 +467,12 @@ async fn municipality_decides_before_the_325_leaves_in_a_browser() {
     let sent = text(&c).await;
     assert!(sent.contains("staat in de wachtrij"), "{sent}");
     assert!(sent.contains("verstuurd op"), "{sent}");
-    let held: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND state = 'held'",
-    )
-    .bind(DEMO_GEMEENTE)
-    .fetch_one(s.state.store().pool())
-    .await
-    .unwrap();
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND state = 'held'")
+            .bind(DEMO_GEMEENTE)
+            .fetch_one(s.state.store().pool())
+            .await
+            .unwrap();
     assert_eq!(held, 0, "the 325 left the hold");
     for path in ["/gemeente/toewijzingen", "/gemeente/verzoeken"] {
         c.goto(&format!("{base}{path}")).await.unwrap();

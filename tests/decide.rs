@@ -247,7 +247,13 @@ async fn a_held_325_waits_for_a_person(db: Db) {
         )
         .await;
     assert_eq!(no.status, 422, "{}", no.body);
-    assert!(no.body["error"]["nl"].as_str().unwrap_or_default().contains("0001") || no.body.to_string().contains("0001"));
+    assert!(
+        no.body["error"]["nl"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("0001")
+            || no.body.to_string().contains("0001")
+    );
     let no = s
         .gemeente
         .post_json(
@@ -287,16 +293,25 @@ async fn a_held_325_waits_for_a_person(db: Db) {
     assert_eq!(d.body["old_status"], "approved");
     assert_eq!(d.body["new_codes"], "[\"9321\"]");
     let view = s.gemeente.get(&format!("{path}/decision")).await;
-    let decisions = view.body["hold"]["decisions"].as_array().expect("decisions");
+    let decisions = view.body["hold"]["decisions"]
+        .as_array()
+        .expect("decisions");
     assert_eq!(decisions.len(), 2, "{}", view.body);
-    assert!(decisions.iter().all(|d| d["actor"] != "" && d["role"] != "" && d["decided_at"] != ""));
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d["actor"] != "" && d["role"] != "" && d["decided_at"] != "")
+    );
     assert_eq!(line(&view.body, "07A11")["status"], "approved");
     assert_eq!(line(&view.body, "07A12")["status"], "rejected");
     // Still held until a person sends it.
     let item = s.gemeente.get(&format!("/outbox/{retour}")).await;
     assert_eq!(item.body["state"], "held");
 
-    let sent = s.gemeente.post_json(&format!("{path}/release"), &json!({})).await;
+    let sent = s
+        .gemeente
+        .post_json(&format!("{path}/release"), &json!({}))
+        .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
     assert_eq!(sent.body["released_how"], "person");
     let item = s.gemeente.get(&format!("/outbox/{retour}")).await;
@@ -309,7 +324,10 @@ async fn a_held_325_waits_for_a_person(db: Db) {
         )
         .await;
     assert_eq!(again.status, 409, "{}", again.body);
-    let again = s.gemeente.post_json(&format!("{path}/release"), &json!({})).await;
+    let again = s
+        .gemeente
+        .post_json(&format!("{path}/release"), &json!({}))
+        .await;
     assert_eq!(again.status, 409, "{}", again.body);
 
     // The rebuilt 325 is valid and the provider applies it as decided.
@@ -339,14 +357,18 @@ async fn a_held_325_leaves_before_its_term(db: Db) {
     let calendar = loket::calendar::Calendar::builtin().expect("calendar");
     let early = calendar.add_working_days(today, 7);
     assert_eq!(
-        loket::record::decisions::release_due(store, early).await.expect("run"),
+        loket::record::decisions::release_due(store, early)
+            .await
+            .expect("run"),
         0
     );
     let item = s.gemeente.get(&format!("/outbox/{retour}")).await;
     assert_eq!(item.body["state"], "held");
     let due = calendar.add_working_days(today, 8);
     assert_eq!(
-        loket::record::decisions::release_due(store, due).await.expect("run"),
+        loket::record::decisions::release_due(store, due)
+            .await
+            .expect("run"),
         1
     );
     let item = s.gemeente.get(&format!("/outbox/{retour}")).await;
@@ -355,7 +377,11 @@ async fn a_held_325_leaves_before_its_term(db: Db) {
         .gemeente
         .get(&format!("/declarations/received/{message}/decision"))
         .await;
-    assert_eq!(view.body["hold"]["released_how"], "deadline", "{}", view.body);
+    assert_eq!(
+        view.body["hold"]["released_how"], "deadline",
+        "{}",
+        view.body
+    );
     assert_eq!(view.body["hold"]["released_by"], "loket");
     // loket's own judgement left: the 0611 line rejected.
     let xml = s.gemeente.message_xml(&retour).await;

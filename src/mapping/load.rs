@@ -400,10 +400,7 @@ impl Checker<'_> {
             }
         });
         Mapping {
-            decide: raw
-                .declarations
-                .and_then(|d| d.decide)
-                .unwrap_or_default(),
+            decide: raw.declarations.and_then(|d| d.decide).unwrap_or_default(),
             file: self.file.to_path_buf(),
             financier,
             period,

@@ -403,7 +403,11 @@ pub async fn decide(
         .await?;
     }
     w.commit().await?;
-    tracing::info!(kind = "declaration_decision", status, "a person decided on a declaration line");
+    tracing::info!(
+        kind = "declaration_decision",
+        status,
+        "a person decided on a declaration line"
+    );
     Ok(decision)
 }
 
@@ -422,7 +426,9 @@ async fn open_hold(tx: &mut Tx, tenant: &str, message_id: &str) -> Result<String
         return Err(DecideError::NotFound);
     };
     if released_at.is_some()
-        || crate::outbox::state_of(tx, tenant, &retour_id).await?.as_deref()
+        || crate::outbox::state_of(tx, tenant, &retour_id)
+            .await?
+            .as_deref()
             != Some(crate::outbox::HELD)
     {
         return Err(DecideError::NotHeld);
@@ -434,7 +440,12 @@ async fn open_hold(tx: &mut Tx, tenant: &str, message_id: &str) -> Result<String
 /// each rejected line with its codes, every other line approved; checked
 /// like every message that leaves, and stored in place of the old one (the
 /// same BerichtIdentificatie: it never left).
-async fn rebuild(tx: &mut Tx, tenant: &str, message_id: &str, retour_id: &str) -> Result<(), DecideError> {
+async fn rebuild(
+    tx: &mut Tx,
+    tenant: &str,
+    message_id: &str,
+    retour_id: &str,
+) -> Result<(), DecideError> {
     let raw = super::apply::message_body(tx, tenant, message_id)
         .await?
         .ok_or_else(|| anyhow!("the declaration {message_id} is no longer stored"))?;
@@ -463,7 +474,11 @@ async fn rebuild(tx: &mut Tx, tenant: &str, message_id: &str, retour_id: &str) -
                 // 0233 ("not assessed") came from a rejected client; on its
                 // own line the client's codes say why.
                 let own: Vec<&String> = codes.iter().filter(|c| *c != "0233").collect();
-                let own = if own.is_empty() { codes.iter().collect() } else { own };
+                let own = if own.is_empty() {
+                    codes.iter().collect()
+                } else {
+                    own
+                };
                 for code in own {
                     findings.push(Finding {
                         rule: "BESLISSING".into(),
@@ -530,7 +545,11 @@ pub async fn release(
     let retour_id = open_hold(&mut w.tx, &tenant.id, message_id).await?;
     end_hold(&mut w.tx, &tenant.id, &retour_id, &actor.actor, BY_PERSON).await?;
     w.commit().await?;
-    tracing::info!(kind = "declaration_release", how = BY_PERSON, "a held 325 released");
+    tracing::info!(
+        kind = "declaration_release",
+        how = BY_PERSON,
+        "a held 325 released"
+    );
     hold(store.pool(), &tenant.id, message_id)
         .await?
         .ok_or(DecideError::NotFound)

@@ -79,7 +79,10 @@ pub async fn get(
     let hold = decisions::hold(pool, tenant, &message_id)
         .await
         .map_err(ApiError::internal)?;
-    let shown: Vec<String> = lines.iter().filter_map(|l| l.participant_id.clone()).collect();
+    let shown: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.participant_id.clone())
+        .collect();
     crate::record::access::record(
         state.store(),
         tenant,

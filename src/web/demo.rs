@@ -141,7 +141,8 @@ fn gemeente_mapping(dir: &Path, out: &Path) -> Result<()> {
         // Mappings without the Wmo contract: no municipality to show.
         return Ok(());
     };
-    let doc: toml::Table = toml::from_str(&text).with_context(|| format!("{}", contract.display()))?;
+    let doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{}", contract.display()))?;
     let folder = out.join(format!("gemeente-{DEMO_GEMEENTE}"));
     std::fs::create_dir_all(&folder)?;
     let mut m = toml::Table::new();
@@ -162,7 +163,10 @@ fn gemeente_mapping(dir: &Path, out: &Path) -> Result<()> {
     }
     let own = dir.join(DEMO_GEMEENTE);
     std::fs::create_dir_all(&own)?;
-    write(&own.join(format!("aanbieder-{DEMO_AGB}.toml")), &toml::to_string(&m)?)
+    write(
+        &own.join(format!("aanbieder-{DEMO_AGB}.toml")),
+        &toml::to_string(&m)?,
+    )
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -162,8 +162,7 @@ pub async fn show(
         .iter()
         .filter_map(|l| l.participant_id.clone())
         .collect();
-    let names =
-        crate::record::deadlines::participant_names(pool, &user.tenant, &shown).await?;
+    let names = crate::record::deadlines::participant_names(pool, &user.tenant, &shown).await?;
     super::access::log(
         &state,
         &user,
@@ -502,7 +501,8 @@ fn usage_bar(r: &declared::GrantedAllocation, used_volume: i64, used_cents: i64)
 /// The volume granted from the allocation's start up to today (or its
 /// end, if earlier), for a volume per day, week or month; a total whole.
 fn allowed_so_far(r: &declared::GrantedAllocation, volume: i64) -> i64 {
-    let day = |s: &str| chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok();
+    let day =
+        |s: &str| chrono::NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok();
     let Some(start) = day(&r.ingangsdatum) else {
         return 0;
     };
@@ -563,8 +563,7 @@ pub async fn requests(
         .iter()
         .filter_map(|d| d.participant_id.clone())
         .collect();
-    let names =
-        crate::record::deadlines::participant_names(pool, &user.tenant, &shown).await?;
+    let names = crate::record::deadlines::participant_names(pool, &user.tenant, &shown).await?;
     super::access::log(
         &state,
         &user,
