@@ -46,6 +46,23 @@ fn provider_name(state: &AppState, user: &WebUser, agb: &str) -> String {
         .unwrap_or_else(|| agb.to_string())
 }
 
+/// The filter on provider: every provider of the list, by name.
+fn provider_select(
+    state: &AppState,
+    user: &WebUser,
+    providers: &[String],
+    chosen: Option<&str>,
+) -> Markup {
+    html! {
+        label { "Aanbieder"
+            select name="aanbieder" {
+                option value="" { "Alle" }
+                @for p in providers { option value=(p) selected[chosen == Some(p.as_str())] { (provider_name(state, user, p)) } }
+            }
+        }
+    }
+}
+
 /// A day as `dd-mm-jjjj`.
 fn dag(iso: &str) -> String {
     match (iso.get(0..4), iso.get(5..7), iso.get(8..10)) {
@@ -106,12 +123,7 @@ pub async fn list(
         }
         h2 { "Alle declaraties" }
         form.filters method="get" action="/gemeente/declaraties" {
-            label { "Aanbieder"
-                select name="aanbieder" {
-                    option value="" { "Alle" }
-                    @for p in &providers { option value=(p) selected[aanbieder == Some(p.as_str())] { (provider_name(&state, &user, p)) } }
-                }
-            }
+            (provider_select(&state, &user, &providers, aanbieder))
             label { "Maand" input type="month" name="maand" value=(maand.unwrap_or("")); }
             button.secundair type="submit" { "Filteren" }
         }
@@ -421,12 +433,7 @@ pub async fn allocations(
         h1 { "Toewijzingen en gebruik" }
         p { "Per aanbieder en deelnemer: wat is toegewezen en wat daarvan is goedgekeurd (gedeclareerd, niet gecrediteerd)." }
         form.filters method="get" action="/gemeente/toewijzingen" {
-            label { "Aanbieder"
-                select name="aanbieder" {
-                    option value="" { "Alle" }
-                    @for p in &providers { option value=(p) selected[aanbieder == Some(p.as_str())] { (provider_name(&state, &user, p)) } }
-                }
-            }
+            (provider_select(&state, &user, &providers, aanbieder))
             button.secundair type="submit" { "Filteren" }
         }
         @if rows.is_empty() { p { "Nog geen toewijzingen." } } @else {
