@@ -16,6 +16,10 @@
 //!   working days before the ten-working-day term.
 //! - `automatic_is_unchanged`: without the setting the 325 is queued at
 //!   once and nothing is held.
+//! - `the_pages_keep_roles_and_tenants_apart`: on the demo, someone who may
+//!   only look cannot decide or send, a provider's user finds no municipality
+//!   pages, a form without the session's CSRF token is refused, and the
+//!   beoordelaar's decision and send go through.
 
 #[macro_use]
 mod common;
@@ -29,6 +33,7 @@ on_both_backends!(
     a_held_325_waits_for_a_person,
     a_held_325_leaves_before_its_term,
     automatic_is_unchanged,
+    the_pages_keep_roles_and_tenants_apart,
 );
 
 const AGB: &str = "73730112";
@@ -407,4 +412,151 @@ async fn automatic_is_unchanged(db: Db) {
         )
         .await;
     assert_eq!(no.status, 404, "{}", no.body);
+}
+
+async fn the_pages_keep_roles_and_tenants_apart(db: Db) {
+    use loket::web::demo::{DEMO_AGB, DEMO_GEMEENTE, DEMO_PASSWORD};
+    let (s, _demo) = Server::start_demo(db).await;
+    let pool = s.state.store().pool();
+    let (message, line): (String, String) = sqlx::query_as(
+        "SELECT j.message_id, j.id FROM judged_prestaties j WHERE j.tenant_id = $1 AND j.status = 'rejected'",
+    )
+    .bind(DEMO_GEMEENTE)
+    .fetch_one(pool)
+    .await
+    .expect("the demo's rejected line");
+    let page = format!("/gemeente/declaraties/{message}");
+
+    let mut look = WebClient::new(&s.base);
+    assert_eq!(
+        look.login(DEMO_GEMEENTE, "meekijker", DEMO_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let home = look.get("/").await;
+    assert_eq!(home.location.as_deref(), Some("/gemeente/declaraties"));
+    for path in [
+        "/gemeente/declaraties",
+        "/gemeente/toewijzingen",
+        "/gemeente/verzoeken",
+        &page,
+    ] {
+        let p = look.get(path).await;
+        assert_eq!(p.status, 200, "{path}: {}", p.body);
+    }
+    let shown = look.get(&page).await;
+    assert!(
+        shown.body.contains("wacht op uw beslissing"),
+        "{}",
+        shown.body
+    );
+    assert!(
+        !shown.body.contains("/regels/"),
+        "no decision forms for a looker"
+    );
+    let csrf = shown.csrf();
+    let no = look
+        .post(&format!("{page}/versturen"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(no.status, 403);
+
+    let mut provider = WebClient::new(&s.base);
+    assert_eq!(
+        provider
+            .login(DEMO_AGB, "backoffice", DEMO_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    for path in ["/gemeente/declaraties", &page] {
+        assert_eq!(provider.get(path).await.status, 404, "{path}");
+    }
+
+    let mut decide = WebClient::new(&s.base);
+    assert_eq!(
+        decide
+            .login(DEMO_GEMEENTE, "beoordelaar", DEMO_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let shown = decide.get(&page).await;
+    assert!(shown.body.contains("325 versturen"), "{}", shown.body);
+    let form = [
+        ("csrf", "niet-van-deze-sessie"),
+        ("besluit", "goedkeuren"),
+        ("reden", "in overleg"),
+    ];
+    let no = decide.post(&format!("{page}/regels/{line}"), &form).await;
+    assert_eq!(no.status, 403, "another session's CSRF token");
+    let csrf = shown.csrf();
+    let done = decide
+        .post(
+            &format!("{page}/regels/{line}"),
+            &[
+                ("csrf", &csrf),
+                ("besluit", "goedkeuren"),
+                ("reden", "in overleg"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    assert!(
+        done.location
+            .as_deref()
+            .unwrap_or_default()
+            .contains("melding=beslissing-opgeslagen")
+    );
+    let no_code = decide
+        .post(
+            &format!("{page}/regels/{line}"),
+            &[("csrf", &csrf), ("besluit", "afkeuren"), ("reden", "x")],
+        )
+        .await;
+    assert!(
+        no_code
+            .location
+            .as_deref()
+            .unwrap_or_default()
+            .contains("melding=beslissing-ongeldig")
+    );
+    let sent = decide
+        .post(&format!("{page}/versturen"), &[("csrf", &csrf)])
+        .await;
+    assert!(
+        sent.location
+            .as_deref()
+            .unwrap_or_default()
+            .contains("melding=325-verstuurd")
+    );
+    let again = decide
+        .post(&format!("{page}/versturen"), &[("csrf", &csrf)])
+        .await;
+    assert!(
+        again
+            .location
+            .as_deref()
+            .unwrap_or_default()
+            .contains("melding=325-al-verstuurd")
+    );
+    let after = decide.get(&page).await;
+    assert!(
+        after.body.contains("Greet (beoordelaar Wmo)"),
+        "{}",
+        after.body
+    );
+    assert!(
+        !after.body.contains("/regels/"),
+        "no decisions after sending"
+    );
+    // Who looked is in the access log.
+    let views: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM access_log WHERE tenant_id = $1 AND actor = 'meekijker'",
+    )
+    .bind(DEMO_GEMEENTE)
+    .fetch_one(pool)
+    .await
+    .expect("access log");
+    assert!(views > 0);
 }
