@@ -222,10 +222,11 @@ async fn a_held_325_waits_for_a_person(db: Db) {
     let path = format!("/declarations/received/{message}");
     let view = s.gemeente.get(&format!("{path}/decision")).await;
     assert_eq!(view.status, 200, "{}", view.body);
+    assert_schema("declaration-decisions", &view.body);
     assert_eq!(view.body["hold"]["state"], "held");
     let rejected = line(&view.body, "07A11");
     assert_eq!(rejected["status"], "rejected");
-    assert!(rejected["retourcodes"].as_str().unwrap().contains("0611"));
+    assert!(rejected["retourcodes"].to_string().contains("0611"));
     assert!(!rejected["explained"][0]["nl"].as_str().unwrap().is_empty());
     let approved = line(&view.body, "07A12");
     assert_eq!(approved["status"], "approved");
@@ -296,8 +297,9 @@ async fn a_held_325_waits_for_a_person(db: Db) {
         .await;
     assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(d.body["old_status"], "approved");
-    assert_eq!(d.body["new_codes"], "[\"9321\"]");
+    assert_eq!(d.body["new_codes"], json!(["9321"]));
     let view = s.gemeente.get(&format!("{path}/decision")).await;
+    assert_schema("declaration-decisions", &view.body);
     let decisions = view.body["hold"]["decisions"]
         .as_array()
         .expect("decisions");
@@ -403,6 +405,7 @@ async fn automatic_is_unchanged(db: Db) {
         .get(&format!("/declarations/received/{message}/decision"))
         .await;
     assert_eq!(view.status, 200, "{}", view.body);
+    assert_schema("declaration-decisions", &view.body);
     assert!(view.body["hold"].is_null(), "{}", view.body);
     let no = s
         .gemeente

@@ -185,8 +185,10 @@ pub struct Decision {
     pub role: String,
     pub decided_at: String,
     pub old_status: String,
+    #[serde(serialize_with = "declared::codes_as_list")]
     pub old_codes: String,
     pub new_status: String,
+    #[serde(serialize_with = "declared::codes_as_list")]
     pub new_codes: String,
     pub reason: String,
 }

@@ -303,9 +303,16 @@ pub struct JudgedLine {
     pub bedrag_cents: i64,
     pub debet_credit: String,
     pub status: String,
-    /// JSON array of WJ001 codes (rejected lines).
+    /// WJ001 codes (rejected lines): stored as a JSON array, shown as one.
+    #[serde(serialize_with = "codes_as_list")]
     pub retourcodes: String,
     pub credited_by: Option<String>,
+}
+
+/// A stored JSON array of codes serialized as the array itself.
+pub fn codes_as_list<S: serde::Serializer>(codes: &str, s: S) -> Result<S::Ok, S::Error> {
+    let list: Vec<String> = serde_json::from_str(codes).unwrap_or_default();
+    serde::Serialize::serialize(&list, s)
 }
 
 impl JudgedLine {

@@ -93,6 +93,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/declaration-decision.json"),
     ),
     (
+        "declaration-decisions",
+        include_str!("../../schemas/api/declaration-decisions.json"),
+    ),
+    (
         "startstop-run",
         include_str!("../../schemas/api/startstop-run.json"),
     ),
