@@ -416,6 +416,17 @@ pub async fn decide(
 /// The 325 of `message_id`, when it is held and still waiting in the
 /// outbox.
 async fn open_hold(tx: &mut Tx, tenant: &str, message_id: &str) -> Result<String, DecideError> {
+    // Takes the hold's row lock first (a no-op update): a decision and a
+    // release (a person's or the daily one's) of the same 325 then follow
+    // one another, so a 325 is never rebuilt after it was queued.
+    sqlx::query(
+        "UPDATE declaration_holds SET released_at = released_at WHERE tenant_id = $1 AND message_id = $2",
+    )
+    .bind(tenant)
+    .bind(message_id)
+    .execute(&mut **tx)
+    .await
+    .context("locking the hold")?;
     let row: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT h.retour_id, h.released_at FROM declaration_holds h WHERE h.tenant_id = $1 AND h.message_id = $2",
     )
@@ -545,7 +556,9 @@ pub async fn release(
 ) -> Result<Hold, DecideError> {
     let mut w = store.begin_write().await?;
     let retour_id = open_hold(&mut w.tx, &tenant.id, message_id).await?;
-    end_hold(&mut w.tx, &tenant.id, &retour_id, &actor.actor, BY_PERSON).await?;
+    if !end_hold(&mut w.tx, &tenant.id, &retour_id, &actor.actor, BY_PERSON).await? {
+        return Err(DecideError::NotHeld);
+    }
     w.commit().await?;
     tracing::info!(
         kind = "declaration_release",
@@ -557,8 +570,9 @@ pub async fn release(
         .ok_or(DecideError::NotFound)
 }
 
-async fn end_hold(tx: &mut Tx, tenant: &str, retour_id: &str, by: &str, how: &str) -> Result<()> {
-    sqlx::query(
+/// Ends the hold and queues the 325; false when it had ended already.
+async fn end_hold(tx: &mut Tx, tenant: &str, retour_id: &str, by: &str, how: &str) -> Result<bool> {
+    let ended = sqlx::query(
         "UPDATE declaration_holds SET released_at = $1, released_by = $2, released_how = $3 \
          WHERE retour_id = $4 AND tenant_id = $5 AND released_at IS NULL",
     )
@@ -569,9 +583,14 @@ async fn end_hold(tx: &mut Tx, tenant: &str, retour_id: &str, by: &str, how: &st
     .bind(tenant)
     .execute(&mut **tx)
     .await
-    .context("ending the hold")?;
+    .context("ending the hold")?
+    .rows_affected();
+    // Released meanwhile by someone else: theirs stands.
+    if ended != 1 {
+        return Ok(false);
+    }
     crate::outbox::release(tx, tenant, retour_id).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Releases every held 325, of every tenant, whose answer term ends within
@@ -594,9 +613,9 @@ pub async fn release_due(store: &Store, today: NaiveDate) -> Result<usize> {
             continue;
         }
         let mut w = store.begin_write().await?;
-        end_hold(&mut w.tx, &tenant, &retour_id, "loket", BY_DEADLINE).await?;
+        let ended = end_hold(&mut w.tx, &tenant, &retour_id, "loket", BY_DEADLINE).await?;
         w.commit().await?;
-        released += 1;
+        released += usize::from(ended);
     }
     if released > 0 {
         tracing::info!(
