@@ -199,7 +199,9 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/gemeente/declaraties" { "Declaraties" } }
                                     li { a href="/gemeente/toewijzingen" { "Toewijzingen" } }
                                     li { a href="/gemeente/verzoeken" { "Verzoeken" } }
-                                    li { a href="/termijnen" { "Termijnen" } }
+                                    @if u.role.back_office() {
+                                        li { a href="/termijnen" { "Termijnen" } }
+                                    }
                                 } @else {
                                 li { a href="/registratie" { "Dagregistratie" } }
                                 li { a href="/deelnemers" { "Deelnemers" } }
