@@ -24,7 +24,6 @@
 #[macro_use]
 mod common;
 
-use std::path::Path;
 
 use common::*;
 use serde_json::{Value, json};
@@ -58,24 +57,10 @@ async fn setup(db: Db, person: bool) -> Setup {
     let out = dir.path().join("out");
     std::fs::create_dir_all(mappings.join(GEMEENTE)).expect("mappings");
     std::fs::create_dir_all(&out).expect("out");
-    let contract = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/gemeente-0363-wmo.toml"),
-    )
-    .expect("contract");
     let folder = format!("delivery = {{ folder = \"{}\" }}", out.display());
-    let provider: String = contract
-        .lines()
-        .map(|l| {
-            if l.starts_with("delivery = ") {
-                folder.clone()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let (provider, products) = wmo_contract(&folder);
     std::fs::write(mappings.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
-    let products = contract[contract.find("[[products]]").expect("products")..]
+    let products = products
         .replace("price_cents = 5214", "price_cents = 5000")
         .replace("price_cents = 5398", "price_cents = 5000");
     let decide = if person {
@@ -111,21 +96,7 @@ async fn setup(db: Db, person: bool) -> Setup {
 async fn grant(s: &Setup, bsn: &str, nummer: &str, code: &str) -> String {
     let grant = s
         .gemeente
-        .post_json(
-            "/allocations",
-            &json!({
-                "aanbieder": AGB, "bsn": bsn,
-                "client": {
-                    "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
-                    "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
-                },
-                "products": [{
-                    "toewijzing_nummer": nummer, "categorie": "07", "code": code,
-                    "toewijzingsdatum": "2026-02-20", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
-                    "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"},
-                }],
-            }),
-        )
+        .post_json("/allocations", &grant_body(AGB, bsn, nummer, code))
         .await;
     assert_eq!(grant.status, 201, "{}", grant.body);
     let id = grant.body["message_id"].as_str().expect("message id");

@@ -63,24 +63,10 @@ where
 /// delivering to VECOZO at `base`, and as the municipality's mapping of
 /// the provider (kind aanbieder) delivering there too.
 fn write_mappings(dir: &Path, base: &str, decide: &str) {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let contract =
-        std::fs::read_to_string(project.join("gemeente-0363-wmo.toml")).expect("contract");
     let vsp = format!("delivery = {{ vsp = \"{base}\" }}");
-    let provider: String = contract
-        .lines()
-        .map(|l| {
-            if l.starts_with("delivery = ") {
-                vsp.clone()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let (provider, products) = wmo_contract(&vsp);
     std::fs::create_dir_all(dir.join(GEMEENTE)).expect("mappings dir");
     std::fs::write(dir.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
-    let products = &contract[contract.find("[[products]]").expect("products")..];
     std::fs::write(
         dir.join(GEMEENTE).join(format!("aanbieder-{AGB}.toml")),
         format!(
@@ -333,21 +319,7 @@ async fn both_parties_talk_through_vecozo(db: Db) {
     // The municipality grants; its 301 goes to VECOZO.
     let grant = x
         .gemeente
-        .post_json(
-            "/allocations",
-            &json!({
-                "aanbieder": AGB, "bsn": bsn,
-                "client": {
-                    "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
-                    "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
-                },
-                "products": [{
-                    "toewijzing_nummer": "990001", "categorie": "07", "code": "07A12",
-                    "toewijzingsdatum": "2026-02-20", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
-                    "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"},
-                }],
-            }),
-        )
+        .post_json("/allocations", &grant_body(AGB, bsn, "990001", "07A12"))
         .await;
     assert_eq!(grant.status, 201, "{}", grant.body);
     let toewijzing = x.pushed("WMO301", 0).await;
@@ -518,21 +490,7 @@ async fn a_held_325_is_pushed_once_released(db: Db) {
     let bsn = "999900304";
     let grant = x
         .gemeente
-        .post_json(
-            "/allocations",
-            &json!({
-                "aanbieder": AGB, "bsn": bsn,
-                "client": {
-                    "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
-                    "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
-                },
-                "products": [{
-                    "toewijzing_nummer": "990001", "categorie": "07", "code": "07A12",
-                    "toewijzingsdatum": "2026-02-20", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
-                    "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"},
-                }],
-            }),
-        )
+        .post_json("/allocations", &grant_body(AGB, bsn, "990001", "07A12"))
         .await;
     assert_eq!(grant.status, 201, "{}", grant.body);
     let p = participant(&x.provider, bsn).await;

@@ -63,6 +63,22 @@ fn provider_select(
     }
 }
 
+/// The names of the participants a page shows, each view written to the
+/// access log first (the page fails when it cannot be).
+async fn shown_names(
+    state: &AppState,
+    user: &WebUser,
+    peer: &Peer,
+    object: &str,
+    shown: &[String],
+) -> Result<HashMap<String, serde_json::Value>, WebError> {
+    super::access::log(state, user, peer, Access::View, object, shown).await?;
+    Ok(
+        crate::record::deadlines::participant_names(state.store().pool(), &user.tenant, shown)
+            .await?,
+    )
+}
+
 /// A day as `dd-mm-jjjj`.
 fn dag(iso: &str) -> String {
     match (iso.get(0..4), iso.get(5..7), iso.get(8..10)) {
@@ -174,12 +190,10 @@ pub async fn show(
         .iter()
         .filter_map(|l| l.participant_id.clone())
         .collect();
-    let names = crate::record::deadlines::participant_names(pool, &user.tenant, &shown).await?;
-    super::access::log(
+    let names = shown_names(
         &state,
         &user,
         &peer,
-        Access::View,
         "GET /gemeente/declaraties/{id}",
         &shown,
     )
@@ -570,16 +584,7 @@ pub async fn requests(
         .iter()
         .filter_map(|d| d.participant_id.clone())
         .collect();
-    let names = crate::record::deadlines::participant_names(pool, &user.tenant, &shown).await?;
-    super::access::log(
-        &state,
-        &user,
-        &peer,
-        Access::View,
-        "GET /gemeente/verzoeken",
-        &shown,
-    )
-    .await?;
+    let names = shown_names(&state, &user, &peer, "GET /gemeente/verzoeken", &shown).await?;
     let body = html! {
         h1 { "Verzoeken die wachten" }
         p { "Verzoeken om toewijzing (315) en om wijziging (317) die nog geen antwoord hebben. De standaard geeft vijf werkdagen; beantwoorden kan met " code { "POST /requests/{id}/answer" } "." }
