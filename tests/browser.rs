@@ -192,19 +192,49 @@ async fn logout(c: &Client) {
         .expect("back at the login form");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn staff_register_declare_review_and_resend_in_a_browser() {
+/// A browser and the demo server (SQLite); `None` without a browser.
+struct Session {
+    c: Client,
+    s: Server,
+    demo: loket::web::demo::Demo,
+    /// localhost: browsers keep Secure cookies for it over plain HTTP.
+    base: String,
+    _profile: tempfile::TempDir,
+    _driver: Driver,
+}
+
+async fn session() -> Option<Session> {
     let profile = tempfile::tempdir().expect("profile dir");
-    let Some((_driver, c)) = browser(profile.path()).await else {
-        return;
-    };
+    let (driver, c) = browser(profile.path()).await?;
     let db = Db {
         url: None,
         dir: tempfile::tempdir().expect("tempdir"),
     };
     let (s, demo) = Server::start_demo(db).await;
-    // localhost: browsers keep Secure cookies for it over plain HTTP.
     let base = s.base.replace("127.0.0.1", "localhost");
+    Some(Session {
+        c,
+        s,
+        demo,
+        base,
+        _profile: profile,
+        _driver: driver,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_register_declare_review_and_resend_in_a_browser() {
+    let Some(Session {
+        c,
+        s,
+        demo,
+        base,
+        _profile,
+        _driver,
+    }) = session().await
+    else {
+        return;
+    };
     let today = loket::registration::today();
 
     // A job coach registers today for the group Kas: one key press in the
@@ -408,16 +438,17 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
 /// and sends the 325.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn municipality_decides_before_the_325_leaves_in_a_browser() {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let Some((_driver, c)) = browser(profile.path()).await else {
+    let Some(Session {
+        c,
+        s,
+        base,
+        _profile,
+        _driver,
+        ..
+    }) = session().await
+    else {
         return;
     };
-    let db = Db {
-        url: None,
-        dir: tempfile::tempdir().expect("tempdir"),
-    };
-    let (s, _demo) = Server::start_demo(db).await;
-    let base = s.base.replace("127.0.0.1", "localhost");
 
     login_at(&c, &base, DEMO_GEMEENTE, "meekijker").await;
     let list = text(&c).await;

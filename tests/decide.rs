@@ -24,7 +24,6 @@
 #[macro_use]
 mod common;
 
-
 use common::*;
 use serde_json::{Value, json};
 
