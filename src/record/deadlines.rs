@@ -19,7 +19,9 @@
 //!   municipality, a request it received and has not answered either way.
 //! - `declaratie_antwoord`, 10 working days after a 323: for a provider, a
 //!   declaration it sent without its 325; for a municipality, a 323 it
-//!   received without the 325 it answers with.
+//!   received without the 325 it answers with, or whose 325 is held for a
+//!   person's decision ([`super::decisions`]): to the provider it is still
+//!   unanswered.
 //!
 //! Items carry loket's ids and the participant's id, never a BSN or a name.
 
