@@ -174,6 +174,16 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
                 .join(", "),
             crate::web::demo::DEMO_PASSWORD
         );
+        println!(
+            "  gemeente {}; gebruikers {} met wachtwoord {}",
+            crate::web::demo::DEMO_GEMEENTE,
+            crate::web::demo::DEMO_GEMEENTE_USERS
+                .iter()
+                .map(|(u, _, r)| format!("{u} ({})", r.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::web::demo::DEMO_PASSWORD
+        );
         if let Some(t) = &d.api_token {
             println!("  API-token: {t}");
         }

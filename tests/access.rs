@@ -562,6 +562,9 @@ async fn the_avg_export_holds_every_kind_of_data_of_one_participant_only(db: Db)
 
 /// Every text or byte column of every table holding `needle`, as
 /// `table.column` (the migrations' bookkeeping aside).
+/// Where `needle` stands in the demo provider's rows (tables with a
+/// `tenant_id` only its rows; the demo's municipality keeps its own record
+/// of the same people, which the provider's retention does not touch).
 async fn columns_holding(s: &Server, needle: &str) -> Vec<String> {
     let pool = s.state.store().pool();
     let postgres = s.state.store().backend == loket::store::Backend::Postgres;
@@ -603,7 +606,8 @@ async fn columns_holding(s: &Server, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     // Messages are stored compressed: their bytes are searched unpacked.
     let mut in_messages = false;
-    for r in sqlx::query("SELECT raw, raw_encoding FROM messages")
+    for r in sqlx::query("SELECT raw, raw_encoding FROM messages WHERE tenant_id = $1")
+        .bind(DEMO_AGB)
         .fetch_all(pool)
         .await
         .expect("messages")
@@ -614,10 +618,20 @@ async fn columns_holding(s: &Server, needle: &str) -> Vec<String> {
     if in_messages {
         found.push("messages.raw".to_string());
     }
+    let scoped: std::collections::HashSet<String> = columns
+        .iter()
+        .filter(|(_, c, _)| c == "tenant_id")
+        .map(|(t, _, _)| t.clone())
+        .collect();
     for (table, column, kind) in columns {
         if table.starts_with("_sqlx") || (table == "messages" && column == "raw") {
             continue;
         }
+        let tenant = if scoped.contains(&table) {
+            "tenant_id = $2 AND "
+        } else {
+            ""
+        };
         let test = if postgres && kind == "bytea" {
             format!("position(convert_to($1, 'UTF8') in \"{column}\") > 0")
         } else if postgres {
@@ -625,14 +639,14 @@ async fn columns_holding(s: &Server, needle: &str) -> Vec<String> {
         } else {
             format!("CAST(\"{column}\" AS TEXT) LIKE '%' || $1 || '%'")
         };
-        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM \"{table}\" WHERE {test}"
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM \"{table}\" WHERE {tenant}{test}"
         )))
-        .bind(needle)
-        .fetch_one(pool)
-        .await
-        .expect("search")
-        .get(0);
+        .bind(needle);
+        if !tenant.is_empty() {
+            q = q.bind(DEMO_AGB);
+        }
+        let n: i64 = q.fetch_one(pool).await.expect("search").get(0);
         if n > 0 {
             found.push(format!("{table}.{column}"));
         }

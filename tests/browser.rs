@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use loket::web::demo::{DEMO_AGB, DEMO_PASSWORD};
+use loket::web::demo::{DEMO_AGB, DEMO_GEMEENTE, DEMO_PASSWORD};
 use serde_json::json;
 
 #[macro_use]
@@ -141,8 +141,12 @@ async fn type_into(c: &Client, what: Locator<'_>, text: &str) {
 }
 
 async fn login(c: &Client, base: &str, user: &str) {
+    login_at(c, base, DEMO_AGB, user).await;
+}
+
+async fn login_at(c: &Client, base: &str, organisation: &str, user: &str) {
     c.goto(&format!("{base}/login")).await.expect("login page");
-    type_into(c, Locator::Id("organisatie"), DEMO_AGB).await;
+    type_into(c, Locator::Id("organisatie"), organisation).await;
     type_into(c, Locator::Id("gebruiker"), user).await;
     type_into(c, Locator::Id("wachtwoord"), DEMO_PASSWORD).await;
     click(c, Locator::Css("form.login button")).await;
@@ -188,19 +192,49 @@ async fn logout(c: &Client) {
         .expect("back at the login form");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn staff_register_declare_review_and_resend_in_a_browser() {
+/// A browser and the demo server (SQLite); `None` without a browser.
+struct Session {
+    c: Client,
+    s: Server,
+    demo: loket::web::demo::Demo,
+    /// localhost: browsers keep Secure cookies for it over plain HTTP.
+    base: String,
+    _profile: tempfile::TempDir,
+    _driver: Driver,
+}
+
+async fn session() -> Option<Session> {
     let profile = tempfile::tempdir().expect("profile dir");
-    let Some((_driver, c)) = browser(profile.path()).await else {
-        return;
-    };
+    let (driver, c) = browser(profile.path()).await?;
     let db = Db {
         url: None,
         dir: tempfile::tempdir().expect("tempdir"),
     };
     let (s, demo) = Server::start_demo(db).await;
-    // localhost: browsers keep Secure cookies for it over plain HTTP.
     let base = s.base.replace("127.0.0.1", "localhost");
+    Some(Session {
+        c,
+        s,
+        demo,
+        base,
+        _profile: profile,
+        _driver: driver,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_register_declare_review_and_resend_in_a_browser() {
+    let Some(Session {
+        c,
+        s,
+        demo,
+        base,
+        _profile,
+        _driver,
+    }) = session().await
+    else {
+        return;
+    };
     let today = loket::registration::today();
 
     // A job coach registers today for the group Kas: one key press in the
@@ -395,5 +429,87 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     shot(&c, "deelnemer").await;
     c.goto(&format!("{base}/deelnemers")).await.unwrap();
     shot(&c, "deelnemers").await;
+    c.close().await.unwrap();
+}
+
+/// The demo municipality decides on the provider's declaration before its
+/// 325 leaves: someone who may only look sees no decision forms; the
+/// beoordelaar approves the line loket's judgement rejected, with a reason,
+/// and sends the 325.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn municipality_decides_before_the_325_leaves_in_a_browser() {
+    let Some(Session {
+        c,
+        s,
+        base,
+        _profile,
+        _driver,
+        ..
+    }) = session().await
+    else {
+        return;
+    };
+
+    login_at(&c, &base, DEMO_GEMEENTE, "meekijker").await;
+    let list = text(&c).await;
+    assert!(list.contains("Wacht op uw beslissing"), "{list}");
+    click(&c, Locator::LinkText("Beoordelen")).await;
+    assert_no_bsn_in_url(&c).await;
+    assert!(
+        c.find(Locator::Css("form[action*='/regels/']"))
+            .await
+            .is_err(),
+        "no decisions for a role that may only look"
+    );
+    logout(&c).await;
+
+    login_at(&c, &base, DEMO_GEMEENTE, "beoordelaar").await;
+    let list = text(&c).await;
+    assert!(list.contains("Ontvangen declaraties"), "{list}");
+    shot(&c, "gemeente-declaraties").await;
+    click(&c, Locator::LinkText("Beoordelen")).await;
+    let page = text(&c).await;
+    assert!(page.contains("wacht op uw beslissing"), "{page}");
+    assert!(page.contains("afgekeurd"), "loket rejected a line: {page}");
+    shot(&c, "gemeente-declaratie").await;
+    // The rejected line's form approves it.
+    type_into(
+        &c,
+        Locator::Css("form[action*='/regels/'] input[value=goedkeuren] ~ label input[name=reden]"),
+        "extra dagdelen in overleg toegekend",
+    )
+    .await;
+    click(
+        &c,
+        Locator::Css("form[action*='/regels/'] input[value=goedkeuren] ~ button"),
+    )
+    .await;
+    wait_for_message(&c).await;
+    let after = text(&c).await;
+    assert!(after.contains("Beslissing opgeslagen"), "{after}");
+    assert!(
+        after.contains("extra dagdelen in overleg toegekend"),
+        "{after}"
+    );
+    assert!(after.contains("Greet (beoordelaar Wmo)"), "who: {after}");
+    shot(&c, "gemeente-beslissing").await;
+    click(&c, Locator::Id("versturen")).await;
+    wait_for_message(&c).await;
+    let sent = text(&c).await;
+    assert!(sent.contains("staat in de wachtrij"), "{sent}");
+    assert!(sent.contains("verstuurd op"), "{sent}");
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE tenant_id = $1 AND state = 'held'")
+            .bind(DEMO_GEMEENTE)
+            .fetch_one(s.state.store().pool())
+            .await
+            .unwrap();
+    assert_eq!(held, 0, "the 325 left the hold");
+    for path in ["/gemeente/toewijzingen", "/gemeente/verzoeken"] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        let t = text(&c).await;
+        assert!(!t.contains("Er ging iets mis"), "{path}: {t}");
+        shot(&c, &path.replace('/', "-")).await;
+    }
     c.close().await.unwrap();
 }

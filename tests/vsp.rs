@@ -36,6 +36,7 @@ use uuid::Uuid;
 
 on_both_backends!(
     both_parties_talk_through_vecozo,
+    a_held_325_is_pushed_once_released,
     faults_lose_nothing_and_send_nothing_twice,
     killed_between_commit_and_confirm,
 );
@@ -57,30 +58,16 @@ where
 /// The project's Wmo contract of `gemeente`, as a provider's mapping
 /// delivering to VECOZO at `base`, and as the municipality's mapping of
 /// the provider (kind aanbieder) delivering there too.
-fn write_mappings(dir: &Path, base: &str) {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let contract =
-        std::fs::read_to_string(project.join("gemeente-0363-wmo.toml")).expect("contract");
+fn write_mappings(dir: &Path, base: &str, decide: &str) {
     let vsp = format!("delivery = {{ vsp = \"{base}\" }}");
-    let provider: String = contract
-        .lines()
-        .map(|l| {
-            if l.starts_with("delivery = ") {
-                vsp.clone()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let (provider, products) = wmo_contract(&vsp);
     std::fs::create_dir_all(dir.join(GEMEENTE)).expect("mappings dir");
     std::fs::write(dir.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
-    let products = &contract[contract.find("[[products]]").expect("products")..];
     std::fs::write(
         dir.join(GEMEENTE).join(format!("aanbieder-{AGB}.toml")),
         format!(
             "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder {AGB}\"\n\
-             standard = \"iwmo\"\n{vsp}\n\n{products}"
+             standard = \"iwmo\"\n{vsp}\n\n[declarations]\ndecide = \"{decide}\"\n\n{products}"
         ),
     )
     .expect("municipality's provider mapping");
@@ -129,11 +116,16 @@ struct Exchange {
 
 impl Exchange {
     async fn start(db: Db, timeout_secs: u64) -> Exchange {
+        Exchange::start_deciding(db, timeout_secs, "automatic").await
+    }
+
+    /// [`Exchange::start`] with the municipality's `[declarations] decide`.
+    async fn start_deciding(db: Db, timeout_secs: u64, decide: &str) -> Exchange {
         let pki = TestPki::new();
         let vsp = Vsp::start(&pki, VspOptions::default()).await;
         let certs = tempfile::tempdir().expect("certs dir");
         let mappings = certs.path().join("mappings");
-        write_mappings(&mappings, &vsp.base());
+        write_mappings(&mappings, &vsp.base(), decide);
         let config = loket::config::Config {
             mappings_dir: mappings,
             outbox: loket::outbox::Settings {
@@ -323,21 +315,7 @@ async fn both_parties_talk_through_vecozo(db: Db) {
     // The municipality grants; its 301 goes to VECOZO.
     let grant = x
         .gemeente
-        .post_json(
-            "/allocations",
-            &json!({
-                "aanbieder": AGB, "bsn": bsn,
-                "client": {
-                    "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
-                    "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
-                },
-                "products": [{
-                    "toewijzing_nummer": "990001", "categorie": "07", "code": "07A12",
-                    "toewijzingsdatum": "2026-02-20", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
-                    "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"},
-                }],
-            }),
-        )
+        .post_json("/allocations", &grant_body(AGB, bsn, "990001", "07A12"))
         .await;
     assert_eq!(grant.status, 201, "{}", grant.body);
     let toewijzing = x.pushed("WMO301", 0).await;
@@ -495,6 +473,103 @@ async fn both_parties_talk_through_vecozo(db: Db) {
     );
     assert!(metrics.contains("loket_outbox_deliveries_total{transport=\"vsp\",outcome=\"sent\"}"));
     assert!(!captured_logs().contains(bsn), "a BSN in the logs");
+    x.stop().await;
+}
+
+/// A municipality that decides on its provider's declarations
+/// (`[declarations] decide = "person"`): its 325 stays in the outbox, held,
+/// while everything else crosses the exchange; a person rejects a line; once
+/// released it is pushed, answering the 323, and the provider applies it as
+/// decided.
+async fn a_held_325_is_pushed_once_released(db: Db) {
+    let x = Exchange::start_deciding(db, 10, "person").await;
+    let bsn = "999900304";
+    let grant = x
+        .gemeente
+        .post_json("/allocations", &grant_body(AGB, bsn, "990001", "07A12"))
+        .await;
+    assert_eq!(grant.status, 201, "{}", grant.body);
+    let p = participant(&x.provider, bsn).await;
+    x.provider
+        .days(&[(&p, "2026-03-03", "09:00", "12:00", "kas")])
+        .await;
+    x.provider.run("2026-03", "2026-04-03").await;
+    x.server.state.outbox.wake();
+    let declaration = x.pushed("WMO323", 0).await;
+    // Taken in by the municipality, its 325 held.
+    let deadline = Instant::now() + PATIENCE;
+    let held = loop {
+        let r = x.gemeente.get("/outbox?state=held").await;
+        if let Some(item) = r.body["items"].as_array().and_then(|i| i.first()) {
+            break Some(item.clone());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for the held 325"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let held = held.expect("held");
+    assert_eq!(held["bericht"], "WMO325");
+    let retour = held["id"].as_str().expect("id").to_string();
+    x.settle().await;
+    assert!(
+        !x.vsp.pushed().iter().any(
+            |p| p.metadata["routeringgegevens"]["berichtstroom"]["berichtsubtype"] == "WMO325"
+        ),
+        "nothing pushed while held"
+    );
+    let message: String =
+        sqlx::query_scalar("SELECT answer_of FROM messages WHERE id = $1 AND tenant_id = $2")
+            .bind(&retour)
+            .bind(GEMEENTE)
+            .fetch_one(x.server.state.store().pool())
+            .await
+            .expect("the 323 it answers");
+    let path = format!("/declarations/received/{message}");
+    let view = x.gemeente.get(&format!("{path}/decision")).await;
+    assert_eq!(view.status, 200, "{}", view.body);
+    let line = view.body["lines"][0]["id"]
+        .as_str()
+        .expect("line")
+        .to_string();
+    let decided = x
+        .gemeente
+        .post_json(
+            &format!("{path}/lines/{line}"),
+            &json!({"decision": "reject", "retourcode": "9321", "reason": "meer dan afgesproken"}),
+        )
+        .await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let released = x
+        .gemeente
+        .post_json(&format!("{path}/release"), &json!({}))
+        .await;
+    assert_eq!(released.status, 200, "{}", released.body);
+    let answer = x.pushed("WMO325", 0).await;
+    assert_eq!(
+        referentie(&answer, "alsAntwoordOp"),
+        declaration.traceer_id()
+    );
+    x.settle().await;
+    until("the 325 applied by the provider", || async {
+        x.count(
+            "SELECT COUNT(*) FROM prestaties WHERE tenant_id = $1 AND status = 'rejected'",
+            AGB,
+        )
+        .await
+            == 1
+    })
+    .await;
+    let record = x.provider.get(&format!("/participants/{p}")).await;
+    assert!(
+        record.body["prestaties"][0]["retourcodes"]
+            .to_string()
+            .contains("9321"),
+        "{}",
+        record.body
+    );
+    x.nothing_twice();
     x.stop().await;
 }
 

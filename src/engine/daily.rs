@@ -47,9 +47,10 @@ pub struct Daily {
 }
 
 impl Daily {
-    /// Starts the daily task: the start/stop run when `settings.enabled`,
-    /// and the retention run (`[retention] enabled`) at the same time of
-    /// day, after it.
+    /// Starts the daily task: the release of held 325s near their term
+    /// (always), the start/stop run when `settings.enabled`, and the
+    /// retention run (`[retention] enabled`) at the same time of day, after
+    /// it.
     pub fn start(
         state: AppState,
         settings: Settings,
@@ -57,10 +58,10 @@ impl Daily {
     ) -> Daily {
         let (stop, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
-            if !settings.enabled && !retention.enabled {
-                return;
-            }
             loop {
+                // Held 325s whose answer term nears leave, whatever else
+                // runs: a municipality is never late for waiting on a person.
+                run_release(&state).await;
                 if settings.enabled {
                     run_all(&state).await;
                 }
@@ -91,6 +92,17 @@ fn until(at: NaiveTime) -> Duration {
         next += TimeDelta::days(1);
     }
     (next - now).to_std().unwrap_or(Duration::from_secs(3_600))
+}
+
+/// Sends the held 325s whose term is two working days away
+/// ([`crate::record::decisions::release_due`]); a failure is logged.
+async fn run_release(state: &AppState) {
+    let today = crate::registration::today();
+    match crate::record::decisions::release_due(state.store(), today).await {
+        Ok(0) => {}
+        Ok(_) => state.outbox.wake(),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "release of held 325s failed"),
+    }
 }
 
 /// The retention run over every tenant, as of today; a failure is logged

@@ -234,6 +234,13 @@ struct RawMapping {
     #[serde(default)]
     priority: Vec<RawRule>,
     invoice: Option<crate::adapter::ubl::config::RawInvoice>,
+    /// A municipality's provider counterpart: who decides on its 323s.
+    declarations: Option<RawDecisions>,
+}
+
+#[derive(Deserialize)]
+struct RawDecisions {
+    decide: Option<super::Decide>,
 }
 
 #[derive(Deserialize)]
@@ -405,6 +412,7 @@ impl Checker<'_> {
             }
         });
         Mapping {
+            decide: raw.declarations.and_then(|d| d.decide).unwrap_or_default(),
             file: self.file.to_path_buf(),
             financier,
             period,

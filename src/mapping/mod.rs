@@ -367,6 +367,23 @@ pub struct Mapping {
     pub priority: Vec<PriorityRule>,
     /// For an invoiced financier (standard ubl): the `[invoice]` section.
     pub invoice: Option<crate::adapter::ubl::InvoiceSettings>,
+    /// A municipality's provider counterpart (`[declarations] decide`):
+    /// whether a person decides on this provider's declarations before the
+    /// 325 leaves ([`crate::record::decisions`]).
+    pub decide: Decide,
+}
+
+/// Who decides on a received declaration before its 325 leaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decide {
+    /// loket's judgement is the answer and leaves at once (the standard's
+    /// own behaviour, and what every municipality had before).
+    #[default]
+    Automatic,
+    /// The 325 waits (where it travels through the outbox) for a person, or
+    /// until its answer term is nearly up.
+    Person,
 }
 
 impl Mapping {

@@ -54,7 +54,11 @@ pub const QUEUED: &str = "queued";
 pub const SENDING: &str = "sending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
-pub const STATES: [&str; 4] = [QUEUED, SENDING, SENT, FAILED];
+/// A retour kept back until a person decides (a 325 the municipality
+/// reviews first, [`crate::record::decisions`]): never claimed; released
+/// to `queued`.
+pub const HELD: &str = "held";
+pub const STATES: [&str; 5] = [QUEUED, SENDING, SENT, FAILED, HELD];
 
 /// One message on its way out.
 pub struct Outgoing<'a> {
@@ -276,6 +280,7 @@ async fn insert_row(
         target: &target,
         token_env: token_env.as_deref(),
         format,
+        state: QUEUED,
     };
     // The message was stored a moment ago with a new id: a row for it
     // already would be a bug, not a resend.
@@ -297,6 +302,8 @@ struct NewRow<'a> {
     target: &'a str,
     token_env: Option<&'a str>,
     format: &'a str,
+    /// `queued`, or `held` for a retour waiting for a person.
+    state: &'a str,
 }
 
 impl NewRow<'_> {
@@ -316,7 +323,7 @@ impl NewRow<'_> {
         .bind(self.target_kind)
         .bind(self.target)
         .bind(self.token_env)
-        .bind(QUEUED)
+        .bind(self.state)
         .bind(&ts)
         .bind(self.format)
         .execute(&mut **tx)
@@ -369,6 +376,12 @@ pub async fn enqueue_reply(tx: &mut Tx, r: Reply<'_>) -> Result<bool> {
         (_, Some("ijw")) => "jeugdwet",
         _ => "wmo",
     };
+    // A 325 the municipality decides on first waits, held, for a person.
+    let state = if crate::record::decisions::is_held(tx, r.tenant_id, r.message_id).await? {
+        HELD
+    } else {
+        QUEUED
+    };
     NewRow {
         id: r.message_id,
         tenant_id: r.tenant_id,
@@ -379,6 +392,7 @@ pub async fn enqueue_reply(tx: &mut Tx, r: Reply<'_>) -> Result<bool> {
         target: r.target,
         token_env: None,
         format: FORMAT_ISTANDAARD,
+        state,
     }
     .insert(tx)
     .await
@@ -442,6 +456,7 @@ pub async fn enqueue_fault(tx: &mut Tx, f: Fault<'_>) -> Result<String> {
         target: f.target,
         token_env: None,
         format: FORMAT_STUF,
+        state: QUEUED,
     }
     .insert(tx)
     .await?;
@@ -449,6 +464,49 @@ pub async fn enqueue_fault(tx: &mut Tx, f: Fault<'_>) -> Result<String> {
         bail!("message {id} already has an outbox row");
     }
     Ok(id)
+}
+
+/// The outbox state of one of the tenant's messages, in the caller's
+/// transaction.
+pub async fn state_of(tx: &mut Tx, tenant: &str, message_id: &str) -> Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT state FROM outbox WHERE message_id = $1 AND tenant_id = $2")
+            .bind(message_id)
+            .bind(tenant)
+            .fetch_optional(&mut **tx)
+            .await
+            .context("reading an outbox state")?;
+    Ok(row.map(|(s,)| s))
+}
+
+/// A held message queued, due now, in the caller's transaction (the
+/// decision is taken, or its term nears). Returns false when it was not
+/// held.
+pub async fn release(tx: &mut Tx, tenant: &str, message_id: &str) -> Result<bool> {
+    let ts = now();
+    let done = sqlx::query(
+        "UPDATE outbox SET state = $1, next_attempt_at = $2, updated_at = $2 \
+         WHERE message_id = $3 AND tenant_id = $4 AND state = $5",
+    )
+    .bind(QUEUED)
+    .bind(&ts)
+    .bind(message_id)
+    .bind(tenant)
+    .bind(HELD)
+    .execute(&mut **tx)
+    .await
+    .context("releasing a held message")?
+    .rows_affected()
+        == 1;
+    if done {
+        sqlx::query("UPDATE messages SET status = $1 WHERE id = $2 AND tenant_id = $3")
+            .bind(QUEUED)
+            .bind(message_id)
+            .bind(tenant)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(done)
 }
 
 /// An outgoing message of this berichtsoort and identification, if any.

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sqlx::{Any, Row, Transaction};
 
 use super::Received;
@@ -637,4 +637,50 @@ pub async fn add_event(
 /// The logical key of a start or stop delivery, without the BSN in clear.
 pub fn delivery_key(tenant: &str, bsn: &str) -> String {
     sha256_hex(&[tenant, bsn])
+}
+
+/// The stored bytes of one of `tenant`'s messages, unpacked; `None` when
+/// there is no such message (or retention emptied it).
+pub async fn message_body(tx: &mut Tx, tenant: &str, id: &str) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>, String)> =
+        sqlx::query_as("SELECT raw, raw_encoding FROM messages WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(&mut **tx)
+            .await
+            .context("reading a stored message")?;
+    match row {
+        Some((raw, _)) if raw.is_empty() => Ok(None),
+        Some((raw, encoding)) => Ok(Some(crate::store::body::unpack(&encoding, raw)?)),
+        None => Ok(None),
+    }
+}
+
+/// Replaces the body of an outgoing message that has not left yet (a held
+/// 325 rebuilt after a person's decision, [`super::decisions`]): its bytes,
+/// retourcodes and dagtekening. Refuses a message that is not `out`.
+pub async fn replace_body(
+    tx: &mut Tx,
+    tenant: &str,
+    id: &str,
+    raw: &Packed,
+    retourcodes: &[String],
+    dagtekening: Option<&str>,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE messages SET raw = $1, raw_encoding = $2, retourcodes = $3, dagtekening = COALESCE($4, dagtekening) \
+         WHERE id = $5 AND tenant_id = $6 AND direction = 'out'",
+    )
+    .bind(raw.bytes.as_slice())
+    .bind(raw.encoding)
+    .bind(serde_json::to_string(retourcodes)?)
+    .bind(dagtekening)
+    .bind(id)
+    .bind(tenant)
+    .execute(&mut **tx)
+    .await
+    .context("replacing an outgoing message")?
+    .rows_affected();
+    anyhow::ensure!(done == 1, "outgoing message {id} not found");
+    Ok(())
 }

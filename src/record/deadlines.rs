@@ -19,7 +19,9 @@
 //!   municipality, a request it received and has not answered either way.
 //! - `declaratie_antwoord`, 10 working days after a 323: for a provider, a
 //!   declaration it sent without its 325; for a municipality, a 323 it
-//!   received without the 325 it answers with.
+//!   received without the 325 it answers with, or whose 325 is held for a
+//!   person's decision ([`super::decisions`]): to the provider it is still
+//!   unanswered.
 //!
 //! Items carry loket's ids and the participant's id, never a BSN or a name.
 
@@ -136,6 +138,11 @@ fn day_of(s: &str) -> Option<NaiveDate> {
 const UNANSWERED: &str = "NOT EXISTS (SELECT 1 FROM messages a WHERE a.answer_of = m.id) \
      AND (m.traceer_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages a WHERE a.tenant_id = m.tenant_id \
      AND a.als_antwoord_op = m.traceer_id))";
+
+/// The answer to `m` is stored but held back for a person's decision
+/// ([`super::decisions`]): to the counterpart it is still unanswered.
+const HELD_ANSWER: &str = "EXISTS (SELECT 1 FROM messages a JOIN outbox o ON o.message_id = a.id \
+     WHERE a.answer_of = m.id AND o.state = 'held')";
 
 /// Heenberichten answered by a retourbericht (301, 305, 307, 315, 317,
 /// 319 of both laws), as an SQL list of literals: the names come from the
@@ -327,7 +334,7 @@ pub async fn list(
             &format!("SELECT m.id AS message_id, m.bericht, m.participant_id, m.sender AS counterpart, m.created_at AS started, \
              NULL AS subject_id, NULL AS allocation_id \
              FROM messages m WHERE m.tenant_id = $1 AND m.direction = 'in' AND m.bericht LIKE '%323' \
-             AND m.status IN ('accepted', 'rejected') AND {UNANSWERED}"
+             AND m.status IN ('accepted', 'rejected') AND ({UNANSWERED} OR {HELD_ANSWER})"
         ),
         )
         .await?;

@@ -278,3 +278,217 @@ pub async fn record(
     }
     Ok(())
 }
+
+/// One judged prestatie as stored (`judged_prestaties`): what the
+/// municipality's pages and its decisions read.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct JudgedLine {
+    pub id: String,
+    pub message_id: String,
+    pub aanbieder: String,
+    pub standard: String,
+    pub declaratie_nummer: String,
+    pub referentie_nummer: String,
+    pub vorig_referentie_nummer: Option<String>,
+    pub participant_id: Option<String>,
+    pub allocation_id: Option<String>,
+    pub toewijzing_nummer: String,
+    pub product_categorie: String,
+    pub product_code: Option<String>,
+    pub period_begin: String,
+    pub period_end: String,
+    pub volume: i64,
+    pub eenheid: String,
+    pub tarief_cents: Option<i64>,
+    pub bedrag_cents: i64,
+    pub debet_credit: String,
+    pub status: String,
+    /// WJ001 codes (rejected lines): stored as a JSON array, shown as one.
+    #[serde(serialize_with = "codes_as_list")]
+    pub retourcodes: String,
+    pub credited_by: Option<String>,
+}
+
+/// A stored JSON array of codes serialized as the array itself.
+pub fn codes_as_list<S: serde::Serializer>(codes: &str, s: S) -> Result<S::Ok, S::Error> {
+    let list: Vec<String> = serde_json::from_str(codes).unwrap_or_default();
+    serde::Serialize::serialize(&list, s)
+}
+
+impl JudgedLine {
+    /// The retourcodes as a list.
+    pub fn codes(&self) -> Vec<String> {
+        serde_json::from_str(&self.retourcodes).unwrap_or_default()
+    }
+}
+
+const LINE: &str = "SELECT id, message_id, aanbieder, standard, declaratie_nummer, referentie_nummer, \
+     vorig_referentie_nummer, participant_id, allocation_id, toewijzing_nummer, product_categorie, product_code, \
+     period_begin, period_end, volume, eenheid, tarief_cents, bedrag_cents, debet_credit, status, retourcodes, \
+     credited_by FROM judged_prestaties";
+
+/// Every judged line of one received 323 (`message_id`), in the order
+/// they were stored.
+pub async fn lines_of<'e, E>(exec: E, tenant: &str, message_id: &str) -> Result<Vec<JudgedLine>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{LINE} WHERE tenant_id = $1 AND message_id = $2 ORDER BY created_at, id"
+    )))
+    .bind(tenant)
+    .bind(message_id)
+    .fetch_all(exec)
+    .await
+    .context("reading the judged lines of a declaration")
+}
+
+/// A person's verdict on one judged line replaces loket's: the line's
+/// status and codes, and the credit it makes (an approved credit marks the
+/// debit it names; a credit no longer approved unmarks it). Returns false
+/// when the line is not the tenant's.
+pub async fn set_verdict(
+    tx: &mut Tx,
+    tenant: &str,
+    line: &JudgedLine,
+    status: &str,
+    codes: &[String],
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE judged_prestaties SET status = $1, retourcodes = $2 WHERE id = $3 AND tenant_id = $4",
+    )
+    .bind(status)
+    .bind(serde_json::to_string(codes)?)
+    .bind(&line.id)
+    .bind(tenant)
+    .execute(&mut **tx)
+    .await
+    .context("storing a decided verdict")?
+    .rows_affected();
+    if done != 1 {
+        return Ok(false);
+    }
+    if line.debet_credit == "C"
+        && let Some(debit) = &line.vorig_referentie_nummer
+    {
+        let (set, when) = if status == APPROVED {
+            (Some(line.referentie_nummer.as_str()), "credited_by IS NULL")
+        } else {
+            (None, "credited_by = $6")
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE judged_prestaties SET credited_by = $1 WHERE tenant_id = $2 AND aanbieder = $3 \
+             AND standard = $4 AND referentie_nummer = $5 AND {when}"
+        )))
+        .bind(set)
+        .bind(tenant)
+        .bind(&line.aanbieder)
+        .bind(&line.standard)
+        .bind(debit)
+        .bind(&line.referentie_nummer)
+        .execute(&mut **tx)
+        .await
+        .context("marking the credited debit")?;
+    }
+    Ok(true)
+}
+
+/// One received 323 with its lines counted: the municipality's list per
+/// provider and month.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ReceivedDeclaration {
+    pub message_id: String,
+    pub aanbieder: String,
+    pub standard: String,
+    pub declaratie_nummer: String,
+    /// The earliest period begin of its lines (`YYYY-MM-DD`).
+    pub period_begin: String,
+    pub received_at: String,
+    pub lines: i64,
+    pub rejected: i64,
+    /// Signed (credit negative), in cents.
+    pub declared_cents: i64,
+    pub approved_cents: i64,
+    pub rejected_cents: i64,
+}
+
+/// The tenant's received declarations, newest first; only `aanbieder`'s
+/// and those with a line in `month` (`YYYY-MM`) when given.
+pub async fn received(
+    pool: &sqlx::AnyPool,
+    tenant: &str,
+    aanbieder: Option<&str>,
+    month: Option<&str>,
+) -> Result<Vec<ReceivedDeclaration>> {
+    let signed = "CASE WHEN j.debet_credit = 'C' THEN -j.bedrag_cents ELSE j.bedrag_cents END";
+    let like = month.map(|m| format!("{m}%"));
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT j.message_id, MIN(j.aanbieder) AS aanbieder, MIN(j.standard) AS standard, \
+         MIN(j.declaratie_nummer) AS declaratie_nummer, MIN(j.period_begin) AS period_begin, \
+         MIN(m.created_at) AS received_at, COUNT(*) AS lines, \
+         CAST(SUM(CASE WHEN j.status = 'rejected' THEN 1 ELSE 0 END) AS BIGINT) AS rejected, \
+         CAST(SUM({signed}) AS BIGINT) AS declared_cents, \
+         CAST(SUM(CASE WHEN j.status = 'approved' THEN {signed} ELSE 0 END) AS BIGINT) AS approved_cents, \
+         CAST(SUM(CASE WHEN j.status = 'rejected' THEN {signed} ELSE 0 END) AS BIGINT) AS rejected_cents \
+         FROM judged_prestaties j JOIN messages m ON m.id = j.message_id \
+         WHERE j.tenant_id = $1 AND ($2 IS NULL OR j.aanbieder = $2) \
+         GROUP BY j.message_id \
+         HAVING ($3 IS NULL OR MIN(j.period_begin) LIKE $3) \
+         ORDER BY MIN(m.created_at) DESC, j.message_id LIMIT 500"
+    )))
+    .bind(tenant)
+    .bind(aanbieder)
+    .bind(like)
+    .fetch_all(pool)
+    .await
+    .context("reading the received declarations")
+}
+
+/// One of the municipality's allocations with what it approved on it
+/// (debits not credited): the allocations page.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct GrantedAllocation {
+    pub id: String,
+    pub participant_id: String,
+    /// The participant's name as the record keeps it (JSON); for the page.
+    pub name_json: Option<String>,
+    pub aanbieder: Option<String>,
+    pub toewijzing_nummer: String,
+    pub product_categorie: Option<String>,
+    pub product_code: Option<String>,
+    pub ingangsdatum: String,
+    pub einddatum: Option<String>,
+    pub volume: Option<i64>,
+    pub eenheid: Option<String>,
+    pub frequentie: Option<String>,
+    pub budget: Option<i64>,
+    pub status: String,
+    pub used_volume: Option<i64>,
+    pub used_cents: Option<i64>,
+}
+
+/// The municipality's allocations, per provider and participant, each with
+/// the volume and amount it approved on it; only `aanbieder`'s when given.
+pub async fn granted(
+    pool: &sqlx::AnyPool,
+    tenant: &str,
+    aanbieder: Option<&str>,
+) -> Result<Vec<GrantedAllocation>> {
+    sqlx::query_as(
+        "SELECT a.id, a.participant_id, p.name_json, a.aanbieder, a.toewijzing_nummer, a.product_categorie, \
+         a.product_code, a.ingangsdatum, a.einddatum, a.volume, a.eenheid, a.frequentie, a.budget, a.status, \
+         u.used_volume, u.used_cents \
+         FROM allocations a JOIN participants p ON p.id = a.participant_id \
+         LEFT JOIN (SELECT allocation_id, CAST(SUM(volume) AS BIGINT) AS used_volume, \
+           CAST(SUM(bedrag_cents) AS BIGINT) AS used_cents FROM judged_prestaties \
+           WHERE tenant_id = $1 AND allocation_id IS NOT NULL AND status = 'approved' AND debet_credit = 'D' \
+           AND credited_by IS NULL GROUP BY allocation_id) u ON u.allocation_id = a.id \
+         WHERE a.tenant_id = $1 AND a.aanbieder IS NOT NULL AND ($2 IS NULL OR a.aanbieder = $2) \
+         ORDER BY a.aanbieder, a.participant_id, a.ingangsdatum, a.toewijzing_nummer LIMIT 2000",
+    )
+    .bind(tenant)
+    .bind(aanbieder)
+    .fetch_all(pool)
+    .await
+    .context("reading the allocations and their use")
+}

@@ -178,9 +178,13 @@ async fn take_in(
     if !crate::outbox::enqueue_reply(tx, reply).await? {
         return Ok(None);
     }
+    // Queued, or held for a person's decision (a municipality's 325).
+    let state = crate::outbox::state_of(tx, tenant, &id)
+        .await?
+        .unwrap_or_else(|| crate::outbox::QUEUED.to_string());
     sqlx::query("UPDATE messages SET status = $2 WHERE id = $1")
         .bind(&id)
-        .bind(crate::outbox::QUEUED)
+        .bind(state)
         .execute(&mut **tx)
         .await?;
     Ok(Some(id))

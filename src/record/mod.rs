@@ -13,6 +13,7 @@ pub mod answers;
 pub mod apply;
 pub mod conversation;
 pub mod deadlines;
+pub mod decisions;
 pub mod declared;
 pub mod delivery;
 pub mod exchange;
@@ -525,6 +526,16 @@ async fn receive_in(
         && let Some(r) = verdict.retour(p)
     {
         declared::record(tx, tenant, msg, &verdict.message_id, &r.message).await?;
+        decisions::mark(
+            tx,
+            tenant,
+            msg,
+            &verdict.message_id,
+            &verdict.retour_id,
+            &r.message,
+            mappings.for_tenant(&tenant.id),
+        )
+        .await?;
     }
     if verdict.accepted() {
         apply::apply(tx, tenant, msg, &verdict.message_id, participant_id).await?;

@@ -93,6 +93,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/review-resolve.json"),
     ),
     (
+        "declaration-decision",
+        include_str!("../../schemas/api/declaration-decision.json"),
+    ),
+    (
+        "declaration-decisions",
+        include_str!("../../schemas/api/declaration-decisions.json"),
+    ),
+    (
         "startstop-run",
         include_str!("../../schemas/api/startstop-run.json"),
     ),

@@ -12,6 +12,7 @@ pub mod access;
 pub mod allocations;
 pub mod client;
 pub mod deadlines;
+pub mod decisions;
 pub mod declarations;
 pub mod headers;
 pub mod input;

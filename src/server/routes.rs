@@ -49,6 +49,18 @@ pub fn routes() -> Router<AppState> {
         .route("/startstop/run", post(super::declarations::run_startstop))
         .route("/declarations/{id}", get(super::declarations::get))
         .route(
+            "/declarations/received/{message_id}/decision",
+            get(super::decisions::get),
+        )
+        .route(
+            "/declarations/received/{message_id}/lines/{line_id}",
+            post(super::decisions::decide),
+        )
+        .route(
+            "/declarations/received/{message_id}/release",
+            post(super::decisions::release),
+        )
+        .route(
             "/outbox",
             get(super::outbox::list).post(super::outbox::post),
         )

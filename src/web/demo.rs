@@ -32,6 +32,15 @@ use crate::store::{Tenant, TenantKind};
 
 /// The demo provider's AGB code.
 pub const DEMO_AGB: &str = "87654321";
+/// The demo municipality (Wmo), a tenant of its own that judges the
+/// provider's WMO323 and holds its 325 for a person's decision.
+pub const DEMO_GEMEENTE: &str = "0363";
+/// The municipality's demo users: user name, display name, role.
+pub const DEMO_GEMEENTE_USERS: [(&str, &str, Role); 3] = [
+    ("beoordelaar", "Greet (beoordelaar Wmo)", Role::Backoffice),
+    ("gemeentebeheer", "Hans (beheer gemeente)", Role::Beheer),
+    ("meekijker", "Ilse (alleen inzien)", Role::Begeleider),
+];
 /// The password of every demo user (printed at start).
 pub const DEMO_PASSWORD: &str = "demo-wachtwoord";
 /// Demo users: user name, display name, role.
@@ -118,8 +127,46 @@ pub fn prepare(config: &mut Config) -> Result<()> {
         }
         write(&dir.join(format!("{name}.toml")), &toml::to_string(&doc)?)?;
     }
+    gemeente_mapping(&dir, &out)?;
     config.mappings_dir = dir;
     Ok(())
+}
+
+/// The demo municipality's mapping of the demo provider: the products and
+/// tariffs of the project's Wmo contract, and a person deciding on its
+/// declarations before the 325 leaves.
+fn gemeente_mapping(dir: &Path, out: &Path) -> Result<()> {
+    let contract = dir.join(format!("gemeente-{DEMO_GEMEENTE}-wmo.toml"));
+    let Ok(text) = std::fs::read_to_string(&contract) else {
+        // Mappings without the Wmo contract: no municipality to show.
+        return Ok(());
+    };
+    let doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{}", contract.display()))?;
+    let folder = out.join(format!("gemeente-{DEMO_GEMEENTE}"));
+    std::fs::create_dir_all(&folder)?;
+    let mut m = toml::Table::new();
+    let mut f = toml::Table::new();
+    f.insert("kind".into(), "aanbieder".into());
+    f.insert("code".into(), DEMO_AGB.into());
+    f.insert("name".into(), "Zorgboerderij De Demo".into());
+    f.insert("standard".into(), "iwmo".into());
+    let mut d = toml::Table::new();
+    d.insert("folder".into(), folder.display().to_string().into());
+    f.insert("delivery".into(), toml::Value::Table(d));
+    m.insert("financier".into(), toml::Value::Table(f));
+    let mut decide = toml::Table::new();
+    decide.insert("decide".into(), "person".into());
+    m.insert("declarations".into(), toml::Value::Table(decide));
+    if let Some(products) = doc.get("products") {
+        m.insert("products".into(), products.clone());
+    }
+    let own = dir.join(DEMO_GEMEENTE);
+    std::fs::create_dir_all(&own)?;
+    write(
+        &own.join(format!("aanbieder-{DEMO_AGB}.toml")),
+        &toml::to_string(&m)?,
+    )
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
@@ -177,6 +224,12 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         .checked_sub_months(Months::new(1))
         .context("date out of range")?;
     let mut ids = Vec::new();
+    // The municipality's own allocations of its Wmo participants, as its
+    // case system would export them (`loket import allocations`).
+    let mut export = String::from(
+        "BSN;Achternaam;Voorletters;Geboortedatum;Geslacht;Straat;Huisnummer;Postcode;Woonplaats;Aanbieder;\
+         Toewijzingnummer;Categorie;Productcode;Toewijzingsdatum;Ingangsdatum;Einddatum;Volume;Eenheid;Frequentie\n",
+    );
     for i in 0..participants {
         // 20 under the Wmo, 10 under the Jeugdwet; one Wmo allocation ends
         // within four weeks, so its warning shows.
@@ -241,6 +294,21 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         b.value(o, "Volume", volume)?;
         b.value(o, "Eenheid", eenheid)?;
         b.value(o, "Frequentie", "4")?;
+        if !jeugd {
+            // One client was granted less by the municipality than the
+            // provider delivers: loket's judgement rejects that line (9321).
+            let granted = if i == 0 { "10" } else { volume };
+            export.push_str(&format!(
+                "{bsn};{last};{};{born}-0{}-1{};{};Dorpsstraat;{};1011 AB;Amsterdam;{DEMO_AGB};{};{cat};{code};{ingang};{ingang};{};{granted};{eenheid};4\n",
+                FIRST[i % FIRST.len()],
+                1 + i % 9,
+                i % 10,
+                if i % 2 == 0 { "1" } else { "2" },
+                i + 1,
+                format_args!("36{i:04}"),
+                eind.as_deref().unwrap_or(""),
+            ));
+        }
         let (xml, checked) = istandaard::check_outgoing(&b.msg, &Limits::default())?;
         anyhow::ensure!(
             checked.findings.is_empty(),
@@ -398,6 +466,7 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         .await
         .map_err(|e| anyhow::anyhow!("demo answer not received: {e}"))?;
     anyhow::ensure!(got.status == "accepted", "demo answer was {}", got.status);
+    seed_gemeente(state, schema, &export, &raw, today).await?;
     state.outbox.wake();
     Ok(Demo {
         tenant: DEMO_AGB.into(),
@@ -405,6 +474,71 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         participants,
         month,
     })
+}
+
+/// The demo municipality: its users, its allocations (imported from
+/// `export`), and the provider's WMO323 taken in as the exchange's pull
+/// does, judged on those allocations and its 325 held for a person
+/// (`[declarations] decide = "person"` in its mapping of the provider).
+/// Nothing without a mapping of the provider (other mappings than the
+/// project's).
+async fn seed_gemeente(
+    state: &AppState,
+    schema: &'static Schema,
+    export: &str,
+    declaration: &[u8],
+    today: NaiveDate,
+) -> Result<()> {
+    let mappings = state.mappings.for_tenant(DEMO_GEMEENTE);
+    let provider = crate::mapping::FinancierKey::new(crate::mapping::Kind::Aanbieder, DEMO_AGB);
+    if mappings.get(&provider).is_none() {
+        return Ok(());
+    }
+    let store = state.store();
+    store.add_tenant(DEMO_GEMEENTE).await?;
+    for (user, name, role) in DEMO_GEMEENTE_USERS {
+        add_user(store, DEMO_GEMEENTE, user, name, role, DEMO_PASSWORD).await?;
+    }
+    let tenant = Tenant {
+        id: DEMO_GEMEENTE.into(),
+        kind: TenantKind::Gemeente,
+    };
+    match crate::record::import::import(
+        store,
+        schema,
+        mappings,
+        &tenant,
+        export.as_bytes(),
+        false,
+        today,
+    )
+    .await?
+    {
+        Ok(report) => anyhow::ensure!(
+            report.stored && report.errors.is_empty(),
+            "the demo municipality's allocations were refused: {:?}",
+            report.errors
+        ),
+        Err(e) => anyhow::bail!("the demo municipality's allocations: {e:?}"),
+    }
+    let got = state
+        .ingest
+        .receive(&tenant, declaration)
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo declaration was not received by 0363: {e}"))?;
+    let ids = crate::record::exchange::Ids {
+        conversatie_id: uuid::Uuid::new_v4().to_string(),
+        traceer_id: uuid::Uuid::new_v4().to_string(),
+        als_antwoord_op: None,
+    };
+    crate::record::exchange::taken_in(
+        store,
+        DEMO_GEMEENTE,
+        &[(got.message_id, ids)],
+        &crate::transport::vsp::config::Environment::Test.base(),
+    )
+    .await?;
+    Ok(())
 }
 
 fn days_in(first: NaiveDate) -> u32 {

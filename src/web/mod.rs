@@ -15,6 +15,7 @@ pub mod auth;
 pub mod deadlines;
 pub mod declarations;
 pub mod demo;
+pub mod gemeente;
 pub mod limit;
 pub mod notice;
 pub mod participants;
@@ -66,6 +67,15 @@ pub fn routes() -> Router<AppState> {
         .route("/declaraties/run", post(declarations::run))
         .route("/declaraties/{id}", get(declarations::show))
         .route("/declaraties/{id}/bericht", get(declarations::download))
+        .route("/gemeente/declaraties", get(gemeente::list))
+        .route("/gemeente/declaraties/{id}", get(gemeente::show))
+        .route(
+            "/gemeente/declaraties/{id}/regels/{line}",
+            post(gemeente::decide),
+        )
+        .route("/gemeente/declaraties/{id}/versturen", post(gemeente::send))
+        .route("/gemeente/toewijzingen", get(gemeente::allocations))
+        .route("/gemeente/verzoeken", get(gemeente::requests))
         .route("/gebruikers", get(users::list).post(users::add))
         .route("/toegang", get(access::list))
         .route("/toegang.csv", get(access::csv))
@@ -77,7 +87,9 @@ pub fn routes() -> Router<AppState> {
 
 /// `/`: the page a role starts on.
 async fn home(user: WebUser) -> Redirect {
-    if user.role.back_office() {
+    if user.tenant.kind == crate::store::TenantKind::Gemeente {
+        Redirect::to("/gemeente/declaraties")
+    } else if user.role.back_office() {
         Redirect::to("/afgekeurd")
     } else {
         Redirect::to("/registratie")
@@ -183,9 +195,18 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                     @if let Some(u) = user {
                         nav aria-label="Hoofdmenu" {
                             ul {
+                                @if u.tenant.kind == crate::store::TenantKind::Gemeente {
+                                    li { a href="/gemeente/declaraties" { "Declaraties" } }
+                                    li { a href="/gemeente/toewijzingen" { "Toewijzingen" } }
+                                    li { a href="/gemeente/verzoeken" { "Verzoeken" } }
+                                    @if u.role.back_office() {
+                                        li { a href="/termijnen" { "Termijnen" } }
+                                    }
+                                } @else {
                                 li { a href="/registratie" { "Dagregistratie" } }
                                 li { a href="/deelnemers" { "Deelnemers" } }
-                                @if u.role.back_office() {
+                                }
+                                @if u.role.back_office() && u.tenant.kind != crate::store::TenantKind::Gemeente {
                                     li { a href="/afgekeurd" { "Afgekeurde berichten" } }
                                     li { a href="/declaraties" { "Declaraties" } }
                                     li { a href="/termijnen" { "Termijnen" } }
@@ -287,6 +308,7 @@ pub fn status_nl(status: &str) -> &str {
         "sending" => "wordt verzonden",
         "failed" => "verzenden mislukt",
         "open" => "open",
+        "held" => "wacht op beslissing",
         "resolved" => "afgehandeld",
         other => other,
     }
@@ -393,6 +415,8 @@ tr.deelnemer:focus-within{background:#fff8e1}
 dl.gegevens{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}
 dl.gegevens dt{font-weight:600}
 code{font-family:ui-monospace,monospace;font-size:.9em}
+td.beslissing form{flex-direction:column;align-items:stretch;gap:.3rem;margin:0}
+td.beslissing select,td.beslissing input{width:100%;max-width:15rem}
 @media (max-width:820px){table{font-size:.9rem}.wie{margin-left:0}}
 "#;
 

@@ -26,10 +26,14 @@ pub enum Notice {
     PasswordTooLong,
     LoginFailed,
     FormExpired,
+    DecisionSaved,
+    AnswerSent,
+    AnswerAlreadySent,
+    DecisionCodeInvalid,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 15] = [
+    pub const ALL: [Notice; 19] = [
         Notice::GroupSaved,
         Notice::CareEnded,
         Notice::RequestQueued,
@@ -45,6 +49,10 @@ impl Notice {
         Notice::PasswordTooLong,
         Notice::LoginFailed,
         Notice::FormExpired,
+        Notice::DecisionSaved,
+        Notice::AnswerSent,
+        Notice::AnswerAlreadySent,
+        Notice::DecisionCodeInvalid,
     ];
 
     /// The code in the URL.
@@ -65,6 +73,10 @@ impl Notice {
             Notice::PasswordTooLong => "wachtwoord-te-lang",
             Notice::LoginFailed => "inloggen-mislukt",
             Notice::FormExpired => "formulier-verlopen",
+            Notice::DecisionSaved => "beslissing-opgeslagen",
+            Notice::AnswerSent => "325-verstuurd",
+            Notice::AnswerAlreadySent => "325-al-verstuurd",
+            Notice::DecisionCodeInvalid => "beslissing-ongeldig",
         }
     }
 
@@ -104,6 +116,16 @@ impl Notice {
                 "Inloggen is niet gelukt. Organisatie, gebruikersnaam of wachtwoord klopt niet, of het account is na herhaalde mislukte pogingen tijdelijk geblokkeerd. Probeer het later opnieuw."
             }
             Notice::FormExpired => "Het formulier was verlopen. Probeer het opnieuw.",
+            Notice::DecisionSaved => {
+                "Beslissing opgeslagen en vastgelegd; het antwoord (325) is opnieuw opgebouwd en wacht tot u het verstuurt."
+            }
+            Notice::AnswerSent => "Het antwoord (325) staat in de wachtrij en wordt verzonden.",
+            Notice::AnswerAlreadySent => {
+                "Het antwoord (325) op deze declaratie is al verstuurd; er kan niets meer worden gewijzigd."
+            }
+            Notice::DecisionCodeInvalid => {
+                "Kies bij afkeuren een retourcode en vul altijd een reden in."
+            }
         }
     }
 
@@ -117,6 +139,8 @@ impl Notice {
                 | Notice::PasswordTooLong
                 | Notice::LoginFailed
                 | Notice::FormExpired
+                | Notice::AnswerAlreadySent
+                | Notice::DecisionCodeInvalid
         )
     }
 

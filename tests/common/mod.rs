@@ -705,3 +705,45 @@ impl Api {
             .to_string()
     }
 }
+
+/// The body of `POST /allocations`: one 07 product (`code`, six dagdelen a
+/// week from March to December 2026) for a client the municipality names in
+/// full.
+pub fn grant_body(aanbieder: &str, bsn: &str, nummer: &str, code: &str) -> Value {
+    json!({
+        "aanbieder": aanbieder, "bsn": bsn,
+        "client": {
+            "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
+            "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
+        },
+        "products": [{
+            "toewijzing_nummer": nummer, "categorie": "07", "code": code,
+            "toewijzingsdatum": "2026-02-20", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
+            "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"},
+        }],
+    })
+}
+
+/// The project's Wmo contract with 0363 (`mappings/gemeente-0363-wmo.toml`)
+/// with its `delivery = ...` line replaced by `delivery`, and its
+/// `[[products]]` part (what a municipality's mapping of the provider
+/// repeats).
+pub fn wmo_contract(delivery: &str) -> (String, String) {
+    let contract = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/gemeente-0363-wmo.toml"),
+    )
+    .expect("contract");
+    let provider = contract
+        .lines()
+        .map(|l| {
+            if l.starts_with("delivery = ") {
+                delivery
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let products = contract[contract.find("[[products]]").expect("products")..].to_string();
+    (provider, products)
+}
