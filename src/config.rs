@@ -157,7 +157,9 @@ impl Config {
 pub async fn serve(config: Config, demo: bool) -> Result<()> {
     let state = config.state().await?;
     if demo {
-        let d = crate::web::demo::seed(&state, crate::registration::today()).await?;
+        let inbox = crate::web::demo::provider_inbox(&config);
+        let d =
+            crate::web::demo::seed(&state, crate::registration::today(), inbox.as_deref()).await?;
         let host = if config.listen.ip().is_loopback() {
             "localhost".to_string()
         } else {

@@ -145,7 +145,10 @@ async fn declared(s: &Setup) -> (String, String) {
         s.server.state.store(),
         GEMEENTE,
         &[(received.message_id.clone(), ids)],
-        "https://vsp.test",
+        loket::record::exchange::ReplyTo {
+            kind: loket::outbox::TARGET_VSP,
+            target: "https://vsp.test",
+        },
     )
     .await
     .expect("taken in");

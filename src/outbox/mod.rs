@@ -263,7 +263,7 @@ async fn insert_row(
         // row keeps the edition this counterpart is written in.
         Delivery::Stuf(edition) => (TARGET_STUF, edition.as_str().to_string(), None),
         Delivery::Folder(dir) => (
-            "folder",
+            TARGET_FOLDER,
             dir.to_str()
                 .ok_or_else(|| anyhow!("folder {} is not UTF-8", dir.display()))?
                 .to_string(),
@@ -333,6 +333,11 @@ impl NewRow<'_> {
         Ok(done == 1)
     }
 }
+
+/// `outbox.target_kind` of a message written into a folder (a share the
+/// counterpart reads, or another tenant's drop folder); its `target` is the
+/// directory.
+pub const TARGET_FOLDER: &str = "folder";
 
 /// `outbox.target_kind` of a message pushed to VECOZO's VSP-Koppeling; its
 /// `target` is the base URL of the environment.

@@ -332,7 +332,7 @@ async fn deliver(ctx: &Ctx, c: &Claim) -> Outcome {
                 error,
             },
         },
-        "folder" => {
+        super::TARGET_FOLDER => {
             let sender = c.tenant_id.clone();
             outfolder::deliver(
                 c.target.clone().into(),

@@ -86,9 +86,11 @@ pub async fn find_pulled(pool: &AnyPool, tenant: &str, traceer_id: &str) -> Resu
 /// way back (the outbox's `target_kind` and `target`).
 #[derive(Debug, Clone, Copy)]
 pub struct ReplyTo<'a> {
-    /// [`crate::outbox::TARGET_VSP`] or [`crate::outbox::TARGET_STUF`].
+    /// [`crate::outbox::TARGET_VSP`], [`crate::outbox::TARGET_STUF`], or
+    /// [`crate::outbox::TARGET_FOLDER`] (the demo answers into a drop folder).
     pub kind: &'a str,
-    /// The VSP environment's base URL; the StUF edition to write.
+    /// The VSP environment's base URL; the StUF edition to write; the
+    /// folder.
     pub target: &'a str,
 }
 

@@ -129,7 +129,29 @@ pub fn prepare(config: &mut Config) -> Result<()> {
     }
     gemeente_mapping(&dir, &out)?;
     config.mappings_dir = dir;
+    // The provider's inbox: where the demo municipality's 325 arrives once a
+    // person sends it, so the answer travels back as it would through the
+    // exchange and the provider applies it.
+    let inbox = std::path::absolute(config.data_dir.join(format!("inbox-{DEMO_AGB}")))?;
+    std::fs::create_dir_all(&inbox)?;
+    if !config.dropfolder.iter().any(|d| d.tenant == DEMO_AGB) {
+        config
+            .dropfolder
+            .push(crate::transport::dropfolder::DropfolderConfig {
+                tenant: DEMO_AGB.into(),
+                inbox,
+            });
+    }
     Ok(())
+}
+
+/// The provider's inbox the demo municipality answers into ([`prepare`]).
+pub fn provider_inbox(config: &Config) -> Option<std::path::PathBuf> {
+    config
+        .dropfolder
+        .iter()
+        .find(|d| d.tenant == DEMO_AGB)
+        .map(|d| d.inbox.clone())
 }
 
 /// The demo municipality's mapping of the demo provider: the products and
@@ -192,7 +214,7 @@ fn bsn(n: u32) -> String {
 }
 
 /// Seeds the demo tenant, once: a second start finds it and adds nothing.
-pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
+pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> Result<Demo> {
     let store = state.store();
     let month_start = (today - Duration::days(i64::from(today.day0())))
         .checked_sub_months(Months::new(1))
@@ -458,15 +480,37 @@ pub async fn seed(state: &AppState, today: NaiveDate) -> Result<Demo> {
         .await?
         .context("the demo declaration was not stored")?
         .raw;
+    // The Wmo declaration goes to the demo municipality, which holds its
+    // 325 for a person and answers into the provider's inbox; the Jeugdwet
+    // one (municipality 0599 is not a tenant) gets a seeded answer with a
+    // rejected line, so the provider's review queue is not empty at start.
+    // Without the municipality (other mappings), the Wmo one gets it.
+    let answered = match inbox {
+        Some(inbox) => seed_gemeente(state, schema, &export, &raw, today, inbox).await?,
+        None => false,
+    };
+    let seeded = if answered {
+        let jw = report
+            .declarations
+            .iter()
+            .find(|d| d.bericht == "JW323")
+            .and_then(|d| d.message_id.clone())
+            .context("the demo month made no JW323")?;
+        crate::record::read::message(store.pool(), &tenant, &jw)
+            .await?
+            .context("the demo declaration was not stored")?
+            .raw
+    } else {
+        raw
+    };
     let answer =
-        answer_with_one_rejection(schema, &raw, (opts.today + Duration::days(5)).min(today))?;
+        answer_with_one_rejection(schema, &seeded, (opts.today + Duration::days(5)).min(today))?;
     let got = state
         .ingest
         .receive(&tenant, answer.as_bytes())
         .await
         .map_err(|e| anyhow::anyhow!("demo answer not received: {e}"))?;
     anyhow::ensure!(got.status == "accepted", "demo answer was {}", got.status);
-    seed_gemeente(state, schema, &export, &raw, today).await?;
     state.outbox.wake();
     Ok(Demo {
         tenant: DEMO_AGB.into(),
@@ -488,11 +532,12 @@ async fn seed_gemeente(
     export: &str,
     declaration: &[u8],
     today: NaiveDate,
-) -> Result<()> {
+    inbox: &Path,
+) -> Result<bool> {
     let mappings = state.mappings.for_tenant(DEMO_GEMEENTE);
     let provider = crate::mapping::FinancierKey::new(crate::mapping::Kind::Aanbieder, DEMO_AGB);
     if mappings.get(&provider).is_none() {
-        return Ok(());
+        return Ok(false);
     }
     let store = state.store();
     store.add_tenant(DEMO_GEMEENTE).await?;
@@ -531,14 +576,23 @@ async fn seed_gemeente(
         traceer_id: uuid::Uuid::new_v4().to_string(),
         als_antwoord_op: None,
     };
+    // Its answer goes back through the outbox, as the exchange's would, into
+    // the provider's inbox (a drop folder of the provider's tenant), where
+    // the provider takes it in and applies it.
+    let inbox = inbox
+        .to_str()
+        .context("the demo provider's inbox is not UTF-8")?;
     crate::record::exchange::taken_in(
         store,
         DEMO_GEMEENTE,
         &[(got.message_id, ids)],
-        &crate::transport::vsp::config::Environment::Test.base(),
+        crate::record::exchange::ReplyTo {
+            kind: crate::outbox::TARGET_FOLDER,
+            target: inbox,
+        },
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 fn days_in(first: NaiveDate) -> u32 {

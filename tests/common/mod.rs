@@ -424,10 +424,15 @@ impl Server {
             ..loket::config::Config::default()
         };
         loket::web::demo::prepare(&mut config).expect("demo mappings");
+        let inbox = loket::web::demo::provider_inbox(&config);
         let server = Server::start_with(db, config).await;
-        let demo = loket::web::demo::seed(&server.state, loket::registration::today())
-            .await
-            .expect("demo seed");
+        let demo = loket::web::demo::seed(
+            &server.state,
+            loket::registration::today(),
+            inbox.as_deref(),
+        )
+        .await
+        .expect("demo seed");
         (server, demo)
     }
 }
