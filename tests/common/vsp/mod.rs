@@ -294,6 +294,18 @@ impl Pushed {
     }
 }
 
+/// A message [`Vsp::take_for`] took out of a pull queue.
+#[derive(Clone, Debug)]
+pub struct Taken {
+    pub traceer: Uuid,
+    pub conversatie: Uuid,
+    pub als_antwoord_op: Option<Uuid>,
+    /// The code of the party that pushed it.
+    pub sender: String,
+    pub berichtstroom: Value,
+    pub payload: Vec<u8>,
+}
+
 /// A message held by the counterpart: pushed by a client or placed with
 /// [`Vsp::enqueue`].
 #[derive(Clone, Debug)]
@@ -598,6 +610,33 @@ impl Vsp {
         let idx = st.messages.len();
         st.by_traceer.insert(traceer, idx);
         st.messages.push(m);
+    }
+
+    /// Takes every message waiting for `code` out of its pull queue and
+    /// confirms it on `code`'s behalf, oldest first. The exchange test
+    /// counterpart (`tests/common/ggk`) does this for a municipality that is
+    /// reached through the GGk's StUF interface instead of a pull of its own.
+    pub fn take_for(&self, code: &str) -> Vec<Taken> {
+        let mut st = self.shared.lock();
+        let mut out = Vec::new();
+        for m in st.messages.iter_mut().filter(|m| m.waiting_for(code)) {
+            m.confirmed_by.push(code.to_string());
+            if m.status == Berichtstatus::WordtAangeboden && m.all_confirmed() {
+                m.advance();
+            }
+            out.push(Taken {
+                traceer: m.traceer,
+                conversatie: m.conversatie,
+                als_antwoord_op: m.als_antwoord_op,
+                sender: m.sender.clone(),
+                berichtstroom: m.metadata["routeringgegevens"]["berichtstroom"].clone(),
+                payload: m.payload.clone(),
+            });
+        }
+        let confirmed: Vec<(String, Uuid)> =
+            out.iter().map(|t| (code.to_string(), t.traceer)).collect();
+        st.confirmed.extend(confirmed);
+        out
     }
 
     /// Every accepted push (204), repeats included, in arrival order.

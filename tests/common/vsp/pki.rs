@@ -43,13 +43,28 @@ impl Ca {
     }
 
     fn client(&self, code: &str, org: &str) -> ClientCert {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        self.leaf(
+            code,
+            org,
+            Vec::new(),
+            vec![ExtendedKeyUsagePurpose::ClientAuth],
+        )
+    }
+
+    fn leaf(
+        &self,
+        code: &str,
+        org: &str,
+        names: Vec<String>,
+        usages: Vec<ExtendedKeyUsagePurpose>,
+    ) -> ClientCert {
+        let mut params = CertificateParams::new(names).expect("leaf params");
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, code);
         dn.push(DnType::OrganizationName, org);
         params.distinguished_name = dn;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = usages;
         let key = KeyPair::generate().expect("client key");
         let cert = params.signed_by(&key, &self.issuer).expect("sign client");
         let cert_pem = cert.pem();
@@ -188,6 +203,22 @@ impl TestPki {
     /// treats `code` as the caller.
     pub fn client(&self, code: &str, org: &str) -> ClientCert {
         self.ca.client(code, org)
+    }
+
+    /// A certificate from the test CA that serves as both a TLS server (for
+    /// 127.0.0.1 and localhost) and a client, with subject CN `code`: what a
+    /// party that listens as well as calls presents on both legs, like a
+    /// municipality's StUF interface towards its Digikoppeling adapter.
+    pub fn server_and_client(&self, code: &str, org: &str) -> ClientCert {
+        self.ca.leaf(
+            code,
+            org,
+            vec!["127.0.0.1".to_string(), "localhost".to_string()],
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        )
     }
 
     /// A client certificate from the foreign CA: the handshake is refused.
