@@ -8,7 +8,8 @@
 #  scenario tests (written to target/emitted by `cargo test`) validates, and
 #  every invoice and credit note they generated (target/emitted/ubl) passes
 #  ../shared/tools/validate-ubl (UBL 2.1 XSD and the EN 16931 XSLT);
-#  `loket validate` accepts every official UBL example.
+#  `loket validate` accepts every official UBL example; every StUF-GGk
+#  envelope the exchange tests saw (target/envelopes) validates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared
@@ -57,6 +58,17 @@ if [ -n "$(ls "$emitted"/ubl/*.xml 2>/dev/null)" ]; then
   "$shared/tools/validate-ubl" "$emitted"/ubl/*.xml | tail -n 1
 else
   echo "conformance: no generated invoices in $emitted/ubl (run the tests with LOKET_EMIT_DIR set)" >&2
+  exit 1
+fi
+
+# StUF-GGk envelopes (both editions) and Fo01s that crossed the exchange
+# counterpart in the tests (written to target/envelopes by `cargo test`).
+envelopes=target/envelopes
+if [ -n "$(ls "$envelopes"/*.xml 2>/dev/null)" ]; then
+  echo "conformance: $(ls "$envelopes"/*.xml | wc -l) StUF-GGk envelopes from the exchange tests (Di01, Du01, Fo01)"
+  "$shared/tools/validate-istandaard" "$envelopes"/*.xml | tail -n 1
+else
+  echo "conformance: no envelopes in $envelopes (run the tests with LOKET_CONFORMANCE_DIR set)" >&2
   exit 1
 fi
 
