@@ -694,3 +694,85 @@ fn base64_round_trip_and_strictness() {
         "9c0f7b90-5c69-11e5-a837-0800200c9a66"
     ));
 }
+
+/// The published example envelopes, read from ../shared/reference: those
+/// that follow the exchange's rules pass the counterpart's check; the
+/// others are refused for exactly the rule they break (the 0310 examples
+/// and the Fo01 carry a version 1 UUID, the tekstBestand example a
+/// functie "Dummy"; the 0310 Du01 is not well-formed as published).
+#[test]
+fn the_published_examples() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
+    if !reference.exists() {
+        println!("note: {} missing; skipped", reference.display());
+        return;
+    }
+    let check = |rel: &str| {
+        let xml = std::fs::read_to_string(reference.join(rel)).expect(rel);
+        let root = envelope::read(xml.as_bytes());
+        let action = match &root {
+            Ok(r) if r.name == "Fo01Bericht" => envelope::FO01_ACTION.to_string(),
+            Ok(r) => format!(
+                "{}/{}",
+                r.ns,
+                if r.name == envelope::DU01 {
+                    "ggk_Du01"
+                } else {
+                    "ggk_Di01"
+                }
+            ),
+            Err(_) => String::new(),
+        };
+        envelope::check(
+            envelope::soap(&xml).as_bytes(),
+            Some("text/xml"),
+            Some(&action),
+        )
+        .map(|c| c.kind)
+        .map_err(|r| format!("{} {}", r.code, r.reason))
+    };
+    let p = "stuf-ggk-0210-patch04/voorbeeldberichten";
+    assert_eq!(
+        check(&format!("{p}/envelopHeenbericht-ggk_Di01_v21-xml.xml")),
+        Ok(Kind::Di01)
+    );
+    assert_eq!(
+        check(&format!("{p}/envelopRetourbericht-ggk_Du01-v21.xml")),
+        Ok(Kind::Du01)
+    );
+    let tekst = check(&format!("{p}/envelopHeenbericht-ggk_Di01_v21-tekst.xml"));
+    assert!(
+        tekst.as_ref().is_err_and(|e| e.starts_with("IB004")),
+        "{tekst:?}"
+    );
+    let fo01 = check(&format!("{p}/Fo01.xml"));
+    assert!(
+        fo01.as_ref()
+            .is_err_and(|e| e.contains("crossRefnummer: not a lower-case UUID v4")),
+        "{fo01:?}"
+    );
+    let di = check("stuf-ggk-0310/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21.xml");
+    assert!(
+        di.as_ref()
+            .is_err_and(|e| e.contains("referentienummer: not a lower-case UUID v4")),
+        "{di:?}"
+    );
+    let du = check("stuf-ggk-0310/voorbeeldberichten/envelopRetourbericht-ggk_Du01-v21.xml");
+    assert!(
+        du.as_ref()
+            .is_err_and(|e| e.starts_with("IB001 bad attribute")),
+        "{du:?}"
+    );
+    // With version 4 numbers, the 0310 Di01 example passes too.
+    let xml = std::fs::read_to_string(
+        reference.join("stuf-ggk-0310/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21.xml"),
+    )
+    .expect("0310 Di01")
+    .replace("9c0f7b90-5c69-11e5", "9c0f7b90-5c69-41e5");
+    let c = envelope::check(
+        envelope::soap(&xml).as_bytes(),
+        Some("text/xml"),
+        Some(&Edition::E0310.action(false)),
+    );
+    assert!(c.is_ok(), "{:?}", c.err());
+}
