@@ -46,6 +46,9 @@ pub struct Config {
     /// `[[vsp]]` sections: a tenant's connection to VECOZO's VSP-Koppeling
     /// (environment, systeemcertificaat, trusted roots, poll timing).
     pub vsp: Vec<crate::transport::vsp::VspConfig>,
+    /// `[[stuf]]` sections: a municipality's connection to the GGk through
+    /// its Digikoppeling adapter (endpoint, listener, certificate, edition).
+    pub stuf: Vec<crate::transport::stuf::StufConfig>,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             limits: crate::server::limits::Settings::default(),
             database: crate::store::Settings::default(),
             vsp: Vec::new(),
+            stuf: Vec::new(),
         }
     }
 }
@@ -130,6 +134,7 @@ impl Config {
         let mut ingest = Ingest::with_mappings(store, mappings.clone())?;
         ingest.limits.max_bytes = self.max_message_bytes;
         let vsp = crate::transport::vsp::Clients::load(&self.vsp)?;
+        let stuf = crate::transport::stuf::Connections::load(&self.stuf)?;
         if let Some(note) = self.limits.budget_note(self.max_message_bytes) {
             tracing::warn!("{note}");
         }
@@ -137,7 +142,8 @@ impl Config {
             ingest,
             mappings,
             metrics: Arc::new(server::metrics::Metrics::default()),
-            outbox: crate::outbox::Outbox::new(self.outbox.clone()).with_vsp(vsp),
+            outbox: crate::outbox::Outbox::new(self.outbox.clone()).with_vsp(vsp)
+                .with_stuf(stuf),
             budget: server::limits::Budget::new(&self.limits),
         })
     }
@@ -182,6 +188,9 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
         &state.outbox,
         &state.metrics,
     );
+    let stuf =
+        crate::transport::stuf::server::start(&state.outbox.stuf, &state.ingest, &state.outbox)
+            .await?;
     let daily = crate::engine::daily::Daily::start(
         state.clone(),
         config.startstop.clone(),
@@ -191,6 +200,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
     daily.stop().await;
     watchers.stop().await;
     vsp.stop().await;
+    stuf.stop().await;
     worker.stop().await;
     served
 }

@@ -80,23 +80,13 @@ fn write_mappings(dir: &Path, vsp_base: &str, edition: &str) {
     .expect("municipality's provider mapping");
 }
 
-/// A free loopback port for loket's StUF listener (its address is
-/// configuration, so it cannot be port 0).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// One loket with both tenants, its outbox worker, VSP loops and StUF
 /// listener, and the exchange between them.
 struct Month {
     server: Server,
     worker: Option<loket::outbox::Worker>,
     vsp_loops: Option<loket::transport::vsp::service::Running>,
-    stuf: Option<Stuf>,
+    stuf: Option<loket::transport::stuf::server::Running>,
     provider: Api,
     gemeente: Api,
     vsp: Vsp,
@@ -121,10 +111,9 @@ impl Month {
             .client(AGB, &format!("Aanbieder {AGB}"))
             .write_pem(dir.path());
         let gemeente_cert = pki
-            .server_and_client(GEMEENTE, "Gemeente 0363")
+            .service(GEMEENTE, "Gemeente 0363")
             .write_pem(dir.path());
         let ca = pki.write_ca(dir.path());
-        let port = free_port();
         // `[[stuf]]` as the README documents it, read like loket.toml; the
         // rest of the configuration is the test's.
         let toml = format!(
@@ -133,7 +122,7 @@ impl Month {
 tenant = "{GEMEENTE}"
 applicatie = "loket"
 endpoint = "{endpoint}"
-listen = "127.0.0.1:{port}"
+listen = "127.0.0.1:0"
 certificate = "{chain}"
 key = "{key}"
 ca = ["{ca}"]
@@ -185,10 +174,22 @@ pull = true
             &state.outbox,
             &state.metrics,
         );
-        let stuf = Stuf::start(&server).await;
+        let stuf = loket::transport::stuf::server::start(
+            &state.outbox.stuf,
+            &state.ingest,
+            &state.outbox,
+        )
+        .await
+        .expect("the StUF listener");
+        let (_, address) = stuf
+            .addresses()
+            .iter()
+            .find(|(t, _)| t == GEMEENTE)
+            .expect("0363's listener")
+            .clone();
         ggk.municipality(
             GEMEENTE,
-            &format!("https://127.0.0.1:{port}/ggk"),
+            &format!("https://{address}{}", common::ggk::PATH),
             reads,
             "loket",
         );
@@ -745,13 +746,3 @@ async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
     x.stop().await;
 }
 
-/// loket's StUF listener for the municipality (its `[[stuf]]` section).
-struct Stuf;
-
-impl Stuf {
-    async fn start(_server: &Server) -> Stuf {
-        Stuf
-    }
-
-    async fn stop(self) {}
-}

@@ -250,6 +250,7 @@ struct RawDelivery {
     http: Option<String>,
     folder: Option<String>,
     vsp: Option<String>,
+    stuf: Option<String>,
     token_env: Option<String>,
 }
 
@@ -324,6 +325,18 @@ impl Checker<'_> {
     fn mapping(&mut self, raw: RawMapping) -> Mapping {
         let raw_delivery = raw.financier.delivery;
         let delivery = match (raw_delivery.http, raw_delivery.folder, raw_delivery.vsp) {
+            (None, None, None) => match raw_delivery.stuf.as_deref() {
+                Some(ed) => Delivery::Stuf(
+                    crate::transport::stuf::Edition::parse(ed).unwrap_or_else(|| {
+                        self.problem(
+                            "/financier/delivery/stuf".into(),
+                            format!("{ed:?} is geen StUF-editie 0310 of 0210 / is not StUF edition 0310 or 0210"),
+                        );
+                        crate::transport::stuf::Edition::V0310
+                    }),
+                ),
+                None => unreachable!("the schema requires one delivery"),
+            },
             (Some(url), _, _) => Delivery::Http {
                 url,
                 token_env: raw_delivery.token_env,
@@ -338,7 +351,6 @@ impl Checker<'_> {
                     }
                 }
             }
-            (None, None, None) => unreachable!("the schema requires one delivery"),
         };
         let financier = Financier {
             key: FinancierKey {

@@ -146,6 +146,10 @@ pub enum Delivery {
     /// Pushed to VECOZO's VSP-Koppeling in this environment, with the
     /// sending tenant's systeemcertificaat (`[[vsp]]` in the configuration).
     Vsp(crate::transport::vsp::config::Environment),
+    /// Posted in a StUF-GGk envelope of this edition to the sending
+    /// municipality's Digikoppeling adapter (`[[stuf]]` in the
+    /// configuration: endpoint and certificate).
+    Stuf(crate::transport::stuf::Edition),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -255,6 +255,9 @@ async fn insert_row(
     let (target_kind, target, token_env) = match &financier.delivery {
         Delivery::Http { url, token_env } => ("http", url.clone(), token_env.clone()),
         Delivery::Vsp(env) => (TARGET_VSP, env.base(), None),
+        // The endpoint and certificate are the tenant's `[[stuf]]`; the
+        // row keeps the edition this counterpart is written in.
+        Delivery::Stuf(edition) => (TARGET_STUF, edition.as_str().to_string(), None),
         Delivery::Folder(dir) => (
             "folder",
             dir.to_str()
@@ -328,6 +331,14 @@ impl NewRow<'_> {
 /// `target` is the base URL of the environment.
 pub const TARGET_VSP: &str = "vsp";
 
+/// `outbox.target_kind` of a message posted in a StUF-GGk envelope to the
+/// municipality's Digikoppeling adapter (the tenant's `[[stuf]]`); its
+/// `target` is the edition to write (`0310`, `0210`).
+pub const TARGET_STUF: &str = "stuf";
+
+/// `outbox.format` of a StUF Fo01: already an envelope, sent as it is.
+pub const FORMAT_STUF: &str = "stuf";
+
 /// A retour the record made for a message pulled from the exchange: it goes
 /// back the same way, to the heenbericht's sender.
 pub struct Reply<'a> {
@@ -341,8 +352,10 @@ pub struct Reply<'a> {
     pub receiver: &'a str,
     /// `iwmo` or `ijw` (the heenbericht's standard).
     pub standard: Option<&'a str>,
-    /// The exchange's base URL.
-    pub base: &'a str,
+    /// The way back: [`TARGET_VSP`] or [`TARGET_STUF`].
+    pub target_kind: &'a str,
+    /// The exchange's base URL (VSP), the edition to write (StUF).
+    pub target: &'a str,
 }
 
 /// Queues a stored retour for the exchange, in the caller's transaction.
@@ -362,13 +375,80 @@ pub async fn enqueue_reply(tx: &mut Tx, r: Reply<'_>) -> Result<bool> {
         financier: &format!("{kind}:{}", r.receiver),
         bericht: r.bericht,
         ident: r.identificatie,
-        target_kind: TARGET_VSP,
-        target: r.base,
+        target_kind: r.target_kind,
+        target: r.target,
         token_env: None,
         format: FORMAT_ISTANDAARD,
     }
     .insert(tx)
     .await
+}
+
+/// A StUF Fo01 loket answers a refused envelope with ([`enqueue_fault`]).
+pub struct Fault<'a> {
+    pub tenant_id: &'a str,
+    /// The refused envelope's zender organisatie.
+    pub receiver: &'a str,
+    /// The Fo01's referentienummer: its identification in the outbox.
+    pub referentienummer: &'a str,
+    /// The incoming message it refuses, if stored with its content.
+    pub answer_of: Option<&'a str>,
+    /// The `StUF:Fo01Bericht` as written.
+    pub raw: &'a [u8],
+    /// loket's JSON of it, for `GET /messages/{id}`.
+    pub parsed: String,
+    /// The edition (the outbox row's target).
+    pub target: &'a str,
+}
+
+/// Stores a Fo01 (direction `out`, standard `stuf`) and queues it for the
+/// tenant's StUF adapter, in the caller's transaction; returns its id.
+pub async fn enqueue_fault(tx: &mut Tx, f: Fault<'_>) -> Result<String> {
+    let id = new_id();
+    let raw = crate::store::body::Packed::new(f.raw);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let row = apply::MessageRow {
+        id: &id,
+        tenant: f.tenant_id,
+        direction: "out",
+        standard: "stuf",
+        bericht: "Fo01",
+        sender: Some(f.tenant_id),
+        receiver: Some(f.receiver),
+        identificatie: Some(f.referentienummer),
+        dagtekening: Some(&today),
+        participant_id: None,
+        status: QUEUED,
+        retourcodes: "[]".to_string(),
+        findings: "[]".into(),
+        parsed: Some(f.parsed),
+        raw: &raw,
+        answer_of: f.answer_of,
+    };
+    apply::insert_messages(tx, &[row])
+        .await
+        .context("storing the outgoing Fo01")?;
+    let kind = match crate::store::TenantKind::from_id(f.receiver) {
+        Ok(crate::store::TenantKind::Gemeente) => "wmo",
+        _ => "aanbieder",
+    };
+    let inserted = NewRow {
+        id: &id,
+        tenant_id: f.tenant_id,
+        financier: &format!("{kind}:{}", f.receiver),
+        bericht: "Fo01",
+        ident: f.referentienummer,
+        target_kind: TARGET_STUF,
+        target: f.target,
+        token_env: None,
+        format: FORMAT_STUF,
+    }
+    .insert(tx)
+    .await?;
+    if !inserted {
+        bail!("message {id} already has an outbox row");
+    }
+    Ok(id)
 }
 
 /// An outgoing message of this berichtsoort and identification, if any.
@@ -617,6 +697,9 @@ pub struct Outbox {
     /// The tenants' connections to VECOZO, for messages whose target is
     /// [`TARGET_VSP`].
     pub vsp: crate::transport::vsp::Clients,
+    /// The municipalities' connections to their GGk adapter, for messages
+    /// whose target is [`TARGET_STUF`].
+    pub stuf: crate::transport::stuf::Connections,
 }
 
 impl Outbox {
@@ -625,7 +708,14 @@ impl Outbox {
             notify: Arc::new(Notify::new()),
             settings: Arc::new(settings),
             vsp: crate::transport::vsp::Clients::default(),
+            stuf: crate::transport::stuf::Connections::default(),
         }
+    }
+
+    /// This outbox, posting through `connections` to the GGk adapters.
+    pub fn with_stuf(mut self, connections: crate::transport::stuf::Connections) -> Outbox {
+        self.stuf = connections;
+        self
     }
 
     /// This outbox, pushing through `clients` to VECOZO.

@@ -46,6 +46,16 @@ impl Worker {
                 );
             }
         }
+        for conn in outbox.stuf.all() {
+            if s.lease_ms <= conn.config.timeout_secs.saturating_mul(1000) {
+                anyhow::bail!(
+                    "outbox: lease_ms ({}) moet groter zijn dan de timeout van [[stuf]] {} / must be larger than the [[stuf]] timeout ({} s)",
+                    s.lease_ms,
+                    conn.config.tenant,
+                    conn.config.timeout_secs
+                );
+            }
+        }
         let http = HttpSender::new(
             Duration::from_millis(s.http_timeout_ms),
             Duration::from_millis(s.connect_timeout_ms),
@@ -254,7 +264,7 @@ async fn claim(ctx: &Ctx) -> Result<Vec<Claim>> {
         let Some(r) = claimed else { continue };
         let tenant_id: String = r.try_get("tenant_id")?;
         let target_kind: String = r.try_get("target_kind")?;
-        let ids = if target_kind == super::TARGET_VSP {
+        let ids = if target_kind == super::TARGET_VSP || target_kind == super::TARGET_STUF {
             Some(crate::record::exchange::push_ids(&mut w.tx, &tenant_id, &id).await?)
         } else {
             None
@@ -337,6 +347,25 @@ async fn deliver(ctx: &Ctx, c: &Claim) -> Outcome {
         super::TARGET_VSP => match &c.ids {
             Some(ids) => {
                 crate::transport::vsp::deliver(&ctx.store, &ctx.outbox.vsp, &c.delivery(ids)).await
+            }
+            None => Sent::Retry {
+                status: None,
+                error: "no exchange identifiers".into(),
+                after: None,
+            },
+        },
+        super::TARGET_STUF => match &c.ids {
+            Some(ids) => {
+                let d = crate::transport::stuf::Delivery {
+                    ids,
+                    tenant: &c.tenant_id,
+                    message_id: &c.message_id,
+                    bericht: &c.bericht,
+                    edition: &c.target,
+                    as_is: c.format == super::FORMAT_STUF,
+                    payload: &c.raw,
+                };
+                crate::transport::stuf::deliver(&ctx.store, &ctx.outbox.stuf, &d).await
             }
             None => Sent::Retry {
                 status: None,

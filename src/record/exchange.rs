@@ -82,22 +82,33 @@ pub async fn find_pulled(pool: &AnyPool, tenant: &str, traceer_id: &str) -> Resu
     Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
-/// Pulled messages are in the record (each as its message id): each keeps
-/// the exchange's identifiers, and its retour, if the record made one, is
-/// queued to go back through the exchange at `reply_base`, in the same
-/// conversation, answering its traceerId. One transaction for all of them
+/// Where the retours of messages taken in from the exchange go: the same
+/// way back (the outbox's `target_kind` and `target`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyTo<'a> {
+    /// [`crate::outbox::TARGET_VSP`] or [`crate::outbox::TARGET_STUF`].
+    pub kind: &'a str,
+    /// The VSP environment's base URL; the StUF edition to write.
+    pub target: &'a str,
+}
+
+/// Messages taken in from the exchange are in the record (each as its
+/// message id): each keeps the exchange's identifiers, and its retour, if
+/// the record made one, is queued to go back the way given by `reply`, in
+/// the same conversation, answering its traceerId (VSP) or referentienummer
+/// (StUF, as the Du01's crossRefnummer). One transaction for all of them
 /// (the pull commits a chunk of a list at once). Running this twice for the
 /// same message changes nothing the second time. Returns the queued retours.
 pub async fn taken_in(
     store: &Store,
     tenant: &str,
     taken: &[(String, Ids)],
-    reply_base: &str,
+    reply: ReplyTo<'_>,
 ) -> Result<Vec<String>> {
     let mut w = store.begin_write().await?;
     let mut queued = Vec::new();
     for (message_id, ids) in taken {
-        queued.extend(take_in(&mut w.tx, tenant, message_id, ids, reply_base).await?);
+        queued.extend(take_in(&mut w.tx, tenant, message_id, ids, reply).await?);
     }
     w.commit().await?;
     Ok(queued)
@@ -109,7 +120,7 @@ async fn take_in(
     tenant: &str,
     message_id: &str,
     ids: &Ids,
-    reply_base: &str,
+    reply: ReplyTo<'_>,
 ) -> Result<Option<String>> {
     sqlx::query(
         "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $3), traceer_id = COALESCE(traceer_id, $4), \
@@ -161,7 +172,8 @@ async fn take_in(
             .try_get::<Option<String>, _>("receiver")?
             .unwrap_or_default(),
         standard: standard.as_deref(),
-        base: reply_base,
+        target_kind: reply.kind,
+        target: reply.target,
     };
     if !crate::outbox::enqueue_reply(tx, reply).await? {
         return Ok(None);
@@ -480,4 +492,216 @@ pub async fn refused(
     )
     .await?;
     w.commit().await
+}
+
+/// The tenant's outgoing Fo01 answering the message that came in with
+/// referentienummer `cross_ref`, if one was queued: the same refused
+/// envelope sent again is only acknowledged.
+pub async fn fault_for(pool: &AnyPool, tenant: &str, cross_ref: &str) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT id FROM messages WHERE tenant_id = $1 AND direction = 'out' AND bericht = 'Fo01' AND als_antwoord_op = $2",
+    )
+    .bind(tenant)
+    .bind(cross_ref)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+/// Why stored message `message_id` failed on its structure (the XSD,
+/// controleniveau 1), if it did: the GGk answers that with a Fo01, not a
+/// retour. The first such finding, in Dutch, with its place.
+pub async fn failed_structure(
+    pool: &AnyPool,
+    tenant: &str,
+    message_id: &str,
+) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT findings FROM messages WHERE id = $1 AND tenant_id = $2")
+        .bind(message_id)
+        .bind(tenant)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let findings: Option<String> = row.try_get("findings")?;
+    let findings: Vec<serde_json::Value> =
+        serde_json::from_str(findings.as_deref().unwrap_or("[]")).unwrap_or_default();
+    Ok(findings
+        .iter()
+        .find(|f| f["level"] == "structure")
+        .map(|f| {
+            format!(
+                "{} ({})",
+                f["nl"].as_str().unwrap_or_default(),
+                f["path"].as_str().unwrap_or_default()
+            )
+        }))
+}
+
+/// A Fo01 loket sends: the envelope is written by the transport, the
+/// record keeps it as an outgoing message.
+pub struct FaultOut<'a> {
+    /// The incoming message it refuses, when one was stored with its
+    /// content (a payload that did not even decode is stored without).
+    pub refused: Option<&'a str>,
+    /// The refused envelope's identifiers: its referentienummer becomes the
+    /// refused message's traceer_id, so a resend is recognised.
+    pub refused_ids: &'a Ids,
+    /// The Fo01's own referentienummer.
+    pub referentienummer: &'a str,
+    /// Who gets it: the refused envelope's zender organisatie.
+    pub receiver: &'a str,
+    pub code: &'a str,
+    pub omschrijving: &'a str,
+    /// The Fo01 as written (`StUF:Fo01Bericht`).
+    pub xml: &'a str,
+    /// The outbox target ([`ReplyTo::target`], the edition).
+    pub target: &'a str,
+}
+
+/// Stores and queues a Fo01 loket answers a refused payload with, and keeps
+/// the refused message's identifiers, in one transaction. Returns the
+/// Fo01's message id.
+pub async fn refuse_payload(store: &Store, tenant: &str, f: &FaultOut<'_>) -> Result<String> {
+    let mut w = store.begin_write().await?;
+    if let Some(id) = f.refused {
+        sqlx::query(
+            "UPDATE messages SET conversatie_id = COALESCE(conversatie_id, $3), traceer_id = COALESCE(traceer_id, $4) \
+             WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(id)
+        .bind(tenant)
+        .bind(&f.refused_ids.conversatie_id)
+        .bind(&f.refused_ids.traceer_id)
+        .execute(&mut *w.tx)
+        .await
+        .context("storing the refused message's identifiers")?;
+    }
+    let parsed = json!({
+        "berichtcode": "Fo01",
+        "crossRefnummer": f.refused_ids.traceer_id,
+        "code": f.code,
+        "omschrijving": f.omschrijving,
+    })
+    .to_string();
+    let id = crate::outbox::enqueue_fault(
+        &mut w.tx,
+        crate::outbox::Fault {
+            tenant_id: tenant,
+            receiver: f.receiver,
+            referentienummer: f.referentienummer,
+            answer_of: f.refused,
+            raw: f.xml.as_bytes(),
+            parsed,
+            target: f.target,
+        },
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE messages SET conversatie_id = $2, traceer_id = $3, als_antwoord_op = $4 WHERE id = $1",
+    )
+    .bind(&id)
+    .bind(&f.refused_ids.conversatie_id)
+    .bind(f.referentienummer)
+    .bind(&f.refused_ids.traceer_id)
+    .execute(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    Ok(id)
+}
+
+/// A Fo01 that came in: the exchange (or the counterpart) refused a
+/// message loket sent.
+pub struct FaultIn<'a> {
+    pub referentienummer: &'a str,
+    /// The referentienummer loket gave the refused message.
+    pub cross_ref: &'a str,
+    pub zender: &'a str,
+    pub code: &'a str,
+    pub omschrijving: &'a str,
+    pub details: Option<&'a str>,
+}
+
+/// Ties an incoming Fo01 to the message it refuses (its traceer_id is the
+/// Fo01's crossRefnummer): the melding is kept with that message (the
+/// outbox item and the message page show it, explained) and a review item
+/// `exchange_refused` says what went wrong and who acts. A Fo01 received
+/// before (same referentienummer) changes nothing. Returns the refused
+/// message's id, when loket knows it.
+pub async fn fault_received(store: &Store, tenant: &str, f: &FaultIn<'_>) -> Result<Option<String>> {
+    let mut w = store.begin_write().await?;
+    let refused = sqlx::query(
+        "SELECT id, participant_id, bericht, identificatie FROM messages \
+         WHERE tenant_id = $1 AND direction = 'out' AND traceer_id = $2",
+    )
+    .bind(tenant)
+    .bind(f.cross_ref)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    let (message_id, participant, bericht, ident) = match &refused {
+        Some(r) => (
+            Some(r.try_get::<String, _>("id")?),
+            r.try_get::<Option<String>, _>("participant_id")?,
+            r.try_get::<Option<String>, _>("bericht")?,
+            r.try_get::<Option<String>, _>("identificatie")?,
+        ),
+        None => (None, None, None, None),
+    };
+    // Seen before: the review item's detail holds the Fo01's number.
+    let seen = sqlx::query(
+        "SELECT 1 AS one FROM review_items WHERE tenant_id = $1 AND kind = 'exchange_refused' AND detail LIKE $2",
+    )
+    .bind(tenant)
+    .bind(format!("%\"fo01_referentienummer\":{}%", json!(f.referentienummer)))
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    if seen.is_some() {
+        w.commit().await?;
+        return Ok(message_id);
+    }
+    if let Some(id) = &message_id {
+        let next: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(seq), -1) + 1 AS next FROM exchange_meldingen WHERE message_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *w.tx)
+        .await?
+        .try_get("next")?;
+        sqlx::query(
+            "INSERT INTO exchange_meldingen (message_id, seq, code, omschrijving, toelichting) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(next)
+        .bind(f.code)
+        .bind(f.omschrijving)
+        .bind(f.details)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    let codes = crate::schema::exchange::ExchangeCodes::builtin();
+    let detail = json!({
+        "message_id": message_id,
+        "bericht": bericht,
+        "identificatie": ident,
+        "fo01_referentienummer": f.referentienummer,
+        "cross_refnummer": f.cross_ref,
+        "zender": f.zender,
+        "meldingen": [{
+            "code": f.code,
+            "omschrijving": f.omschrijving,
+            "toelichting": f.details,
+            "uitleg": codes.explain(f.code, f.omschrijving),
+        }],
+    });
+    super::answers::add_review(
+        &mut w.tx,
+        tenant,
+        participant.as_deref(),
+        "exchange_refused",
+        message_id.as_deref(),
+        &[],
+        &detail,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(message_id)
 }

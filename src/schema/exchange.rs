@@ -27,6 +27,9 @@ pub enum Source {
     Vecozo,
     /// The GGk's list of the iWmo/iJw exchange (Fo01, IB codes).
     Ggk,
+    /// The StUF standard's own codes, in a Fo01 a party writes itself
+    /// (StUF055: the payload fails its schema).
+    Stuf,
 }
 
 impl Source {
@@ -34,6 +37,7 @@ impl Source {
         match self {
             Source::Vecozo => "vecozo",
             Source::Ggk => "ggk",
+            Source::Stuf => "stuf",
         }
     }
 
@@ -42,6 +46,7 @@ impl Source {
         match self {
             Source::Vecozo => "VECOZO",
             Source::Ggk => "GGk",
+            Source::Stuf => "StUF",
         }
     }
 }
@@ -306,6 +311,9 @@ mod tests {
         assert_eq!(m.action, Action::CertificateAdmin);
         assert!(m.resend_helps);
         assert_eq!(c.melding("IB012").expect("IB012").source, Source::Ggk);
+        let stuf = c.melding("stuf055").expect("StUF055, the code loket writes itself");
+        assert_eq!((stuf.source, stuf.action), (Source::Stuf, Action::Supplier));
+        assert!(c.explain("StUF055", "").starts_with("StUF StUF055"));
         let s = c.status("AfgekeurdDoorDienst").expect("status");
         assert!(s.final_ && s.needs_person);
         assert!(!c.status("WordtVerwerkt").expect("status").final_);

@@ -59,6 +59,7 @@ impl Metrics {
             "http" => "http",
             "folder" => "folder",
             "vsp" => "vsp",
+            "stuf" => "stuf",
             _ => "other",
         };
         let mut m = self

@@ -1,11 +1,14 @@
 //! Transports: the ways messages reach [`crate::record::Ingest::receive`]
 //! and leave through the outbox. Inbound HTTP lives in [`crate::server`];
-//! this module holds the drop folder (inbound) and the delivery adapters the
-//! outbox sends with: [`http`] and [`outfolder`].
+//! this module holds the drop folder (inbound), the delivery adapters the
+//! outbox sends with ([`http`], [`outfolder`]), and the exchange's two
+//! mutual-TLS transports ([`vsp`], [`stuf`]) with their shared [`tls`].
 
 pub mod dropfolder;
 pub mod http;
 pub mod outfolder;
+pub mod stuf;
+pub mod tls;
 pub mod vsp;
 
 use std::time::Duration;

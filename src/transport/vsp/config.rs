@@ -150,21 +150,16 @@ impl VspConfig {
     pub fn check(&self) -> Result<Environment> {
         crate::store::TenantKind::from_id(&self.tenant)?;
         let env = Environment::parse(&self.environment).map_err(anyhow::Error::msg)?;
-        match (&self.pkcs12, &self.certificate, &self.key) {
-            (Some(_), None, None) => {
-                if self.password_env.is_none() {
-                    bail!(
-                        "[[vsp]] {}: pkcs12 heeft password_env nodig / pkcs12 needs password_env",
-                        self.tenant
-                    );
-                }
-            }
-            (None, Some(_), Some(_)) => {}
-            _ => bail!(
-                "[[vsp]] {}: geef pkcs12 of certificate en key / give pkcs12, or certificate and key",
-                self.tenant
-            ),
+        let section = format!("[[vsp]] {}", self.tenant);
+        crate::transport::tls::Source {
+            section: &section,
+            certificate: self.certificate.as_ref(),
+            key: self.key.as_ref(),
+            pkcs12: self.pkcs12.as_ref(),
+            password_env: self.password_env.as_deref(),
+            ca: &self.ca,
         }
+        .check()?;
         if !(1..=250).contains(&self.batch) {
             bail!("[[vsp]] {}: batch is 1..250", self.tenant);
         }

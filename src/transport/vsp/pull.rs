@@ -275,7 +275,15 @@ impl Puller {
         // Their identifiers kept and their retours queued, in one
         // transaction; the outbox can start on them at once.
         if !taken.is_empty() {
-            let queued = exchange::taken_in(&self.ingest.store, &conn.tenant, &taken, &conn.base)
+            let queued = exchange::taken_in(
+                &self.ingest.store,
+                &conn.tenant,
+                &taken,
+                exchange::ReplyTo {
+                    kind: crate::outbox::TARGET_VSP,
+                    target: &conn.base,
+                },
+            )
                 .await
                 .map_err(|e| Unreachable(format!("{e:#}")))?;
             round.retours += queued.len();

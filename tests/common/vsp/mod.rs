@@ -767,7 +767,9 @@ pub fn rol_of(code: &str) -> &'static str {
 // ---------------------------------------------------------------------------
 // TLS and connections.
 
-fn server_config(pki: &TestPki) -> rustls::ServerConfig {
+/// The counterpart's TLS: its server certificate from the test CA, and a
+/// client certificate of the test CA demanded (also the StUF tests' adapter).
+pub fn server_config(pki: &TestPki) -> rustls::ServerConfig {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();

@@ -205,11 +205,11 @@ impl TestPki {
         self.ca.client(code, org)
     }
 
-    /// A certificate from the test CA that serves as both a TLS server (for
-    /// 127.0.0.1 and localhost) and a client, with subject CN `code`: what a
-    /// party that listens as well as calls presents on both legs, like a
-    /// municipality's StUF interface towards its Digikoppeling adapter.
-    pub fn server_and_client(&self, code: &str, org: &str) -> ClientCert {
+    /// A certificate from the test CA for a party that is called as well
+    /// as calling, like loket's StUF listener towards the municipality's
+    /// Digikoppeling adapter: subject CN `code`, valid for 127.0.0.1 and
+    /// localhost, for server and client authentication.
+    pub fn service(&self, code: &str, org: &str) -> ClientCert {
         self.ca.leaf(
             code,
             org,
