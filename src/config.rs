@@ -142,7 +142,8 @@ impl Config {
             ingest,
             mappings,
             metrics: Arc::new(server::metrics::Metrics::default()),
-            outbox: crate::outbox::Outbox::new(self.outbox.clone()).with_vsp(vsp)
+            outbox: crate::outbox::Outbox::new(self.outbox.clone())
+                .with_vsp(vsp)
                 .with_stuf(stuf),
             budget: server::limits::Budget::new(&self.limits),
         })

@@ -110,9 +110,7 @@ impl Month {
         let provider_cert = pki
             .client(AGB, &format!("Aanbieder {AGB}"))
             .write_pem(dir.path());
-        let gemeente_cert = pki
-            .service(GEMEENTE, "Gemeente 0363")
-            .write_pem(dir.path());
+        let gemeente_cert = pki.service(GEMEENTE, "Gemeente 0363").write_pem(dir.path());
         let ca = pki.write_ca(dir.path());
         // `[[stuf]]` as the README documents it, read like loket.toml; the
         // rest of the configuration is the test's.
@@ -127,6 +125,7 @@ certificate = "{chain}"
 key = "{key}"
 ca = ["{ca}"]
 edition = "{writes}"
+timeout_secs = 10
 
 [[vsp]]
 tenant = "{AGB}"
@@ -174,13 +173,10 @@ pull = true
             &state.outbox,
             &state.metrics,
         );
-        let stuf = loket::transport::stuf::server::start(
-            &state.outbox.stuf,
-            &state.ingest,
-            &state.outbox,
-        )
-        .await
-        .expect("the StUF listener");
+        let stuf =
+            loket::transport::stuf::server::start(&state.outbox.stuf, &state.ingest, &state.outbox)
+                .await
+                .expect("the StUF listener");
         let (_, address) = stuf
             .addresses()
             .iter()
@@ -745,4 +741,3 @@ async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
     assert!(x.ggk.violations().is_empty(), "{:?}", x.ggk.violations());
     x.stop().await;
 }
-

@@ -114,8 +114,7 @@ impl Drop for Adapter {
 }
 
 async fn take(State(s): State<Arc<AdapterState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    if s
-        .fail
+    if s.fail
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
@@ -234,7 +233,9 @@ impl Ggk {
         let mappings = dir.path().join("mappings");
         std::fs::create_dir_all(mappings.join(GEMEENTE)).expect("mappings");
         std::fs::write(
-            mappings.join(GEMEENTE).join(format!("aanbieder-{AGB}.toml")),
+            mappings
+                .join(GEMEENTE)
+                .join(format!("aanbieder-{AGB}.toml")),
             format!(
                 "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder\"\n\
                  standard = \"iwmo\"\ndelivery = {{ stuf = \"0210\" }}\n"
@@ -334,7 +335,8 @@ impl Ggk {
 
 /// A WMO305 from `afzender` to the municipality.
 fn start_305(afzender: &str, ident: &str) -> String {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/iwmo/valid/WMO305_start.xml");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/iwmo/valid/WMO305_start.xml");
     std::fs::read_to_string(fixture)
         .expect("fixture")
         .replace(
@@ -520,7 +522,10 @@ async fn a_municipality_on_the_ggk(db: Db) {
         assert_eq!(sg.zender.applicatie, "loket");
         let retour = payload_of(&du);
         assert!(retour.contains("wmo306"), "{retour}");
-        assert!(retour.contains(&format!("Afzender>{provider}<")), "{retour}");
+        assert!(
+            retour.contains(&format!("Afzender>{provider}<")),
+            "{retour}"
+        );
     }
 
     // A payload failing its XSD (StatusAanlevering is required): 202, and a
@@ -653,7 +658,10 @@ async fn a_municipality_on_the_ggk(db: Db) {
         .expect("explained");
     assert!(uitleg.starts_with("GGk IB010"), "{uitleg}");
     let item = x.gemeente.get(&format!("/outbox/{id}")).await.body;
-    assert_eq!(item["exchange"]["meldingen"][0]["code"], "IB010", "{item:#}");
+    assert_eq!(
+        item["exchange"]["meldingen"][0]["code"], "IB010",
+        "{item:#}"
+    );
 
     // Nothing went twice: one answer per Di01, one post per message.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -724,7 +732,10 @@ async fn the_listener_refuses_what_it_cannot_use(db: Db) {
     for (action, body, want) in cases {
         let (status, answer) = x.post(action, &body).await;
         assert_eq!(status, 500, "{want}: {answer}");
-        assert!(answer.contains("<faultcode>soap:Client</faultcode>"), "{answer}");
+        assert!(
+            answer.contains("<faultcode>soap:Client</faultcode>"),
+            "{answer}"
+        );
         assert!(answer.contains(want), "{want}: {answer}");
     }
     assert_eq!(
@@ -750,7 +761,10 @@ async fn the_listener_refuses_what_it_cannot_use(db: Db) {
     {
         assert_eq!(r.status().as_u16(), 500);
         let answer = r.text().await.unwrap_or_default();
-        assert!(answer.is_empty() || answer.contains("soap:Client"), "{answer}");
+        assert!(
+            answer.is_empty() || answer.contains("soap:Client"),
+            "{answer}"
+        );
     }
     // The good one still goes in.
     let (status, answer) = x.post(DI01_0310, &good).await;

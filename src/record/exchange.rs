@@ -627,7 +627,11 @@ pub struct FaultIn<'a> {
 /// `exchange_refused` says what went wrong and who acts. A Fo01 received
 /// before (same referentienummer) changes nothing. Returns the refused
 /// message's id, when loket knows it.
-pub async fn fault_received(store: &Store, tenant: &str, f: &FaultIn<'_>) -> Result<Option<String>> {
+pub async fn fault_received(
+    store: &Store,
+    tenant: &str,
+    f: &FaultIn<'_>,
+) -> Result<Option<String>> {
     let mut w = store.begin_write().await?;
     let refused = sqlx::query(
         "SELECT id, participant_id, bericht, identificatie FROM messages \

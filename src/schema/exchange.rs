@@ -311,7 +311,9 @@ mod tests {
         assert_eq!(m.action, Action::CertificateAdmin);
         assert!(m.resend_helps);
         assert_eq!(c.melding("IB012").expect("IB012").source, Source::Ggk);
-        let stuf = c.melding("stuf055").expect("StUF055, the code loket writes itself");
+        let stuf = c
+            .melding("stuf055")
+            .expect("StUF055, the code loket writes itself");
         assert_eq!((stuf.source, stuf.action), (Source::Stuf, Action::Supplier));
         assert!(c.explain("StUF055", "").starts_with("StUF StUF055"));
         let s = c.status("AfgekeurdDoorDienst").expect("status");

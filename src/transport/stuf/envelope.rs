@@ -245,7 +245,10 @@ pub fn decode_soap(input: &[u8]) -> Result<Envelope, EnvelopeError> {
                 "root-element {} is geen SOAP 1.1-Envelope",
                 qualified(&root)
             ),
-            format!("root element {} is not a SOAP 1.1 Envelope", qualified(&root)),
+            format!(
+                "root element {} is not a SOAP 1.1 Envelope",
+                qualified(&root)
+            ),
         ));
     }
     let body = root
@@ -350,8 +353,10 @@ fn text(e: &Element, name: &str, max: usize) -> Result<String, EnvelopeError> {
 fn systeem(e: &Element, name: &str) -> Result<Systeem, EnvelopeError> {
     let s = child(e, NS_STUF, name)?;
     Ok(Systeem {
-        organisatie: text(s, "organisatie", 200).map_err(|_| missing(&format!("{name}/organisatie")))?,
-        applicatie: text(s, "applicatie", 50).map_err(|_| missing(&format!("{name}/applicatie")))?,
+        organisatie: text(s, "organisatie", 200)
+            .map_err(|_| missing(&format!("{name}/organisatie")))?,
+        applicatie: text(s, "applicatie", 50)
+            .map_err(|_| missing(&format!("{name}/applicatie")))?,
     })
 }
 
@@ -447,8 +452,12 @@ fn bericht(p: &Element, edition: Edition) -> Result<Bericht, EnvelopeError> {
             )
         }
         Edition::V0210 => match (
-            b.children.iter().find(|c| c.name == "xmlBestand" && c.namespace == ns),
-            b.children.iter().find(|c| c.name == "tekstBestand" && c.namespace == ns),
+            b.children
+                .iter()
+                .find(|c| c.name == "xmlBestand" && c.namespace == ns),
+            b.children
+                .iter()
+                .find(|c| c.name == "tekstBestand" && c.namespace == ns),
         ) {
             (Some(x), _) => (x, None, false),
             (None, Some(t)) => (t, t.attribute("bestandsnaam").map(str::to_string), true),
@@ -604,7 +613,11 @@ fn encode_into(out: &mut String, env: &Envelope) {
                 esc(&at_most(&f.omschrijving, 200)),
             );
             if let Some(d) = &f.details {
-                let _ = write!(out, "<StUF:details>{}</StUF:details>", esc(&at_most(d, 1000)));
+                let _ = write!(
+                    out,
+                    "<StUF:details>{}</StUF:details>",
+                    esc(&at_most(d, 1000))
+                );
             }
             out.push_str("</StUF:body></StUF:Fo01Bericht>");
         }
@@ -641,7 +654,11 @@ fn encode_into(out: &mut String, env: &Envelope) {
                         out,
                         "<GGK:bericht StUF:bestandsnaam=\"{}\" xmime:contentType=\"{}\">{data}</GGK:bericht>",
                         esc(&name),
-                        if b.text { "text/plain" } else { "application/xml" },
+                        if b.text {
+                            "text/plain"
+                        } else {
+                            "application/xml"
+                        },
                     );
                 }
                 Edition::V0210 if b.text => {
@@ -683,8 +700,14 @@ pub fn read_fault(answer: &[u8]) -> Option<(bool, String)> {
     let body = root.children.iter().find(|c| c.name == "Body")?;
     let f = body.children.iter().find(|c| c.name == "Fault")?;
     let code = f.value("faultcode").unwrap_or_default();
-    let client = code.rsplit(':').next().is_some_and(|c| c.starts_with("Client"));
-    Some((client, f.value("faultstring").unwrap_or_default().to_string()))
+    let client = code
+        .rsplit(':')
+        .next()
+        .is_some_and(|c| c.starts_with("Client"));
+    Some((
+        client,
+        f.value("faultstring").unwrap_or_default().to_string(),
+    ))
 }
 
 /// `tijdstipBericht` as `yyyyMMddHHmmss`, in UTC: the schema names no time

@@ -236,7 +236,9 @@ async fn handle(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Body) -> 
         return fault(
             true,
             &format!("SOAPAction {action:?} hoort niet bij dit bericht (verwacht {expected:?})"),
-            &format!("SOAPAction {action:?} does not belong to this message (expected {expected:?})"),
+            &format!(
+                "SOAPAction {action:?} does not belong to this message (expected {expected:?})"
+            ),
         );
     }
     let sg = &env.stuurgegevens;
@@ -392,8 +394,14 @@ async fn bericht_in(ctx: &Ctx, env: Envelope) -> Result<Response> {
         }
         Err(IngestError::WrongTenant { receiver }) => Ok(fault(
             true,
-            &format!("het bericht in de envelop is gericht aan {receiver:?}, niet aan {}", tenant.id),
-            &format!("the message in the envelope is addressed to {receiver:?}, not to {}", tenant.id),
+            &format!(
+                "het bericht in de envelop is gericht aan {receiver:?}, niet aan {}",
+                tenant.id
+            ),
+            &format!(
+                "the message in the envelope is addressed to {receiver:?}, not to {}",
+                tenant.id
+            ),
         )),
         Err(IngestError::Store(e)) => Err(e),
     }

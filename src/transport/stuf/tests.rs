@@ -16,7 +16,8 @@ fn sample(kind: Kind, edition: Option<Edition>) -> Envelope {
         },
         referentienummer: "6a0c0e8e-2d61-4c3b-9f8e-0d2f8f0b1c11".into(),
         tijdstip_bericht: "20260105120000".into(),
-        cross_refnummer: (kind != Kind::Di01).then(|| "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6".into()),
+        cross_refnummer: (kind != Kind::Di01)
+            .then(|| "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6".into()),
         functie: (kind != Kind::Fo01).then(|| "WMO301".into()),
     };
     let body = match kind {
@@ -75,7 +76,10 @@ fn every_envelope_reads_back_as_written() {
         assert_eq!(back, env, "{kind:?} {edition:?}");
         assert_eq!(decode(encode(&env).as_bytes()).expect("bare").kind(), kind);
         let wrapped = wrap_soap(&encode(&env));
-        assert_eq!(decode_soap(wrapped.as_bytes()).expect("wrapped").kind(), kind);
+        assert_eq!(
+            decode_soap(wrapped.as_bytes()).expect("wrapped").kind(),
+            kind
+        );
     }
 }
 
@@ -87,11 +91,26 @@ fn the_published_examples_read() {
         return;
     }
     for (file, kind) in [
-        ("stuf-ggk-0310/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21.xml", Kind::Di01),
-        ("stuf-ggk-0210-patch04/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21-xml.xml", Kind::Di01),
-        ("stuf-ggk-0210-patch04/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21-tekst.xml", Kind::Di01),
-        ("stuf-ggk-0210-patch04/voorbeeldberichten/envelopRetourbericht-ggk_Du01-v21.xml", Kind::Du01),
-        ("stuf-ggk-0210-patch04/voorbeeldberichten/Fo01.xml", Kind::Fo01),
+        (
+            "stuf-ggk-0310/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21.xml",
+            Kind::Di01,
+        ),
+        (
+            "stuf-ggk-0210-patch04/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21-xml.xml",
+            Kind::Di01,
+        ),
+        (
+            "stuf-ggk-0210-patch04/voorbeeldberichten/envelopHeenbericht-ggk_Di01_v21-tekst.xml",
+            Kind::Di01,
+        ),
+        (
+            "stuf-ggk-0210-patch04/voorbeeldberichten/envelopRetourbericht-ggk_Du01-v21.xml",
+            Kind::Du01,
+        ),
+        (
+            "stuf-ggk-0210-patch04/voorbeeldberichten/Fo01.xml",
+            Kind::Fo01,
+        ),
     ] {
         let bytes = std::fs::read(dir.join(file)).expect(file);
         let env = decode(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -136,8 +155,14 @@ fn unusable_envelopes_are_refused_with_a_reason() {
 #[test]
 fn faults_are_read_back() {
     let f = fault(true, "fout", "error");
-    assert_eq!(read_fault(f.as_bytes()), Some((true, "fout / error".into())));
-    assert_eq!(read_fault(fault(false, "a", "b").as_bytes()).map(|f| f.0), Some(false));
+    assert_eq!(
+        read_fault(f.as_bytes()),
+        Some((true, "fout / error".into()))
+    );
+    assert_eq!(
+        read_fault(fault(false, "a", "b").as_bytes()).map(|f| f.0),
+        Some(false)
+    );
     assert_eq!(read_fault(b"<html/>"), None);
 }
 
@@ -181,8 +206,13 @@ fn outgoing_messages_are_wrapped_by_what_they_answer() {
     assert_eq!(di.kind(), Kind::Di01);
     assert_eq!(di.stuurgegevens.ontvanger.applicatie, "GGk");
     assert_eq!(di.stuurgegevens.tijdstip_bericht.len(), 14);
-    let Body::Bericht(b) = &di.body else { panic!("bericht") };
-    assert_eq!((b.functie_versie.as_str(), b.functie_subversie.as_str()), ("0003", "0002"));
+    let Body::Bericht(b) = &di.body else {
+        panic!("bericht")
+    };
+    assert_eq!(
+        (b.functie_versie.as_str(), b.functie_subversie.as_str()),
+        ("0003", "0002")
+    );
     ids.ids.als_antwoord_op = Some("0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6".into());
     let du = d(&ids);
     assert_eq!(du.kind(), Kind::Du01);

@@ -284,8 +284,8 @@ impl Puller {
                     target: &conn.base,
                 },
             )
-                .await
-                .map_err(|e| Unreachable(format!("{e:#}")))?;
+            .await
+            .map_err(|e| Unreachable(format!("{e:#}")))?;
             round.retours += queued.len();
             if !queued.is_empty() {
                 self.outbox.wake();
