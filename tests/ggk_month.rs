@@ -18,12 +18,16 @@
 //!   every envelope fitted the StUF-GGk schemas and loket's identifiers are
 //!   the envelopes' (traceer_id the referentienummer, als_antwoord_op the
 //!   crossRefnummer). loket writes edition 0310, the exchange 0210.
-//! - `payloads_failing_their_xsd_are_answered_with_fo01`: the municipality's
-//!   301 whose payload fails its XSD is answered by the exchange with a
-//!   Fo01, which becomes a review item at the municipality with its code
-//!   explained; a provider's message with a payload failing its XSD is
-//!   answered by loket (the municipality) with a Fo01 with StUF055, which
-//!   the exchange turns into VECOZO's refusal of the provider's message.
+//! - `payloads_failing_their_xsd_are_answered_with_fo01`: a payload that
+//!   fails its XSD is answered to its sender, each way. The provider's 305
+//!   is refused at VECOZO (IB014) and the provider's loket makes a review
+//!   item of it; the municipality's 301 is answered by the exchange with a
+//!   Fo01 (IB014), which loket ties to the 301 and makes a review item at
+//!   the municipality, code explained. (loket writes no failing payload: the
+//!   exchange is told to take those two as failing.) A provider's 305 with
+//!   a payload that really fails, pushed by other software of the provider,
+//!   reaches the municipality, whose loket answers with a Fo01 with StUF055,
+//!   which the exchange turns into VECOZO's refusal of the provider's message.
 //!   loket writes edition 0210, the exchange 0310.
 
 #[macro_use]
@@ -650,7 +654,7 @@ async fn a_month_through_the_exchange(db: Db) {
 async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
     // VECOZO's own payload check off, so a provider's broken payload
     // reaches the municipality and loket's own check answers it.
-    let x = Month::start(
+    let mut x = Month::start(
         db,
         "0210",
         Edition::E0310,
@@ -659,29 +663,52 @@ async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
         },
     )
     .await;
-
-    // The municipality's 301 fails its XSD at the exchange (loket writes
-    // none that fail; the exchange is told to take this one as failing):
-    // a Fo01 comes back and becomes a review item at the municipality.
-    x.ggk.fail_payload("WMO301");
-    let grant = x
-        .gemeente
-        .post_json(
-            "/allocations",
-            &json!({"aanbieder": AGB, "bsn": "999900018", "client": client_json(), "products": [
-                {"toewijzing_nummer": "990011", "categorie": "07", "code": "07A12",
-                 "toewijzingsdatum": "2026-02-20", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
-                 "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"}}]}),
+    let p = x
+        .grant(
+            "999900018",
+            json!([{"toewijzing_nummer": "990011", "categorie": "07", "code": "07A12",
+                    "toewijzingsdatum": "2026-02-20", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
+                    "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"}}]),
         )
         .await;
-    assert_eq!(grant.status, 201, "{}", grant.body);
-    x.settle().await;
     let heen = x.last(Direction::FromMunicipality, "WMO301");
     assert_eq!(
         heen.edition,
         Some(Edition::E0210),
         "loket writes its mapping's edition"
     );
+
+    // The provider's start fails its XSD at VECOZO (loket writes none that
+    // fail; the exchange is told to take this one as failing): refused
+    // there, and a review item at the provider with the code explained.
+    register(&x.provider, &[(&p, "2026-03-03", "12:00")], "kas").await;
+    x.ggk.fail_payload("WMO305");
+    let run = x
+        .provider
+        .post_json("/startstop/run", &json!({ "date": "2026-03-11" }))
+        .await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    x.settle().await;
+    assert!(
+        !x.crossed().iter().any(|(_, _, f)| f == "WMO305"),
+        "the refused start never reached the municipality"
+    );
+    refused_at(&x.provider, "IB014").await;
+
+    // The municipality's change (a 301) fails its XSD at the exchange: a
+    // Fo01 comes back and becomes a review item at the municipality.
+    x.ggk.fail_payload("WMO301");
+    let id = x.granted["990011"].clone();
+    let change = x
+        .gemeente
+        .post_json(
+            &format!("/allocations/{id}/change"),
+            &json!({"reden": "04", "einddatum": "2027-06-30"}),
+        )
+        .await;
+    assert_eq!(change.status, 201, "{}", change.body);
+    x.settle().await;
+    let heen = x.last(Direction::FromMunicipality, "WMO301");
     let fo01 = x
         .ggk
         .seen()
@@ -692,14 +719,12 @@ async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
         fo01.cross_ref.as_deref(),
         Some(heen.referentienummer.as_str())
     );
-    assert_eq!(x.vsp.queue_len(AGB), 0, "nothing reached the provider");
-    let review = x.gemeente.get("/review?kind=exchange_refused").await;
-    assert_eq!(review.status, 200, "{}", review.body);
-    let items = review.body["items"].as_array().expect("items");
-    assert_eq!(items.len(), 1, "{}", review.body);
-    let text = items[0].to_string();
-    assert!(text.contains(common::ggk::PAYLOAD_XSD), "the code: {text}");
-    assert!(text.contains("XSD"), "explained: {text}");
+    assert_eq!(
+        x.identifiers(AGB, "WMO301", "in").await.len(),
+        1,
+        "the refused 301 never reached the provider"
+    );
+    refused_at(&x.gemeente, common::ggk::PAYLOAD_XSD).await;
 
     // A provider's 305 whose payload fails its XSD, pushed by other
     // software of the provider: loket (the municipality) answers with a Fo01
@@ -740,4 +765,28 @@ async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
     );
     assert!(x.ggk.violations().is_empty(), "{:?}", x.ggk.violations());
     x.stop().await;
+}
+
+/// Waits for the review item that says the exchange refused a message of
+/// `api`'s tenant with `code`, explained.
+async fn refused_at(api: &Api, code: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let review = api.get("/review?kind=exchange_refused").await;
+        assert_eq!(review.status, 200, "{}", review.body);
+        let items = review.body["items"].as_array().expect("items");
+        if let Some(item) = items.first() {
+            assert_eq!(items.len(), 1, "{}", review.body);
+            let text = item.to_string();
+            assert!(text.contains(code), "the code: {text}");
+            assert!(text.contains("XSD"), "explained: {text}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no review item at {} for the refusal",
+            api.tenant
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

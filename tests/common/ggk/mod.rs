@@ -307,7 +307,8 @@ impl Ggk {
     }
 
     /// The next payload with this functie (WMO301, ...), either way, is
-    /// taken as failing its XSD: loket writes none that fail.
+    /// taken as failing its XSD (also when [`GgkOptions::check_provider_payloads`]
+    /// is off): loket writes none that fail.
     pub fn fail_payload(&self, functie: &str) {
         self.shared.lock().fail_payload.push(functie.to_string());
     }
@@ -447,17 +448,19 @@ impl Ggk {
         out
     }
 
+    /// A failure injected for this functie ([`Ggk::fail_payload`]), used up.
+    fn injected(&self, functie: &str) -> Option<String> {
+        let mut st = self.shared.lock();
+        let i = st.fail_payload.iter().position(|f| f == functie)?;
+        st.fail_payload.remove(i);
+        Some(format!("{functie}: failing on command of the test"))
+    }
+
     /// The stand-in for the payload's XSD (see the module's notes), or a
-    /// fault injected for this functie.
+    /// failure injected for this functie.
     fn payload_fails(&self, functie: &str, payload: &[u8]) -> Option<String> {
-        {
-            let mut st = self.shared.lock();
-            if let Some(i) = st.fail_payload.iter().position(|f| f == functie) {
-                st.fail_payload.remove(i);
-                return Some(format!("{functie}: failing on command of the test"));
-            }
-        }
-        payload_xsd(payload).err()
+        self.injected(functie)
+            .or_else(|| payload_xsd(payload).err())
     }
 
     /// A provider's message as a Di01/Du01 for municipality `code`, or the
@@ -467,9 +470,14 @@ impl Ggk {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        if self.shared.opts.check_provider_payloads
-            && let Some(reason) = self.payload_fails(&functie, &taken.payload)
-        {
+        // An injected failure is VECOZO's check by definition; the real
+        // check only when it is on.
+        let failed = if self.shared.opts.check_provider_payloads {
+            self.payload_fails(&functie, &taken.payload)
+        } else {
+            self.injected(&functie)
+        };
+        if let Some(reason) = failed {
             let mut m = Melding::new(PAYLOAD_XSD, "Payload voldoet niet aan de XSD.");
             m.toelichting = Some(reason.chars().take(500).collect());
             return Err((taken.traceer, m));
