@@ -166,107 +166,64 @@ async fn every_kind_of_defect_is_refused_with_a_soap_fault() {
             .replacen(&second, &first, 1)
             .replacen('\u{0}', &second, 1)
     };
-    let cases: Vec<(&str, String, String, &str, Option<String>)> = vec![
-        (
+    // (what, envelope, SOAPAction, content type, a raw body instead)
+    type Case = (&'static str, String, String, &'static str, Option<String>);
+    let plain = |what: &'static str, document: String| -> Case {
+        (what, document, action.clone(), "text/xml", None)
+    };
+    let cases: Vec<Case> = vec![
+        plain(
             "order: tijdstipBericht before referentienummer",
             swap("StUF:referentienummer", "StUF:tijdstipBericht"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "functie missing",
             xml.replace("<StUF:functie>WMO301</StUF:functie>", ""),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "berichtcode Du01 in a Di01",
             xml.replace(">Di01<", ">Du01<"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "ontvanger applicatie not GGk",
             xml.replace("<StUF:applicatie>GGk<", "<StUF:applicatie>Zorgsysteem<"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "referentienummer a UUID v1",
             xml.replace(r, "9c0f7b90-5c69-11e5-a837-0800200c9a66"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "referentienummer upper case",
             xml.replace(r, &r.to_uppercase()),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "tijdstipBericht of 12 digits",
             xml.replace("20260311101500", "202603111015"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "tijdstipBericht with separators",
             xml.replace("20260311101500", "2026-03-11T10:15"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
-            "functie unknown",
-            xml.replace(">WMO301<", ">WMO399<"),
-            action.clone(),
-            "text/xml",
-            None,
-        ),
-        (
+        plain("functie unknown", xml.replace(">WMO301<", ">WMO399<")),
+        plain(
             "functieVersie not four digits",
             xml.replace(">0003<", ">3<"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "applicatieVersie missing",
             xml.replace("<GGK:applicatieVersie>0001</GGK:applicatieVersie>", ""),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
-            "bericht not base64",
-            {
-                let start = xml.find("application/xml\">").unwrap() + 17;
-                format!("{}QU!D{}", &xml[..start], &xml[start + 4..])
-            },
-            action.clone(),
-            "text/xml",
-            None,
-        ),
-        (
+        plain("bericht not base64", {
+            let start = xml.find("application/xml\">").unwrap() + 17;
+            format!("{}QU!D{}", &xml[..start], &xml[start + 4..])
+        }),
+        plain(
             "0310 bericht without xmime:contentType",
             xml.replace(" xmime:contentType=\"application/xml\"", ""),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "0310 contentType unqualified",
             xml.replace("xmime:contentType=", "contentType="),
-            action.clone(),
-            "text/xml",
-            None,
         ),
         (
             "0210 xmlBestand with a bestandsnaam",
@@ -335,32 +292,23 @@ async fn every_kind_of_defect_is_refused_with_a_soap_fault() {
             "text/xml",
             Some(xml.clone()),
         ),
-        (
+        plain(
             "zender not the certificate's organisation",
             xml.replace(
                 "<StUF:organisatie>0200</StUF:organisatie>",
                 "<StUF:organisatie>0599</StUF:organisatie>",
             ),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "payload addressed to another provider",
             xml.replace(
                 "<StUF:organisatie>73730112</StUF:organisatie>",
                 "<StUF:organisatie>12345678</StUF:organisatie>",
             ),
-            action.clone(),
-            "text/xml",
-            None,
         ),
-        (
+        plain(
             "functie not the payload's",
             xml.replace(">WMO301<", ">WMO315<"),
-            action.clone(),
-            "text/xml",
-            None,
         ),
         (
             "a Du01 answering nothing the GGk delivered",

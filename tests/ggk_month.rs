@@ -57,31 +57,12 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// municipality's mapping of the provider delivering through the GGk in
 /// `edition`.
 fn write_mappings(dir: &Path, vsp_base: &str, edition: &str) {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let contract =
-        std::fs::read_to_string(project.join("gemeente-0363-wmo.toml")).expect("contract");
-    let provider: String = contract
-        .lines()
-        .map(|l| {
-            if l.starts_with("delivery = ") {
-                format!("delivery = {{ vsp = \"{vsp_base}\" }}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::create_dir_all(dir.join(GEMEENTE)).expect("mappings dir");
-    std::fs::write(dir.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
-    let products = &contract[contract.find("[[products]]").expect("products")..];
-    std::fs::write(
-        dir.join(GEMEENTE).join(format!("aanbieder-{AGB}.toml")),
-        format!(
-            "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder {AGB}\"\n\
-             standard = \"iwmo\"\ndelivery = {{ stuf = \"{edition}\" }}\n\n{products}"
-        ),
-    )
-    .expect("municipality's provider mapping");
+    exchange_mappings(
+        dir,
+        AGB,
+        &format!("{{ vsp = \"{vsp_base}\" }}"),
+        &format!("{{ stuf = \"{edition}\" }}"),
+    );
 }
 
 /// One loket with both tenants, its outbox worker, VSP loops and StUF
@@ -407,6 +388,20 @@ fn client_json() -> Value {
     })
 }
 
+/// `retour` answers `heen`: a Di01, and the Du01 whose crossRefnummer is
+/// its referentienummer.
+fn answers(heen: &common::ggk::Seen, retour: &common::ggk::Seen) {
+    assert_eq!(heen.kind, Kind::Di01, "{:?}", heen.functie);
+    assert_eq!(retour.kind, Kind::Du01, "{:?}", retour.functie);
+    assert_eq!(
+        retour.cross_ref.as_deref(),
+        Some(heen.referentienummer.as_str()),
+        "{:?} answers {:?}",
+        retour.functie,
+        heen.functie
+    );
+}
+
 /// Registers (participant, day, until) from 09:00 with `activity`.
 async fn register(api: &Api, days: &[(&str, &str, &str)], activity: &str) {
     let items: Vec<(&str, &str, &str, &str, &str)> = days
@@ -436,19 +431,14 @@ async fn a_month_through_the_exchange(db: Db) {
         )
         .await;
     let heen = x.last(Direction::FromMunicipality, "WMO301");
-    assert_eq!(heen.kind, Kind::Di01);
+    let retour = x.last(Direction::ToMunicipality, "WMO302");
+    answers(&heen, &retour);
     assert_eq!(
         heen.edition,
         Some(Edition::E0310),
         "loket writes its mapping's edition"
     );
     assert_eq!(heen.ontvanger, AGB);
-    let retour = x.last(Direction::ToMunicipality, "WMO302");
-    assert_eq!(retour.kind, Kind::Du01);
-    assert_eq!(
-        retour.cross_ref.as_deref(),
-        Some(heen.referentienummer.as_str())
-    );
     // loket keeps the envelopes' numbers: its 301 under the referentienummer
     // it chose, the 302 under the exchange's, answering the 301's.
     assert_eq!(
@@ -490,14 +480,8 @@ async fn a_month_through_the_exchange(db: Db) {
     assert_eq!(run.status, 200, "{}", run.body);
     x.settle().await;
     let start = x.last(Direction::ToMunicipality, "WMO305");
-    assert_eq!(start.kind, Kind::Di01);
+    answers(&start, &x.last(Direction::FromMunicipality, "WMO306"));
     assert_eq!(start.edition, Some(Edition::E0210));
-    let start_retour = x.last(Direction::FromMunicipality, "WMO306");
-    assert_eq!(start_retour.kind, Kind::Du01);
-    assert_eq!(
-        start_retour.cross_ref.as_deref(),
-        Some(start.referentienummer.as_str())
-    );
     assert_eq!(
         x.identifiers(GEMEENTE, "WMO305", "in").await,
         vec![(start.referentienummer.clone(), String::new())]
@@ -529,11 +513,7 @@ async fn a_month_through_the_exchange(db: Db) {
     x.settle().await;
     let answer = x.last(Direction::FromMunicipality, "WMO325");
     let declaration = x.last(Direction::ToMunicipality, "WMO323");
-    assert_eq!(answer.kind, Kind::Du01);
-    assert_eq!(
-        answer.cross_ref.as_deref(),
-        Some(declaration.referentienummer.as_str())
-    );
+    answers(&declaration, &answer);
     let answer_xml = String::from_utf8(answer.payload.clone()).expect("utf-8");
     assert!(
         answer_xml.contains("990002") && !answer_xml.contains("990001"),

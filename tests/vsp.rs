@@ -62,32 +62,8 @@ where
 /// delivering to VECOZO at `base`, and as the municipality's mapping of
 /// the provider (kind aanbieder) delivering there too.
 fn write_mappings(dir: &Path, base: &str) {
-    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
-    let contract =
-        std::fs::read_to_string(project.join("gemeente-0363-wmo.toml")).expect("contract");
-    let vsp = format!("delivery = {{ vsp = \"{base}\" }}");
-    let provider: String = contract
-        .lines()
-        .map(|l| {
-            if l.starts_with("delivery = ") {
-                vsp.clone()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::create_dir_all(dir.join(GEMEENTE)).expect("mappings dir");
-    std::fs::write(dir.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
-    let products = &contract[contract.find("[[products]]").expect("products")..];
-    std::fs::write(
-        dir.join(GEMEENTE).join(format!("aanbieder-{AGB}.toml")),
-        format!(
-            "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder {AGB}\"\n\
-             standard = \"iwmo\"\n{vsp}\n\n{products}"
-        ),
-    )
-    .expect("municipality's provider mapping");
+    let vsp = format!("{{ vsp = \"{base}\" }}");
+    exchange_mappings(dir, AGB, &vsp, &vsp);
 }
 
 /// A `[[vsp]]` section for `tenant` with the certificate files of `pki`.

@@ -127,6 +127,47 @@ macro_rules! on_both_backends {
 }
 
 // ---------------------------------------------------------------------------
+// Mappings for a provider and municipality 0363 talking through an exchange.
+
+/// The project's Wmo contract of gemeente 0363 written into `dir` twice:
+/// as the provider's mapping, delivering by `provider_delivery`, and as
+/// municipality 0363's mapping of provider `agb` (kind aanbieder, the same
+/// products), delivering by `municipality_delivery`. Each delivery is a TOML
+/// inline table, e.g. `{ vsp = "https://..." }` or `{ stuf = "0310" }`.
+pub fn exchange_mappings(
+    dir: &std::path::Path,
+    agb: &str,
+    provider_delivery: &str,
+    municipality_delivery: &str,
+) {
+    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let contract =
+        std::fs::read_to_string(project.join("gemeente-0363-wmo.toml")).expect("contract");
+    let provider: String = contract
+        .lines()
+        .map(|l| {
+            if l.starts_with("delivery = ") {
+                format!("delivery = {provider_delivery}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::create_dir_all(dir.join("0363")).expect("mappings dir");
+    std::fs::write(dir.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
+    let products = &contract[contract.find("[[products]]").expect("products")..];
+    std::fs::write(
+        dir.join("0363").join(format!("aanbieder-{agb}.toml")),
+        format!(
+            "[financier]\nkind = \"aanbieder\"\ncode = \"{agb}\"\nname = \"Aanbieder {agb}\"\n\
+             standard = \"iwmo\"\ndelivery = {municipality_delivery}\n\n{products}"
+        ),
+    )
+    .expect("municipality's provider mapping");
+}
+
+// ---------------------------------------------------------------------------
 // Log capture: every test's server logs into one buffer, checked for BSNs.
 
 pub static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());

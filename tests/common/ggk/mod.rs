@@ -908,34 +908,10 @@ fn accept(sh: &Shared, caller: &str, c: &Checked) -> Result<(), Refusal> {
 // TLS and connections (as the VSP counterpart: the caller is the client
 // certificate's subject CN).
 
+/// The VSP counterpart's TLS settings: its server certificate from the
+/// test CA, client certificates of that CA demanded.
 fn tls_acceptor(pki: &TestPki) -> tokio_rustls::TlsAcceptor {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(pki.ca_der()))
-        .expect("test CA as root");
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .expect("client verifier");
-    let server = pki.server_cert();
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            vec![
-                CertificateDer::from(server.cert_der.clone()),
-                CertificateDer::from(pki.ca_der()),
-            ],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.key_der.clone())),
-        )
-        .expect("server certificate");
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+    tokio_rustls::TlsAcceptor::from(Arc::new(super::vsp::server_config(pki)))
 }
 
 async fn serve(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, router: Router) {
@@ -957,7 +933,7 @@ async fn connection(tcp: tokio::net::TcpStream, tls: tokio_rustls::TlsAcceptor, 
     let Ok(stream) = tls.accept(tcp).await else {
         return;
     };
-    let Some(caller) = peer_code(stream.get_ref().1.peer_certificates()) else {
+    let Some(caller) = super::vsp::peer_code(stream.get_ref().1.peer_certificates()) else {
         return;
     };
     let svc = tower::service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -978,13 +954,6 @@ async fn connection(tcp: tokio::net::TcpStream, tls: tokio_rustls::TlsAcceptor, 
             hyper_util::service::TowerToHyperService::new(svc),
         )
         .await;
-}
-
-fn peer_code(certs: Option<&[rustls::pki_types::CertificateDer<'_>]>) -> Option<String> {
-    let leaf = certs?.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
-    let cn = cert.subject().iter_common_name().next()?;
-    cn.as_str().ok().map(str::to_string)
 }
 
 // ---------------------------------------------------------------------------

@@ -848,8 +848,9 @@ async fn connection(
         .await;
 }
 
-/// The subject CN of the client's leaf certificate.
-fn peer_code(certs: Option<&[rustls::pki_types::CertificateDer<'_>]>) -> Option<String> {
+/// The subject CN of the client's leaf certificate (the exchange
+/// counterpart in `tests/common/ggk` identifies its callers the same way).
+pub fn peer_code(certs: Option<&[rustls::pki_types::CertificateDer<'_>]>) -> Option<String> {
     let leaf = certs?.first()?;
     let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
     let cn = cert.subject().iter_common_name().next()?;
