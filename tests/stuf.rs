@@ -9,7 +9,8 @@
 //!   section's default); a payload failing its XSD -> a Fo01 StUF055; a 301
 //!   from `POST /allocations` leaving as a Di01 after two 503s with one
 //!   referentienummer; the provider's Du01 tied to it; a Fo01 refusing it
-//!   -> a review item with the code explained.
+//!   -> a review item with the code explained; a SOAP fault Client of the
+//!   adapter -> failed at once, with a review item.
 //! - `the_listener_refuses_what_it_cannot_use`: no certificate or one of
 //!   another CA refused in the handshake; garbage, a DTD, another
 //!   municipality, a wrong SOAPAction: a SOAP fault and nothing stored.
@@ -29,6 +30,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use common::vsp::TestPki;
 use common::*;
@@ -51,18 +53,6 @@ const AGB: &str = "73730112";
 /// A provider the municipality has no mapping for (the section's 0310).
 const OTHER: &str = "12345678";
 const PATIENCE: Duration = Duration::from_secs(60);
-
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The bare envelope inside a SOAP body (the schemas validate that).
 fn bare(soap: &str) -> String {
@@ -96,6 +86,8 @@ struct AdapterState {
     posted: Mutex<Vec<Posted>>,
     /// Posts still to be answered 503.
     fail: AtomicUsize,
+    /// Posts still to be refused with a SOAP fault Client.
+    refuse: AtomicUsize,
 }
 
 /// The municipality's Digikoppeling adapter as loket sees it: a SOAP
@@ -113,12 +105,23 @@ impl Drop for Adapter {
     }
 }
 
-async fn take(State(s): State<Arc<AdapterState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn take(State(s): State<Arc<AdapterState>>, headers: HeaderMap, body: Bytes) -> Response {
     if s.fail
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
-        return StatusCode::SERVICE_UNAVAILABLE;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    if s.refuse
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [("content-type", "text/xml")],
+            envelope::fault(true, "Functie niet ondersteund", "Function not supported"),
+        )
+            .into_response();
     }
     let text = String::from_utf8(body.to_vec()).expect("UTF-8");
     let env = envelope::decode_soap(text.as_bytes()).expect("loket posts usable envelopes");
@@ -146,7 +149,7 @@ async fn take(State(s): State<Arc<AdapterState>>, headers: HeaderMap, body: Byte
             .to_string(),
         envelope: env,
     });
-    StatusCode::ACCEPTED
+    StatusCode::ACCEPTED.into_response()
 }
 
 impl Adapter {
@@ -203,7 +206,7 @@ impl Adapter {
     }
 
     async fn answer(&self, refnr: &str) -> Posted {
-        until(&format!("the answer to {refnr}"), || {
+        until(&format!("the answer to {refnr}"), PATIENCE, || {
             std::future::ready(!self.answers(refnr).is_empty())
         })
         .await;
@@ -320,6 +323,19 @@ impl Ggk {
             .expect("post to loket");
         let status = r.status().as_u16();
         (status, r.text().await.unwrap_or_default())
+    }
+
+    /// The outbox item of message `id`, once it is in `state`.
+    async fn outbox_item(&self, id: &str, state: &str) -> serde_json::Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let item = self.gemeente.get(&format!("/outbox/{id}")).await.body;
+            if item["state"] == state {
+                return item;
+            }
+            assert!(Instant::now() < deadline, "not {state}: {item:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn count(&self, sql: &'static str, bind: &str) -> i64 {
@@ -474,6 +490,21 @@ fn payload_of(p: &Posted) -> String {
     }
 }
 
+/// A grant of dagbesteding to provider AGB.
+fn grant_body() -> serde_json::Value {
+    json!({
+        "aanbieder": AGB, "bsn": "999901023",
+        "client": {
+            "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
+            "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
+        },
+        "products": [{
+            "categorie": "07", "code": "07A12", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
+            "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"},
+        }],
+    })
+}
+
 async fn a_municipality_on_the_ggk(db: Db) {
     let x = Ggk::start(db).await;
 
@@ -549,35 +580,11 @@ async fn a_municipality_on_the_ggk(db: Db) {
     // A 301 granted through the API leaves as a Di01 (the mapping's 0210),
     // after two 503s of the adapter, with one referentienummer throughout.
     x.adapter.state.fail.store(2, Ordering::SeqCst);
-    let grant = x
-        .gemeente
-        .post_json(
-            "/allocations",
-            &json!({
-                "aanbieder": AGB, "bsn": "999901023",
-                "client": {
-                    "geboortedatum": "2001-04-03", "geslacht": "2", "achternaam": "Voorbeeld", "voorletters": "J",
-                    "adres": {"straatnaam": "Dorpsstraat", "huisnummer": 12, "postcode": "1011 AB", "plaatsnaam": "Amsterdam"},
-                },
-                "products": [{
-                    "categorie": "07", "code": "07A12", "ingangsdatum": "2026-03-01", "einddatum": "2026-12-31",
-                    "omvang": {"volume": 6, "eenheid": "16", "frequentie": "2"},
-                }],
-            }),
-        )
-        .await;
+    let grant = x.gemeente.post_json("/allocations", &grant_body()).await;
     assert_eq!(grant.status, 201, "{}", grant.body);
     x.server.state.outbox.wake();
     let id = grant.body["message_id"].as_str().expect("id").to_string();
-    let deadline = Instant::now() + PATIENCE;
-    let item = loop {
-        let item = x.gemeente.get(&format!("/outbox/{id}")).await.body;
-        if item["state"] == "sent" {
-            break item;
-        }
-        assert!(Instant::now() < deadline, "the 301 not sent: {item:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let item = x.outbox_item(&id, "sent").await;
     assert_schema("outbox-item", &item);
     assert_eq!(item["attempts"], 3, "{item:#}");
     assert_eq!(item["target"], json!({"kind": "stuf", "address": "0210"}));
@@ -661,6 +668,32 @@ async fn a_municipality_on_the_ggk(db: Db) {
     assert_eq!(
         item["exchange"]["meldingen"][0]["code"], "IB010",
         "{item:#}"
+    );
+
+    // The adapter refuses the next one (a SOAP fault Client): failed, and
+    // a review item with its reason; nothing is retried.
+    x.adapter.state.refuse.store(1, Ordering::SeqCst);
+    let mut refused = grant_body();
+    refused["bsn"] = json!("999900018");
+    let grant = x.gemeente.post_json("/allocations", &refused).await;
+    assert_eq!(grant.status, 201, "{}", grant.body);
+    x.server.state.outbox.wake();
+    let refused_id = grant.body["message_id"].as_str().expect("id").to_string();
+    let item = x.outbox_item(&refused_id, "failed").await;
+    assert_eq!(item["attempts"], 1, "{item:#}");
+    assert!(
+        item["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Functie niet ondersteund"),
+        "{item:#}"
+    );
+    let review = x.gemeente.get("/review?kind=exchange_refused").await;
+    assert_eq!(
+        review.body["items"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        review.body
     );
 
     // Nothing went twice: one answer per Di01, one post per message.

@@ -46,16 +46,12 @@ const GEMEENTE: &str = "0363";
 const PATIENCE: Duration = Duration::from_secs(90);
 
 /// Polls `check` until it holds, or fails the test saying `what`.
-async fn until<F, Fut>(what: &str, mut check: F)
+async fn until<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::until(what, PATIENCE, check).await;
 }
 
 /// The project's Wmo contract of `gemeente`, as a provider's mapping

@@ -117,11 +117,7 @@ impl HttpSender {
                 note: None,
             };
         }
-        let after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+        let after = retry_after(&resp);
         let snippet = match resp.text().await {
             Ok(t) => error_snippet(&t),
             Err(_) => String::new(),
@@ -184,6 +180,15 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     out
+}
+
+/// The `Retry-After` a counterpart answered with, if any (every transport
+/// that posts reads it the same way).
+pub fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
 }
 
 /// `Retry-After` as seconds or as an HTTP date (RFC 9110).

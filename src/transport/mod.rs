@@ -11,6 +11,8 @@ pub mod stuf;
 pub mod tls;
 pub mod vsp;
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What one delivery attempt came to. The outbox decides from this alone
@@ -45,5 +47,49 @@ pub(crate) fn fault(var: &'static str, step: &str) {
     if std::env::var(var).is_ok_and(|v| v == step) {
         tracing::error!(step, "{var}: aborting after this step (test hook)");
         std::process::abort();
+    }
+}
+
+/// One transport's connections, a tenant's each (its certificate in a
+/// client, its settings), built once at start and shared by the outbox
+/// worker and the transport's own loops.
+#[derive(Debug)]
+pub struct PerTenant<T>(Arc<HashMap<String, Arc<T>>>);
+
+impl<T> Clone for PerTenant<T> {
+    fn clone(&self) -> Self {
+        PerTenant(self.0.clone())
+    }
+}
+
+impl<T> Default for PerTenant<T> {
+    fn default() -> Self {
+        PerTenant(Arc::new(HashMap::new()))
+    }
+}
+
+impl<T> PerTenant<T> {
+    /// The connections of `(tenant, connection)`; a tenant named twice is
+    /// a mistake in the configuration (`section`: `[[vsp]]`, `[[stuf]]`).
+    pub fn new(
+        section: &str,
+        connections: impl IntoIterator<Item = (String, T)>,
+    ) -> anyhow::Result<PerTenant<T>> {
+        let mut map = HashMap::new();
+        for (tenant, conn) in connections {
+            if map.contains_key(&tenant) {
+                anyhow::bail!("{section} {tenant}: staat er twee keer / appears twice");
+            }
+            map.insert(tenant, Arc::new(conn));
+        }
+        Ok(PerTenant(Arc::new(map)))
+    }
+
+    pub fn get(&self, tenant: &str) -> Option<&Arc<T>> {
+        self.0.get(tenant)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<T>> {
+        self.0.values()
     }
 }

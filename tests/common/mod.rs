@@ -420,6 +420,23 @@ impl Api {
     }
 }
 
+/// Polls `check` every 50 ms until it holds, or fails the test saying
+/// `what` after `patience`.
+pub async fn until<F, Fut>(what: &str, patience: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + patience;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Writes a generated document for CI's official validation:
 /// `$LOKET_EMIT_DIR/<name>.xml` for iStandaarden, `$LOKET_EMIT_DIR/ubl/` for
 /// UBL invoices (checked with validate-ubl apart).

@@ -29,11 +29,10 @@ pub mod server;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 pub use config::StufConfig;
 pub use envelope::{Edition, Kind};
@@ -55,14 +54,13 @@ pub struct Connection {
 }
 
 /// Every configured municipality's connection, built once at start.
-#[derive(Debug, Clone, Default)]
-pub struct Connections(Arc<HashMap<String, Arc<Connection>>>);
+pub type Connections = crate::transport::PerTenant<Connection>;
 
 impl Connections {
     /// Checks every `[[stuf]]` section and reads each certificate; any
     /// problem stops loket with the section and the file named.
     pub fn load(configs: &[StufConfig]) -> Result<Connections> {
-        let mut map = HashMap::new();
+        let mut conns = Vec::with_capacity(configs.len());
         for cfg in configs {
             cfg.check()?;
             let section = cfg.section();
@@ -80,19 +78,9 @@ impl Connections {
                 http,
                 tls,
             };
-            if map.insert(cfg.tenant.clone(), Arc::new(conn)).is_some() {
-                bail!("{section}: staat er twee keer / appears twice");
-            }
+            conns.push((cfg.tenant.clone(), conn));
         }
-        Ok(Connections(Arc::new(map)))
-    }
-
-    pub fn get(&self, tenant: &str) -> Option<&Arc<Connection>> {
-        self.0.get(tenant)
-    }
-
-    pub fn all(&self) -> impl Iterator<Item = &Arc<Connection>> {
-        self.0.values()
+        Connections::new("[[stuf]]", conns)
     }
 }
 

@@ -15,7 +15,7 @@
 use super::Connection;
 use super::envelope::read_fault;
 use crate::transport::Sent;
-use crate::transport::http::{error_snippet, parse_retry_after, retryable, transport_error};
+use crate::transport::http::{error_snippet, retry_after, retryable, transport_error};
 
 /// The most of an answer read: a fault is small, and anything larger is
 /// not one.
@@ -44,11 +44,7 @@ pub async fn post(conn: &Connection, action: &str, body: String) -> Sent {
             note: None,
         };
     }
-    let after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
+    let after = retry_after(&resp);
     let answer = read_limited(resp).await;
     if let Some((client, text)) = read_fault(&answer) {
         let reason = error_snippet(&text);

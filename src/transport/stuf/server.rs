@@ -53,6 +53,10 @@ const STUF055_TEXT: &str = "Berichtbody is niet conform schema in sectormodel";
 /// How long a caller has to finish the TLS handshake.
 const HANDSHAKE: Duration = Duration::from_secs(15);
 
+/// How long a connection may wait for a request's headers (and idle
+/// between requests).
+const HEADER_READ: Duration = Duration::from_secs(30);
+
 /// The running listeners; [`Running::stop`] ends them.
 pub struct Running {
     stop: watch::Sender<bool>,
@@ -166,8 +170,16 @@ async fn connection(
             return;
         }
     };
-    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-        .http1_only()
+    // HTTP/1.1 with a header timeout, as the API's own loop: a connection
+    // that says nothing (an idle keep-alive, a stalled adapter) is closed.
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .http1_only();
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ);
+    let _ = builder
         .serve_connection(
             hyper_util::rt::TokioIo::new(stream),
             hyper_util::service::TowerToHyperService::new(router),

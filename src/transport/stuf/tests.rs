@@ -225,10 +225,8 @@ fn outgoing_messages_are_wrapped_by_what_they_answer() {
         ("applicatie = \"ab\"", "3 to 50"),
     ] {
         let key = bad.split(' ').next().unwrap_or_default();
-        let text = format!(
-            "tenant = \"0363\"\nendpoint = \"https://a.example/ggk\"\nlisten = \"127.0.0.1:0\"\n\
-             certificate = \"c.pem\"\nkey = \"k.pem\"\nca = [\"ca.pem\"]\n"
-        );
+        let text = "tenant = \"0363\"\nendpoint = \"https://a.example/ggk\"\nlisten = \"127.0.0.1:0\"\n\
+             certificate = \"c.pem\"\nkey = \"k.pem\"\nca = [\"ca.pem\"]\n";
         let text: String = text
             .lines()
             .filter(|l| !l.starts_with(&format!("{key} ")))

@@ -24,10 +24,7 @@ pub mod service;
 pub mod status;
 pub mod tls;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 pub use config::{Environment, VspConfig};
 
@@ -44,18 +41,17 @@ pub struct Connection {
 }
 
 /// Every configured tenant's connection, built once at start.
-#[derive(Debug, Clone, Default)]
-pub struct Clients(Arc<HashMap<String, Arc<Connection>>>);
+pub type Clients = crate::transport::PerTenant<Connection>;
 
 impl Clients {
     /// Checks every `[[vsp]]` section, reads each certificate and builds
     /// each client; any problem stops loket with the tenant named.
     pub fn load(configs: &[VspConfig]) -> Result<Clients> {
-        let mut map = HashMap::new();
         if configs.is_empty() {
             return Ok(Clients::default());
         }
         let routing = routing::Routing::builtin()?;
+        let mut conns = Vec::with_capacity(configs.len());
         for cfg in configs {
             let env = cfg.check()?;
             let identity = tls::identity(cfg)
@@ -68,19 +64,9 @@ impl Clients {
                 routing,
                 config: cfg.clone(),
             };
-            if map.insert(cfg.tenant.clone(), Arc::new(conn)).is_some() {
-                bail!("[[vsp]] {}: staat er twee keer / appears twice", cfg.tenant);
-            }
+            conns.push((cfg.tenant.clone(), conn));
         }
-        Ok(Clients(Arc::new(map)))
-    }
-
-    pub fn get(&self, tenant: &str) -> Option<&Arc<Connection>> {
-        self.0.get(tenant)
-    }
-
-    pub fn all(&self) -> impl Iterator<Item = &Arc<Connection>> {
-        self.0.values()
+        Clients::new("[[vsp]]", conns)
     }
 }
 

@@ -20,7 +20,7 @@ use super::Connection;
 use super::routing::{Berichtstroom, Routing};
 use crate::record::exchange::Ids;
 use crate::transport::Sent;
-use crate::transport::http::{error_snippet, parse_retry_after, retryable, transport_error};
+use crate::transport::http::{error_snippet, retry_after, retryable, transport_error};
 
 /// `BerichtMetadata` of the push description.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -189,11 +189,7 @@ pub async fn send(conn: &Connection, base: &str, p: Push<'_>) -> Sent {
             note: None,
         };
     }
-    let after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
+    let after = retry_after(&resp);
     let body = resp.text().await.unwrap_or_default();
     let reason = problem_text(&body);
     if retryable(status) {

@@ -43,7 +43,7 @@ impl Ca {
     }
 
     fn client(&self, code: &str, org: &str) -> ClientCert {
-        self.leaf(
+        self.issue(
             code,
             org,
             Vec::new(),
@@ -51,22 +51,40 @@ impl Ca {
         )
     }
 
-    fn leaf(
+    /// A certificate for a party that both calls and is called (loket's
+    /// StUF listener): valid for 127.0.0.1 and localhost, for server and
+    /// client authentication.
+    fn service(&self, code: &str, org: &str) -> ClientCert {
+        self.issue(
+            code,
+            org,
+            vec!["127.0.0.1".to_string(), "localhost".to_string()],
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        )
+    }
+
+    /// A certificate with subject CN `code`, issued by this CA.
+    fn issue(
         &self,
         code: &str,
         org: &str,
         names: Vec<String>,
         usages: Vec<ExtendedKeyUsagePurpose>,
     ) -> ClientCert {
-        let mut params = CertificateParams::new(names).expect("leaf params");
+        let mut params = CertificateParams::new(names).expect("certificate params");
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, code);
         dn.push(DnType::OrganizationName, org);
         params.distinguished_name = dn;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = usages;
-        let key = KeyPair::generate().expect("client key");
-        let cert = params.signed_by(&key, &self.issuer).expect("sign client");
+        let key = KeyPair::generate().expect("certificate key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign certificate");
         let cert_pem = cert.pem();
         ClientCert {
             code: code.to_string(),
@@ -206,19 +224,9 @@ impl TestPki {
     }
 
     /// A certificate from the test CA for a party that is called as well
-    /// as calling, like loket's StUF listener towards the municipality's
-    /// Digikoppeling adapter: subject CN `code`, valid for 127.0.0.1 and
-    /// localhost, for server and client authentication.
+    /// as calling (loket's StUF listener on 127.0.0.1).
     pub fn service(&self, code: &str, org: &str) -> ClientCert {
-        self.ca.leaf(
-            code,
-            org,
-            vec!["127.0.0.1".to_string(), "localhost".to_string()],
-            vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ],
-        )
+        self.ca.service(code, org)
     }
 
     /// A client certificate from the foreign CA: the handshake is refused.
