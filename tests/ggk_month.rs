@@ -750,23 +750,20 @@ async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
 /// Waits for the review item that says the exchange refused a message of
 /// `api`'s tenant with `code`, explained.
 async fn refused_at(api: &Api, code: &str) {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let review = api.get("/review?kind=exchange_refused").await;
-        assert_eq!(review.status, 200, "{}", review.body);
-        let items = review.body["items"].as_array().expect("items");
-        if let Some(item) = items.first() {
-            assert_eq!(items.len(), 1, "{}", review.body);
-            let text = item.to_string();
-            assert!(text.contains(code), "the code: {text}");
-            assert!(text.contains("XSD"), "explained: {text}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no review item at {} for the refusal",
-            api.tenant
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let review = || async {
+        let r = api.get("/review?kind=exchange_refused").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["items"].as_array().cloned().unwrap_or_default()
+    };
+    until(
+        &format!("a review item at {} for the refusal", api.tenant),
+        PATIENCE,
+        || async { !review().await.is_empty() },
+    )
+    .await;
+    let items = review().await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let text = items[0].to_string();
+    assert!(text.contains(code), "the code: {text}");
+    assert!(text.contains("XSD"), "explained: {text}");
 }
