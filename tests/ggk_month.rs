@@ -705,6 +705,26 @@ async fn payloads_failing_their_xsd_are_answered_with_fo01(db: Db) {
         "the refused 301 never reached the provider"
     );
     refused_at(&x.gemeente, common::ggk::PAYLOAD_XSD).await;
+    // Its outbox item shows the refusal too.
+    let list = x.gemeente.get("/outbox?limit=10").await;
+    let item = list.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["bericht"] == "WMO301")
+        .expect("the refused 301")
+        .clone();
+    let item = x
+        .gemeente
+        .get(&format!("/outbox/{}", item["id"].as_str().expect("id")))
+        .await
+        .body;
+    assert_schema("outbox-item", &item);
+    assert_eq!(
+        item["exchange"]["meldingen"][0]["code"],
+        common::ggk::PAYLOAD_XSD,
+        "{item:#}"
+    );
 
     // A provider's 305 whose payload fails its XSD, pushed by other
     // software of the provider: loket (the municipality) answers with a Fo01
