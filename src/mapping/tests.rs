@@ -401,6 +401,25 @@ fn schema_errors_name_the_file_and_the_json_path() {
         assert!(!p.is_empty(), "{bad} should be refused");
     }
 
+    // A municipality's GGk: the StUF edition to write, 0310 or 0210.
+    let m = load(&VALID.replace(
+        "delivery = { folder = \"/srv/loket/out/0014\" }",
+        "delivery = { stuf = \"0210\" }",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.financier.delivery,
+        Delivery::Stuf(crate::transport::stuf::Edition::V0210)
+    );
+    for bad in [
+        "delivery = { stuf = \"0300\" }",
+        "delivery = { stuf = \"0310\", vsp = \"acc\" }",
+        "delivery = { stuf = \"0310\", token_env = \"T\" }",
+    ] {
+        let p = problems(&VALID.replace("delivery = { folder = \"/srv/loket/out/0014\" }", bad));
+        assert!(!p.is_empty(), "{bad} should be refused");
+    }
+
     // An HTTP endpoint may name the variable holding its token; a folder may
     // not, and credentials never go into the URL.
     let m = load(&VALID.replace(

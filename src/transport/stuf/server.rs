@@ -53,6 +53,10 @@ const STUF055_TEXT: &str = "Berichtbody is niet conform schema in sectormodel";
 /// How long a caller has to finish the TLS handshake.
 const HANDSHAKE: Duration = Duration::from_secs(15);
 
+/// How long a whole envelope may take to arrive (33 MB at about 128 kB/s):
+/// one that trickles in holds a place of [`AT_ONCE`].
+const BODY_READ: Duration = Duration::from_secs(300);
+
 /// How long a connection may wait for a request's headers (and idle
 /// between requests).
 const HEADER_READ: Duration = Duration::from_secs(30);
@@ -84,7 +88,17 @@ struct Ctx {
     conn: Arc<Connection>,
     ingest: Ingest,
     outbox: Outbox,
+    /// Envelopes read and taken in at once ([`AT_ONCE`]).
+    at_once: tokio::sync::Semaphore,
 }
+
+/// Envelopes one listener reads and takes in at the same time. An envelope
+/// of 33 MB (25 MiB of payload as base64) costs about three times that
+/// while it is decoded and checked; the adapter is one client that waits
+/// for each answer, so a handful at once keeps the listener's memory
+/// bounded without slowing the exchange (the ingest's single writer is the
+/// bottleneck anyway).
+const AT_ONCE: usize = 4;
 
 /// Binds every `[[stuf]]` listener (an address that cannot be bound stops
 /// loket) and serves them until [`Running::stop`].
@@ -109,6 +123,7 @@ pub async fn start(connections: &Connections, ingest: &Ingest, outbox: &Outbox) 
             conn: conn.clone(),
             ingest: ingest.clone(),
             outbox: outbox.clone(),
+            at_once: tokio::sync::Semaphore::new(AT_ONCE),
         });
         tasks.spawn(accept_loop(listener, ctx, rx.clone()));
     }
@@ -214,9 +229,16 @@ async fn handle(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Body) -> 
             "Content-Type must be text/xml (SOAP 1.1)",
         );
     }
-    let bytes = match axum::body::to_bytes(body, envelope::MAX_ENVELOPE).await {
-        Ok(b) => b,
-        Err(_) => {
+    let Ok(_permit) = ctx.at_once.acquire().await else {
+        return fault(false, "loket stopt", "loket is stopping");
+    };
+    let read = tokio::time::timeout(
+        BODY_READ,
+        axum::body::to_bytes(body, envelope::MAX_ENVELOPE),
+    );
+    let bytes = match read.await {
+        Ok(Ok(b)) => b,
+        _ => {
             return fault(
                 true,
                 &format!(

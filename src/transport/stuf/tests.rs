@@ -238,3 +238,26 @@ fn outgoing_messages_are_wrapped_by_what_they_answer() {
         assert!(e.contains(want), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_section_loads_from_the_configuration_and_names_a_missing_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("geen-certificaat.pem");
+    let text = format!(
+        "[[stuf]]\ntenant = \"0363\"\nendpoint = \"https://a.example/ggk\"\nlisten = \"127.0.0.1:0\"\n\
+         certificate = {missing:?}\nkey = {missing:?}\nca = [{missing:?}]\nedition = \"0210\"\n"
+    );
+    let config: crate::config::Config = toml::from_str(&text).expect("configuration");
+    assert_eq!(config.stuf.len(), 1);
+    assert_eq!(config.stuf[0].edition, Edition::V0210);
+    assert_eq!(config.stuf[0].applicatie, "loket");
+    let e = format!(
+        "{:#}",
+        Connections::load(&config.stuf).expect_err("no files")
+    );
+    assert!(
+        e.contains("geen-certificaat.pem") && e.contains("[[stuf]] 0363"),
+        "{e}"
+    );
+    assert!(toml::from_str::<crate::config::Config>(&text.replace("edition", "editie")).is_err());
+}
