@@ -625,7 +625,7 @@ async fn a_municipality_on_the_ggk(db: Db) {
     let (status, body) = x.post(DU01_0210, &du01).await;
     assert_eq!(status, 202, "{body}");
     let tied = sqlx::query(
-        "SELECT als_antwoord_op FROM messages WHERE direction = 'in' AND bericht = 'WMO302' AND traceer_id = $1",
+        "SELECT als_antwoord_op, conversatie_id FROM messages WHERE direction = 'in' AND bericht = 'WMO302' AND traceer_id = $1",
     )
     .bind(&du_ref)
     .fetch_one(x.server.state.store().pool())
@@ -635,6 +635,14 @@ async fn a_municipality_on_the_ggk(db: Db) {
         tied.try_get::<Option<String>, _>("als_antwoord_op")
             .expect("column"),
         Some(traceer.clone())
+    );
+    assert_eq!(
+        tied.try_get::<Option<String>, _>("conversatie_id")
+            .expect("column"),
+        item["exchange"]["conversatie_id"]
+            .as_str()
+            .map(str::to_string),
+        "the 302 joins the 301's conversation"
     );
     assert!(
         x.adapter.answers(&du_ref).is_empty(),

@@ -494,6 +494,26 @@ pub async fn refused(
     w.commit().await
 }
 
+/// The conversatie_id of the tenant's outgoing message with this traceer_id
+/// (a StUF Du01 answering loket's Di01 joins that Di01's conversation).
+pub async fn conversation_of(
+    pool: &AnyPool,
+    tenant: &str,
+    traceer_id: &str,
+) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT conversatie_id FROM messages WHERE tenant_id = $1 AND traceer_id = $2 AND direction = 'out'",
+    )
+    .bind(tenant)
+    .bind(traceer_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row
+        .map(|r| r.try_get::<Option<String>, _>("conversatie_id"))
+        .transpose()?
+        .flatten())
+}
+
 /// The tenant's outgoing Fo01 answering the message that came in with
 /// referentienummer `cross_ref`, if one was queued: the same refused
 /// envelope sent again is only acknowledged.

@@ -182,6 +182,40 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// A post to the exchange that did not simply go through: what the
+/// counterpart answered instead, for the transport to read as that
+/// counterpart means it.
+pub(crate) struct Refusal {
+    pub resp: reqwest::Response,
+    pub status: StatusCode,
+    pub after: Option<Duration>,
+}
+
+/// The outcome every transport that posts to the exchange shares: no
+/// (complete) answer is a retry ([`transport_error`]), a 2xx is delivered
+/// without a retour (the exchange answers later, on its own), anything
+/// else is a [`Refusal`] to read.
+pub(crate) fn accepted(sent: reqwest::Result<reqwest::Response>) -> Result<Sent, Box<Refusal>> {
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => return Ok(transport_error(&e)),
+    };
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(Sent::Delivered {
+            status: Some(status.as_u16()),
+            answer: None,
+            note: None,
+        });
+    }
+    let after = retry_after(&resp);
+    Err(Box::new(Refusal {
+        resp,
+        status,
+        after,
+    }))
+}
+
 /// The `Retry-After` a counterpart answered with, if any (every transport
 /// that posts reads it the same way).
 pub fn retry_after(resp: &reqwest::Response) -> Option<Duration> {

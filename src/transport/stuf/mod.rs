@@ -18,9 +18,10 @@
 //! The envelope's identifiers live in the record's exchange columns
 //! ([`crate::record::exchange`]): a message's referentienummer is its
 //! `traceer_id` (chosen once, at the first attempt, and kept for every
-//! retry), a Du01's or Fo01's crossRefnummer its `als_antwoord_op`, and the
-//! referentienummer of the Di01 that opened a conversation its
-//! `conversatie_id`.
+//! retry), a Du01's or Fo01's crossRefnummer its `als_antwoord_op`. StUF
+//! has no conversation id: an incoming Di01's conversation is named by its
+//! referentienummer, and a Du01 or Fo01 joins the conversation of the
+//! message it answers.
 
 pub mod config;
 pub mod envelope;
@@ -99,7 +100,7 @@ pub struct Delivery<'a> {
     pub payload: &'a [u8],
 }
 
-/// Posts `d` to the tenant's adapter. A message answers another (it has a
+/// Posts `d` to the tenant's adapter. A message that answers another (it has a
 /// crossRefnummer) leaves as a Du01, any other as a Di01. A refusal by the
 /// adapter (a SOAP fault of the caller, a 4xx) goes to the review queue
 /// with its reason.
@@ -178,6 +179,13 @@ pub fn outgoing(
         )
     })?;
     let cross = d.ids.ids.als_antwoord_op.clone();
+    // Edition 0210 allows only UUIDs v4 as referentienummers; a Du01 that
+    // answers a Di01 numbered otherwise (03.10 allows any 40 characters)
+    // is written in 03.10, which the GGk takes from every municipality.
+    let edition = match &cross {
+        Some(c) if edition == Edition::V0210 && !envelope::is_uuid_v4(c) => Edition::V0310,
+        _ => edition,
+    };
     let kind = if cross.is_some() {
         Kind::Du01
     } else {

@@ -15,7 +15,7 @@
 use super::Connection;
 use super::envelope::read_fault;
 use crate::transport::Sent;
-use crate::transport::http::{error_snippet, retry_after, retryable, transport_error};
+use crate::transport::http::{Refusal, accepted, error_snippet, retryable};
 
 /// The most of an answer read: a fault is small, and anything larger is
 /// not one.
@@ -23,28 +23,23 @@ const MAX_ANSWER: usize = 64 * 1024;
 
 /// Posts `body` (a SOAP Envelope) with SOAPAction `action`.
 pub async fn post(conn: &Connection, action: &str, body: String) -> Sent {
-    let resp = match conn
+    let sent = conn
         .http
         .post(&conn.config.endpoint)
         .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
         .header("SOAPAction", format!("\"{action}\""))
         .body(body)
         .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return transport_error(&e),
+        .await;
+    let Refusal {
+        resp,
+        status,
+        after,
+    } = match accepted(sent) {
+        Ok(sent) => return sent,
+        Err(refusal) => *refusal,
     };
-    let status = resp.status();
     let code = Some(status.as_u16());
-    if status.is_success() {
-        return Sent::Delivered {
-            status: code,
-            answer: None,
-            note: None,
-        };
-    }
-    let after = retry_after(&resp);
     let answer = read_limited(resp).await;
     if let Some((client, text)) = read_fault(&answer) {
         let reason = error_snippet(&text);

@@ -379,10 +379,16 @@ async fn bericht_in(ctx: &Ctx, env: Envelope) -> Result<Response> {
         tracing::info!(tenant = %tenant.id, referentienummer = %refnr, "stuf: envelope received before; acknowledged again");
         return Ok(accepted());
     }
+    // A Di01 opens a conversation (named by its referentienummer); a Du01
+    // belongs to the one of the Di01 it answers.
+    let conversatie_id = match &sg.cross_refnummer {
+        Some(cross) => exchange::conversation_of(pool, &tenant.id, cross)
+            .await?
+            .unwrap_or_else(|| cross.clone()),
+        None => refnr.clone(),
+    };
     let ids = Ids {
-        // A Di01 opens a conversation; a Du01 belongs to the one of the
-        // Di01 it answers.
-        conversatie_id: sg.cross_refnummer.clone().unwrap_or_else(|| refnr.clone()),
+        conversatie_id,
         traceer_id: refnr.clone(),
         als_antwoord_op: sg.cross_refnummer.clone(),
     };

@@ -217,6 +217,9 @@ fn outgoing_messages_are_wrapped_by_what_they_answer() {
     let du = d(&ids);
     assert_eq!(du.kind(), Kind::Du01);
     assert_eq!(du.soap_action(), format!("{NS_0210}/ggk_Du01"));
+    // A Di01 numbered in 03.10's freedom is answered in 03.10.
+    ids.ids.als_antwoord_op = Some("123456789012".into());
+    assert_eq!(d(&ids).edition, Some(Edition::V0310));
     // Sections that cannot work are refused before anything is read.
     for (bad, want) in [
         ("tenant = \"73730112\"", "gemeentecode"),

@@ -20,7 +20,7 @@ use super::Connection;
 use super::routing::{Berichtstroom, Routing};
 use crate::record::exchange::Ids;
 use crate::transport::Sent;
-use crate::transport::http::{error_snippet, retry_after, retryable, transport_error};
+use crate::transport::http::{Refusal, accepted, error_snippet, retryable, transport_error};
 
 /// `BerichtMetadata` of the push description.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -170,26 +170,21 @@ pub async fn send(conn: &Connection, base: &str, p: Push<'_>) -> Sent {
     let form = reqwest::multipart::Form::new()
         .part("berichtMetadata", meta_part)
         .part("payload", payload_part);
-    let resp = match conn
+    let sent = conn
         .http
         .post(super::config::push_url(base))
         .multipart(form)
         .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return transport_error(&e),
+        .await;
+    let Refusal {
+        resp,
+        status,
+        after,
+    } = match accepted(sent) {
+        Ok(sent) => return sent,
+        Err(refusal) => *refusal,
     };
-    let status = resp.status();
     let code = Some(status.as_u16());
-    if status.is_success() {
-        return Sent::Delivered {
-            status: code,
-            answer: None,
-            note: None,
-        };
-    }
-    let after = retry_after(&resp);
     let body = resp.text().await.unwrap_or_default();
     let reason = problem_text(&body);
     if retryable(status) {
