@@ -59,18 +59,14 @@ where
 /// delivering to VECOZO at `base`, and as the municipality's mapping of
 /// the provider (kind aanbieder) delivering there too.
 fn write_mappings(dir: &Path, base: &str, decide: &str) {
-    let vsp = format!("delivery = {{ vsp = \"{base}\" }}");
-    let (provider, products) = wmo_contract(&vsp);
-    std::fs::create_dir_all(dir.join(GEMEENTE)).expect("mappings dir");
-    std::fs::write(dir.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
-    std::fs::write(
-        dir.join(GEMEENTE).join(format!("aanbieder-{AGB}.toml")),
-        format!(
-            "[financier]\nkind = \"aanbieder\"\ncode = \"{AGB}\"\nname = \"Aanbieder {AGB}\"\n\
-             standard = \"iwmo\"\n{vsp}\n\n[declarations]\ndecide = \"{decide}\"\n\n{products}"
-        ),
-    )
-    .expect("municipality's provider mapping");
+    let vsp = format!("{{ vsp = \"{base}\" }}");
+    exchange_mappings(
+        dir,
+        AGB,
+        &vsp,
+        &vsp,
+        &format!("[declarations]\ndecide = \"{decide}\""),
+    );
 }
 
 /// A `[[vsp]]` section for `tenant` with the certificate files of `pki`.

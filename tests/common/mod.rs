@@ -14,6 +14,7 @@ use loket::adapter::istandaard::{self, Limits};
 use loket::schema::Schema;
 use serde_json::{Value, json};
 
+pub mod ggk;
 pub mod vsp;
 
 // ---------------------------------------------------------------------------
@@ -123,6 +124,36 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+// ---------------------------------------------------------------------------
+// Mappings for a provider and municipality 0363 talking through an exchange.
+
+/// The project's Wmo contract of gemeente 0363 written into `dir` twice:
+/// as the provider's mapping, delivering by `provider_delivery`, and as
+/// municipality 0363's mapping of provider `agb` (kind aanbieder, the same
+/// products), delivering by `municipality_delivery` and with the sections in
+/// `settings` (e.g. `[declarations]\ndecide = "person"`, or nothing). Each
+/// delivery is a TOML inline table, e.g. `{ vsp = "https://..." }` or
+/// `{ stuf = "0310" }`.
+pub fn exchange_mappings(
+    dir: &std::path::Path,
+    agb: &str,
+    provider_delivery: &str,
+    municipality_delivery: &str,
+    settings: &str,
+) {
+    let (provider, products) = wmo_contract(&format!("delivery = {provider_delivery}"));
+    std::fs::create_dir_all(dir.join("0363")).expect("mappings dir");
+    std::fs::write(dir.join("gemeente-0363-wmo.toml"), provider).expect("provider mapping");
+    std::fs::write(
+        dir.join("0363").join(format!("aanbieder-{agb}.toml")),
+        format!(
+            "[financier]\nkind = \"aanbieder\"\ncode = \"{agb}\"\nname = \"Aanbieder {agb}\"\n\
+             standard = \"iwmo\"\ndelivery = {municipality_delivery}\n\n{settings}\n\n{products}"
+        ),
+    )
+    .expect("municipality's provider mapping");
 }
 
 // ---------------------------------------------------------------------------

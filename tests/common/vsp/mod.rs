@@ -294,6 +294,18 @@ impl Pushed {
     }
 }
 
+/// A message [`Vsp::take_for`] took out of a pull queue.
+#[derive(Clone, Debug)]
+pub struct Taken {
+    pub traceer: Uuid,
+    pub conversatie: Uuid,
+    pub als_antwoord_op: Option<Uuid>,
+    /// The code of the party that pushed it.
+    pub sender: String,
+    pub berichtstroom: Value,
+    pub payload: Vec<u8>,
+}
+
 /// A message held by the counterpart: pushed by a client or placed with
 /// [`Vsp::enqueue`].
 #[derive(Clone, Debug)]
@@ -600,6 +612,33 @@ impl Vsp {
         st.messages.push(m);
     }
 
+    /// Takes every message waiting for `code` out of its pull queue and
+    /// confirms it on `code`'s behalf, oldest first. The exchange test
+    /// counterpart (`tests/common/ggk`) does this for a municipality that is
+    /// reached through the GGk's StUF interface instead of a pull of its own.
+    pub fn take_for(&self, code: &str) -> Vec<Taken> {
+        let mut st = self.shared.lock();
+        let mut out = Vec::new();
+        for m in st.messages.iter_mut().filter(|m| m.waiting_for(code)) {
+            m.confirmed_by.push(code.to_string());
+            if m.status == Berichtstatus::WordtAangeboden && m.all_confirmed() {
+                m.advance();
+            }
+            out.push(Taken {
+                traceer: m.traceer,
+                conversatie: m.conversatie,
+                als_antwoord_op: m.als_antwoord_op,
+                sender: m.sender.clone(),
+                berichtstroom: m.metadata["routeringgegevens"]["berichtstroom"].clone(),
+                payload: m.payload.clone(),
+            });
+        }
+        let confirmed: Vec<(String, Uuid)> =
+            out.iter().map(|t| (code.to_string(), t.traceer)).collect();
+        st.confirmed.extend(confirmed);
+        out
+    }
+
     /// Every accepted push (204), repeats included, in arrival order.
     pub fn pushed(&self) -> Vec<Pushed> {
         self.shared.lock().pushed.clone()
@@ -809,8 +848,9 @@ async fn connection(
         .await;
 }
 
-/// The subject CN of the client's leaf certificate.
-fn peer_code(certs: Option<&[rustls::pki_types::CertificateDer<'_>]>) -> Option<String> {
+/// The subject CN of the client's leaf certificate (the exchange
+/// counterpart in `tests/common/ggk` identifies its callers the same way).
+pub fn peer_code(certs: Option<&[rustls::pki_types::CertificateDer<'_>]>) -> Option<String> {
     let leaf = certs?.first()?;
     let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
     let cn = cert.subject().iter_common_name().next()?;
