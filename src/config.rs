@@ -4,7 +4,7 @@
 //! `./loket-data` and listens on 127.0.0.1:8080.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -111,6 +111,7 @@ impl Config {
         if let Some(m) = &args.mappings {
             c.mappings_dir = m.clone();
         }
+        c.mappings_dir = default_mappings(c.mappings_dir);
         if max_bytes != crate::adapter::istandaard::Limits::default().max_bytes {
             c.max_message_bytes = max_bytes;
         }
@@ -216,4 +217,18 @@ pub async fn serve(config: Config, demo: bool) -> Result<()> {
     stuf.stop().await;
     worker.stop().await;
     served
+}
+
+/// The mappings directory when nobody named one: `./mappings` where it
+/// exists, otherwise the checkout's own `mappings/` that this binary was
+/// built from, so `cargo run --manifest-path .../Cargo.toml -- serve --demo`
+/// works from any folder. A directory named in the configuration, the
+/// environment or on the command line is used as given (a missing one is
+/// an error when it is read).
+fn default_mappings(dir: PathBuf) -> PathBuf {
+    if dir != Path::new("mappings") || dir.is_dir() {
+        return dir;
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    if built.is_dir() { built } else { dir }
 }
