@@ -2,14 +2,18 @@
 //! municipalities (Wmo 0363, Jeugdwet 0599) and, for seven of them, also by
 //! UWV (orders paid on invoice), a month of registrations, the
 //! declarations of that month, and a declaration answer with one rejected
-//! line, so that a newcomer sees the whole flow in the browser.
+//! line, so that a newcomer sees the whole flow in the browser. Municipality
+//! 0363 is a tenant too: it holds the answer to the Wmo declaration for a
+//! person's decision, and once sent that answer travels back into the
+//! provider's inbox (a drop folder) and is applied there.
 //!
 //! Everything goes through the real paths: allocations arrive as WMO301 and
 //! JW301 messages through [`crate::record::Ingest`], UWV orders through
 //! [`crate::record::order::register`] (as `POST /allocations`), days are stored by
 //! [`crate::registration::register`], declarations are made by
-//! [`crate::engine::run`], and the municipality's WMO325 is built by the
-//! retour builder and received like any other message. The demo's
+//! [`crate::engine::run`], 0363's 325 by its own judgement, and 0599's
+//! JW325 (0599 is not a tenant) by the retour builder, received like any
+//! other message. The demo's
 //! mappings are the project's own with delivery to folders in the data
 //! directory, since the example municipalities' addresses do not exist.
 
@@ -456,7 +460,7 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
 
-    // The month's declarations, and the Wmo one answered with one line rejected.
+    // The month's declarations; one of them answered with one line rejected.
     let opts = crate::engine::RunOptions {
         period: crate::engine::parse_period(&month)?,
         today: (month_start + Duration::days(i64::from(days_in(month_start)) + 2)).min(today),
@@ -600,7 +604,7 @@ fn days_in(first: NaiveDate) -> u32 {
     (next - first).num_days() as u32
 }
 
-/// The municipality's WMO325 on `declaration`: the first prestatie rejected
+/// The municipality's 325 on `declaration`: the first prestatie rejected
 /// with 9321 (more than allocated), the rest approved.
 fn answer_with_one_rejection(
     schema: &'static Schema,
