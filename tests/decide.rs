@@ -16,6 +16,9 @@
 //!   working days before the ten-working-day term.
 //! - `automatic_is_unchanged`: without the setting the 325 is queued at
 //!   once and nothing is held.
+//! - `an_answer_given_at_once_holds_nothing`: with the setting, a 323
+//!   answered in the same exchange (HTTP, drop folder) shows its verdicts in
+//!   the export and cannot be released.
 //! - `the_pages_keep_roles_and_tenants_apart`: on the demo, someone who may
 //!   only look cannot decide or send, a provider's user finds no municipality
 //!   pages, a form without the session's CSRF token is refused, and the
@@ -31,6 +34,7 @@ on_both_backends!(
     a_held_325_waits_for_a_person,
     a_held_325_leaves_before_its_term,
     automatic_is_unchanged,
+    an_answer_given_at_once_holds_nothing,
     the_pages_keep_roles_and_tenants_apart,
 );
 
@@ -108,6 +112,30 @@ async fn grant(s: &Setup, bsn: &str, nummer: &str, code: &str) -> String {
 /// by the municipality as the exchange's pull does. Returns the 323's and
 /// the 325's ids at the municipality.
 async fn declared(s: &Setup) -> (String, String) {
+    let received = answered_at_once(s).await;
+    let ids = loket::record::exchange::Ids {
+        conversatie_id: uuid::Uuid::new_v4().to_string(),
+        traceer_id: uuid::Uuid::new_v4().to_string(),
+        als_antwoord_op: None,
+    };
+    let queued = loket::record::exchange::taken_in(
+        s.server.state.store(),
+        GEMEENTE,
+        &[(received.message_id.clone(), ids)],
+        loket::record::exchange::ReplyTo {
+            kind: loket::outbox::TARGET_VSP,
+            target: "https://vsp.test",
+        },
+    )
+    .await
+    .expect("taken in");
+    assert_eq!(queued.len(), 1, "the 325 in the outbox");
+    (received.message_id, queued[0].clone())
+}
+
+/// The same 323 taken in by the municipality's ingest alone, as `POST
+/// /messages` and the drop folder do: the 325 is the answer itself.
+async fn answered_at_once(s: &Setup) -> loket::record::Received {
     let a = grant(s, BSN_A, "990001", "07A12").await;
     let b = grant(s, BSN_B, "990002", "07A11").await;
     s.provider
@@ -136,24 +164,7 @@ async fn declared(s: &Setup) -> (String, String) {
         .expect("the 323 taken in");
     // "rejected" as a whole when a line is: the 325 still judges per line.
     assert!(!received.retour_xml.is_empty(), "a 325");
-    let ids = loket::record::exchange::Ids {
-        conversatie_id: uuid::Uuid::new_v4().to_string(),
-        traceer_id: uuid::Uuid::new_v4().to_string(),
-        als_antwoord_op: None,
-    };
-    let queued = loket::record::exchange::taken_in(
-        s.server.state.store(),
-        GEMEENTE,
-        &[(received.message_id.clone(), ids)],
-        loket::record::exchange::ReplyTo {
-            kind: loket::outbox::TARGET_VSP,
-            target: "https://vsp.test",
-        },
-    )
-    .await
-    .expect("taken in");
-    assert_eq!(queued.len(), 1, "the 325 in the outbox");
-    (received.message_id, queued[0].clone())
+    received
 }
 
 fn line<'a>(view: &'a Value, code: &str) -> &'a Value {
@@ -366,6 +377,40 @@ async fn a_held_325_leaves_before_its_term(db: Db) {
     // loket's own judgement left: the 0611 line rejected.
     let xml = s.gemeente.message_xml(&retour).await;
     assert!(xml.contains("0611"), "{xml}");
+}
+
+/// With a person deciding, a 323 answered at once (its 325 went back as
+/// the HTTP answer or beside the drop-folder file) waits for nobody: the
+/// export shows loket's verdicts, not `ingediend`, and nothing can be
+/// decided or released any more.
+async fn an_answer_given_at_once_holds_nothing(db: Db) {
+    let s = setup(db, true).await;
+    let received = answered_at_once(&s).await;
+    let message = received.message_id;
+    let export = s.gemeente.get("/declarations/received").await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    let statuses: Vec<&str> = export.body["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter(|l| l["message_id"] == message.as_str())
+        .map(|l| l["status"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!statuses.is_empty(), "{}", export.body);
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == "goedgekeurd" || *s == "afgekeurd"),
+        "{statuses:?}"
+    );
+    let no = s
+        .gemeente
+        .post_json(
+            &format!("/declarations/received/{message}/release"),
+            &json!({}),
+        )
+        .await;
+    assert!(no.status == 409 || no.status == 404, "{}", no.body);
 }
 
 async fn automatic_is_unchanged(db: Db) {

@@ -6,9 +6,11 @@
 //!   `judged_prestaties`, owned by [`super::declared`] and only read here
 //!   (approved -> `goedgekeurd`, rejected -> `afgekeurd` with its
 //!   retourcodes, an approved debit a later approved credit names ->
-//!   `gecrediteerd`). While that 325 is held for a person's decision
-//!   ([`super::decisions`]) its lines are still `ingediend`: loket's verdict
-//!   is a proposal until the answer leaves.
+//!   `gecrediteerd`). While that 325 waits in the outbox for a person's
+//!   decision ([`super::decisions`]) its lines are still `ingediend`: loket's
+//!   verdict is a proposal until the answer leaves. (A hold over a 325 that
+//!   was answered at once, over HTTP or through the drop folder, holds
+//!   nothing: those lines show their verdict.)
 //! - A UBL invoice or credit note line is stored here, in
 //!   `received_invoice_lines` (migration 0022), by [`record_invoice`] in the
 //!   transaction that stores the document ([`super::apply::receive_document`]).
@@ -153,8 +155,9 @@ const RECEIVED: &str = "SELECT j.id AS id, '323' AS source, j.message_id AS mess
      j.allocation_id AS allocation_id, j.period_begin AS period_begin, j.period_end AS period_end, \
      CAST(j.volume AS TEXT) AS volume, j.eenheid AS unit, j.tarief_cents AS tarief_cents, \
      j.bedrag_cents AS bedrag_cents, j.debet_credit AS debet_credit, \
-     CASE WHEN EXISTS (SELECT 1 FROM declaration_holds h WHERE h.tenant_id = j.tenant_id \
-         AND h.message_id = j.message_id AND h.released_at IS NULL) THEN 'ingediend' \
+     CASE WHEN EXISTS (SELECT 1 FROM declaration_holds h JOIN outbox o ON o.message_id = h.retour_id \
+         WHERE h.tenant_id = j.tenant_id AND h.message_id = j.message_id AND h.released_at IS NULL \
+         AND o.state = 'held') THEN 'ingediend' \
        WHEN j.status = 'rejected' THEN 'afgekeurd' WHEN j.credited_by IS NOT NULL THEN 'gecrediteerd' \
        ELSE 'goedgekeurd' END AS status, \
      j.retourcodes AS retourcodes, j.created_at AS received_at \
