@@ -294,7 +294,7 @@ impl Ctx<'_> {
             Ok(c) => c,
             Err(e) => {
                 return Err(vec![ubl::decode::finding(
-                    "UBL-TYPE",
+                    "XSD-TYPE",
                     kind.name(),
                     None,
                     &e.to_string(),
@@ -302,8 +302,7 @@ impl Ctx<'_> {
                 )]);
             }
         };
-        let mut findings = checked.findings;
-        findings.extend(ubl::rules::check_outgoing_extra(&doc));
+        let findings = checked.findings;
         if !findings.is_empty() {
             return Err(findings);
         }

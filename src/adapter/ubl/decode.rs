@@ -20,7 +20,10 @@ pub type DecodeError = XmlError;
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub document: Document,
+    /// What refuses the document: the structure and every fatal rule.
     pub findings: Vec<Finding>,
+    /// Rules flagged as warnings: reported, never refusing.
+    pub warnings: Vec<Finding>,
 }
 
 impl Checked {
@@ -44,7 +47,7 @@ pub fn finding(
         retourcode: String::new(),
         path: path.to_string(),
         line,
-        level: if rule.starts_with("UBL-") {
+        level: if rule.starts_with("XSD-") {
             Level::Structure
         } else {
             Level::Content
@@ -56,11 +59,17 @@ pub fn finding(
 }
 
 /// Decodes `input` and checks it against the structure and the business
-/// rules.
+/// rules of EN 16931 and of the specification it claims (Peppol BIS,
+/// NLCIUS).
 pub fn check(input: &[u8], limits: &Limits) -> Result<Checked, DecodeError> {
     let (document, mut findings, tree) = decode(input, limits)?;
-    findings.extend(super::rules::check(&tree, &document));
-    Ok(Checked { document, findings })
+    let verdict = super::rules::judge(&tree, document.kind, &super::rules::sets_for(&tree));
+    findings.extend(verdict.errors);
+    Ok(Checked {
+        document,
+        findings,
+        warnings: verdict.warnings,
+    })
 }
 
 /// Decodes and structurally checks one document; also returns the tree the
@@ -115,7 +124,7 @@ impl Decoder {
                 let p = format!("{path}/{}", c.name);
                 if c.namespace != ns.cac && c.namespace != ns.cbc && c.namespace != ns.ext {
                     self.push(finding(
-                        "UBL-ORDER",
+                        "XSD-ORDER",
                         &p,
                         Some(c.line),
                         &format!("Namespace {:?} is hier niet toegestaan.", c.namespace),
@@ -125,7 +134,7 @@ impl Decoder {
                 }
                 let Some(idx) = seq.iter().position(|x| x.name == c.name) else {
                     self.push(finding(
-                        "UBL-ORDER",
+                        "XSD-ORDER",
                         &p,
                         Some(c.line),
                         &format!("{} is geen element van {}.", c.name, e.name),
@@ -135,7 +144,7 @@ impl Decoder {
                 };
                 if idx < pos || (idx == pos && count >= seq[idx].max) {
                     self.push(finding(
-                        "UBL-ORDER",
+                        "XSD-ORDER",
                         &p,
                         Some(c.line),
                         &format!("{} staat hier niet op zijn plaats.", c.name),
@@ -172,7 +181,7 @@ impl Decoder {
             let have = if k == pos { count } else { 0 };
             if have < child.min {
                 self.push(finding(
-                    "UBL-MISSING",
+                    "XSD-MISSING",
                     &format!("{path}/{}", child.name),
                     Some(line),
                     "",
@@ -182,25 +191,15 @@ impl Decoder {
         }
     }
 
-    fn dec(&mut self, e: Option<&Element>, path: &str, amount: bool) -> Option<Dec> {
+    fn dec(&mut self, e: Option<&Element>, path: &str) -> Option<Dec> {
         let e = e?;
         let text = e.text.trim();
         match Dec::parse(text) {
-            Some(d) => {
-                if amount && d.decimals() > 2 {
-                    self.push(finding(
-                        "BR-DEC",
-                        path,
-                        Some(e.line),
-                        &format!("({text})"),
-                        &format!("({text})"),
-                    ));
-                }
-                Some(d)
-            }
+            // Too many decimals is a business rule (BR-DEC-*), judged there.
+            Some(d) => Some(d),
             None => {
                 self.push(finding(
-                    "UBL-TYPE",
+                    "XSD-TYPE",
                     path,
                     Some(e.line),
                     &format!("{text:?} is geen getal."),
@@ -212,7 +211,7 @@ impl Decoder {
     }
 
     fn amount(&mut self, parent: &Element, name: &str, path: &str) -> Option<Dec> {
-        self.dec(parent.child(name), &format!("{path}/{name}"), true)
+        self.dec(parent.child(name), &format!("{path}/{name}"))
     }
 
     fn document(&mut self, t: &Element, kind: Kind) -> Document {
@@ -259,7 +258,7 @@ impl Decoder {
         for (i, ac) in t.children_named("AllowanceCharge").enumerate() {
             let path = format!("{root}/AllowanceCharge[{}]", i + 1);
             let amount = self.amount(ac, "Amount", &path).unwrap_or(Dec::ZERO);
-            let percent = self.dec(ac.at("TaxCategory/Percent"), &path, false);
+            let percent = self.dec(ac.at("TaxCategory/Percent"), &path);
             doc.allowance_charges.push(AllowanceCharge {
                 charge: ac.value("ChargeIndicator") == Some("true"),
                 amount,
@@ -283,7 +282,6 @@ impl Decoder {
                 let percent = self.dec(
                     st.at("TaxCategory/Percent"),
                     &format!("{p}/TaxCategory/Percent"),
-                    false,
                 );
                 doc.subtotals.push(TaxSubtotal {
                     taxable,
@@ -318,7 +316,7 @@ impl Decoder {
             let line = Line {
                 id: l.value("ID").unwrap_or_default().to_string(),
                 note: l.value("Note").map(str::to_string),
-                quantity: self.dec(q, &format!("{p}/{}", def.quantity), false),
+                quantity: self.dec(q, &format!("{p}/{}", def.quantity)),
                 unit_code: q.and_then(|q| q.attribute("unitCode")).map(str::to_string),
                 amount: self.amount(l, "LineExtensionAmount", &p),
                 period: l.child("InvoicePeriod").map(period),
@@ -333,20 +331,14 @@ impl Decoder {
                 tax_percent: self.dec(
                     l.at("Item/ClassifiedTaxCategory/Percent"),
                     &format!("{p}/Item/ClassifiedTaxCategory/Percent"),
-                    false,
                 ),
                 tax_exemption_reason: l
                     .value("Item/ClassifiedTaxCategory/TaxExemptionReason")
                     .map(str::to_string),
-                price: self.dec(
-                    l.at("Price/PriceAmount"),
-                    &format!("{p}/Price/PriceAmount"),
-                    false,
-                ),
+                price: self.dec(l.at("Price/PriceAmount"), &format!("{p}/Price/PriceAmount")),
                 base_quantity: self.dec(
                     l.at("Price/BaseQuantity"),
                     &format!("{p}/Price/BaseQuantity"),
-                    false,
                 ),
             };
             doc.lines.push(line);

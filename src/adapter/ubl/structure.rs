@@ -23,16 +23,6 @@ pub struct DocumentDef {
     pub quantity: String,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Codes {
-    pub currency: Vec<String>,
-    pub invoice_type: Vec<String>,
-    pub credit_note_type: Vec<String>,
-    pub payment_means: Vec<String>,
-    pub vat_category: Vec<String>,
-    pub unit: Vec<String>,
-}
-
 /// One child in an aggregate's sequence.
 #[derive(Debug, Clone)]
 pub struct Child {
@@ -49,7 +39,6 @@ struct Raw {
     customizations: HashMap<String, String>,
     profiles: HashMap<String, String>,
     aggregates: HashMap<String, Vec<String>>,
-    codes: Codes,
 }
 
 #[derive(Debug)]
@@ -59,7 +48,6 @@ pub struct Structure {
     pub customizations: HashMap<String, String>,
     pub profiles: HashMap<String, String>,
     pub aggregates: HashMap<String, Vec<Child>>,
-    pub codes: Codes,
 }
 
 impl Structure {
@@ -106,7 +94,6 @@ static STRUCTURE: LazyLock<Result<Structure, String>> = LazyLock::new(|| {
         customizations: raw.customizations,
         profiles: raw.profiles,
         aggregates,
-        codes: raw.codes,
     })
 });
 

@@ -1,0 +1,5 @@
+//! loket's own business checks LOKET-*.
+
+use super::Meaning;
+
+pub(super) const MEANINGS: &[Meaning] = &[];

@@ -1,0 +1,449 @@
+//! The small path language the rule catalogue speaks: enough XPath to name
+//! a rule's context and the elements a check reads, and nothing more, so a
+//! rule file stays readable and every path in it is parsed (and refused with
+//! its rule's id) when the catalogue loads.
+//!
+//! ```text
+//! /                                   the document element
+//! cac:InvoiceLine                     children of the context
+//! cac:$Line/cac:Item                  $Line, $Quantity, $TypeCode: the Invoice
+//!                                     or CreditNote name, per document kind
+//! //cac:InvoicePeriod                 descendants at any depth
+//! cac:AllowanceCharge[cbc:ChargeIndicator='true']
+//! cac:TaxSubtotal[cac:TaxCategory/cbc:ID='S'][!cbc:Percent]
+//! cbc:*                               any element in the cbc namespace
+//! cbc:EndpointID/@schemeID            an attribute (last step only)
+//! .                                   the context itself
+//! ```
+//!
+//! Predicates compare the normalized string value (`normalize-space`) of a
+//! relative path; `[p]` asks that it exists, `[!p]` that it does not.
+//! Locations are written as XPath with 1-based positions among same-named
+//! siblings, `/Invoice/cac:InvoiceLine[2]/cac:Item[1]`.
+
+use crate::adapter::ubl::Kind;
+use crate::adapter::xml::Element;
+
+const CAC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2";
+const CBC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2";
+const EXT: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2";
+
+/// A parsed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    steps: Vec<Step>,
+    /// `@name` at the end: the path selects an attribute's value.
+    attribute: Option<String>,
+    /// `/`: the document element, whatever the context.
+    absolute: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Step {
+    descendant: bool,
+    test: NameTest,
+    predicates: Vec<Predicate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NameTest {
+    /// `.`
+    Current,
+    /// `prefix:local`; `local` may be `*` or a `$` alias.
+    Name {
+        prefix: Option<String>,
+        local: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Predicate {
+    Exists(Path),
+    Missing(Path),
+    Equals(Path, String),
+    NotEquals(Path, String),
+}
+
+impl Path {
+    /// Parses `text`; the error says what is wrong in it.
+    pub fn parse(text: &str) -> Result<Path, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("empty path".into());
+        }
+        let (absolute, rest) = match text.strip_prefix('/') {
+            Some(r) if !r.starts_with('/') => (true, r),
+            _ => (false, text),
+        };
+        let mut steps = Vec::new();
+        let mut attribute = None;
+        let mut s = rest;
+        let mut descendant = false;
+        while !s.is_empty() {
+            if let Some(r) = s.strip_prefix("//") {
+                descendant = true;
+                s = r;
+                continue;
+            }
+            if let Some(r) = s.strip_prefix('/') {
+                s = r;
+                continue;
+            }
+            if let Some(r) = s.strip_prefix('@') {
+                let end = r.find(['/', '[']).unwrap_or(r.len());
+                if end != r.len() {
+                    return Err(format!("attribute step must be last in {text:?}"));
+                }
+                attribute = Some(r.to_string());
+                break;
+            }
+            let end = split_step(s);
+            let (step, rest) = s.split_at(end);
+            s = rest;
+            let (name, mut preds_text) = match step.find('[') {
+                Some(i) => (&step[..i], &step[i..]),
+                None => (step, ""),
+            };
+            let test = if name == "." {
+                NameTest::Current
+            } else {
+                let (prefix, local) = match name.split_once(':') {
+                    Some((p, l)) => (Some(p.to_string()), l.to_string()),
+                    None => (None, name.to_string()),
+                };
+                if local.is_empty()
+                    || !local
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '$' || c == '_')
+                {
+                    return Err(format!("bad step {name:?} in {text:?}"));
+                }
+                if let Some(p) = &prefix
+                    && !matches!(p.as_str(), "cac" | "cbc" | "ext")
+                {
+                    return Err(format!("unknown prefix {p:?} in {text:?}"));
+                }
+                NameTest::Name { prefix, local }
+            };
+            let mut predicates = Vec::new();
+            while let Some(r) = preds_text.strip_prefix('[') {
+                let close = matching_bracket(r).ok_or_else(|| format!("unclosed [ in {text:?}"))?;
+                predicates.push(Predicate::parse(&r[..close])?);
+                preds_text = &r[close + 1..];
+            }
+            if !preds_text.is_empty() {
+                return Err(format!("unexpected {preds_text:?} in {text:?}"));
+            }
+            steps.push(Step {
+                descendant,
+                test,
+                predicates,
+            });
+            descendant = false;
+        }
+        if descendant {
+            return Err(format!("path ends in // in {text:?}"));
+        }
+        Ok(Path {
+            steps,
+            attribute,
+            absolute,
+        })
+    }
+
+    /// Does the path start at the document element (`/...`)?
+    pub fn is_absolute(&self) -> bool {
+        self.absolute
+    }
+
+    /// Does the path end in an attribute?
+    pub fn is_attribute(&self) -> bool {
+        self.attribute.is_some()
+    }
+}
+
+/// End of the step at the start of `s`: the first `/` outside brackets.
+fn split_step(s: &str) -> usize {
+    let mut depth = 0;
+    let mut quote = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\'' => quote = !quote,
+            '[' if !quote => depth += 1,
+            ']' if !quote => depth -= 1,
+            '/' if !quote && depth == 0 => return i,
+            _ => {}
+        }
+    }
+    s.len()
+}
+
+fn matching_bracket(s: &str) -> Option<usize> {
+    let mut depth = 0;
+    let mut quote = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\'' => quote = !quote,
+            '[' if !quote => depth += 1,
+            ']' if !quote && depth == 0 => return Some(i),
+            ']' if !quote => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+impl Predicate {
+    fn parse(s: &str) -> Result<Predicate, String> {
+        let s = s.trim();
+        if let Some(r) = s.strip_prefix('!') {
+            return Ok(Predicate::Missing(Path::parse(r)?));
+        }
+        let value = |v: &str| -> Result<String, String> {
+            let v = v.trim();
+            v.strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .map(str::to_string)
+                .ok_or_else(|| format!("value {v:?} must be quoted with '"))
+        };
+        if let Some((p, v)) = s.split_once("!=") {
+            return Ok(Predicate::NotEquals(Path::parse(p)?, value(v)?));
+        }
+        if let Some((p, v)) = s.split_once('=') {
+            return Ok(Predicate::Equals(Path::parse(p)?, value(v)?));
+        }
+        Ok(Predicate::Exists(Path::parse(s)?))
+    }
+
+    fn holds(&self, node: &Node<'_>, kind: Kind) -> bool {
+        match self {
+            Predicate::Exists(p) => !values(node, p, kind).is_empty(),
+            Predicate::Missing(p) => values(node, p, kind).is_empty(),
+            Predicate::Equals(p, v) => values(node, p, kind).iter().any(|x| x == v),
+            Predicate::NotEquals(p, v) => values(node, p, kind).iter().any(|x| x != v),
+        }
+    }
+}
+
+/// An element with where it is.
+#[derive(Debug, Clone)]
+pub struct Node<'a> {
+    pub el: &'a Element,
+    /// XPath-like location, e.g. `/Invoice/cac:InvoiceLine[2]`.
+    pub loc: String,
+}
+
+impl<'a> Node<'a> {
+    pub fn root(el: &'a Element) -> Node<'a> {
+        Node {
+            el,
+            loc: format!("/{}", el.name),
+        }
+    }
+
+    /// The children with their locations.
+    pub fn children(&self) -> impl Iterator<Item = Node<'a>> + '_ {
+        let mut seen: Vec<(&str, usize)> = Vec::new();
+        self.el.children.iter().map(move |c| {
+            let n = match seen.iter_mut().find(|(name, _)| *name == c.name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    seen.push((&c.name, 1));
+                    1
+                }
+            };
+            Node {
+                el: c,
+                loc: format!("{}/{}:{}[{n}]", self.loc, prefix_of(c), c.name),
+            }
+        })
+    }
+}
+
+fn prefix_of(e: &Element) -> &'static str {
+    match e.namespace.as_str() {
+        CAC => "cac",
+        CBC => "cbc",
+        EXT => "ext",
+        _ => "*",
+    }
+}
+
+fn alias(local: &str, kind: Kind) -> &str {
+    match (local, kind) {
+        ("$Line", Kind::Invoice) => "InvoiceLine",
+        ("$Line", Kind::CreditNote) => "CreditNoteLine",
+        ("$Quantity", Kind::Invoice) => "InvoicedQuantity",
+        ("$Quantity", Kind::CreditNote) => "CreditedQuantity",
+        ("$TypeCode", Kind::Invoice) => "InvoiceTypeCode",
+        ("$TypeCode", Kind::CreditNote) => "CreditNoteTypeCode",
+        _ => local,
+    }
+}
+
+fn matches(test: &NameTest, e: &Element, kind: Kind) -> bool {
+    match test {
+        NameTest::Current => true,
+        NameTest::Name { prefix, local } => {
+            let ns_ok = match prefix.as_deref() {
+                Some("cac") => e.namespace == CAC,
+                Some("cbc") => e.namespace == CBC,
+                Some("ext") => e.namespace == EXT,
+                _ => true,
+            };
+            ns_ok && (local == "*" || alias(local, kind) == e.name)
+        }
+    }
+}
+
+fn descendants<'a>(node: &Node<'a>, out: &mut Vec<Node<'a>>) {
+    for c in node.children() {
+        out.push(c.clone());
+        descendants(&c, out);
+    }
+}
+
+/// The elements `path` selects from `from`, in document order. An
+/// attribute path selects the elements that carry the attribute.
+pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
+    // An absolute path is resolved by the caller, who knows the root
+    // (`Ctx::select`); here every path walks down from `from`.
+    let mut current = vec![from.clone()];
+    for step in &path.steps {
+        let mut next = Vec::new();
+        for n in &current {
+            if step.test == NameTest::Current {
+                if step.predicates.iter().all(|p| p.holds(n, kind)) {
+                    next.push(n.clone());
+                }
+                continue;
+            }
+            let candidates: Vec<Node<'a>> = if step.descendant {
+                let mut v = Vec::new();
+                descendants(n, &mut v);
+                v
+            } else {
+                n.children().collect()
+            };
+            next.extend(candidates.into_iter().filter(|c| {
+                matches(&step.test, c.el, kind) && step.predicates.iter().all(|p| p.holds(c, kind))
+            }));
+        }
+        current = next;
+    }
+    if let Some(a) = &path.attribute {
+        current.retain(|n| n.el.attribute(a).is_some());
+    }
+    current
+}
+
+/// The normalized string values `path` selects: attribute values, or the
+/// elements' string values (all descendant text, whitespace collapsed, as
+/// XPath's `normalize-space(.)`).
+pub fn values(from: &Node<'_>, path: &Path, kind: Kind) -> Vec<String> {
+    let nodes = select(from, path, kind);
+    match &path.attribute {
+        Some(a) => nodes
+            .iter()
+            .filter_map(|n| n.el.attribute(a))
+            .map(normalize)
+            .collect(),
+        None => nodes.iter().map(|n| string_value(n.el)).collect(),
+    }
+}
+
+/// XPath's `normalize-space(.)` of an element.
+pub fn string_value(e: &Element) -> String {
+    let mut raw = String::new();
+    collect_text(e, &mut raw);
+    normalize(&raw)
+}
+
+fn collect_text(e: &Element, out: &mut String) {
+    out.push_str(&e.text);
+    for c in &e.children {
+        out.push(' ');
+        collect_text(c, out);
+    }
+}
+
+/// Whitespace collapsed and trimmed.
+pub fn normalize(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::xml::read_tree;
+
+    const DOC: &str = r#"<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+        xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+        xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+        <cbc:ID>1</cbc:ID>
+        <cac:AllowanceCharge><cbc:ChargeIndicator>true</cbc:ChargeIndicator><cbc:Amount>5</cbc:Amount></cac:AllowanceCharge>
+        <cac:AllowanceCharge><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:Amount>2</cbc:Amount></cac:AllowanceCharge>
+        <cac:InvoiceLine><cbc:ID>a</cbc:ID><cac:InvoicePeriod><cbc:StartDate>2026-01-01</cbc:StartDate></cac:InvoicePeriod></cac:InvoiceLine>
+        <cac:InvoiceLine><cbc:ID> b  c </cbc:ID><cbc:InvoicedQuantity unitCode="H87">1</cbc:InvoicedQuantity></cac:InvoiceLine>
+    </Invoice>"#;
+
+    fn tree() -> Element {
+        read_tree(DOC.as_bytes(), 1 << 20, 64).expect("reads")
+    }
+
+    fn sel(path: &str) -> Vec<String> {
+        let t = tree();
+        let root = Node::root(&t);
+        select(&root, &Path::parse(path).expect("parses"), Kind::Invoice)
+            .into_iter()
+            .map(|n| n.loc)
+            .collect()
+    }
+
+    #[test]
+    fn steps_predicates_aliases_and_locations() {
+        assert_eq!(
+            sel("cac:$Line"),
+            ["/Invoice/cac:InvoiceLine[1]", "/Invoice/cac:InvoiceLine[2]"]
+        );
+        assert_eq!(
+            sel("cac:AllowanceCharge[cbc:ChargeIndicator='false']"),
+            ["/Invoice/cac:AllowanceCharge[2]"]
+        );
+        assert_eq!(
+            sel("//cac:InvoicePeriod"),
+            ["/Invoice/cac:InvoiceLine[1]/cac:InvoicePeriod[1]"]
+        );
+        assert_eq!(
+            sel("cac:InvoiceLine[!cac:InvoicePeriod]"),
+            ["/Invoice/cac:InvoiceLine[2]"]
+        );
+        assert_eq!(sel("cac:InvoiceLine/cbc:$Quantity/@unitCode").len(), 1);
+        assert_eq!(sel("cbc:*").len(), 1);
+        assert_eq!(sel("cac:*").len(), 4);
+        assert_eq!(sel("."), ["/Invoice"]);
+        let t = tree();
+        let root = Node::root(&t);
+        let p = Path::parse("cac:InvoiceLine/cbc:ID").expect("parses");
+        assert_eq!(values(&root, &p, Kind::Invoice), ["a", "b c"]);
+        let p = Path::parse("cac:InvoiceLine/cbc:InvoicedQuantity/@unitCode").expect("parses");
+        assert_eq!(values(&root, &p, Kind::Invoice), ["H87"]);
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        for bad in [
+            "",
+            "cac:X[",
+            "foo:Bar",
+            "cac:X/@a/cbc:Y",
+            "cac:X[cbc:Y=1]",
+            "a//",
+        ] {
+            assert!(Path::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

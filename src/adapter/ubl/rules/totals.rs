@@ -1,0 +1,5 @@
+//! EN 16931's calculation and consistency rules BR-CO-*.
+
+use super::Meaning;
+
+pub(super) const MEANINGS: &[Meaning] = &[];
