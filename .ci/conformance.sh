@@ -9,6 +9,10 @@
 #  every invoice and credit note they generated (target/emitted/ubl) passes
 #  ../shared/tools/validate-ubl (UBL 2.1 XSD and the EN 16931 XSLT);
 #  `loket validate` accepts every official UBL example.
+#  5. EN 16931: every assertion of the CEN unit tests agrees with loket's
+#     verdict (tests/en16931.rs, figures per rule family), and loket's whole
+#     verdict on each test document equals the official artefact's
+#     (.ci/en16931.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared
@@ -74,5 +78,8 @@ echo "conformance: loket validate on the official iWmo and UBL examples"
 "$bin" validate "$shared"/reference/ubl/examples/*.xml
 
 python3 .ci/strictness.py "$bin" "$out/mutants" fixtures/iwmo/valid/*.xml fixtures/ijw/valid/*.xml "$shared"/reference/iwmo-3.2/examples/*.xml
-# Every step above exits non-zero on failure (set -e); reaching here means all four passed.
-echo "conformance: 4 passed, 0 failed"
+echo "conformance: EN 16931, the CEN unit tests through loket's rules"
+cargo test --quiet --test en16931 -- --nocapture 2>&1 | grep -v '^running\|^test result\|^$'
+python3 .ci/en16931.py "$shared/reference/ubl" target/en16931-verdicts.json .ci/en16931-known-diff.txt
+# Every step above exits non-zero on failure (set -e); reaching here means all five passed.
+echo "conformance: 5 passed, 0 failed"

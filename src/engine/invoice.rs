@@ -210,11 +210,11 @@ impl Ctx<'_> {
     ) -> Result<Generated, Vec<crate::finding::Finding>> {
         let Some(s) = self.settings() else {
             return Err(vec![ubl::decode::finding(
-                "LOKET-ORDER",
+                "LOKET-SETTINGS",
                 "invoice",
                 None,
-                "De mapping heeft geen [invoice]-sectie.",
-                "The mapping has no [invoice] section.",
+                "",
+                "",
             )]);
         };
         let number = build::new_identifier(12);
@@ -290,7 +290,7 @@ impl Ctx<'_> {
             payable: Some(net + tax),
             ..Totals::default()
         };
-        let (xml, checked) = match ubl::check_outgoing(&doc) {
+        let (xml, checked) = match ubl::check_outgoing(&doc, &s.checks) {
             Ok(c) => c,
             Err(e) => {
                 return Err(vec![ubl::decode::finding(

@@ -167,6 +167,11 @@ pub async fn post_invoice(
         "currency": doc.currency.clone().unwrap_or_default(),
         "total_cents": if doc.kind == ubl::Kind::CreditNote { -total } else { total },
         "lines": lines,
+        // Rules flagged as warnings and loket's own business checks: the
+        // invoice is taken, and the sender and back office see what to mend.
+        "warnings": checked.warnings.iter().map(|f| json!({
+            "rule": f.rule, "path": f.path, "nl": f.nl, "en": f.en,
+        })).collect::<Vec<_>>(),
     });
     let stored = apply::receive_document(
         state.store(),

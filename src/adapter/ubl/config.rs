@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 
+use super::rules::business::{self, Checks};
 use super::structure;
 
 /// Which e-invoicing specification an invoice claims (BT-24).
@@ -128,6 +129,10 @@ pub struct InvoiceSettings {
     /// Days after the issue date the invoice is due.
     pub payment_days: u32,
     pub vat: VatSettings,
+    /// What loket's own business checks do to this financier's invoices
+    /// (`checks = { "LOKET-ORDER" = "error" }`): UWV refuses an invoice
+    /// without its order reference, a social-impact contract has none.
+    pub checks: Checks,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +146,8 @@ pub(crate) struct RawInvoice {
     iban: String,
     payment_days: u32,
     vat: RawVat,
+    #[serde(default)]
+    checks: Checks,
 }
 
 impl RawInvoice {
@@ -177,6 +184,16 @@ impl RawInvoice {
                     .to_string(),
             ));
         }
+        let known = business::ids();
+        if let Some(id) = self.checks.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err((
+                "/invoice/checks".to_string(),
+                format!(
+                    "unknown check {id:?}; loket's checks are {}",
+                    known.join(", ")
+                ),
+            ));
+        }
         Ok(InvoiceSettings {
             customization: self.customization,
             currency: self.currency.unwrap_or_else(|| "EUR".to_string()),
@@ -186,6 +203,7 @@ impl RawInvoice {
             iban: self.iban.replace(' ', ""),
             payment_days: self.payment_days,
             vat,
+            checks: self.checks,
         })
     }
 }

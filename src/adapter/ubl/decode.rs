@@ -6,6 +6,7 @@
 //! CreditNote, every further problem is a [`Finding`], so whoever sent it
 //! sees everything wrong at once.
 
+use super::rules::business::{Direction, business};
 use super::structure::{self, Structure};
 use super::{AllowanceCharge, Dec, Document, Kind, Line, Party, TaxSubtotal, Totals};
 use crate::adapter::istandaard::Limits;
@@ -61,14 +62,29 @@ pub fn finding(
 /// Decodes `input` and checks it against the structure and the business
 /// rules of EN 16931 and of the specification it claims (Peppol BIS,
 /// NLCIUS).
+/// loket's own business checks come on top, as warnings: a received
+/// invoice is never refused for them.
 pub fn check(input: &[u8], limits: &Limits) -> Result<Checked, DecodeError> {
+    check_with(input, limits, Direction::Receipt)
+}
+
+/// [`check`], with loket's business checks as `direction` decides.
+pub fn check_with(
+    input: &[u8],
+    limits: &Limits,
+    direction: Direction<'_>,
+) -> Result<Checked, DecodeError> {
     let (document, mut findings, tree) = decode(input, limits)?;
-    let verdict = super::rules::judge(&tree, document.kind, &super::rules::sets_for(&tree));
-    findings.extend(verdict.errors);
+    let standard = super::rules::judge(&tree, document.kind, &super::rules::sets_for(&tree));
+    let own = business(&tree, document.kind, direction);
+    findings.extend(standard.errors);
+    findings.extend(own.errors);
+    let mut warnings = standard.warnings;
+    warnings.extend(own.warnings);
     Ok(Checked {
         document,
         findings,
-        warnings: verdict.warnings,
+        warnings,
     })
 }
 

@@ -375,15 +375,22 @@ impl Document {
 
 /// Writes `doc` and reads it back with every check an incoming invoice
 /// gets: the bytes that would leave the house are the ones judged.
-pub fn check_outgoing(doc: &Document) -> anyhow::Result<(String, Checked)> {
+/// loket's business checks refuse, warn or stay silent as the financier's
+/// mapping says (`checks`).
+pub fn check_outgoing(
+    doc: &Document,
+    checks: &rules::business::Checks,
+) -> anyhow::Result<(String, Checked)> {
     let xml = encode::encode(doc);
-    let checked = check(xml.as_bytes(), &Limits::outgoing()).map_err(|e| {
-        anyhow::anyhow!(
-            "generated {} does not decode: {}",
-            doc.kind.name(),
-            e.bilingual()
-        )
-    })?;
+    let direction = rules::business::Direction::Send(checks);
+    let checked =
+        decode::check_with(xml.as_bytes(), &Limits::outgoing(), direction).map_err(|e| {
+            anyhow::anyhow!(
+                "generated {} does not decode: {}",
+                doc.kind.name(),
+                e.bilingual()
+            )
+        })?;
     Ok((xml, checked))
 }
 

@@ -161,7 +161,7 @@ pub(crate) fn sample() -> Document {
 #[test]
 fn what_loket_writes_it_reads_back_unchanged_and_valid() {
     let doc = sample();
-    let (xml, checked) = check_outgoing(&doc).expect("encodes");
+    let (xml, checked) = check_outgoing(&doc, &Default::default()).expect("encodes");
     assert!(checked.is_valid(), "{:#?}\n{xml}", checked.findings);
     // Amounts come back with two decimals; everything else as written.
     assert_eq!(checked.document, doc, "{xml}");
@@ -175,7 +175,7 @@ fn what_loket_writes_it_reads_back_unchanged_and_valid() {
 }
 
 fn rules_of(doc: &Document) -> Vec<String> {
-    let (_, checked) = check_outgoing(doc).expect("encodes");
+    let (_, checked) = check_outgoing(doc, &Default::default()).expect("encodes");
     checked.findings.into_iter().map(|f| f.rule).collect()
 }
 
@@ -251,7 +251,7 @@ fn each_business_rule_finds_what_it_is_about() {
 
 #[test]
 fn wrong_precision_wrong_order_and_hostile_input_are_reported() {
-    let (xml, _) = check_outgoing(&sample()).unwrap();
+    let (xml, _) = check_outgoing(&sample(), &Default::default()).unwrap();
     let three = xml.replace(
         ">223.50</cbc:PayableAmount>",
         ">223.505</cbc:PayableAmount>",

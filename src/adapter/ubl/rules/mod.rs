@@ -22,7 +22,7 @@
 pub mod path;
 
 mod basic;
-mod business;
+pub mod business;
 pub mod codes;
 mod decimals;
 mod generic;
