@@ -351,6 +351,29 @@ async fn a_municipality_receives_an_invoice_as_declaration_lines(db: Db) {
         .expect("oin");
     assert_eq!(post(&other, xml.clone().into_bytes()).await.0, 403);
     assert_eq!(post(&api, xml.clone().into_bytes()).await.0, 403);
+    // Without its order reference the invoice is still valid to the
+    // standard: loket's own check (LOKET-ORDER) only warns on receipt.
+    let bare = regex::Regex::new(r"(?s)<cac:OrderReference>.*?</cac:OrderReference>")
+        .unwrap()
+        .replace(&xml, "")
+        .to_string();
+    assert_ne!(bare, xml);
+    let (status, _, body) = post(&gemeente, bare.into_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_schema("invoice-lines", &body);
+    let warned: Vec<&str> = body["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, ["LOKET-ORDER"], "{body}");
+    assert!(
+        body["warnings"][0]["nl"]
+            .as_str()
+            .unwrap()
+            .contains("opdrachtreferentie")
+    );
     // The official examples are read (their buyer is someone else).
     for entry in std::fs::read_dir("../shared/reference/ubl/examples").expect("examples") {
         let path = entry.expect("entry").path();
