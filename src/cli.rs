@@ -482,6 +482,10 @@ struct FileReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorReport>,
     findings: &'a [Finding],
+    /// Rules flagged as warnings (UBL: EN 16931 and Peppol warnings,
+    /// loket's own business checks): reported, the file stays valid.
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    warnings: &'a [Finding],
 }
 
 #[derive(Serialize)]
@@ -538,6 +542,7 @@ fn validate(
                             bericht: Some(checked.name()),
                             error: None,
                             findings: checked.findings(),
+                            warnings: checked.warnings(),
                         })?);
                     } else if valid {
                         writeln!(out, "OK {name} ({})", checked.name())?;
@@ -550,6 +555,11 @@ fn validate(
                         )?;
                         for f in checked.findings() {
                             writeln!(out, "  {f}")?;
+                        }
+                    }
+                    if !as_json {
+                        for f in checked.warnings() {
+                            writeln!(out, "  waarschuwing/warning: {f}")?;
                         }
                     }
                 }
@@ -566,6 +576,7 @@ fn validate(
                                 en: msg,
                             }),
                             findings: &[],
+                            warnings: &[],
                         })?);
                     } else {
                         writeln!(out, "ONBRUIKBAAR/UNUSABLE {name}: {msg}")?;
@@ -608,6 +619,15 @@ impl AnyChecked {
         match self {
             AnyChecked::Message(c) => &c.findings,
             AnyChecked::Invoice(c) => &c.findings,
+        }
+    }
+
+    /// An iStandaarden message has no warnings: every rule it fails is
+    /// answered with a retourcode.
+    fn warnings(&self) -> &[Finding] {
+        match self {
+            AnyChecked::Message(_) => &[],
+            AnyChecked::Invoice(c) => &c.warnings,
         }
     }
 }
@@ -730,6 +750,9 @@ fn parse_ubl(
             eprintln!("  {f}");
         }
         return Ok(ExitCode::from(1));
+    }
+    for f in &checked.warnings {
+        eprintln!("waarschuwing/warning: {f}");
     }
     let doc = &checked.document;
     let text = match emit {
