@@ -262,7 +262,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut config = crate::config::Config::resolve(&store, args.listen, cli.max_bytes)?;
             if args.demo {
-                crate::web::demo::prepare(&mut config)?;
+                // A demo that cannot start leaves no folder behind: the
+                // address is tried before anything is written, and the data
+                // directory is removed again when this start made it and
+                // preparing it failed. Once serving, nothing is removed.
+                std::net::TcpListener::bind(config.listen).map_err(|e| {
+                    anyhow::anyhow!(
+                        "kan niet luisteren op {0}: {e} / cannot listen on {0}: {e} (--listen)",
+                        config.listen
+                    )
+                })?;
+                let fresh = !config.data_dir.exists();
+                if let Err(e) = crate::web::demo::prepare(&mut config) {
+                    if fresh {
+                        let _ = std::fs::remove_dir_all(&config.data_dir);
+                    }
+                    return Err(e);
+                }
             }
             runtime()?.block_on(crate::config::serve(config, args.demo))?;
             Ok(ExitCode::SUCCESS)

@@ -211,6 +211,24 @@ async fn the_municipalitys_325_travels_back(db: Db) {
         1,
         "{files:?}"
     );
+
+    // The log written to a file: plain text (no terminal colour codes),
+    // absent values left out rather than written as None, request times in
+    // milliseconds with at most one decimal.
+    let log = std::fs::read_to_string(root.join("stderr.log")).expect("stderr.log");
+    assert!(!log.contains('\u{1b}'), "colour codes in the log");
+    assert!(!log.contains("None"), "None in the log");
+    let times: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" request "))
+        .filter_map(|l| l.split(" ms=").nth(1))
+        .map(|t| t.split_whitespace().next().unwrap_or_default())
+        .collect();
+    assert!(!times.is_empty(), "no request lines in the log");
+    for t in times {
+        let decimals = t.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(t.parse::<f64>().is_ok() && decimals <= 1, "ms={t}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,4 +239,55 @@ async fn sqlite_the_municipalitys_325_travels_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_the_municipalitys_325_travels_back() {
     on_postgres(the_municipalitys_325_travels_back).await;
+}
+
+/// A demo that cannot start says why in both languages, exits 2 and leaves
+/// no folder behind: a mappings folder that is not there, an address that
+/// is taken.
+#[test]
+fn a_demo_that_cannot_start_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("loket.toml");
+    std::fs::write(&config, "").expect("config");
+    let data = dir.path().join("demo");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let out = loket(
+        &config,
+        &[
+            "serve",
+            "--demo",
+            "--data-dir",
+            data_arg,
+            "--mappings",
+            "/nonexistent/mappings",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .output()
+    .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bestaat niet") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("--mappings"), "{err}");
+    assert!(!data.exists());
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = loket(
+        &config,
+        &["serve", "--demo", "--data-dir", data_arg, "--listen", &addr],
+    )
+    .output()
+    .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kan niet luisteren") && err.contains("cannot listen"),
+        "{err}"
+    );
+    assert!(!data.exists());
 }

@@ -395,7 +395,7 @@ fn report(ctx: &Ctx, c: &Claim, sent: &Outcome) {
     ctx.metrics.record_delivery(&c.target_kind, sent.label());
     match sent {
         Outcome::Sent { status, .. } => {
-            tracing::info!(message_id = %c.message_id, bericht = %c.bericht, financier = %c.financier, attempt = c.attempt, status = ?status, "outbox: sent")
+            tracing::info!(message_id = %c.message_id, bericht = %c.bericht, financier = %c.financier, attempt = c.attempt, status = *status, "outbox: sent")
         }
         Outcome::Retry { error, .. } => {
             tracing::warn!(message_id = %c.message_id, bericht = %c.bericht, financier = %c.financier, attempt = c.attempt, error = %error, "outbox: not delivered, will retry")

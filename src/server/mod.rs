@@ -96,8 +96,9 @@ async fn access_log(req: Request, next: Next) -> Response {
         .unwrap_or_else(crate::store::new_id);
     let span = tracing::info_span!("request", %request_id, %method, %route);
     let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    let elapsed = started.elapsed();
-    tracing::info!(parent: &span, status = res.status().as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
+    // Milliseconds to one decimal: enough to read, no float noise.
+    let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    tracing::info!(parent: &span, status = res.status().as_u16(), ms, "request");
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("x-request-id", v);
     }

@@ -101,24 +101,12 @@ pub struct Demo {
 /// Points `config` at demo mappings in its data directory: the project's
 /// mappings with delivery to `<data-dir>/verzonden/<financier>`.
 pub fn prepare(config: &mut Config) -> Result<()> {
+    let sources = demo_contracts(&config.mappings_dir)?;
     let dir = config.data_dir.join("demo-mappings");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let out = std::path::absolute(config.data_dir.join("verzonden"))?;
-    for entry in std::fs::read_dir(&config.mappings_dir)
-        .with_context(|| format!("cannot read mappings in {}", config.mappings_dir.display()))?
-    {
-        let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)?;
-        let mut doc: toml::Table =
-            toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("financier")
-            .to_string();
+    for (name, text) in sources {
+        let mut doc: toml::Table = toml::from_str(&text).with_context(|| name.clone())?;
         if let Some(toml::Value::Table(f)) = doc.get_mut("financier") {
             let folder = out.join(&name);
             std::fs::create_dir_all(&folder)?;
@@ -147,6 +135,65 @@ pub fn prepare(config: &mut Config) -> Result<()> {
             });
     }
     Ok(())
+}
+
+/// The project's example contracts, built into the binary so that the demo
+/// runs from any folder, also without a checkout beside it.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "gemeente-0363-participatiewet",
+        include_str!("../../mappings/gemeente-0363-participatiewet.toml"),
+    ),
+    (
+        "gemeente-0363-wmo",
+        include_str!("../../mappings/gemeente-0363-wmo.toml"),
+    ),
+    (
+        "gemeente-0599-jeugdwet",
+        include_str!("../../mappings/gemeente-0599-jeugdwet.toml"),
+    ),
+    (
+        "uwv-re-integratie",
+        include_str!("../../mappings/uwv-re-integratie.toml"),
+    ),
+];
+
+/// The contracts the demo starts from, by file stem: the `.toml` files of
+/// the mappings folder when there is one; the built-in ones when no folder
+/// was named and none is found (see `config::default_mappings`). A folder
+/// named with `--mappings` that is not there is an error.
+fn demo_contracts(mappings: &Path) -> Result<Vec<(String, String)>> {
+    if !mappings.is_dir() {
+        if mappings == Path::new("mappings") {
+            return Ok(BUILTIN
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect());
+        }
+        anyhow::bail!(
+            "de map met mappings {0} bestaat niet (--mappings) / the mappings folder {0} does not exist (--mappings)",
+            mappings.display()
+        );
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(mappings)
+        .with_context(|| format!("cannot read mappings in {}", mappings.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("financier")
+            .to_string();
+        out.push((name, text));
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The provider's inbox the demo municipality answers into ([`prepare`]).
