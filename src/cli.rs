@@ -56,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Manage a tenant's API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Manage the web app's users.
     User {
         #[command(subcommand)]
@@ -169,13 +174,53 @@ pub struct ServeArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum TenantCommand {
-    /// Create a tenant (AGB code or gemeentecode) and print a new API token as the last line.
+    /// Create a tenant (AGB code or gemeentecode) and print its first API
+    /// token as the last line; an id that exists is refused (exit 2).
     Add {
         id: String,
         /// A municipality's OIN (20 digits): the buyer the invoices it
         /// receives (POST /invoices) must name.
         #[arg(long)]
         oin: Option<String>,
+        /// The first token's name (what it is for: "EVV-koppeling").
+        #[arg(long, default_value = "")]
+        token_name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the tenants with their number of live tokens.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Issue another API token for a tenant; it is printed once, as the last line.
+    Add {
+        tenant: String,
+        /// What the token is for, e.g. "EVV-koppeling" (listed, never the token).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List a tenant's tokens: id, name, created, last used, revoked.
+    List {
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by the id `token list` shows; a running daemon
+    /// refuses it within 30 seconds.
+    Revoke {
+        tenant: String,
+        token_id: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -423,12 +468,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print_report(&report, report.text(), true, json)
         }
         Command::Tenant {
-            command: TenantCommand::Add { id, oin, store },
+            command:
+                TenantCommand::Add {
+                    id,
+                    oin,
+                    token_name,
+                    store,
+                },
         } => {
             let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
             let token = runtime()?.block_on(async {
                 let store = config.open_store().await?;
-                let token = store.add_tenant(&id).await?;
+                if let Some(oin) = &oin
+                    && (oin.len() != 20 || !oin.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    anyhow::bail!(
+                        "OIN {oin:?} heeft geen 20 cijfers / OIN {oin:?} does not have 20 digits"
+                    );
+                }
+                let token = store.create_tenant(&id, &token_name).await?;
                 if let Some(oin) = &oin {
                     store.set_tenant_oin(&id, oin).await?;
                 }
@@ -439,6 +497,105 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             println!("{token}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant {
+            command: TenantCommand::List { json, store },
+        } => {
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            let rows = runtime()?.block_on(async { config.open_store().await?.tenants().await })?;
+            let mut out = io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<10} {:<10} {:<20} {:>6}  aangemaakt/created",
+                    "tenant", "soort/kind", "OIN", "tokens"
+                )?;
+                for t in &rows {
+                    writeln!(
+                        out,
+                        "{:<10} {:<10} {:<20} {:>6}  {}",
+                        t.id,
+                        t.kind,
+                        t.oin.as_deref().unwrap_or("-"),
+                        t.tokens,
+                        t.created_at
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { command } => token(command, cli.max_bytes),
+    }
+}
+
+/// `loket token add|list|revoke`.
+fn token(command: TokenCommand, max_bytes: usize) -> Result<ExitCode> {
+    let store_args = match &command {
+        TokenCommand::Add { store, .. }
+        | TokenCommand::List { store, .. }
+        | TokenCommand::Revoke { store, .. } => store.clone(),
+    };
+    let config = crate::config::Config::resolve(&store_args, None, max_bytes)?;
+    let rt = runtime()?;
+    let store = rt.block_on(config.open_store())?;
+    let mut out = io::stdout().lock();
+    match command {
+        TokenCommand::Add { tenant, name, .. } => {
+            let token = rt.block_on(store.add_token(&tenant, &name))?;
+            writeln!(
+                out,
+                "token voor / for {tenant} (bewaar het, het wordt niet opnieuw getoond / keep it, it is not shown again):"
+            )?;
+            writeln!(out, "{token}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List { tenant, json, .. } => {
+            let rows = rt.block_on(store.tokens(&tenant))?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(
+                out,
+                "{:<12}  {:<24} {:<20} {:<20} ingetrokken/revoked",
+                "id", "naam/name", "aangemaakt/created", "laatst/last used"
+            )?;
+            for t in &rows {
+                writeln!(
+                    out,
+                    "{:<12}  {:<24} {:<20} {:<20} {}",
+                    t.id,
+                    if t.name.is_empty() { "-" } else { &t.name },
+                    t.created_at.get(..19).unwrap_or(&t.created_at),
+                    t.last_used_at
+                        .as_deref()
+                        .map_or("-", |s| s.get(..19).unwrap_or(s)),
+                    t.revoked_at
+                        .as_deref()
+                        .map_or("-", |s| s.get(..19).unwrap_or(s)),
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke {
+            tenant, token_id, ..
+        } => {
+            if rt.block_on(store.revoke_token(&tenant, &token_id))? {
+                writeln!(
+                    out,
+                    "token {token_id} van {tenant} is ingetrokken / of {tenant} is revoked"
+                )?;
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "loket: {tenant} heeft geen geldig token {token_id} / {tenant} has no live token {token_id}"
+                );
+                Ok(ExitCode::from(1))
+            }
         }
     }
 }

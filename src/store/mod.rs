@@ -10,6 +10,7 @@
 pub mod body;
 pub mod guards;
 pub mod plans;
+pub mod tenants;
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 /// `[database]` in the configuration file.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -152,9 +153,11 @@ pub struct Store {
     /// SQLite has one writer; serialising write transactions in the process
     /// avoids busy-snapshot failures under concurrent requests.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// Tokens already seen, by hash: every request is authenticated, and this
-    /// saves a query per request. Tokens are only ever added, never changed.
-    token_cache: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, Tenant>>>,
+    /// Tokens already seen, by hash, with when they were looked up: every
+    /// request is authenticated, and this saves a query per request. An
+    /// entry is trusted for [`tenants::TOKEN_CACHE_SECS`], so a token
+    /// revoked by another process stops working within that time.
+    token_cache: tenants::TokenCache,
 }
 
 /// A tenant: one provider (AGB code) or one municipality (gemeentecode).
@@ -320,92 +323,6 @@ impl Store {
         }
         .context("cannot begin a transaction")?;
         Ok(WriteTx { tx, _guard: guard })
-    }
-
-    /// Creates a tenant (or reuses an existing one) and issues a new API token.
-    /// Returns the token; only its hash is stored.
-    pub async fn add_tenant(&self, id: &str) -> Result<String> {
-        let kind = TenantKind::from_id(id)?;
-        let token = new_token();
-        let hash = sha256_hex(&[&token]);
-        let mut w = self.begin_write().await?;
-        let tx = &mut w.tx;
-        {
-            sqlx::query(
-                "INSERT INTO tenants (id, kind, name, created_at) VALUES ($1, $2, '', $3) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(kind.as_str())
-            .bind(now())
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO api_tokens (token_hash, tenant_id, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(&hash)
-            .bind(id)
-            .bind(now())
-            .execute(&mut **tx)
-            .await?;
-        }
-        w.commit().await?;
-        Ok(token)
-    }
-
-    /// Records a municipality's OIN, by which the invoices it receives name
-    /// it as their buyer.
-    pub async fn set_tenant_oin(&self, id: &str, oin: &str) -> Result<()> {
-        if oin.len() != 20 || !oin.bytes().all(|b| b.is_ascii_digit()) {
-            bail!("OIN {oin:?} heeft geen 20 cijfers / OIN {oin:?} does not have 20 digits");
-        }
-        let mut w = self.begin_write().await?;
-        sqlx::query("UPDATE tenants SET oin = $1 WHERE id = $2")
-            .bind(oin)
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await?;
-        w.commit().await
-    }
-
-    /// A municipality's government organisation number (OIN), if set.
-    pub async fn tenant_oin(&self, id: &str) -> Result<Option<String>> {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT oin FROM tenants WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.and_then(|(o,)| o))
-    }
-
-    /// The tenant a bearer token belongs to.
-    pub async fn tenant_for_token(&self, token: &str) -> Result<Option<Tenant>> {
-        let hash = sha256_hex(&[token]);
-        if let Some(t) = self
-            .token_cache
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&hash)
-        {
-            return Ok(Some(t.clone()));
-        }
-        let row = sqlx::query(
-            "SELECT t.id, t.kind FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.token_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let id: String = r.try_get("id")?;
-        let kind = TenantKind::from_id(&id)?;
-        let tenant = Tenant { id, kind };
-        let mut cache = self
-            .token_cache
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() < 10_000 {
-            cache.insert(hash, tenant.clone());
-        }
-        Ok(Some(tenant))
     }
 
     /// Cheap probe of the database.
