@@ -53,16 +53,7 @@ impl Store {
     pub async fn create_tenant(&self, id: &str, token_name: &str) -> Result<String> {
         let kind = TenantKind::from_id(id)?;
         let mut w = self.begin_write().await?;
-        let made = sqlx::query(
-            "INSERT INTO tenants (id, kind, name, created_at) VALUES ($1, $2, '', $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(kind.as_str())
-        .bind(now())
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected();
-        if made == 0 {
+        if !insert_tenant(&mut w.tx, id, kind).await? {
             bail!(
                 "tenant {id} bestaat al; een extra token maakt u met `loket token add {id} --name ...` / tenant {id} exists already; add a token with `loket token add {id} --name ...`"
             );
@@ -77,14 +68,7 @@ impl Store {
     pub async fn add_tenant(&self, id: &str) -> Result<String> {
         let kind = TenantKind::from_id(id)?;
         let mut w = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO tenants (id, kind, name, created_at) VALUES ($1, $2, '', $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(kind.as_str())
-        .bind(now())
-        .execute(&mut *w.tx)
-        .await?;
+        insert_tenant(&mut w.tx, id, kind).await?;
         let token = insert_token(&mut w.tx, id, "").await?;
         w.commit().await?;
         Ok(token)
@@ -237,6 +221,24 @@ impl Store {
             .context("api_tokens")?;
         w.commit().await
     }
+}
+
+/// Adds tenant `id` inside `tx` unless it exists; true when it was added.
+async fn insert_tenant(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+    kind: TenantKind,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "INSERT INTO tenants (id, kind, name, created_at) VALUES ($1, $2, '', $3) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(now())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
 }
 
 /// Adds a token for `tenant` inside `tx`; returns the token.
