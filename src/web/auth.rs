@@ -35,6 +35,9 @@ use crate::server::AppState;
 pub use crate::store::audit;
 use crate::store::{Store, Tenant, TenantKind, new_id, new_token, now, sha256_hex};
 
+/// Where a user chooses their own password.
+pub const PASSWORD_PAGE: &str = "/wachtwoord";
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "loket_sessie";
 /// The login form's CSRF cookie (there is no session yet to hold the token).
@@ -86,6 +89,9 @@ pub struct WebUser {
     pub display_name: String,
     pub role: Role,
     pub csrf: String,
+    /// Logged in with a temporary password (a reset by beheer): every page
+    /// but the password form and logging out leads to the password form.
+    pub must_change_password: bool,
 }
 
 impl WebUser {
@@ -116,6 +122,12 @@ impl FromRequestParts<AppState> for WebUser {
             return Err(Redirect::to("/login").into_response());
         };
         match session_user(state.store(), &token).await {
+            Ok(Some(u))
+                if u.must_change_password
+                    && !matches!(parts.uri.path(), PASSWORD_PAGE | "/logout") =>
+            {
+                Err(Redirect::to(PASSWORD_PAGE).into_response())
+            }
             Ok(Some(u)) => Ok(u),
             Ok(None) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(WebError::Internal(e).into_response()),
@@ -129,9 +141,9 @@ async fn session_user(store: &Store, token: &str) -> Result<Option<WebUser>> {
         return Ok(None);
     }
     let row = sqlx::query(
-        "SELECT u.id, u.tenant_id, u.username, u.display_name, u.role, s.csrf_token \
+        "SELECT u.id, u.tenant_id, u.username, u.display_name, u.role, u.must_change_password, s.csrf_token \
          FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2",
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
     )
     .bind(sha256_hex(&[token]))
     .bind(now())
@@ -151,6 +163,7 @@ async fn session_user(store: &Store, token: &str) -> Result<Option<WebUser>> {
         display_name: r.try_get("display_name")?,
         role: Role::parse(&role).context("unknown role in the users table")?,
         csrf: r.try_get("csrf_token")?,
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
     }))
 }
 
@@ -356,7 +369,7 @@ const RESERVE_CHECK: &str = "UPDATE users SET \
     failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END, \
     locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 THEN 1 ELSE failed_logins + 1 END) >= $4 \
                         THEN $5 ELSE NULL END \
-    WHERE tenant_id = $1 AND username = $2 \
+    WHERE tenant_id = $1 AND username = $2 AND deactivated_at IS NULL \
       AND ((locked_until IS NOT NULL AND locked_until <= $3) OR (locked_until IS NULL AND failed_logins < $4)) \
     RETURNING id, password_hash, failed_logins";
 
@@ -642,4 +655,284 @@ mod tests {
         assert!(!same_secret("abc", "ab"));
         assert!(!same_secret("", ""));
     }
+}
+
+/// A user as the beheer page lists them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub locked_until: Option<String>,
+    pub deactivated_at: Option<String>,
+    pub must_change_password: i64,
+    pub created_at: String,
+}
+
+impl UserRow {
+    /// The account's state in a word, for the list.
+    pub fn state(&self, now: &str) -> &'static str {
+        if self.deactivated_at.is_some() {
+            "gedeactiveerd"
+        } else if self.locked_until.as_deref().is_some_and(|t| t > now) {
+            "tijdelijk geblokkeerd"
+        } else if self.must_change_password != 0 {
+            "moet wachtwoord kiezen"
+        } else {
+            "actief"
+        }
+    }
+}
+
+/// A tenant's users, by user name.
+pub async fn users(store: &Store, tenant: &str) -> Result<Vec<UserRow>> {
+    sqlx::query_as::<_, UserRow>(
+        "SELECT username, display_name, role, locked_until, deactivated_at, must_change_password, created_at \
+         FROM users WHERE tenant_id = $1 ORDER BY username",
+    )
+    .bind(tenant)
+    .fetch_all(store.pool())
+    .await
+    .context("reading the users")
+}
+
+/// What beheer does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Ends a lock after failed logins.
+    Unlock,
+    /// A temporary password, shown once; the user chooses their own at the
+    /// next login. Ends the user's sessions.
+    ResetPassword,
+    /// No more logins; sessions end. The account stays, so the audit trail
+    /// and the access log keep naming who did what.
+    Deactivate,
+    Activate,
+    Role(Role),
+}
+
+impl AccountChange {
+    fn action(self) -> &'static str {
+        match self {
+            AccountChange::Unlock => "user_unlocked",
+            AccountChange::ResetPassword => "user_password_reset",
+            AccountChange::Deactivate => "user_deactivated",
+            AccountChange::Activate => "user_activated",
+            AccountChange::Role(_) => "user_role_changed",
+        }
+    }
+}
+
+/// Why an account change is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("gebruiker niet gevonden / user not found")]
+    NotFound,
+    #[error(
+        "uw eigen rol en account wijzigt u niet zelf / you do not change your own role or account"
+    )]
+    Yourself,
+    #[error("dit is de laatste actieve beheerder / this is the last active administrator")]
+    LastBeheer,
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// Characters of a temporary password: no 0/O, 1/l/I, so it can be read
+/// out over the phone.
+const TEMPORARY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A temporary password: four groups of four, about 92 bits.
+fn temporary_password() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| TEMPORARY_ALPHABET[usize::from(*b) % TEMPORARY_ALPHABET.len()] as char)
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Changes `username`'s account as `by` (a beheer user of the same
+/// tenant), with an audit trail entry in the same transaction. Returns the
+/// temporary password of a reset, to be shown once. Nobody changes their
+/// own role or deactivates themselves, and the last active beheer keeps
+/// that role, so a tenant can never lock itself out.
+pub async fn change_account(
+    store: &Store,
+    by: &WebUser,
+    username: &str,
+    change: AccountChange,
+) -> Result<Option<String>, AccountError> {
+    let temporary = match change {
+        AccountChange::ResetPassword => {
+            let pw = temporary_password();
+            let hashed = pw.clone();
+            let hash = tokio::task::spawn_blocking(move || hash_password(&hashed))
+                .await
+                .context("hashing the password")??;
+            Some((pw, hash))
+        }
+        _ => None,
+    };
+    let tenant = &by.tenant.id;
+    let mut w = store.begin_write().await?;
+    let row = sqlx::query(
+        "SELECT id, role, deactivated_at FROM users WHERE tenant_id = $1 AND username = $2",
+    )
+    .bind(tenant)
+    .bind(username)
+    .fetch_optional(&mut *w.tx)
+    .await
+    .context("reading the user")?;
+    let Some(row) = row else {
+        return Err(AccountError::NotFound);
+    };
+    let id: String = row.try_get("id").context("users.id")?;
+    let role: String = row.try_get("role").context("users.role")?;
+    let active = row
+        .try_get::<Option<String>, _>("deactivated_at")
+        .context("users.deactivated_at")?
+        .is_none();
+    let loses_beheer = role == Role::Beheer.as_str()
+        && active
+        && matches!(
+            change,
+            AccountChange::Deactivate | AccountChange::Role(Role::Begeleider | Role::Backoffice)
+        );
+    if id == by.id && matches!(change, AccountChange::Deactivate | AccountChange::Role(_)) {
+        return Err(AccountError::Yourself);
+    }
+    if loses_beheer {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = $2 AND deactivated_at IS NULL AND id <> $3",
+        )
+        .bind(tenant)
+        .bind(Role::Beheer.as_str())
+        .bind(&id)
+        .fetch_one(&mut *w.tx)
+        .await
+        .context("counting beheer users")?;
+        if others == 0 {
+            return Err(AccountError::LastBeheer);
+        }
+    }
+    let end_sessions = matches!(
+        change,
+        AccountChange::ResetPassword | AccountChange::Deactivate
+    );
+    let (sql, detail) = match change {
+        AccountChange::Unlock => (
+            "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1",
+            serde_json::json!({}),
+        ),
+        AccountChange::ResetPassword => (
+            "UPDATE users SET password_hash = $2, must_change_password = 1, failed_logins = 0, locked_until = NULL WHERE id = $1",
+            serde_json::json!({}),
+        ),
+        AccountChange::Deactivate => (
+            "UPDATE users SET deactivated_at = $2 WHERE id = $1",
+            serde_json::json!({}),
+        ),
+        AccountChange::Activate => (
+            "UPDATE users SET deactivated_at = NULL, failed_logins = 0, locked_until = NULL WHERE id = $1",
+            serde_json::json!({}),
+        ),
+        AccountChange::Role(r) => (
+            "UPDATE users SET role = $2 WHERE id = $1",
+            serde_json::json!({"from": role, "to": r.as_str()}),
+        ),
+    };
+    let mut q = sqlx::query(sql).bind(&id);
+    q = match change {
+        AccountChange::ResetPassword => q.bind(temporary.as_ref().map(|(_, h)| h.clone())),
+        AccountChange::Deactivate => q.bind(now()),
+        AccountChange::Role(r) => q.bind(r.as_str()),
+        AccountChange::Unlock | AccountChange::Activate => q,
+    };
+    q.execute(&mut *w.tx).await.context("changing the user")?;
+    if end_sessions {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(&id)
+            .execute(&mut *w.tx)
+            .await
+            .context("ending the user's sessions")?;
+    }
+    audit(
+        &mut w,
+        tenant,
+        &by.username,
+        change.action(),
+        Some(("user", &id)),
+        detail,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(temporary.map(|(pw, _)| pw))
+}
+
+/// Why a user's own password change is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    #[error("het huidige wachtwoord klopt niet / the current password is wrong")]
+    Wrong,
+    #[error("de nieuwe wachtwoorden verschillen / the new passwords differ")]
+    Differ,
+    #[error("kies een ander wachtwoord / choose another password")]
+    Same,
+    #[error("{}", .0.nl())]
+    Weak(PasswordProblem),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// A user chooses their own password (after a reset, or any time): the
+/// current one checked, the new one twice and different from it.
+pub async fn change_own_password(
+    store: &Store,
+    user: &WebUser,
+    current: &str,
+    new: &str,
+    repeated: &str,
+) -> Result<(), PasswordChangeError> {
+    if new != repeated {
+        return Err(PasswordChangeError::Differ);
+    }
+    check_password(new).map_err(PasswordChangeError::Weak)?;
+    if new == current {
+        return Err(PasswordChangeError::Same);
+    }
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(&user.id)
+        .fetch_one(store.pool())
+        .await
+        .context("reading the user")?;
+    if !verify_password(current, &stored).await? {
+        return Err(PasswordChangeError::Wrong);
+    }
+    let pw = new.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .context("hashing the password")??;
+    let mut w = store.begin_write().await?;
+    sqlx::query("UPDATE users SET password_hash = $1, must_change_password = 0 WHERE id = $2")
+        .bind(hash)
+        .bind(&user.id)
+        .execute(&mut *w.tx)
+        .await
+        .context("storing the password")?;
+    audit(
+        &mut w,
+        &user.tenant.id,
+        &user.username,
+        "password_changed",
+        Some(("user", &user.id)),
+        serde_json::json!({}),
+    )
+    .await?;
+    w.commit().await?;
+    Ok(())
 }

@@ -77,6 +77,11 @@ pub fn routes() -> Router<AppState> {
         .route("/gemeente/toewijzingen", get(gemeente::allocations))
         .route("/gemeente/verzoeken", get(gemeente::requests))
         .route("/gebruikers", get(users::list).post(users::add))
+        .route("/gebruikers/{gebruiker}/{actie}", post(users::act))
+        .route(
+            auth::PASSWORD_PAGE,
+            get(users::password_page).post(users::change_password),
+        )
         .route("/toegang", get(access::list))
         .route("/toegang.csv", get(access::csv))
         // One login limiter per router: per server, and per test server.
@@ -219,6 +224,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                         }
                         div.wie {
                             span { (u.display_name) " · " (u.role.as_str()) " · " (u.tenant.id) }
+                            a href=(auth::PASSWORD_PAGE) { "Wachtwoord" }
                             form method="post" action="/logout" {
                                 (csrf_field(u))
                                 button.link type="submit" { "Uitloggen" }
@@ -417,6 +423,11 @@ dl.gegevens dt{font-weight:600}
 code{font-family:ui-monospace,monospace;font-size:.9em}
 td.beslissing form{flex-direction:column;align-items:stretch;gap:.3rem;margin:0}
 td.beslissing select,td.beslissing input{width:100%;max-width:15rem}
+form.inline{display:inline-block;margin:0 .3rem .3rem 0}
+td.acties{white-space:nowrap}
+table.gebruikers form.regel{margin:0;gap:.3rem}
+.wie a{color:#fff}
+code.wachtwoord{font-size:1.4rem;letter-spacing:.05em;padding:.3rem .6rem;background:#eef2f6;border-radius:4px}
 @media (max-width:820px){table{font-size:.9rem}.wie{margin-left:0}}
 "#;
 

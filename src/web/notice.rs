@@ -30,10 +30,20 @@ pub enum Notice {
     AnswerSent,
     AnswerAlreadySent,
     DecisionCodeInvalid,
+    UserUnlocked,
+    UserDeactivated,
+    UserActivated,
+    RoleChanged,
+    NotYourself,
+    LastBeheer,
+    PasswordChanged,
+    PasswordWrong,
+    PasswordsDiffer,
+    PasswordSame,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 19] = [
+    pub const ALL: [Notice; 29] = [
         Notice::GroupSaved,
         Notice::CareEnded,
         Notice::RequestQueued,
@@ -53,6 +63,16 @@ impl Notice {
         Notice::AnswerSent,
         Notice::AnswerAlreadySent,
         Notice::DecisionCodeInvalid,
+        Notice::UserUnlocked,
+        Notice::UserDeactivated,
+        Notice::UserActivated,
+        Notice::RoleChanged,
+        Notice::NotYourself,
+        Notice::LastBeheer,
+        Notice::PasswordChanged,
+        Notice::PasswordWrong,
+        Notice::PasswordsDiffer,
+        Notice::PasswordSame,
     ];
 
     /// The code in the URL.
@@ -77,6 +97,16 @@ impl Notice {
             Notice::AnswerSent => "325-verstuurd",
             Notice::AnswerAlreadySent => "325-al-verstuurd",
             Notice::DecisionCodeInvalid => "beslissing-ongeldig",
+            Notice::UserUnlocked => "gebruiker-ontgrendeld",
+            Notice::UserDeactivated => "gebruiker-gedeactiveerd",
+            Notice::UserActivated => "gebruiker-geactiveerd",
+            Notice::RoleChanged => "rol-gewijzigd",
+            Notice::NotYourself => "niet-uzelf",
+            Notice::LastBeheer => "laatste-beheerder",
+            Notice::PasswordChanged => "wachtwoord-gewijzigd",
+            Notice::PasswordWrong => "wachtwoord-onjuist",
+            Notice::PasswordsDiffer => "wachtwoorden-verschillen",
+            Notice::PasswordSame => "wachtwoord-hetzelfde",
         }
     }
 
@@ -126,6 +156,22 @@ impl Notice {
             Notice::DecisionCodeInvalid => {
                 "Kies bij afkeuren een retourcode en vul altijd een reden in."
             }
+            Notice::UserUnlocked => "Account ontgrendeld; de gebruiker kan weer inloggen.",
+            Notice::UserDeactivated => {
+                "Account gedeactiveerd; open sessies zijn beëindigd en inloggen kan niet meer."
+            }
+            Notice::UserActivated => "Account weer actief.",
+            Notice::RoleChanged => "Rol gewijzigd; de nieuwe rol geldt direct.",
+            Notice::NotYourself => {
+                "Uw eigen rol en account wijzigt u niet zelf; vraag een andere beheerder."
+            }
+            Notice::LastBeheer => {
+                "Dit is de laatste actieve beheerder; maak eerst een ander account beheerder."
+            }
+            Notice::PasswordChanged => "Uw wachtwoord is gewijzigd.",
+            Notice::PasswordWrong => "Het huidige wachtwoord klopt niet.",
+            Notice::PasswordsDiffer => "De twee nieuwe wachtwoorden zijn niet gelijk.",
+            Notice::PasswordSame => "Kies een ander wachtwoord dan het huidige.",
         }
     }
 
@@ -141,6 +187,11 @@ impl Notice {
                 | Notice::FormExpired
                 | Notice::AnswerAlreadySent
                 | Notice::DecisionCodeInvalid
+                | Notice::NotYourself
+                | Notice::LastBeheer
+                | Notice::PasswordWrong
+                | Notice::PasswordsDiffer
+                | Notice::PasswordSame
         )
     }
 
