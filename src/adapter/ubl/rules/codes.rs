@@ -30,6 +30,7 @@ pub(super) const MEANINGS: &[Meaning] = &[
             "exact",
             "also",
             "also_within",
+            "charge",
         ],
     },
     Meaning {
@@ -214,7 +215,9 @@ fn judged_values(c: &Ctx<'_>) -> Vec<String> {
 /// - `upper`: the value is upper-cased before the look-up;
 /// - `exact`: the attribute as written is compared, not its collapsed form;
 /// - `also` with `also_within`: codes outside the list accepted within one
-///   of these elements (SEPA for the seller's or payee's identifier).
+///   of these elements (SEPA for the seller's or payee's identifier);
+/// - `charge`: only contexts within an allowance (false) or a charge (true),
+///   by the parent's ChargeIndicator read as a boolean.
 fn code(c: &Ctx<'_>) -> Outcome {
     let local = c.node.el.name.as_str();
     let names = c.arg_list("names");
@@ -224,6 +227,13 @@ fn code(c: &Ctx<'_>) -> Outcome {
     let parents = c.arg_list("parents");
     if !parents.is_empty() && !parent(&c.node.loc).is_some_and(|p| parents.contains(&p)) {
         return Outcome::Pass;
+    }
+    if let Some(charge) = c.arg_bool("charge") {
+        let line = super::syntax::lineage(c.root, &c.node.loc);
+        let parent = line.len().checked_sub(2).map(|i| line[i]);
+        if !parent.is_some_and(|p| super::syntax::is_charge(p, charge)) {
+            return Outcome::Pass;
+        }
     }
     let by_name = c.rule.args.get("lists").and_then(|v| v.as_table());
     let name = match by_name {
@@ -417,5 +427,18 @@ mod tests {
         };
         assert!(fired(&doc("application/pdf")).is_empty());
         assert_eq!(fired(&doc("application/zip")), ["BR-CL-24"]);
+    }
+
+    #[test]
+    fn a_reason_code_is_judged_by_the_list_of_allowances_or_charges() {
+        let reason = |indicator: &str, code: &str| {
+            format!(
+                "<cac:AllowanceCharge><cbc:ChargeIndicator>{indicator}</cbc:ChargeIndicator><cbc:AllowanceChargeReasonCode>{code}</cbc:AllowanceChargeReasonCode></cac:AllowanceCharge>"
+            )
+        };
+        assert!(fired(&reason("false", "95")).is_empty());
+        assert!(fired(&reason("true", "ABK")).is_empty());
+        assert_eq!(fired(&reason("0", "ABK")), ["BR-CL-19"]);
+        assert_eq!(fired(&reason("1", "95")), ["BR-CL-20"]);
     }
 }

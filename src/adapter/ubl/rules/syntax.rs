@@ -41,7 +41,21 @@ pub(super) const MEANINGS: &[Meaning] = &[
         name: "count",
         run: count,
         paths: &["path"],
-        optional: &["min", "max", "names"],
+        optional: &[
+            "min",
+            "max",
+            "names",
+            "charge",
+            "upper_attr",
+            "is",
+            "is_not",
+        ],
+    },
+    Meaning {
+        name: "tax-ids-at-most",
+        run: tax_ids_at_most,
+        paths: &["path"],
+        optional: &["max", "is", "is_not"],
     },
     Meaning {
         name: "distinct-at-most",
@@ -53,7 +67,7 @@ pub(super) const MEANINGS: &[Meaning] = &[
         name: "at-most-if-other",
         run: at_most_if_other,
         paths: &["path", "name_path", "other_path"],
-        optional: &["max", "also_path"],
+        optional: &["max", "upper_attr", "is", "is_not"],
     },
     Meaning {
         name: "object-scheme",
@@ -75,7 +89,7 @@ fn raw_text(e: &Element) -> String {
 
 /// The elements on the way from the document element down to the element
 /// at `loc` (both included), following the locations [`Node`] gives.
-fn lineage<'a>(root: &Node<'a>, loc: &str) -> Vec<&'a Element> {
+pub(super) fn lineage<'a>(root: &Node<'a>, loc: &str) -> Vec<&'a Element> {
     let mut out = vec![root.el];
     let mut cur = root.clone();
     while cur.loc.len() < loc.len() {
@@ -94,6 +108,37 @@ fn lineage<'a>(root: &Node<'a>, loc: &str) -> Vec<&'a Element> {
     out
 }
 
+/// Does `e` (an AllowanceCharge) have a ChargeIndicator that, read as an
+/// `xs:boolean` (`true`/`1`, `false`/`0`, whitespace collapsed), is
+/// `charge`? The artefact compares it with `true()` or `false()`.
+pub(super) fn is_charge(e: &Element, charge: bool) -> bool {
+    e.children
+        .iter()
+        .filter(|ch| ch.name == "ChargeIndicator")
+        .any(|ch| match ch.text.trim() {
+            "true" | "1" => charge,
+            "false" | "0" => !charge,
+            _ => false,
+        })
+}
+
+/// The selected elements that pass the optional filter `upper_attr` with
+/// `is` or `is_not`: the attribute upper-cased (an absent one as empty, as
+/// XPath's `upper-case(())`) equals `is`, or differs from `is_not`.
+fn filtered<'a>(c: &Ctx<'a>, nodes: Vec<Node<'a>>) -> Vec<Node<'a>> {
+    let Some(attr) = c.arg_str("upper_attr") else {
+        return nodes;
+    };
+    let (is, is_not) = (c.arg_str("is"), c.arg_str("is_not"));
+    nodes
+        .into_iter()
+        .filter(|n| {
+            let v = n.el.attribute(attr).unwrap_or_default().to_uppercase();
+            is.is_none_or(|x| v == x) && is_not.is_none_or(|x| v != x)
+        })
+        .collect()
+}
+
 /// UBL-CR: `path` (or `also_path`) selects nothing. With `allow`, the
 /// element may be there with that value (UBLVersionID 2.1); with `kind`,
 /// only documents of that kind are judged ("invoice": a credit note may
@@ -108,7 +153,7 @@ fn unused(c: &Ctx<'_>) -> Outcome {
         return Outcome::Pass;
     }
     if let Some(allowed) = c.arg_str("allow")
-        && c.values("path").iter().any(|v| v == allowed)
+        && c.select("path").iter().any(|n| raw_text(n.el) == allowed)
     {
         return Outcome::Pass;
     }
@@ -185,14 +230,21 @@ fn amount_decimals(c: &Ctx<'_>) -> Outcome {
 }
 
 /// UBL-SR: `path` selects between `min` (default 0) and `max` (default 1)
-/// elements. With `names`, only contexts with one of those local names are
-/// judged (the artefact's context is a choice of elements).
+/// elements (those passing the `upper_attr` filter, when given). With
+/// `names`, only contexts with one of those local names are judged (the
+/// artefact's context is a choice of elements); with `charge`, only
+/// allowances (false) or charges (true).
 fn count(c: &Ctx<'_>) -> Outcome {
     let names = c.arg_list("names");
     if !names.is_empty() && !names.contains(&c.node.el.name.as_str()) {
         return Outcome::Pass;
     }
-    let n = c.select("path").len() as i64;
+    if let Some(charge) = c.arg_bool("charge")
+        && !is_charge(c.node.el, charge)
+    {
+        return Outcome::Pass;
+    }
+    let n = filtered(c, c.select("path")).len() as i64;
     let (min, max) = (c.arg_int("min").unwrap_or(0), c.arg_int("max").unwrap_or(1));
     if (min..=max).contains(&n) {
         Outcome::Pass
@@ -216,15 +268,12 @@ fn distinct_at_most(c: &Ctx<'_>) -> Outcome {
     }
 }
 
-/// UBL-SR-19/20/21: `path` (with `also_path`) selects at most `max`
+/// UBL-SR-19/20/21: `path` (filtered by `upper_attr`) selects at most `max`
 /// (default 1) elements, and the payee is named other than the seller: some
 /// value of `name_path` differs from some value of `other_path`. As in the
 /// artefact, a payee without a name, or a seller without one, fails.
 fn at_most_if_other(c: &Ctx<'_>) -> Outcome {
-    let mut n = c.select("path").len();
-    if c.arg_path("also_path").is_some() {
-        n += c.select("also_path").len();
-    }
+    let n = filtered(c, c.select("path")).len();
     let max = c.arg_int("max").unwrap_or(1).max(0) as usize;
     let names = c.values("name_path");
     let others = c.values("other_path");
@@ -238,6 +287,43 @@ fn at_most_if_other(c: &Ctx<'_>) -> Outcome {
         )
     } else {
         Outcome::Pass
+    }
+}
+
+/// UBL-SR-12/13/18: the tax schemes `path` selects (PartyTaxScheme) hold at
+/// most `max` (default 1) identifiers (CompanyID) among those whose scheme
+/// (TaxScheme/ID upper-cased, a scheme without an ID as empty) is `is`, or
+/// is other than `is_not`: VAT numbers apart from other tax registrations.
+fn tax_ids_at_most(c: &Ctx<'_>) -> Outcome {
+    let (is, is_not) = (c.arg_str("is"), c.arg_str("is_not"));
+    let n: usize = c
+        .select("path")
+        .iter()
+        .filter(|p| {
+            p.el.children
+                .iter()
+                .filter(|t| t.name == "TaxScheme")
+                .map(|t| {
+                    t.children
+                        .iter()
+                        .find(|i| i.name == "ID")
+                        .map(|i| super::path::normalize(&i.text).to_uppercase())
+                        .unwrap_or_default()
+                })
+                .any(|v| is.is_none_or(|x| v == x) && is_not.is_none_or(|x| v != x))
+        })
+        .map(|p| {
+            p.el.children
+                .iter()
+                .filter(|i| i.name == "CompanyID")
+                .count()
+        })
+        .sum();
+    let max = c.arg_int("max").unwrap_or(1).max(0) as usize;
+    if n <= max {
+        Outcome::Pass
+    } else {
+        Outcome::FailWith(format!("({n} keer)"), format!("({n} times)"))
     }
 }
 
@@ -409,5 +495,34 @@ mod tests {
         };
         assert!(fired(&doc("<cbc:CompanyID>NL1</cbc:CompanyID>")).is_empty());
         assert_eq!(fired(&doc("")), ["UBL-SR-53"]);
+    }
+
+    #[test]
+    fn an_allowance_is_known_by_its_indicator_read_as_a_boolean() {
+        let reasons = |indicator: &str| {
+            format!(
+                "<cac:AllowanceCharge><cbc:ChargeIndicator>{indicator}</cbc:ChargeIndicator><cbc:AllowanceChargeReason>a</cbc:AllowanceChargeReason><cbc:AllowanceChargeReason>b</cbc:AllowanceChargeReason></cac:AllowanceCharge>"
+            )
+        };
+        assert_eq!(fired(&reasons("false")), ["UBL-SR-30"]);
+        assert_eq!(fired(&reasons("0")), ["UBL-SR-30"]);
+        assert_eq!(fired(&reasons(" 1 ")), ["UBL-SR-31"]);
+        assert!(fired(&reasons("ja")).is_empty());
+    }
+
+    #[test]
+    fn vat_numbers_are_counted_apart_from_other_tax_registrations() {
+        let schemes = |ids: &[&str]| {
+            let inner: String = ids
+                .iter()
+                .map(|id| format!("<cac:PartyTaxScheme><cbc:CompanyID>1</cbc:CompanyID><cac:TaxScheme><cbc:ID>{id}</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>"))
+                .collect();
+            format!(
+                "<cac:AccountingSupplierParty><cac:Party>{inner}</cac:Party></cac:AccountingSupplierParty>"
+            )
+        };
+        assert!(fired(&schemes(&["VAT", "LOC"])).is_empty());
+        assert_eq!(fired(&schemes(&["VAT", "vat"])), ["UBL-SR-12"]);
+        assert_eq!(fired(&schemes(&["LOC", "FOO"])), ["UBL-SR-13"]);
     }
 }
