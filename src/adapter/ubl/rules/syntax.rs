@@ -184,6 +184,14 @@ fn attribute_unused(c: &Ctx<'_>) -> Outcome {
         }
         n.children().find_map(|ch| find(&ch, attr, except))
     }
+    // Most documents have none: look without building locations first.
+    fn any(e: &Element, attr: &str, except: Option<&str>) -> bool {
+        (e.attribute(attr).is_some() && except != Some(e.name.as_str()))
+            || e.children.iter().any(|ch| any(ch, attr, except))
+    }
+    if !any(c.root.el, attr, except) {
+        return Outcome::Pass;
+    }
     match find(c.root, attr, except) {
         None => Outcome::Pass,
         Some(loc) => Outcome::FailWith(
