@@ -3,9 +3,12 @@
 //! types and attributes). Most are data rows over the shared meanings
 //! ("at-most", "exists"); the ones below carry what those cannot say: an
 //! element EN 16931 does not use, an attribute anywhere in the document, the
-//! decimals of every amount, distinct values, and the two tests the artefact
-//! phrases in its own way (the payee beside the seller, the scheme of a
-//! document reference).
+//! decimals of every amount as written, counts where the artefact reads a
+//! ChargeIndicator as a boolean or compares a scheme upper-cased, distinct
+//! values, and the two tests it phrases in its own way (the payee beside the
+//! seller, the scheme of a document reference). Each mirrors the artefact
+//! closely enough that a document it accepts is accepted here and one it
+//! refuses is refused.
 
 use super::path::Node;
 use super::{Ctx, Meaning, Outcome};
