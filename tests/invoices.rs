@@ -425,7 +425,8 @@ async fn bad_orders_and_bad_invoices_get_clear_errors(db: Db) {
     )
     .unwrap()
     .document;
-    doc.currency = Some("XXX".into());
+    // Not an ISO 4217 code (XXX is one: "no currency").
+    doc.currency = Some("XYZ".into());
     doc.totals.payable = Some(Dec::parse("1.005").unwrap());
     let xml = ubl::encode::encode(&doc)
         .replace(">1.01</cbc:PayableAmount>", ">1.005</cbc:PayableAmount>");
