@@ -15,7 +15,10 @@ pub(super) const MEANINGS: &[Meaning] = &[Meaning {
     optional: &["list"],
 }];
 
-const FILES: &[(&str, &str)] = &[];
+const FILES: &[(&str, &str)] = &[(
+    "schemas/ubl/codes/vat-prefix.toml",
+    include_str!("../../../../schemas/ubl/codes/vat-prefix.toml"),
+)];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
