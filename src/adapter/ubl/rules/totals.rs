@@ -322,10 +322,18 @@ fn vat_prefix(c: &Ctx<'_>) -> Outcome {
     let Some(list) = codes::list(c.arg_str("list").unwrap_or("vat-prefix")) else {
         return Outcome::Pass;
     };
+    // The string value as written, whitespace and all (`substring` does
+    // not normalize).
     let raw = c
         .select("path")
         .first()
-        .map(|n| super::path::string_value(n.el))
+        .map(|n| {
+            if n.el.children.is_empty() {
+                n.el.text.clone()
+            } else {
+                super::path::string_value(n.el)
+            }
+        })
         .unwrap_or_default();
     let prefix: Vec<char> = raw.chars().take(2).collect();
     let ok = match prefix.as_slice() {
@@ -339,7 +347,8 @@ fn vat_prefix(c: &Ctx<'_>) -> Outcome {
     if ok {
         Outcome::Pass
     } else {
-        Outcome::FailWith(format!("({raw})"), format!("({raw})"))
+        let shown = raw.trim();
+        Outcome::FailWith(format!("({shown})"), format!("({shown})"))
     }
 }
 
@@ -531,8 +540,11 @@ mod tests {
             ["/Invoice/cac:AccountingSupplierParty[1]/cac:Party[1]/cac:PartyTaxScheme[1]"]
         );
         assert_eq!(at("BR-CO-09", &pts("QQ1")).len(), 1);
-        // One character is looked up as a part of the list, as the artefact does.
+        // One character is looked up as a part of the list, as the artefact
+        // does, and so is a prefix with the space it was written with.
         assert!(at("BR-CO-09", &pts("N")).is_empty());
+        assert!(at("BR-CO-09", &pts(" NL1")).is_empty());
+        assert_eq!(at("BR-CO-09", &pts(" 9")).len(), 1);
     }
 
     #[test]
