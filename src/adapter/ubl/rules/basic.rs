@@ -179,11 +179,9 @@ fn distinct_party(c: &Ctx<'_>) -> Outcome {
     for other in c.select("other_path") {
         let names = path::values(&other, name, c.kind);
         let ids = path::values(&other, id, c.kind);
-        if let Some(same) = own_names
-            .iter()
-            .chain(&own_ids)
-            .find(|v| names.contains(v) || ids.contains(v))
-        {
+        let same_name = own_names.iter().find(|v| names.contains(v));
+        let same_id = own_ids.iter().find(|v| ids.contains(v));
+        if let Some(same) = same_name.or(same_id) {
             return Outcome::FailWith(format!("({same})"), format!("({same})"));
         }
     }
@@ -390,6 +388,9 @@ mod tests {
             name("Factor")
         );
         assert_eq!(at("BR-17", &doc(&same_id)).len(), 1);
+        // A name equal to the seller's identifier is no match: names are
+        // compared with names, identifiers with identifiers.
+        assert!(at("BR-17", &doc(&name("S1"))).is_empty());
     }
 
     #[test]
