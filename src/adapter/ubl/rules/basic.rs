@@ -34,7 +34,7 @@ pub(super) const MEANINGS: &[Meaning] = &[
         name: "needed-for-code",
         run: needed_for_code,
         paths: &["path", "code_path"],
-        optional: &["codes", "of_parent", "nonempty"],
+        optional: &["codes", "of_parent", "as_written", "nonempty"],
     },
     Meaning {
         name: "value-in",
@@ -107,19 +107,33 @@ fn max_length(c: &Ctx<'_>) -> Outcome {
 /// When the code at `code_path` is one of `codes`, `path` must be there
 /// (with `nonempty`: with a value). With `of_parent` the code is read from
 /// the context's parent: the payment account is judged, its payment means
-/// holds the code.
+/// holds the code. With `as_written` the code is compared as written, its
+/// spaces included (the artefact's BR-50 context compares it so, where
+/// BR-61 normalizes it first).
 fn needed_for_code(c: &Ctx<'_>) -> Outcome {
     let codes = c.arg_list("codes");
     let Some(code_path) = c.arg_path("code_path") else {
         return Outcome::Pass;
     };
-    let code_values = if c.arg_bool("of_parent").unwrap_or(false) {
-        match parent(c.root, &c.node.loc) {
-            Some(p) => path::values(&p, code_path, c.kind),
-            None => Vec::new(),
-        }
+    let from = if c.arg_bool("of_parent").unwrap_or(false) {
+        parent(c.root, &c.node.loc)
     } else {
-        c.values("code_path")
+        Some(c.node.clone())
+    };
+    let code_values: Vec<String> = match from {
+        None => Vec::new(),
+        Some(_) if code_path.is_absolute() => c.values("code_path"),
+        Some(n) if c.arg_bool("as_written").unwrap_or(false) => path::select(&n, code_path, c.kind)
+            .iter()
+            .map(|e| {
+                if e.el.children.is_empty() {
+                    e.el.text.clone()
+                } else {
+                    path::string_value(e.el)
+                }
+            })
+            .collect(),
+        Some(n) => path::values(&n, code_path, c.kind),
     };
     if !code_values.iter().any(|v| codes.contains(&v.as_str())) {
         return Outcome::Pass;
@@ -348,6 +362,9 @@ mod tests {
         let empty = "<cac:PayeeFinancialAccount><cbc:ID/></cac:PayeeFinancialAccount>";
         // An empty account number exists (BR-61) but is no number (BR-50).
         assert!(at("BR-61", &pm("30", empty)).is_empty());
+        // The account's rule reads the code as written: " 58 " is not 58
+        // there, though it is for BR-61.
+        assert!(at("BR-50", &pm(" 58 ", empty)).is_empty());
         let two = format!("{}{}", pm("49", empty), pm("30", empty));
         assert_eq!(
             at("BR-50", &two),
