@@ -9,14 +9,22 @@ use std::collections::HashSet;
 
 use super::path::{self, Node};
 use super::{Ctx, Meaning, Outcome, fixed};
-use crate::adapter::ubl::Dec;
+use crate::adapter::ubl::{Dec, Kind};
 
 pub(super) const MEANINGS: &[Meaning] = &[
     Meaning {
         name: "any-of",
         run: any_of,
-        paths: &["path"],
-        optional: &["or_path", "else_path", "last_path", "nonempty"],
+        paths: &[],
+        optional: &[
+            "path",
+            "or_path",
+            "else_path",
+            "nonempty",
+            "vat_path",
+            "vat_has_path",
+            "vat_or_path",
+        ],
     },
     Meaning {
         name: "not-negative",
@@ -51,12 +59,18 @@ pub(super) const MEANINGS: &[Meaning] = &[
 ];
 
 /// The alternatives of `any-of`, in the order they are given.
-const ALTERNATIVES: [&str; 4] = ["path", "or_path", "else_path", "last_path"];
+const ALTERNATIVES: [&str; 3] = ["path", "or_path", "else_path"];
 
 /// At least one of the paths selects something (with `nonempty`: a value
 /// that is not empty). The path language has no `or`, and the standard
 /// often accepts either of two elements (a reason or its code; an invoice
 /// or a credit note line).
+///
+/// One more alternative is a VAT one: among the elements at `vat_path`
+/// (tax categories, party tax schemes) one whose scheme is VAT holds
+/// `vat_has_path` (default: itself) or `vat_or_path`. It is apart because
+/// the artefact recognizes VAT upper-cased ("vat" is VAT), which a path's
+/// predicate, comparing exactly, cannot say.
 fn any_of(c: &Ctx<'_>) -> Outcome {
     let nonempty = c.arg_bool("nonempty").unwrap_or(false);
     let ok = ALTERNATIVES
@@ -69,7 +83,35 @@ fn any_of(c: &Ctx<'_>) -> Outcome {
                 !c.select(name).is_empty()
             }
         });
-    Outcome::from_bool(ok)
+    Outcome::from_bool(ok || vat_alternative(c))
+}
+
+/// The VAT alternative of `any-of` (see there); false without `vat_path`.
+fn vat_alternative(c: &Ctx<'_>) -> bool {
+    if c.arg_path("vat_path").is_none() {
+        return false;
+    }
+    let holds = |n: &Node<'_>, name: &str| {
+        c.arg_path(name)
+            .is_some_and(|p| !path::select(n, p, c.kind).is_empty())
+    };
+    c.select("vat_path")
+        .iter()
+        .filter(|n| is_vat(n, c.kind))
+        .any(|n| {
+            (c.arg_path("vat_has_path").is_none() || holds(n, "vat_has_path"))
+                || holds(n, "vat_or_path")
+        })
+}
+
+/// Is this tax category (or party tax scheme) of VAT? The artefact compares
+/// its scheme's identifier upper-cased and with its spaces normalized.
+pub(super) fn is_vat(n: &Node<'_>, kind: Kind) -> bool {
+    fixed("cac:TaxScheme/cbc:ID").is_some_and(|p| {
+        path::values(n, p, kind)
+            .iter()
+            .any(|v| v.to_uppercase() == "VAT")
+    })
 }
 
 /// Some value of `path` is a number not below zero (`p >= 0`: nothing
@@ -289,6 +331,32 @@ mod tests {
         let charge = "<cac:AllowanceCharge><cbc:ChargeIndicator>true</cbc:ChargeIndicator></cac:AllowanceCharge>";
         assert!(at("BR-33", charge).is_empty());
         assert_eq!(at("BR-38", charge), ["/Invoice/cac:AllowanceCharge[1]"]);
+        // The indicator is an xs:boolean: 1 is a charge, 0 an allowance.
+        let one = charge.replace(">true<", ">1<");
+        assert_eq!(at("BR-38", &one).len(), 1);
+        assert!(at("BR-33", &one).is_empty());
+        assert_eq!(at("BR-33", &charge.replace(">true<", ">0<")).len(), 1);
+    }
+
+    #[test]
+    fn vat_is_recognized_in_any_case() {
+        let sub = |scheme: &str, inner: &str| {
+            format!(
+                "<cac:TaxTotal><cac:TaxSubtotal><cac:TaxCategory>{inner}<cac:TaxScheme><cbc:ID>{scheme}</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal></cac:TaxTotal>"
+            )
+        };
+        let loc = "/Invoice/cac:TaxTotal[1]/cac:TaxSubtotal[1]";
+        assert!(at("BR-47", &sub("vat", "<cbc:ID>S</cbc:ID>")).is_empty());
+        assert_eq!(at("BR-47", &sub("TAX", "<cbc:ID>S</cbc:ID>")), [loc]);
+        assert_eq!(at("BR-48", &sub(" Vat ", "<cbc:ID>S</cbc:ID>")), [loc]);
+        assert!(at("BR-48", &sub(" Vat ", "<cbc:ID>O</cbc:ID>")).is_empty());
+        assert!(
+            at(
+                "BR-48",
+                &sub("VAT", "<cbc:ID>S</cbc:ID><cbc:Percent>21</cbc:Percent>")
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@
 
 use std::cmp::Ordering;
 
-use super::{Ctx, Meaning, Outcome, codes};
+use super::basic::is_vat;
+use super::{Ctx, Meaning, Outcome, codes, fixed, path};
 use crate::adapter::ubl::Dec;
 
 pub(super) const MEANINGS: &[Meaning] = &[
@@ -208,7 +209,7 @@ fn tax_inclusive(c: &Ctx<'_>) -> Outcome {
                 n.el.attribute("currencyID")
                     .is_some_and(|a| a.trim() == currency)
             })
-            .map(|n| super::path::string_value(n.el))
+            .map(|n| path::string_value(n.el))
             .collect();
         if amounts.len() != 1 {
             return Outcome::FailWith(
@@ -277,7 +278,17 @@ fn amount_due(c: &Ctx<'_>) -> Outcome {
 /// zero, and without a rate, the tax rounds to zero.
 fn vat_of_rate(c: &Ctx<'_>) -> Outcome {
     let tax = num(c.vals("cbc:TaxAmount"));
-    let rate = num(c.vals("cac:TaxCategory[cac:TaxScheme/cbc:ID='VAT']/cbc:Percent"));
+    let percent = fixed("cbc:Percent");
+    let rate = num(c
+        .sel("cac:TaxCategory")
+        .iter()
+        .filter(|n| is_vat(n, c.kind))
+        .flat_map(|n| {
+            percent
+                .map(|p| path::values(n, p, c.kind))
+                .unwrap_or_default()
+        })
+        .collect());
     let rounds_to_zero = |t: &Num| match t {
         Num::Val(d) => xround(*d, 0).map(|r| r.is_zero()),
         Num::Bad => None,
@@ -313,12 +324,16 @@ fn vat_of_rate(c: &Ctx<'_>) -> Outcome {
     judged(ok, String::new, String::new)
 }
 
-/// BR-CO-09: the VAT identifier starts with a prefix from `list` (its
-/// first two characters, as written). As the artefact looks the prefix up
-/// in one string of the codes apart by single spaces, a shorter identifier
-/// passes when its characters occur in some code, and no identifier at all
-/// passes.
+/// BR-CO-09: the VAT identifier of a party tax scheme of VAT (in any case,
+/// as the artefact upper-cases it; other schemes pass) starts with a prefix
+/// from `list` (its first two characters, as written). As the artefact
+/// looks the prefix up in one string of the codes apart by single spaces, a
+/// shorter identifier passes when its characters occur in some code, and no
+/// identifier at all passes.
 fn vat_prefix(c: &Ctx<'_>) -> Outcome {
+    if !is_vat(c.node, c.kind) {
+        return Outcome::Pass;
+    }
     let Some(list) = codes::list(c.arg_str("list").unwrap_or("vat-prefix")) else {
         return Outcome::Pass;
     };
@@ -331,7 +346,7 @@ fn vat_prefix(c: &Ctx<'_>) -> Outcome {
             if n.el.children.is_empty() {
                 n.el.text.clone()
             } else {
-                super::path::string_value(n.el)
+                path::string_value(n.el)
             }
         })
         .unwrap_or_default();
@@ -523,6 +538,9 @@ mod tests {
             1
         );
         assert!(at("BR-CO-17", &sub_total("100", "0", None)).is_empty());
+        // A rate of a scheme written "vat" is a VAT rate.
+        let lower = sub_total("223.50", "45.94", Some("21")).replace(">VAT<", ">vat<");
+        assert_eq!(at("BR-CO-17", &lower).len(), 1);
         assert_eq!(at("BR-CO-17", &sub_total("100", "1", None)).len(), 1);
     }
 
@@ -534,6 +552,11 @@ mod tests {
             )
         };
         assert!(at("BR-CO-09", &pts("NL001234567B01")).is_empty());
+        // Another scheme is not judged; "vat" is VAT.
+        let other = pts("12345").replace("<cbc:ID>VAT</cbc:ID>", "<cbc:ID>TAX</cbc:ID>");
+        assert!(at("BR-CO-09", &other).is_empty());
+        let lower = pts("12345").replace("<cbc:ID>VAT</cbc:ID>", "<cbc:ID>vat</cbc:ID>");
+        assert_eq!(at("BR-CO-09", &lower).len(), 1);
         assert!(at("BR-CO-09", &pts("EL123")).is_empty());
         assert_eq!(
             at("BR-CO-09", &pts("12345")),
