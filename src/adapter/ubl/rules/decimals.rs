@@ -1,11 +1,46 @@
 //! EN 16931's BR-DEC-*: amounts with at most two decimals. Every rule is a
-//! data row (`schemas/ubl/rules/en16931-decimals.toml`) over the generic
-//! meaning `decimals`; this module has no meaning of its own, only the
-//! tests of those rows.
+//! data row (`schemas/ubl/rules/en16931-decimals.toml`) over one meaning,
+//! `decimals-as-written`: the artefact counts the characters after the
+//! first full stop of the amount as it is written, so an amount written
+//! `1.50 ` (a space inside the element, which the XSD allows) has three
+//! decimals there and is refused. The generic `decimals` meaning reads
+//! normalized numbers and would let it pass; loket must refuse exactly what
+//! the official validation refuses.
 
-use super::Meaning;
+use super::path::{self, Node};
+use super::{Ctx, Meaning, Outcome};
 
-pub(super) const MEANINGS: &[Meaning] = &[];
+pub(super) const MEANINGS: &[Meaning] = &[Meaning {
+    name: "decimals-as-written",
+    run: decimals_as_written,
+    paths: &["path"],
+    optional: &["max"],
+}];
+
+/// The string value as written: the text of an element without children
+/// (no whitespace removed), else the normalized string value.
+fn as_written(n: &Node<'_>) -> String {
+    if n.el.children.is_empty() {
+        n.el.text.clone()
+    } else {
+        path::string_value(n.el)
+    }
+}
+
+/// Every element `path` selects has at most `max` (default 2) characters
+/// after its first full stop, as written.
+fn decimals_as_written(c: &Ctx<'_>) -> Outcome {
+    let max = usize::try_from(c.arg_int("max").unwrap_or(2)).unwrap_or(0);
+    for n in c.select("path") {
+        let v = as_written(&n);
+        let after = v.split_once('.').map_or(0, |(_, f)| f.chars().count());
+        if after > max {
+            let shown = v.trim();
+            return Outcome::FailWith(format!("({shown})"), format!("({shown})"));
+        }
+    }
+    Outcome::Pass
+}
 
 #[cfg(test)]
 mod tests {
@@ -46,5 +81,20 @@ mod tests {
         .map(|n| format!("BR-DEC-{n}"))
         .collect();
         assert_eq!(rules(&doc("1.505")), expected);
+    }
+
+    #[test]
+    fn decimals_are_counted_as_written() {
+        let paid = |v: &str| {
+            format!(
+                "<cac:LegalMonetaryTotal><cbc:PrepaidAmount>{v}</cbc:PrepaidAmount></cac:LegalMonetaryTotal>"
+            )
+        };
+        assert!(rules(&paid(" 1.50")).is_empty());
+        assert!(rules(&paid("2")).is_empty());
+        // A space after the amount is a character after the full stop, and
+        // so is all after the first of two full stops.
+        assert_eq!(rules(&paid("1.50 ")), ["BR-DEC-16"]);
+        assert_eq!(rules(&paid("1.5.5")), ["BR-DEC-16"]);
     }
 }
