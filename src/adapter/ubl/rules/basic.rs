@@ -48,7 +48,7 @@ pub(super) const MEANINGS: &[Meaning] = &[
         name: "value-in",
         run: value_in,
         paths: &["path", "in_path"],
-        optional: &[],
+        optional: &["attribute"],
     },
     Meaning {
         name: "distinct-party",
@@ -167,13 +167,7 @@ fn needed_for_code(c: &Ctx<'_>) -> Outcome {
         Some(_) if code_path.is_absolute() => c.values("code_path"),
         Some(n) if c.arg_bool("as_written").unwrap_or(false) => path::select(&n, code_path, c.kind)
             .iter()
-            .map(|e| {
-                if e.el.children.is_empty() {
-                    e.el.text.clone()
-                } else {
-                    path::string_value(e.el)
-                }
-            })
+            .map(as_written)
             .collect(),
         Some(n) => path::values(&n, code_path, c.kind),
     };
@@ -207,15 +201,37 @@ fn parent<'a>(root: &Node<'a>, loc: &str) -> Option<Node<'a>> {
     Some(at)
 }
 
-/// Every value of `path` is among the values of `in_path`.
+/// Every value of `path` is among the values of `in_path`, or with
+/// `attribute` among that attribute's values on the elements of `in_path`.
+/// Both are compared as written, spaces included, as XPath's `=` compares
+/// them (a currency written " USD" is not "USD" there).
 fn value_in(c: &Ctx<'_>) -> Outcome {
-    let known: HashSet<String> = c.values("in_path").into_iter().collect();
-    for v in c.values("path") {
+    let known: HashSet<String> = match c.arg_str("attribute") {
+        Some(a) => c
+            .select("in_path")
+            .iter()
+            .filter_map(|n| n.el.attribute(a).map(str::to_string))
+            .collect(),
+        None => c.select("in_path").iter().map(as_written).collect(),
+    };
+    for n in c.select("path") {
+        let v = as_written(&n);
         if !known.contains(&v) {
-            return Outcome::FailWith(format!("({v})"), format!("({v})"));
+            let shown = v.trim();
+            return Outcome::FailWith(format!("({shown})"), format!("({shown})"));
         }
     }
     Outcome::Pass
+}
+
+/// An element's string value as written: its text when it has no
+/// children (no whitespace removed), else the normalized string value.
+pub(super) fn as_written(n: &Node<'_>) -> String {
+    if n.el.children.is_empty() {
+        n.el.text.clone()
+    } else {
+        path::string_value(n.el)
+    }
 }
 
 /// The context party has a name, and neither a name nor an identifier in
@@ -452,6 +468,9 @@ mod tests {
         assert_eq!(at("BR-53", &body("GBP")), ["/Invoice"]);
         assert!(at("BR-53", &body("USD")).is_empty());
         assert!(at("BR-53", "").is_empty());
+        // Compared as written: " USD" is another currency than "USD".
+        let spaced = body("USD").replacen(">USD<", "> USD<", 1);
+        assert_eq!(at("BR-53", &spaced), ["/Invoice"]);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! normalized numbers and would let it pass; loket must refuse exactly what
 //! the official validation refuses.
 
-use super::path::{self, Node};
+use super::basic::as_written;
 use super::{Ctx, Meaning, Outcome};
 
 pub(super) const MEANINGS: &[Meaning] = &[Meaning {
@@ -16,16 +16,6 @@ pub(super) const MEANINGS: &[Meaning] = &[Meaning {
     paths: &["path"],
     optional: &["max"],
 }];
-
-/// The string value as written: the text of an element without children
-/// (no whitespace removed), else the normalized string value.
-fn as_written(n: &Node<'_>) -> String {
-    if n.el.children.is_empty() {
-        n.el.text.clone()
-    } else {
-        path::string_value(n.el)
-    }
-}
 
 /// Every element `path` selects has at most `max` (default 2) characters
 /// after its first full stop, as written.

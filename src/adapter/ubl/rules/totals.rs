@@ -12,7 +12,7 @@
 
 use std::cmp::Ordering;
 
-use super::basic::is_vat;
+use super::basic::{as_written, is_vat};
 use super::{Ctx, Meaning, Outcome, codes, fixed, path};
 use crate::adapter::ubl::Dec;
 
@@ -201,14 +201,14 @@ fn tax_exclusive(c: &Ctx<'_>) -> Outcome {
 /// BR-CO-15: for the invoice currency there is exactly one VAT total, and
 /// the total with VAT is the total without VAT plus it, rounded.
 fn tax_inclusive(c: &Ctx<'_>) -> Outcome {
-    for currency in c.vals("cbc:DocumentCurrencyCode") {
+    for code in c.sel("cbc:DocumentCurrencyCode") {
+        // Compared as written, as XPath's `=` compares them.
+        let written = as_written(&code);
+        let currency = written.trim();
         let amounts: Vec<String> = c
             .sel("cac:TaxTotal/cbc:TaxAmount")
             .iter()
-            .filter(|n| {
-                n.el.attribute("currencyID")
-                    .is_some_and(|a| a.trim() == currency)
-            })
+            .filter(|n| n.el.attribute("currencyID") == Some(written.as_str()))
             .map(|n| path::string_value(n.el))
             .collect();
         if amounts.len() != 1 {
@@ -339,17 +339,7 @@ fn vat_prefix(c: &Ctx<'_>) -> Outcome {
     };
     // The string value as written, whitespace and all (`substring` does
     // not normalize).
-    let raw = c
-        .select("path")
-        .first()
-        .map(|n| {
-            if n.el.children.is_empty() {
-                n.el.text.clone()
-            } else {
-                path::string_value(n.el)
-            }
-        })
-        .unwrap_or_default();
+    let raw = c.select("path").first().map(as_written).unwrap_or_default();
     let prefix: Vec<char> = raw.chars().take(2).collect();
     let ok = match prefix.as_slice() {
         [] | [' '] => true,
@@ -496,6 +486,9 @@ mod tests {
             doc("21", "121")
         );
         assert_eq!(at("BR-CO-15", &twice).len(), 1);
+        // The currency is compared as written: " EUR" has no VAT total.
+        let spaced = doc("21", "121").replacen(">EUR<", "> EUR<", 1);
+        assert_eq!(at("BR-CO-15", &spaced), ["/Invoice"]);
     }
 
     #[test]
