@@ -1,9 +1,12 @@
 //! EN 16931's own rules BR-01..BR-65: what an invoice must hold, and what
 //! belongs together. Most are rows over the generic meanings (`present`,
 //! `exists`, `date-order`); the meanings here are the few tests those
-//! cannot say: one of several alternatives, a sign, a length, a field
-//! required by a payment means code, a currency that needs its own VAT
-//! total, and a payee that is not the seller.
+//! cannot say: one of several alternatives (among them a tax category of
+//! VAT, which the artefact recognizes in any case), a sign, a length, a
+//! field required by a payment means code, a currency that needs its own
+//! VAT total, and a payee that is not the seller. Where the artefact
+//! compares a value as written (XPath's `=` and `substring` do not
+//! normalize spaces), these meanings do too ([`as_written`]).
 
 use std::collections::HashSet;
 
