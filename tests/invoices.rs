@@ -441,7 +441,7 @@ async fn bad_orders_and_bad_invoices_get_clear_errors(db: Db) {
     assert_eq!(res.status().as_u16(), 422);
     let body: Value = res.json().await.unwrap();
     let paths = body["error"]["paths"].to_string();
-    for rule in ["BR-CL-04", "BR-DEC", "BR-CO-16"] {
+    for rule in ["BR-CL-04", "BR-DEC-18", "BR-CO-16"] {
         assert!(paths.contains(rule), "{rule}: {body}");
     }
     for (bytes, want) in [

@@ -111,6 +111,10 @@ const FILES: &[(&str, &str)] = &[
         "schemas/ubl/codes/VATEX.toml",
         include_str!("../../../../schemas/ubl/codes/VATEX.toml"),
     ),
+    (
+        "schemas/ubl/codes/vat-prefix.toml",
+        include_str!("../../../../schemas/ubl/codes/vat-prefix.toml"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]

@@ -401,9 +401,11 @@ mod tests {
             ),
             ["UBL-CR-665", "UBL-SR-43"]
         );
-        let (_, checked) =
-            crate::adapter::ubl::check_outgoing(&crate::adapter::ubl::Document::new(Kind::Invoice))
-                .expect("encodes");
+        let (_, checked) = crate::adapter::ubl::check_outgoing(
+            &crate::adapter::ubl::Document::new(Kind::Invoice),
+            &Default::default(),
+        )
+        .expect("encodes");
         assert!(
             checked
                 .warnings
