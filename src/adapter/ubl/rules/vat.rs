@@ -15,10 +15,10 @@
 //! standard rate, IGIC and IPSI allow a cent-rounding margin of 1 on their
 //! amounts. Amounts are exact decimals ([`Dec`]), never floating point.
 //!
-//! Known, deliberate difference: a rule whose context is an allowance or a
-//! charge selects it by `ChargeIndicator` written `true` or `false`; the
-//! artefact also reads `1` and `0` there. The checks below that count
-//! allowances and charges read all four.
+//! `ChargeIndicator` is read as `xs:boolean` throughout (`true`, `1`,
+//! `false`, `0`), as the artefact reads it: a rule about the rate of an
+//! allowance or a charge has every allowance or charge's category as its
+//! context and asks the indicator itself (`charge`).
 
 use super::path::{self, Node};
 use super::{Ctx, Meaning, Outcome, fixed};
@@ -53,7 +53,7 @@ pub(super) const MEANINGS: &[Meaning] = &[
         name: "vat-category-rate",
         run: rate,
         paths: &[],
-        optional: &["rate"],
+        optional: &["rate", "charge"],
     },
     Meaning {
         name: "vat-category-taxable",
@@ -406,12 +406,20 @@ fn forbids_ids(c: &Ctx<'_>) -> Outcome {
 // BR-x-05..07: the rate of a line, allowance or charge of the category.
 
 /// The context is a tax category of the rule's code (its context says
-/// which); VAT categories only. `rate`: `"positive"` (> 0), `"zero"`
+/// which); VAT categories only, and with `charge` only those of a charge
+/// (`true`) or an allowance (`false`). `rate`: `"positive"` (> 0), `"zero"`
 /// (= 0), `"non-negative"` (>= 0) or `"absent"` (no rate given). A missing
 /// or unreadable rate fails every rule that asks for a value.
 fn rate(c: &Ctx<'_>) -> Outcome {
     if !is_vat(c, c.node) {
         return Outcome::Pass;
+    }
+    if let Some(charge) = c.arg_bool("charge") {
+        let is_kind = parent(c, "//cac:AllowanceCharge")
+            .is_some_and(|ac| indicators(c, &ac).contains(&charge));
+        if !is_kind {
+            return Outcome::Pass;
+        }
     }
     let rates = vals(c, c.node, "cbc:Percent");
     let nums: Vec<Dec> = rates.iter().filter_map(|v| Dec::parse(v)).collect();
@@ -434,11 +442,21 @@ fn rate(c: &Ctx<'_>) -> Outcome {
 // ---------------------------------------------------------------------------
 // BR-x-08..10: the breakdown of the category.
 
+/// The element `p` selects that the context is a child of (nodes know
+/// their location, not their parent).
+fn parent<'a>(c: &Ctx<'a>, p: &'static str) -> Option<Node<'a>> {
+    sel(c, c.root, p).into_iter().find(|n| {
+        c.node
+            .loc
+            .strip_prefix(n.loc.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| !rest.contains('/'))
+    })
+}
+
 /// The `cac:TaxSubtotal` the context (a breakdown's tax category) sits in.
 fn subtotal<'a>(c: &Ctx<'a>) -> Option<Node<'a>> {
-    sel(c, c.root, "cac:TaxTotal/cac:TaxSubtotal")
-        .into_iter()
-        .find(|s| c.node.loc.starts_with(&format!("{}/", s.loc)))
+    parent(c, "cac:TaxTotal/cac:TaxSubtotal")
 }
 
 /// Does any of these tax categories have the code, and (when given) the rate?
@@ -931,6 +949,11 @@ mod tests {
             &[("{bdpct}", "<cbc:Percent>7</cbc:Percent>")],
         ));
         assert!(f.contains(&"BR-AF-05".into()), "{f:?}");
+        // `ChargeIndicator` is an `xs:boolean`: `1` is a charge.
+        let charge = "<cac:AllowanceCharge><cbc:ChargeIndicator>1</cbc:ChargeIndicator><cbc:Amount currencyID=\"EUR\">0</cbc:Amount><cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>0</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:AllowanceCharge>";
+        let f = fired(&doc("S", "21", &[("{allowance}", charge)]));
+        assert!(f.contains(&"BR-S-07".into()), "{f:?}");
+        assert!(!f.contains(&"BR-S-06".into()), "{f:?}");
         // A line of another tax scheme is not judged by the VAT rules.
         let other = doc("Z", "6", &[]).replacen(
             "</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:ClassifiedTaxCategory>",
