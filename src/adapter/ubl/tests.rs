@@ -200,7 +200,7 @@ fn each_business_rule_finds_what_it_is_about() {
     let mut d = sample();
     d.subtotals[0].exemption_reason = None;
     d.subtotals[0].exemption_reason_code = None;
-    assert_eq!(rules_of(&d), ["BR-E"]);
+    assert_eq!(rules_of(&d), ["BR-E-10"]);
 
     let mut d = sample();
     d.kind = Kind::CreditNote;
