@@ -161,7 +161,7 @@ fn needed_for_code(c: &Ctx<'_>) -> Outcome {
         return Outcome::Pass;
     };
     let from = if c.arg_bool("of_parent").unwrap_or(false) {
-        parent(c.root, &c.node.loc)
+        c.node.parent()
     } else {
         Some(c.node.clone())
     };
@@ -183,25 +183,6 @@ fn needed_for_code(c: &Ctx<'_>) -> Outcome {
         !c.select("path").is_empty()
     };
     Outcome::from_bool(there)
-}
-
-/// The element at `loc` under `root`'s parent, found by walking the
-/// locations down from the document element (a [`Node`] knows where it is,
-/// not its parent).
-fn parent<'a>(root: &Node<'a>, loc: &str) -> Option<Node<'a>> {
-    let (up, _) = loc.rsplit_once('/')?;
-    let mut at = root.clone();
-    if !up.starts_with(&at.loc) {
-        return None;
-    }
-    while at.loc != up {
-        let next = at.children().find(|ch| {
-            up.strip_prefix(ch.loc.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })?;
-        at = next;
-    }
-    Some(at)
 }
 
 /// Every value of `path` is among the values of `in_path`, or with

@@ -229,11 +229,12 @@ fn code(c: &Ctx<'_>) -> Outcome {
         return Outcome::Pass;
     }
     let parents = c.arg_list("parents");
-    if !parents.is_empty() && !parent(&c.node.loc).is_some_and(|p| parents.contains(&p)) {
+    let loc = c.node.loc();
+    if !parents.is_empty() && !parent(&loc).is_some_and(|p| parents.contains(&p)) {
         return Outcome::Pass;
     }
     if let Some(charge) = c.arg_bool("charge") {
-        let line = super::syntax::lineage(c.root, &c.node.loc);
+        let line = c.node.lineage();
         let parent = line.len().checked_sub(2).map(|i| line[i]);
         if !parent.is_some_and(|p| super::syntax::is_charge(p, charge)) {
             return Outcome::Pass;
@@ -249,10 +250,7 @@ fn code(c: &Ctx<'_>) -> Outcome {
     };
     let upper = c.arg_bool("upper") == Some(true);
     let also = c.arg_list("also");
-    let also_here = !also.is_empty()
-        && c.arg_list("also_within")
-            .iter()
-            .any(|w| within(&c.node.loc, w));
+    let also_here = !also.is_empty() && c.arg_list("also_within").iter().any(|w| within(&loc, w));
     for v in judged_values(c) {
         let key = if upper { v.to_uppercase() } else { v.clone() };
         let ok = !key.contains(' ')

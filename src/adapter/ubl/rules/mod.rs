@@ -33,7 +33,7 @@ mod totals;
 mod vat;
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -346,22 +346,24 @@ pub struct Ctx<'a> {
 static EMPTY: LazyLock<Path> =
     LazyLock::new(|| Path::parse(".").unwrap_or_else(|_| unreachable!()));
 
-/// Paths written in the meanings' own code, parsed once.
-static FIXED: LazyLock<Mutex<HashMap<&'static str, &'static Path>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Paths written in the meanings' own code, parsed once, by the address of
+/// the literal: a lookup is a read lock and an integer hash, on the hot
+/// path of every rule (a literal's address is fixed for the program's
+/// life, so the map only ever grows to the number of literals).
+static FIXED: LazyLock<RwLock<HashMap<(usize, usize), &'static Path>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
 
 /// A path written in code (a literal): parsed once and kept. A literal
 /// that does not parse is a bug the unit tests catch; it selects nothing.
 pub fn fixed(text: &'static str) -> Option<&'static Path> {
-    let mut map = FIXED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = map.get(text) {
+    let key = (text.as_ptr() as usize, text.len());
+    if let Some(p) = FIXED.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Some(p);
     }
     match Path::parse(text) {
         Ok(p) => {
-            let p: &'static Path = Box::leak(Box::new(p));
-            map.insert(text, p);
-            Some(p)
+            let mut map = FIXED.write().unwrap_or_else(|e| e.into_inner());
+            Some(*map.entry(key).or_insert_with(|| Box::leak(Box::new(p))))
         }
         Err(e) => {
             tracing::error!(path = text, error = %e, "a rule's fixed path does not parse");
@@ -512,7 +514,7 @@ pub fn judge(root: &Element, kind: Kind, sets: &[RuleSet]) -> Verdict {
             out.push(Finding {
                 rule: rule.id.clone(),
                 retourcode: String::new(),
-                path: node.loc.clone(),
+                path: node.loc(),
                 line: Some(node.el.line),
                 level: Level::Content,
                 nl: format!("{} {detail_nl}", rule.nl).trim().to_string(),

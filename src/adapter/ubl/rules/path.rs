@@ -21,6 +21,8 @@
 //! Locations are written as XPath with 1-based positions among same-named
 //! siblings, `/Invoice/cac:InvoiceLine[2]/cac:Item[1]`.
 
+use std::rc::Rc;
+
 use crate::adapter::ubl::Kind;
 use crate::adapter::xml::Element;
 
@@ -225,41 +227,145 @@ impl Predicate {
     }
 }
 
+/// One element of a document as the judge walks it: in document order
+/// (preorder), with its parent, the size of its subtree and its position
+/// among same-named siblings. Built once per document, so walking children
+/// and descendants allocates nothing and a location is only written out
+/// for a finding.
+#[derive(Debug)]
+pub struct Arena<'a> {
+    entries: Vec<Entry<'a>>,
+}
+
+#[derive(Debug)]
+struct Entry<'a> {
+    el: &'a Element,
+    /// Index of the parent; the document element's is its own.
+    parent: usize,
+    /// This element and all below it.
+    size: usize,
+    /// 1-based position among its parent's children of the same name.
+    nth: usize,
+}
+
+impl<'a> Arena<'a> {
+    fn build(root: &'a Element) -> Arena<'a> {
+        let mut entries = Vec::new();
+        visit(root, 0, 1, &mut entries);
+        Arena { entries }
+    }
+}
+
+/// Adds `el` and its subtree in preorder. The reader bounds a document's
+/// depth, and with it this recursion.
+fn visit<'a>(el: &'a Element, parent: usize, nth: usize, entries: &mut Vec<Entry<'a>>) {
+    let id = entries.len();
+    entries.push(Entry {
+        el,
+        parent,
+        size: 1,
+        nth,
+    });
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for c in &el.children {
+        let n = match seen.iter_mut().find(|(name, _)| *name == c.name) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                seen.push((&c.name, 1));
+                1
+            }
+        };
+        visit(c, id, n, entries);
+    }
+    entries[id].size = entries.len() - id;
+}
+
 /// An element with where it is.
 #[derive(Debug, Clone)]
 pub struct Node<'a> {
     pub el: &'a Element,
-    /// XPath-like location, e.g. `/Invoice/cac:InvoiceLine[2]`.
-    pub loc: String,
+    id: usize,
+    arena: Rc<Arena<'a>>,
 }
 
 impl<'a> Node<'a> {
+    /// The document element of `el`'s document.
     pub fn root(el: &'a Element) -> Node<'a> {
         Node {
             el,
-            loc: format!("/{}", el.name),
+            id: 0,
+            arena: Rc::new(Arena::build(el)),
         }
     }
 
-    /// The children with their locations.
-    pub fn children(&self) -> impl Iterator<Item = Node<'a>> + '_ {
-        let mut seen: Vec<(&str, usize)> = Vec::new();
-        self.el.children.iter().map(move |c| {
-            let n = match seen.iter_mut().find(|(name, _)| *name == c.name) {
-                Some((_, n)) => {
-                    *n += 1;
-                    *n
-                }
-                None => {
-                    seen.push((&c.name, 1));
-                    1
-                }
-            };
-            Node {
-                el: c,
-                loc: format!("{}/{}:{}[{n}]", self.loc, prefix_of(c), c.name),
+    fn at(&self, id: usize) -> Node<'a> {
+        Node {
+            el: self.arena.entries[id].el,
+            id,
+            arena: self.arena.clone(),
+        }
+    }
+
+    /// XPath-like location, e.g. `/Invoice/cac:InvoiceLine[2]/cbc:ID[1]`.
+    pub fn loc(&self) -> String {
+        let e = &self.arena.entries;
+        let mut chain = vec![self.id];
+        let mut at = self.id;
+        while at != 0 {
+            at = e[at].parent;
+            chain.push(at);
+        }
+        let mut out = String::new();
+        for &id in chain.iter().rev() {
+            let el = e[id].el;
+            if id == 0 {
+                out.push('/');
+                out.push_str(&el.name);
+            } else {
+                out.push_str(&format!("/{}:{}[{}]", prefix_of(el), el.name, e[id].nth));
             }
+        }
+        out
+    }
+
+    /// The parent element; none for the document element.
+    pub fn parent(&self) -> Option<Node<'a>> {
+        (self.id != 0).then(|| self.at(self.arena.entries[self.id].parent))
+    }
+
+    /// The elements from the document element down to this one, both
+    /// included.
+    pub fn lineage(&self) -> Vec<&'a Element> {
+        let mut out = vec![self.el];
+        let mut at = self.id;
+        while at != 0 {
+            at = self.arena.entries[at].parent;
+            out.push(self.arena.entries[at].el);
+        }
+        out.reverse();
+        out
+    }
+
+    /// Ids of the children, in document order.
+    fn child_ids(&self) -> impl Iterator<Item = usize> + '_ {
+        let e = &self.arena.entries;
+        let end = self.id + e[self.id].size;
+        let mut next = self.id + 1;
+        std::iter::from_fn(move || {
+            (next < end).then(|| {
+                let id = next;
+                next += e[id].size;
+                id
+            })
         })
+    }
+
+    /// The children, in document order.
+    pub fn children(&self) -> impl Iterator<Item = Node<'a>> + '_ {
+        self.child_ids().map(|id| self.at(id))
     }
 }
 
@@ -305,13 +411,6 @@ fn matches(test: &NameTest, e: &Element) -> bool {
     }
 }
 
-fn descendants<'a>(node: &Node<'a>, out: &mut Vec<Node<'a>>) {
-    for c in node.children() {
-        out.push(c.clone());
-        descendants(&c, out);
-    }
-}
-
 /// The elements `path` selects from `from`, in document order. An
 /// attribute path selects the elements that carry the attribute.
 pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
@@ -327,16 +426,21 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
                 }
                 continue;
             }
-            let candidates: Vec<Node<'a>> = if step.descendant {
-                let mut v = Vec::new();
-                descendants(n, &mut v);
-                v
-            } else {
-                n.children().collect()
+            let entries = &n.arena.entries;
+            let mut take = |id: usize| {
+                if matches(&step.test, entries[id].el) {
+                    let c = n.at(id);
+                    if step.predicates.iter().all(|p| p.holds(&c, kind)) {
+                        next.push(c);
+                    }
+                }
             };
-            next.extend(candidates.into_iter().filter(|c| {
-                matches(&step.test, c.el) && step.predicates.iter().all(|p| p.holds(c, kind))
-            }));
+            if step.descendant {
+                // Preorder: the descendants are the ids right after it.
+                (n.id + 1..n.id + entries[n.id].size).for_each(&mut take);
+            } else {
+                n.child_ids().for_each(&mut take);
+            }
         }
         current = next;
     }
@@ -405,7 +509,7 @@ mod tests {
         let root = Node::root(&t);
         select(&root, &Path::parse(path).expect("parses"), Kind::Invoice)
             .into_iter()
-            .map(|n| n.loc)
+            .map(|n| n.loc())
             .collect()
     }
 

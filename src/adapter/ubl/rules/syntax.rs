@@ -90,27 +90,6 @@ fn raw_text(e: &Element) -> String {
     s
 }
 
-/// The elements on the way from the document element down to the element
-/// at `loc` (both included), following the locations [`Node`] gives.
-pub(super) fn lineage<'a>(root: &Node<'a>, loc: &str) -> Vec<&'a Element> {
-    let mut out = vec![root.el];
-    let mut cur = root.clone();
-    while cur.loc.len() < loc.len() {
-        let next = cur.children().find(|c| {
-            loc.starts_with(c.loc.as_str())
-                && matches!(loc.as_bytes().get(c.loc.len()), None | Some(b'/'))
-        });
-        match next {
-            Some(n) => {
-                out.push(n.el);
-                cur = n;
-            }
-            None => break,
-        }
-    }
-    out
-}
-
 /// Does `e` (an AllowanceCharge) have a ChargeIndicator that, read as an
 /// `xs:boolean` (`true`/`1`, `false`/`0`, whitespace collapsed), is
 /// `charge`? The artefact compares it with `true()` or `false()`.
@@ -169,8 +148,8 @@ fn unused(c: &Ctx<'_>) -> Outcome {
         Some(n) => {
             let what = c.arg_str("path").unwrap_or_default();
             Outcome::FailWith(
-                format!("({what}, bij {})", n.loc),
-                format!("({what}, at {})", n.loc),
+                format!("({what}, bij {})", n.loc()),
+                format!("({what}, at {})", n.loc()),
             )
         }
     }
@@ -183,7 +162,7 @@ fn attribute_unused(c: &Ctx<'_>) -> Outcome {
     let except = c.arg_str("except");
     fn find(n: &Node<'_>, attr: &str, except: Option<&str>) -> Option<String> {
         if n.el.attribute(attr).is_some() && except != Some(n.el.name.as_str()) {
-            return Some(n.loc.clone());
+            return Some(n.loc());
         }
         n.children().find_map(|ch| find(&ch, attr, except))
     }
@@ -219,7 +198,7 @@ fn amount_decimals(c: &Ctx<'_>) -> Outcome {
     if !name.ends_with("Amount") || name.ends_with("PriceAmount") {
         return Outcome::Pass;
     }
-    let line = lineage(c.root, &c.node.loc);
+    let line = c.node.lineage();
     let in_discounted_price = line[..line.len().saturating_sub(1)].iter().any(|e| {
         e.name == "Price"
             && e.children

@@ -476,26 +476,9 @@ fn rate(c: &Ctx<'_>) -> Outcome {
 // ---------------------------------------------------------------------------
 // BR-x-08..10: the breakdown of the category.
 
-/// The context's parent element. Nodes know their location, not their
-/// parent, so the parent is found again by its location: one step per
-/// level, counting same-named siblings as locations do (cheap, where
-/// selecting every candidate anew for each context would be quadratic in a
-/// large document).
+/// The context's parent element.
 fn parent<'a>(c: &Ctx<'a>) -> Option<&'a Element> {
-    let (loc, _) = c.node.loc.rsplit_once('/')?;
-    let rest = loc.strip_prefix(c.root.loc.as_str())?;
-    let mut el = c.root.el;
-    for step in rest.split('/').filter(|s| !s.is_empty()) {
-        let (name, n) = step.strip_suffix(']')?.split_once('[')?;
-        let local = name.rsplit_once(':').map_or(name, |(_, l)| l);
-        let n: usize = n.parse().ok()?;
-        el = el
-            .children
-            .iter()
-            .filter(|ch| ch.name == local)
-            .nth(n.checked_sub(1)?)?;
-    }
-    Some(el)
+    c.node.parent().map(|p| p.el)
 }
 
 /// The `cac:TaxSubtotal` the context (a breakdown's tax category) sits in.
