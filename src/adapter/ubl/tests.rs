@@ -106,6 +106,7 @@ pub(crate) fn sample() -> Document {
     doc.buyer_reference = Some("RE-2026".into());
     doc.order_reference = Some("ORD-1".into());
     doc.seller = Party {
+        endpoint: Some(("0106".into(), "12345678".into())),
         registration_name: Some("Zorgboerderij".into()),
         vat_id: Some("NL001234567B01".into()),
         company_id: Some((Some("0106".into()), "12345678".into())),
@@ -116,6 +117,7 @@ pub(crate) fn sample() -> Document {
         ..Party::default()
     };
     doc.buyer = Party {
+        endpoint: Some(("0190".into(), "00000001234567890000".into())),
         registration_name: Some("UWV".into()),
         company_id: Some((Some("0190".into()), "00000001234567890000".into())),
         street: Some("Postbus 1".into()),
