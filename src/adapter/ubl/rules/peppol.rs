@@ -907,7 +907,7 @@ fn partita_iva(v: &str) -> bool {
             if i % 2 == 1 { DOUBLED[d as usize] } else { d }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// R008: an element without children has a value.
