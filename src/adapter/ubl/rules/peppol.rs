@@ -185,7 +185,7 @@ fn last_name(loc: &str) -> &str {
 /// The element at `loc`, found again from the document element: the
 /// contexts know where they are but not their parents, and a few Peppol
 /// rules read a parent's sibling (R046's price, R130's quantity).
-pub(super) fn resolve<'a>(root: &Node<'a>, loc: &str) -> Option<Node<'a>> {
+fn resolve<'a>(root: &Node<'a>, loc: &str) -> Option<Node<'a>> {
     let rest = loc.strip_prefix(root.loc.as_str())?;
     let mut cur = root.clone();
     for seg in rest.split('/').filter(|s| !s.is_empty()) {
@@ -531,7 +531,15 @@ fn allowance_amount(c: &Ctx<'_>) -> Outcome {
     ) else {
         return Outcome::Pass;
     };
-    let amount = dec_of(c, "cbc:Amount").unwrap_or(Dec::ZERO);
+    // A missing amount counts as zero; one that is not a number is the
+    // structure check's to report, not a wrong amount.
+    let amount = match c.vals("cbc:Amount").first() {
+        None => Dec::ZERO,
+        Some(v) => match Dec::parse(v) {
+            Some(d) => d,
+            None => return Outcome::Pass,
+        },
+    };
     // amount x 100 against base x percentage, the slack x 100 too.
     let ok = mul(amount, Dec::int(100))
         .zip(mul(base, pct))
