@@ -16,6 +16,7 @@ use std::cmp::Ordering;
 
 use super::{Ctx, Meaning, Node, Outcome, codes};
 use crate::adapter::ubl::{Dec, Kind};
+use crate::adapter::xml::Element;
 
 /// The guards every meaning of this module (and of the Dutch rules) takes.
 macro_rules! guarded {
@@ -42,6 +43,18 @@ pub(super) const MEANINGS: &[Meaning] = &[
         run: exists,
         paths: &["path"],
         optional: guarded!(),
+    },
+    Meaning {
+        name: "peppol-header-exists",
+        run: header_exists,
+        paths: &[],
+        optional: guarded!("header"),
+    },
+    Meaning {
+        name: "peppol-line-period",
+        run: line_period,
+        paths: &[],
+        optional: guarded!("bound"),
     },
     Meaning {
         name: "peppol-either",
@@ -184,16 +197,26 @@ fn last_name(loc: &str) -> &str {
 
 /// The element at `loc`, found again from the document element: the
 /// contexts know where they are but not their parents, and a few Peppol
-/// rules read a parent's sibling (R046's price, R130's quantity).
+/// rules read a parent's sibling (R046's price, R130's quantity). Each
+/// step compares names only, without building a node per sibling: a line
+/// of a 10,000-line invoice must not cost 10,000 allocations.
 fn resolve<'a>(root: &Node<'a>, loc: &str) -> Option<Node<'a>> {
     let rest = loc.strip_prefix(root.loc.as_str())?;
-    let mut cur = root.clone();
+    let mut el = root.el;
+    let mut at = root.loc.clone();
     for seg in rest.split('/').filter(|s| !s.is_empty()) {
-        let want = format!("{}/{seg}", cur.loc);
-        let next = cur.children().find(|c| c.loc == want)?;
-        cur = next;
+        let (step, rank) = seg.strip_suffix(']')?.split_once('[')?;
+        let name = step.split_once(':').map_or(step, |(_, n)| n);
+        let rank: usize = rank.parse().ok()?;
+        el = el
+            .children
+            .iter()
+            .filter(|k| k.name == name)
+            .nth(rank.checked_sub(1)?)?;
+        at.push('/');
+        at.push_str(seg);
     }
-    Some(cur)
+    Some(Node { el, loc: at })
 }
 
 /// The parent of the context.
@@ -201,19 +224,54 @@ fn parent<'a>(c: &Ctx<'a>) -> Option<Node<'a>> {
     resolve(c.root, parent_loc(&c.node.loc))
 }
 
+/// Is `e` an invoice or credit note line? The document's header (parties,
+/// currency, period, order) comes before the lines.
+fn is_line(e: &Element) -> bool {
+    e.name == "InvoiceLine" || e.name == "CreditNoteLine"
+}
+
+/// The elements in the document's header at `names` (local names from the
+/// document element, every match at each step). A rule judged on every
+/// line reads the header this way: an absolute path would build a node for
+/// each of the document's lines, every time, and a 10,000-line invoice
+/// would cost 10^8 of them.
+fn header_elements<'a>(c: &Ctx<'a>, names: &[&str]) -> Vec<&'a Element> {
+    let mut found: Vec<&'a Element> = vec![c.root.el];
+    for (i, n) in names.iter().enumerate() {
+        found = found
+            .into_iter()
+            .flat_map(|e| {
+                e.children
+                    .iter()
+                    .take_while(move |k| i > 0 || !is_line(k))
+                    .filter(|k| k.name == *n)
+            })
+            .collect();
+    }
+    found
+}
+
+/// The first value in the document's header at `names`.
+fn header_value(c: &Ctx<'_>, names: &[&str]) -> Option<String> {
+    header_elements(c, names)
+        .first()
+        .map(|e| super::path::string_value(e))
+}
+
 /// A party's country as its postal address gives it, upper case (what the
 /// artefact's `supplierCountryIsNL`, `customerCountryIsDE` … compare).
-pub(super) fn postal_country(c: &Ctx<'_>, party: &str) -> String {
-    let v = match party {
-        "seller" => c.vals(
-            "/cac:AccountingSupplierParty/cac:Party/cac:PostalAddress/cac:Country/cbc:IdentificationCode",
-        ),
-        "buyer" => c.vals(
-            "/cac:AccountingCustomerParty/cac:Party/cac:PostalAddress/cac:Country/cbc:IdentificationCode",
-        ),
-        _ => c.vals("/cac:TaxRepresentativeParty/cac:PostalAddress/cac:Country/cbc:IdentificationCode"),
+fn postal_country(c: &Ctx<'_>, party: &str) -> String {
+    let first = match party {
+        "seller" => &["AccountingSupplierParty", "Party"][..],
+        "buyer" => &["AccountingCustomerParty", "Party"][..],
+        _ => &["TaxRepresentativeParty"][..],
     };
-    v.into_iter().next().unwrap_or_default().to_uppercase()
+    let path: Vec<&str> = first
+        .iter()
+        .copied()
+        .chain(["PostalAddress", "Country", "IdentificationCode"])
+        .collect();
+    header_value(c, &path).unwrap_or_default().to_uppercase()
 }
 
 /// A party's country as Peppol's `supplierCountry`/`customerCountry` give
@@ -248,9 +306,7 @@ fn vat_country(c: &Ctx<'_>, seller: bool) -> String {
 
 /// Is the document's ProfileID one of Peppol's billing profiles?
 fn peppol_profile(c: &Ctx<'_>) -> bool {
-    c.vals("/cbc:ProfileID")
-        .first()
-        .is_some_and(|p| codes::contains("peppol-profiles", p))
+    header_value(c, &["ProfileID"]).is_some_and(|p| codes::contains("peppol-profiles", &p))
 }
 
 /// Does the rule apply to this context? Every guard given must hold:
@@ -395,6 +451,39 @@ fn detail(v: &str) -> Outcome {
 /// `path` selects something.
 fn exists(c: &Ctx<'_>) -> Outcome {
     Outcome::from_bool(!applies(c) || !c.select("path").is_empty())
+}
+
+/// The header element `header` (local names from the document element)
+/// is there (NL-R-001: the invoice a credit note credits; NL-R-009: the
+/// order of an order line).
+fn header_exists(c: &Ctx<'_>) -> Outcome {
+    Outcome::from_bool(!applies(c) || !header_elements(c, &c.arg_list("header")).is_empty())
+}
+
+/// R110, R111: a line period's start (`bound = "start"`) is not before the
+/// invoice period's start, its end (`"end"`) not after the invoice
+/// period's end, when the invoice has that date.
+fn line_period(c: &Ctx<'_>) -> Outcome {
+    if !applies(c) {
+        return Outcome::Pass;
+    }
+    let start = c.arg_str("bound") == Some("start");
+    let field = if start { "StartDate" } else { "EndDate" };
+    let Some(invoice) = header_value(c, &["InvoicePeriod", field]) else {
+        return Outcome::Pass;
+    };
+    let own = super::path::string_value(c.node.el);
+    let (Some(a), Some(b)) = (super::generic::date(&own), super::generic::date(&invoice)) else {
+        return Outcome::Pass;
+    };
+    if (start && a < b) || (!start && a > b) {
+        Outcome::FailWith(
+            format!("({own} / {invoice})"),
+            format!("({own} / {invoice})"),
+        )
+    } else {
+        Outcome::Pass
+    }
 }
 
 /// `path` or `alt_path` selects something (R003: a buyer reference or an
@@ -583,7 +672,7 @@ fn currency(c: &Ctx<'_>) -> Outcome {
     {
         return Outcome::Pass;
     }
-    let doc = c.vals("/cbc:DocumentCurrencyCode").into_iter().next();
+    let doc = header_value(c, &["DocumentCurrencyCode"]);
     let own = c.node.el.attribute("currencyID").map(str::trim);
     match (own, doc.as_deref()) {
         (Some(a), Some(d)) if a == d => Outcome::Pass,
