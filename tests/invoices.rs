@@ -12,6 +12,7 @@
 //! EN 16931 XSLT (.ci/conformance.sh).
 
 use loket::adapter::istandaard::Limits;
+use loket::adapter::ubl::rules::{self, RuleSet};
 use loket::adapter::ubl::{self, Dec, Kind};
 use serde_json::{Value, json};
 
@@ -26,6 +27,7 @@ on_both_backends!(
     a_municipality_receives_an_invoice_as_declaration_lines,
     bad_orders_and_bad_invoices_get_clear_errors,
     declare_writes_the_invoices_and_parse_reads_them,
+    generated_invoices_and_credit_notes_pass_peppol_and_nlcius,
 );
 
 const AGB: &str = "73730112";
@@ -564,4 +566,109 @@ async fn declare_writes_the_invoices_and_parse_reads_them(db: Db) {
         9,
         "{text}"
     );
+}
+
+/// The Peppol rules that say a document is Peppol's (its specification
+/// and business process): an NLCIUS document breaks them by being NLCIUS.
+const PEPPOL_IDENTITY: [&str; 3] = [
+    "PEPPOL-EN16931-R001",
+    "PEPPOL-EN16931-R004",
+    "PEPPOL-EN16931-R007",
+];
+
+/// Every fatal finding of EN 16931, Peppol BIS and the Dutch rules on a
+/// stored document, whatever its CustomizationID claims (for an NLCIUS
+/// document Peppol's identity rules aside), and Peppol's warnings.
+async fn fatal_in_every_rule_set(api: &Api, message_id: &str) -> (Kind, String, Vec<String>) {
+    let xml = api.message_xml(message_id).await;
+    let (doc, _, tree) = ubl::decode::decode(xml.as_bytes(), &Limits::default()).expect("decodes");
+    let nlcius = doc
+        .customization_id
+        .as_deref()
+        .is_some_and(|c| c.contains("nlcius"));
+    let verdict = rules::judge(
+        &tree,
+        doc.kind,
+        &[RuleSet::En16931, RuleSet::Peppol, RuleSet::Nlcius],
+    );
+    // Peppol's and the Dutch warnings too: the example mappings' KvK, OIN
+    // and VAT numbers are in the format their schemes ask.
+    let peppol_warnings = verdict
+        .warnings
+        .iter()
+        .filter(|f| f.rule.starts_with("PEPPOL") || f.rule.starts_with("NL-R"));
+    let fatal = verdict
+        .errors
+        .iter()
+        .filter(|f| !(nlcius && PEPPOL_IDENTITY.contains(&f.rule.as_str())))
+        .chain(peppol_warnings)
+        .map(|f| format!("{} {} {}", f.rule, f.path, f.en))
+        .collect();
+    (doc.kind, doc.customization_id.unwrap_or_default(), fatal)
+}
+
+/// A Peppol invoice and credit note (UWV) and an NLCIUS invoice and credit
+/// note (municipality 0363), each a correction of a month invoiced before,
+/// pass EN 16931, Peppol BIS Billing 3.0 and the Dutch NL-R rules alike.
+async fn generated_invoices_and_credit_notes_pass_peppol_and_nlcius(db: Db) {
+    let (_s, api) = provider(db).await;
+    let mut judged: Vec<(Kind, String)> = Vec::new();
+    let mut judge = async |report: &Value, want: usize| {
+        let docs = documents(report);
+        assert_eq!(docs.len(), want, "{report}");
+        for d in docs {
+            let (kind, customization, fatal) =
+                fatal_in_every_rule_set(&api, d["message_id"].as_str().unwrap()).await;
+            assert!(fatal.is_empty(), "{kind:?} {customization}: {fatal:#?}");
+            judged.push((kind, customization));
+        }
+    };
+
+    // Peppol: April invoiced, then April corrected with May.
+    let order = api.order(uwv_order(BSN, "UWV-2026-0050", "K-50")).await;
+    let p = order["participant_id"].as_str().unwrap().to_string();
+    api.days(&[(&p, "2026-04-06", "09:00", "12:00", "jobcoaching")])
+        .await;
+    judge(&api.run("2026-04", "2026-05-04").await, 1).await;
+    api.days(&[
+        (&p, "2026-04-06", "09:00", "13:00", "jobcoaching"),
+        (&p, "2026-05-11", "09:00", "11:00", "jobcoaching"),
+    ])
+    .await;
+    judge(&api.run("2026-05", "2026-06-02").await, 2).await;
+
+    // NLCIUS: June's begeleiding to the minute, then one day longer.
+    let order = api
+        .order(json!({
+            "bsn": BSN_2,
+            "financier": {"kind": "participatiewet", "code": "0363"},
+            "order_number": "WI-2026-8",
+            "order_line": "1",
+            "service": "PB001",
+            "from": "2026-01-01",
+            "client_reference": "W-78",
+        }))
+        .await;
+    let q = order["participant_id"].as_str().unwrap().to_string();
+    let begeleiding = "participatiebegeleiding";
+    api.days(&[(&q, "2026-06-03", "10:00", "11:35", begeleiding)])
+        .await;
+    judge(&api.run("2026-06", "2026-07-01").await, 1).await;
+    api.days(&[
+        (&q, "2026-06-03", "10:00", "11:50", begeleiding),
+        (&q, "2026-07-07", "10:00", "11:00", begeleiding),
+    ])
+    .await;
+    judge(&api.run("2026-07", "2026-08-03").await, 2).await;
+
+    let count = |kind: Kind, spec: &str| {
+        judged
+            .iter()
+            .filter(|(k, c)| *k == kind && c.contains(spec))
+            .count()
+    };
+    for spec in ["peppol", "nlcius"] {
+        assert_eq!(count(Kind::Invoice, spec), 2, "{judged:?}");
+        assert_eq!(count(Kind::CreditNote, spec), 1, "{judged:?}");
+    }
 }

@@ -235,10 +235,19 @@ impl Ctx<'_> {
             .buyer_reference
             .clone()
             .or_else(|| self.order.map(str::to_string));
-        doc.period = Some((
-            Some(self.period.start.to_string()),
-            Some(self.period.end.to_string()),
-        ));
+        // The invoice period covers every line's: a correction of an
+        // earlier month (a credit, a new debit) lies before the run's
+        // period, and Peppol refuses a line period outside the invoice's
+        // (PEPPOL-EN16931-R110/R111).
+        let start = lines
+            .iter()
+            .map(|l| l.period.start)
+            .fold(self.period.start, std::cmp::min);
+        let end = lines
+            .iter()
+            .map(|l| l.period.end)
+            .fold(self.period.end, std::cmp::max);
+        doc.period = Some((Some(start.to_string()), Some(end.to_string())));
         doc.order_reference = self.order.map(str::to_string);
         doc.seller = party(&s.seller);
         doc.buyer = party(&s.buyer);

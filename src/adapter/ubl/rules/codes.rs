@@ -115,6 +115,42 @@ const FILES: &[(&str, &str)] = &[
         "schemas/ubl/codes/vat-prefix.toml",
         include_str!("../../../../schemas/ubl/codes/vat-prefix.toml"),
     ),
+    (
+        "schemas/ubl/codes/peppol-eas.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-eas.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-iso4217.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-iso4217.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-mime.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-mime.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-profiles.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-profiles.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-uncl1001-creditnote.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-uncl1001-creditnote.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-uncl1001-invoice.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-uncl1001-invoice.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-uncl2005.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-uncl2005.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-uncl5189.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-uncl5189.toml"),
+    ),
+    (
+        "schemas/ubl/codes/peppol-uncl7161.toml",
+        include_str!("../../../../schemas/ubl/codes/peppol-uncl7161.toml"),
+    ),
 ];
 
 #[derive(Debug, Deserialize)]

@@ -544,6 +544,36 @@ mod tests {
     }
 
     #[test]
+    fn nodes_know_their_parents_and_locations() {
+        let t = tree();
+        let root = Node::root(&t);
+        let p = Path::parse("cac:InvoiceLine/cac:InvoicePeriod/cbc:StartDate").expect("parses");
+        let start = select(&root, &p, Kind::Invoice)
+            .pop()
+            .expect("a start date");
+        assert_eq!(
+            start.loc(),
+            "/Invoice/cac:InvoiceLine[1]/cac:InvoicePeriod[1]/cbc:StartDate[1]"
+        );
+        let line = start.parent().and_then(|p| p.parent()).expect("the line");
+        assert_eq!(line.el.name, "InvoiceLine");
+        assert_eq!(line.loc(), "/Invoice/cac:InvoiceLine[1]");
+        assert!(root.parent().is_none());
+        let names: Vec<&str> = start.lineage().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Invoice", "InvoiceLine", "InvoicePeriod", "StartDate"]
+        );
+        let second = root
+            .children()
+            .filter(|c| c.el.name == "InvoiceLine")
+            .nth(1)
+            .expect("two");
+        assert_eq!(second.loc(), "/Invoice/cac:InvoiceLine[2]");
+        assert_eq!(second.children().count(), 2);
+    }
+
+    #[test]
     fn bad_paths_are_refused() {
         for bad in [
             "",
