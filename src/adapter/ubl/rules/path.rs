@@ -21,6 +21,7 @@
 //! Locations are written as XPath with 1-based positions among same-named
 //! siblings, `/Invoice/cac:InvoiceLine[2]/cac:Item[1]`.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::adapter::ubl::Kind;
@@ -51,11 +52,37 @@ struct Step {
 enum NameTest {
     /// `.`
     Current,
-    /// `prefix:local`; `local` may be `*` or a `$` alias.
-    Name {
-        prefix: Option<String>,
-        local: String,
-    },
+    /// `prefix:local`: the namespace (none: any) and the names that match.
+    Name { ns: Option<Ns>, names: Names },
+}
+
+/// The three UBL namespaces a path names by prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    Cac,
+    Cbc,
+    Ext,
+}
+
+impl Ns {
+    fn of(namespace: &str) -> Option<Ns> {
+        match namespace {
+            CAC => Some(Ns::Cac),
+            CBC => Some(Ns::Cbc),
+            EXT => Some(Ns::Ext),
+            _ => None,
+        }
+    }
+}
+
+/// What local names a step matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Names {
+    /// `*`
+    Any,
+    One(String),
+    /// A `$` alias: either document's name.
+    Alias([&'static str; 2]),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,12 +147,24 @@ impl Path {
                 {
                     return Err(format!("bad step {name:?} in {text:?}"));
                 }
-                if let Some(p) = &prefix
-                    && !matches!(p.as_str(), "cac" | "cbc" | "ext")
-                {
-                    return Err(format!("unknown prefix {p:?} in {text:?}"));
-                }
-                NameTest::Name { prefix, local }
+                let ns = match prefix.as_deref() {
+                    None => None,
+                    Some("cac") => Some(Ns::Cac),
+                    Some("cbc") => Some(Ns::Cbc),
+                    Some("ext") => Some(Ns::Ext),
+                    Some(p) => return Err(format!("unknown prefix {p:?} in {text:?}")),
+                };
+                let names = if local == "*" {
+                    Names::Any
+                } else if local.starts_with('$') {
+                    Names::Alias(
+                        alias(&local)
+                            .ok_or_else(|| format!("unknown alias {local:?} in {text:?}"))?,
+                    )
+                } else {
+                    Names::One(local)
+                };
+                NameTest::Name { ns, names }
             };
             let mut predicates = Vec::new();
             while let Some(r) = preds_text.strip_prefix('[') {
@@ -235,6 +274,9 @@ impl Predicate {
 #[derive(Debug)]
 pub struct Arena<'a> {
     entries: Vec<Entry<'a>>,
+    /// Every element's id by local name, ascending: a `//name` step takes
+    /// the ids in the subtree's range instead of scanning it.
+    by_name: HashMap<&'a str, Vec<usize>>,
 }
 
 #[derive(Debug)]
@@ -246,13 +288,18 @@ struct Entry<'a> {
     size: usize,
     /// 1-based position among its parent's children of the same name.
     nth: usize,
+    ns: Option<Ns>,
 }
 
 impl<'a> Arena<'a> {
     fn build(root: &'a Element) -> Arena<'a> {
         let mut entries = Vec::new();
         visit(root, 0, 1, &mut entries);
-        Arena { entries }
+        let mut by_name: HashMap<&'a str, Vec<usize>> = HashMap::new();
+        for (id, e) in entries.iter().enumerate() {
+            by_name.entry(e.el.name.as_str()).or_default().push(id);
+        }
+        Arena { entries, by_name }
     }
 }
 
@@ -265,6 +312,7 @@ fn visit<'a>(el: &'a Element, parent: usize, nth: usize, entries: &mut Vec<Entry
         parent,
         size: 1,
         nth,
+        ns: Ns::of(&el.namespace),
     });
     let mut seen: Vec<(&str, usize)> = Vec::new();
     for c in &el.children {
@@ -391,22 +439,18 @@ fn alias(local: &str) -> Option<[&'static str; 2]> {
     }
 }
 
-fn matches(test: &NameTest, e: &Element) -> bool {
+/// Does an element match a step's name test? The name first: it differs
+/// far more often than the namespace.
+fn matches(test: &NameTest, e: &Entry<'_>) -> bool {
     match test {
         NameTest::Current => true,
-        NameTest::Name { prefix, local } => {
-            let ns_ok = match prefix.as_deref() {
-                Some("cac") => e.namespace == CAC,
-                Some("cbc") => e.namespace == CBC,
-                Some("ext") => e.namespace == EXT,
-                _ => true,
+        NameTest::Name { ns, names } => {
+            let name_ok = match names {
+                Names::Any => true,
+                Names::One(n) => *n == e.el.name,
+                Names::Alias(two) => two.contains(&e.el.name.as_str()),
             };
-            ns_ok
-                && (local == "*"
-                    || match alias(local) {
-                        Some(names) => names.contains(&e.name.as_str()),
-                        None => *local == e.name,
-                    })
+            name_ok && ns.is_none_or(|ns| e.ns == Some(ns))
         }
     }
 }
@@ -428,19 +472,46 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
             }
             let entries = &n.arena.entries;
             let mut take = |id: usize| {
-                if matches(&step.test, entries[id].el) {
+                if matches(&step.test, &entries[id]) {
                     let c = n.at(id);
                     if step.predicates.iter().all(|p| p.holds(&c, kind)) {
                         next.push(c);
                     }
                 }
             };
-            if step.descendant {
-                // Preorder: the descendants are the ids right after it.
-                (n.id + 1..n.id + entries[n.id].size).for_each(&mut take);
-            } else {
+            if !step.descendant {
                 n.child_ids().for_each(&mut take);
+                continue;
             }
+            // Preorder: the descendants are the ids right after it.
+            let (lo, hi) = (n.id + 1, n.id + entries[n.id].size);
+            let named: &[&str] = match &step.test {
+                NameTest::Name {
+                    names: Names::One(one),
+                    ..
+                } => &[one.as_str()],
+                NameTest::Name {
+                    names: Names::Alias(two),
+                    ..
+                } => two,
+                _ => &[],
+            };
+            if named.is_empty() {
+                (lo..hi).for_each(&mut take);
+                continue;
+            }
+            let mut ids: Vec<usize> = Vec::new();
+            for name in named {
+                if let Some(all) = n.arena.by_name.get(name) {
+                    let from = all.partition_point(|&id| id < lo);
+                    let to = all.partition_point(|&id| id < hi);
+                    ids.extend_from_slice(&all[from..to]);
+                }
+            }
+            if named.len() > 1 {
+                ids.sort_unstable();
+            }
+            ids.into_iter().for_each(&mut take);
         }
         current = next;
     }
