@@ -265,7 +265,12 @@ fn code(c: &Ctx<'_>) -> Outcome {
         return Outcome::Pass;
     }
     let parents = c.arg_list("parents");
-    let loc = c.node.loc();
+    // The location is written out only for the rules that look at it.
+    let loc = if parents.is_empty() && c.arg_list("also_within").is_empty() {
+        String::new()
+    } else {
+        c.node.loc()
+    };
     if !parents.is_empty() && !parent(&loc).is_some_and(|p| parents.contains(&p)) {
         return Outcome::Pass;
     }

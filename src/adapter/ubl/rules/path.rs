@@ -479,12 +479,6 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
                     }
                 }
             };
-            if !step.descendant {
-                n.child_ids().for_each(&mut take);
-                continue;
-            }
-            // Preorder: the descendants are the ids right after it.
-            let (lo, hi) = (n.id + 1, n.id + entries[n.id].size);
             let named: &[&str] = match &step.test {
                 NameTest::Name {
                     names: Names::One(one),
@@ -496,19 +490,36 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
                 } => two,
                 _ => &[],
             };
-            if named.is_empty() {
-                (lo..hi).for_each(&mut take);
-                continue;
-            }
-            let mut ids: Vec<usize> = Vec::new();
-            for name in named {
-                if let Some(all) = n.arena.by_name.get(name) {
+            // Preorder: the descendants are the ids right after it.
+            let (lo, hi) = (n.id + 1, n.id + entries[n.id].size);
+            // The ids of the step's names in the subtree, from the index:
+            // for a descendant step always, for a child step when there
+            // are fewer of them than children (the document element of a
+            // 10,000-line invoice has 10,000 children; a rule asking for
+            // its supplier party must not look at each).
+            let ranges: Vec<&[usize]> = named
+                .iter()
+                .filter_map(|name| n.arena.by_name.get(name))
+                .map(|all| {
                     let from = all.partition_point(|&id| id < lo);
                     let to = all.partition_point(|&id| id < hi);
-                    ids.extend_from_slice(&all[from..to]);
+                    &all[from..to]
+                })
+                .collect();
+            let indexed: usize = ranges.iter().map(|r| r.len()).sum();
+            if named.is_empty() || (!step.descendant && indexed >= n.el.children.len()) {
+                if step.descendant {
+                    (lo..hi).for_each(&mut take);
+                } else {
+                    n.child_ids().for_each(&mut take);
                 }
+                continue;
             }
-            if named.len() > 1 {
+            let mut ids: Vec<usize> = ranges.concat();
+            if !step.descendant {
+                ids.retain(|&id| entries[id].parent == n.id);
+            }
+            if ranges.len() > 1 {
                 ids.sort_unstable();
             }
             ids.into_iter().for_each(&mut take);
