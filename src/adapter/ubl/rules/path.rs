@@ -455,11 +455,85 @@ fn matches(test: &NameTest, e: &Entry<'_>) -> bool {
     }
 }
 
+/// Up to this many children a child step scans them: cheaper than a
+/// lookup in the name index.
+const FEW_CHILDREN: usize = 32;
+
+/// A path of plain child steps (names, no predicates) from a large
+/// subtree, evaluated from its end: the elements with the last step's name
+/// in the subtree, from the index, each kept when its ancestors match the
+/// earlier steps up to `from`. Most of the 678 UBL-CR paths name an element
+/// no invoice has, so this finds nothing in no time where walking down
+/// would visit every line. None when the path is not of that shape.
+fn bottom_up<'a>(from: &Node<'a>, path: &Path) -> Option<Vec<Node<'a>>> {
+    let plain = !path.steps.is_empty()
+        && path.steps.iter().all(|st| {
+            !st.descendant
+                && st.predicates.is_empty()
+                && matches!(
+                    st.test,
+                    NameTest::Name {
+                        names: Names::One(_) | Names::Alias(_),
+                        ..
+                    }
+                )
+        });
+    if !plain {
+        return None;
+    }
+    let entries = &from.arena.entries;
+    let (lo, hi) = (from.id + 1, from.id + entries[from.id].size);
+    let last = path.steps.last()?;
+    let names: Vec<&str> = match &last.test {
+        NameTest::Name {
+            names: Names::One(one),
+            ..
+        } => vec![one.as_str()],
+        NameTest::Name {
+            names: Names::Alias(two),
+            ..
+        } => two.to_vec(),
+        _ => return None,
+    };
+    let mut candidates: Vec<usize> = Vec::new();
+    for name in names {
+        if let Some(all) = from.arena.by_name.get(name) {
+            let a = all.partition_point(|&id| id < lo);
+            let b = all.partition_point(|&id| id < hi);
+            candidates.extend_from_slice(&all[a..b]);
+        }
+    }
+    candidates.sort_unstable();
+    let found = candidates
+        .into_iter()
+        .filter(|&id| {
+            let mut at = id;
+            for st in path.steps.iter().rev() {
+                if at == from.id || !matches(&st.test, &entries[at]) {
+                    return false;
+                }
+                at = entries[at].parent;
+            }
+            at == from.id
+        })
+        .map(|id| from.at(id))
+        .collect();
+    Some(found)
+}
+
 /// The elements `path` selects from `from`, in document order. An
 /// attribute path selects the elements that carry the attribute.
 pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
     // An absolute path is resolved by the caller, who knows the root
     // (`Ctx::select`); here every path walks down from `from`.
+    if from.arena.entries[from.id].size > FEW_CHILDREN
+        && let Some(mut found) = bottom_up(from, path)
+    {
+        if let Some(a) = &path.attribute {
+            found.retain(|n| n.el.attribute(a).is_some());
+        }
+        return found;
+    }
     let mut current = vec![from.clone()];
     for step in &path.steps {
         let mut next = Vec::new();
@@ -497,6 +571,10 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
             // are fewer of them than children (the document element of a
             // 10,000-line invoice has 10,000 children; a rule asking for
             // its supplier party must not look at each).
+            if !step.descendant && n.el.children.len() <= FEW_CHILDREN {
+                n.child_ids().for_each(&mut take);
+                continue;
+            }
             let ranges: Vec<&[usize]> = named
                 .iter()
                 .filter_map(|name| n.arena.by_name.get(name))
@@ -653,6 +731,56 @@ mod tests {
             .expect("two");
         assert_eq!(second.loc(), "/Invoice/cac:InvoiceLine[2]");
         assert_eq!(second.children().count(), 2);
+    }
+
+    #[test]
+    fn a_large_document_gives_what_walking_down_gives() {
+        let lines: String = (1..=50)
+            .map(|i| format!("<cac:InvoiceLine><cbc:ID>{i}</cbc:ID><cac:Item><cbc:Name>n{i}</cbc:Name></cac:Item></cac:InvoiceLine>"))
+            .collect();
+        let doc = format!(
+            r#"<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+            xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+            xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+            <cbc:ID>x</cbc:ID><cac:Item><cbc:Name>top</cbc:Name></cac:Item>{lines}</Invoice>"#
+        );
+        let t = read_tree(doc.as_bytes(), 1 << 20, 64).expect("reads");
+        let root = Node::root(&t);
+        let sel = |p: &str| {
+            select(&root, &Path::parse(p).expect("parses"), Kind::Invoice)
+                .into_iter()
+                .map(|n| (n.loc(), string_value(n.el)))
+                .collect::<Vec<_>>()
+        };
+        let names = sel("cac:InvoiceLine/cac:Item/cbc:Name");
+        assert_eq!(names.len(), 50);
+        assert_eq!(
+            names[0],
+            (
+                "/Invoice/cac:InvoiceLine[1]/cac:Item[1]/cbc:Name[1]".to_string(),
+                "n1".to_string()
+            )
+        );
+        assert_eq!(names[49].1, "n50");
+        // Only the document's own item, not the lines' ones.
+        assert_eq!(
+            sel("cac:Item/cbc:Name"),
+            [(
+                "/Invoice/cac:Item[1]/cbc:Name[1]".to_string(),
+                "top".to_string()
+            )]
+        );
+        assert_eq!(sel("cbc:ID").len(), 1);
+        assert_eq!(sel("cac:$Line/cbc:ID").len(), 50);
+        assert_eq!(sel("cbc:Name").len(), 0);
+        assert_eq!(sel("//cbc:Name").len(), 51);
+        assert_eq!(
+            sel("cac:InvoiceLine[cbc:ID='7']/cac:Item/cbc:Name"),
+            [(
+                "/Invoice/cac:InvoiceLine[7]/cac:Item[1]/cbc:Name[1]".to_string(),
+                "n7".to_string()
+            )]
+        );
     }
 
     #[test]
