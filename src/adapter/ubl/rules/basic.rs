@@ -274,18 +274,19 @@ pub(super) fn invoice(body: &str) -> String {
     )
 }
 
+/// The locations at which `rule` fires on an invoice of `body`.
+#[cfg(test)]
+pub(super) fn fired_at(rule: &str, body: &str) -> Vec<String> {
+    fired(&invoice(body))
+        .into_iter()
+        .filter(|(r, _)| r == rule)
+        .map(|(_, l)| l)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{fired, invoice};
-
-    /// The locations at which `rule` fires on `body`.
-    fn at(rule: &str, body: &str) -> Vec<String> {
-        fired(&invoice(body))
-            .into_iter()
-            .filter(|(r, _)| r == rule)
-            .map(|(_, l)| l)
-            .collect()
-    }
+    use super::{fired, fired_at as at, invoice};
 
     #[test]
     fn presence_rules_fire_at_the_document_and_not_when_filled() {

@@ -205,29 +205,33 @@ impl Path {
 
 /// End of the step at the start of `s`: the first `/` outside brackets.
 fn split_step(s: &str) -> usize {
-    let mut depth = 0;
-    let mut quote = false;
-    for (i, c) in s.char_indices() {
-        match c {
-            '\'' => quote = !quote,
-            '[' if !quote => depth += 1,
-            ']' if !quote => depth -= 1,
-            '/' if !quote && depth == 0 => return i,
-            _ => {}
-        }
-    }
-    s.len()
+    scan(s, |c, depth| c == '/' && depth == 0).unwrap_or(s.len())
 }
 
+/// The `]` closing a predicate whose `[` came just before `s`.
 fn matching_bracket(s: &str) -> Option<usize> {
+    scan(s, |c, depth| c == ']' && depth == 0)
+}
+
+/// The first character outside quotes for which `stop` holds, given the
+/// bracket depth before it.
+fn scan(s: &str, stop: impl Fn(char, i32) -> bool) -> Option<usize> {
     let mut depth = 0;
     let mut quote = false;
     for (i, c) in s.char_indices() {
+        if c == '\'' {
+            quote = !quote;
+            continue;
+        }
+        if quote {
+            continue;
+        }
+        if stop(c, depth) {
+            return Some(i);
+        }
         match c {
-            '\'' => quote = !quote,
-            '[' if !quote => depth += 1,
-            ']' if !quote && depth == 0 => return Some(i),
-            ']' if !quote => depth -= 1,
+            '[' => depth += 1,
+            ']' => depth -= 1,
             _ => {}
         }
     }

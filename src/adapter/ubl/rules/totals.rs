@@ -359,16 +359,8 @@ fn vat_prefix(c: &Ctx<'_>) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::super::basic::{fired, invoice};
+    use super::super::basic::fired_at as at;
     use super::*;
-
-    fn at(rule: &str, body: &str) -> Vec<String> {
-        fired(&invoice(body))
-            .into_iter()
-            .filter(|(r, _)| r == rule)
-            .map(|(_, l)| l)
-            .collect()
-    }
 
     fn d(s: &str) -> Dec {
         Dec::parse(s).expect("number")
