@@ -188,6 +188,14 @@ pub enum TenantCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Record (or change) a municipality's OIN, the buyer its received
+    /// invoices must name.
+    Oin {
+        id: String,
+        oin: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// List the tenants with their number of live tokens.
     List {
         #[arg(long)]
@@ -496,6 +504,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 "tenant {id} is aangemaakt / created; API-token (bewaar het, het wordt niet opnieuw getoond / keep it, it is not shown again):"
             );
             println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant {
+            command: TenantCommand::Oin { id, oin, store },
+        } => {
+            let config = crate::config::Config::resolve(&store, None, cli.max_bytes)?;
+            runtime()?.block_on(async {
+                let store = config.open_store().await?;
+                if !store.tenants().await?.iter().any(|t| t.id == id) {
+                    anyhow::bail!("tenant {id} bestaat niet / tenant {id} does not exist");
+                }
+                store.set_tenant_oin(&id, &oin).await
+            })?;
+            println!("OIN van {id} vastgelegd / OIN of {id} recorded");
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant {

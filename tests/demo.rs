@@ -117,10 +117,18 @@ async fn the_municipalitys_325_travels_back(db: Db) {
     // provider's; its people log in on the web pages).
     let out = loket(
         &config,
-        &["tenant", "add", DEMO_GEMEENTE, "--data-dir", data_arg],
+        &[
+            "token",
+            "add",
+            DEMO_GEMEENTE,
+            "--name",
+            "demo-test",
+            "--data-dir",
+            data_arg,
+        ],
     )
     .output()
-    .expect("tenant add");
+    .expect("token add");
     assert!(out.status.success(), "{out:?}");
     let printed = String::from_utf8_lossy(&out.stdout).into_owned();
     let gemeente = printed

@@ -98,6 +98,35 @@ async fn tokens_are_named_listed_used_and_revoked(db: Db) {
     let id = used["id"].as_str().expect("id").to_string();
     assert_eq!(id.len(), 12);
 
+    // A municipality's OIN, recorded afterwards; an unknown tenant refused.
+    let made = loket(&s, &["tenant", "add", "0599"]);
+    assert!(made.status.success());
+    let oin = loket(&s, &["tenant", "oin", "0599", "00000001001234560000"]);
+    assert!(
+        oin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&oin.stderr)
+    );
+    assert_eq!(
+        loket(&s, &["tenant", "oin", "0598", "00000001001234560000"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        loket(&s, &["tenant", "oin", "0599", "123"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        s.state
+            .store()
+            .tenant_oin("0599")
+            .await
+            .expect("oin")
+            .as_deref(),
+        Some("00000001001234560000")
+    );
+
     let tenants = loket(&s, &["tenant", "list", "--json"]);
     let tenants: Value = serde_json::from_slice(&tenants.stdout).expect("JSON");
     let t = tenants

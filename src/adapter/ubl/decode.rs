@@ -61,9 +61,8 @@ pub fn finding(
 
 /// Decodes `input` and checks it against the structure and the business
 /// rules of EN 16931 and of the specification it claims (Peppol BIS,
-/// NLCIUS).
-/// loket's own business checks come on top, as warnings: a received
-/// invoice is never refused for them.
+/// NLCIUS), as a received document: loket's own business checks come on
+/// top as warnings, so a received invoice is never refused for them.
 pub fn check(input: &[u8], limits: &Limits) -> Result<Checked, DecodeError> {
     check_with(input, limits, Direction::Receipt)
 }
@@ -210,8 +209,9 @@ impl Decoder {
     fn dec(&mut self, e: Option<&Element>, path: &str) -> Option<Dec> {
         let e = e?;
         let text = e.text.trim();
+        // Too many decimals is a business rule (BR-DEC-*), judged there;
+        // here only what is not a number at all.
         match Dec::parse(text) {
-            // Too many decimals is a business rule (BR-DEC-*), judged there.
             Some(d) => Some(d),
             None => {
                 self.push(finding(
