@@ -223,8 +223,7 @@ async fn beheer_manages_accounts(db: Db) {
         404
     );
     assert_eq!(act(&mut anna, "bram", "verwijderen", &[]).await.status, 404);
-    let csrf = bram_csrf(&s).await;
-    assert!(!csrf.is_empty());
+    only_beheer_acts(&s).await;
 
     let actions = audit_actions(&s).await;
     for a in [
@@ -239,14 +238,14 @@ async fn beheer_manages_accounts(db: Db) {
     }
 }
 
-/// A begeleider may not post account actions (403), CSRF or not.
-async fn bram_csrf(s: &Server) -> String {
+/// Someone without the beheer role (bram, backoffice by now) posting an
+/// account action with a valid CSRF token gets 403, and nothing changes.
+async fn only_beheer_acts(s: &Server) {
     let mut bram = logged_in(s, "bram", "mijn-eigen-wachtwoord").await;
-    let page = bram.get("/registratie").await;
-    let csrf = page.csrf();
+    let csrf = bram.get("/registratie").await.csrf();
     let p = bram
         .post("/gebruikers/anna/deactiveren", &[("csrf", &csrf)])
         .await;
     assert_eq!(p.status, 403);
-    csrf
+    logged_in(s, "anna", PASSWORD).await;
 }

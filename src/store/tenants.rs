@@ -145,11 +145,15 @@ impl Store {
             bail!("OIN {oin:?} heeft geen 20 cijfers / OIN {oin:?} does not have 20 digits");
         }
         let mut w = self.begin_write().await?;
-        sqlx::query("UPDATE tenants SET oin = $1 WHERE id = $2")
+        let n = sqlx::query("UPDATE tenants SET oin = $1 WHERE id = $2")
             .bind(oin)
             .bind(id)
             .execute(&mut *w.tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if n == 0 {
+            bail!("tenant {id} bestaat niet / tenant {id} does not exist");
+        }
         w.commit().await
     }
 

@@ -669,17 +669,37 @@ pub struct UserRow {
     pub created_at: String,
 }
 
+/// An account's state, as the beheer page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountState {
+    Active,
+    Locked,
+    Deactivated,
+    MustChangePassword,
+}
+
+impl AccountState {
+    pub fn nl(self) -> &'static str {
+        match self {
+            AccountState::Active => "actief",
+            AccountState::Locked => "tijdelijk geblokkeerd",
+            AccountState::Deactivated => "gedeactiveerd",
+            AccountState::MustChangePassword => "moet wachtwoord kiezen",
+        }
+    }
+}
+
 impl UserRow {
-    /// The account's state in a word, for the list.
-    pub fn state(&self, now: &str) -> &'static str {
+    /// The account's state at `now` (a deactivated account is that first).
+    pub fn state(&self, now: &str) -> AccountState {
         if self.deactivated_at.is_some() {
-            "gedeactiveerd"
+            AccountState::Deactivated
         } else if self.locked_until.as_deref().is_some_and(|t| t > now) {
-            "tijdelijk geblokkeerd"
+            AccountState::Locked
         } else if self.must_change_password != 0 {
-            "moet wachtwoord kiezen"
+            AccountState::MustChangePassword
         } else {
-            "actief"
+            AccountState::Active
         }
     }
 }

@@ -11,8 +11,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::auth::{
-    AccountChange, AccountError, AddUserError, PASSWORD_PAGE, PasswordChangeError, PasswordProblem,
-    Post, Role, WebUser, add_user, audit, change_account, change_own_password, csrf_form, users,
+    AccountChange, AccountError, AccountState, AddUserError, PASSWORD_PAGE, PasswordChangeError,
+    PasswordProblem, Post, Role, WebUser, add_user, audit, change_account, change_own_password,
+    csrf_form, users,
 };
 use super::notice::{self, Notice};
 use super::{WebError, csrf_field, page};
@@ -41,7 +42,7 @@ pub async fn list(
             thead { tr { th { "Gebruikersnaam" } th { "Naam" } th { "Rol" } th { "Status" } th { "Beheer" } } }
             tbody {
                 @for r in &rows {
-                    @let state = r.state(&now);
+                    @let account = r.state(&now);
                     @let own = r.username == user.username;
                     @let base = format!("/gebruikers/{}", r.username);
                     tr {
@@ -61,14 +62,14 @@ pub async fn list(
                                 }
                             }
                         }
-                        td { (state) }
+                        td { (account.nl()) }
                         td.acties {
-                            @if state == "tijdelijk geblokkeerd" {
+                            @if account == AccountState::Locked {
                                 (action(&user, &base, "ontgrendelen", "Ontgrendelen"))
                             }
                             @if !own {
                                 (action(&user, &base, "wachtwoord", "Nieuw wachtwoord"))
-                                @if r.deactivated_at.is_some() {
+                                @if account == AccountState::Deactivated {
                                     (action(&user, &base, "activeren", "Activeren"))
                                 } @else {
                                     (action(&user, &base, "deactiveren", "Deactiveren"))

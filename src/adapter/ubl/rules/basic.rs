@@ -11,8 +11,9 @@
 use std::collections::HashSet;
 
 use super::path::{self, Node};
+use super::vat::is_vat;
 use super::{Ctx, Meaning, Outcome, fixed};
-use crate::adapter::ubl::{Dec, Kind};
+use crate::adapter::ubl::Dec;
 
 pub(super) const MEANINGS: &[Meaning] = &[
     Meaning {
@@ -96,25 +97,15 @@ fn vat_alternative(c: &Ctx<'_>) -> bool {
     }
     let holds = |n: &Node<'_>, name: &str| {
         c.arg_path(name)
-            .is_some_and(|p| !path::select(n, p, c.kind).is_empty())
+            .is_some_and(|p| !path::select(n, p).is_empty())
     };
     c.select("vat_path")
         .iter()
-        .filter(|n| is_vat(n, c.kind))
+        .filter(|n| is_vat(n.el))
         .any(|n| {
             (c.arg_path("vat_has_path").is_none() || holds(n, "vat_has_path"))
                 || holds(n, "vat_or_path")
         })
-}
-
-/// Is this tax category (or party tax scheme) of VAT? The artefact compares
-/// its scheme's identifier upper-cased and with its spaces normalized.
-pub(super) fn is_vat(n: &Node<'_>, kind: Kind) -> bool {
-    fixed("cac:TaxScheme/cbc:ID").is_some_and(|p| {
-        path::values(n, p, kind)
-            .iter()
-            .any(|v| v.to_uppercase() == "VAT")
-    })
 }
 
 /// Some value of `path` is a number not below zero (`p >= 0`: nothing
@@ -168,11 +159,10 @@ fn needed_for_code(c: &Ctx<'_>) -> Outcome {
     let code_values: Vec<String> = match from {
         None => Vec::new(),
         Some(_) if code_path.is_absolute() => c.values("code_path"),
-        Some(n) if c.arg_bool("as_written").unwrap_or(false) => path::select(&n, code_path, c.kind)
-            .iter()
-            .map(as_written)
-            .collect(),
-        Some(n) => path::values(&n, code_path, c.kind),
+        Some(n) if c.arg_bool("as_written").unwrap_or(false) => {
+            path::select(&n, code_path).iter().map(as_written).collect()
+        }
+        Some(n) => path::values(&n, code_path),
     };
     if !code_values.iter().any(|v| codes.contains(&v.as_str())) {
         return Outcome::Pass;
@@ -233,8 +223,8 @@ fn distinct_party(c: &Ctx<'_>) -> Outcome {
     }
     let own_ids = c.values_path(id);
     for other in c.select("other_path") {
-        let names = path::values(&other, name, c.kind);
-        let ids = path::values(&other, id, c.kind);
+        let names = path::values(&other, name);
+        let ids = path::values(&other, id);
         let same_name = own_names.iter().find(|v| names.contains(v));
         let same_id = own_ids.iter().find(|v| ids.contains(v));
         if let Some(same) = same_name.or(same_id) {

@@ -1,9 +1,8 @@
-//! Meanings many rules share: presence, absence, occurrence, decimals and
-//! the order of two dates. Each takes its paths as arguments, so one
+//! Meanings many rules share: presence, absence, occurrence and the order
+//! of two dates. Each takes its paths as arguments, so one
 //! function serves every rule with that meaning.
 
 use super::{Ctx, Meaning, Outcome};
-use crate::adapter::ubl::Dec;
 
 pub(super) const MEANINGS: &[Meaning] = &[
     Meaning {
@@ -27,12 +26,6 @@ pub(super) const MEANINGS: &[Meaning] = &[
     Meaning {
         name: "at-most",
         run: at_most,
-        paths: &["path"],
-        optional: &["max"],
-    },
-    Meaning {
-        name: "decimals",
-        run: decimals,
         paths: &["path"],
         optional: &["max"],
     },
@@ -74,18 +67,6 @@ fn at_most(c: &Ctx<'_>) -> Outcome {
     } else {
         Outcome::FailWith(format!("({n} keer)"), format!("({n} times)"))
     }
-}
-
-/// Every value `path` selects has at most `max` (default 2) decimals.
-fn decimals(c: &Ctx<'_>) -> Outcome {
-    let max = c.arg_int("max").unwrap_or(2).max(0) as usize;
-    for v in c.values("path") {
-        let frac = v.split_once('.').map_or(0, |(_, f)| f.len());
-        if frac > max && Dec::parse(&v).is_some() {
-            return Outcome::FailWith(format!("({v})"), format!("({v})"));
-        }
-    }
-    Outcome::Pass
 }
 
 /// When both dates are there, `to` is not before `from`.

@@ -412,7 +412,7 @@ impl<'a> Ctx<'a> {
         } else {
             self.node
         };
-        path::select(from, p, self.kind)
+        path::select(from, p)
     }
 
     /// The normalized values `p` selects.
@@ -422,7 +422,7 @@ impl<'a> Ctx<'a> {
         } else {
             self.node
         };
-        path::values(from, p, self.kind)
+        path::values(from, p)
     }
 
     /// The elements of the path argument `name`.
@@ -491,7 +491,7 @@ pub fn judge(root: &Element, kind: Kind, sets: &[RuleSet]) -> Verdict {
         let Some(meaning) = rule.meaning else {
             continue;
         };
-        let contexts = path::select(&root_node, &rule.context, kind);
+        let contexts = path::select(&root_node, &rule.context);
         for node in &contexts {
             let ctx = Ctx {
                 node,

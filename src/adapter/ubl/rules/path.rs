@@ -24,7 +24,6 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::adapter::ubl::Kind;
 use crate::adapter::xml::Element;
 
 const CAC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2";
@@ -260,12 +259,12 @@ impl Predicate {
         Ok(Predicate::Exists(Path::parse(s)?))
     }
 
-    fn holds(&self, node: &Node<'_>, kind: Kind) -> bool {
+    fn holds(&self, node: &Node<'_>) -> bool {
         match self {
-            Predicate::Exists(p) => !values(node, p, kind).is_empty(),
-            Predicate::Missing(p) => values(node, p, kind).is_empty(),
-            Predicate::Equals(p, v) => values(node, p, kind).iter().any(|x| x == v),
-            Predicate::NotEquals(p, v) => values(node, p, kind).iter().any(|x| x != v),
+            Predicate::Exists(p) => !values(node, p).is_empty(),
+            Predicate::Missing(p) => values(node, p).is_empty(),
+            Predicate::Equals(p, v) => values(node, p).iter().any(|x| x == v),
+            Predicate::NotEquals(p, v) => values(node, p).iter().any(|x| x != v),
         }
     }
 }
@@ -527,7 +526,7 @@ fn bottom_up<'a>(from: &Node<'a>, path: &Path) -> Option<Vec<Node<'a>>> {
 
 /// The elements `path` selects from `from`, in document order. An
 /// attribute path selects the elements that carry the attribute.
-pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
+pub fn select<'a>(from: &Node<'a>, path: &Path) -> Vec<Node<'a>> {
     // An absolute path is resolved by the caller, who knows the root
     // (`Ctx::select`); here every path walks down from `from`.
     if from.arena.entries[from.id].size > FEW_CHILDREN
@@ -543,7 +542,7 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
         let mut next = Vec::new();
         for n in &current {
             if step.test == NameTest::Current {
-                if step.predicates.iter().all(|p| p.holds(n, kind)) {
+                if step.predicates.iter().all(|p| p.holds(n)) {
                     next.push(n.clone());
                 }
                 continue;
@@ -552,7 +551,7 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
             let mut take = |id: usize| {
                 if matches(&step.test, &entries[id]) {
                     let c = n.at(id);
-                    if step.predicates.iter().all(|p| p.holds(&c, kind)) {
+                    if step.predicates.iter().all(|p| p.holds(&c)) {
                         next.push(c);
                     }
                 }
@@ -617,8 +616,8 @@ pub fn select<'a>(from: &Node<'a>, path: &Path, kind: Kind) -> Vec<Node<'a>> {
 /// The normalized string values `path` selects: attribute values, or the
 /// elements' string values (all descendant text, whitespace collapsed, as
 /// XPath's `normalize-space(.)`).
-pub fn values(from: &Node<'_>, path: &Path, kind: Kind) -> Vec<String> {
-    let nodes = select(from, path, kind);
+pub fn values(from: &Node<'_>, path: &Path) -> Vec<String> {
+    let nodes = select(from, path);
     match &path.attribute {
         Some(a) => nodes
             .iter()
@@ -671,7 +670,7 @@ mod tests {
     fn sel(path: &str) -> Vec<String> {
         let t = tree();
         let root = Node::root(&t);
-        select(&root, &Path::parse(path).expect("parses"), Kind::Invoice)
+        select(&root, &Path::parse(path).expect("parses"))
             .into_iter()
             .map(|n| n.loc())
             .collect()
@@ -702,9 +701,9 @@ mod tests {
         let t = tree();
         let root = Node::root(&t);
         let p = Path::parse("cac:InvoiceLine/cbc:ID").expect("parses");
-        assert_eq!(values(&root, &p, Kind::Invoice), ["a", "b c"]);
+        assert_eq!(values(&root, &p), ["a", "b c"]);
         let p = Path::parse("cac:InvoiceLine/cbc:InvoicedQuantity/@unitCode").expect("parses");
-        assert_eq!(values(&root, &p, Kind::Invoice), ["H87"]);
+        assert_eq!(values(&root, &p), ["H87"]);
     }
 
     #[test]
@@ -712,9 +711,7 @@ mod tests {
         let t = tree();
         let root = Node::root(&t);
         let p = Path::parse("cac:InvoiceLine/cac:InvoicePeriod/cbc:StartDate").expect("parses");
-        let start = select(&root, &p, Kind::Invoice)
-            .pop()
-            .expect("a start date");
+        let start = select(&root, &p).pop().expect("a start date");
         assert_eq!(
             start.loc(),
             "/Invoice/cac:InvoiceLine[1]/cac:InvoicePeriod[1]/cbc:StartDate[1]"
@@ -751,7 +748,7 @@ mod tests {
         let t = read_tree(doc.as_bytes(), 1 << 20, 64).expect("reads");
         let root = Node::root(&t);
         let sel = |p: &str| {
-            select(&root, &Path::parse(p).expect("parses"), Kind::Invoice)
+            select(&root, &Path::parse(p).expect("parses"))
                 .into_iter()
                 .map(|n| (n.loc(), string_value(n.el)))
                 .collect::<Vec<_>>()

@@ -12,7 +12,8 @@
 
 use std::cmp::Ordering;
 
-use super::basic::{as_written, is_vat};
+use super::basic::as_written;
+use super::vat::is_vat;
 use super::{Ctx, Meaning, Outcome, codes, fixed, path};
 use crate::adapter::ubl::Dec;
 
@@ -282,12 +283,8 @@ fn vat_of_rate(c: &Ctx<'_>) -> Outcome {
     let rate = num(c
         .sel("cac:TaxCategory")
         .iter()
-        .filter(|n| is_vat(n, c.kind))
-        .flat_map(|n| {
-            percent
-                .map(|p| path::values(n, p, c.kind))
-                .unwrap_or_default()
-        })
+        .filter(|n| is_vat(n.el))
+        .flat_map(|n| percent.map(|p| path::values(n, p)).unwrap_or_default())
         .collect());
     let rounds_to_zero = |t: &Num| match t {
         Num::Val(d) => xround(*d, 0).map(|r| r.is_zero()),
@@ -331,7 +328,7 @@ fn vat_of_rate(c: &Ctx<'_>) -> Outcome {
 /// shorter identifier passes when its characters occur in some code, and no
 /// identifier at all passes.
 fn vat_prefix(c: &Ctx<'_>) -> Outcome {
-    if !is_vat(c.node, c.kind) {
+    if !is_vat(c.node.el) {
         return Outcome::Pass;
     }
     let Some(list) = codes::list(c.arg_str("list").unwrap_or("vat-prefix")) else {

@@ -174,9 +174,10 @@ fn code(cat: &Element) -> String {
     vals(cat, "cbc:ID").into_iter().next().unwrap_or_default()
 }
 
-/// Does the category belong to the VAT scheme (its `TaxScheme/ID`, in any
-/// case, is `VAT`)? Categories of other taxes are not judged by these rules.
-fn is_vat(cat: &Element) -> bool {
+/// Does the category (or a party's tax scheme) belong to VAT: is its
+/// `TaxScheme/ID`, in any case and with spaces normalized, `VAT`?
+/// Categories of other taxes are not judged by the VAT rules.
+pub(super) fn is_vat(cat: &Element) -> bool {
     vals(cat, "cac:TaxScheme/cbc:ID")
         .iter()
         .any(|v| v.to_uppercase() == "VAT")
