@@ -15,6 +15,7 @@ pub mod auth;
 pub mod deadlines;
 pub mod declarations;
 pub mod demo;
+pub mod format;
 pub mod gemeente;
 pub mod limit;
 pub mod notice;

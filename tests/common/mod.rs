@@ -14,6 +14,7 @@ use loket::adapter::istandaard::{self, Limits};
 use loket::schema::Schema;
 use serde_json::{Value, json};
 
+pub mod browser;
 pub mod ggk;
 pub mod vsp;
 
