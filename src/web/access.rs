@@ -419,9 +419,9 @@ pub async fn export_page(
             table {
                 thead { tr { th { "Periode" } th { "Product" } th.getal { "Volume" } th.getal { "Bedrag" } th { "D/C" } th { "Status" } } }
                 tbody { @for p in &r.prestaties { tr {
-                    td { (p.period.begin) " – " (p.period.end) }
+                    td { (format::date_str(&p.period.begin)) " – " (format::date_str(&p.period.end)) }
                     td { (p.product.categorie) "/" (p.product.code) }
-                    td.getal { (p.volume) }
+                    td.getal { (format::volume(p.volume, &p.eenheid)) }
                     td.getal { (euro(p.bedrag_cents)) }
                     td { (p.debet_credit) }
                     td { (status_nl(&p.status)) }

@@ -144,7 +144,7 @@ pub async fn list(
                 tbody {
                     @for r in &rows {
                         tr {
-                            td { (r.period_begin.get(..7).unwrap_or("")) }
+                            td { (format::month_str(&r.period_begin)) }
                             td { (provider_name(&state, &user, &r.aanbieder)) }
                             td { code { (r.declaratie_nummer) } }
                             td.getal { (r.lines) }
