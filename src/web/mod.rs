@@ -447,7 +447,7 @@ table.dag .keuzes label{position:relative;display:flex;justify-content:center;te
 table.dag .keuzes input{-webkit-appearance:none;appearance:none;position:absolute;inset:0;width:100%;height:100%;margin:0;padding:0;border:0;border-radius:4px;background:transparent;cursor:pointer}
 table.dag .keuzes label:has(input:focus-visible){outline:3px solid #f0a500;outline-offset:1px}
 table.dag .keuzes input:focus-visible{outline:0}
-@media (max-width:900px){table.dag tr{grid-template-columns:8.5rem minmax(0,1fr) 3.3rem 7.5rem;gap:.3rem}}
+@media (max-width:900px){table.dag tr{grid-template-columns:8rem minmax(0,1fr) 3rem 7rem;gap:.25rem;padding:.25rem .2rem}table.dag .keuzes label{font-size:.74rem;padding:.1rem}}
 .controle ul{margin:.3rem 0 0;padding-left:1.2rem}
 .controle{background:#fff6e0;border-color:#e0b860;margin:.6rem 0}
 table.week{table-layout:fixed}

@@ -122,6 +122,8 @@ impl Choice {
 struct Alloc {
     id: String,
     label: String,
+    /// The financier and product only ("Wmo 07A11"), for a crowded cell.
+    short: String,
     from: NaiveDate,
     to: Option<NaiveDate>,
 }
@@ -180,13 +182,13 @@ async fn expected(
     let mut out: Vec<Expected> = Vec::new();
     for r in &rows {
         let id: String = r.try_get("id")?;
-        let label = format!(
-            "{} {} ({})",
+        let short = format!(
+            "{} {}",
             financier_kind_nl(&r.try_get::<String, _>("kind")?),
             r.try_get::<Option<String>, _>("product_code")?
                 .unwrap_or_default(),
-            r.try_get::<String, _>("toewijzing_nummer")?
         );
+        let label = format!("{short} ({})", r.try_get::<String, _>("toewijzing_nummer")?);
         let day = |col: &str| -> Result<Option<NaiveDate>, WebError> {
             Ok(r.try_get::<Option<String>, _>(col)?
                 .and_then(|d| d.get(..10)?.parse().ok()))
@@ -194,6 +196,7 @@ async fn expected(
         let alloc = Alloc {
             id: r.try_get("allocation_id")?,
             label,
+            short,
             from: day("ingangsdatum")?.unwrap_or(from),
             to: day("einddatum")?,
         };
@@ -857,9 +860,14 @@ pub async fn week(
                             } @else if let Some(list) = cell {
                                 td {
                                     @for s in list {
-                                        a.registratie href=(link(&p.id, *d, Some(s.allocation_id.as_deref().unwrap_or("")))) {
+                                        @let alloc = s.allocation_id.as_deref().and_then(|id| p.allocations.iter().find(|a| a.id == id));
+                                        a.registratie href=(link(&p.id, *d, Some(s.allocation_id.as_deref().unwrap_or("")))) title=[alloc.map(|a| a.label.as_str()).or(s.toewijzing_nummer.as_deref())] {
                                             (short(s))
-                                            @if let Some(n) = &s.toewijzing_nummer { " (" (n) ")" }
+                                            @match (alloc, &s.toewijzing_nummer) {
+                                                (Some(a), _) => { " (" (a.short) ")" }
+                                                (None, Some(n)) => { " (" (n) ")" }
+                                                (None, None) => {}
+                                            }
                                         }
                                     }
                                 }
