@@ -50,23 +50,16 @@ fn heights(m: &Value) -> Vec<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_group_of_twenty_fits_a_tablet_and_registers_by_touch() {
-    let Some(Session {
-        c,
-        s,
-        demo,
-        base,
-        _profile,
-        _driver,
-    }) = session_sized(TABLET).await
-    else {
+    let Some(session) = session_sized(TABLET).await else {
         return;
     };
+    let (c, base) = (&session.c, session.base.as_str());
     let today = loket::registration::today();
-    login(&c, &base, "jobcoach").await;
+    login(c, &base, "jobcoach").await;
     c.goto(&format!("{base}/registratie?groep=Kas&datum={today}"))
         .await
         .unwrap();
-    let m = measure(&c, "tr.deelnemer").await;
+    let m = measure(c, "tr.deelnemer").await;
     eprintln!("dagregistratie at 820 px: {m}");
     assert_eq!(m["rows"], 20, "the demo group of twenty: {m}");
     let (scroll, client) = (
@@ -83,20 +76,14 @@ async fn a_group_of_twenty_fits_a_tablet_and_registers_by_touch() {
     // By touch: the first row present, the second sick; by key in the
     // third (v: vakantie); the rest with the button.
     let rows = c.find_all(Locator::Css("tr.deelnemer")).await.unwrap();
-    rows[0]
-        .find(Locator::Css("input[value=aanwezig]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .expect("a touch on aanwezig");
-    rows[1]
-        .find(Locator::Css("input[value=ziek]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .expect("a touch on ziek");
+    for (row, choice) in rows.iter().zip(["aanwezig", "ziek"]) {
+        row.find(Locator::Css(&format!("input[value={choice}]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("a touch on {choice}: {e}"));
+    }
     let third = rows[2]
         .find(Locator::Css("input[value=aanwezig]"))
         .await
@@ -116,39 +103,33 @@ async fn a_group_of_twenty_fits_a_tablet_and_registers_by_touch() {
         serde_json::json!(["aanwezig", "ziek", "vakantie"]),
         "touch and keys choose"
     );
-    click(&c, Locator::Id("alle-aanwezig")).await;
-    shot(&c, "dagregistratie-820").await;
-    click(
-        &c,
-        Locator::Css("form[method=post][action='/registratie'] button[type=submit]"),
-    )
-    .await;
-    wait_for_message(&c).await;
-    let saved = text(&c).await;
+    click(c, Locator::Id("alle-aanwezig")).await;
+    shot(c, "dagregistratie-820").await;
+    let saved = save_day(c).await;
     assert!(saved.contains("20 registraties opgeslagen"), "{saved}");
-    let m = measure(&c, "tr.deelnemer").await;
+    let m = measure(c, "tr.deelnemer").await;
     eprintln!("dagregistratie at 820 px after saving: {m}");
     assert!(
         m["scrollWidth"].as_f64() <= m["clientWidth"].as_f64(),
         "{m}"
     );
     assert!(heights(&m).iter().all(|h| *h <= 80.0), "{m}");
-    shot(&c, "dagregistratie-820-opgeslagen").await;
+    shot(c, "dagregistratie-820-opgeslagen").await;
 
     // The week view of the demo month for a participant: marked, no
     // sideways scrolling either.
     let pid: String =
         sqlx::query_scalar("SELECT MIN(p.id) FROM participants p WHERE p.group_name = 'Kas'")
-            .fetch_one(s.state.store().pool())
+            .fetch_one(session.s.state.store().pool())
             .await
             .unwrap();
-    let day = format!("{}-10", demo.month);
+    let day = format!("{}-10", session.demo.month);
     c.goto(&format!(
         "{base}/registratie/week?groep=Kas&week={day}&deelnemer={pid}"
     ))
     .await
     .unwrap();
-    let w = measure(&c, "table.week tbody tr").await;
+    let w = measure(c, "table.week tbody tr").await;
     eprintln!("weekoverzicht at 820 px: {w}");
     assert!(
         w["scrollWidth"].as_f64() <= w["clientWidth"].as_f64(),
@@ -158,7 +139,6 @@ async fn a_group_of_twenty_fits_a_tablet_and_registers_by_touch() {
         .find(Locator::Css(&format!("tr.gemarkeerd#deelnemer-{pid}")))
         .await;
     assert!(marked.is_ok(), "the participant is marked");
-    shot(&c, "weekoverzicht-820").await;
-    assert_no_bsn_in_url(&c).await;
-    c.close().await.unwrap();
+    shot(c, "weekoverzicht-820").await;
+    assert_no_bsn_in_url(c).await;
 }

@@ -25,6 +25,14 @@ fn plain(body: &str) -> String {
     body.replace("&amp;", "&")
 }
 
+/// A week view page (`query` after `/registratie/week?`), shown, with its
+/// attribute escapes undone.
+async fn week_page(web: &mut WebClient, query: &str) -> String {
+    let page = web.get(&format!("/registratie/week?{query}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    plain(&page.body)
+}
+
 /// The `<tr>` of a participant in the week view.
 fn row_of<'a>(body: &'a str, pid: &str) -> &'a str {
     let start = body
@@ -58,11 +66,7 @@ async fn the_week_view_links_every_registration_of_a_day(db: Db) {
     let (pid, day, alloc) = a_day_with_two(&s).await;
     let mut web = WebClient::new(&s.base);
     web.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
-    let page = web
-        .get(&format!("/registratie/week?week={day}&deelnemer={pid}"))
-        .await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let body = plain(&page.body);
+    let body = week_page(&mut web, &format!("week={day}&deelnemer={pid}")).await;
     let row = row_of(&body, &pid);
     let untied = format!("deelnemer={pid}&dag={day}&toewijzing=#corrigeren");
     let tied = format!("deelnemer={pid}&dag={day}&toewijzing={alloc}#corrigeren");
@@ -76,13 +80,11 @@ async fn the_week_view_links_every_registration_of_a_day(db: Db) {
     assert!(row.contains("jobcoaching"), "{row}");
 
     // Each link opens the form on its own registration.
-    let form = plain(
-        &web.get(&format!(
-            "/registratie/week?week={day}&deelnemer={pid}&dag={day}&toewijzing={alloc}"
-        ))
-        .await
-        .body,
-    );
+    let form = week_page(
+        &mut web,
+        &format!("week={day}&deelnemer={pid}&dag={day}&toewijzing={alloc}"),
+    )
+    .await;
     assert!(
         form.contains(&format!("name=\"toewijzing\" value=\"{alloc}\"")),
         "{form}"
@@ -128,11 +130,7 @@ async fn a_participant_link_opens_the_week_marked_with_the_missing_days(db: Db) 
     let mut web = WebClient::new(&s.base);
     web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
     // The contract others link to: a date in the week and the participant.
-    let page = web
-        .get(&format!("/registratie/week?week={today}&deelnemer={pid}"))
-        .await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    let body = plain(&page.body);
+    let body = week_page(&mut web, &format!("week={today}&deelnemer={pid}")).await;
     let heading = format!(
         "Weekoverzicht {} t/m {}",
         monday.format("%d-%m-%Y"),
@@ -162,13 +160,7 @@ async fn a_participant_link_opens_the_week_marked_with_the_missing_days(db: Db) 
     // A day in the demo month with a registration: not missing, and the
     // week's other participants are not marked.
     let (other, day, _) = a_day_with_two(&s).await;
-    let page = plain(
-        &web.get(&format!(
-            "/registratie/week?week={day}&deelnemer={other}&dag={day}"
-        ))
-        .await
-        .body,
-    );
+    let page = week_page(&mut web, &format!("week={day}&deelnemer={other}&dag={day}")).await;
     assert!(page.contains("id=\"corrigeren\""), "the form for the day");
     let row = row_of(&page, &other);
     let date = NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();
@@ -176,6 +168,20 @@ async fn a_participant_link_opens_the_week_marked_with_the_missing_days(db: Db) 
         !row.contains(&format!("&dag={date}#corrigeren\">geen registratie")),
         "{row}"
     );
+}
+
+/// The current registration of a participant's day not tied to an
+/// allocation: activity, dagdelen, present.
+async fn untied(s: &Server, pid: &str, day: &str) -> sqlx::any::AnyRow {
+    sqlx::query(
+        "SELECT activity, dagdelen, present FROM registrations \
+         WHERE participant_id = $1 AND day = $2 AND superseded_by IS NULL AND allocation_id IS NULL",
+    )
+    .bind(pid)
+    .bind(day)
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("the day's own registration")
 }
 
 async fn a_correction_keeps_activity_allocation_and_hours(db: Db) {
@@ -246,21 +252,12 @@ async fn a_correction_keeps_activity_allocation_and_hours(db: Db) {
 
     // The day's own registration corrected without touching its fields:
     // it keeps its activity and its dagdelen.
-    let own = sqlx::query(
-        "SELECT activity, dagdelen, minutes, present FROM registrations \
-         WHERE participant_id = $1 AND day = $2 AND superseded_by IS NULL AND allocation_id IS NULL",
+    let own = untied(&s, &pid, &day).await;
+    let body = week_page(
+        &mut web,
+        &format!("week={day}&deelnemer={pid}&dag={day}&toewijzing="),
     )
-    .bind(&pid)
-    .bind(&day)
-    .fetch_one(s.state.store().pool())
-    .await
-    .unwrap();
-    let page = web
-        .get(&format!(
-            "/registratie/week?week={day}&deelnemer={pid}&dag={day}&toewijzing="
-        ))
-        .await;
-    let body = plain(&page.body);
+    .await;
     let activity: Option<String> = own.try_get("activity").unwrap();
     if let Some(a) = &activity {
         assert!(
@@ -289,15 +286,7 @@ async fn a_correction_keeps_activity_allocation_and_hours(db: Db) {
         ];
         let saved = web.post("/registratie/week/correctie", &form).await;
         assert_eq!(saved.status, 303, "{}", saved.body);
-        let after = sqlx::query(
-            "SELECT activity, dagdelen FROM registrations \
-             WHERE participant_id = $1 AND day = $2 AND superseded_by IS NULL AND allocation_id IS NULL",
-        )
-        .bind(&pid)
-        .bind(&day)
-        .fetch_one(s.state.store().pool())
-        .await
-        .unwrap();
+        let after = untied(&s, &pid, &day).await;
         assert_eq!(
             after.try_get::<Option<String>, _>("activity").unwrap(),
             activity

@@ -678,7 +678,8 @@ pub struct ImportReport {
     /// Rows whose activity no contract knows, as (line, activity): a
     /// warning, not an error. The person was there and the day is kept
     /// (refusing it would lose the attendance), but the day counts for no
-    /// declaration until the activity is corrected or contracted.
+    /// declaration until the activity is corrected or contracted. Filled
+    /// by the command, which has the contracts.
     pub unknown_activities: Vec<(u64, String)>,
 }
 
@@ -692,10 +693,8 @@ pub async fn import(
     registered_by: &str,
     mode: Mode,
     today: NaiveDate,
-    mappings: &Mappings,
 ) -> Result<ImportReport, ImportError> {
     let parsed = parse(bytes).map_err(ImportError::File)?;
-    let unknown_activities = unknown_activities(&parsed, mappings);
     let name = file.file_name().map_or_else(
         || file.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -715,7 +714,7 @@ pub async fn import(
     Ok(ImportReport {
         parsed,
         outcome,
-        unknown_activities,
+        unknown_activities: Vec::new(),
     })
 }
 
@@ -878,11 +877,13 @@ pub fn run_command(
             &registered_by,
             mode,
             super::today(),
-            mappings.for_tenant(&tenant),
         )
         .await
         {
-            Ok(r) => Ok(Ok(r)),
+            Ok(mut r) => {
+                r.unknown_activities = unknown_activities(&r.parsed, mappings.for_tenant(&tenant));
+                Ok(Ok(r))
+            }
             Err(ImportError::File(e)) => Ok(Err(e)),
             Err(ImportError::Store(e)) => Err(e),
         }
