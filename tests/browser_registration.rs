@@ -55,7 +55,7 @@ async fn a_group_of_twenty_fits_a_tablet_and_registers_by_touch() {
     };
     let (c, base) = (&session.c, session.base.as_str());
     let today = loket::registration::today();
-    login(c, &base, "jobcoach").await;
+    login(c, base, "jobcoach").await;
     c.goto(&format!("{base}/registratie?groep=Kas&datum={today}"))
         .await
         .unwrap();

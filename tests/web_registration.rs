@@ -93,6 +93,71 @@ async fn the_week_view_links_every_registration_of_a_day(db: Db) {
         form.contains("<option value=\"jobcoaching\" selected>"),
         "{form}"
     );
+    another_allocation_is_added_beside_the_day(&s, &mut web, &pid, &alloc).await;
+}
+
+/// A day with only its own registration offers to add one on the order,
+/// and adding it keeps both.
+async fn another_allocation_is_added_beside_the_day(
+    s: &Server,
+    web: &mut WebClient,
+    pid: &str,
+    alloc: &str,
+) {
+    let single: String = sqlx::query_scalar(
+        "SELECT MIN(day) FROM registrations r WHERE participant_id = $1 AND superseded_by IS NULL \
+         AND allocation_id IS NULL AND NOT EXISTS (SELECT 1 FROM registrations o \
+           WHERE o.participant_id = r.participant_id AND o.day = r.day AND o.allocation_id IS NOT NULL)",
+    )
+    .bind(pid)
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("a day without jobcoaching");
+    let form = week_page(web, &format!("week={single}&deelnemer={pid}&dag={single}")).await;
+    assert!(
+        form.contains("Ook een registratie voor een andere toewijzing"),
+        "{form}"
+    );
+    let add = format!("deelnemer={pid}&dag={single}&toewijzing={alloc}");
+    assert!(form.contains(&format!("{add}#corrigeren")), "{form}");
+    let body = week_page(web, &format!("week={single}&{add}")).await;
+    assert!(body.contains("Toevoegen: "), "{body}");
+    assert!(body.contains("Registratie toevoegen"), "{body}");
+    let csrf = Page {
+        status: 200,
+        location: None,
+        body,
+    }
+    .csrf();
+    let saved = web
+        .post(
+            "/registratie/week/correctie",
+            &[
+                ("csrf", &csrf),
+                ("deelnemer", pid),
+                ("dag", &single),
+                ("groep", ""),
+                ("toewijzing", alloc),
+                ("keuze", "aanwezig"),
+                ("uren", "1,5"),
+                ("activiteit", "jobcoaching"),
+                ("reden", "jobcoaching vergeten"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let current: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM registrations WHERE participant_id = $1 AND day = $2 AND superseded_by IS NULL",
+    )
+    .bind(pid)
+    .bind(&single)
+    .fetch_one(s.state.store().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        current, 2,
+        "the day keeps its own registration beside the new one"
+    );
 }
 
 async fn a_participant_link_opens_the_week_marked_with_the_missing_days(db: Db) {

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::auth::{Post, WebUser, csrf_form};
 use super::{WebError, csrf_field, financier_kind_nl, format, name_of, page};
@@ -164,52 +163,29 @@ async fn expected(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Expected>, WebError> {
-    let rows = sqlx::query(
-        "SELECT p.id, p.name_json, a.id AS allocation_id, a.toewijzing_nummer, a.product_code, f.kind, \
-                a.ingangsdatum, a.einddatum \
-         FROM participants p JOIN allocations a ON a.participant_id = p.id JOIN financiers f ON f.id = a.financier_id \
-         WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
-           AND a.status IN ('allocated', 'started') AND a.ingangsdatum <= $4 \
-           AND (a.einddatum IS NULL OR a.einddatum >= $3) \
-         ORDER BY p.id, a.ingangsdatum, a.toewijzing_nummer",
-    )
-    .bind(tenant)
-    .bind(group)
-    .bind(from.to_string())
-    .bind(to.to_string())
-    .fetch_all(state.store().pool())
-    .await?;
+    let rows = registration::expected(state.store(), tenant, group, from, to).await?;
     let mut out: Vec<Expected> = Vec::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
+    for r in rows {
         let short = format!(
             "{} {}",
-            financier_kind_nl(&r.try_get::<String, _>("kind")?),
-            r.try_get::<Option<String>, _>("product_code")?
-                .unwrap_or_default(),
+            financier_kind_nl(&r.kind),
+            r.product_code.as_deref().unwrap_or_default(),
         );
-        let label = format!("{short} ({})", r.try_get::<String, _>("toewijzing_nummer")?);
-        let day = |col: &str| -> Result<Option<NaiveDate>, WebError> {
-            Ok(r.try_get::<Option<String>, _>(col)?
-                .and_then(|d| d.get(..10)?.parse().ok()))
-        };
+        let label = format!("{short} ({})", r.toewijzing_nummer);
+        let day = |d: Option<&str>| d.and_then(|d| d.get(..10)?.parse::<NaiveDate>().ok());
         let alloc = Alloc {
-            id: r.try_get("allocation_id")?,
+            id: r.allocation_id,
             label,
             short,
-            from: day("ingangsdatum")?.unwrap_or(from),
-            to: day("einddatum")?,
+            from: day(Some(&r.ingangsdatum)).unwrap_or(from),
+            to: day(r.einddatum.as_deref()),
         };
         match out.last_mut() {
-            Some(e) if e.id == id => e.allocations.push(alloc),
+            Some(e) if e.id == r.participant_id => e.allocations.push(alloc),
             _ => {
-                let naam = r
-                    .try_get::<String, _>("name_json")
-                    .ok()
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_default();
+                let naam = serde_json::from_str(&r.name_json).unwrap_or_default();
                 out.push(Expected {
-                    id,
+                    id: r.participant_id,
                     name: name_of(&naam),
                     allocations: vec![alloc],
                     current: Vec::new(),
@@ -338,31 +314,14 @@ async fn warnings(
 }
 
 /// Each participant's latest registered activity in the two months before
-/// `date`: most people work at the same place every day, and a day
-/// registered without an activity counts for no product.
+/// `date`: a day registered without an activity counts for no product.
 async fn usual_activities(
     state: &AppState,
     tenant: &str,
     date: NaiveDate,
 ) -> Result<HashMap<String, String>, WebError> {
-    let rows = sqlx::query(
-        "SELECT participant_id, activity FROM registrations WHERE tenant_id = $1 AND superseded_by IS NULL \
-         AND activity IS NOT NULL AND day >= $2 AND day < $3 ORDER BY day",
-    )
-    .bind(tenant)
-    .bind((date - Duration::days(62)).to_string())
-    .bind(date.to_string())
-    .fetch_all(state.store().pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            Some((
-                r.try_get("participant_id").ok()?,
-                r.try_get("activity").ok()?,
-            ))
-        })
-        .collect())
+    let from = date - Duration::days(62);
+    Ok(registration::usual_activities(state.store(), tenant, from, date).await?)
 }
 
 /// Every activity the tenant's contracts name, for the activity list.
@@ -841,7 +800,7 @@ pub async fn week(
             (correction_form(&user, p, d, q.toewijzing.as_deref(), regs.get(&(p.id.clone(), d.to_string())).map(Vec::as_slice).unwrap_or(&[]), &activities, group.as_deref(), &link))
         }
         table.week {
-            thead { tr { th { "Deelnemer" } @for d in &days { th { (weekday_nl(*d)) " " (d.format("%d-%m")) } } } }
+            thead { tr { th { "Deelnemer" } @for d in &days { th { (weekday_nl(*d)) " " (format::date(*d)) } } } }
             tbody {
                 @for p in &people {
                     @let missing = days.iter().filter(|d| expected_on(p, **d) && !regs.contains_key(&(p.id.clone(), d.to_string()))).count();
@@ -1028,29 +987,8 @@ async fn corrections(
         }
     }
     out.sort_by(|a, b| b.1.registered_at.cmp(&a.1.registered_at));
-    let mut reasons = HashMap::new();
-    for chunk in out.chunks(500) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT subject_id, detail FROM audit_log WHERE tenant_id = $1 \
-             AND action = 'registration_corrected' AND subject_kind = 'registration' \
-             AND subject_id IN ({})",
-            marks.join(", ")
-        );
-        // Only placeholders are formatted in; the ids are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
-        for c in chunk {
-            q = q.bind(&c.1.id);
-        }
-        for row in q.fetch_all(state.store().pool()).await? {
-            let id: String = row.try_get("subject_id")?;
-            let detail: String = row.try_get("detail")?;
-            let reason = serde_json::from_str::<serde_json::Value>(&detail)
-                .ok()
-                .and_then(|d| d.get("reason")?.as_str().map(str::to_string));
-            reasons.insert(id, reason);
-        }
-    }
+    let ids: Vec<&str> = out.iter().map(|c| c.1.id.as_str()).collect();
+    let reasons = registration::correction_reasons(state.store(), tenant, &ids).await?;
     Ok(out
         .into_iter()
         .map(|(old, new)| {
@@ -1127,12 +1065,7 @@ pub async fn correct(
     }
     let hours = parse_hours(Some(&f.uren)).map_err(WebError::BadRequest)?;
     // Only a participant of this tenant: an id of another tenant is unknown here.
-    let known = sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
-        .bind(&user.tenant.id)
-        .bind(&f.deelnemer)
-        .fetch_optional(state.store().pool())
-        .await?;
-    if known.is_none() {
+    if !registration::participant_known(state.store(), &user.tenant.id, &f.deelnemer).await? {
         return Err(WebError::NotFound);
     }
     let activity = Some(f.activiteit.trim().to_string()).filter(|a| !a.is_empty());

@@ -454,3 +454,17 @@ async fn send(
     // The participant page lists the request with its reference.
     Ok(back_to(participant, Notice::RequestQueued))
 }
+
+#[cfg(test)]
+mod tests {
+    /// A volume is typed as people type numbers; whole units only.
+    #[test]
+    fn volumes_as_typed() {
+        assert_eq!(super::volume("12").ok().flatten(), Some(12));
+        assert_eq!(super::volume(" 12,0 ").ok().flatten(), Some(12));
+        assert_eq!(super::volume("").ok().flatten(), None);
+        for bad in ["12,5", "-1", "twaalf", "1.200,0"] {
+            assert!(super::volume(bad).is_err(), "{bad}");
+        }
+    }
+}
