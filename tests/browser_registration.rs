@@ -139,6 +139,36 @@ async fn a_group_of_twenty_fits_a_tablet_and_registers_by_touch() {
         .find(Locator::Css(&format!("tr.gemarkeerd#deelnemer-{pid}")))
         .await;
     assert!(marked.is_ok(), "the participant is marked");
+    let place = c
+        .execute(
+            "var r = document.querySelector('tr.gemarkeerd').getBoundingClientRect();
+             return [r.top, r.bottom, window.innerHeight];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (top, bottom, height) = (
+        place[0].as_f64().unwrap(),
+        place[1].as_f64().unwrap(),
+        place[2].as_f64().unwrap(),
+    );
+    assert!(
+        top >= 0.0 && bottom <= height,
+        "the marked row is in view: {place}"
+    );
     shot(c, "weekoverzicht-820").await;
+    // This week: the days up to today without a registration are marked
+    // (today's was saved above for the whole group).
+    c.goto(&format!(
+        "{base}/registratie/week?week={today}&deelnemer={pid}"
+    ))
+    .await
+    .unwrap();
+    let w = measure(c, "table.week tbody tr").await;
+    assert!(
+        w["scrollWidth"].as_f64() <= w["clientWidth"].as_f64(),
+        "{w}"
+    );
+    shot(c, "weekoverzicht-820-deze-week").await;
     assert_no_bsn_in_url(c).await;
 }

@@ -456,6 +456,7 @@ table.week td,table.week th{overflow-wrap:anywhere;font-size:.85rem;padding:.35r
 table.week a.registratie{display:block;margin-bottom:.2rem}
 table.week td.ontbreekt{background:#fdecea}
 table.week td.ontbreekt a,span.ontbreekt{color:#a61b0f;font-weight:600}
+table.week td.ontbreekt a{font-size:.75rem;overflow-wrap:normal}
 table.week span.ontbreekt{font-size:.8rem}
 table.week tr.gemarkeerd th,table.week tr.gemarkeerd td{background:#fff3c4}
 table.week tr.gemarkeerd td.ontbreekt{background:#fbd3cd}
