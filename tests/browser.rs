@@ -50,13 +50,7 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     first.send_keys("z").await.unwrap();
     click(&c, Locator::Id("alle-aanwezig")).await;
     shot(&c, "dagregistratie").await;
-    click(
-        &c,
-        Locator::Css("form[method=post][action='/registratie'] button[type=submit]"),
-    )
-    .await;
-    wait_for_message(&c).await;
-    let saved = text(&c).await;
+    let saved = save_day(&c).await;
     assert!(
         saved.contains(&format!("{} registraties opgeslagen", rows.len())),
         "{saved}"

@@ -799,6 +799,36 @@ async fn cli_import_all_or_nothing_valid_only_and_corrections(db: Db) {
     .expect("import");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+
+    // An activity no contract knows: imported, and the row is reported as
+    // a warning with its line and the activity.
+    let typo = s.db.dir.path().join("tikfout.csv");
+    std::fs::write(
+        &typo,
+        format!(
+            "bsn;datum;uren;activiteit\n{BSN1};10-11-2026;5,5;kas\n{BSN1};11-11-2026;5,5;kass\n"
+        ),
+    )
+    .expect("write");
+    let out = tokio::task::spawn_blocking({
+        let args = (s.store_args(), typo.clone());
+        move || run_import(&args.0, &args.1, &["--tenant", TENANT])
+    })
+    .await
+    .expect("import");
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning, not an error: {text}"
+    );
+    assert!(text.contains("2 nieuw/created"), "{text}");
+    let warning = format!(
+        "LET OP/WARNING {}:3: kolom/column \"activiteit\": activiteit \"kass\": geen contract kent deze activiteit",
+        typo.display()
+    );
+    assert!(text.contains(&warning), "{text}");
+    assert_eq!(text.matches("LET OP/WARNING").count(), 1, "{text}");
 }
 
 fn run_import(store_args: &[String], file: &Path, extra: &[&str]) -> Output {

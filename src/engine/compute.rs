@@ -174,7 +174,7 @@ pub enum Report {
         participant: usize,
         day: NaiveDate,
         minutes: u32,
-        reason: &'static str,
+        reason: Uncounted,
     },
     /// The line changed, but the earlier line has no answer yet: a credit
     /// needs an approved debit (TR323), so the correction waits for the 325.
@@ -234,17 +234,7 @@ fn compute_range(
     range: std::ops::Range<usize>,
 ) -> Plan {
     let mut plan = Plan::default();
-    let products: Vec<Option<&Product>> = snap
-        .allocations
-        .iter()
-        .map(|a| mappings.product(&a.financier, &a.product).ok())
-        .collect();
-    let mut by_participant: Vec<Vec<usize>> = vec![Vec::new(); snap.participants.len()];
-    for (i, a) in snap.allocations.iter().enumerate() {
-        if products[i].is_some() {
-            by_participant[a.participant].push(i);
-        }
-    }
+    let (products, by_participant) = products_of(snap, mappings);
     let period_of = |day: NaiveDate| periods.iter().position(|p| p.contains(day));
 
     let mut acc: BTreeMap<(usize, usize), Acc> = BTreeMap::new();
@@ -257,45 +247,26 @@ fn compute_range(
         let Some(pi) = period_of(reg.day) else {
             continue;
         };
-        cands.clear();
-        idx.clear();
-        for &ai in &by_participant[reg.participant] {
-            let a = &snap.allocations[ai];
-            if !a.valid_on(reg.day) || reg.allocation.is_some_and(|want| want != ai) {
-                continue;
-            }
-            let Some(product) = products[ai] else {
-                continue;
-            };
-            cands.push(Candidate {
-                allocation: &a.toewijzing_nummer,
-                financier: &a.financier,
-                product,
-                daily_max_minutes: daily_cap(a),
-            });
-            idx.push(ai);
-        }
-        let split = split_day(&DayInput {
-            activity: &reg.activity,
-            registered: reg.registered,
-            candidates: &cands,
-            rules: mappings.priority(),
-        });
+        let (split, uncounted) = assess(
+            snap,
+            mappings,
+            &products,
+            &by_participant[reg.participant],
+            reg,
+            &mut cands,
+            &mut idx,
+        );
         for share in &split.shares {
             let e = acc.entry((idx[share.candidate], pi)).or_default();
             e.days.push((reg.day, share.share));
             e.regs.push(ri);
         }
-        if split.unassigned_minutes > 0 || split.unassigned_presence {
+        if let Some(reason) = uncounted {
             plan.reports.push(Report::NotDeclarable {
                 participant: reg.participant,
                 day: reg.day,
                 minutes: split.unassigned_minutes,
-                reason: if split.no_allocation {
-                    "no_allocation"
-                } else {
-                    "daily_maximum"
-                },
+                reason,
             });
         }
     }
@@ -338,6 +309,148 @@ fn compute_range(
         );
     }
     plan
+}
+
+/// Each allocation's contracted product (`None`: the contract does not
+/// have it), and per participant the allocations that have one: what
+/// [`assess`] takes.
+pub fn products_of<'a>(
+    snap: &Snapshot,
+    mappings: &'a Mappings,
+) -> (Vec<Option<&'a Product>>, Vec<Vec<usize>>) {
+    let products: Vec<Option<&Product>> = snap
+        .allocations
+        .iter()
+        .map(|a| mappings.product(&a.financier, &a.product).ok())
+        .collect();
+    let mut by_participant: Vec<Vec<usize>> = vec![Vec::new(); snap.participants.len()];
+    for (i, a) in snap.allocations.iter().enumerate() {
+        if products[i].is_some() {
+            by_participant[a.participant].push(i);
+        }
+    }
+    (products, by_participant)
+}
+
+/// Why (part of) a registered day counts for no allocation: what the
+/// declaration run reports and what the registration pages warn about when
+/// the day is saved, from the one decision [`assess`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncounted {
+    /// No allocation with a contract in force that day (or not the one the
+    /// registration is tied to).
+    NoAllocation,
+    /// No activity registered, and the contracts count named activities only.
+    NoActivity,
+    /// An activity no contract of the tenant names (a typing error?).
+    UnknownActivity,
+    /// An activity the contracts know, but none of the participant's
+    /// allocations in force counts it.
+    OtherActivity,
+    /// Present without a time, and the allocations are paid by time.
+    NoTime,
+    /// More time than the daily maxima of the allocations allow.
+    DailyMaximum,
+}
+
+impl Uncounted {
+    /// The code notices keep.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Uncounted::NoAllocation => "no_allocation",
+            Uncounted::NoActivity => "no_activity",
+            Uncounted::UnknownActivity => "unknown_activity",
+            Uncounted::OtherActivity => "other_activity",
+            Uncounted::NoTime => "no_time",
+            Uncounted::DailyMaximum => "daily_maximum",
+        }
+    }
+
+    /// The reason in Dutch, for a person.
+    pub fn nl(self) -> &'static str {
+        match self {
+            Uncounted::NoAllocation => "geen toewijzing in voor deze dag",
+            Uncounted::NoActivity => {
+                "geen activiteit ingevuld, en het contract telt alleen benoemde activiteiten"
+            }
+            Uncounted::UnknownActivity => "deze activiteit kent geen enkel contract",
+            Uncounted::OtherActivity => "geen toewijzing van deze deelnemer telt deze activiteit",
+            Uncounted::NoTime => "aanwezig zonder uren, en de toewijzing wordt per tijd betaald",
+            Uncounted::DailyMaximum => "boven het dagmaximum van de toewijzingen",
+        }
+    }
+
+    /// The reason in English, for the run's notices.
+    pub fn en(self) -> &'static str {
+        match self {
+            Uncounted::NoAllocation => "no allocation in force on the day",
+            Uncounted::NoActivity => {
+                "no activity given, and the contract counts named activities only"
+            }
+            Uncounted::UnknownActivity => "no contract knows this activity",
+            Uncounted::OtherActivity => "no allocation of the participant counts this activity",
+            Uncounted::NoTime => "present without hours, and the allocation is paid by time",
+            Uncounted::DailyMaximum => "above the daily maximum of the allocations",
+        }
+    }
+}
+
+/// The declaration engine's decision for one registration: how the day
+/// splits over the participant's allocations in force (`own`: indices of
+/// the participant's allocations with a product), and why anything is left
+/// over. `cands` and `idx` are scratch buffers kept between calls;
+/// afterwards `idx[share.candidate]` is the allocation a share went to.
+/// The declaration run and the warning at saving a day both call this, so
+/// the page warns about exactly what the run will not declare.
+pub fn assess<'a>(
+    snap: &'a Snapshot,
+    mappings: &'a Mappings,
+    products: &[Option<&'a Product>],
+    own: &[usize],
+    reg: &'a Registration,
+    cands: &mut Vec<Candidate<'a>>,
+    idx: &mut Vec<usize>,
+) -> (crate::mapping::DaySplit, Option<Uncounted>) {
+    cands.clear();
+    idx.clear();
+    for &ai in own {
+        let a = &snap.allocations[ai];
+        if !a.valid_on(reg.day) || reg.allocation.is_some_and(|want| want != ai) {
+            continue;
+        }
+        let Some(product) = products[ai] else {
+            continue;
+        };
+        cands.push(Candidate {
+            allocation: &a.toewijzing_nummer,
+            financier: &a.financier,
+            product,
+            daily_max_minutes: daily_cap(a),
+        });
+        idx.push(ai);
+    }
+    let split = split_day(&DayInput {
+        activity: &reg.activity,
+        registered: reg.registered,
+        candidates: cands,
+        rules: mappings.priority(),
+    });
+    let uncounted = if split.unassigned_minutes == 0 && !split.unassigned_presence {
+        None
+    } else if cands.is_empty() {
+        Some(Uncounted::NoAllocation)
+    } else if split.no_allocation && reg.activity.trim().is_empty() {
+        Some(Uncounted::NoActivity)
+    } else if split.no_allocation && !mappings.knows_activity(&reg.activity) {
+        Some(Uncounted::UnknownActivity)
+    } else if split.no_allocation {
+        Some(Uncounted::OtherActivity)
+    } else if split.unassigned_presence {
+        Some(Uncounted::NoTime)
+    } else {
+        Some(Uncounted::DailyMaximum)
+    };
+    (split, uncounted)
 }
 
 /// An Omvang per day in time units caps the day (in minutes) for the split.

@@ -29,6 +29,19 @@ pub async fn snapshot(
     mappings: &Mappings,
     window: Period,
 ) -> Result<Snapshot> {
+    snapshot_of(tx, backend, tenant, mappings, window, true).await
+}
+
+/// [`snapshot`], with the earlier prestaties only when `prior`: checking
+/// whether saved days count ([`super::check`]) needs no declaration history.
+pub async fn snapshot_of(
+    tx: &mut Tx,
+    backend: Backend,
+    tenant: &str,
+    mappings: &Mappings,
+    window: Period,
+    prior: bool,
+) -> Result<Snapshot> {
     let mut snap = Snapshot::default();
     let mut participant_ix: HashMap<String, usize> = HashMap::new();
     let mut allocation_ix: HashMap<String, usize> = HashMap::new();
@@ -187,6 +200,9 @@ pub async fn snapshot(
     }
     snap.registrations
         .sort_unstable_by_key(|r| (r.participant, r.day));
+    if !prior {
+        return Ok(snap);
+    }
 
     let rows = sqlx::query(
         "SELECT id, allocation_id, referentie_nummer, period_begin, period_end, volume, eenheid, \

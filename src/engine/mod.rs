@@ -14,6 +14,7 @@
 //! picked up by the next run.
 
 pub mod build;
+pub mod check;
 pub mod compute;
 pub mod daily;
 pub mod invoice;
@@ -771,16 +772,8 @@ fn notices_of(snap: &Snapshot, plan: &Plan, out: &mut Vec<Notice>) {
                 None,
                 Some(*participant),
                 Some(Period { start: *day, end: *day }),
-                if *reason == "no_allocation" {
-                    format!("{minutes} minuten op {day}: geen toewijzing telt deze activiteit.")
-                } else {
-                    format!("{minutes} minuten op {day}: boven het dagmaximum van de toewijzingen.")
-                },
-                if *reason == "no_allocation" {
-                    format!("{minutes} minutes on {day}: no allocation counts this activity.")
-                } else {
-                    format!("{minutes} minutes on {day}: above the daily maximum of the allocations.")
-                },
+                format!("{minutes} minuten op {day}: {}.", reason.nl()),
+                format!("{minutes} minutes on {day}: {}.", reason.en()),
                 None,
             ),
             Report::AwaitingAnswer { allocation, period } => (

@@ -622,6 +622,15 @@ impl Mappings {
         self.mappings.is_empty()
     }
 
+    /// Whether any contract counts a registered activity (a `*` product
+    /// counts every one). An activity none knows is a typing error or a
+    /// workplace missing from the contracts: its days are never declared.
+    pub fn knows_activity(&self, activity: &str) -> bool {
+        self.mappings
+            .iter()
+            .any(|m| m.products_for_activity(activity).next().is_some())
+    }
+
     pub fn get(&self, financier: &FinancierKey) -> Option<&Mapping> {
         self.mappings.iter().find(|m| m.financier.key == *financier)
     }

@@ -29,6 +29,7 @@ use super::{
     Item, ItemError, ItemOutcome, Mode, Outcome, Reason, RegistrationInput, format_hhmm, register,
     shown,
 };
+use crate::mapping::Mappings;
 use crate::store::Store;
 
 /// An input field, as [`RegistrationInput`] names it.
@@ -674,6 +675,12 @@ fn row_input(
 pub struct ImportReport {
     pub parsed: Parsed,
     pub outcome: Outcome,
+    /// Rows whose activity no contract knows, as (line, activity): a
+    /// warning, not an error. The person was there and the day is kept
+    /// (refusing it would lose the attendance), but the day counts for no
+    /// declaration until the activity is corrected or contracted. Filled
+    /// by the command, which has the contracts.
+    pub unknown_activities: Vec<(u64, String)>,
 }
 
 /// Imports the registrations in `bytes` (the contents of `file`) for
@@ -704,7 +711,30 @@ pub async fn import(
     let outcome = register(store, tenant, items, registered_by, mode, today, None, None)
         .await
         .map_err(ImportError::Store)?;
-    Ok(ImportReport { parsed, outcome })
+    Ok(ImportReport {
+        parsed,
+        outcome,
+        unknown_activities: Vec::new(),
+    })
+}
+
+/// The readable rows whose activity no contract knows
+/// ([`Mappings::knows_activity`], the test the declaration run applies).
+/// Without any contract there is nothing to compare with.
+fn unknown_activities(parsed: &Parsed, mappings: &Mappings) -> Vec<(u64, String)> {
+    if mappings.is_empty() {
+        return Vec::new();
+    }
+    parsed
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let input = r.input.as_ref().ok()?;
+            let activity = input.activity.as_deref()?;
+            (input.present && !mappings.knows_activity(activity))
+                .then(|| (r.line, activity.to_string()))
+        })
+        .collect()
 }
 
 /// Why an import did not run.
@@ -735,6 +765,27 @@ impl ImportReport {
             }
         }
         out
+    }
+
+    /// One line per row with an unknown activity: `LET OP/WARNING
+    /// file:line: column: nl / en`. The row was imported.
+    pub fn warning_lines(&self, file: &Path) -> Vec<String> {
+        let column = self
+            .parsed
+            .header_for(Field::Activity.name())
+            .map(|h| format!("kolom/column {h:?}: "))
+            .unwrap_or_default();
+        self.unknown_activities
+            .iter()
+            .map(|(line, activity)| {
+                // An activity is a workplace, not a person: shown, cut short.
+                let a: String = activity.chars().take(40).collect();
+                format!(
+                    "LET OP/WARNING {}:{line}: {column}activiteit {a:?}: geen contract kent deze activiteit; de regel is geïmporteerd maar telt voor geen declaratie / activity {a:?}: no contract knows this activity; the row was imported but counts for no declaration",
+                    file.display(),
+                )
+            })
+            .collect()
     }
 
     /// The closing summary.
@@ -808,6 +859,9 @@ pub fn run_command(
     } else {
         Mode::AllOrNothing
     };
+    // The contracts, to warn about activities none of them knows.
+    let mappings = crate::mapping::TenantMappings::load(&config.mappings_dir)
+        .with_context(|| format!("mappings in {}", config.mappings_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -826,7 +880,10 @@ pub fn run_command(
         )
         .await
         {
-            Ok(r) => Ok(Ok(r)),
+            Ok(mut r) => {
+                r.unknown_activities = unknown_activities(&r.parsed, mappings.for_tenant(&tenant));
+                Ok(Ok(r))
+            }
             Err(ImportError::File(e)) => Ok(Err(e)),
             Err(ImportError::Store(e)) => Err(e),
         }
@@ -845,6 +902,9 @@ pub fn run_command(
         );
     }
     for line in report.error_lines() {
+        println!("{line}");
+    }
+    for line in report.warning_lines(file) {
         println!("{line}");
     }
     println!("{}", report.summary(file));
@@ -922,6 +982,40 @@ mod tests {
         assert_eq!(parse_hours("6,25"), Some(6.25));
         assert_eq!(parse_hours("5:75"), None);
         assert_eq!(parse_hours("5:3"), None);
+    }
+
+    #[test]
+    fn unknown_activities_are_reported_per_row() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+        let mappings = Mappings::load_dir(&shipped).expect("shipped mappings");
+        let csv = "bsn;datum;uren;activiteit\n\
+                   123456782;02-11-2026;5,5;Kas\n\
+                   123456782;03-11-2026;5,5;kass\n\
+                   123456782;04-11-2026;ziek;\n\
+                   123456782;05-11-2026;4;\n";
+        let parsed = parse(csv.as_bytes()).expect("parsed");
+        // "Kas" is known (case does not matter), "kass" is not; an empty
+        // activity is not an unknown one.
+        let unknown = unknown_activities(&parsed, &mappings);
+        assert_eq!(unknown, vec![(3, "kass".to_string())]);
+        let report = ImportReport {
+            parsed,
+            outcome: Outcome {
+                stored: true,
+                results: Vec::new(),
+            },
+            unknown_activities: unknown,
+        };
+        let lines = report.warning_lines(Path::new("week.csv"));
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("LET OP/WARNING week.csv:3: kolom/column \"activiteit\": activiteit \"kass\": geen contract kent deze activiteit; de regel is geïmporteerd"),
+            "{}",
+            lines[0]
+        );
+        // Without contracts there is nothing to compare with.
+        let parsed = parse(csv.as_bytes()).expect("parsed");
+        assert!(unknown_activities(&parsed, &Mappings::default()).is_empty());
     }
 
     #[test]

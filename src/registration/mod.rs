@@ -1184,6 +1184,120 @@ pub async fn list(store: &Store, tenant: &str, f: &Filter) -> Result<Vec<Stored>
     Ok(out)
 }
 
+/// A participant's allocation in force somewhere in a period, as the
+/// registration pages list them: who is expected on a day.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExpectedRow {
+    pub participant_id: String,
+    pub name_json: String,
+    pub allocation_id: String,
+    pub toewijzing_nummer: String,
+    pub product_code: Option<String>,
+    /// The financier's kind (wmo, jeugdwet, uwv, ...).
+    pub kind: String,
+    pub ingangsdatum: String,
+    pub einddatum: Option<String>,
+}
+
+/// The allocations (allocated or started) in force somewhere in
+/// `from..=to` of the participants of `group` (every group when `None`),
+/// by participant, start and number.
+pub async fn expected(
+    store: &Store,
+    tenant: &str,
+    group: Option<&str>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<ExpectedRow>> {
+    sqlx::query_as::<_, ExpectedRow>(
+        "SELECT p.id AS participant_id, p.name_json, a.id AS allocation_id, a.toewijzing_nummer, \
+                a.product_code, f.kind, a.ingangsdatum, a.einddatum \
+         FROM participants p JOIN allocations a ON a.participant_id = p.id JOIN financiers f ON f.id = a.financier_id \
+         WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
+           AND a.status IN ('allocated', 'started') AND a.ingangsdatum <= $4 \
+           AND (a.einddatum IS NULL OR a.einddatum >= $3) \
+         ORDER BY p.id, a.ingangsdatum, a.toewijzing_nummer",
+    )
+    .bind(tenant)
+    .bind(group)
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read the participants expected")
+}
+
+/// Each participant's latest registered activity in `from..until`
+/// (`until` excluded): most people work at the same place every day, and
+/// the day form offers it again.
+pub async fn usual_activities(
+    store: &Store,
+    tenant: &str,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Result<HashMap<String, String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT participant_id, activity FROM registrations WHERE tenant_id = $1 AND superseded_by IS NULL \
+         AND activity IS NOT NULL AND day >= $2 AND day < $3 ORDER BY day",
+    )
+    .bind(tenant)
+    .bind(from.to_string())
+    .bind(until.to_string())
+    .fetch_all(store.pool())
+    .await
+    .context("cannot read the usual activities")?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Whether `participant` is one of the tenant's: an id of another tenant
+/// is unknown here.
+pub async fn participant_known(store: &Store, tenant: &str, participant: &str) -> Result<bool> {
+    let found = sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(participant)
+        .fetch_optional(store.pool())
+        .await
+        .context("cannot look up the participant")?;
+    Ok(found.is_some())
+}
+
+/// The reason given for each correction (by the id of the version it
+/// made), from the audit trail; `None` when the entry has none.
+pub async fn correction_reasons(
+    store: &Store,
+    tenant: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, Option<String>>> {
+    let mut reasons = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT subject_id, detail FROM audit_log WHERE tenant_id = $1 \
+             AND action = 'registration_corrected' AND subject_kind = 'registration' \
+             AND subject_id IN ({})",
+            marks.join(", ")
+        );
+        // Only placeholders are formatted in; the ids are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        let rows = q
+            .fetch_all(store.pool())
+            .await
+            .context("cannot read the reasons of corrections")?;
+        for row in rows {
+            let id: String = row.try_get("subject_id")?;
+            let detail: String = row.try_get("detail")?;
+            let reason = serde_json::from_str::<Value>(&detail)
+                .ok()
+                .and_then(|d| d.get("reason")?.as_str().map(str::to_string));
+            reasons.insert(id, reason);
+        }
+    }
+    Ok(reasons)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -403,8 +403,16 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
             .context("the demo participant was not recorded")?
             .id;
         let group = GROUPS[i % GROUPS.len()];
+        // The coffee roasters are listed with the greenhouse: a group of
+        // twenty, as a tablet at the door has to show it (the activity
+        // stays theirs).
+        let label = if group.0 == "Koffiebranderij" {
+            "Kas"
+        } else {
+            group.0
+        };
         let mut w = store.begin_write().await?;
-        crate::record::apply::set_group(&mut w.tx, DEMO_AGB, &id, Some(group.0)).await?;
+        crate::record::apply::set_group(&mut w.tx, DEMO_AGB, &id, Some(label)).await?;
         w.commit().await?;
         // Youth care counts training in a group, whatever the location.
         ids.push((id, if jeugd { "training-groep" } else { group.1 }, jeugd));

@@ -430,6 +430,37 @@ table.gebruikers form.regel{margin:0;gap:.3rem}
 .wie a{color:#fff}
 code.wachtwoord{font-size:1.4rem;letter-spacing:.05em;padding:.3rem .6rem;background:#eef2f6;border-radius:4px}
 @media (max-width:820px){table{font-size:.9rem}.wie{margin-left:0}}
+/* Registratie: the day table as one grid row per participant (a group of
+   twenty on a tablet at 820 px: no sideways scroll, rows under 80 px,
+   touch targets of 40 px and more), the week view wrapping its cells. */
+table.dag,table.dag thead,table.dag tbody{display:block;width:100%}
+table.dag tr{display:grid;grid-template-columns:minmax(7rem,11rem) minmax(0,1fr) 3.6rem minmax(6rem,9rem);gap:.35rem;align-items:center;padding:.25rem .35rem;border-bottom:1px solid #dde1e6}
+table.dag thead tr{background:#eef1f4}
+table.dag th,table.dag td{border:0;padding:0;min-width:0;background:none}
+table.dag th.naam{display:flex;flex-direction:column;gap:.1rem;overflow:hidden;line-height:1.2}
+table.dag .naam-tekst,table.dag span.toewijzing{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+table.dag span.toewijzing{font-size:.75rem;font-weight:400;color:#4a5560}
+table.dag select,table.dag input[type=text]{width:100%;min-height:2.6rem;padding:.25rem .3rem}
+table.dag select.toewijzing{font-size:.75rem;font-weight:400}
+table.dag .keuzes{display:grid;grid-template-columns:repeat(6,minmax(0,1fr));gap:.2rem}
+table.dag .keuzes label{position:relative;display:flex;justify-content:center;text-align:center;min-height:2.6rem;padding:.1rem .15rem;font-size:.78rem;line-height:1.1;overflow-wrap:anywhere}
+table.dag .keuzes input{-webkit-appearance:none;appearance:none;position:absolute;inset:0;width:100%;height:100%;margin:0;padding:0;border:0;border-radius:4px;background:transparent;cursor:pointer}
+table.dag .keuzes label:has(input:focus-visible){outline:3px solid #f0a500;outline-offset:1px}
+table.dag .keuzes input:focus-visible{outline:0}
+@media (max-width:900px){table.dag tr{grid-template-columns:8rem minmax(0,1fr) 3rem 7rem;gap:.25rem;padding:.25rem .2rem}table.dag .keuzes label{font-size:.74rem;padding:.1rem}}
+.controle ul{margin:.3rem 0 0;padding-left:1.2rem}
+.controle{background:#fff6e0;border-color:#e0b860;margin:.6rem 0}
+table.week{table-layout:fixed}
+table.week th:first-child{width:9rem}
+table.week td,table.week th{overflow-wrap:anywhere;font-size:.85rem;padding:.35rem .3rem}
+table.week a.registratie{display:block;margin-bottom:.2rem}
+table.week td.ontbreekt{background:#fdecea}
+table.week td.ontbreekt a,span.ontbreekt{color:#a61b0f;font-weight:600}
+table.week td.ontbreekt a{font-size:.75rem;overflow-wrap:normal}
+table.week span.ontbreekt{font-size:.8rem}
+table.week tr.gemarkeerd th,table.week tr.gemarkeerd td{background:#fff3c4}
+table.week tr.gemarkeerd td.ontbreekt{background:#fbd3cd}
+table.correcties td{overflow-wrap:anywhere}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option
@@ -475,6 +506,10 @@ document.addEventListener('DOMContentLoaded', function () {
     if (isFinite(w)) el.style.width = w + '%';
     if (isFinite(l)) el.style.left = l + '%';
   });
+  // The week view opened for one participant scrolls to their row,
+  // unless the address names a place of its own (#corrigeren).
+  var marked = document.querySelector('tr.gemarkeerd');
+  if (marked && !window.location.hash) marked.scrollIntoView({block: 'center'});
   var pick = document.getElementById('selecteer-alles');
   if (pick) pick.addEventListener('change', function () {
     document.querySelectorAll('input[name=items]').forEach(function (c) { c.checked = pick.checked; });

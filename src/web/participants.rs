@@ -556,6 +556,9 @@ pub struct GroupForm {
 pub struct EndForm {
     csrf: String,
     datum: String,
+    /// No default reason: a stop message carries it to the financier, so a
+    /// missing one is refused rather than guessed.
+    #[serde(default)]
     reden: String,
 }
 csrf_form!(GroupForm, EndForm);
@@ -612,6 +615,11 @@ pub async fn end(
         .datum
         .parse::<NaiveDate>()
         .map_err(|_| WebError::BadRequest("de datum is geen geldige datum".into()))?;
+    if f.reden.trim().is_empty() {
+        return Err(WebError::BadRequest(
+            "kies een reden van beëindiging; zonder reden wordt het einde niet vastgelegd".into(),
+        ));
+    }
     if !is_end_reason(&f.reden) {
         return Err(WebError::BadRequest(
             "onbekende reden van beëindiging".into(),

@@ -14,10 +14,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, Duration, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
-use sqlx::Row;
 
 use super::auth::{Post, WebUser, csrf_form};
-use super::{WebError, csrf_field, financier_kind_nl, name_of, page};
+use super::{WebError, csrf_field, financier_kind_nl, format, name_of, page};
 use crate::record::access::Kind;
 use crate::registration::{
     self, Item, ItemOutcome, Mode, Reason, RegistrationInput, Stored, today,
@@ -117,12 +116,42 @@ impl Choice {
     }
 }
 
+/// An allocation in force somewhere in the period shown, with the dates it
+/// runs: a day outside them is not expected.
+struct Alloc {
+    id: String,
+    label: String,
+    /// The financier and product only ("Wmo 07A11"), for a crowded cell.
+    short: String,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+}
+
+impl Alloc {
+    fn in_force(&self, day: NaiveDate) -> bool {
+        self.from <= day && self.to.is_none_or(|t| day <= t)
+    }
+}
+
 /// A participant expected on a day, with what is registered already.
 struct Expected {
     id: String,
     name: String,
-    allocations: Vec<(String, String)>,
-    current: Option<Stored>,
+    allocations: Vec<Alloc>,
+    /// The current registrations of the day shown: one per allocation (and
+    /// one not tied to any), so a day can hold several.
+    current: Vec<Stored>,
+}
+
+impl Expected {
+    /// The registration the day form shows and saves: the one not tied to
+    /// an allocation, else the first.
+    fn main(&self) -> Option<&Stored> {
+        self.current
+            .iter()
+            .find(|s| s.allocation_id.is_none())
+            .or_else(|| self.current.first())
+    }
 }
 
 /// Participants of `group` (all when `None`) with an allocation in force
@@ -134,44 +163,32 @@ async fn expected(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Expected>, WebError> {
-    let rows = sqlx::query(
-        "SELECT p.id, p.name_json, a.id AS allocation_id, a.toewijzing_nummer, a.product_code, f.kind \
-         FROM participants p JOIN allocations a ON a.participant_id = p.id JOIN financiers f ON f.id = a.financier_id \
-         WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
-           AND a.status IN ('allocated', 'started') AND a.ingangsdatum <= $4 \
-           AND (a.einddatum IS NULL OR a.einddatum >= $3) \
-         ORDER BY p.id, a.ingangsdatum, a.toewijzing_nummer",
-    )
-    .bind(tenant)
-    .bind(group)
-    .bind(from.to_string())
-    .bind(to.to_string())
-    .fetch_all(state.store().pool())
-    .await?;
+    let rows = registration::expected(state.store(), tenant, group, from, to).await?;
     let mut out: Vec<Expected> = Vec::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let label = format!(
-            "{} {} ({})",
-            financier_kind_nl(&r.try_get::<String, _>("kind")?),
-            r.try_get::<Option<String>, _>("product_code")?
-                .unwrap_or_default(),
-            r.try_get::<String, _>("toewijzing_nummer")?
+    for r in rows {
+        let short = format!(
+            "{} {}",
+            financier_kind_nl(&r.kind),
+            r.product_code.as_deref().unwrap_or_default(),
         );
-        let alloc = (r.try_get::<String, _>("allocation_id")?, label);
+        let label = format!("{short} ({})", r.toewijzing_nummer);
+        let day = |d: Option<&str>| d.and_then(|d| d.get(..10)?.parse::<NaiveDate>().ok());
+        let alloc = Alloc {
+            id: r.allocation_id,
+            label,
+            short,
+            from: day(Some(&r.ingangsdatum)).unwrap_or(from),
+            to: day(r.einddatum.as_deref()),
+        };
         match out.last_mut() {
-            Some(e) if e.id == id => e.allocations.push(alloc),
+            Some(e) if e.id == r.participant_id => e.allocations.push(alloc),
             _ => {
-                let naam = r
-                    .try_get::<String, _>("name_json")
-                    .ok()
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_default();
+                let naam = serde_json::from_str(&r.name_json).unwrap_or_default();
                 out.push(Expected {
-                    id,
+                    id: r.participant_id,
                     name: name_of(&naam),
                     allocations: vec![alloc],
-                    current: None,
+                    current: Vec::new(),
                 });
             }
         }
@@ -180,13 +197,14 @@ async fn expected(
     Ok(out)
 }
 
-/// The current registrations of `from..=to`, by participant and day.
+/// The current registrations of `from..=to`, by participant and day: every
+/// one of them, since a day holds one per allocation.
 async fn current(
     state: &AppState,
     tenant: &str,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<HashMap<(String, String), Stored>, WebError> {
+) -> Result<HashMap<(String, String), Vec<Stored>>, WebError> {
     let list = registration::list(
         state.store(),
         tenant,
@@ -200,38 +218,110 @@ async fn current(
         },
     )
     .await?;
-    Ok(list
-        .into_iter()
-        .map(|s| ((s.participant_id.clone(), s.date.clone()), s))
-        .collect())
+    let mut out: HashMap<(String, String), Vec<Stored>> = HashMap::new();
+    for s in list {
+        out.entry((s.participant_id.clone(), s.date.clone()))
+            .or_default()
+            .push(s);
+    }
+    Ok(out)
+}
+
+/// Hours as the forms show them: "5,5" (the minutes of a registration
+/// given in time, not in dagdelen).
+fn hours_of(s: &Stored) -> Option<String> {
+    if s.dagdelen.is_some() {
+        return None;
+    }
+    s.minutes.map(|m| format::number(m as f64 / 60.0, 2))
+}
+
+/// Hours typed in a form: a decimal comma or point; empty is none.
+fn parse_hours(s: Option<&str>) -> Result<Option<f64>, String> {
+    match s.map(str::trim).filter(|h| !h.is_empty()) {
+        None => Ok(None),
+        Some(h) => format::parse_number(h)
+            .map(Some)
+            .ok_or_else(|| format!("uren {h:?} is geen getal (bijvoorbeeld 5,5)")),
+    }
+}
+
+/// The warnings after saving a day: rows left open (who), and saved days a
+/// declaration run will not (fully) declare, with the run's own reason
+/// ([`crate::engine::check::uncounted`]).
+async fn warnings(
+    state: &AppState,
+    tenant: &str,
+    date: NaiveDate,
+    people: &[Expected],
+    open_rows: bool,
+) -> Result<Markup, WebError> {
+    let open: Vec<&str> = if open_rows {
+        people
+            .iter()
+            .filter(|p| p.current.is_empty())
+            .map(|p| p.name.as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let present: Vec<String> = people
+        .iter()
+        .filter(|p| p.current.iter().any(|s| s.present))
+        .map(|p| p.id.clone())
+        .collect();
+    let uncounted = if present.is_empty() {
+        Vec::new()
+    } else {
+        crate::engine::check::uncounted(
+            state.store(),
+            state.mappings.for_tenant(tenant),
+            tenant,
+            date,
+            date,
+            &present,
+        )
+        .await?
+    };
+    let names: HashMap<&str, &str> = people
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    Ok(html! {
+        @if !open.is_empty() || !uncounted.is_empty() {
+            div.melding.waarschuwing.controle role="status" {
+                p { strong { "Let op, dit wordt niet (helemaal) gedeclareerd:" } }
+                ul {
+                    @if !open.is_empty() {
+                        li.open {
+                            (format::count(open.len() as i64, "regel", "regels")) " open, zonder registratie: "
+                            (open.join(", "))
+                        }
+                    }
+                    @for u in &uncounted {
+                        li.telt-niet {
+                            (names.get(u.participant_id.as_str()).copied().unwrap_or("(deelnemer)"))
+                            ", " (format::date(u.day))
+                            @if !u.activity.is_empty() { " (" (u.activity) ")" }
+                            @if u.minutes > 0 { ", " (format::count(i64::from(u.minutes), "minuut", "minuten")) }
+                            ": " (u.reason.nl()) "."
+                        }
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// Each participant's latest registered activity in the two months before
-/// `date`: most people work at the same place every day, and a day
-/// registered without an activity counts for no product.
+/// `date`: a day registered without an activity counts for no product.
 async fn usual_activities(
     state: &AppState,
     tenant: &str,
     date: NaiveDate,
 ) -> Result<HashMap<String, String>, WebError> {
-    let rows = sqlx::query(
-        "SELECT participant_id, activity FROM registrations WHERE tenant_id = $1 AND superseded_by IS NULL \
-         AND activity IS NOT NULL AND day >= $2 AND day < $3 ORDER BY day",
-    )
-    .bind(tenant)
-    .bind((date - Duration::days(62)).to_string())
-    .bind(date.to_string())
-    .fetch_all(state.store().pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            Some((
-                r.try_get("participant_id").ok()?,
-                r.try_get("activity").ok()?,
-            ))
-        })
-        .collect())
+    let from = date - Duration::days(62);
+    Ok(registration::usual_activities(state.store(), tenant, from, date).await?)
 }
 
 /// Every activity the tenant's contracts name, for the activity list.
@@ -273,7 +363,8 @@ fn group_param(g: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// `GET /registratie?groep=&datum=`.
+/// `GET /registratie?groep=&datum=`; after saving (`opgeslagen`) with the
+/// warnings about open rows and days that will not count.
 pub async fn day(
     State(state): State<AppState>,
     user: WebUser,
@@ -314,7 +405,9 @@ async fn day_form(
     let mut people = expected(state, tenant, group, date, date).await?;
     let mut regs = current(state, tenant, date, date).await?;
     for p in &mut people {
-        p.current = regs.remove(&(p.id.clone(), date.to_string()));
+        p.current = regs
+            .remove(&(p.id.clone(), date.to_string()))
+            .unwrap_or_default();
     }
     let activities = activities(state, tenant);
     let usual = usual_activities(state, tenant, date).await?;
@@ -324,6 +417,10 @@ async fn day_form(
         .collect();
     let field = |prefix: &str, id: &str| submitted.get(&format!("{prefix}.{id}")).cloned();
     let shown = people.iter().map(|p| p.id.clone()).collect();
+    let checks = match saved {
+        Some(_) => warnings(state, tenant, date, &people, true).await?,
+        None => html! {},
+    };
     let body = html! {
         h1 { "Dagregistratie" }
         form.filters method="get" action="/registratie" {
@@ -337,62 +434,61 @@ async fn day_form(
             }
             label { "Datum" input type="date" name="datum" value=(date) max=(today()); }
             button.secundair type="submit" { "Tonen" }
-            a href={ "/registratie/week?groep=" (group.unwrap_or("")) "&week=" (date) } { "Weekoverzicht" }
+            a href={ "/registratie/week?groep=" (urlencode(group.unwrap_or(""))) "&week=" (date) } { "Weekoverzicht" }
         }
-        @if let Some(n) = saved { p.melding.ok role="status" { (n) " registraties opgeslagen." } }
+        @if let Some(n) = saved { p.melding.ok role="status" { (format::count(n as i64, "registratie", "registraties")) " opgeslagen." } }
+        (checks)
         @if !errors.is_empty() {
-            p.melding.fout role="alert" { "Er is niets opgeslagen: " (errors.len()) " regel(s) zijn niet goed. Zie de meldingen hieronder." }
+            p.melding.fout role="alert" { "Er is niets opgeslagen: " (format::count(errors.len() as i64, "regel is", "regels zijn")) " niet goed. Zie de meldingen hieronder." }
         }
         @if people.is_empty() {
-            p { "Geen deelnemers met een geldige toewijzing op " (date) " in deze groep." }
+            p { "Geen deelnemers met een geldige toewijzing op " (format::date(date)) " in deze groep." }
         } @else {
-            p.hulp { "Toetsen per regel: a aanwezig, d dagdeel, z ziek, v vakantie, n niet verschenen, x anders. Uren en activiteit zijn niet verplicht." }
+            p.hulp { (format::count(people.len() as i64, "deelnemer", "deelnemers")) ". Toetsen per regel: a aanwezig, d dagdeel, z ziek, v vakantie, n niet verschenen, x anders. Uren en activiteit zijn niet verplicht." }
             form method="post" action="/registratie" {
                 (csrf_field(user))
                 input type="hidden" name="datum" value=(date);
                 input type="hidden" name="groep" value=(group.unwrap_or(""));
-                table {
-                    thead { tr { th { "Deelnemer" } th { "Aanwezigheid" } th { "Uren" } th { "Activiteit" } th { "Toewijzing" } } }
+                table.dag {
+                    thead { tr { th { "Deelnemer" } th { "Aanwezigheid" } th { "Uren" } th { "Activiteit" } } }
                     tbody {
                         @for p in &people {
-                            @let chosen = field("s", &p.id).or_else(|| p.current.as_ref().map(|c| Choice::of(c).value().to_string()));
-                            @let hours = field("u", &p.id).or_else(|| p.current.as_ref().filter(|c| c.dagdelen.is_none()).and_then(|c| c.minutes).map(|m| format!("{}", m as f64 / 60.0)));
+                            @let main = p.main();
+                            @let chosen = field("s", &p.id).or_else(|| main.map(|c| Choice::of(c).value().to_string()));
+                            @let hours = field("u", &p.id).or_else(|| main.and_then(hours_of));
                             @let activity = field("a", &p.id)
-                                .or_else(|| p.current.as_ref().and_then(|c| c.activity.clone()))
+                                .or_else(|| main.and_then(|c| c.activity.clone()))
                                 .or_else(|| usual.get(&p.id).cloned());
-                            @let alloc = field("t", &p.id).or_else(|| p.current.as_ref().and_then(|c| c.allocation_id.clone()));
-                            tr.deelnemer data-deelnemer=(p.id) {
-                                th scope="row" {
-                                    (p.name)
-                                    @if let Some(e) = errors.get(p.id.as_str()) { br; span.waarschuwing role="alert" { (e) } }
+                            @let alloc = field("t", &p.id).or_else(|| main.and_then(|c| c.allocation_id.clone()));
+                            tr.deelnemer #{ "deelnemer-" (p.id) } data-deelnemer=(p.id) {
+                                th.naam scope="row" {
+                                    span.naam-tekst title=(p.name) { (p.name) }
+                                    @if p.allocations.len() > 1 {
+                                        select.toewijzing name={ "t." (p.id) } aria-label={ "Toewijzing van " (p.name) } {
+                                            option value="" { "volgens voorrangsregels" }
+                                            @for a in &p.allocations { option value=(a.id) selected[alloc.as_deref() == Some(a.id.as_str())] { (a.label) } }
+                                        }
+                                    } @else {
+                                        @for a in &p.allocations { span.toewijzing title=(a.label) { (a.label) } }
+                                        // The day's registration stays on the allocation it was made for.
+                                        @if let Some(a) = alloc.as_deref() { input type="hidden" name={ "t." (p.id) } value=(a); }
+                                    }
+                                    @if let Some(e) = errors.get(p.id.as_str()) { span.waarschuwing role="alert" { (e) } }
                                 }
-                                td {
+                                td.keuze {
                                     fieldset.keuzes {
                                         legend.verborgen { "Aanwezigheid van " (p.name) }
                                         @for (_, value, label, key) in Choice::ALL {
-                                            label title={ "toets " (key) } {
+                                            label title={ (label) " (toets " (key) ")" } {
                                                 input type="radio" name={ "s." (p.id) } value=(value) checked[chosen.as_deref() == Some(value)];
-                                                (label)
+                                                span { (label) }
                                             }
                                         }
                                     }
                                 }
-                                td { input type="number" name={ "u." (p.id) } min="0" max="24" step="0.25" size="4" aria-label={ "Uren van " (p.name) } value=(hours.unwrap_or_default()); }
-                                td {
-                                    select name={ "a." (p.id) } aria-label={ "Activiteit van " (p.name) } {
-                                        option value="" { "—" }
-                                        @for a in &activities { option value=(a) selected[activity.as_deref() == Some(a.as_str())] { (a) } }
-                                    }
-                                }
-                                td {
-                                    @if p.allocations.len() > 1 {
-                                        select name={ "t." (p.id) } aria-label={ "Toewijzing van " (p.name) } {
-                                            option value="" { "volgens voorrangsregels" }
-                                            @for (id, label) in &p.allocations { option value=(id) selected[alloc.as_deref() == Some(id.as_str())] { (label) } }
-                                        }
-                                    } @else {
-                                        @for (_, label) in &p.allocations { (label) }
-                                    }
+                                td.uren { input type="text" inputmode="decimal" name={ "u." (p.id) } size="4" aria-label={ "Uren van " (p.name) } value=(hours.unwrap_or_default()); }
+                                td.activiteit {
+                                    (activity_select(&format!("a.{}", p.id), &format!("Activiteit van {}", p.name), &activities, activity.as_deref()))
                                 }
                             }
                         }
@@ -406,6 +502,23 @@ async fn day_form(
         }
     };
     Ok((body, shown))
+}
+
+/// The activity list of a form, with the registration's own activity
+/// selected even when no contract names it (or names it in another case):
+/// a form that dropped it would save the day without its activity.
+fn activity_select(name: &str, aria: &str, activities: &[String], chosen: Option<&str>) -> Markup {
+    let chosen = chosen.map(str::trim).filter(|a| !a.is_empty());
+    let listed = chosen.and_then(|c| activities.iter().find(|a| a.eq_ignore_ascii_case(c)));
+    html! {
+        select name=(name) aria-label=(aria) {
+            option value="" { "—" }
+            @if let (Some(c), None) = (chosen, listed) {
+                option value=(c) selected { (c) " (onbekend in de contracten)" }
+            }
+            @for a in activities { option value=(a) selected[listed == Some(a)] { (a) } }
+        }
+    }
 }
 
 /// `POST /registratie`: the rows with a choice, as one batch; nothing is
@@ -427,19 +540,12 @@ pub async fn save_day(
             bad.push((pid.to_string(), format!("onbekende keuze {value:?}")));
             continue;
         };
-        let hours = match form
-            .get(&format!("u.{pid}"))
-            .map(|h| h.trim().replace(',', "."))
-        {
-            None => None,
-            Some(h) if h.is_empty() => None,
-            Some(h) => match h.parse::<f64>() {
-                Ok(h) => Some(h),
-                Err(_) => {
-                    bad.push((pid.to_string(), format!("uren {h:?} is geen getal")));
-                    continue;
-                }
-            },
+        let hours = match parse_hours(form.get(&format!("u.{pid}")).map(String::as_str)) {
+            Ok(h) => h,
+            Err(e) => {
+                bad.push((pid.to_string(), e));
+                continue;
+            }
         };
         let nonempty = |k: String| {
             form.get(&k)
@@ -555,13 +661,21 @@ pub struct WeekQuery {
     groep: Option<String>,
     #[serde(default)]
     week: Option<String>,
-    /// The cell being corrected: a participant id and a day.
+    /// The participant marked (and scrolled to); with `dag` the cell being
+    /// corrected.
     #[serde(default)]
     deelnemer: Option<String>,
     #[serde(default)]
     dag: Option<String>,
+    /// With `dag`: the registration of this allocation (empty: the one
+    /// not tied to an allocation); a new one when the day has none for it.
+    #[serde(default)]
+    toewijzing: Option<String>,
     #[serde(default)]
     opgeslagen: Option<String>,
+    /// The day just corrected, whose warnings are shown.
+    #[serde(default)]
+    gecorrigeerd: Option<String>,
 }
 
 fn short(s: &Stored) -> String {
@@ -586,8 +700,20 @@ fn short(s: &Stored) -> String {
     }
 }
 
-/// `GET /registratie/week?groep=&week=`: Monday to Sunday of the week of
-/// `week`, every cell a link to correct it, and the corrections made.
+/// Whether a day is one a participant is expected to be registered on:
+/// a working day up to today with an allocation in force. Weekends are
+/// left out: day care and jobcoaching are not given then, and a week of
+/// seven marked days would hide the two that matter.
+fn expected_on(p: &Expected, day: NaiveDate) -> bool {
+    day <= today()
+        && day.weekday().num_days_from_monday() < 5
+        && p.allocations.iter().any(|a| a.in_force(day))
+}
+
+/// `GET /registratie/week?groep=&week=&deelnemer=&dag=&toewijzing=`: Monday
+/// to Sunday of the week of `week`, every registration of a day with its
+/// own link to correct it, the days without any marked, the participant
+/// `deelnemer` marked, and the corrections made.
 pub async fn week(
     State(state): State<AppState>,
     user: WebUser,
@@ -606,12 +732,35 @@ pub async fn week(
     super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
     let regs = current(&state, tenant, monday, sunday).await?;
     let days: Vec<NaiveDate> = (0..7).map(|i| monday + Duration::days(i)).collect();
-    let editing = match (&q.deelnemer, q.dag.as_deref()) {
+    let marked = q.deelnemer.as_deref().filter(|d| !d.is_empty());
+    let editing = match (marked, q.dag.as_deref()) {
         (Some(p), Some(d)) => {
             let d = parse_day(Some(d))?;
-            people.iter().find(|e| &e.id == p).map(|e| (e, d))
+            people.iter().find(|e| e.id == p).map(|e| (e, d))
         }
         _ => None,
+    };
+    // The warnings of a day just corrected: the participant's registrations
+    // of that day, checked as a declaration run would.
+    let checks = match (q.gecorrigeerd.as_deref(), marked) {
+        (Some(d), Some(pid)) => {
+            let d = parse_day(Some(d))?;
+            let one: Vec<Expected> = people
+                .iter()
+                .filter(|e| e.id == pid)
+                .map(|e| Expected {
+                    id: e.id.clone(),
+                    name: e.name.clone(),
+                    allocations: Vec::new(),
+                    current: regs
+                        .get(&(e.id.clone(), d.to_string()))
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+                .collect();
+            warnings(&state, tenant, d, &one, false).await?
+        }
+        _ => html! {},
     };
     let corrections = corrections(&state, tenant, monday, sunday).await?;
     let names: HashMap<&str, &str> = people
@@ -620,8 +769,19 @@ pub async fn week(
         .collect();
     let activities = activities(&state, tenant);
     let g = urlencode(group.as_deref().unwrap_or(""));
+    let link = |pid: &str, d: NaiveDate, alloc: Option<&str>| {
+        let mut l = format!(
+            "/registratie/week?groep={g}&week={monday}&deelnemer={}&dag={d}",
+            urlencode(pid)
+        );
+        if let Some(a) = alloc {
+            l.push_str(&format!("&toewijzing={}", urlencode(a)));
+        }
+        l.push_str("#corrigeren");
+        l
+    };
     let body = html! {
-        h1 { "Weekoverzicht " (monday.format("%d-%m-%Y")) " t/m " (sunday.format("%d-%m-%Y")) }
+        h1 { "Weekoverzicht " (format::period(monday, sunday)) }
         form.filters method="get" action="/registratie/week" {
             label { "Groep"
                 select name="groep" {
@@ -635,47 +795,47 @@ pub async fn week(
             a href={ "/registratie/week?groep=" (g) "&week=" (monday + Duration::days(7)) } { "volgende week →" }
         }
         @if q.opgeslagen.is_some() { p.melding.ok role="status" { "Correctie opgeslagen." } }
+        (checks)
         @if let Some((p, d)) = editing {
-            @let cur = regs.get(&(p.id.clone(), d.to_string()));
-            section aria-labelledby="corrigeren" {
-                h2 #corrigeren { "Corrigeren: " (p.name) ", " (d.format("%d-%m-%Y")) }
-                form.regel method="post" action="/registratie/week/correctie" {
-                    (csrf_field(&user))
-                    input type="hidden" name="deelnemer" value=(p.id);
-                    input type="hidden" name="dag" value=(d);
-                    input type="hidden" name="groep" value=(group.as_deref().unwrap_or(""));
-                    fieldset.keuzes {
-                        legend { "Aanwezigheid" }
-                        @for (c, value, label, _) in Choice::ALL {
-                            label { input type="radio" name="keuze" value=(value) required checked[cur.is_some_and(|s| Choice::of(s) == c)]; (label) }
-                        }
-                    }
-                    label { "Uren" input type="number" name="uren" min="0" max="24" step="0.25" value=(cur.filter(|c| c.dagdelen.is_none()).and_then(|c| c.minutes).map(|m| format!("{}", m as f64 / 60.0)).unwrap_or_default()); }
-                    label { "Activiteit"
-                        select name="activiteit" {
-                            option value="" { "—" }
-                            @for a in &activities { option value=(a) selected[cur.and_then(|c| c.activity.as_deref()) == Some(a.as_str())] { (a) } }
-                        }
-                    }
-                    label { "Reden van de correctie" input name="reden" required maxlength="200"; }
-                    button type="submit" { "Correctie opslaan" }
-                }
-            }
+            (correction_form(&user, p, d, q.toewijzing.as_deref(), regs.get(&(p.id.clone(), d.to_string())).map(Vec::as_slice).unwrap_or(&[]), &activities, group.as_deref(), &link))
         }
-        table {
-            thead { tr { th { "Deelnemer" } @for d in &days { th { (weekday_nl(*d)) " " (d.format("%d-%m")) } } } }
+        table.week {
+            thead { tr { th { "Deelnemer" } @for d in &days { th { (weekday_nl(*d)) " " (format::date(*d)) } } } }
             tbody {
                 @for p in &people {
-                    tr {
-                        th scope="row" { (p.name) }
+                    @let missing = days.iter().filter(|d| expected_on(p, **d) && !regs.contains_key(&(p.id.clone(), d.to_string()))).count();
+                    tr.gemarkeerd[marked == Some(p.id.as_str())] #{ "deelnemer-" (p.id) } {
+                        th scope="row" {
+                            (p.name)
+                            @if missing > 0 {
+                                br;
+                                span.ontbreekt { (format::count(missing as i64, "dag", "dagen")) " zonder registratie" }
+                            }
+                        }
                         @for d in &days {
-                            td {
-                                @let cell = regs.get(&(p.id.clone(), d.to_string()));
-                                @if *d <= today() {
-                                    a href={ "/registratie/week?groep=" (g) "&week=" (monday) "&deelnemer=" (p.id) "&dag=" (d) "#corrigeren" } {
-                                        @match cell { Some(s) => (short(s)), None => "—" }
+                            @let cell = regs.get(&(p.id.clone(), d.to_string()));
+                            @if *d > today() {
+                                td {}
+                            } @else if let Some(list) = cell {
+                                td {
+                                    @for s in list {
+                                        @let alloc = s.allocation_id.as_deref().and_then(|id| p.allocations.iter().find(|a| a.id == id));
+                                        a.registratie href=(link(&p.id, *d, Some(s.allocation_id.as_deref().unwrap_or("")))) title=[alloc.map(|a| a.label.as_str()).or(s.toewijzing_nummer.as_deref())] {
+                                            (short(s))
+                                            @match (alloc, &s.toewijzing_nummer) {
+                                                (Some(a), _) => { " (" (a.short) ")" }
+                                                (None, Some(n)) => { " (" (n) ")" }
+                                                (None, None) => {}
+                                            }
+                                        }
                                     }
-                                } @else { "" }
+                                }
+                            } @else if expected_on(p, *d) {
+                                td.ontbreekt {
+                                    a href=(link(&p.id, *d, None)) { "geen registratie" }
+                                }
+                            } @else {
+                                td { a href=(link(&p.id, *d, None)) { "—" } }
                             }
                         }
                     }
@@ -684,17 +844,17 @@ pub async fn week(
         }
         h2 { "Correcties in deze week" }
         @if corrections.is_empty() { p { "Geen correcties." } } @else {
-            table {
+            table.correcties {
                 thead { tr { th { "Deelnemer" } th { "Dag" } th { "Was" } th { "Werd" } th { "Door" } th { "Wanneer" } th { "Reden" } } }
                 tbody {
                     @for c in &corrections {
                         tr {
                             td { (names.get(c.0.participant_id.as_str()).copied().unwrap_or("(andere groep)")) }
-                            td { (c.0.date) }
+                            td { (format::date_str(&c.0.date)) }
                             td { (short(&c.0)) }
                             td { (short(&c.1)) }
                             td { (c.1.registered_by) }
-                            td { (c.1.registered_at.get(..16).unwrap_or_default().replace('T', " ")) }
+                            td { (format::time_str(&c.1.registered_at)) }
                             td { (c.2.as_deref().unwrap_or("—")) }
                         }
                     }
@@ -703,6 +863,92 @@ pub async fn week(
         }
     };
     Ok(page("Weekoverzicht", Some(&user), body))
+}
+
+/// The form correcting one registration of a day, or adding one for an
+/// allocation the day has none for. It starts from the registration as it
+/// is (choice, hours, activity, allocation), so saving without a change
+/// changes nothing.
+#[allow(clippy::too_many_arguments)]
+fn correction_form(
+    user: &WebUser,
+    p: &Expected,
+    d: NaiveDate,
+    toewijzing: Option<&str>,
+    day: &[Stored],
+    activities: &[String],
+    group: Option<&str>,
+    link: &dyn Fn(&str, NaiveDate, Option<&str>) -> String,
+) -> Markup {
+    // Which registration: the allocation asked for ("" is none), else the
+    // day's main one.
+    let wanted: Option<Option<&str>> = toewijzing.map(|t| Some(t).filter(|t| !t.is_empty()));
+    let cur = match wanted {
+        Some(w) => day.iter().find(|s| s.allocation_id.as_deref() == w),
+        None => day
+            .iter()
+            .find(|s| s.allocation_id.is_none())
+            .or_else(|| day.first()),
+    };
+    let allocation: Option<&str> = match (cur, wanted) {
+        (Some(s), _) => s.allocation_id.as_deref(),
+        (None, Some(w)) => w,
+        (None, None) => None,
+    };
+    let label = |id: Option<&str>| match id {
+        None => "niet aan één toewijzing gebonden (volgens voorrangsregels)".to_string(),
+        Some(id) => p
+            .allocations
+            .iter()
+            .find(|a| a.id == id)
+            .map_or_else(|| id.to_string(), |a| a.label.clone()),
+    };
+    // Allocations in force that day without a registration of their own.
+    let others: Vec<&Alloc> = p
+        .allocations
+        .iter()
+        .filter(|a| a.in_force(d) && Some(a.id.as_str()) != allocation)
+        .filter(|a| {
+            !day.iter()
+                .any(|s| s.allocation_id.as_deref() == Some(a.id.as_str()))
+        })
+        .collect();
+    html! {
+        section aria-labelledby="corrigeren" {
+            h2 #corrigeren {
+                @if cur.is_some() { "Corrigeren: " } @else { "Toevoegen: " }
+                (p.name) ", " (format::date(d))
+            }
+            form.regel method="post" action="/registratie/week/correctie" {
+                (csrf_field(user))
+                input type="hidden" name="deelnemer" value=(p.id);
+                input type="hidden" name="dag" value=(d);
+                input type="hidden" name="groep" value=(group.unwrap_or(""));
+                input type="hidden" name="toewijzing" value=(allocation.unwrap_or(""));
+                p.toewijzing { "Toewijzing: " (label(allocation)) }
+                fieldset.keuzes {
+                    legend { "Aanwezigheid" }
+                    @for (c, value, text, _) in Choice::ALL {
+                        label { input type="radio" name="keuze" value=(value) required checked[cur.is_some_and(|s| Choice::of(s) == c)]; (text) }
+                    }
+                }
+                label { "Uren" input type="text" inputmode="decimal" name="uren" size="5" value=(cur.and_then(hours_of).unwrap_or_default()); }
+                label { "Activiteit"
+                    (activity_select("activiteit", "Activiteit", activities, cur.and_then(|c| c.activity.as_deref())))
+                }
+                label { "Reden van de correctie" input name="reden" required maxlength="200"; }
+                button type="submit" { @if cur.is_some() { "Correctie opslaan" } @else { "Registratie toevoegen" } }
+            }
+            @if !others.is_empty() {
+                p.andere {
+                    "Ook een registratie voor een andere toewijzing op deze dag: "
+                    @for a in &others {
+                        a href=(link(&p.id, d, Some(&a.id))) { (a.label) } " "
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn weekday_nl(d: NaiveDate) -> &'static str {
@@ -741,29 +987,8 @@ async fn corrections(
         }
     }
     out.sort_by(|a, b| b.1.registered_at.cmp(&a.1.registered_at));
-    let mut reasons = HashMap::new();
-    for chunk in out.chunks(500) {
-        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT subject_id, detail FROM audit_log WHERE tenant_id = $1 \
-             AND action = 'registration_corrected' AND subject_kind = 'registration' \
-             AND subject_id IN ({})",
-            marks.join(", ")
-        );
-        // Only placeholders are formatted in; the ids are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant);
-        for c in chunk {
-            q = q.bind(&c.1.id);
-        }
-        for row in q.fetch_all(state.store().pool()).await? {
-            let id: String = row.try_get("subject_id")?;
-            let detail: String = row.try_get("detail")?;
-            let reason = serde_json::from_str::<serde_json::Value>(&detail)
-                .ok()
-                .and_then(|d| d.get("reason")?.as_str().map(str::to_string));
-            reasons.insert(id, reason);
-        }
-    }
+    let ids: Vec<&str> = out.iter().map(|c| c.1.id.as_str()).collect();
+    let reasons = registration::correction_reasons(state.store(), tenant, &ids).await?;
     Ok(out
         .into_iter()
         .map(|(old, new)| {
@@ -784,11 +1009,45 @@ pub struct Correction {
     uren: String,
     #[serde(default)]
     activiteit: String,
+    /// The registration's allocation ("" none); absent: the day's main
+    /// registration's.
+    #[serde(default)]
+    toewijzing: Option<String>,
     reden: String,
 }
 csrf_form!(Correction);
 
-/// `POST /registratie/week/correctie`: one day of one participant.
+/// Keeps what the correction did not change: with the same choice and the
+/// hours as shown (or none typed), the registration's own time (from/to,
+/// minutes or dagdelen) stays as it was, instead of becoming two dagdelen.
+fn keep_time(cur: &Stored, choice: Choice, hours: Option<f64>, input: &mut RegistrationInput) {
+    if Choice::of(cur) != choice || !cur.present {
+        return;
+    }
+    let shown = hours_of(cur).and_then(|h| format::parse_number(&h));
+    let same_hours = match hours {
+        None => true,
+        Some(h) => shown.is_some_and(|s| (s - h).abs() < 1e-9),
+    };
+    if !same_hours {
+        return;
+    }
+    input.dagdelen = cur.dagdelen;
+    input.hours = None;
+    input.from = None;
+    input.to = None;
+    match (&cur.from, &cur.to, cur.minutes) {
+        (Some(f), Some(t), _) => {
+            input.from = Some(f.clone());
+            input.to = Some(t.clone());
+        }
+        (_, _, Some(m)) if cur.dagdelen.is_none() => input.hours = Some(m as f64 / 60.0),
+        _ => {}
+    }
+}
+
+/// `POST /registratie/week/correctie`: one registration of one
+/// participant's day (by its allocation), corrected or added.
 pub async fn correct(
     State(state): State<AppState>,
     peer: Peer,
@@ -804,29 +1063,32 @@ pub async fn correct(
             "geef een reden voor de correctie (hoogstens 200 tekens)".into(),
         ));
     }
-    let hours = match f.uren.trim().replace(',', ".") {
-        h if h.is_empty() => None,
-        h => Some(
-            h.parse::<f64>()
-                .map_err(|_| WebError::BadRequest(format!("uren {h:?} is geen getal")))?,
-        ),
-    };
+    let hours = parse_hours(Some(&f.uren)).map_err(WebError::BadRequest)?;
     // Only a participant of this tenant: an id of another tenant is unknown here.
-    let known = sqlx::query("SELECT 1 FROM participants WHERE tenant_id = $1 AND id = $2")
-        .bind(&user.tenant.id)
-        .bind(&f.deelnemer)
-        .fetch_optional(state.store().pool())
-        .await?;
-    if known.is_none() {
+    if !registration::participant_known(state.store(), &user.tenant.id, &f.deelnemer).await? {
         return Err(WebError::NotFound);
     }
     let activity = Some(f.activiteit.trim().to_string()).filter(|a| !a.is_empty());
-    // Keep the allocation the day was registered for.
-    let current = current(&state, &user.tenant.id, date, date).await?;
-    let allocation = current
-        .get(&(f.deelnemer.clone(), date.to_string()))
-        .and_then(|s| s.allocation_id.clone());
-    let input = choice.input(&f.deelnemer, date, hours, activity, allocation);
+    let day = current(&state, &user.tenant.id, date, date)
+        .await?
+        .remove(&(f.deelnemer.clone(), date.to_string()))
+        .unwrap_or_default();
+    // The allocation of the registration corrected: as the form says, or
+    // (a form without it) the day's main registration's.
+    let allocation = match f.toewijzing.as_deref().map(str::trim) {
+        Some("") => None,
+        Some(a) => Some(a.to_string()),
+        None => day
+            .iter()
+            .find(|s| s.allocation_id.is_none())
+            .or_else(|| day.first())
+            .and_then(|s| s.allocation_id.clone()),
+    };
+    let cur = day.iter().find(|s| s.allocation_id == allocation);
+    let mut input = choice.input(&f.deelnemer, date, hours, activity, allocation);
+    if let Some(cur) = cur {
+        keep_time(cur, choice, hours, &mut input);
+    }
     match store_items(
         &state,
         &user,
@@ -838,8 +1100,9 @@ pub async fn correct(
     .await?
     {
         Ok(_) => Ok(Redirect::to(&format!(
-            "/registratie/week?groep={}&week={date}&opgeslagen=1",
-            urlencode(f.groep.trim())
+            "/registratie/week?groep={}&week={date}&deelnemer={}&gecorrigeerd={date}&opgeslagen=1",
+            urlencode(f.groep.trim()),
+            urlencode(&f.deelnemer)
         ))
         .into_response()),
         Err(errors) => Err(WebError::BadRequest(

@@ -175,7 +175,7 @@ pub async fn section(
                             }
                         }
                         label { "Einddatum" input type="date" name="einddatum" min=(tomorrow) value=(a.einddatum.as_deref().unwrap_or("")); }
-                        label { "Nieuw volume" input type="number" name="volume" min="0" value=(a.omvang.volume.map(|v| v.to_string()).unwrap_or_default()); }
+                        label { "Nieuw volume" input type="text" inputmode="decimal" name="volume" size="6" value=(a.omvang.volume.map(|v| v.to_string()).unwrap_or_default()); }
                         label { "Ingangsdatum van de wijziging" input type="date" name="ingangsdatum"; }
                         label { "Reden"
                             select name="reden" required {
@@ -200,7 +200,7 @@ pub async fn section(
                         label { "Productcode" input name="code" pattern="[0-9A-Za-z]{1,5}" maxlength="5"; }
                         label { "Ingangsdatum" input type="date" name="ingangsdatum" required; }
                         label { "Einddatum" input type="date" name="einddatum"; }
-                        label { "Volume" input type="number" name="volume" min="0"; }
+                        label { "Volume" input type="text" inputmode="decimal" name="volume" size="6"; }
                         label { "Eenheid"
                             select name="eenheid" {
                                 @for e in Eenheid::ALL { option value=(e.code()) { (e.label_nl()) } }
@@ -237,9 +237,10 @@ fn given(v: &str) -> Option<String> {
 fn volume(v: &str) -> Result<Option<i64>, WebError> {
     given(v)
         .map(|v| {
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
+            // Typed as people type numbers ("40", "40,0"); whole units only.
+            super::format::parse_number(&v)
+                .filter(|n| *n >= 0.0 && n.fract() == 0.0 && *n < 1e12)
+                .map(|n| n as i64)
                 .ok_or_else(|| WebError::BadRequest("het volume is geen heel getal".into()))
         })
         .transpose()
@@ -456,4 +457,18 @@ async fn send(
     state.outbox.wake();
     // The participant page lists the request with its reference.
     Ok(back_to(participant, Notice::RequestQueued))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A volume is typed as people type numbers; whole units only.
+    #[test]
+    fn volumes_as_typed() {
+        assert_eq!(super::volume("12").ok().flatten(), Some(12));
+        assert_eq!(super::volume(" 12,0 ").ok().flatten(), Some(12));
+        assert_eq!(super::volume("").ok().flatten(), None);
+        for bad in ["12,5", "-1", "twaalf", "1.200,0"] {
+            assert!(super::volume(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -171,6 +171,18 @@ pub async fn wait_for_message(c: &Client) {
     }
 }
 
+/// Saves the day registration form on the page and returns the page it
+/// leads to (its text).
+pub async fn save_day(c: &Client) -> String {
+    click(
+        c,
+        Locator::Css("form[method=post][action='/registratie'] button[type=submit]"),
+    )
+    .await;
+    wait_for_message(c).await;
+    text(c).await
+}
+
 pub async fn logout(c: &Client) {
     c.find(Locator::Css(".wie button"))
         .await
