@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::notice::{self, Notice};
-use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, page, status_nl};
+use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, format, page, status_nl};
 use crate::record::read::{self, DeclarationView, Prestaties, prestaties};
 use crate::server::AppState;
 
@@ -152,7 +152,7 @@ pub async fn show(
             dt { "Totaal" } dd { (euro(d.total_cents)) }
             dt { "Status" } dd { (status(&d)) }
         }
-        p { a href={ "/declaraties/" (id) "/bericht" } download { "Bericht downloaden (XML)" } }
+        p { a href={ "/declaraties/" (id) "/bericht" } download { "Bericht downloaden (XML)" } " · " a href={ "/declaraties/" (id) "/specificatie" } { "Specificatie (afdrukken)" } }
         table {
             thead { tr { th { "Referentie" } th { "Deelnemer" } th { "Toewijzing" } th { "Product" } th.getal { "Volume" } th.getal { "Bedrag" } th { "D/C" } th { "Status" } th { "Retourcodes" } } }
             tbody {
@@ -233,20 +233,161 @@ pub struct RunForm {
 }
 csrf_form!(RunForm);
 
-/// `POST /declaraties/run`: the engine for one month; the result as a
-/// message on the list.
-pub async fn run(
-    State(state): State<AppState>,
-    Post(user, f): Post<RunForm>,
-) -> Result<Response, WebError> {
+/// The user may run declarations: back office of a provider.
+fn require_declaring(user: &WebUser) -> Result<(), WebError> {
     user.require_back_office()?;
     if user.tenant.kind != crate::store::TenantKind::Aanbieder {
         return Err(WebError::BadRequest(
             "alleen een aanbieder declareert".into(),
         ));
     }
-    let period = crate::engine::parse_period(f.periode.trim())
-        .map_err(|_| WebError::BadRequest("periode is geen JJJJ-MM".into()))?;
+    Ok(())
+}
+
+fn parse_period(periode: &str) -> Result<crate::mapping::Period, WebError> {
+    crate::engine::parse_period(periode.trim())
+        .map_err(|_| WebError::BadRequest("periode is geen JJJJ-MM".into()))
+}
+
+/// `POST /declaraties/run`: a preview. The engine runs with `dry_run` (it
+/// computes and checks, stores and sends nothing) and the page shows per
+/// financier the messages that would be made and every finding that holds
+/// a line back; "Versturen" confirms ([`confirm`]).
+pub async fn run(
+    State(state): State<AppState>,
+    Post(user, f): Post<RunForm>,
+) -> Result<Response, WebError> {
+    require_declaring(&user)?;
+    let period = parse_period(&f.periode)?;
+    let opts = crate::engine::RunOptions {
+        period,
+        today: crate::registration::today(),
+        dry_run: true,
+        out_dir: None,
+    };
+    let report = crate::engine::run(
+        state.store(),
+        state.mappings.for_tenant(&user.tenant.id),
+        &user.tenant,
+        &opts,
+    )
+    .await?;
+    // Names the preview, so that a second click on its button sends nothing.
+    let token = crate::store::new_id();
+    let total: i64 = report.declarations.iter().map(|d| d.total_cents).sum();
+    let lines: usize = report
+        .declarations
+        .iter()
+        .map(|d| d.debit_lines + d.credit_lines)
+        .sum();
+    let month = period.start.format("%Y-%m").to_string();
+    let body = html! {
+        h1 { "Voorbeeld declaratierun " (format::month_str(&month)) }
+        p.melding { "Dit is een voorbeeld: er is nog niets opgeslagen of verzonden. Controleer de berichten en meldingen en kies Versturen." }
+        @if report.declarations.is_empty() {
+            p { "Er zijn geen nieuwe declaraties of facturen voor deze periode." }
+        } @else {
+            table.preview {
+                thead { tr {
+                    th { "Financier" } th { "Bericht" } th { "Periode" }
+                    th.getal { "Debetregels" } th.getal { "Creditregels" } th.getal { "Totaal" }
+                } }
+                tbody {
+                    @for d in &report.declarations {
+                        tr {
+                            td { (financier_label(&d.financier)) }
+                            td { (bericht_nl(&d.bericht)) }
+                            td { (format::date_str(&d.period_begin)) " t/m " (format::date_str(&d.period_end)) }
+                            td.getal { (d.debit_lines) }
+                            td.getal { (d.credit_lines) }
+                            td.getal { (euro(d.total_cents)) }
+                        }
+                    }
+                }
+                tfoot { tr.totaal {
+                    th colspan="3" { (format::count(i64::try_from(report.declarations.len()).unwrap_or(i64::MAX), "bericht", "berichten")) }
+                    th.getal colspan="2" { (format::count(i64::try_from(lines).unwrap_or(i64::MAX), "regel", "regels")) }
+                    th.getal { (euro(total)) }
+                } }
+            }
+        }
+        @if !report.messages.is_empty() {
+            p { "Ook gaan mee: " (format::count(i64::try_from(report.messages.len()).unwrap_or(i64::MAX), "start- of stopbericht", "start- en stopberichten")) "." }
+        }
+        h2 { "Meldingen" }
+        @if report.notices.is_empty() {
+            p { "Geen meldingen: niets wordt tegengehouden." }
+        } @else {
+            p { (format::count(i64::try_from(report.notices.len()).unwrap_or(i64::MAX), "melding", "meldingen")) }
+            ul.meldingen {
+                @for n in &report.notices {
+                    li {
+                        @if let Some(t) = &n.toewijzing_nummer { "Toewijzing " code { (t) } ": " }
+                        (n.nl)
+                        @if let Some(p) = &n.participant_id { " " a href={ "/deelnemers/" (p) } { "deelnemer" } }
+                    }
+                }
+            }
+        }
+        div.preview-knoppen {
+            form method="post" action="/declaraties/run/versturen" {
+                (csrf_field(&user))
+                input type="hidden" name="periode" value=(month);
+                input type="hidden" name="voorbeeld" value=(token);
+                button type="submit" { "Versturen" }
+            }
+            a href="/declaraties" { "Annuleren" }
+        }
+    };
+    Ok(page("Voorbeeld declaratierun", Some(&user), body))
+}
+
+/// A financier key (`wmo:0363`) as staff name it.
+fn financier_label(key: &str) -> String {
+    match key.split_once(':') {
+        Some((kind, code)) => financier_nl(kind, code),
+        None => key.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    csrf: String,
+    periode: String,
+    voorbeeld: String,
+}
+csrf_form!(ConfirmForm);
+
+/// `POST /declaraties/run/versturen`: the real run for the previewed period
+/// and the user's tenant. What it makes is what the data hold now (the
+/// list shows the result, not the preview); a preview confirmed before
+/// sends nothing again.
+pub async fn confirm(
+    State(state): State<AppState>,
+    Post(user, f): Post<ConfirmForm>,
+) -> Result<Response, WebError> {
+    require_declaring(&user)?;
+    let period = parse_period(&f.periode)?;
+    let token = f.voorbeeld.trim();
+    if token.is_empty() || token.len() > 64 {
+        return Err(WebError::BadRequest("het voorbeeld is onbekend".into()));
+    }
+    if crate::record::reports::preview_confirmed(state.store().pool(), &user.tenant, token).await? {
+        return Ok(Notice::DeclarationRunNothingNew.redirect("/declaraties"));
+    }
+    // The confirmation goes on the audit trail before the run: a second
+    // click on the same preview finds it and sends nothing.
+    let mut w = state.store().begin_write().await?;
+    audit(
+        &mut w,
+        &user.tenant.id,
+        &user.username,
+        "declaration_run_confirmed",
+        Some(("declaration_preview", token)),
+        serde_json::json!({ "period": period.start.to_string() }),
+    )
+    .await?;
+    w.commit().await?;
     let report = run_engine(&state, &user, period).await?;
     let notice = if report.declarations.is_empty() {
         Notice::DeclarationRunNothingNew
