@@ -133,35 +133,15 @@ async fn the_back_office_reports_exports_prints_and_previews_a_run() {
     assert_no_bsn_in_url(&c).await;
     shot(&c, "specificatie").await;
 
-    // A day registered today gives this month something to declare; the
-    // run shows its preview, and Versturen sends.
+    // A corrected day of the demo month gives its run something to send;
+    // the run shows its preview, and Versturen sends.
     let mut web = WebClient::new(&s.base);
     web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
-    let page = web.get("/registratie?groep=Kas").await;
-    let pid = page
-        .body
-        .split("data-deelnemer=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a participant row")
-        .to_string();
-    let today = loket::registration::today();
-    let saved = web
-        .post(
-            "/registratie",
-            &[
-                ("csrf", &page.csrf()),
-                ("datum", &today.to_string()),
-                ("groep", "Kas"),
-                (&format!("s.{pid}"), "aanwezig"),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status, 303);
+    correct_a_declared_day(&s, &mut web, &demo.month).await;
     c.goto(&format!("{base}/declaraties")).await.unwrap();
     c.execute(
         "document.querySelector('form[action=\"/declaraties/run\"] input[name=periode]').value = arguments[0];",
-        vec![json!(today.format("%Y-%m").to_string())],
+        vec![json!(demo.month)],
     )
     .await
     .unwrap();
@@ -173,7 +153,7 @@ async fn the_back_office_reports_exports_prints_and_previews_a_run() {
         .expect("the preview");
     let preview = text(&c).await;
     assert!(preview.contains("Voorbeeld declaratierun"), "{preview}");
-    assert!(preview.contains("WMO323"), "{preview}");
+    assert!(preview.contains("323"), "{preview}");
     shot(&c, "declaratie-preview").await;
     click(
         &c,
