@@ -99,7 +99,7 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     wait_for_message(&c).await;
     let preview = text(&c).await;
     assert!(preview.contains("Voorbeeld declaratierun"), "{preview}");
-    assert!(preview.contains("WMO323"), "{preview}");
+    assert!(preview.contains("Meldingen"), "{preview}");
     click(
         &c,
         Locator::Css("form[action='/declaraties/run/versturen'] button"),

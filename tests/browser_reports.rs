@@ -17,8 +17,8 @@ use sqlx::Row;
 
 #[macro_use]
 mod common;
-use common::WebClient;
 use common::browser::*;
+use common::{WebClient, correct_a_declared_day};
 
 /// Waits until a finished file ending in `ext` is in `dir`.
 async fn downloaded(dir: &Path, ext: &str) -> PathBuf {
@@ -57,18 +57,22 @@ async fn the_back_office_reports_exports_prints_and_previews_a_run() {
         .click()
         .await
         .unwrap();
-    c.goto(&format!(
-        "{base}/overzichten?van={0}&tot={0}",
-        demo.month
-    ))
-    .await
-    .unwrap();
+    c.goto(&format!("{base}/overzichten?van={0}&tot={0}", demo.month))
+        .await
+        .unwrap();
     let overview = text(&c).await;
     assert!(
         overview.contains(&loket::web::format::month_str(&demo.month)),
         "{overview}"
     );
-    for t in ["Gedeclareerd", "Goedgekeurd", "Afgekeurd", "Openstaand", "UWV", "Totaal"] {
+    for t in [
+        "Gedeclareerd",
+        "Goedgekeurd",
+        "Afgekeurd",
+        "Openstaand",
+        "UWV",
+        "Totaal",
+    ] {
         assert!(overview.contains(t), "{t}: {overview}");
     }
     shot(&c, "overzichten").await;
@@ -105,7 +109,11 @@ async fn the_back_office_reports_exports_prints_and_previews_a_run() {
     let xlsx_path = downloaded(downloads.path(), "xlsx").await;
     let mut book: Xlsx<_> = calamine::open_workbook(&xlsx_path).unwrap();
     let sheet = book.worksheet_range("Declaratieregels").unwrap();
-    assert_eq!(sheet.rows().count(), csv_rows.len() + 1, "header + the same rows");
+    assert_eq!(
+        sheet.rows().count(),
+        csv_rows.len() + 1,
+        "header + the same rows"
+    );
     for (x, c) in sheet.rows().skip(1).zip(&csv_rows) {
         assert_eq!(x[0].to_string(), c[0].to_string());
     }
@@ -129,7 +137,10 @@ async fn the_back_office_reports_exports_prints_and_previews_a_run() {
         .expect("the specification with its print button");
     let spec = text(&c).await;
     assert!(spec.contains("Specificatie WMO323"), "{spec}");
-    assert!(spec.contains("Subtotaal") && spec.contains("Totaal"), "{spec}");
+    assert!(
+        spec.contains("Subtotaal") && spec.contains("Totaal"),
+        "{spec}"
+    );
     assert_no_bsn_in_url(&c).await;
     shot(&c, "specificatie").await;
 

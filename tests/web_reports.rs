@@ -60,7 +60,11 @@ async fn download(web: &WebClient, path: &str) -> (u16, String, Vec<u8>) {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    (status, disposition, res.bytes().await.expect("bytes").to_vec())
+    (
+        status,
+        disposition,
+        res.bytes().await.expect("bytes").to_vec(),
+    )
 }
 
 /// Declared lines and amounts of one status, summed here.
@@ -171,12 +175,7 @@ fn csv_rows(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::ReaderBuilder::new()
         .delimiter(b';')
         .from_reader(text.as_bytes());
-    let header = r
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let header = r.headers().unwrap().iter().map(str::to_string).collect();
     let rows = r
         .records()
         .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
@@ -186,7 +185,9 @@ fn csv_rows(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
 
 /// A Dutch decimal ("-1234,56") as a number.
 fn dutch(s: &str) -> f64 {
-    s.replace(',', ".").parse().unwrap_or_else(|_| panic!("{s:?}"))
+    s.replace(',', ".")
+        .parse()
+        .unwrap_or_else(|_| panic!("{s:?}"))
 }
 
 async fn exports_read_back_as_csv_and_xlsx(db: Db) {
@@ -198,7 +199,10 @@ async fn exports_read_back_as_csv_and_xlsx(db: Db) {
     assert_eq!(status, 200);
     assert_eq!(
         disposition,
-        format!("attachment; filename=\"declaratieregels-{}.csv\"", demo.month)
+        format!(
+            "attachment; filename=\"declaratieregels-{}.csv\"",
+            demo.month
+        )
     );
     let (header, rows) = csv_rows(&csv);
     assert_eq!(header[0], "Declaratienummer");
@@ -216,7 +220,10 @@ async fn exports_read_back_as_csv_and_xlsx(db: Db) {
     let bedrag = header.iter().position(|h| h == "Bedrag").unwrap();
     let van = header.iter().position(|h| h == "Periode van").unwrap();
     let volume = header.iter().position(|h| h == "Volume").unwrap();
-    assert!(rows.iter().all(|r| r[bedrag].contains(',')), "decimal commas");
+    assert!(
+        rows.iter().all(|r| r[bedrag].contains(',')),
+        "decimal commas"
+    );
     assert!(
         rows.iter()
             .all(|r| r[van].len() == 10 && r[van].as_bytes()[2] == b'-'),
@@ -311,10 +318,17 @@ async fn a_participant_export_is_logged_and_only_for_the_back_office(db: Db) {
     let (header, rows) = csv_rows(&csv);
     assert_eq!(header[..3], ["Naam", "BSN", "Cliëntnummer"]);
     assert_eq!(rows.len(), demo.participants);
-    assert!(rows.iter().all(|r| r[1].len() == 9), "the BSN, for the back office");
+    assert!(
+        rows.iter().all(|r| r[1].len() == 9),
+        "the BSN, for the back office"
+    );
     // Sorted by surname.
     let logged = count(&s, exports).await;
-    assert_eq!(logged, rows.len() as i64, "one entry per participant exported");
+    assert_eq!(
+        logged,
+        rows.len() as i64,
+        "one entry per participant exported"
+    );
     assert_eq!(
         count(
             &s,
@@ -343,7 +357,13 @@ async fn a_participant_export_is_logged_and_only_for_the_back_office(db: Db) {
         let p = coach.get(&path).await;
         assert_eq!(p.status, 403, "{path}");
     }
-    assert!(!coach.get("/registratie").await.body.contains("/overzichten"));
+    assert!(
+        !coach
+            .get("/registratie")
+            .await
+            .body
+            .contains("/overzichten")
+    );
     let mut gemeente = WebClient::new(&s.base);
     gemeente
         .login(DEMO_GEMEENTE, "beoordelaar", DEMO_PASSWORD)
@@ -365,17 +385,22 @@ async fn the_specification_holds_every_line_and_the_total(db: Db) {
     .unwrap();
     let (id, total): (String, i64) = (row.get(0), row.get(1));
     let detail = web.get(&format!("/declaraties/{id}")).await;
-    assert!(detail.body.contains(&format!("/declaraties/{id}/specificatie")));
+    assert!(
+        detail
+            .body
+            .contains(&format!("/declaraties/{id}/specificatie"))
+    );
     let spec = web.get(&format!("/declaraties/{id}/specificatie")).await;
     assert_eq!(spec.status, 200, "{}", spec.body);
-    let refs: Vec<String> = sqlx::query("SELECT referentie_nummer FROM prestaties WHERE declaration_id = $1")
-        .bind(&id)
-        .fetch_all(s.state.store().pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let refs: Vec<String> =
+        sqlx::query("SELECT referentie_nummer FROM prestaties WHERE declaration_id = $1")
+            .bind(&id)
+            .fetch_all(s.state.store().pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
     assert!(refs.len() > 3);
     for r in &refs {
         assert!(spec.body.contains(&format!("<code>{r}</code>")), "{r}");
@@ -424,7 +449,9 @@ async fn the_specification_holds_every_line_and_the_total(db: Db) {
     .await
     .unwrap()
     .get(0);
-    let spec = web.get(&format!("/declaraties/{invoice}/specificatie")).await;
+    let spec = web
+        .get(&format!("/declaraties/{invoice}/specificatie"))
+        .await;
     assert_eq!(spec.status, 200);
     assert!(spec.body.contains("Specificatie Factuur"));
 }

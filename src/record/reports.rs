@@ -61,7 +61,11 @@ pub struct OverviewRow {
 
 /// Per financier and month the declared, approved, rejected, outstanding
 /// and invoiced lines and amounts of `tenant` in `range`.
-pub async fn overview(pool: &AnyPool, tenant: &Tenant, range: Range<'_>) -> Result<Vec<OverviewRow>> {
+pub async fn overview(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    range: Range<'_>,
+) -> Result<Vec<OverviewRow>> {
     let sum = |status: &str| {
         format!(
             "CAST(SUM(CASE WHEN p.status = '{status}' THEN 1 ELSE 0 END) AS BIGINT) AS {}_lines, \
@@ -117,7 +121,11 @@ pub struct DeclarationRow {
 }
 
 /// The declarations of `tenant` whose period starts in `range`.
-pub async fn declarations(pool: &AnyPool, tenant: &Tenant, range: Range<'_>) -> Result<Vec<DeclarationRow>> {
+pub async fn declarations(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    range: Range<'_>,
+) -> Result<Vec<DeclarationRow>> {
     sqlx::query_as(
         "SELECT d.declaratie_nummer, m.bericht, f.kind AS financier_kind, f.code AS financier_code, d.period_begin, \
          d.period_end, d.created_at, \
@@ -220,7 +228,11 @@ pub struct RegistrationRow {
 
 /// The current registrations of `tenant` on days in `range`; with a
 /// financier, only days of participants it finances.
-pub async fn registrations(pool: &AnyPool, tenant: &Tenant, range: Range<'_>) -> Result<Vec<RegistrationRow>> {
+pub async fn registrations(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    range: Range<'_>,
+) -> Result<Vec<RegistrationRow>> {
     sqlx::query_as(
         "SELECT r.participant_id, pa.name_json, pa.client_number, r.day, r.present, r.absence_reason, r.time_from, \
          r.time_to, r.minutes, r.dagdelen, r.activity, r.registered_by \
@@ -253,7 +265,11 @@ pub struct ParticipantRow {
 
 /// The participants of `tenant` with an allocation (of the financier, when
 /// given) that covers a day of `range`.
-pub async fn participants(pool: &AnyPool, tenant: &Tenant, range: Range<'_>) -> Result<Vec<ParticipantRow>> {
+pub async fn participants(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    range: Range<'_>,
+) -> Result<Vec<ParticipantRow>> {
     sqlx::query_as(
         "SELECT pa.id, pa.bsn, pa.client_number, pa.birth_date, pa.gender, pa.name_json, pa.group_name \
          FROM participants pa WHERE pa.tenant_id = $1 AND pa.pseudonymised_at IS NULL AND EXISTS \

@@ -103,7 +103,7 @@ pub async fn list(
                 tbody {
                     @for d in &rows {
                         tr {
-                            td { (d.period_begin.get(..7).unwrap_or("")) }
+                            td { (format::month_str(&d.period_begin)) }
                             td { (financier_nl(&d.financier.kind, &d.financier.code)) }
                             td { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) }
                             td { code { (d.declaratie_nummer) } }
@@ -148,7 +148,7 @@ pub async fn show(
         h1 { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) " " (d.declaratie_nummer) }
         dl.gegevens {
             dt { "Financier" } dd { (financier_nl(&d.financier.kind, &d.financier.code)) }
-            dt { "Periode" } dd { (d.period_begin) " – " (d.period_end) }
+            dt { "Periode" } dd { (format::date_str(&d.period_begin)) " t/m " (format::date_str(&d.period_end)) }
             dt { "Totaal" } dd { (euro(d.total_cents)) }
             dt { "Status" } dd { (status(&d)) }
         }

@@ -31,9 +31,12 @@ fn require_provider_office(user: &WebUser) -> Result<(), WebError> {
     Ok(())
 }
 
-/// `?van=JJJJ-MM&tot=JJJJ-MM&financier=kind:code`.
+/// `?van=JJJJ-MM&tot=JJJJ-MM&financier=kind:code`, or `?jaar=JJJJ` for a
+/// whole year.
 #[derive(Deserialize, Default)]
 pub struct RangeQuery {
+    #[serde(default)]
+    jaar: Option<String>,
     #[serde(default)]
     van: Option<String>,
     #[serde(default)]
@@ -62,6 +65,18 @@ struct Chosen {
 impl Chosen {
     fn of(q: &RangeQuery) -> Result<Chosen, WebError> {
         let this = crate::registration::today();
+        if let Some(y) = q.jaar.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let year: i32 = y
+                .parse()
+                .ok()
+                .filter(|y| (2000..=2100).contains(y))
+                .ok_or_else(|| WebError::BadRequest(format!("jaar {y:?} is geen JJJJ")))?;
+            return Ok(Chosen {
+                from: format!("{year:04}-01"),
+                to: format!("{year:04}-12"),
+                financier: q.financier.clone().filter(|f| !f.trim().is_empty()),
+            });
+        }
         let pick = |v: &Option<String>, default: NaiveDate| -> Result<NaiveDate, WebError> {
             match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => Ok(default),
@@ -79,10 +94,7 @@ impl Chosen {
         Ok(Chosen {
             from: ym(from),
             to: ym(to),
-            financier: q
-                .financier
-                .clone()
-                .filter(|f| !f.trim().is_empty()),
+            financier: q.financier.clone().filter(|f| !f.trim().is_empty()),
         })
     }
 
@@ -214,7 +226,12 @@ pub async fn overview(
             }
             button.secundair type="submit" { "Tonen" }
         }
-        p { (format::month_str(&chosen.from)) " t/m " (format::month_str(&chosen.to)) }
+        @let year = crate::registration::today().year();
+        p {
+            (format::month_str(&chosen.from)) " t/m " (format::month_str(&chosen.to)) " · "
+            a href={ "/overzichten?jaar=" (year) } { "heel " (year) } " · "
+            a href={ "/overzichten?jaar=" (year - 1) } { "heel " (year - 1) }
+        }
         @if rows.is_empty() { p { "Geen declaraties in deze periode." } } @else {
             table.overzicht {
                 thead { tr {
@@ -327,7 +344,8 @@ fn surname_key(json: &str) -> (String, String) {
 }
 
 fn unit_nl(code: &str) -> String {
-    crate::mapping::Eenheid::from_code(code).map_or_else(|| code.to_string(), |e| e.label_nl().to_string())
+    crate::mapping::Eenheid::from_code(code)
+        .map_or_else(|| code.to_string(), |e| e.label_nl().to_string())
 }
 
 fn absence_nl(reason: Option<&str>) -> Cell {

@@ -803,7 +803,9 @@ pub async fn correct_a_declared_day(s: &Server, web: &mut WebClient, month: &str
     .expect("an approved line with a present day");
     let (pid, day): (String, String) = (row.get(0), row.get(1));
     let week = web
-        .get(&format!("/registratie/week?week={day}&deelnemer={pid}&dag={day}"))
+        .get(&format!(
+            "/registratie/week?week={day}&deelnemer={pid}&dag={day}"
+        ))
         .await;
     let saved = web
         .post(
