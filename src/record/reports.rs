@@ -26,16 +26,36 @@ pub struct Range<'a> {
 }
 
 impl Range<'_> {
-    /// The first day of the range, as an ISO date.
-    fn first_day(&self) -> String {
-        format!("{}-01", self.from)
+    /// The months as bounds.
+    fn months(&self) -> (String, String) {
+        (self.from.to_string(), self.to.to_string())
     }
 
-    /// A bound after every ISO date of the last month (compared as text).
-    fn last_day(&self) -> String {
-        format!("{}-31", self.to)
+    /// The first day, and a bound after every ISO date of the last month
+    /// (dates are compared as text).
+    fn days(&self) -> (String, String) {
+        (format!("{}-01", self.from), format!("{}-31", self.to))
     }
 }
+
+/// A typed query on the Any pool.
+type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>;
+
+/// Binds `$1` tenant, `$2`..`$3` the bounds (months or days) and `$4` the
+/// financier, the parameters every query here takes.
+fn bind_range<'q, O>(
+    q: AnyQueryAs<'q, O>,
+    tenant: &'q Tenant,
+    (from, to): (String, String),
+    financier: Option<&'q str>,
+) -> AnyQueryAs<'q, O> {
+    q.bind(&tenant.id).bind(from).bind(to).bind(financier)
+}
+
+/// The declarations whose period starts in the months `$2`..`$3`, of the
+/// financier `$4` (`kind:code`) when given.
+const IN_MONTHS: &str = "substr(d.period_begin, 1, 7) >= $2 AND substr(d.period_begin, 1, 7) <= $3 \
+     AND ($4 IS NULL OR f.kind || ':' || f.code = $4)";
 
 /// One financier and declaration month: the lines by what the answers made
 /// of them. UBL invoices get no answer: their lines count as invoiced.
@@ -74,22 +94,22 @@ pub async fn overview(
             column(status)
         )
     };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    bind_range(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT f.kind AS financier_kind, f.code AS financier_code, substr(d.period_begin, 1, 7) AS month, \
          COUNT(*) AS lines, CAST(SUM({SIGNED}) AS BIGINT) AS declared_cents, {}, {}, {}, {} \
          FROM prestaties p JOIN declarations d ON d.id = p.declaration_id JOIN financiers f ON f.id = d.financier_id \
-         WHERE p.tenant_id = $1 AND substr(d.period_begin, 1, 7) >= $2 AND substr(d.period_begin, 1, 7) <= $3 \
-         AND ($4 IS NULL OR f.kind || ':' || f.code = $4) \
+         WHERE p.tenant_id = $1 AND {IN_MONTHS} \
          GROUP BY f.kind, f.code, substr(d.period_begin, 1, 7) ORDER BY f.kind, f.code, month",
         sum("approved"),
         sum("rejected"),
         sum("submitted"),
         sum("invoiced"),
-    )))
-    .bind(&tenant.id)
-    .bind(range.from)
-    .bind(range.to)
-    .bind(range.financier)
+    ))),
+        tenant,
+        range.months(),
+        range.financier,
+    )
     .fetch_all(pool)
     .await
     .context("reading the overview per financier and month")
@@ -126,7 +146,8 @@ pub async fn declarations(
     tenant: &Tenant,
     range: Range<'_>,
 ) -> Result<Vec<DeclarationRow>> {
-    sqlx::query_as(
+    bind_range(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT d.declaratie_nummer, m.bericht, f.kind AS financier_kind, f.code AS financier_code, d.period_begin, \
          d.period_end, d.created_at, \
          (SELECT COUNT(*) FROM prestaties p WHERE p.declaration_id = d.id) AS lines, \
@@ -135,14 +156,13 @@ pub async fn declarations(
          d.total_cents, o.state AS outbox_state \
          FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
          LEFT JOIN outbox o ON o.message_id = d.message_id \
-         WHERE d.tenant_id = $1 AND substr(d.period_begin, 1, 7) >= $2 AND substr(d.period_begin, 1, 7) <= $3 \
-         AND ($4 IS NULL OR f.kind || ':' || f.code = $4) \
-         ORDER BY d.period_begin, f.kind, f.code, d.declaratie_nummer",
+         WHERE d.tenant_id = $1 AND {IN_MONTHS} \
+         ORDER BY d.period_begin, f.kind, f.code, d.declaratie_nummer"
+        ))),
+        tenant,
+        range.months(),
+        range.financier,
     )
-    .bind(&tenant.id)
-    .bind(range.from)
-    .bind(range.to)
-    .bind(range.financier)
     .fetch_all(pool)
     .await
     .context("reading the declarations to export")
@@ -183,15 +203,15 @@ const LINE: &str = "SELECT p.declaration_id, d.declaratie_nummer, f.kind AS fina
 /// The declared lines of `tenant` in declarations whose period starts in
 /// `range`.
 pub async fn lines(pool: &AnyPool, tenant: &Tenant, range: Range<'_>) -> Result<Vec<LineRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{LINE} WHERE p.tenant_id = $1 AND substr(d.period_begin, 1, 7) >= $2 AND substr(d.period_begin, 1, 7) <= $3 \
-         AND ($4 IS NULL OR f.kind || ':' || f.code = $4) \
+    bind_range(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{LINE} WHERE p.tenant_id = $1 AND {IN_MONTHS} \
          ORDER BY d.period_begin, f.kind, f.code, d.declaratie_nummer, p.referentie_nummer"
-    )))
-    .bind(&tenant.id)
-    .bind(range.from)
-    .bind(range.to)
-    .bind(range.financier)
+        ))),
+        tenant,
+        range.months(),
+        range.financier,
+    )
     .fetch_all(pool)
     .await
     .context("reading the declared lines to export")
@@ -233,7 +253,8 @@ pub async fn registrations(
     tenant: &Tenant,
     range: Range<'_>,
 ) -> Result<Vec<RegistrationRow>> {
-    sqlx::query_as(
+    bind_range(
+        sqlx::query_as(
         "SELECT r.participant_id, pa.name_json, pa.client_number, r.day, r.present, r.absence_reason, r.time_from, \
          r.time_to, r.minutes, r.dagdelen, r.activity, r.registered_by \
          FROM registrations r JOIN participants pa ON pa.id = r.participant_id \
@@ -241,11 +262,11 @@ pub async fn registrations(
          AND ($4 IS NULL OR r.participant_id IN (SELECT a.participant_id FROM allocations a \
            JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 AND f.kind || ':' || f.code = $4)) \
          ORDER BY r.day, r.participant_id",
+    ),
+        tenant,
+        range.days(),
+        range.financier,
     )
-    .bind(&tenant.id)
-    .bind(range.first_day())
-    .bind(range.last_day())
-    .bind(range.financier)
     .fetch_all(pool)
     .await
     .context("reading the registrations to export")
@@ -270,18 +291,19 @@ pub async fn participants(
     tenant: &Tenant,
     range: Range<'_>,
 ) -> Result<Vec<ParticipantRow>> {
-    sqlx::query_as(
+    bind_range(
+        sqlx::query_as(
         "SELECT pa.id, pa.bsn, pa.client_number, pa.birth_date, pa.gender, pa.name_json, pa.group_name \
          FROM participants pa WHERE pa.tenant_id = $1 AND pa.pseudonymised_at IS NULL AND EXISTS \
          (SELECT 1 FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.participant_id = pa.id \
           AND a.tenant_id = $1 AND a.ingangsdatum <= $3 AND (a.einddatum IS NULL OR a.einddatum >= $2) \
           AND ($4 IS NULL OR f.kind || ':' || f.code = $4)) \
          ORDER BY pa.id",
+    ),
+        tenant,
+        range.days(),
+        range.financier,
     )
-    .bind(&tenant.id)
-    .bind(range.first_day())
-    .bind(range.last_day())
-    .bind(range.financier)
     .fetch_all(pool)
     .await
     .context("reading the participants to export")

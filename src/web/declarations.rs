@@ -259,19 +259,7 @@ pub async fn run(
 ) -> Result<Response, WebError> {
     require_declaring(&user)?;
     let period = parse_period(&f.periode)?;
-    let opts = crate::engine::RunOptions {
-        period,
-        today: crate::registration::today(),
-        dry_run: true,
-        out_dir: None,
-    };
-    let report = crate::engine::run(
-        state.store(),
-        state.mappings.for_tenant(&user.tenant.id),
-        &user.tenant,
-        &opts,
-    )
-    .await?;
+    let report = engine(&state, &user, period, true).await?;
     // Names the preview, so that a second click on its button sends nothing.
     let token = crate::store::new_id();
     let total: i64 = report.declarations.iter().map(|d| d.total_cents).sum();
@@ -397,6 +385,29 @@ pub async fn confirm(
     Ok(notice.redirect("/declaraties"))
 }
 
+/// The engine for `period` and the user's tenant, as of today; `dry_run`
+/// computes and checks only (the preview).
+async fn engine(
+    state: &AppState,
+    user: &WebUser,
+    period: crate::mapping::Period,
+    dry_run: bool,
+) -> Result<crate::engine::RunReport, WebError> {
+    let opts = crate::engine::RunOptions {
+        period,
+        today: crate::registration::today(),
+        dry_run,
+        out_dir: None,
+    };
+    Ok(crate::engine::run(
+        state.store(),
+        state.mappings.for_tenant(&user.tenant.id),
+        &user.tenant,
+        &opts,
+    )
+    .await?)
+}
+
 /// Runs the engine for `period` for the user's tenant, wakes the outbox and
 /// writes the run to the audit trail: the run button and the review
 /// queue's resend both go through here.
@@ -405,19 +416,7 @@ pub async fn run_engine(
     user: &WebUser,
     period: crate::mapping::Period,
 ) -> Result<crate::engine::RunReport, WebError> {
-    let opts = crate::engine::RunOptions {
-        period,
-        today: crate::registration::today(),
-        dry_run: false,
-        out_dir: None,
-    };
-    let report = crate::engine::run(
-        state.store(),
-        state.mappings.for_tenant(&user.tenant.id),
-        &user.tenant,
-        &opts,
-    )
-    .await?;
+    let report = engine(state, user, period, false).await?;
     state.outbox.wake();
     let mut w = state.store().begin_write().await?;
     audit(
