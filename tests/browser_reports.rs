@@ -76,6 +76,22 @@ async fn the_back_office_reports_exports_prints_and_previews_a_run() {
         assert!(overview.contains(t), "{t}: {overview}");
     }
     shot(&c, "overzichten").await;
+    // On a tablet held upright the overview fits without scrolling sideways.
+    c.set_window_size(TABLET.0, TABLET.1).await.unwrap();
+    c.refresh().await.unwrap();
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "sideways scroll on a tablet: {overflow}"
+    );
+    shot(&c, "overzichten-tablet").await;
+    c.set_window_size(DESKTOP.0, DESKTOP.1).await.unwrap();
 
     // The declared lines as CSV and as a workbook, downloaded by Chromium.
     click(

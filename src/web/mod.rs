@@ -442,6 +442,7 @@ code.wachtwoord{font-size:1.4rem;letter-spacing:.05em;padding:.3rem .6rem;backgr
 @media (max-width:820px){table{font-size:.9rem}.wie{margin-left:0}}
 /* Overzichten, exports, specificatie, run preview (issue 19 item 5) */
 table.overzicht small{color:#5a6470}
+table.overzicht td.getal{white-space:nowrap}
 table.overzicht tr.subtotaal th,table.overzicht tr.subtotaal td{background:#f3f5f8}
 tr.totaal th,tr.totaal td{border-top:2px solid #1b1f24;font-weight:700}
 table.exports{width:auto}
