@@ -309,16 +309,38 @@ pub async fn participants(
     .context("reading the participants to export")
 }
 
-/// Whether the run preview `token` was confirmed already (its confirm is in
-/// the audit trail): a second click on the same preview sends nothing.
-pub async fn preview_confirmed(pool: &AnyPool, tenant: &Tenant, token: &str) -> Result<bool> {
-    Ok(sqlx::query(
+/// Claims the run preview `token` for its confirmation: `false` when it
+/// was confirmed already (a second click on the same preview sends nothing).
+/// The claim is the confirm's entry in the audit trail, written under the
+/// tenant's lock, so two clicks at once cannot both claim it.
+pub async fn claim_preview(
+    w: &mut crate::store::WriteTx,
+    tenant: &Tenant,
+    actor: &str,
+    token: &str,
+    period: &str,
+) -> Result<bool> {
+    w.lock_tenant(&tenant.id).await?;
+    let taken = sqlx::query(
         "SELECT 1 FROM audit_log WHERE tenant_id = $1 AND subject_kind = 'declaration_preview' AND subject_id = $2",
     )
     .bind(&tenant.id)
     .bind(token)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *w.tx)
     .await
     .context("reading the run preview's confirmation")?
-    .is_some())
+    .is_some();
+    if taken {
+        return Ok(false);
+    }
+    crate::store::audit(
+        w,
+        &tenant.id,
+        actor,
+        "declaration_run_confirmed",
+        Some(("declaration_preview", token)),
+        serde_json::json!({ "period": period }),
+    )
+    .await?;
+    Ok(true)
 }

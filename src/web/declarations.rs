@@ -360,22 +360,19 @@ pub async fn confirm(
     if token.is_empty() || token.len() > 64 {
         return Err(WebError::BadRequest("het voorbeeld is onbekend".into()));
     }
-    if crate::record::reports::preview_confirmed(state.store().pool(), &user.tenant, token).await? {
-        return Ok(Notice::DeclarationRunNothingNew.redirect("/declaraties"));
-    }
-    // The confirmation goes on the audit trail before the run: a second
-    // click on the same preview finds it and sends nothing.
     let mut w = state.store().begin_write().await?;
-    audit(
+    let claimed = crate::record::reports::claim_preview(
         &mut w,
-        &user.tenant.id,
+        &user.tenant,
         &user.username,
-        "declaration_run_confirmed",
-        Some(("declaration_preview", token)),
-        serde_json::json!({ "period": period.start.to_string() }),
+        token,
+        &period.start.to_string(),
     )
     .await?;
     w.commit().await?;
+    if !claimed {
+        return Ok(Notice::DeclarationRunNothingNew.redirect("/declaraties"));
+    }
     let report = run_engine(&state, &user, period).await?;
     let notice = if report.declarations.is_empty() {
         Notice::DeclarationRunNothingNew
