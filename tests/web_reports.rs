@@ -21,6 +21,7 @@ on_both_backends!(
     a_participant_export_is_logged_and_only_for_the_back_office,
     the_specification_holds_every_line_and_the_total,
     the_run_preview_makes_nothing_and_the_confirm_sends_once,
+    a_confirm_runs_on_the_data_as_they_are_then,
 );
 
 async fn count(s: &Server, sql: &str) -> i64 {
@@ -477,13 +478,7 @@ async fn the_run_preview_makes_nothing_and_the_confirm_sends_once(db: Db) {
     assert!(preview.body.contains("323</td>"), "{}", preview.body);
     assert!(preview.body.contains("Versturen"));
     assert_eq!(count(&s, counts).await, before, "a preview stores nothing");
-    let token = preview
-        .body
-        .split("name=\"voorbeeld\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the preview's token")
-        .to_string();
+    let token = preview_token(&preview.body);
 
     let form = [
         ("csrf", csrf.as_str()),
@@ -524,5 +519,58 @@ async fn the_run_preview_makes_nothing_and_the_confirm_sends_once(db: Db) {
         .await,
         1,
         "one run"
+    );
+}
+
+/// The preview's token, from its form.
+fn preview_token(body: &str) -> String {
+    body.split("name=\"voorbeeld\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the preview's token")
+        .to_string()
+}
+
+async fn a_confirm_runs_on_the_data_as_they_are_then(db: Db) {
+    let (s, demo) = Server::start_demo(db).await;
+    let mut web = office(&s).await;
+    let csrf = web.get("/declaraties").await.csrf();
+    // The demo month's preview: what would be declared now.
+    let preview = web
+        .post(
+            "/declaraties/run",
+            &[("csrf", &csrf), ("periode", &demo.month)],
+        )
+        .await;
+    let previewed: i64 = preview
+        .body
+        .split("<th class=\"getal\" colspan=\"2\">")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let token = preview_token(&preview.body);
+    // A day is corrected before the confirm: the real run declares it too.
+    correct_a_declared_day(&s, &mut web, &demo.month).await;
+    let lines = "SELECT COUNT(*) FROM prestaties";
+    let before = count(&s, lines).await;
+    let sent = web
+        .post(
+            "/declaraties/run/versturen",
+            &[
+                ("csrf", &csrf),
+                ("periode", &demo.month),
+                ("voorbeeld", &token),
+            ],
+        )
+        .await;
+    assert_eq!(
+        sent.location.as_deref(),
+        Some("/declaraties?melding=declaratierun")
+    );
+    let declared = count(&s, lines).await - before;
+    assert!(
+        declared > previewed,
+        "the run declares the data as they are at the confirm ({declared} lines), not the preview's ({previewed})"
     );
 }
