@@ -698,7 +698,7 @@ async fn the_back_office_sees_what_is_overdue(db: Db) {
         page.body
     );
     assert!(
-        page.body.contains("2020-03-05"),
+        page.body.contains("05-03-2020"),
         "the due date: {}",
         page.body
     );

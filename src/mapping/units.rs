@@ -77,6 +77,22 @@ impl Eenheid {
         }
     }
 
+    /// A volume in this unit as staff say it, in the right number: "1
+    /// dagdeel", "37 dagdelen", "6 uur", "1 minuut", "€ 12" stays "12 euro".
+    pub fn count_nl(self, n: i64) -> String {
+        let one = n == 1;
+        let noun = match self {
+            Eenheid::Minuut if one => "minuut",
+            Eenheid::Uur => "uur",
+            Eenheid::Etmaal if one => "etmaal",
+            Eenheid::Dagdeel if one => "dagdeel",
+            Eenheid::StuksOutput if one => "stuk (output)",
+            Eenheid::StuksInspanning if one => "stuk (inspanning)",
+            other => other.label_nl(),
+        };
+        format!("{n} {noun}")
+    }
+
     /// Length of one unit in minutes, for the units that measure time.
     pub fn minutes(self) -> Option<u32> {
         match self {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::auth::{Role, WebUser};
 use super::registration::urlencode;
-use super::{WebError, euro, financier_nl, name_of, page, status_nl};
+use super::{WebError, euro, financier_nl, format, name_of, page, status_nl};
 use crate::record::access::{self, Actor, Entry, Kind};
 use crate::record::export::{self, ParticipantExport};
 use crate::server::AppState;
@@ -185,7 +185,7 @@ pub async fn list(
                 tbody {
                     @for a in audit.iter().take(PAGE as usize) {
                         tr {
-                            td { (a.created_at) }
+                            td { (format::time_str(&a.created_at)) }
                             td { (a.actor) }
                             td { code { (a.action) } }
                             td { (a.subject_kind.as_deref().unwrap_or("")) " " code { (a.subject_id.as_deref().unwrap_or("")) } }
@@ -213,7 +213,7 @@ pub fn entries_table(entries: &[Entry], participant: bool) -> Markup {
                 tbody {
                     @for e in entries {
                         tr {
-                            td { (e.created_at) }
+                            td { (format::time_str(&e.created_at)) }
                             @if participant { td { a href={ "/deelnemers/" (e.participant_id) } { code { (e.participant_id) } } } }
                             td { (e.actor) @if !e.actor_name.is_empty() { br; small { (e.actor_name) } } }
                             td { (e.role) }
@@ -353,7 +353,7 @@ pub async fn export_page(
     let body = html! {
         h1 { "AVG-inzage: " (name) }
         p {
-            "Alle gegevens die loket over deze deelnemer bewaart, opgesteld op " (x.generated_at) " (UTC). "
+            "Alle gegevens die loket over deze deelnemer bewaart, opgesteld op " (format::time_str(&x.generated_at)) ". "
             a href={ "/deelnemers/" (id) "/avg.json" } download { "Download als JSON" }
         }
         @if let Some(p) = &x.pseudonymised_at {
@@ -364,7 +364,7 @@ pub async fn export_page(
             dt { "Deelnemer-id" } dd { code { (r.id) } }
             dt { "BSN" } dd { (r.bsn) }
             dt { "Naam" } dd { (name) }
-            dt { "Geboortedatum" } dd { (r.birth_date.as_deref().unwrap_or("—")) }
+            dt { "Geboortedatum" } dd { (r.birth_date.as_deref().map(format::date_str).unwrap_or_else(|| "—".to_string())) }
             dt { "Geslacht" } dd { (r.gender.as_deref().unwrap_or("—")) }
             dt { "Cliëntnummer" } dd { (r.client_number.as_deref().unwrap_or("—")) }
             dt { "Groep" } dd { (r.group.as_deref().unwrap_or("—")) }
@@ -374,11 +374,11 @@ pub async fn export_page(
         @for a in &r.allocations {
             h3 { (financier_nl(&a.financier.kind, &a.financier.code)) " · toewijzing " code { (a.toewijzing_nummer) } }
             p { (a.product.categorie.as_deref().unwrap_or("")) "/" (a.product.code.as_deref().unwrap_or("")) " · "
-                (a.ingangsdatum) " – " (a.einddatum.as_deref().unwrap_or("…")) " · " (status_nl(&a.status)) }
+                (format::date_str(&a.ingangsdatum)) " – " (a.einddatum.as_deref().map(format::date_str).unwrap_or_else(|| "…".to_string())) " · " (status_nl(&a.status)) }
             ul {
-                @for e in &a.history { li { (e.created_at) ": " (e.status) " (bericht " code { (e.message_id) } ")" } }
+                @for e in &a.history { li { (format::time_str(&e.created_at)) ": " (status_nl(&e.status)) " (bericht " code { (e.message_id) } ")" } }
                 @for d in &a.deliveries {
-                    li { (d.created_at) ": " (d.kind) " " (d.begindatum) @if let Some(e) = &d.einddatum { " – " (e) }
+                    li { (format::time_str(&d.created_at)) ": " (d.kind) " " (format::date_str(&d.begindatum)) @if let Some(e) = &d.einddatum { " – " (format::date_str(e)) }
                          @if d.current == 0 { " (niet meer geldig)" } " (bericht " code { (d.message_id) } ")" }
                 }
             }
@@ -388,7 +388,7 @@ pub async fn export_page(
             table {
                 thead { tr { th { "Datum" } th { "Bericht" } th { "Referentie" } th { "Status" } th { "Gevraagd" } } }
                 tbody { @for q in &x.requests { tr {
-                    td { (q["created_at"].as_str().unwrap_or("")) }
+                    td { (format::time_str(q["created_at"].as_str().unwrap_or(""))) }
                     td { (q["bericht"].as_str().unwrap_or("")) }
                     td { code { (q["referentie_aanbieder"].as_str().unwrap_or("")) } }
                     td { (q["status"].as_str().unwrap_or("")) }
@@ -398,14 +398,14 @@ pub async fn export_page(
         }
         h2 { "Einde van de zorg" }
         @if x.ends_of_care.is_empty() { p { "Geen." } } @else {
-            ul { @for e in &x.ends_of_care { li { (e.end_date) ": " (e.reason) " (door " (e.registered_by) ", " (e.created_at) ")" } } }
+            ul { @for e in &x.ends_of_care { li { (format::date_str(&e.end_date)) ": " (e.reason) " (door " (e.registered_by) ", " (format::time_str(&e.created_at)) ")" } } }
         }
         h2 { "Registraties" }
         @if x.registrations.is_empty() { p { "Geen." } } @else {
             table {
                 thead { tr { th { "Dag" } th { "Aanwezig" } th { "Tijd / reden" } th { "Activiteit" } th { "Door" } th { "Eerdere versies" } } }
                 tbody { @for g in &x.registrations { tr {
-                    td { (g.date) }
+                    td { (format::date_str(&g.date)) }
                     td { @if g.present { "ja" } @else { "nee" } }
                     td { (g.from.as_deref().unwrap_or("")) "–" (g.to.as_deref().unwrap_or("")) " " (g.reason.as_deref().unwrap_or("")) }
                     td { (g.activity.as_deref().unwrap_or("")) }
@@ -419,9 +419,9 @@ pub async fn export_page(
             table {
                 thead { tr { th { "Periode" } th { "Product" } th.getal { "Volume" } th.getal { "Bedrag" } th { "D/C" } th { "Status" } } }
                 tbody { @for p in &r.prestaties { tr {
-                    td { (p.period.begin) " – " (p.period.end) }
+                    td { (format::date_str(&p.period.begin)) " – " (format::date_str(&p.period.end)) }
                     td { (p.product.categorie) "/" (p.product.code) }
-                    td.getal { (p.volume) }
+                    td.getal { (format::volume(p.volume, &p.eenheid)) }
                     td.getal { (euro(p.bedrag_cents)) }
                     td { (p.debet_credit) }
                     td { (status_nl(&p.status)) }
@@ -430,12 +430,12 @@ pub async fn export_page(
         }
         h2 { "Beoordelingen" }
         @if x.review_items.is_empty() { p { "Geen." } } @else {
-            ul { @for i in &x.review_items { li { (i.created_at) ": " (i.title.nl) " (" (status_nl(&i.status)) ")" } } }
+            ul { @for i in &x.review_items { li { (format::time_str(&i.created_at)) ": " (i.title.nl) " (" (status_nl(&i.status)) ")" } } }
         }
         h2 { "Berichten" }
         @for m in &x.messages {
             details {
-                summary { (m.created_at) " · " (m.bericht.as_deref().unwrap_or("—")) " · "
+                summary { (format::time_str(&m.created_at)) " · " (m.bericht.as_deref().unwrap_or("—")) " · "
                     @if m.direction == "in" { "ontvangen" } @else { "verzonden" } " · " (status_nl(&m.status)) }
                 @if m.raw.is_empty() { p { "Inhoud verwijderd na de bewaartermijn." } } @else {
                     pre { code { (String::from_utf8_lossy(&m.raw)) } }
@@ -444,7 +444,7 @@ pub async fn export_page(
         }
         h2 { "Audittrail" }
         @if x.audit.is_empty() { p { "Geen." } } @else {
-            ul { @for a in &x.audit { li { (a.created_at) ": " (a.actor) " " code { (a.action) } " " code { (a.detail) } } } }
+            ul { @for a in &x.audit { li { (format::time_str(&a.created_at)) ": " (a.actor) " " code { (a.action) } " " code { (a.detail) } } } }
         }
         h2 { "Wie heeft dit dossier bekeken" }
         (entries_table(&x.access_log, false))

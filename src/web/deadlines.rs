@@ -9,7 +9,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 
 use super::auth::WebUser;
-use super::{WebError, bericht_nl, name_of, page, status_nl};
+use super::{WebError, bericht_nl, format, name_of, page, status_nl};
 use crate::record::access::Kind;
 use crate::record::deadlines::{self, Deadline};
 use crate::server::AppState;
@@ -87,8 +87,8 @@ pub async fn list(
                             td { (kind_nl(d.kind)) @if let Some(b) = &d.bericht { br; small { (bericht_nl(b)) } } }
                             td { (name(d)) }
                             td { (d.counterpart.as_deref().unwrap_or("—")) }
-                            td { (d.started_on) }
-                            td { (d.due_on) }
+                            td { (format::date_str(&d.started_on)) }
+                            td { (format::date_str(&d.due_on)) }
                             td.getal { (d.days_overdue.abs()) }
                             td { (waiting_nl(d)) }
                             td {
@@ -105,13 +105,13 @@ pub async fn list(
     let body = html! {
         h1 { "Termijnen" }
         p {
-            "Peildatum " strong { (all.reference_date) } ". Termijnen in werkdagen: weekend en feestdagen tellen niet mee. "
+            "Peildatum " strong { (format::date_str(&all.reference_date)) } ". Termijnen in werkdagen: weekend en feestdagen tellen niet mee. "
             "Retourbericht binnen 3, start en stop binnen 5 na de datum, antwoord op een verzoek binnen 5, "
             "declaratie-antwoord binnen 10."
         }
-        h2 { "Verlopen (" (overdue.len()) ")" }
+        h2 { "Verlopen (" (format::count(overdue.len() as i64, "termijn", "termijnen")) ")" }
         @if overdue.is_empty() { p { "Geen verlopen termijnen." } } @else { (table(&overdue, true)) }
-        h2 { "Binnenkort (" (soon.len()) ")" }
+        h2 { "Binnenkort (" (format::count(soon.len() as i64, "termijn", "termijnen")) ")" }
         @if soon.is_empty() { p { "Niets binnen " (SOON) " werkdagen." } } @else { (table(&soon, false)) }
     };
     Ok(page("Termijnen", Some(&user), body))
@@ -160,7 +160,7 @@ pub async fn conversation(
             tbody {
                 @for m in &c.messages {
                     tr aria-current=[(m.id == id).then_some("true")] {
-                        td { (m.created_at.get(..16).unwrap_or(&m.created_at).replace('T', " ")) }
+                        td { (format::time_str(&m.created_at)) }
                         td { @if m.direction == "in" { "ontvangen" } @else { "verstuurd" } }
                         td { @if m.id == id { strong { (bericht_nl(m.bericht.as_deref().unwrap_or("—"))) } } @else {
                             a href={ "/berichten/" (m.id) } { (bericht_nl(m.bericht.as_deref().unwrap_or("—"))) } } }

@@ -105,6 +105,16 @@ pub fn count(n: impl Into<i64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A volume with its unit from the standard's code list (WSP eenheid,
+/// "16" dagdeel): "37 dagdelen", "1 dagdeel"; an unknown code is shown as
+/// it is, after the number.
+pub fn volume(n: i64, eenheid: &str) -> String {
+    crate::mapping::units::Eenheid::from_code(eenheid).map_or_else(
+        || format!("{n} {eenheid}").trim_end().to_string(),
+        |e| e.count_nl(n),
+    )
+}
+
 /// A decimal number the Dutch way: a comma, no needless zeros ("5,5",
 /// "12", "0,25"); at most `decimals` places.
 pub fn number(x: f64, decimals: usize) -> String {
@@ -166,6 +176,11 @@ mod tests {
         assert_eq!(count(1, "deelnemer", "deelnemers"), "1 deelnemer");
         assert_eq!(count(0, "deelnemer", "deelnemers"), "0 deelnemers");
         assert_eq!(count(20, "deelnemer", "deelnemers"), "20 deelnemers");
+        assert_eq!(volume(37, "16"), "37 dagdelen");
+        assert_eq!(volume(1, "16"), "1 dagdeel");
+        assert_eq!(volume(1, "14"), "1 etmaal");
+        assert_eq!(volume(6, "04"), "6 uur");
+        assert_eq!(volume(3, "zz"), "3 zz");
         assert_eq!(number(5.5, 2), "5,5");
         assert_eq!(number(12.0, 2), "12");
         assert_eq!(number(0.25, 2), "0,25");

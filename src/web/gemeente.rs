@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::auth::{Post, WebUser, csrf_form};
 use super::notice::{self, Notice};
-use super::{WebError, csrf_field, euro, name_of, page, status_nl};
+use super::{WebError, csrf_field, euro, format, name_of, page, status_nl};
 use crate::adapter::istandaard::retourcodes::explain;
 use crate::mapping::{FinancierKey, Kind};
 use crate::record::access::Kind as Access;
@@ -79,14 +79,6 @@ async fn shown_names(
     )
 }
 
-/// A day as `dd-mm-jjjj`.
-fn dag(iso: &str) -> String {
-    match (iso.get(0..4), iso.get(5..7), iso.get(8..10)) {
-        (Some(y), Some(m), Some(d)) => format!("{d}-{m}-{y}"),
-        _ => iso.to_string(),
-    }
-}
-
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
@@ -128,9 +120,9 @@ pub async fn list(
                     @for h in &held {
                         tr {
                             td { (provider_name(&state, &user, &h.aanbieder)) }
-                            td { (dag(&h.received_on)) }
-                            td { (dag(&h.releases_on)) }
-                            td { (dag(&h.due_on)) }
+                            td { (format::date_str(&h.received_on)) }
+                            td { (format::date_str(&h.releases_on)) }
+                            td { (format::date_str(&h.due_on)) }
                             td { a href={ "/gemeente/declaraties/" (h.message_id) } { "Beoordelen" } }
                         }
                     }
@@ -152,7 +144,7 @@ pub async fn list(
                 tbody {
                     @for r in &rows {
                         tr {
-                            td { (r.period_begin.get(..7).unwrap_or("")) }
+                            td { (format::month_str(&r.period_begin)) }
                             td { (provider_name(&state, &user, &r.aanbieder)) }
                             td { code { (r.declaratie_nummer) } }
                             td.getal { (r.lines) }
@@ -209,7 +201,7 @@ pub async fn show(
             dt { "Bericht" } dd { (if first.standard == "ijw" { "JW323" } else { "WMO323" }) }
             @if let Some(h) = &hold {
                 dt { "Antwoord (325)" } dd { (hold_state(h)) }
-                dt { "Uiterlijk versturen" } dd { (dag(&h.due_on)) " (gaat vanzelf op " (dag(&h.releases_on)) ")" }
+                dt { "Uiterlijk versturen" } dd { (format::date_str(&h.due_on)) " (gaat vanzelf op " (format::date_str(&h.releases_on)) ")" }
             } @else {
                 dt { "Antwoord (325)" } dd { "direct verstuurd met het oordeel van loket" }
             }
@@ -236,7 +228,7 @@ pub async fn show(
                         } }
                         td { code { (l.toewijzing_nummer) } }
                         td { (l.product_categorie) "/" (l.product_code.as_deref().unwrap_or("")) }
-                        td { (dag(&l.period_begin)) " – " (dag(&l.period_end)) }
+                        td { (format::date_str(&l.period_begin)) " – " (format::date_str(&l.period_end)) }
                         td.getal { (l.volume) " (" (l.eenheid) ")" }
                         td.getal { (euro(l.bedrag_cents)) }
                         td { (l.debet_credit) }
@@ -255,7 +247,7 @@ pub async fn show(
                     tbody {
                         @for d in &h.decisions {
                             tr {
-                                td { (d.decided_at.get(..16).unwrap_or(&d.decided_at).replace('T', " ")) }
+                                td { (format::time_str(&d.decided_at)) }
                                 td { (d.actor_name) }
                                 td { (d.role) }
                                 td { code { (d.referentie_nummer) } }
@@ -278,11 +270,14 @@ fn hold_state(h: &decisions::Hold) -> String {
         "held" => "wacht op uw beslissing".to_string(),
         _ => match (h.released_how.as_deref(), &h.released_at) {
             (Some(decisions::BY_DEADLINE), Some(at)) => {
-                format!("verstuurd op {} (termijn bijna verstreken)", dag(at))
+                format!(
+                    "verstuurd op {} (termijn bijna verstreken)",
+                    format::time_str(at)
+                )
             }
             (_, Some(at)) => format!(
                 "verstuurd op {} door {}",
-                dag(at),
+                format::time_str(at),
                 h.released_by.as_deref().unwrap_or("")
             ),
             _ => "verstuurd".to_string(),
@@ -466,7 +461,7 @@ pub async fn allocations(
                             td { (name) }
                             td { code { (r.toewijzing_nummer) } }
                             td { (r.product_categorie.as_deref().unwrap_or("")) "/" (r.product_code.as_deref().unwrap_or("")) }
-                            td { (dag(&r.ingangsdatum)) " – " (r.einddatum.as_deref().map(dag).unwrap_or_default()) }
+                            td { (format::date_str(&r.ingangsdatum)) " – " (r.einddatum.as_deref().map(format::date_str).unwrap_or_default()) }
                             td { (granted_text(r)) }
                             td { (used_volume) " · " (euro(used_cents)) }
                             td { (usage_bar(r, used_volume, used_cents)) }
@@ -598,10 +593,10 @@ pub async fn requests(
                             td { (d.bericht.as_deref().unwrap_or("")) " " @if let Some(r) = r { "(" (r.kind()) ")" } }
                             td { (provider_name(&state, &user, d.counterpart.as_deref().unwrap_or(""))) }
                             td { @if let Some(p) = &d.participant_id { (names.get(p).map(name_of).unwrap_or_else(|| "deelnemer".into())) } }
-                            td { (dag(&d.started_on)) }
-                            td { (dag(&d.due_on)) }
-                            td { @if d.overdue { strong.waarschuwing { (d.days_overdue) " werkdagen te laat" } }
-                                 @else { (-d.days_overdue) " werkdagen over" } }
+                            td { (format::date_str(&d.started_on)) }
+                            td { (format::date_str(&d.due_on)) }
+                            td { @if d.overdue { strong.waarschuwing { (format::count(d.days_overdue, "werkdag", "werkdagen")) " te laat" } }
+                                 @else { (format::count(-d.days_overdue, "werkdag", "werkdagen")) " over" } }
                         }
                     }
                 }

@@ -21,10 +21,9 @@ use super::access::{changed, log};
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::notice::{self, Notice};
 use super::{
-    WebError, csrf_field, euro, financier_kind_nl, financier_nl, name_of, page, status_nl,
+    WebError, csrf_field, euro, financier_kind_nl, financier_nl, format, name_of, page, status_nl,
 };
 use crate::engine::startstop::{END_REASONS, is_end_reason, register_end_in};
-use crate::mapping::units::Eenheid;
 use crate::record::access::Kind;
 use crate::record::read::{self, AllocationView, ParticipantRecord, Prestatie};
 use crate::registration::today;
@@ -237,7 +236,7 @@ pub async fn show(
         h1 { (name) }
         dl.gegevens {
             dt { "BSN" } dd { (record.bsn) }
-            dt { "Geboortedatum" } dd { (record.birth_date.as_deref().unwrap_or("")) }
+            dt { "Geboortedatum" } dd { (record.birth_date.as_deref().map(format::date_str).unwrap_or_default()) }
             dt { "Cliëntnummer" } dd { (record.client_number.as_deref().unwrap_or("—")) }
             dt { "Groep" } dd { (record.group.as_deref().unwrap_or("—")) }
         }
@@ -285,7 +284,7 @@ pub async fn show(
                         td { (financier_nl(&a.financier.kind, &a.financier.code)) }
                         td { (a.product.categorie.as_deref().unwrap_or("")) "/" (a.product.code.as_deref().unwrap_or("")) }
                         td { code { (a.toewijzing_nummer) } }
-                        td { (a.ingangsdatum) " – " (a.einddatum.as_deref().unwrap_or("…")) }
+                        td { (format::date_str(&a.ingangsdatum)) " – " (a.einddatum.as_deref().map_or_else(|| "…".to_string(), format::date_str)) }
                         td { (omvang(a)) }
                         td { (usage(a, u)) }
                         td { (status_nl(&a.status)) (deliveries(a)) }
@@ -301,9 +300,9 @@ pub async fn show(
                 tbody {
                     @for p in &record.prestaties {
                         tr {
-                            td { (p.period.begin) " – " (p.period.end) }
+                            td { (format::date_str(&p.period.begin)) " – " (format::date_str(&p.period.end)) }
                             td { code { (p.toewijzing_nummer) } }
-                            td.getal { (p.volume) }
+                            td.getal { (format::volume(p.volume, &p.eenheid)) }
                             td.getal { (euro(p.bedrag_cents)) }
                             td { (p.debet_credit) }
                             td { (status_nl(&p.status)) }
@@ -319,7 +318,7 @@ pub async fn show(
             tbody {
                 @for m in &record.messages {
                     tr {
-                        td { (m.created_at.get(..10).unwrap_or_default()) }
+                        td { (format::time_str(&m.created_at)) }
                         td {
                             // The conversation page is the back office's.
                             @if user.role.back_office() {
@@ -355,11 +354,9 @@ fn exchange_nl(status: Option<&str>) -> String {
 fn omvang(a: &AllocationView) -> String {
     let o = &a.omvang;
     if let Some(v) = o.volume {
-        let code = o.eenheid.as_deref().unwrap_or("");
-        let e =
-            Eenheid::from_code(code).map_or_else(|| code.to_string(), |e| e.label_nl().to_string());
         return format!(
-            "{v} {e} {}",
+            "{} {}",
+            format::volume(v, o.eenheid.as_deref().unwrap_or("")),
             frequentie_nl(o.frequentie.as_deref().unwrap_or(""))
         );
     }
@@ -376,10 +373,10 @@ fn deliveries(a: &AllocationView) -> Markup {
         @for d in &a.deliveries {
             br;
             @let text = match (d.kind.as_str(), &d.einddatum) {
-                ("start", _) => format!("start {}", dutch_date(&d.begindatum)),
+                ("start", _) => format!("start {}", format::date_str(&d.begindatum)),
                 (_, Some(e)) => format!(
                     "stop {} ({})",
-                    dutch_date(e),
+                    format::date_str(e),
                     d.reden_beeindiging.as_deref().unwrap_or("")
                 ),
                 _ => "stop".to_string(),
@@ -388,11 +385,6 @@ fn deliveries(a: &AllocationView) -> Markup {
             @else { small { del { (text) } @if d.answer.as_deref() == Some("rejected") { " afgewezen" } @else { " gecorrigeerd" } } }
         }
     }
-}
-
-fn dutch_date(iso: &str) -> String {
-    iso.parse::<NaiveDate>()
-        .map_or_else(|_| iso.to_string(), |d| d.format("%d-%m-%Y").to_string())
 }
 
 /// Used against the allocation: per declared period for volumes per week or
@@ -408,11 +400,7 @@ fn usage(a: &AllocationView, used: Option<&Used>) -> Markup {
             Some(v),
             format!(
                 "in {}",
-                u.latest_period
-                    .as_deref()
-                    .unwrap_or("")
-                    .get(..7)
-                    .unwrap_or("")
+                format::month_str(u.latest_period.as_deref().unwrap_or(""))
             ),
         ),
         (Some(v), "6", _) => (u.total, Some(v), "totaal".to_string()),
@@ -422,11 +410,7 @@ fn usage(a: &AllocationView, used: Option<&Used>) -> Markup {
             None,
             format!(
                 "in {}",
-                u.latest_period
-                    .as_deref()
-                    .unwrap_or("")
-                    .get(..7)
-                    .unwrap_or("")
+                format::month_str(u.latest_period.as_deref().unwrap_or(""))
             ),
         ),
     };
@@ -470,7 +454,7 @@ async fn warnings(
                 a.toewijzing_nummer,
                 financier_kind_nl(&a.financier.kind),
                 a.product.code.as_deref().unwrap_or(""),
-                end.format("%d-%m-%Y")
+                format::date(end)
             ));
         }
     }
@@ -527,7 +511,7 @@ fn timeline(allocations: &[AllocationView]) -> Markup {
     let span = (end - start).num_days().max(1) as f64;
     let pos = |d: NaiveDate| ((d - start).num_days() as f64 / span * 100.0).clamp(0.0, 100.0);
     html! {
-        div.tijdlijnen aria-label={ "Tijdlijn van " (start.format("%d-%m-%Y")) " tot " (end.format("%d-%m-%Y")) } {
+        div.tijdlijnen aria-label={ "Tijdlijn van " (format::date(start)) " tot " (format::date(end)) } {
             @for a in allocations {
                 @let from = date(&a.ingangsdatum).unwrap_or(start);
                 @let to = a.einddatum.as_deref().and_then(date).unwrap_or(end);
@@ -535,12 +519,12 @@ fn timeline(allocations: &[AllocationView]) -> Markup {
                 @let width = (pos(to) - left).max(1.0);
                 div.tijdlijn {
                     span class=(a.financier.kind) data-links=(format!("{left:.1}")) data-breedte=(format!("{width:.1}"))
-                        title={ (a.toewijzing_nummer) ": " (from) " – " (a.einddatum.as_deref().unwrap_or("…")) } {
+                        title={ (a.toewijzing_nummer) ": " (format::date(from)) " – " (a.einddatum.as_deref().map_or_else(|| "…".to_string(), format::date_str)) } {
                         (financier_kind_nl(&a.financier.kind)) " " (a.product.code.as_deref().unwrap_or("")) " · " (status_nl(&a.status))
                     }
                 }
             }
-            p { small { (start.format("%d-%m-%Y")) " — vandaag " (now.format("%d-%m-%Y")) " — " (end.format("%d-%m-%Y")) } }
+            p { small { (format::date(start)) " — vandaag " (format::date(now)) " — " (format::date(end)) } }
         }
     }
 }

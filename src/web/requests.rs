@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::notice::Notice;
 use super::participants::{back_to, own_participant};
-use super::{WebError, csrf_field, financier_kind_nl, financier_nl};
+use super::{WebError, csrf_field, financier_kind_nl, financier_nl, format};
 use crate::adapter::istandaard::verzoekcodes::reden_verzoek_codes;
 use crate::mapping::units::Eenheid;
 use crate::mapping::{Kind, Standard};
@@ -76,7 +76,9 @@ fn asked(r: &RequestRow) -> String {
         return format!(
             "toewijzing {} vanaf {}",
             product(&v),
-            v["ingangsdatum"].as_str().unwrap_or("?")
+            v["ingangsdatum"]
+                .as_str()
+                .map_or_else(|| "?".to_string(), format::date_str)
         );
     }
     let mut parts: Vec<String> = Vec::new();
@@ -84,7 +86,9 @@ fn asked(r: &RequestRow) -> String {
         parts.push(format!(
             "wijzig {} (einde {})",
             c["toewijzing_nummer"].as_str().unwrap_or("?"),
-            c["einddatum"].as_str().unwrap_or("open")
+            c["einddatum"]
+                .as_str()
+                .map_or_else(|| "open".to_string(), format::date_str)
         ));
     }
     for n in v["nieuw"].as_array().into_iter().flatten() {
@@ -135,7 +139,7 @@ pub async fn section(
                 tbody {
                     @for r in &rows {
                         tr {
-                            td { (r.created_at.get(..10).unwrap_or_default()) }
+                            td { (format::date_str(&r.created_at)) }
                             td { (r.bericht) " " (financier_nl(if r.bericht.starts_with("JW") { "jeugdwet" } else { "wmo" }, &r.gemeente)) }
                             td { code { (r.referentie_aanbieder) } }
                             td { (asked(r)) }
