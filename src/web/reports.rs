@@ -590,7 +590,7 @@ pub async fn specification(
                                 td { code { (l.toewijzing_nummer) } }
                                 td { (l.product_categorie) "/" (l.product_code) }
                                 td { (format::date_str(&l.period_begin)) " t/m " (format::date_str(&l.period_end)) }
-                                td.getal { (l.volume) " " (unit_nl(&l.eenheid)) }
+                                td.getal { (format::volume(l.volume, &l.eenheid)) }
                                 td.getal { (euro(signed(l))) }
                                 td { (status_nl(&l.status)) }
                             }
