@@ -89,6 +89,22 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     .await
     .unwrap();
     click(&c, Locator::Css("form[action='/declaraties/run'] button")).await;
+    // The run shows a preview first (nothing sent yet); Versturen sends.
+    wait_for_message(&c).await;
+    let preview = text(&c).await;
+    assert!(preview.contains("Voorbeeld declaratierun"), "{preview}");
+    assert!(preview.contains("Meldingen"), "{preview}");
+    click(
+        &c,
+        Locator::Css("form[action='/declaraties/run/versturen'] button"),
+    )
+    .await;
+    // Back on the list (its filter form), with the run's result.
+    c.wait()
+        .at_most(std::time::Duration::from_secs(30))
+        .for_element(Locator::Css("form.filters"))
+        .await
+        .expect("the declarations list after Versturen");
     wait_for_message(&c).await;
     let declared = text(&c).await;
     assert!(declared.contains("WMO323"), "{declared}");

@@ -24,6 +24,7 @@ mod lookahead;
 pub mod order;
 pub mod read;
 pub mod received;
+pub mod reports;
 pub mod requests;
 pub mod retention;
 pub mod review;

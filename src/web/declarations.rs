@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::notice::{self, Notice};
-use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, page, status_nl};
+use super::{WebError, bericht_nl, csrf_field, euro, financier_nl, format, page, status_nl};
 use crate::record::read::{self, DeclarationView, Prestaties, prestaties};
 use crate::server::AppState;
 
@@ -103,7 +103,7 @@ pub async fn list(
                 tbody {
                     @for d in &rows {
                         tr {
-                            td { (d.period_begin.get(..7).unwrap_or("")) }
+                            td { (format::month_str(&d.period_begin)) }
                             td { (financier_nl(&d.financier.kind, &d.financier.code)) }
                             td { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) }
                             td { code { (d.declaratie_nummer) } }
@@ -148,11 +148,11 @@ pub async fn show(
         h1 { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) " " (d.declaratie_nummer) }
         dl.gegevens {
             dt { "Financier" } dd { (financier_nl(&d.financier.kind, &d.financier.code)) }
-            dt { "Periode" } dd { (d.period_begin) " – " (d.period_end) }
+            dt { "Periode" } dd { (format::date_str(&d.period_begin)) " t/m " (format::date_str(&d.period_end)) }
             dt { "Totaal" } dd { (euro(d.total_cents)) }
             dt { "Status" } dd { (status(&d)) }
         }
-        p { a href={ "/declaraties/" (id) "/bericht" } download { "Bericht downloaden (XML)" } }
+        p { a href={ "/declaraties/" (id) "/bericht" } download { "Bericht downloaden (XML)" } " · " a href={ "/declaraties/" (id) "/specificatie" } { "Specificatie (afdrukken)" } }
         table {
             thead { tr { th { "Referentie" } th { "Deelnemer" } th { "Toewijzing" } th { "Product" } th.getal { "Volume" } th.getal { "Bedrag" } th { "D/C" } th { "Status" } th { "Retourcodes" } } }
             tbody {
@@ -233,20 +233,146 @@ pub struct RunForm {
 }
 csrf_form!(RunForm);
 
-/// `POST /declaraties/run`: the engine for one month; the result as a
-/// message on the list.
-pub async fn run(
-    State(state): State<AppState>,
-    Post(user, f): Post<RunForm>,
-) -> Result<Response, WebError> {
+/// The user may run declarations: back office of a provider.
+fn require_declaring(user: &WebUser) -> Result<(), WebError> {
     user.require_back_office()?;
     if user.tenant.kind != crate::store::TenantKind::Aanbieder {
         return Err(WebError::BadRequest(
             "alleen een aanbieder declareert".into(),
         ));
     }
-    let period = crate::engine::parse_period(f.periode.trim())
-        .map_err(|_| WebError::BadRequest("periode is geen JJJJ-MM".into()))?;
+    Ok(())
+}
+
+fn parse_period(periode: &str) -> Result<crate::mapping::Period, WebError> {
+    crate::engine::parse_period(periode.trim())
+        .map_err(|_| WebError::BadRequest("periode is geen JJJJ-MM".into()))
+}
+
+/// `POST /declaraties/run`: a preview. The engine runs with `dry_run` (it
+/// computes and checks, stores and sends nothing) and the page shows per
+/// financier the messages that would be made and every finding that holds
+/// a line back; "Versturen" confirms ([`confirm`]).
+pub async fn run(
+    State(state): State<AppState>,
+    Post(user, f): Post<RunForm>,
+) -> Result<Response, WebError> {
+    require_declaring(&user)?;
+    let period = parse_period(&f.periode)?;
+    let report = engine(&state, &user, period, true).await?;
+    // Names the preview, so that a second click on its button sends nothing.
+    let token = crate::store::new_id();
+    let total: i64 = report.declarations.iter().map(|d| d.total_cents).sum();
+    let lines: usize = report
+        .declarations
+        .iter()
+        .map(|d| d.debit_lines + d.credit_lines)
+        .sum();
+    let month = period.start.format("%Y-%m").to_string();
+    let body = html! {
+        h1 { "Voorbeeld declaratierun " (format::month_str(&month)) }
+        p.melding { "Dit is een voorbeeld: er is nog niets opgeslagen of verzonden. Controleer de berichten en meldingen en kies Versturen." }
+        @if report.declarations.is_empty() {
+            p { "Er zijn geen nieuwe declaraties of facturen voor deze periode." }
+        } @else {
+            table.preview {
+                thead { tr {
+                    th { "Financier" } th { "Bericht" } th { "Periode" }
+                    th.getal { "Debetregels" } th.getal { "Creditregels" } th.getal { "Totaal" }
+                } }
+                tbody {
+                    @for d in &report.declarations {
+                        tr {
+                            td { (financier_label(&d.financier)) }
+                            td { (bericht_nl(&d.bericht)) }
+                            td { (format::date_str(&d.period_begin)) " t/m " (format::date_str(&d.period_end)) }
+                            td.getal { (d.debit_lines) }
+                            td.getal { (d.credit_lines) }
+                            td.getal { (euro(d.total_cents)) }
+                        }
+                    }
+                }
+                tfoot { tr.totaal {
+                    th colspan="3" { (format::count(i64::try_from(report.declarations.len()).unwrap_or(i64::MAX), "bericht", "berichten")) }
+                    th.getal colspan="2" { (format::count(i64::try_from(lines).unwrap_or(i64::MAX), "regel", "regels")) }
+                    th.getal { (euro(total)) }
+                } }
+            }
+        }
+        @if !report.messages.is_empty() {
+            p { "Ook gaan mee: " (format::count(i64::try_from(report.messages.len()).unwrap_or(i64::MAX), "start- of stopbericht", "start- en stopberichten")) "." }
+        }
+        h2 { "Meldingen" }
+        @if report.notices.is_empty() {
+            p { "Geen meldingen: niets wordt tegengehouden." }
+        } @else {
+            p { (format::count(i64::try_from(report.notices.len()).unwrap_or(i64::MAX), "melding", "meldingen")) }
+            ul.meldingen {
+                @for n in &report.notices {
+                    li {
+                        @if let Some(t) = &n.toewijzing_nummer { "Toewijzing " code { (t) } ": " }
+                        (n.nl)
+                        @if let Some(p) = &n.participant_id { " " a href={ "/deelnemers/" (p) } { "deelnemer" } }
+                    }
+                }
+            }
+        }
+        div.preview-knoppen {
+            form method="post" action="/declaraties/run/versturen" {
+                (csrf_field(&user))
+                input type="hidden" name="periode" value=(month);
+                input type="hidden" name="voorbeeld" value=(token);
+                button type="submit" { "Versturen" }
+            }
+            a href="/declaraties" { "Annuleren" }
+        }
+    };
+    Ok(page("Voorbeeld declaratierun", Some(&user), body))
+}
+
+/// A financier key (`wmo:0363`) as staff name it.
+fn financier_label(key: &str) -> String {
+    match key.split_once(':') {
+        Some((kind, code)) => financier_nl(kind, code),
+        None => key.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    csrf: String,
+    periode: String,
+    voorbeeld: String,
+}
+csrf_form!(ConfirmForm);
+
+/// `POST /declaraties/run/versturen`: the real run for the previewed period
+/// and the user's tenant. What it makes is what the data hold now (the
+/// list shows the result, not the preview); a preview confirmed before
+/// sends nothing again.
+pub async fn confirm(
+    State(state): State<AppState>,
+    Post(user, f): Post<ConfirmForm>,
+) -> Result<Response, WebError> {
+    require_declaring(&user)?;
+    let period = parse_period(&f.periode)?;
+    let token = f.voorbeeld.trim();
+    if token.is_empty() || token.len() > 64 {
+        return Err(WebError::BadRequest("het voorbeeld is onbekend".into()));
+    }
+    let mut w = state.store().begin_write().await?;
+    let claimed = crate::record::reports::claim_preview(
+        &mut w,
+        &user.tenant,
+        &user.username,
+        token,
+        &period.start.to_string(),
+    )
+    .await?;
+    w.commit().await?;
+    if !claimed {
+        return Ok(Notice::DeclarationRunNothingNew.redirect("/declaraties"));
+    }
     let report = run_engine(&state, &user, period).await?;
     let notice = if report.declarations.is_empty() {
         Notice::DeclarationRunNothingNew
@@ -254,6 +380,29 @@ pub async fn run(
         Notice::DeclarationRun
     };
     Ok(notice.redirect("/declaraties"))
+}
+
+/// The engine for `period` and the user's tenant, as of today; `dry_run`
+/// computes and checks only (the preview).
+async fn engine(
+    state: &AppState,
+    user: &WebUser,
+    period: crate::mapping::Period,
+    dry_run: bool,
+) -> Result<crate::engine::RunReport, WebError> {
+    let opts = crate::engine::RunOptions {
+        period,
+        today: crate::registration::today(),
+        dry_run,
+        out_dir: None,
+    };
+    Ok(crate::engine::run(
+        state.store(),
+        state.mappings.for_tenant(&user.tenant.id),
+        &user.tenant,
+        &opts,
+    )
+    .await?)
 }
 
 /// Runs the engine for `period` for the user's tenant, wakes the outbox and
@@ -264,19 +413,7 @@ pub async fn run_engine(
     user: &WebUser,
     period: crate::mapping::Period,
 ) -> Result<crate::engine::RunReport, WebError> {
-    let opts = crate::engine::RunOptions {
-        period,
-        today: crate::registration::today(),
-        dry_run: false,
-        out_dir: None,
-    };
-    let report = crate::engine::run(
-        state.store(),
-        state.mappings.for_tenant(&user.tenant.id),
-        &user.tenant,
-        &opts,
-    )
-    .await?;
+    let report = engine(state, user, period, false).await?;
     state.outbox.wake();
     let mut w = state.store().begin_write().await?;
     audit(

@@ -15,12 +15,14 @@ pub mod auth;
 pub mod deadlines;
 pub mod declarations;
 pub mod demo;
+pub mod export;
 pub mod format;
 pub mod gemeente;
 pub mod limit;
 pub mod notice;
 pub mod participants;
 pub mod registration;
+pub mod reports;
 pub mod requests;
 pub mod review;
 pub mod users;
@@ -66,6 +68,13 @@ pub fn routes() -> Router<AppState> {
         .route("/berichten/{id}", get(deadlines::conversation))
         .route("/declaraties", get(declarations::list))
         .route("/declaraties/run", post(declarations::run))
+        .route("/declaraties/run/versturen", post(declarations::confirm))
+        .route(
+            "/declaraties/{id}/specificatie",
+            get(reports::specification),
+        )
+        .route("/overzichten", get(reports::overview))
+        .route("/overzichten/{bestand}", get(reports::export))
         .route("/declaraties/{id}", get(declarations::show))
         .route("/declaraties/{id}/bericht", get(declarations::download))
         .route("/gemeente/declaraties", get(gemeente::list))
@@ -216,6 +225,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/afgekeurd" { "Afgekeurde berichten" } }
                                     li { a href="/declaraties" { "Declaraties" } }
                                     li { a href="/termijnen" { "Termijnen" } }
+                                    li { a href="/overzichten" { "Overzichten" } }
                                 }
                                 @if u.role == Role::Beheer {
                                     li { a href="/gebruikers" { "Gebruikers" } }
@@ -461,6 +471,27 @@ table.week span.ontbreekt{font-size:.8rem}
 table.week tr.gemarkeerd th,table.week tr.gemarkeerd td{background:#fff3c4}
 table.week tr.gemarkeerd td.ontbreekt{background:#fbd3cd}
 table.correcties td{overflow-wrap:anywhere}
+/* Overzichten, exports, specificatie, run preview (issue 19 item 5) */
+table.overzicht small{color:#5a6470}
+table.overzicht td.getal{white-space:nowrap}
+table.overzicht tr.subtotaal th,table.overzicht tr.subtotaal td{background:#f3f5f8}
+tr.totaal th,tr.totaal td{border-top:2px solid #1b1f24;font-weight:700}
+table.exports{width:auto}
+.toelichting{font-size:.9rem;color:#5a6470}
+table.specificatie tr.kop th{background:#e3e8ee}
+table.specificatie tr.subtotaal td{font-style:italic}
+.preview-knoppen{display:flex;gap:1rem;align-items:center;margin:1rem 0}
+@media print{
+@page{size:A4;margin:18mm 15mm}
+body{background:#fff;font-size:10pt}
+header.balk,nav,button,.geen-print,form{display:none!important}
+main{max-width:none;padding:0}
+a{color:inherit;text-decoration:none}
+table{font-size:9pt}
+thead{display:table-header-group}
+tbody.deelnemer-blok{break-inside:avoid}
+tr{break-inside:avoid}
+}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option
@@ -510,6 +541,9 @@ document.addEventListener('DOMContentLoaded', function () {
   // unless the address names a place of its own (#corrigeren).
   var marked = document.querySelector('tr.gemarkeerd');
   if (marked && !window.location.hash) marked.scrollIntoView({block: 'center'});
+  // The specification's print button (no inline script under the CSP).
+  var print = document.getElementById('afdrukken');
+  if (print) print.addEventListener('click', function () { window.print(); });
   var pick = document.getElementById('selecteer-alles');
   if (pick) pick.addEventListener('change', function () {
     document.querySelectorAll('input[name=items]').forEach(function (c) { c.checked = pick.checked; });

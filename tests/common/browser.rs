@@ -40,6 +40,15 @@ pub fn find_program(names: &[&str]) -> Option<String> {
 /// Starts chromedriver and a headless Chromium; `None` when there is none
 /// and the browser tests were not asked for.
 pub async fn browser(profile: &std::path::Path, size: (u32, u32)) -> Option<(Driver, Client)> {
+    browser_with(profile, size, None).await
+}
+
+/// [`browser`] that saves downloads into `downloads` without asking.
+pub async fn browser_with(
+    profile: &std::path::Path,
+    size: (u32, u32),
+    downloads: Option<&std::path::Path>,
+) -> Option<(Driver, Client)> {
     let required = std::env::var("LOKET_BROWSER_TESTS").is_ok_and(|v| v == "1");
     let (Some(driver), Some(chromium)) = (
         find_program(&["chromedriver"]),
@@ -64,17 +73,21 @@ pub async fn browser(profile: &std::path::Path, size: (u32, u32)) -> Option<(Dri
         .expect("start chromedriver");
     let driver = Driver(child);
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", format!("--window-size={},{}", size.0, size.1),
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
+    let mut options = json!({
+        "binary": chromium,
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", format!("--window-size={},{}", size.0, size.1),
+            format!("--user-data-dir={}", profile.display()),
+        ],
+    });
+    if let Some(dir) = downloads {
+        options["prefs"] = json!({
+            "download.default_directory": dir.display().to_string(),
+            "download.prompt_for_download": false,
+        });
+    }
+    caps.insert("goog:chromeOptions".into(), options);
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         match ClientBuilder::rustls()
@@ -220,8 +233,16 @@ pub const TABLET: (u32, u32) = (820, 1180);
 
 /// [`session`] in a window of `size` (width, height in CSS pixels).
 pub async fn session_sized(size: (u32, u32)) -> Option<Session> {
+    session_with(size, None).await
+}
+
+/// [`session_sized`] whose downloads land in `downloads`.
+pub async fn session_with(
+    size: (u32, u32),
+    downloads: Option<&std::path::Path>,
+) -> Option<Session> {
     let profile = tempfile::tempdir().expect("profile dir");
-    let (driver, c) = browser(profile.path(), size).await?;
+    let (driver, c) = browser_with(profile.path(), size, downloads).await?;
     let db = Db {
         url: None,
         dir: tempfile::tempdir().expect("tempdir"),

@@ -13,6 +13,7 @@ use loket::adapter::istandaard::encode::Builder;
 use loket::adapter::istandaard::{self, Limits};
 use loket::schema::Schema;
 use serde_json::{Value, json};
+use sqlx::Row;
 
 pub mod browser;
 pub mod ggk;
@@ -783,4 +784,41 @@ pub fn wmo_contract(delivery: &str) -> (String, String) {
         .join("\n");
     let products = contract[contract.find("[[products]]").expect("products")..].to_string();
     (provider, products)
+}
+
+/// Corrects a declared, approved day of the demo month to "ziek" through the
+/// week form, as the back office `web` does: the next run of that month has
+/// a correction (credit and new debit) to declare.
+pub async fn correct_a_declared_day(s: &Server, web: &mut WebClient, month: &str) {
+    let row = sqlx::query(
+        "SELECT p.participant_id, MIN(r.day) AS day FROM prestaties p JOIN declarations d ON d.id = p.declaration_id \
+         JOIN registrations r ON r.participant_id = p.participant_id AND r.superseded_by IS NULL AND r.present = 1 \
+         WHERE p.tenant_id = $1 AND d.standard IN ('iwmo', 'ijw') AND p.status = 'approved' AND p.debet_credit = 'D' \
+         AND r.day LIKE $2 GROUP BY p.participant_id ORDER BY p.participant_id LIMIT 1",
+    )
+    .bind(loket::web::demo::DEMO_AGB)
+    .bind(format!("{month}%"))
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("an approved line with a present day");
+    let (pid, day): (String, String) = (row.get(0), row.get(1));
+    let week = web
+        .get(&format!(
+            "/registratie/week?week={day}&deelnemer={pid}&dag={day}"
+        ))
+        .await;
+    let saved = web
+        .post(
+            "/registratie/week/correctie",
+            &[
+                ("csrf", &week.csrf()),
+                ("deelnemer", &pid),
+                ("dag", &day),
+                ("groep", ""),
+                ("keuze", "ziek"),
+                ("reden", "was ziek gemeld"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
 }
