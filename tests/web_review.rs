@@ -150,7 +150,7 @@ async fn the_rejected_lines_item_carries_what_a_person_needs(db: Db) {
     );
     // The registrations add up to what was declared.
     let sum: i64 = sqlx::query(
-        "SELECT COALESCE(SUM(dagdelen), 0), COALESCE(SUM(minutes), 0) FROM registrations WHERE participant_id = $1 \
+        "SELECT CAST(COALESCE(SUM(dagdelen), 0) AS BIGINT), CAST(COALESCE(SUM(minutes), 0) AS BIGINT) FROM registrations WHERE participant_id = $1 \
          AND superseded_by IS NULL AND present = 1 AND day >= $2 AND day <= $3 \
          AND (allocation_id IS NULL OR allocation_id = $4)",
     )
