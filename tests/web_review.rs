@@ -6,7 +6,7 @@
 //! POST, and logs whom it showed; declaration lines name their participant;
 //! the participants list is sorted by surname.
 
-use loket::web::demo::{DEMO_AGB, DEMO_PASSWORD};
+use loket::web::demo::{DEMO_AGB, DEMO_GEMEENTE, DEMO_PASSWORD};
 use serde_json::Value;
 use sqlx::Row;
 
@@ -19,6 +19,7 @@ on_both_backends!(
     the_search_finds_by_name_bsn_and_numbers_by_post_only,
     declaration_lines_name_their_participant_with_units,
     participants_are_listed_by_surname,
+    a_municipality_searches_its_participants_and_received_declarations,
 );
 
 /// Every `href` of a page.
@@ -184,6 +185,18 @@ async fn the_rejected_lines_item_carries_what_a_person_needs(db: Db) {
     assert_eq!(coach.get(&format!("/afgekeurd/{id}")).await.status, 403);
 }
 
+/// How often the search showed `participant`, by the access log.
+async fn searched(s: &Server, participant: &str) -> i64 {
+    sqlx::query(
+        "SELECT COUNT(*) FROM access_log WHERE participant_id = $1 AND object = 'POST /zoeken'",
+    )
+    .bind(participant)
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("count")
+    .get(0)
+}
+
 async fn search(web: &mut WebClient, q: &str) -> Page {
     let form = web.get("/zoeken").await;
     assert_eq!(form.status, 200, "{}", form.body);
@@ -227,14 +240,7 @@ async fn the_search_finds_by_name_bsn_and_numbers_by_post_only(db: Db) {
             .await
             .expect("participant");
     let (pid, bsn): (String, String) = (p.get(0), p.get(1));
-    let before: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM access_log WHERE participant_id = $1 AND object = 'POST /zoeken'",
-    )
-    .bind(&pid)
-    .fetch_one(pool)
-    .await
-    .expect("count")
-    .get(0);
+    let before: i64 = searched(&s, &pid).await;
     let found = search(&mut web, &bsn).await;
     assert_eq!(found.status, 200);
     assert!(
@@ -246,14 +252,7 @@ async fn the_search_finds_by_name_bsn_and_numbers_by_post_only(db: Db) {
     for l in hrefs(&found.body) {
         assert!(!l.contains(&bsn), "no BSN in a URL: {l}");
     }
-    let after: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM access_log WHERE participant_id = $1 AND object = 'POST /zoeken'",
-    )
-    .bind(&pid)
-    .fetch_one(pool)
-    .await
-    .expect("count")
-    .get(0);
+    let after: i64 = searched(&s, &pid).await;
     assert_eq!(
         after,
         before + 1,
@@ -277,14 +276,7 @@ async fn the_search_finds_by_name_bsn_and_numbers_by_post_only(db: Db) {
         refused.body
     );
     assert!(linked_names(&refused.body).is_empty(), "{}", refused.body);
-    let still: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM access_log WHERE participant_id = $1 AND object = 'POST /zoeken'",
-    )
-    .bind(&pid)
-    .fetch_one(pool)
-    .await
-    .expect("count")
-    .get(0);
+    let still: i64 = searched(&s, &pid).await;
     assert_eq!(still, after, "nothing shown, nothing logged");
     // But by name, the begeleider may.
     let by_name = search(&mut coach, "Bakker").await;
@@ -404,4 +396,73 @@ async fn participants_are_listed_by_surname(db: Db) {
     // The same surname by initials.
     assert!(at("A de Vries") < at("F de Vries"), "{names:?}");
     assert!(page.body.contains("30 deelnemers"), "{}", page.body);
+}
+
+async fn a_municipality_searches_its_participants_and_received_declarations(db: Db) {
+    let (s, _demo) = Server::start_demo(db).await;
+    let pool = s.state.store().pool();
+    let mut web = WebClient::new(&s.base);
+    web.login(DEMO_GEMEENTE, "beoordelaar", DEMO_PASSWORD).await;
+    let found = search(&mut web, "vries").await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert!(found.body.contains("Vries"), "{}", found.body);
+    assert!(
+        found.body.contains("Ontvangen declaraties"),
+        "{}",
+        found.body
+    );
+    let links = hrefs(&found.body);
+    assert!(
+        links.iter().all(|l| !l.starts_with("/deelnemers/")),
+        "a municipality has no participant pages: {links:?}"
+    );
+    assert!(
+        links
+            .iter()
+            .any(|l| l.starts_with("/gemeente/declaraties/")),
+        "the received declaration: {}",
+        found.body
+    );
+    // Only its own participants: the provider's records are not searched.
+    let own: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM access_log WHERE object = 'POST /zoeken' AND tenant_id = $1",
+    )
+    .bind(DEMO_GEMEENTE)
+    .fetch_one(pool)
+    .await
+    .expect("count")
+    .get(0);
+    assert!(own >= 1, "the participants shown are logged");
+    let other: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM access_log WHERE object = 'POST /zoeken' AND tenant_id <> $1",
+    )
+    .bind(DEMO_GEMEENTE)
+    .fetch_one(pool)
+    .await
+    .expect("count")
+    .get(0);
+    assert_eq!(other, 0);
+    // The meekijker may not search by BSN there either.
+    let bsn: String = sqlx::query("SELECT bsn FROM participants WHERE tenant_id = $1 LIMIT 1")
+        .bind(DEMO_GEMEENTE)
+        .fetch_one(pool)
+        .await
+        .expect("participant")
+        .get(0);
+    let mut viewer = WebClient::new(&s.base);
+    viewer
+        .login(DEMO_GEMEENTE, "meekijker", DEMO_PASSWORD)
+        .await;
+    let refused = search(&mut viewer, &bsn).await;
+    assert!(
+        refused.body.contains("alleen voor de backoffice"),
+        "{}",
+        refused.body
+    );
+    let allowed = search(&mut web, &bsn).await;
+    assert!(
+        allowed.body.contains("1 deelnemer gevonden"),
+        "{}",
+        allowed.body
+    );
 }

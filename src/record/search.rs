@@ -218,6 +218,35 @@ pub async fn declarations_of_order(
     .await?)
 }
 
+/// A declaration a municipality received with a line for a participant.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReceivedHit {
+    /// The received message: the municipality's pages address it by this.
+    pub message_id: String,
+    pub aanbieder: String,
+    pub declaratie_nummer: String,
+    pub period_begin: String,
+}
+
+/// The received declarations (WMO323/JW323, as judged) with a line for
+/// `participant`, newest period first.
+pub async fn received_of(
+    pool: &AnyPool,
+    tenant: &Tenant,
+    participant: &str,
+) -> Result<Vec<ReceivedHit>> {
+    Ok(sqlx::query_as(
+        "SELECT message_id, MIN(aanbieder) AS aanbieder, MIN(declaratie_nummer) AS declaratie_nummer, \
+         MIN(period_begin) AS period_begin FROM judged_prestaties \
+         WHERE tenant_id = $1 AND participant_id = $2 GROUP BY message_id \
+         ORDER BY MIN(period_begin) DESC, message_id",
+    )
+    .bind(&tenant.id)
+    .bind(participant)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// The Naam of every participant with a line in one declaration, by id.
 pub async fn names_in_declaration(
     pool: &AnyPool,

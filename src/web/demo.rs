@@ -318,8 +318,9 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
         let bsn = bsn(i as u32 + 1);
         let born = born(i);
         let last = LAST[i % LAST.len()];
-        let xml = allocation_301(
-            schema,
+        receive_allocation(
+            state,
+            &tenant,
             i,
             ingang,
             &Grant {
@@ -328,7 +329,8 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
                 volume,
                 eind: eind.as_deref(),
             },
-        )?;
+        )
+        .await?;
         if !jeugd {
             // One client was granted less by the municipality than the
             // provider delivers: loket's judgement rejects that line (9321).
@@ -344,16 +346,6 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
                 eind.as_deref().unwrap_or(""),
             ));
         }
-        let got = state
-            .ingest
-            .receive(&tenant, xml.as_bytes())
-            .await
-            .map_err(|e| anyhow::anyhow!("demo allocation {i} not received: {e}"))?;
-        anyhow::ensure!(
-            got.status == "accepted",
-            "demo allocation {i} was {}",
-            got.status
-        );
         let id: String = crate::record::read::participant(store.pool(), &tenant, &bsn)
             .await?
             .context("the demo participant was not recorded")?
@@ -517,8 +509,9 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     // than allocated. Correcting the registrations and resending declares
     // what fits.
     let rejected = if answered { 20 } else { 1 };
-    let lowered = allocation_301(
-        schema,
+    receive_allocation(
+        state,
+        &tenant,
         rejected,
         ingang,
         &Grant {
@@ -527,17 +520,8 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
             volume: if rejected >= 20 { "50" } else { "30" },
             eind: None,
         },
-    )?;
-    let got = state
-        .ingest
-        .receive(&tenant, lowered.as_bytes())
-        .await
-        .map_err(|e| anyhow::anyhow!("the lowered demo allocation not received: {e}"))?;
-    anyhow::ensure!(
-        got.status == "accepted",
-        "the lowered demo allocation was {}",
-        got.status
-    );
+    )
+    .await?;
     let answer = answer_with_one_rejection(
         schema,
         &seeded,
@@ -677,13 +661,16 @@ struct Grant<'a> {
 }
 
 /// Demo participant `i`'s allocation (from `ingang`) as its municipality's
-/// 301, checked like every message loket sends.
-fn allocation_301(
-    schema: &'static Schema,
+/// 301, checked like every message loket sends and received by the
+/// provider like any other.
+async fn receive_allocation(
+    state: &AppState,
+    tenant: &Tenant,
     i: usize,
     ingang: NaiveDate,
     grant: &Grant<'_>,
-) -> Result<String> {
+) -> Result<()> {
+    let schema = Schema::builtin()?;
     let jeugd = i >= 20;
     let Product {
         prefix,
@@ -707,7 +694,7 @@ fn allocation_301(
     let g = b.add(c, "Geboortedatum")?;
     let born = born(i);
     b.value(g, "Datum", &format!("{born}-0{}-1{}", 1 + i % 9, i % 10))?;
-    b.value(c, "Geslacht", if i % 2 == 0 { "1" } else { "2" })?;
+    b.value(c, "Geslacht", if i.is_multiple_of(2) { "1" } else { "2" })?;
     let n = b.add(c, "Naam")?;
     let gn = b.add(n, "Geslachtsnaam")?;
     let last = LAST[i % LAST.len()];
@@ -749,7 +736,17 @@ fn allocation_301(
         "demo allocation {i} breaks a rule: {:?}",
         checked.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
     );
-    Ok(xml)
+    let got = state
+        .ingest
+        .receive(tenant, xml.as_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("demo allocation {i} not received: {e}"))?;
+    anyhow::ensure!(
+        got.status == "accepted",
+        "demo allocation {i} was {}",
+        got.status
+    );
+    Ok(())
 }
 
 /// Demo participant `i`'s ToewijzingNummer.

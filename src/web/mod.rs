@@ -225,9 +225,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                 }
                             }
                         }
-                        @if u.tenant.kind != crate::store::TenantKind::Gemeente {
-                            (search::field(u))
-                        }
+                        (search::field(u))
                         div.wie {
                             span { (u.display_name) " · " (u.role.as_str()) " · " (u.tenant.id) }
                             a href=(auth::PASSWORD_PAGE) { "Wachtwoord" }

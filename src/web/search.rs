@@ -6,6 +6,10 @@
 //! nor a name ends up in a URL, a browser history or a server log; the
 //! results link by loket's own ids. Every participant shown is recorded in
 //! the access log, as on every page that shows participants.
+//!
+//! A municipality searches its own participants and allocations the same
+//! way; it has no participant pages, so its results lead to the
+//! declarations it received with a line for the person found.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +22,7 @@ use super::auth::{Post, WebUser, csrf_form};
 use super::{WebError, csrf_field, euro, financier_nl, format, name_of, name_sort_key, page};
 use crate::adapter::istandaard::rules::elfproef;
 use crate::record::access::Kind;
-use crate::record::search::{self, AllocationHit, DeclarationHit, ParticipantHit};
+use crate::record::search::{self, AllocationHit, DeclarationHit, ParticipantHit, ReceivedHit};
 use crate::server::AppState;
 use crate::server::access::Peer;
 use crate::store::TenantKind;
@@ -34,24 +38,38 @@ pub struct SearchForm {
 }
 csrf_form!(SearchForm);
 
-/// The search field of the page header (provider tenants).
+/// The search field of the page header.
 pub fn field(user: &WebUser) -> Markup {
     html! {
         form.zoeken role="search" method="post" action="/zoeken" {
             (csrf_field(user))
             label.verborgen for="zoekveld" { "Zoeken" }
             input #zoekveld type="search" name="q" maxlength=(MAX_QUERY) autocomplete="off"
-                placeholder=(if user.role.back_office() { "Naam, BSN, cliënt-, toewijzing- of opdrachtnummer" } else { "Naam, cliënt-, toewijzing- of opdrachtnummer" });
+                placeholder=(placeholder(user));
             button.secundair type="submit" { "Zoeken" }
         }
+    }
+}
+
+/// What the field takes, for this user.
+fn placeholder(user: &WebUser) -> &'static str {
+    match (
+        user.role.back_office(),
+        user.tenant.kind == TenantKind::Gemeente,
+    ) {
+        (true, false) => "Naam, BSN, cliënt-, toewijzing- of opdrachtnummer",
+        (false, false) => "Naam, cliënt-, toewijzing- of opdrachtnummer",
+        (true, true) => "Naam, BSN, cliënt- of toewijzingnummer",
+        (false, true) => "Naam, cliënt- of toewijzingnummer",
     }
 }
 
 /// What one search found.
 #[derive(Default)]
 struct Found {
-    /// Participants by id, each with its allocations.
-    participants: BTreeMap<String, (ParticipantHit, Vec<AllocationHit>)>,
+    /// Participants by id, each with its allocations and (a municipality)
+    /// the declarations received with a line for them.
+    participants: BTreeMap<String, (ParticipantHit, Vec<AllocationHit>, Vec<ReceivedHit>)>,
     /// Allocations found by their own number.
     allocations: Vec<AllocationHit>,
     /// Declarations and invoices of an order found by its number.
@@ -103,28 +121,25 @@ async fn find(state: &AppState, user: &WebUser, q: &str) -> Result<Found, WebErr
             continue;
         }
         let allocations = search::allocations_of(pool, tenant, &p.id).await?;
-        found.participants.insert(p.id.clone(), (p, allocations));
+        let received = if tenant.kind == TenantKind::Gemeente {
+            search::received_of(pool, tenant, &p.id).await?
+        } else {
+            Vec::new()
+        };
+        found
+            .participants
+            .insert(p.id.clone(), (p, allocations, received));
     }
     Ok(found)
 }
 
 /// `GET /zoeken`: the search form on its own.
 pub async fn form(user: WebUser) -> Result<Response, WebError> {
-    provider_only(&user)?;
     let body = html! {
         h1 { "Zoeken" }
         (field(&user))
     };
     Ok(page("Zoeken", Some(&user), body))
-}
-
-fn provider_only(user: &WebUser) -> Result<(), WebError> {
-    if user.tenant.kind == TenantKind::Gemeente {
-        return Err(WebError::BadRequest(
-            "zoeken is er (nog) alleen voor aanbieders".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// `POST /zoeken`: the results.
@@ -133,7 +148,6 @@ pub async fn results(
     peer: Peer,
     Post(user, f): Post<SearchForm>,
 ) -> Result<Response, WebError> {
-    provider_only(&user)?;
     let q = f.q.trim();
     if q.is_empty() {
         return Err(WebError::BadRequest("vul in waarop u wilt zoeken".into()));
@@ -144,19 +158,28 @@ pub async fn results(
         )));
     }
     let found = find(&state, &user, q).await?;
-    let mut people: Vec<(&ParticipantHit, &Vec<AllocationHit>, serde_json::Value)> = found
+    type Row<'a> = (
+        &'a ParticipantHit,
+        &'a [AllocationHit],
+        &'a [ReceivedHit],
+        serde_json::Value,
+    );
+    let mut people: Vec<Row<'_>> = found
         .participants
         .values()
-        .map(|(p, a)| (p, a, p.naam()))
+        .map(|(p, a, r)| (p, a.as_slice(), r.as_slice(), p.naam()))
         .collect();
-    people.sort_by_cached_key(|(p, _, n)| (name_sort_key(n), p.id.clone()));
+    people.sort_by_cached_key(|(p, _, _, n)| (name_sort_key(n), p.id.clone()));
+    // A municipality has no participant pages: its people are named, and
+    // lead to the declarations it received for them.
+    let provider = user.tenant.kind != TenantKind::Gemeente;
     // The object names the page, never the search text (it may hold a BSN
     // or a name).
-    let shown: Vec<String> = people.iter().map(|(p, _, _)| p.id.clone()).collect();
+    let shown: Vec<String> = people.iter().map(|(p, _, _, _)| p.id.clone()).collect();
     super::access::log(&state, &user, &peer, Kind::View, "POST /zoeken", &shown).await?;
     let names: BTreeMap<&str, String> = people
         .iter()
-        .map(|(p, _, n)| (p.id.as_str(), name_of(n)))
+        .map(|(p, _, _, n)| (p.id.as_str(), name_of(n)))
         .collect();
     let body = html! {
         h1 { "Zoeken" }
@@ -167,13 +190,23 @@ pub async fn results(
             p.zoekresultaat { (format::count(people.len() as i64, "deelnemer gevonden", "deelnemers gevonden")) }
             @if !people.is_empty() {
                 table.zoekresultaten {
-                    thead { tr { th { "Naam" } th { "Cliëntnummer" } th { "Toewijzingen" } } }
+                    thead { tr {
+                        th { "Naam" } th { "Cliëntnummer" } th { "Toewijzingen" }
+                        @if !provider { th { "Ontvangen declaraties" } }
+                    } }
                     tbody {
-                        @for (p, allocations, _) in &people {
+                        @for (p, allocations, received, _) in &people {
                             tr {
-                                td { a href={ "/deelnemers/" (p.id) } { (names.get(p.id.as_str()).map_or("", String::as_str)) } }
+                                td { (person(provider, &p.id, &names)) }
                                 td { (p.client_number.as_deref().unwrap_or("—")) }
                                 td { @for a in allocations.iter() { div { (allocation_line(a)) } } }
+                                @if !provider {
+                                    td { @for r in received.iter() {
+                                        div { a href={ "/gemeente/declaraties/" (r.message_id) } {
+                                            (r.declaratie_nummer) " · " (format::month_str(&r.period_begin)) " · aanbieder " (r.aanbieder)
+                                        } }
+                                    } }
+                                }
                             }
                         }
                     }
@@ -187,7 +220,7 @@ pub async fn results(
                         @for a in &found.allocations {
                             tr {
                                 td { code { (a.order_number.as_deref().filter(|o| *o == q).unwrap_or(&a.toewijzing_nummer)) } }
-                                td { a href={ "/deelnemers/" (a.participant_id) } { (names.get(a.participant_id.as_str()).map_or("deelnemer", String::as_str)) } }
+                                td { (person(provider, &a.participant_id, &names)) }
                                 td { (financier_nl(&a.financier_kind, &a.financier_code)) }
                                 td { (looptijd(a)) }
                                 td { (super::status_nl(&a.status)) }
@@ -215,6 +248,14 @@ pub async fn results(
         }
     };
     Ok(page("Zoeken", Some(&user), body))
+}
+
+/// A participant's name; for a provider a link to the participant's page.
+fn person(provider: bool, id: &str, names: &BTreeMap<&str, String>) -> Markup {
+    let name = names.get(id).map_or("(naam onbekend)", String::as_str);
+    html! {
+        @if provider { a href={ "/deelnemers/" (id) } { (name) } } @else { (name) }
+    }
 }
 
 /// "0363 Wmo · 3600 · 07A11 · vanaf 01-10-2026".
