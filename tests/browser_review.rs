@@ -100,3 +100,55 @@ async fn the_back_office_judges_the_rejected_line_and_searches_in_a_browser() {
     assert!(record.contains("van Leeuwen"), "{record}");
     c.close().await.unwrap();
 }
+
+/// On a tablet held upright (820 px) the item page, the search results and
+/// the header with its search field fit without sideways scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_review_item_and_search_fit_a_tablet() {
+    let Some(Session {
+        c,
+        base,
+        _profile,
+        _driver,
+        ..
+    }) = session_sized(TABLET).await
+    else {
+        return;
+    };
+    login(&c, &base, "backoffice").await;
+    c.goto(&format!("{base}/afgekeurd?code=9321"))
+        .await
+        .unwrap();
+    click(&c, Locator::LinkText("Bekijken")).await;
+    assert_fits(&c, "the review item").await;
+    shot(&c, "afgekeurd-regel-tablet").await;
+    type_into(
+        &c,
+        Locator::Css("header form.zoeken input[name=q]"),
+        "bakker",
+    )
+    .await;
+    click(&c, Locator::Css("header form.zoeken button")).await;
+    c.wait()
+        .for_element(Locator::Css("p.zoekresultaat"))
+        .await
+        .unwrap();
+    assert_fits(&c, "the search results").await;
+    shot(&c, "zoeken-tablet").await;
+    c.close().await.unwrap();
+}
+
+async fn assert_fits(c: &fantoccini::Client, what: &str) {
+    let wide = c
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, client) = (wide[0].as_i64().unwrap(), wide[1].as_i64().unwrap());
+    assert!(
+        scroll <= client,
+        "{what} scrolls sideways: {scroll} > {client}"
+    );
+}
