@@ -72,17 +72,7 @@ async fn the_back_office_judges_the_rejected_line_and_searches_in_a_browser() {
     .await
     .unwrap();
     assert!(surname.contains("Leeuwen"));
-    type_into(
-        &c,
-        Locator::Css("header form.zoeken input[name=q]"),
-        "leeuw",
-    )
-    .await;
-    click(&c, Locator::Css("header form.zoeken button")).await;
-    c.wait()
-        .for_element(Locator::Css("p.zoekresultaat"))
-        .await
-        .unwrap();
+    search_in_header(&c, "leeuw").await;
     assert_no_bsn_in_url(&c).await;
     let url = c.current_url().await.unwrap();
     assert_eq!(url.path(), "/zoeken");
@@ -122,17 +112,7 @@ async fn the_review_item_and_search_fit_a_tablet() {
     click(&c, Locator::LinkText("Bekijken")).await;
     assert_fits(&c, "the review item").await;
     shot(&c, "afgekeurd-regel-tablet").await;
-    type_into(
-        &c,
-        Locator::Css("header form.zoeken input[name=q]"),
-        "bakker",
-    )
-    .await;
-    click(&c, Locator::Css("header form.zoeken button")).await;
-    c.wait()
-        .for_element(Locator::Css("p.zoekresultaat"))
-        .await
-        .unwrap();
+    search_in_header(&c, "bakker").await;
     assert_fits(&c, "the search results").await;
     shot(&c, "zoeken-tablet").await;
     c.close().await.unwrap();
@@ -151,4 +131,14 @@ async fn assert_fits(c: &fantoccini::Client, what: &str) {
         scroll <= client,
         "{what} scrolls sideways: {scroll} > {client}"
     );
+}
+
+/// Types `q` into the header's search field and waits for the results.
+async fn search_in_header(c: &fantoccini::Client, q: &str) {
+    type_into(c, Locator::Css("header form.zoeken input[name=q]"), q).await;
+    click(c, Locator::Css("header form.zoeken button")).await;
+    c.wait()
+        .for_element(Locator::Css("p.zoekresultaat"))
+        .await
+        .unwrap();
 }
