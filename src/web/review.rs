@@ -924,3 +924,45 @@ fn correction_link(day: &str, participant: &str, allocation: &str) -> String {
         a = urlencode(allocation),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_volume_comes_with_its_unit_in_the_right_number() {
+        assert_eq!(volume_nl(37, "16"), "37 dagdelen");
+        assert_eq!(volume_nl(1, "16"), "1 dagdeel");
+        assert_eq!(volume_nl(60, "04"), "60 uur");
+        assert_eq!(volume_nl(90, "01"), "90 minuten");
+        assert_eq!(volume_nl(12345, "83"), "€ 123,45");
+        assert_eq!(volume_nl(3, "99"), "3 (eenheid 99)");
+    }
+
+    #[test]
+    fn the_correction_link_follows_the_week_views_contract() {
+        assert_eq!(
+            correction_link("2026-11-03", "p1", "a1"),
+            "/registratie/week?week=2026-11-03&deelnemer=p1&dag=2026-11-03&toewijzing=a1#corrigeren"
+        );
+    }
+
+    #[test]
+    fn registrations_add_up_per_unit() {
+        let r = |present, dagdelen, minutes| review::ItemRegistration {
+            id: String::new(),
+            day: "2026-11-02".into(),
+            allocation_id: None,
+            present,
+            absence_reason: None,
+            minutes,
+            dagdelen,
+            activity: None,
+        };
+        assert_eq!(
+            registered_nl(&[r(1, Some(2), None), r(1, Some(1), None), r(0, None, None)]),
+            "3 dagdelen op 2 dagen"
+        );
+        assert_eq!(registered_nl(&[r(1, None, Some(180))]), "3 uur op 1 dag");
+    }
+}

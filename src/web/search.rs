@@ -282,6 +282,8 @@ fn looptijd(a: &AllocationHit) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -290,5 +292,27 @@ mod tests {
         assert!(!is_bsn("111222334"));
         assert!(!is_bsn("3600"));
         assert!(!is_bsn("de Vries"));
+    }
+
+    #[test]
+    fn a_voorvoegsel_does_not_decide_the_order() {
+        let n = |v: &str, a: &str, i: &str| json!({"Voorletters": i, "Geslachtsnaam": {"Voorvoegsel": v, "Achternaam": a}});
+        let mut names = [
+            n("de", "Vries", "A"),
+            n("", "Visser", "D"),
+            n("van", "Leeuwen", "D"),
+            n("de", "Boer", "G"),
+            n("", "Bos", "K"),
+            n("", "Bakker", "C"),
+        ];
+        names.sort_by_key(name_sort_key);
+        let surnames: Vec<&str> = names
+            .iter()
+            .map(|n| n["Geslachtsnaam"]["Achternaam"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            surnames,
+            ["Bakker", "Boer", "Bos", "Leeuwen", "Visser", "Vries"]
+        );
     }
 }
