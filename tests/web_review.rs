@@ -179,6 +179,19 @@ async fn the_rejected_lines_item_carries_what_a_person_needs(db: Db) {
         body.contains("volume in deze prestatie is groter"),
         "{body}"
     );
+    // The queue by surname keeps the item and the choice.
+    let by_name = web.get("/afgekeurd?status=alle&sorteer=naam").await;
+    assert_eq!(by_name.status, 200);
+    assert!(by_name.body.contains(&name), "{}", by_name.body);
+    assert!(
+        by_name.body.contains("<option value=\"naam\" selected>"),
+        "{}",
+        by_name.body
+    );
+    assert!(
+        hrefs(&by_name.body).contains(&format!("/afgekeurd/{id}?status=alle&sorteer=naam")),
+        "the item keeps the order for previous/next"
+    );
     // A begeleider does not see it.
     let mut coach = WebClient::new(&s.base);
     coach.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;

@@ -43,6 +43,8 @@ struct Entry {
     /// First day of the period it is about (YYYY-MM-DD), if any.
     period: Option<String>,
     participant_name: Option<String>,
+    /// [`super::name_sort_key`] of the participant, for the list by name.
+    name_key: Option<(String, String, String)>,
     /// Why it cannot be resent, when it cannot.
     not_resendable: Option<&'static str>,
 }
@@ -74,6 +76,9 @@ pub struct Filters {
     status: Option<String>,
     #[serde(default)]
     melding: Option<String>,
+    /// naam: by the participant's surname; otherwise newest first.
+    #[serde(default)]
+    sorteer: Option<String>,
 }
 
 impl Filters {
@@ -88,6 +93,7 @@ impl Filters {
             f("code", &self.code),
             f("periode", &self.periode),
             f("status", &self.status),
+            f("sorteer", &self.sorteer),
         ]
         .into_iter()
         .flatten()
@@ -141,11 +147,12 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             .into_iter()
             .map(|a| (a.id, (a.status, a.kind, a.code)))
             .collect();
-    let names: HashMap<String, String> = read::reviewed_names(pool, &user.tenant)
-        .await?
-        .into_iter()
-        .map(|(id, naam)| (id, super::name_of(&naam)))
-        .collect();
+    let names: HashMap<String, (String, (String, String, String))> =
+        read::reviewed_names(pool, &user.tenant)
+            .await?
+            .into_iter()
+            .map(|(id, naam)| (id, (super::name_of(&naam), super::name_sort_key(&naam))))
+            .collect();
     let mut out = Vec::new();
     for item in rows {
         let detail = &item.detail;
@@ -172,11 +179,10 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             _ if item.status != "open" => Some("Dit item is al afgehandeld."),
             _ => None,
         };
+        let named = item.participant_id.as_deref().and_then(|p| names.get(p));
         out.push(Entry {
-            participant_name: item
-                .participant_id
-                .as_deref()
-                .and_then(|p| names.get(p).cloned()),
+            participant_name: named.map(|(n, _)| n.clone()),
+            name_key: named.map(|(_, k)| k.clone()),
             item,
             financier,
             financier_label,
@@ -184,7 +190,18 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             not_resendable,
         });
     }
-    Ok(out.into_iter().filter(|e| f.matches(e)).collect())
+    let mut out: Vec<Entry> = out.into_iter().filter(|e| f.matches(e)).collect();
+    if f.sorteer.as_deref() == Some("naam") {
+        // Items without a participant last; a person's items newest first
+        // (a stable sort keeps the order they came in).
+        out.sort_by(|a, b| match (&a.name_key, &b.name_key) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+    }
+    Ok(out)
 }
 
 /// The municipality a rejected outbound message went to.
@@ -249,6 +266,12 @@ fn filter_form(f: &Filters, entries: &[Entry]) -> Markup {
                     option value="open" selected[f.status_sql() == Some("open")] { "Open" }
                     option value="afgehandeld" selected[f.status_sql() == Some("resolved")] { "Afgehandeld" }
                     option value="alle" selected[f.status_sql().is_none()] { "Alle" }
+                }
+            }
+            label { "Volgorde"
+                select name="sorteer" {
+                    option value="" selected[f.sorteer.as_deref() != Some("naam")] { "Nieuwste eerst" }
+                    option value="naam" selected[f.sorteer.as_deref() == Some("naam")] { "Op achternaam" }
                 }
             }
             button.secundair type="submit" { "Filteren" }
