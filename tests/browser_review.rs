@@ -23,11 +23,7 @@ async fn the_back_office_judges_the_rejected_line_and_searches_in_a_browser() {
     else {
         return;
     };
-    login(&c, &base, "backoffice").await;
-    c.goto(&format!("{base}/afgekeurd?code=9321"))
-        .await
-        .unwrap();
-    click(&c, Locator::LinkText("Bekijken")).await;
+    open_rejected_line(&c, &base).await;
     assert_no_bsn_in_url(&c).await;
     let item = text(&c).await;
     for want in [
@@ -105,11 +101,7 @@ async fn the_review_item_and_search_fit_a_tablet() {
     else {
         return;
     };
-    login(&c, &base, "backoffice").await;
-    c.goto(&format!("{base}/afgekeurd?code=9321"))
-        .await
-        .unwrap();
-    click(&c, Locator::LinkText("Bekijken")).await;
+    open_rejected_line(&c, &base).await;
     assert_fits(&c, "the review item").await;
     shot(&c, "afgekeurd-regel-tablet").await;
     search_in_header(&c, "bakker").await;
@@ -141,4 +133,13 @@ async fn search_in_header(c: &fantoccini::Client, q: &str) {
         .for_element(Locator::Css("p.zoekresultaat"))
         .await
         .unwrap();
+}
+
+/// The back office opens the demo's rejected line from the queue.
+async fn open_rejected_line(c: &fantoccini::Client, base: &str) {
+    login(c, base, "backoffice").await;
+    c.goto(&format!("{base}/afgekeurd?code=9321"))
+        .await
+        .unwrap();
+    click(c, Locator::LinkText("Bekijken")).await;
 }
