@@ -496,9 +496,9 @@ pub async fn show(
             @if let Some(c) = item.detail["amount_cents"].as_i64() { dt { "Bedrag" } dd { (super::euro(c)) } }
             @if let Some(t) = item.detail["nl"].as_str() { dt { "Melding" } dd { (t) } }
             @if let Some(m) = &ctx.answer {
-                dt { "Antwoordbericht" } dd {
+                dt { (if matches!(item.kind.as_str(), "rejected_prestatie" | "rejected_message" | "unmatched_answer") { "Antwoordbericht" } else { "Bericht" }) } dd {
                     a href={ "/berichten/" (m.id) } { (m.bericht.as_deref().unwrap_or("bericht")) }
-                    " van " (m.sender.as_deref().unwrap_or("—")) ", ontvangen " (format::time_str(&m.created_at))
+                    " van " (m.sender.as_deref().unwrap_or("—")) ", " (format::time_str(&m.created_at))
                 }
             }
             @if let Some(n) = item.detail["referentie_aanbieder"].as_str() { dt { "Verzoek" } dd { code { (n) } } }
