@@ -29,6 +29,7 @@ pub mod requests;
 pub mod retention;
 pub mod review;
 pub mod rules;
+pub mod search;
 
 use std::sync::Arc;
 

@@ -290,3 +290,140 @@ pub async fn resolve_in(
         Resolved::AlreadyResolved
     })
 }
+
+/// The allocation a review item is about, as the item page shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemAllocation {
+    pub id: String,
+    pub toewijzing_nummer: String,
+    pub product_categorie: Option<String>,
+    pub product_code: Option<String>,
+    pub ingangsdatum: String,
+    pub einddatum: Option<String>,
+    pub volume: Option<i64>,
+    pub eenheid: Option<String>,
+    pub frequentie: Option<String>,
+    pub budget: Option<i64>,
+    pub status: String,
+}
+
+/// One current registration behind a declared line.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemRegistration {
+    pub id: String,
+    pub day: String,
+    pub allocation_id: Option<String>,
+    /// 1 present, 0 absent.
+    pub present: i64,
+    pub absence_reason: Option<String>,
+    pub minutes: Option<i64>,
+    pub dagdelen: Option<i64>,
+    pub activity: Option<String>,
+}
+
+/// The answer message (a 325, a retour) an item came from.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemMessage {
+    pub id: String,
+    pub bericht: Option<String>,
+    pub sender: Option<String>,
+    pub created_at: String,
+}
+
+/// Everything a person needs beside the item itself to judge it: who, on
+/// which allocation, from what registrations, and the message that said no.
+#[derive(Debug, Clone, Default)]
+pub struct ItemContext {
+    /// The participant's stored Naam (`Null` without a participant).
+    pub naam: Value,
+    pub allocation: Option<ItemAllocation>,
+    /// Every current registration of the item's period for the participant
+    /// that counts for the allocation (tied to it, or to none), by day.
+    pub registrations: Vec<ItemRegistration>,
+    pub answer: Option<ItemMessage>,
+}
+
+/// The allocation an item names: `allocation_id` in its detail, or its
+/// subject for delivery beyond an allocation.
+pub fn allocation_id(item: &ReviewItem) -> Option<&str> {
+    item.detail["allocation_id"]
+        .as_str()
+        .or(if item.kind == "over_allocation" {
+            item.subject_id.as_deref()
+        } else {
+            None
+        })
+}
+
+/// The item's period as (begin, end) dates, when it has one.
+pub fn period(item: &ReviewItem) -> Option<(String, Option<String>)> {
+    match &item.detail["period"] {
+        Value::String(p) => {
+            let mut it = p.split('/');
+            let begin = it.next()?.to_string();
+            Some((begin, it.next().map(str::to_string)))
+        }
+        Value::Object(o) => Some((
+            o.get("begin")?.as_str()?.to_string(),
+            o.get("end").and_then(Value::as_str).map(str::to_string),
+        )),
+        _ => None,
+    }
+}
+
+/// The context of `item` (see [`ItemContext`]); registrations only for an
+/// item with a participant, an allocation and a closed period.
+pub async fn context(pool: &AnyPool, tenant: &Tenant, item: &ReviewItem) -> Result<ItemContext> {
+    let mut out = ItemContext::default();
+    if let Some(p) = &item.participant_id {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT name_json FROM participants WHERE tenant_id = $1 AND id = $2")
+                .bind(&tenant.id)
+                .bind(p)
+                .fetch_optional(pool)
+                .await?;
+        out.naam = row
+            .and_then(|(n,)| serde_json::from_str(&n).ok())
+            .unwrap_or(Value::Null);
+    }
+    if let Some(a) = allocation_id(item) {
+        out.allocation = sqlx::query_as(
+            "SELECT id, toewijzing_nummer, product_categorie, product_code, ingangsdatum, einddatum, \
+             volume, eenheid, frequentie, budget, status FROM allocations WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&tenant.id)
+        .bind(a)
+        .fetch_optional(pool)
+        .await?;
+    }
+    if let (Some(p), Some(a), Some((begin, Some(end)))) =
+        (&item.participant_id, &out.allocation, period(item))
+    {
+        out.registrations = sqlx::query_as(
+            "SELECT id, day, allocation_id, present, absence_reason, minutes, dagdelen, activity \
+             FROM registrations WHERE tenant_id = $1 AND participant_id = $2 AND superseded_by IS NULL \
+             AND day >= $3 AND day <= $4 AND (allocation_id IS NULL OR allocation_id = $5) \
+             ORDER BY day, allocation_id",
+        )
+        .bind(&tenant.id)
+        .bind(p)
+        .bind(&begin)
+        .bind(&end)
+        .bind(&a.id)
+        .fetch_all(pool)
+        .await?;
+    }
+    let answer = item.detail["answer_message_id"]
+        .as_str()
+        .or(item.detail["message_id"].as_str());
+    if let Some(m) = answer {
+        out.answer = sqlx::query_as(
+            "SELECT id, bericht, sender, created_at FROM messages WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&tenant.id)
+        .bind(m)
+        .fetch_optional(pool)
+        .await?;
+    }
+    Ok(out)
+}

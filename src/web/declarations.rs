@@ -144,6 +144,11 @@ pub async fn show(
         &shown,
     )
     .await?;
+    let names = crate::record::search::names_in_declaration(pool, &user.tenant, &id).await?;
+    let mut lines = lines;
+    // Per participant by surname, as every list; a participant's lines
+    // stay in the order they were declared.
+    lines.sort_by_cached_key(|l| names.get(&l.participant_id).map(super::name_sort_key));
     let body = html! {
         h1 { (bericht_nl(d.bericht.as_deref().unwrap_or_default())) " " (d.declaratie_nummer) }
         dl.gegevens {
@@ -159,10 +164,10 @@ pub async fn show(
                 @for l in &lines {
                     tr {
                         td { code { (l.referentie_nummer) } }
-                        td { a href={ "/deelnemers/" (l.participant_id) } { "deelnemer" } }
+                        td { a href={ "/deelnemers/" (l.participant_id) } { (names.get(&l.participant_id).map_or_else(|| "(naam onbekend)".to_string(), super::name_of)) } }
                         td { code { (l.toewijzing_nummer) } }
                         td { (l.product.categorie) "/" (l.product.code) }
-                        td.getal { (l.volume) }
+                        td.getal { (super::review::volume_nl(l.volume, &l.eenheid)) }
                         td.getal { (euro(l.bedrag_cents)) }
                         td { (l.debet_credit) }
                         td { (status_nl(&l.status)) }

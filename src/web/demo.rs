@@ -308,65 +308,29 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
         // within four weeks, so its warning shows.
         let jeugd = i >= 20;
         let eind = (i == 3).then(|| (today + Duration::days(20)).to_string());
-        let (prefix, gemeente, cat, code, volume, eenheid) = if jeugd {
-            ("JW", "0599", "45", "45A48", "80", "04")
-        } else {
-            ("WMO", "0363", "07", "07A11", "40", "16")
-        };
+        let Product {
+            cat,
+            code,
+            volume,
+            eenheid,
+            ..
+        } = product(jeugd);
         let bsn = bsn(i as u32 + 1);
-        let mut b = Builder::heenbericht(
-            schema,
-            &format!("{prefix}301"),
-            gemeente,
-            DEMO_AGB,
-            &format!("DEMO{i:04}"),
-            ingang,
-        )?;
-        let c = b.add(0, "Client")?;
-        b.value(c, "Bsn", &bsn)?;
-        let g = b.add(c, "Geboortedatum")?;
-        let born = if jeugd { 2010 } else { 1985 } - (i as i32 % 9);
-        b.value(g, "Datum", &format!("{born}-0{}-1{}", 1 + i % 9, i % 10))?;
-        b.value(c, "Geslacht", if i % 2 == 0 { "1" } else { "2" })?;
-        let n = b.add(c, "Naam")?;
-        let gn = b.add(n, "Geslachtsnaam")?;
+        let born = born(i);
         let last = LAST[i % LAST.len()];
-        let (voorvoegsel, achternaam) = match last.rsplit_once(' ') {
-            Some((v, a)) => (Some(v), a),
-            None => (None, last),
-        };
-        b.value(gn, "Achternaam", achternaam)?;
-        b.opt(gn, "Voorvoegsel", voorvoegsel)?;
-        b.value(n, "Voorletters", FIRST[i % FIRST.len()])?;
-        b.value(n, "NaamGebruik", "1")?;
-        let cg = b.add(c, "Contactgegevens")?;
-        let ct = b.add(cg, "Contact")?;
-        b.value(ct, "Soort", "01")?;
-        let ad = b.add(ct, "Adres")?;
-        let huis = b.add(ad, "Huis")?;
-        b.value(huis, "Huisnummer", &(i + 1).to_string())?;
-        b.value(ad, "Postcode", "1011AB")?;
-        b.value(ad, "Straatnaam", "Dorpsstraat")?;
-        b.value(ad, "Plaatsnaam", "Amsterdam")?;
-        b.value(ad, "LandCode", "NL")?;
-        let tps = b.add(c, "ToegewezenProducten")?;
-        let tp = b.add(tps, "ToegewezenProduct")?;
-        b.value(
-            tp,
-            "ToewijzingNummer",
-            &format!("{}{:04}", if jeugd { 59 } else { 36 }, i),
-        )?;
-        let p = b.add(tp, "Product")?;
-        b.value(p, "Categorie", cat)?;
-        b.value(p, "Code", code)?;
-        b.value(tp, "Toewijzingsdatum", &ingang.to_string())?;
-        b.value(tp, "Toewijzingstijd", "10:00:00")?;
-        b.value(tp, "Ingangsdatum", &ingang.to_string())?;
-        b.opt(tp, "Einddatum", eind.as_deref())?;
-        let o = b.add(tp, "Omvang")?;
-        b.value(o, "Volume", volume)?;
-        b.value(o, "Eenheid", eenheid)?;
-        b.value(o, "Frequentie", "4")?;
+        receive_allocation(
+            state,
+            &tenant,
+            i,
+            ingang,
+            &Grant {
+                identificatie: &format!("DEMO{i:04}"),
+                on: ingang,
+                volume,
+                eind: eind.as_deref(),
+            },
+        )
+        .await?;
         if !jeugd {
             // One client was granted less by the municipality than the
             // provider delivers: loket's judgement rejects that line (9321).
@@ -382,22 +346,6 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
                 eind.as_deref().unwrap_or(""),
             ));
         }
-        let (xml, checked) = istandaard::check_outgoing(&b.msg, &Limits::default())?;
-        anyhow::ensure!(
-            checked.findings.is_empty(),
-            "demo allocation {i} breaks a rule: {:?}",
-            checked.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
-        );
-        let got = state
-            .ingest
-            .receive(&tenant, xml.as_bytes())
-            .await
-            .map_err(|e| anyhow::anyhow!("demo allocation {i} not received: {e}"))?;
-        anyhow::ensure!(
-            got.status == "accepted",
-            "demo allocation {i} was {}",
-            got.status
-        );
         let id: String = crate::record::read::participant(store.pool(), &tenant, &bsn)
             .await?
             .context("the demo participant was not recorded")?
@@ -562,8 +510,32 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     } else {
         raw
     };
-    let answer =
-        answer_with_one_rejection(schema, &seeded, (opts.today + Duration::days(5)).min(today))?;
+    // After the declaration left, the municipality lowered one
+    // participant's allocation (a new 301: less per month than was
+    // delivered and declared), so its answer rejects that line with 9321:
+    // the registrations add up to the declared volume, which is now more
+    // than allocated. Correcting the registrations and resending declares
+    // what fits.
+    let rejected = if answered { 20 } else { 1 };
+    receive_allocation(
+        state,
+        &tenant,
+        rejected,
+        ingang,
+        &Grant {
+            identificatie: &format!("DEMOW{rejected:03}"),
+            on: opts.today,
+            volume: if rejected >= 20 { "50" } else { "30" },
+            eind: None,
+        },
+    )
+    .await?;
+    let answer = answer_with_one_rejection(
+        schema,
+        &seeded,
+        (opts.today + Duration::days(5)).min(today),
+        &toewijzing_nummer(rejected),
+    )?;
     let got = state
         .ingest
         .receive(&tenant, answer.as_bytes())
@@ -654,17 +626,154 @@ async fn seed_gemeente(
     Ok(true)
 }
 
+/// What a demo participant is granted: Jeugdwet training (hours) or Wmo
+/// dagbesteding (dagdelen), per month.
+struct Product {
+    prefix: &'static str,
+    gemeente: &'static str,
+    cat: &'static str,
+    code: &'static str,
+    volume: &'static str,
+    eenheid: &'static str,
+}
+
+fn product(jeugd: bool) -> Product {
+    let (prefix, gemeente, cat, code, volume, eenheid) = if jeugd {
+        ("JW", "0599", "45", "45A48", "80", "04")
+    } else {
+        ("WMO", "0363", "07", "07A11", "40", "16")
+    };
+    Product {
+        prefix,
+        gemeente,
+        cat,
+        code,
+        volume,
+        eenheid,
+    }
+}
+
+/// Demo participant `i`'s year of birth.
+fn born(i: usize) -> i32 {
+    (if i >= 20 { 2010 } else { 1985 }) - (i as i32 % 9)
+}
+
+/// One 301 of a demo participant's municipality.
+struct Grant<'a> {
+    identificatie: &'a str,
+    /// Dagtekening and Toewijzingsdatum.
+    on: NaiveDate,
+    /// Per month, in the product's eenheid.
+    volume: &'a str,
+    eind: Option<&'a str>,
+}
+
+/// Demo participant `i`'s allocation (from `ingang`) as its municipality's
+/// 301, checked like every message loket sends and received by the
+/// provider like any other.
+async fn receive_allocation(
+    state: &AppState,
+    tenant: &Tenant,
+    i: usize,
+    ingang: NaiveDate,
+    grant: &Grant<'_>,
+) -> Result<()> {
+    let schema = Schema::builtin()?;
+    let jeugd = i >= 20;
+    let Product {
+        prefix,
+        gemeente,
+        cat,
+        code,
+        eenheid,
+        ..
+    } = product(jeugd);
+    let bsn = bsn(i as u32 + 1);
+    let mut b = Builder::heenbericht(
+        schema,
+        &format!("{prefix}301"),
+        gemeente,
+        DEMO_AGB,
+        grant.identificatie,
+        grant.on,
+    )?;
+    let c = b.add(0, "Client")?;
+    b.value(c, "Bsn", &bsn)?;
+    let g = b.add(c, "Geboortedatum")?;
+    let born = born(i);
+    b.value(g, "Datum", &format!("{born}-0{}-1{}", 1 + i % 9, i % 10))?;
+    b.value(c, "Geslacht", if i.is_multiple_of(2) { "1" } else { "2" })?;
+    let n = b.add(c, "Naam")?;
+    let gn = b.add(n, "Geslachtsnaam")?;
+    let last = LAST[i % LAST.len()];
+    let (voorvoegsel, achternaam) = match last.rsplit_once(' ') {
+        Some((v, a)) => (Some(v), a),
+        None => (None, last),
+    };
+    b.value(gn, "Achternaam", achternaam)?;
+    b.opt(gn, "Voorvoegsel", voorvoegsel)?;
+    b.value(n, "Voorletters", FIRST[i % FIRST.len()])?;
+    b.value(n, "NaamGebruik", "1")?;
+    let cg = b.add(c, "Contactgegevens")?;
+    let ct = b.add(cg, "Contact")?;
+    b.value(ct, "Soort", "01")?;
+    let ad = b.add(ct, "Adres")?;
+    let huis = b.add(ad, "Huis")?;
+    b.value(huis, "Huisnummer", &(i + 1).to_string())?;
+    b.value(ad, "Postcode", "1011AB")?;
+    b.value(ad, "Straatnaam", "Dorpsstraat")?;
+    b.value(ad, "Plaatsnaam", "Amsterdam")?;
+    b.value(ad, "LandCode", "NL")?;
+    let tps = b.add(c, "ToegewezenProducten")?;
+    let tp = b.add(tps, "ToegewezenProduct")?;
+    b.value(tp, "ToewijzingNummer", &toewijzing_nummer(i))?;
+    let p = b.add(tp, "Product")?;
+    b.value(p, "Categorie", cat)?;
+    b.value(p, "Code", code)?;
+    b.value(tp, "Toewijzingsdatum", &grant.on.to_string())?;
+    b.value(tp, "Toewijzingstijd", "10:00:00")?;
+    b.value(tp, "Ingangsdatum", &ingang.to_string())?;
+    b.opt(tp, "Einddatum", grant.eind)?;
+    let o = b.add(tp, "Omvang")?;
+    b.value(o, "Volume", grant.volume)?;
+    b.value(o, "Eenheid", eenheid)?;
+    b.value(o, "Frequentie", "4")?;
+    let (xml, checked) = istandaard::check_outgoing(&b.msg, &Limits::default())?;
+    anyhow::ensure!(
+        checked.findings.is_empty(),
+        "demo allocation {i} breaks a rule: {:?}",
+        checked.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
+    );
+    let got = state
+        .ingest
+        .receive(tenant, xml.as_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("demo allocation {i} not received: {e}"))?;
+    anyhow::ensure!(
+        got.status == "accepted",
+        "demo allocation {i} was {}",
+        got.status
+    );
+    Ok(())
+}
+
+/// Demo participant `i`'s ToewijzingNummer.
+fn toewijzing_nummer(i: usize) -> String {
+    format!("{}{i:04}", if i >= 20 { 59 } else { 36 })
+}
+
 fn days_in(first: NaiveDate) -> u32 {
     let next = first + Months::new(1);
     (next - first).num_days() as u32
 }
 
-/// The municipality's 325 on `declaration`: the first prestatie rejected
-/// with 9321 (more than allocated), the rest approved.
+/// The municipality's 325 on `declaration`: the prestatie on allocation
+/// `toewijzing` rejected with 9321 (more than allocated), the rest approved.
 fn answer_with_one_rejection(
     schema: &'static Schema,
     declaration: &[u8],
     day: NaiveDate,
+    toewijzing: &str,
 ) -> Result<String> {
     let mut checked = istandaard::check(schema, declaration, &Limits::default())
         .map_err(|e| anyhow::anyhow!("the demo declaration does not decode: {e}"))?;
@@ -673,8 +782,8 @@ fn answer_with_one_rejection(
         .root()
         .all("Declaratie/Clienten/Client/Prestaties/Prestatie")
         .into_iter()
-        .next()
-        .context("the demo declaration has no prestatie")?;
+        .find(|p| p.value("ToewijzingNummer") == Some(toewijzing))
+        .with_context(|| format!("the demo declaration has no prestatie on {toewijzing}"))?;
     let finding = Finding {
         rule: "TR321".into(),
         retourcode: "9321".into(),

@@ -25,6 +25,7 @@ pub mod registration;
 pub mod reports;
 pub mod requests;
 pub mod review;
+pub mod search;
 pub mod users;
 
 use axum::Router;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/deelnemers/{id}/einde", post(participants::end))
         .route("/deelnemers/{id}/verzoek/wijziging", post(requests::change))
         .route("/deelnemers/{id}/verzoek/toewijzing", post(requests::new))
+        .route("/zoeken", get(search::form).post(search::results))
         .route("/afgekeurd", get(review::list))
         .route("/afgekeurd/bulk", post(review::bulk))
         .route("/afgekeurd/{id}", get(review::show))
@@ -233,6 +235,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                 }
                             }
                         }
+                        (search::field(u))
                         div.wie {
                             span { (u.display_name) " · " (u.role.as_str()) " · " (u.tenant.id) }
                             a href=(auth::PASSWORD_PAGE) { "Wachtwoord" }
@@ -303,6 +306,29 @@ pub fn name_of(naam: &serde_json::Value) -> String {
     } else {
         joined
     }
+}
+
+/// The key participants are listed by: the surname without its voorvoegsel
+/// ("de Vries" sorts under V, as Dutch registers do), then the initials,
+/// then the voorvoegsel (to keep "Boer" and "de Boer" in a fixed order),
+/// case-insensitive. One key for every list, so a person
+/// finds someone at the same place on every page.
+pub fn name_sort_key(naam: &serde_json::Value) -> (String, String, String) {
+    let part = |k: &str| {
+        naam.get("Geslachtsnaam")
+            .and_then(|g| g.get(k))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_lowercase()
+    };
+    let initials = naam
+        .get("Voorletters")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
+    (part("Achternaam"), initials, part("Voorvoegsel"))
 }
 
 /// Dutch labels of the standard's and loket's status words.
@@ -492,6 +518,14 @@ thead{display:table-header-group}
 tbody.deelnemer-blok{break-inside:avoid}
 tr{break-inside:avoid}
 }
+/* Zoeken en beoordeling (issue 19, H2) */
+form.zoeken{display:flex;gap:.3rem;align-items:center;margin:0}
+form.zoeken input{min-width:14rem;max-width:100%}
+header.balk form.zoeken button.secundair{min-height:2.2rem;padding:.3rem .6rem}
+main form.zoeken{margin:0 0 1rem}
+main form.zoeken input{flex:1}
+table.registraties td a.corrigeren{white-space:nowrap}
+@media (max-width:820px){form.zoeken input{min-width:0;width:11rem}}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

@@ -44,6 +44,7 @@ pub struct ListQuery {
 struct Row_ {
     id: String,
     name: String,
+    sort_key: (String, String, String),
     group: Option<String>,
     financiers: Vec<String>,
     statuses: Vec<String>,
@@ -72,6 +73,7 @@ pub async fn list(
             people.push(Row_ {
                 id: r.id.clone(),
                 name: name_of(&naam),
+                sort_key: super::name_sort_key(&naam),
                 group: r.group_name.clone(),
                 financiers: Vec::new(),
                 statuses: Vec::new(),
@@ -99,7 +101,9 @@ pub async fn list(
             p.ending_soon = true;
         }
     }
-    people.sort_by(|a, b| a.name.cmp(&b.name));
+    // By surname (without voorvoegsel), then initials; the id keeps
+    // namesakes in a fixed order.
+    people.sort_by(|a, b| (&a.sort_key, &a.id).cmp(&(&b.sort_key, &b.id)));
     let groups = read::groups(state.store().pool(), &user.tenant).await?;
     let body = html! {
         h1 { "Deelnemers" }
@@ -120,7 +124,7 @@ pub async fn list(
             }
             button.secundair type="submit" { "Filteren" }
         }
-        p { (people.len()) " deelnemers" }
+        p { (super::format::count(people.len() as i64, "deelnemer", "deelnemers")) }
         table {
             thead { tr { th { "Naam" } th { "Groep" } th { "Financiers" } th { "Status" } th { "Let op" } } }
             tbody {
@@ -139,7 +143,8 @@ pub async fn list(
     Ok(page("Deelnemers", Some(&user), body))
 }
 
-fn frequentie_nl(code: &str) -> &str {
+/// The Frequentie of an Omvang in Dutch (code list WMO757/JW757).
+pub(super) fn frequentie_nl(code: &str) -> &str {
     match code {
         "1" => "per dag",
         "2" => "per week",

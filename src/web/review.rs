@@ -22,8 +22,9 @@ use serde_json::{Value, json};
 use super::auth::{Post, WebUser, audit, csrf_form};
 use super::notice::{self, Notice};
 use super::registration::urlencode;
-use super::{WebError, csrf_field, financier_nl, page, status_nl};
+use super::{WebError, csrf_field, financier_nl, format, page, status_nl};
 use crate::engine;
+use crate::mapping::units::Eenheid;
 use crate::record::access::Kind;
 use crate::record::read;
 use crate::record::review::{self, Filter, Resolved, ReviewItem, resolve_in};
@@ -42,6 +43,8 @@ struct Entry {
     /// First day of the period it is about (YYYY-MM-DD), if any.
     period: Option<String>,
     participant_name: Option<String>,
+    /// [`super::name_sort_key`] of the participant, for the list by name.
+    name_key: Option<(String, String, String)>,
     /// Why it cannot be resent, when it cannot.
     not_resendable: Option<&'static str>,
 }
@@ -73,6 +76,9 @@ pub struct Filters {
     status: Option<String>,
     #[serde(default)]
     melding: Option<String>,
+    /// naam: by the participant's surname; otherwise newest first.
+    #[serde(default)]
+    sorteer: Option<String>,
 }
 
 impl Filters {
@@ -87,6 +93,7 @@ impl Filters {
             f("code", &self.code),
             f("periode", &self.periode),
             f("status", &self.status),
+            f("sorteer", &self.sorteer),
         ]
         .into_iter()
         .flatten()
@@ -140,22 +147,16 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             .into_iter()
             .map(|a| (a.id, (a.status, a.kind, a.code)))
             .collect();
-    let names: HashMap<String, String> = read::reviewed_names(pool, &user.tenant)
-        .await?
-        .into_iter()
-        .map(|(id, naam)| (id, super::name_of(&naam)))
-        .collect();
+    let names: HashMap<String, (String, (String, String, String))> =
+        read::reviewed_names(pool, &user.tenant)
+            .await?
+            .into_iter()
+            .map(|(id, naam)| (id, (super::name_of(&naam), super::name_sort_key(&naam))))
+            .collect();
     let mut out = Vec::new();
     for item in rows {
         let detail = &item.detail;
-        let allocation = detail["allocation_id"]
-            .as_str()
-            .or(if item.kind == "over_allocation" {
-                item.subject_id.as_deref()
-            } else {
-                None
-            })
-            .and_then(|a| allocations.get(a));
+        let allocation = review::allocation_id(&item).and_then(|a| allocations.get(a));
         let (financier, financier_label) = match allocation {
             Some((_, kind, code)) => (format!("{kind}:{code}"), financier_nl(kind, code)),
             None => match receiver_of(state, &user.tenant, detail).await? {
@@ -163,11 +164,7 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
                 None => (String::new(), "—".to_string()),
             },
         };
-        let period = match &detail["period"] {
-            Value::String(p) => p.split('/').next().map(str::to_string),
-            Value::Object(o) => o.get("begin").and_then(Value::as_str).map(str::to_string),
-            _ => None,
-        };
+        let period = review::period(&item).map(|(begin, _)| begin);
         let kind = item.kind.as_str();
         let not_resendable = match (kind, allocation) {
             ("unmatched_answer", _) => Some(
@@ -182,11 +179,10 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             _ if item.status != "open" => Some("Dit item is al afgehandeld."),
             _ => None,
         };
+        let named = item.participant_id.as_deref().and_then(|p| names.get(p));
         out.push(Entry {
-            participant_name: item
-                .participant_id
-                .as_deref()
-                .and_then(|p| names.get(p).cloned()),
+            participant_name: named.map(|(n, _)| n.clone()),
+            name_key: named.map(|(_, k)| k.clone()),
             item,
             financier,
             financier_label,
@@ -194,7 +190,18 @@ async fn entries(state: &AppState, user: &WebUser, f: &Filters) -> Result<Vec<En
             not_resendable,
         });
     }
-    Ok(out.into_iter().filter(|e| f.matches(e)).collect())
+    let mut out: Vec<Entry> = out.into_iter().filter(|e| f.matches(e)).collect();
+    if f.sorteer.as_deref() == Some("naam") {
+        // Items without a participant last; a person's items newest first
+        // (a stable sort keeps the order they came in).
+        out.sort_by(|a, b| match (&a.name_key, &b.name_key) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+    }
+    Ok(out)
 }
 
 /// The municipality a rejected outbound message went to.
@@ -261,6 +268,12 @@ fn filter_form(f: &Filters, entries: &[Entry]) -> Markup {
                     option value="alle" selected[f.status_sql().is_none()] { "Alle" }
                 }
             }
+            label { "Volgorde"
+                select name="sorteer" {
+                    option value="" selected[f.sorteer.as_deref() != Some("naam")] { "Nieuwste eerst" }
+                    option value="naam" selected[f.sorteer.as_deref() == Some("naam")] { "Op achternaam" }
+                }
+            }
             button.secundair type="submit" { "Filteren" }
         }
     }
@@ -298,7 +311,7 @@ pub async fn list(
         h1 { "Afgekeurde berichten" }
         (filter_form(&f, &all))
         (notice::show(f.melding.as_deref()))
-        p { (shown.len()) " item(s)" }
+        p { (format::count(shown.len() as i64, "item", "items")) }
         @if !shown.is_empty() {
             form method="post" action="/afgekeurd/bulk" {
                 (csrf_field(&user))
@@ -315,7 +328,7 @@ pub async fn list(
                                 td { (kind_nl(&e.item.kind)) }
                                 td { (e.participant_name.as_deref().unwrap_or("—")) }
                                 td { (e.financier_label) }
-                                td { (e.period.as_deref().map(|p| p.get(..7).unwrap_or(p)).unwrap_or("—")) }
+                                td { (e.period.as_deref().map_or_else(|| "—".to_string(), format::month_str)) }
                                 td { (codes_cell(&e.item)) }
                                 td { (status_nl(&e.item.status)) }
                                 td { a href={ "/afgekeurd/" (e.id()) "?" (q) } { "Bekijken" } }
@@ -339,7 +352,7 @@ pub async fn list(
                 tbody {
                     @for m in &refused {
                         tr {
-                            td { (m.at.get(..16).unwrap_or(&m.at).replace('T', " ")) }
+                            td { (format::time_str(&m.at)) }
                             td { (m.bericht) }
                             td { (m.sender) }
                             td { (status_nl(&m.status)) }
@@ -447,6 +460,8 @@ pub async fn show(
     }
     let q = f.query();
     let history = audit_of(&state, &user, &id).await?;
+    let ctx = review::context(state.store().pool(), &user.tenant, item).await?;
+    let facts = facts(&state, &user, item, &ctx);
     let body = html! {
         p.navigatie {
             @if let Some(p) = prev { a rel="prev" href={ "/afgekeurd/" (p.id()) "?" (q) } { "← Vorige" } } @else { span {} }
@@ -464,26 +479,62 @@ pub async fn show(
                 }
             }
             dt { "Financier" } dd { (e.financier_label) }
-            dt { "Periode" } dd { (e.period.as_deref().unwrap_or("—")) }
-            @if let Some(n) = item.detail["toewijzing_nummer"].as_str() { dt { "Toewijzing" } dd { code { (n) } } }
+            dt { "Periode" } dd { (facts.period.as_deref().unwrap_or("—")) }
+            @if let Some(p) = &facts.product { dt { "Product" } dd { (p) } }
+            @if let Some(n) = item.detail["toewijzing_nummer"].as_str().or(ctx.allocation.as_ref().map(|a| a.toewijzing_nummer.as_str())) { dt { "Toewijzing" } dd { code { (n) } } }
+            @if let Some(v) = &facts.declared { dt { "Gedeclareerd" } dd.gedeclareerd { (v) } }
+            @if let Some(v) = &facts.allocated { dt { "Toegewezen" } dd.toegewezen { (v) } }
+            @if let Some(v) = &facts.allowed { dt { "Toegestaan in deze periode" } dd.toegestaan { (v) } }
+            @if let Some(v) = &facts.registered { dt { "Geregistreerd in deze periode" } dd { (v) } }
             @if let Some(n) = item.detail["referentie_nummer"].as_str() { dt { "Referentie" } dd { code { (n) } } }
-            @if let Some(n) = item.detail["declaratie_nummer"].as_str() { dt { "Declaratie" } dd { code { (n) } } }
+            @if let Some(n) = item.detail["declaratie_nummer"].as_str() { dt { "Declaratie" } dd {
+                @match item.detail["declaration_id"].as_str() {
+                    Some(d) => a href={ "/declaraties/" (d) } { code { (n) } },
+                    None => code { (n) },
+                }
+            } }
             @if let Some(c) = item.detail["amount_cents"].as_i64() { dt { "Bedrag" } dd { (super::euro(c)) } }
             @if let Some(t) = item.detail["nl"].as_str() { dt { "Melding" } dd { (t) } }
+            @if let Some(m) = &ctx.answer {
+                dt { (if matches!(item.kind.as_str(), "rejected_prestatie" | "rejected_message" | "unmatched_answer") { "Antwoordbericht" } else { "Bericht" }) } dd {
+                    a href={ "/berichten/" (m.id) } { (m.bericht.as_deref().unwrap_or("bericht")) }
+                    " van " (m.sender.as_deref().unwrap_or("—")) ", " (format::time_str(&m.created_at))
+                }
+            }
             @if let Some(n) = item.detail["referentie_aanbieder"].as_str() { dt { "Verzoek" } dd { code { (n) } } }
             @if let Some(t) = item.detail["reden_afwijzing"]["nl"].as_str() {
                 dt { "Reden afwijzing" } dd { (item.detail["reden_afwijzing"]["code"].as_str().unwrap_or("")) ": " (t) }
             }
-            dt { "Ontstaan" } dd { (item.created_at.get(..16).unwrap_or("").replace('T', " ")) }
+            dt { "Ontstaan" } dd { (format::time_str(&item.created_at)) }
             dt { "Status" } dd { (status_nl(&item.status)) }
             @if let Some(r) = &item.resolution {
-                dt { "Afgehandeld door" } dd { (r.by.as_deref().unwrap_or("")) ", " (r.at.as_deref().unwrap_or("").get(..16).unwrap_or("").replace('T', " ")) }
+                dt { "Afgehandeld door" } dd { (r.by.as_deref().unwrap_or("")) ", " (r.at.as_deref().map(format::time_str).unwrap_or_default()) }
                 dt { "Toelichting" } dd { (r.note.as_ref().and_then(Value::as_str).unwrap_or("—")) }
             }
         }
         h2 { "Retourcodes" }
         @if item.retourcodes.is_empty() && item.detail["reden_afwijzing"].is_null() { p { "Geen retourcode: loket heeft dit zelf tegengehouden of gesignaleerd." } }
         (codes_cell(item))
+        @if let Some(a) = &ctx.allocation && item.participant_id.is_some() && facts.period.is_some() {
+            h2 { "Registraties in deze periode" }
+            @if ctx.registrations.is_empty() { p { "Geen registraties voor deze toewijzing in deze periode." } } @else {
+                table.registraties {
+                    thead { tr { th { "Datum" } th { "Aanwezig" } th.getal { "Dagdelen" } th.getal { "Uren" } th { "Activiteit" } th { "" } } }
+                    tbody {
+                        @for r in &ctx.registrations {
+                            tr {
+                                td { (format::date_str(&r.day)) }
+                                td { @if r.present == 1 { "aanwezig" } @else { "afwezig" @if let Some(w) = &r.absence_reason { " (" (absence_nl(w)) ")" } } }
+                                td.getal { (r.dagdelen.map(|d| d.to_string()).unwrap_or_default()) }
+                                td.getal { (r.minutes.map(|m| format::number(m as f64 / 60.0, 2)).unwrap_or_default()) }
+                                td { (r.activity.as_deref().unwrap_or("—")) }
+                                td { a.corrigeren href=(correction_link(&r.day, item.participant_id.as_deref().unwrap_or(""), &a.id)) { "Corrigeren" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         @if item.status == "open" {
             h2 { "Afhandelen" }
             @match e.not_resendable {
@@ -513,7 +564,7 @@ pub async fn show(
                 thead { tr { th { "Wanneer" } th { "Wie" } th { "Actie" } th { "Toelichting" } } }
                 tbody {
                     @for (at, actor, action, note) in &history {
-                        tr { td { (at.get(..16).unwrap_or(at).replace('T', " ")) } td { (actor) } td { (action_nl(action)) } td { (note) } }
+                        tr { td { (format::time_str(at)) } td { (actor) } td { (action_nl(action)) } td { (note) } }
                     }
                 }
             }
@@ -736,5 +787,205 @@ fn redirect_with(path: &str, terug: &str, notice: Notice) -> Response {
         notice.redirect(path)
     } else {
         notice.redirect(&format!("{path}?{q}"))
+    }
+}
+
+/// What the item page states about a line, worded for a person.
+#[derive(Default)]
+struct Facts {
+    /// "01-11-2026 t/m 30-11-2026".
+    period: Option<String>,
+    /// "07A11 Dagbesteding regulier (categorie 07)".
+    product: Option<String>,
+    /// "44 dagdelen".
+    declared: Option<String>,
+    /// "40 dagdelen per maand".
+    allocated: Option<String>,
+    /// What the allocation allows for the item's period: "40 dagdelen".
+    allowed: Option<String>,
+    /// The registrations added up: "44 dagdelen, 3 uur op 22 dagen".
+    registered: Option<String>,
+}
+
+/// The facts of `item` and its context for the page.
+fn facts(state: &AppState, user: &WebUser, item: &ReviewItem, ctx: &review::ItemContext) -> Facts {
+    let d = &item.detail;
+    let range = review::period(item);
+    let period = range.as_ref().map(|(b, e)| match e {
+        Some(e) => format!("{} t/m {}", format::date_str(b), format::date_str(e)),
+        None => format::date_str(b),
+    });
+    let a = ctx.allocation.as_ref();
+    let categorie = d["product"]["categorie"]
+        .as_str()
+        .or(a.and_then(|a| a.product_categorie.as_deref()));
+    let code = d["product"]["code"]
+        .as_str()
+        .or(a.and_then(|a| a.product_code.as_deref()));
+    let product = code.map(|code| {
+        let name = state
+            .mappings
+            .for_tenant(&user.tenant.id)
+            .iter()
+            .flat_map(|m| m.products.iter())
+            .find(|p| p.key.code == code && categorie.is_none_or(|c| p.key.categorie == c))
+            .map(|p| p.name.clone());
+        match (name, categorie) {
+            (Some(n), Some(c)) => format!("{code} {n} (categorie {c})"),
+            (Some(n), None) => format!("{code} {n}"),
+            (None, Some(c)) => format!("{code} (categorie {c})"),
+            (None, None) => code.to_string(),
+        }
+    });
+    let declared = match (d["volume"].as_i64(), d["eenheid"].as_str()) {
+        (Some(v), Some(e)) => Some(volume_nl(v, e)),
+        _ => None,
+    };
+    let allocated = a.and_then(|a| match (a.volume, a.eenheid.as_deref()) {
+        (Some(v), Some(e)) => Some(format!(
+            "{} {}",
+            volume_nl(v, e),
+            super::participants::frequentie_nl(a.frequentie.as_deref().unwrap_or(""))
+        )),
+        _ => a.budget.map(|b| format!("budget {}", super::euro(b))),
+    });
+    let allowed = a.zip(range.as_ref()).and_then(|(a, (b, e))| {
+        let start = b.parse::<NaiveDate>().ok()?;
+        let end = e.as_deref()?.parse::<NaiveDate>().ok()?;
+        let max = allowance(a)?.max_in_period(crate::mapping::Period { start, end })?;
+        Some(volume_nl(i64::try_from(max).ok()?, a.eenheid.as_deref()?))
+    });
+    let registered = (a.is_some() && range.is_some()).then(|| registered_nl(&ctx.registrations));
+    Facts {
+        period,
+        product,
+        declared,
+        allocated,
+        allowed,
+        registered,
+    }
+}
+
+/// The allocation's Omvang as the engine counts it (TR321, IV077).
+fn allowance(a: &review::ItemAllocation) -> Option<crate::engine::limits::Allowance> {
+    use crate::engine::limits::{Allowance, Frequentie, Omvang};
+    let omvang = Omvang {
+        volume: u64::try_from(a.volume?).ok()?,
+        eenheid: Eenheid::from_code(a.eenheid.as_deref()?)?,
+        frequentie: Frequentie::from_code(a.frequentie.as_deref()?)?,
+    };
+    Some(Allowance {
+        omvang: Some(omvang),
+        budget: a.budget.and_then(|b| u64::try_from(b).ok()),
+        ingangsdatum: a.ingangsdatum.get(..10)?.parse().ok()?,
+        einddatum: a
+            .einddatum
+            .as_deref()
+            .and_then(|e| e.get(..10)?.parse().ok()),
+        // Hulp bij het huishouden (iWmo category 01) may take six weeks'
+        // volume in a month.
+        household_help: a.product_categorie.as_deref() == Some("01"),
+    })
+}
+
+/// The registrations added up: days present, dagdelen and hours.
+fn registered_nl(rows: &[review::ItemRegistration]) -> String {
+    let present: Vec<&review::ItemRegistration> = rows.iter().filter(|r| r.present == 1).collect();
+    let dagdelen: i64 = present.iter().filter_map(|r| r.dagdelen).sum();
+    let minutes: i64 = present.iter().filter_map(|r| r.minutes).sum();
+    let mut parts = Vec::new();
+    if dagdelen > 0 {
+        parts.push(format::count(dagdelen, "dagdeel", "dagdelen"));
+    }
+    if minutes > 0 {
+        parts.push(format!("{} uur", format::number(minutes as f64 / 60.0, 2)));
+    }
+    let days = format::count(present.len() as i64, "dag", "dagen");
+    if parts.is_empty() {
+        format!("aanwezig op {days}")
+    } else {
+        format!("{} op {days}", parts.join(" en "))
+    }
+}
+
+/// A volume with its unit (WJ756) in the right number: "1 dagdeel",
+/// "37 dagdelen", "12 uur"; euro's are cents (IV042).
+pub(super) fn volume_nl(n: i64, eenheid: &str) -> String {
+    let Some(e) = Eenheid::from_code(eenheid) else {
+        return format!("{n} (eenheid {eenheid})");
+    };
+    let (one, many) = match e {
+        Eenheid::Minuut => ("minuut", "minuten"),
+        Eenheid::Uur => ("uur", "uur"),
+        Eenheid::Etmaal => ("etmaal", "etmalen"),
+        Eenheid::Dagdeel => ("dagdeel", "dagdelen"),
+        Eenheid::StuksOutput => ("stuk (output)", "stuks (output)"),
+        Eenheid::StuksInspanning => ("stuk (inspanning)", "stuks (inspanning)"),
+        Eenheid::Euro => return super::euro(n),
+    };
+    format::count(n, one, many)
+}
+
+/// Why someone was absent, in Dutch.
+fn absence_nl(reason: &str) -> &str {
+    match reason {
+        "sick" => "ziek",
+        "holiday" => "vakantie",
+        "no_show" => "niet verschenen",
+        "other" => "anders",
+        other => other,
+    }
+}
+
+/// The week view's correction form for one day of one participant on one
+/// allocation (the contract of `/registratie/week`): ids only, never a name.
+fn correction_link(day: &str, participant: &str, allocation: &str) -> String {
+    format!(
+        "/registratie/week?week={d}&deelnemer={p}&dag={d}&toewijzing={a}#corrigeren",
+        d = urlencode(day),
+        p = urlencode(participant),
+        a = urlencode(allocation),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_volume_comes_with_its_unit_in_the_right_number() {
+        assert_eq!(volume_nl(37, "16"), "37 dagdelen");
+        assert_eq!(volume_nl(1, "16"), "1 dagdeel");
+        assert_eq!(volume_nl(60, "04"), "60 uur");
+        assert_eq!(volume_nl(90, "01"), "90 minuten");
+        assert_eq!(volume_nl(12345, "83"), "€ 123,45");
+        assert_eq!(volume_nl(3, "99"), "3 (eenheid 99)");
+    }
+
+    #[test]
+    fn the_correction_link_follows_the_week_views_contract() {
+        assert_eq!(
+            correction_link("2026-11-03", "p1", "a1"),
+            "/registratie/week?week=2026-11-03&deelnemer=p1&dag=2026-11-03&toewijzing=a1#corrigeren"
+        );
+    }
+
+    #[test]
+    fn registrations_add_up_per_unit() {
+        let r = |present, dagdelen, minutes| review::ItemRegistration {
+            id: String::new(),
+            day: "2026-11-02".into(),
+            allocation_id: None,
+            present,
+            absence_reason: None,
+            minutes,
+            dagdelen,
+            activity: None,
+        };
+        assert_eq!(
+            registered_nl(&[r(1, Some(2), None), r(1, Some(1), None), r(0, None, None)]),
+            "3 dagdelen op 2 dagen"
+        );
+        assert_eq!(registered_nl(&[r(1, None, Some(180))]), "3 uur op 1 dag");
     }
 }
