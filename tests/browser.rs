@@ -124,20 +124,20 @@ async fn staff_register_declare_review_and_resend_in_a_browser() {
     shot(&c, "declaraties-maand").await;
 
     // The rejected line of the demo's answer is in the review queue.
-    c.goto(&format!("{base}/afgekeurd?code=9321"))
+    c.goto(&format!("{base}/afgekeurd?code=9308"))
         .await
         .unwrap();
     let queue = text(&c).await;
     assert!(queue.contains("Declaratieregel afgewezen"), "{queue}");
-    assert!(queue.contains("9321"), "{queue}");
+    assert!(queue.contains("9308"), "{queue}");
     shot(&c, "afgekeurd").await;
     click(&c, Locator::LinkText("Bekijken")).await;
     assert_no_bsn_in_url(&c).await;
     let item_url = c.current_url().await.unwrap().to_string();
     let item = text(&c).await;
     assert!(
-        item.contains("volume in deze prestatie is groter"),
-        "9321 explained in Dutch: {item}"
+        item.contains("ligt na de einddatum van de toewijzing"),
+        "9308 explained in Dutch: {item}"
     );
     shot(&c, "afgekeurd-item").await;
 

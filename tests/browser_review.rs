@@ -35,7 +35,8 @@ async fn the_back_office_judges_the_rejected_line_and_searches_in_a_browser() {
         "Toegestaan in deze periode",
         "Registraties in deze periode",
         "Antwoordbericht",
-        "volume in deze prestatie is groter",
+        "Looptijd toewijzing",
+        "ligt na de einddatum van de toewijzing",
     ] {
         assert!(item.contains(want), "{want}: {item}");
     }
@@ -138,7 +139,7 @@ async fn search_in_header(c: &fantoccini::Client, q: &str) {
 /// The back office opens the demo's rejected line from the queue.
 async fn open_rejected_line(c: &fantoccini::Client, base: &str) {
     login(c, base, "backoffice").await;
-    c.goto(&format!("{base}/afgekeurd?code=9321"))
+    c.goto(&format!("{base}/afgekeurd?code=9308"))
         .await
         .unwrap();
     click(c, Locator::LinkText("Bekijken")).await;

@@ -52,7 +52,7 @@ async fn get(http: &reqwest::Client, url: &str, token: &str) -> Value {
     r.json().await.expect("json")
 }
 
-/// The 9321 review items of the provider.
+/// The rejected lines (9308) in the provider's review queue.
 async fn rejected_lines(http: &reqwest::Client, base: &str, token: &str) -> usize {
     let review = get(http, &format!("{base}/review"), token).await;
     review["items"]

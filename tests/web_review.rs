@@ -76,16 +76,19 @@ async fn the_rejected_lines_item_carries_what_a_person_needs(db: Db) {
         .to_string();
     let end = detail["period"]["end"].as_str().expect("end").to_string();
     let declared = detail["volume"].as_i64().expect("volume");
-    let a = sqlx::query("SELECT volume, eenheid, frequentie FROM allocations WHERE id = $1")
-        .bind(&allocation)
-        .fetch_one(pool)
-        .await
-        .expect("allocation");
+    let a = sqlx::query(
+        "SELECT volume, eenheid, frequentie, einddatum FROM allocations WHERE id = $1",
+    )
+    .bind(&allocation)
+    .fetch_one(pool)
+    .await
+    .expect("allocation");
     let (allocated, eenheid, frequentie): (i64, String, String) = (a.get(0), a.get(1), a.get(2));
+    let allocation_end: String = a.get::<Option<String>, _>(3).expect("shortened allocation");
     assert_eq!(frequentie, "4", "the demo allocates per month");
     assert!(
-        declared > allocated,
-        "9321 says more than allocated: {declared} of {allocated}"
+        allocation_end.as_str() < end.as_str() && allocation_end.as_str() >= begin.as_str(),
+        "9308 says the line ends after the allocation: {end} after {allocation_end}"
     );
     let unit = match eenheid.as_str() {
         "16" => "dagdelen",
@@ -118,6 +121,10 @@ async fn the_rejected_lines_item_carries_what_a_person_needs(db: Db) {
     assert!(
         body.contains(&format!("{allocated} {unit} per maand")),
         "allocated: {body}"
+    );
+    assert!(
+        body.contains(&format!("t/m {}", dmy(&allocation_end))),
+        "the allocation's shortened end: {body}"
     );
     // Every current registration of the period for the participant on this
     // allocation (or on none), each with its correction link.
@@ -174,9 +181,9 @@ async fn the_rejected_lines_item_carries_what_a_person_needs(db: Db) {
     // retourcode's meaning.
     let answer = detail["answer_message_id"].as_str().expect("answer");
     assert!(links.contains(&format!("/berichten/{answer}")), "{links:?}");
-    assert!(body.contains("9321"), "{body}");
+    assert!(body.contains("9308"), "{body}");
     assert!(
-        body.contains("volume in deze prestatie is groter"),
+        body.contains("ligt na de einddatum van de toewijzing"),
         "{body}"
     );
     // The queue by surname keeps the item and the choice.

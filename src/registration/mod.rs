@@ -1199,9 +1199,12 @@ pub struct ExpectedRow {
     pub einddatum: Option<String>,
 }
 
-/// The allocations (allocated or started) in force somewhere in
-/// `from..=to` of the participants of `group` (every group when `None`),
-/// by participant, start and number.
+/// The allocations in force somewhere in `from..=to` of the participants
+/// of `group` (every group when `None`), by participant, start and number.
+/// Their dates decide, not their status: an allocation stopped or ended
+/// since was in force on its days, which the week view corrects and the
+/// declaration run counts (the same statuses as [`crate::engine`] loads:
+/// all but requested and withdrawn).
 pub async fn expected(
     store: &Store,
     tenant: &str,
@@ -1214,7 +1217,7 @@ pub async fn expected(
                 a.product_code, f.kind, a.ingangsdatum, a.einddatum \
          FROM participants p JOIN allocations a ON a.participant_id = p.id JOIN financiers f ON f.id = a.financier_id \
          WHERE p.tenant_id = $1 AND ($2 IS NULL OR p.group_name = $2) \
-           AND a.status IN ('allocated', 'started') AND a.ingangsdatum <= $4 \
+           AND a.status NOT IN ('requested', 'withdrawn') AND a.ingangsdatum <= $4 \
            AND (a.einddatum IS NULL OR a.einddatum >= $3) \
          ORDER BY p.id, a.ingangsdatum, a.toewijzing_nummer",
     )

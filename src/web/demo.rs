@@ -328,6 +328,7 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
                 on: ingang,
                 volume,
                 eind: eind.as_deref(),
+                reden: None,
             },
         )
         .await?;
@@ -510,13 +511,18 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     } else {
         raw
     };
-    // After the declaration left, the municipality lowered one
-    // participant's allocation (a new 301: less per month than was
-    // delivered and declared), so its answer rejects that line with 9321:
-    // the registrations add up to the declared volume, which is now more
-    // than allocated. Correcting the registrations and resending declares
-    // what fits.
-    let rejected = if answered { 20 } else { 1 };
+    // After the declaration left, the municipality shortened one
+    // participant's allocation to the middle of the declared month (a new
+    // 301 with RedenWijziging 05, herbeoordeling verkorting: the standard
+    // lets an existing allocation change its end date, not its volume per
+    // month, OP257), so its answer rejects that line with 9308: the line
+    // ends after the allocation does. The registrations after the new end
+    // are behind the line; correcting them and resending declares the part
+    // the allocation still covers.
+    // A participant of the Houtwerkplaats (index 0 modulo the groups), so
+    // the Kas keeps its twenty for today's registration.
+    let rejected = if answered { 21 } else { 3 };
+    let shortened = (month_start + Duration::days(14)).to_string();
     receive_allocation(
         state,
         &tenant,
@@ -525,8 +531,9 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
         &Grant {
             identificatie: &format!("DEMOW{rejected:03}"),
             on: opts.today,
-            volume: if rejected >= 20 { "50" } else { "30" },
-            eind: None,
+            volume: product(rejected >= 20).volume,
+            eind: Some(&shortened),
+            reden: Some("05"),
         },
     )
     .await?;
@@ -666,6 +673,8 @@ struct Grant<'a> {
     /// Per month, in the product's eenheid.
     volume: &'a str,
     eind: Option<&'a str>,
+    /// RedenWijziging (JZ002) of a changed allocation.
+    reden: Option<&'a str>,
 }
 
 /// Demo participant `i`'s allocation (from `ingang`) as its municipality's
@@ -734,6 +743,7 @@ async fn receive_allocation(
     b.value(tp, "Toewijzingstijd", "10:00:00")?;
     b.value(tp, "Ingangsdatum", &ingang.to_string())?;
     b.opt(tp, "Einddatum", grant.eind)?;
+    b.opt(tp, "RedenWijziging", grant.reden)?;
     let o = b.add(tp, "Omvang")?;
     b.value(o, "Volume", grant.volume)?;
     b.value(o, "Eenheid", eenheid)?;
@@ -768,7 +778,8 @@ fn days_in(first: NaiveDate) -> u32 {
 }
 
 /// The municipality's 325 on `declaration`: the prestatie on allocation
-/// `toewijzing` rejected with 9321 (more than allocated), the rest approved.
+/// `toewijzing` rejected with 9308 (the line ends after the allocation
+/// does), the rest approved.
 fn answer_with_one_rejection(
     schema: &'static Schema,
     declaration: &[u8],
@@ -785,8 +796,8 @@ fn answer_with_one_rejection(
         .find(|p| p.value("ToewijzingNummer") == Some(toewijzing))
         .with_context(|| format!("the demo declaration has no prestatie on {toewijzing}"))?;
     let finding = Finding {
-        rule: "TR321".into(),
-        retourcode: "9321".into(),
+        rule: "TR308".into(),
+        retourcode: "9308".into(),
         path: first.path(),
         line: None,
         level: Level::CrossMessage,

@@ -483,6 +483,12 @@ pub async fn show(
             @if let Some(p) = &facts.product { dt { "Product" } dd { (p) } }
             @if let Some(n) = item.detail["toewijzing_nummer"].as_str().or(ctx.allocation.as_ref().map(|a| a.toewijzing_nummer.as_str())) { dt { "Toewijzing" } dd { code { (n) } } }
             @if let Some(v) = &facts.declared { dt { "Gedeclareerd" } dd.gedeclareerd { (v) } }
+            @if let Some(a) = &ctx.allocation {
+                dt { "Looptijd toewijzing" } dd.looptijd {
+                    (format::date_str(&a.ingangsdatum)) " t/m "
+                    (a.einddatum.as_deref().map_or_else(|| "open einde".to_string(), format::date_str))
+                }
+            }
             @if let Some(v) = &facts.allocated { dt { "Toegewezen" } dd.toegewezen { (v) } }
             @if let Some(v) = &facts.allowed { dt { "Toegestaan in deze periode" } dd.toegestaan { (v) } }
             @if let Some(v) = &facts.registered { dt { "Geregistreerd in deze periode" } dd { (v) } }
