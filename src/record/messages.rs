@@ -518,15 +518,21 @@ fn walk(node: NodeRef<'_>, depth: usize, out: &mut Vec<Section>) {
             },
         );
     }
-    if !fields.is_empty() || depth == 0 {
-        out.push(Section {
-            title,
-            depth,
-            fields,
-        });
-    }
+    // The root (Bericht) only holds the parts: no section of its own.
+    let below = if node.parent().is_none() {
+        depth
+    } else {
+        if !fields.is_empty() {
+            out.push(Section {
+                title,
+                depth,
+                fields,
+            });
+        }
+        depth + 1
+    };
     for child in complex {
-        walk(child, depth + 1, out);
+        walk(child, below, out);
     }
 }
 
