@@ -467,3 +467,63 @@ async fn only_the_back_office_of_the_own_tenant_sees_messages(db: Db) {
     );
     assert!(theirs.body.contains("href=\"/berichten\">Berichten</a>"));
 }
+
+/// The list's first page is a walk of `messages_tenant_created` on both
+/// backends, not a sort of all the tenant's messages
+/// (`loket::store::plans`, as tests/query_plans.rs checks the hot lookups).
+async fn the_list_walks_its_index(db: Db) {
+    use loket::store::plans::{Bind, HotQuery, explain, faults};
+    let store = loket::store::Store::open(db.url.as_deref(), db.dir.path())
+        .await
+        .expect("store");
+    store.add_tenant("12345678").await.expect("tenant");
+    for sql in [
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 3000) \
+         INSERT INTO messages (id, tenant_id, direction, bericht, sender, receiver, identificatie, status, raw, created_at) \
+         SELECT 'm' || CAST(i AS TEXT), '12345678', CASE WHEN i % 3 = 0 THEN 'in' ELSE 'out' END, 'WMO301', '0363', \
+         '12345678', 'ID' || CAST(i AS TEXT), 'accepted', CAST('<x/>' AS BYTEA), \
+         '2026-01-01T00:00:' || CAST(10 + i % 50 AS TEXT) || '.000Z' FROM k",
+        "ANALYZE",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(store.pool())
+            .await
+            .expect("seed");
+    }
+    let tenant = loket::store::Tenant {
+        id: "12345678".into(),
+        kind: loket::store::TenantKind::Aanbieder,
+    };
+    let filtered = loket::record::messages::Filter {
+        direction: Some("in".into()),
+        bericht: Some("WMO301".into()),
+        ..Default::default()
+    };
+    for f in [loket::record::messages::Filter::default(), filtered] {
+        let (sql, texts) = loket::record::messages::list_sql(&tenant, &f);
+        let mut binds: Vec<Bind> = texts
+            .into_iter()
+            .map(|t| Bind::Text(Box::leak(t.into_boxed_str())))
+            .collect();
+        binds.extend([Bind::Int(50), Bind::Int(0)]);
+        let q = HotQuery {
+            name: "Berichten, first page",
+            sql,
+            binds,
+            indexes: &["messages_tenant_created"],
+        };
+        let plan = explain(&store, &q).await.expect("explain");
+        let wrong = faults(store.backend, &q, &plan);
+        assert!(wrong.is_empty(), "{f:?}: {wrong:?}\n{}", plan.join("\n"));
+    }
+}
+
+#[tokio::test]
+async fn the_list_walks_its_index_on_sqlite() {
+    on_sqlite(the_list_walks_its_index).await;
+}
+
+#[tokio::test]
+async fn the_list_walks_its_index_on_postgres() {
+    on_postgres(the_list_walks_its_index).await;
+}

@@ -444,12 +444,12 @@ table.berichten td{overflow-wrap:anywhere}
 code.retourcode{cursor:help;border-bottom:1px dotted #5b6673}
 p.aantal{margin:.2rem 0 .6rem;color:#3a4450}
 .inhoud section.deel{margin:0 0 .6rem;padding:.4rem .8rem;background:#fff;border-left:3px solid #9cc3ef}
-.inhoud section.diepte-2{margin-left:1rem}.inhoud section.diepte-3{margin-left:2rem}.inhoud section.diepte-4{margin-left:3rem}
+.inhoud section.diepte-1{margin-left:1rem}.inhoud section.diepte-2{margin-left:2rem}.inhoud section.diepte-3,.inhoud section.diepte-4{margin-left:3rem}
 .inhoud h3{font-size:1rem;margin:.2rem 0 .3rem}
 details.xml{margin:1rem 0}
 details.xml pre{max-height:32rem;overflow:auto;background:#fff;border:1px solid #dde1e6;padding:.6rem;font-size:.85rem;white-space:pre-wrap;overflow-wrap:anywhere}
 tr[aria-current=true]{background:#fff8e1}
-@media (max-width:820px){.inhoud section.diepte-3,.inhoud section.diepte-4{margin-left:1.5rem}form.filters label{flex:1 1 11rem}}
+@media (max-width:820px){.inhoud section.diepte-2,.inhoud section.diepte-3,.inhoud section.diepte-4{margin-left:1.5rem}form.filters label{flex:1 1 11rem}}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option
