@@ -418,21 +418,7 @@ async fn only_the_back_office_of_the_own_tenant_sees_messages(db: Db) {
     let nav = coach.get("/registratie").await;
     assert!(!nav.body.contains("href=\"/berichten\""), "no nav entry");
 
-    s.state
-        .store()
-        .add_tenant("11112222")
-        .await
-        .expect("tenant");
-    loket::web::auth::add_user(
-        s.state.store(),
-        "11112222",
-        "anna",
-        "Anna",
-        loket::web::auth::Role::Beheer,
-        "een-ander-wachtwoord",
-    )
-    .await
-    .expect("user");
+    add_other_tenant(&s).await;
     let mut other = WebClient::new(&s.base);
     other
         .login("11112222", "anna", "een-ander-wachtwoord")

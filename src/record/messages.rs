@@ -383,36 +383,6 @@ pub async fn choices(pool: &AnyPool, tenant: &Tenant) -> Result<Choices> {
     })
 }
 
-/// The outbox row of an outgoing message: where it goes and how its
-/// delivery went.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Delivery {
-    pub financier: String,
-    pub target_kind: String,
-    pub state: String,
-    pub attempts: i64,
-    pub next_attempt_at: String,
-    pub last_error: Option<String>,
-    pub response_status: Option<i64>,
-    pub retour_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub sent_at: Option<String>,
-}
-
-/// The delivery of message `id` of `tenant`, if it went through the outbox.
-pub async fn delivery(pool: &AnyPool, tenant: &Tenant, id: &str) -> Result<Option<Delivery>> {
-    sqlx::query_as(
-        "SELECT financier, target_kind, state, attempts, next_attempt_at, last_error, response_status, retour_id, \
-         created_at, updated_at, sent_at FROM outbox WHERE tenant_id = $1 AND message_id = $2",
-    )
-    .bind(&tenant.id)
-    .bind(id)
-    .fetch_optional(pool)
-    .await
-    .context("reading a message's delivery")
-}
-
 // ---------------------------------------------------------------------------
 // The summary of one message, from the schema.
 

@@ -434,7 +434,7 @@ pub async fn show(
         &shown,
     )
     .await?;
-    let delivery = messages::delivery(pool, &user.tenant, &id).await?;
+    let delivery = crate::outbox::item(state.store(), &user.tenant.id, &id).await?;
     let history = crate::store::audit_of(pool, &user.tenant.id, "message", &id).await?;
     let summary: Vec<Section> = if matches!(detail.standard.as_deref(), Some("iwmo" | "ijw")) {
         match istandaard::check(Schema::builtin()?, &detail.raw, &Limits::outgoing()) {
@@ -532,7 +532,7 @@ pub async fn show(
                 dt { "Pogingen" } dd { (format::count(d.attempts, "poging", "pogingen")) }
                 dt { "In wachtrij sinds" } dd { (format::time_str(&d.created_at)) }
                 @if let Some(s) = &d.sent_at { dt { "Verzonden" } dd { (format::time_str(s)) } }
-                @if d.state == crate::outbox::QUEUED { dt { "Volgende poging" } dd { (format::time_str(&d.next_attempt_at)) } }
+                @if let Some(next) = &d.next_attempt_at { dt { "Volgende poging" } dd { (format::time_str(next)) } }
                 @if let Some(s) = d.response_status { dt { "Laatste HTTP-status" } dd { (s) } }
                 @if let Some(e) = &d.last_error { dt { "Laatste fout" } dd { (e) } }
                 @if let Some(r) = &d.retour_id { dt { "Retourbericht" } dd { a href={ "/berichten/" (r) } { "openen" } } }
