@@ -392,7 +392,7 @@ pub enum Value {
     Text(String),
     /// ISO date.
     Date(String),
-    /// An amount in cents (LDT_Bedrag).
+    /// An amount in cents (LDT_Bedrag, LDT_TotaalBedrag).
     Amount(i64),
     /// A code of a code list, with its meaning where loket knows it.
     Code {
@@ -465,7 +465,8 @@ fn value_of(node: &NodeRef<'_>) -> Value {
     if dt.base == Base::Date {
         return Value::Date(text);
     }
-    if dt.name == "LDT_Bedrag"
+    // LDT_Bedrag, LDT_TotaalBedrag: cents.
+    if dt.name.ends_with("Bedrag")
         && let Ok(cents) = text.parse::<i64>()
     {
         return Value::Amount(cents);
@@ -502,7 +503,14 @@ fn walk(node: NodeRef<'_>, depth: usize, out: &mut Vec<Section>) {
     let mut fields: Vec<Field> = Vec::new();
     let mut complex = Vec::new();
     for child in node.children() {
-        if child.class().is_some() {
+        if child.name() == "RetourCodes" {
+            // The codes of an element belong with it, not in a part of
+            // their own.
+            fields.extend(child.children().map(|c| Field {
+                label: "Retourcode".into(),
+                value: value_of(&c),
+            }));
+        } else if child.class().is_some() {
             complex.push(child);
         } else {
             fields.push(Field {
@@ -552,6 +560,105 @@ pub fn json_summary(parsed: &serde_json::Value) -> Vec<Section> {
     out
 }
 
+/// The Dutch name of a key of loket's invoice summary; other keys with
+/// their underscores as spaces.
+fn json_label(key: &str) -> String {
+    let nl = match key {
+        "id" => "Nummer",
+        "kind" => "Soort",
+        "issue_date" => "Factuurdatum",
+        "due_date" => "Vervaldatum",
+        "buyer" => "Koper",
+        "seller" => "Verkoper",
+        "lines" => "Regel",
+        "totals" => "Totalen",
+        "subtotals" => "Btw-subtotaal",
+        "period" | "period_start" | "period_end" => "Periode",
+        "order_reference" | "buyer_reference" => "Opdrachtnummer",
+        "amount" | "amount_cents" => "Bedrag",
+        "price" | "unit_price" => "Prijs",
+        "quantity" => "Aantal",
+        "unit" | "unit_code" => "Eenheid",
+        "item_name" => "Omschrijving",
+        "item_description" => "Toelichting",
+        "note" | "participant" => "Cliëntreferentie",
+        "payable" => "Te betalen",
+        "line_extension" => "Totaal regels",
+        "tax_exclusive" => "Totaal exclusief btw",
+        "tax_inclusive" => "Totaal inclusief btw",
+        "taxable" => "Belastbaar bedrag",
+        "tax_total" => "Btw",
+        "registration_name" | "trading_name" => "Naam",
+        "street" => "Adres",
+        "postal_zone" => "Postcode",
+        "city" => "Plaats",
+        "country" => "Land",
+        "currency" => "Valuta",
+        "payee_account" => "Rekeningnummer",
+        "payment_terms" => "Betalingstermijn",
+        "debit_credit" => "Debet/credit",
+        "document" => "Factuur",
+        "company_id" => "Organisatie-id",
+        "endpoint" => "Elektronisch adres",
+        "vat_id" => "Btw-nummer",
+        "contact_email" => "E-mail",
+        "item_id" => "Productcode",
+        "tax_category" | "category" => "Btw-categorie",
+        "tax_percent" | "percent" => "Btw-percentage",
+        "exemption_reason" => "Reden vrijstelling",
+        "exemption_reason_code" => "Code vrijstelling",
+        "line_id" => "Regelnummer",
+        "type_code" => "Factuurtype",
+        "payment_id" => "Betalingskenmerk",
+        "payment_means_code" => "Betaalwijze",
+        other => return other.replace('_', " "),
+    };
+    nl.to_string()
+}
+
+/// A value of loket's invoice summary: dates as dates, money as money.
+fn json_value(key: &str, v: &serde_json::Value) -> Value {
+    let text = scalar(v);
+    let money = matches!(
+        key,
+        "amount"
+            | "price"
+            | "unit_price"
+            | "payable"
+            | "line_extension"
+            | "tax_exclusive"
+            | "tax_inclusive"
+            | "taxable"
+            | "tax_total"
+    );
+    if key == "amount_cents"
+        && let Some(c) = v.as_i64()
+    {
+        return Value::Amount(c);
+    }
+    if money && let Some(c) = cents_of(&text) {
+        return Value::Amount(c);
+    }
+    if chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").is_ok() {
+        return Value::Date(text);
+    }
+    Value::Text(text)
+}
+
+/// "922.80" as 92280.
+fn cents_of(decimal: &str) -> Option<i64> {
+    let (neg, digits) = match decimal.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, decimal),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    if frac.len() > 2 {
+        return None;
+    }
+    let cents = whole.parse::<i64>().ok()? * 100 + format!("{frac:0<2}").parse::<i64>().ok()?;
+    Some(if neg { -cents } else { cents })
+}
+
 fn json_walk(title: &str, v: &serde_json::Value, depth: usize, out: &mut Vec<Section>) {
     use serde_json::Value as J;
     let mut fields = Vec::new();
@@ -560,23 +667,23 @@ fn json_walk(title: &str, v: &serde_json::Value, depth: usize, out: &mut Vec<Sec
         J::Object(map) => {
             for (k, x) in map {
                 match x {
-                    J::Object(_) => nested.push((label_of(k), x)),
+                    J::Object(_) => nested.push((json_label(k), x)),
                     J::Array(items) => {
                         for (i, item) in items.iter().enumerate() {
                             if item.is_object() || item.is_array() {
-                                nested.push((format!("{} {}", label_of(k), i + 1), item));
+                                nested.push((format!("{} {}", json_label(k), i + 1), item));
                             } else {
                                 fields.push(Field {
-                                    label: label_of(k),
-                                    value: Value::Text(scalar(item)),
+                                    label: json_label(k),
+                                    value: json_value(k, item),
                                 });
                             }
                         }
                     }
                     J::Null => {}
                     other => fields.push(Field {
-                        label: label_of(k),
-                        value: Value::Text(scalar(other)),
+                        label: json_label(k),
+                        value: json_value(k, other),
                     }),
                 }
             }
@@ -586,15 +693,19 @@ fn json_walk(title: &str, v: &serde_json::Value, depth: usize, out: &mut Vec<Sec
             value: Value::Text(scalar(other)),
         }),
     }
-    if !fields.is_empty() || depth == 0 {
+    // The top level only holds the parts, like the message root.
+    let below = if out.is_empty() && fields.is_empty() {
+        depth
+    } else {
         out.push(Section {
             title: title.to_string(),
             depth,
             fields,
         });
-    }
+        depth + 1
+    };
     for (t, x) in nested {
-        json_walk(&t, x, depth + 1, out);
+        json_walk(&t, x, below, out);
     }
 }
 
@@ -689,6 +800,19 @@ mod tests {
         let all: usize = schema.standards.iter().map(|s| s.messages.len()).sum();
         assert_eq!(all, 28);
         assert_eq!(seen.len(), all, "types with a summary: {seen:?}");
+    }
+
+    #[test]
+    fn invoice_values_read_the_dutch_way() {
+        assert_eq!(cents_of("922.80"), Some(92_280));
+        assert_eq!(cents_of("-0.5"), Some(-50));
+        assert_eq!(cents_of("12"), Some(1_200));
+        assert_eq!(cents_of("1.234"), None);
+        let v = serde_json::json!({"issue_date": "2026-12-03", "totals": {"payable": "922.80"}});
+        let s = json_summary(&v);
+        assert!(matches!(&s[0].fields[0].value, Value::Date(d) if d == "2026-12-03"));
+        assert_eq!(s[0].fields[0].label, "Factuurdatum");
+        assert!(matches!(s[1].fields[0].value, Value::Amount(92_280)));
     }
 
     #[test]
