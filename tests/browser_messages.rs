@@ -130,5 +130,17 @@ async fn the_back_office_browses_messages_and_follows_a_conversation() {
         wide.as_i64().unwrap_or(1) <= 0,
         "the list scrolls sideways on a tablet by {wide} px"
     );
+    let tallest = c
+        .execute(
+            "return Math.max.apply(null, Array.prototype.map.call(\
+             document.querySelectorAll('table.berichten tbody tr'), function (r) { return r.getBoundingClientRect().height; }));",
+            vec![],
+        )
+        .await
+        .expect("measure rows");
+    assert!(
+        tallest.as_f64().unwrap_or(1000.0) <= 80.0,
+        "a row of the list is {tallest} px high on a tablet"
+    );
     shot(&c, "berichten-tablet").await;
 }

@@ -308,7 +308,7 @@ pub async fn list(
                     @for r in &rows {
                         tr.fout[r.failed()] {
                             td.moment { (format::time_str(&r.created_at)) }
-                            td {
+                            td.bericht {
                                 a href={ "/berichten/" (r.id) } { (bericht_nl(r.bericht.as_deref().unwrap_or("document"))) }
                                 @if let Some(i) = &r.identificatie { br; small { code { (i) } } }
                             }

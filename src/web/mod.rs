@@ -440,7 +440,7 @@ code.wachtwoord{font-size:1.4rem;letter-spacing:.05em;padding:.3rem .6rem;backgr
 /* Berichten (message browser, src/web/messages.rs) */
 table.berichten td.moment,table.gesprek td.moment{white-space:nowrap}
 table.berichten tr.fout{background:#fdecea}
-table.berichten td{overflow-wrap:anywhere}
+table.berichten td.bericht code{white-space:nowrap}
 code.retourcode{cursor:help;border-bottom:1px dotted #5b6673}
 p.aantal{margin:.2rem 0 .6rem;color:#3a4450}
 .inhoud section.deel{margin:0 0 .6rem;padding:.4rem .8rem;background:#fff;border-left:3px solid #9cc3ef}
@@ -449,7 +449,7 @@ p.aantal{margin:.2rem 0 .6rem;color:#3a4450}
 details.xml{margin:1rem 0}
 details.xml pre{max-height:32rem;overflow:auto;background:#fff;border:1px solid #dde1e6;padding:.6rem;font-size:.85rem;white-space:pre-wrap;overflow-wrap:anywhere}
 tr[aria-current=true]{background:#fff8e1}
-@media (max-width:820px){.inhoud section.diepte-2,.inhoud section.diepte-3,.inhoud section.diepte-4{margin-left:1.5rem}form.filters label{flex:1 1 11rem}}
+@media (max-width:820px){table.berichten td.moment{white-space:normal;min-width:6rem}table.berichten th,table.berichten td{padding:.4rem .35rem}.inhoud section.diepte-2,.inhoud section.diepte-3,.inhoud section.diepte-4{margin-left:1.5rem}form.filters label{flex:1 1 11rem}}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option
