@@ -95,6 +95,26 @@ async fn the_list_shows_messages_in_and_out_with_types_and_statuses(db: Db) {
     );
     // The retourcode's meaning on hover.
     assert!(page.body.contains("class=\"retourcode\" title=\""));
+    // Every participant listed is in the access log.
+    let logged = count(
+        &s,
+        &format!(
+            "SELECT COUNT(*) FROM access_log WHERE tenant_id = '{DEMO_AGB}' AND object = 'GET /berichten' \
+             AND actor = 'backoffice' AND kind = 'view'"
+        ),
+    )
+    .await;
+    let shown = page
+        .body
+        .split("href=\"/deelnemers/")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as i64;
+    assert!(
+        shown > 0 && logged == shown,
+        "{logged} logged, {shown} shown"
+    );
     let second = web.get("/berichten?pagina=2").await;
     assert_eq!(second.status, 200);
     assert!(second.body.contains("Nieuwere berichten"));
