@@ -118,6 +118,9 @@ async fn the_list_shows_messages_in_and_out_with_types_and_statuses(db: Db) {
     let second = web.get("/berichten?pagina=2").await;
     assert_eq!(second.status, 200);
     assert!(second.body.contains("Nieuwere berichten"));
+    let mangled = web.get("/berichten?pagina=twee").await;
+    assert_eq!(mangled.status, 200);
+    assert!(mangled.body.contains("pagina 1 van"));
 }
 
 async fn each_filter_narrows_and_the_search_finds_by_identifier_only(db: Db) {

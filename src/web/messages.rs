@@ -55,8 +55,10 @@ pub struct Filters {
     tot: Option<String>,
     #[serde(default)]
     zoek: Option<String>,
+    /// Text, so that a mangled page number shows the first page rather
+    /// than an error.
     #[serde(default)]
-    pagina: Option<i64>,
+    pagina: Option<String>,
     #[serde(default)]
     resultaat: Option<String>,
 }
@@ -218,7 +220,12 @@ pub async fn list(
     user.require_back_office()?;
     let pool = state.store().pool();
     let choices = messages::choices(pool, &user.tenant).await?;
-    let page_no = f.pagina.unwrap_or(1).max(1);
+    let page_no = f
+        .pagina
+        .as_deref()
+        .and_then(|p| p.trim().parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 1_000_000);
     let (rows, total, refused) = match f.to_filter() {
         Ok(filter) => {
             let (mut rows, total) =
