@@ -490,6 +490,19 @@ pub fn summary(msg: &crate::message::Message) -> Vec<Section> {
     out
 }
 
+/// Elements that only say which version of the standard was used: in the
+/// XML, not in the summary.
+const TECHNICAL: [&str; 8] = [
+    "BerichtCode",
+    "BerichtVersie",
+    "BerichtSubversie",
+    "XsdVersie",
+    "XsdVersieRetour",
+    "XsdVersieDeclaratie",
+    "XsltVersie",
+    "BerichtXsdVersie",
+];
+
 fn walk(node: NodeRef<'_>, depth: usize, out: &mut Vec<Section>) {
     let name = node.name();
     let repeated = node
@@ -502,7 +515,7 @@ fn walk(node: NodeRef<'_>, depth: usize, out: &mut Vec<Section>) {
     };
     let mut fields: Vec<Field> = Vec::new();
     let mut complex = Vec::new();
-    for child in node.children() {
+    for child in node.children().filter(|c| !TECHNICAL.contains(&c.name())) {
         if child.name() == "RetourCodes" {
             // The codes of an element belong with it, not in a part of
             // their own.
