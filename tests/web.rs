@@ -25,15 +25,6 @@ on_both_backends!(
 /// Where every refused login goes: wrong password, unknown user, locked.
 const REFUSED: &str = "/login?melding=inloggen-mislukt";
 
-async fn count(s: &Server, sql: &str) -> i64 {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(s.state.store().pool())
-        .await
-        .expect("count")
-        .try_get::<i64, _>(0)
-        .expect("count column")
-}
-
 async fn login_sets_a_strict_session_cookie_and_roles_decide_the_pages(db: Db) {
     let (s, _demo) = Server::start_demo(db).await;
     let mut web = WebClient::new(&s.base);

@@ -18,15 +18,6 @@ on_both_backends!(
     only_the_back_office_of_the_own_tenant_sees_messages,
 );
 
-async fn count(s: &Server, sql: &str) -> i64 {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(s.state.store().pool())
-        .await
-        .expect("count")
-        .try_get::<i64, _>(0)
-        .expect("count column")
-}
-
 async fn text(s: &Server, sql: &str) -> String {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .fetch_one(s.state.store().pool())
