@@ -25,15 +25,6 @@ on_both_backends!(
 /// Where every refused login goes: wrong password, unknown user, locked.
 const REFUSED: &str = "/login?melding=inloggen-mislukt";
 
-async fn count(s: &Server, sql: &str) -> i64 {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(s.state.store().pool())
-        .await
-        .expect("count")
-        .try_get::<i64, _>(0)
-        .expect("count column")
-}
-
 async fn login_sets_a_strict_session_cookie_and_roles_decide_the_pages(db: Db) {
     let (s, _demo) = Server::start_demo(db).await;
     let mut web = WebClient::new(&s.base);
@@ -192,21 +183,7 @@ async fn a_form_without_the_session_csrf_token_changes_nothing(db: Db) {
 
 async fn another_tenant_sees_nothing_of_the_demo_provider(db: Db) {
     let (s, _demo) = Server::start_demo(db).await;
-    s.state
-        .store()
-        .add_tenant("11112222")
-        .await
-        .expect("tenant");
-    loket::web::auth::add_user(
-        s.state.store(),
-        "11112222",
-        "anna",
-        "Anna",
-        loket::web::auth::Role::Beheer,
-        "een-ander-wachtwoord",
-    )
-    .await
-    .expect("user");
+    add_other_tenant(&s).await;
     let (pid, bsn): (String, String) = {
         let r = sqlx::query("SELECT id, bsn FROM participants WHERE tenant_id = $1 LIMIT 1")
             .bind(DEMO_AGB)

@@ -21,6 +21,7 @@ pub mod export;
 pub mod grant;
 pub mod import;
 mod lookahead;
+pub mod messages;
 pub mod order;
 pub mod read;
 pub mod received;

@@ -1,15 +1,15 @@
 //! Termijnen (back office): the answer deadlines of the standard that have
 //! passed, and those that fall within the next days, as
 //! [`crate::record::deadlines`] computes them (the same list as
-//! `GET /deadlines`); and Gesprek: the conversation of one message
-//! ([`crate::record::conversation`]), linked from the list.
+//! `GET /deadlines`); each links to its message's page, with its
+//! conversation, in Berichten ([`super::messages`]).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use maud::{Markup, html};
 
 use super::auth::WebUser;
-use super::{WebError, bericht_nl, format, name_of, page, status_nl};
+use super::{WebError, bericht_nl, format, name_of, page};
 use crate::record::access::Kind;
 use crate::record::deadlines::{self, Deadline};
 use crate::server::AppState;
@@ -115,85 +115,4 @@ pub async fn list(
         @if soon.is_empty() { p { "Niets binnen " (SOON) " werkdagen." } } @else { (table(&soon, false)) }
     };
     Ok(page("Termijnen", Some(&user), body))
-}
-
-/// `GET /berichten/{id}`: the conversation a message belongs to.
-pub async fn conversation(
-    State(state): State<AppState>,
-    user: WebUser,
-    peer: Peer,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    user.require_back_office()?;
-    let pool = state.store().pool();
-    let c = crate::record::conversation::of_message(pool, &user.tenant, &id)
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let shown: Vec<String> = c
-        .messages
-        .iter()
-        .filter_map(|m| m.participant_id.clone())
-        .collect();
-    super::access::log(
-        &state,
-        &user,
-        &peer,
-        Kind::View,
-        "GET /berichten/{id}",
-        &shown,
-    )
-    .await?;
-    let exchange = crate::record::exchange::view(pool, &user.tenant.id, &id).await?;
-    let role_nl = |r: Option<&str>| match r {
-        Some("heenbericht") => "heenbericht",
-        Some("retour") => "retourbericht",
-        Some("antwoord") => "antwoordbericht",
-        _ => "document",
-    };
-    let body = html! {
-        h1 { "Gesprek" }
-        @if !c.conversatie_ids.is_empty() {
-            p { "ConversatieId: " @for (i, cid) in c.conversatie_ids.iter().enumerate() { @if i > 0 { ", " } code { (cid) } } }
-        }
-        table.gesprek {
-            thead { tr { th { "Moment" } th { "Richting" } th { "Bericht" } th { "Soort" } th { "Status" } th { "Antwoord op" } th { "Deelnemer" } } }
-            tbody {
-                @for m in &c.messages {
-                    tr aria-current=[(m.id == id).then_some("true")] {
-                        td { (format::time_str(&m.created_at)) }
-                        td { @if m.direction == "in" { "ontvangen" } @else { "verstuurd" } }
-                        td { @if m.id == id { strong { (bericht_nl(m.bericht.as_deref().unwrap_or("—"))) } } @else {
-                            a href={ "/berichten/" (m.id) } { (bericht_nl(m.bericht.as_deref().unwrap_or("—"))) } } }
-                        td { (role_nl(m.role)) }
-                        td { (status_nl(&m.status)) }
-                        td { @if let Some(a) = &m.answers {
-                            (c.messages.iter().find(|x| &x.id == a).and_then(|x| x.bericht.as_deref()).unwrap_or("—")) } }
-                        td { @if let Some(p) = &m.participant_id { a href={ "/deelnemers/" (p) } { "deelnemer" } } }
-                    }
-                }
-            }
-        }
-        @if let Some(x) = &exchange {
-            h2 { "VECOZO" }
-            dl {
-                dt { "Status" }
-                dd { (x.label.as_deref().unwrap_or("nog niet gemeld door VECOZO"))
-                    @if let Some(at) = &x.changed_at { " (" (at.get(..16).unwrap_or(at).replace('T', " ")) ")" } }
-                @if let Some(t) = &x.traceer_id { dt { "TraceerId" } dd { code { (t) } } }
-                @if let Some(a) = &x.als_antwoord_op { dt { "Antwoord op (traceerId)" } dd { code { (a) } } }
-            }
-            @if !x.meldingen.is_empty() {
-                table {
-                    thead { tr { th { "Code" } th { "Melding van VECOZO" } th { "Wat betekent dit" } } }
-                    tbody {
-                        @for m in &x.meldingen {
-                            tr { td { code { (m.code) } } td { (m.omschrijving) } td { (m.uitleg) } }
-                        }
-                    }
-                }
-            }
-        }
-        p { a href="/termijnen" { "Naar de termijnen" } }
-    };
-    Ok(page("Gesprek", Some(&user), body))
 }

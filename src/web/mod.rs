@@ -19,6 +19,7 @@ pub mod export;
 pub mod format;
 pub mod gemeente;
 pub mod limit;
+pub mod messages;
 pub mod notice;
 pub mod participants;
 pub mod registration;
@@ -67,7 +68,11 @@ pub fn routes() -> Router<AppState> {
         .route("/afgekeurd/{id}/opnieuw", post(review::resend))
         .route("/afgekeurd/{id}/sluiten", post(review::close))
         .route("/termijnen", get(deadlines::list))
-        .route("/berichten/{id}", get(deadlines::conversation))
+        .route("/berichten", get(messages::list))
+        .route("/berichten/opnieuw", post(messages::retry_all))
+        .route("/berichten/{id}", get(messages::show))
+        .route("/berichten/{id}/xml", get(messages::xml))
+        .route("/berichten/{id}/opnieuw", post(messages::retry))
         .route("/declaraties", get(declarations::list))
         .route("/declaraties/run", post(declarations::run))
         .route("/declaraties/run/versturen", post(declarations::confirm))
@@ -218,6 +223,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/gemeente/verzoeken" { "Verzoeken" } }
                                     @if u.role.back_office() {
                                         li { a href="/termijnen" { "Termijnen" } }
+                                        li { a href="/berichten" { "Berichten" } }
                                     }
                                 } @else {
                                 li { a href="/registratie" { "Dagregistratie" } }
@@ -227,6 +233,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/afgekeurd" { "Afgekeurde berichten" } }
                                     li { a href="/declaraties" { "Declaraties" } }
                                     li { a href="/termijnen" { "Termijnen" } }
+                                    li { a href="/berichten" { "Berichten" } }
                                     li { a href="/overzichten" { "Overzichten" } }
                                 }
                                 @if u.role == Role::Beheer {
@@ -466,6 +473,19 @@ table.gebruikers form.regel{margin:0;gap:.3rem}
 .wie a{color:#fff}
 code.wachtwoord{font-size:1.4rem;letter-spacing:.05em;padding:.3rem .6rem;background:#eef2f6;border-radius:4px}
 @media (max-width:820px){table{font-size:.9rem}.wie{margin-left:0}}
+/* Berichten (message browser, src/web/messages.rs) */
+table.berichten td.moment,table.gesprek td.moment{white-space:nowrap}
+table.berichten tr.fout{background:#fdecea}
+table.berichten td.bericht code{white-space:nowrap}
+code.retourcode{cursor:help;border-bottom:1px dotted #5b6673}
+p.aantal{margin:.2rem 0 .6rem;color:#3a4450}
+.inhoud section.deel{margin:0 0 .6rem;padding:.4rem .8rem;background:#fff;border-left:3px solid #9cc3ef}
+.inhoud section.diepte-1{margin-left:1rem}.inhoud section.diepte-2{margin-left:2rem}.inhoud section.diepte-3,.inhoud section.diepte-4{margin-left:3rem}
+.inhoud h3{font-size:1rem;margin:.2rem 0 .3rem}
+details.xml{margin:1rem 0}
+details.xml pre{max-height:32rem;overflow:auto;background:#fff;border:1px solid #dde1e6;padding:.6rem;font-size:.85rem;white-space:pre-wrap;overflow-wrap:anywhere}
+tr[aria-current=true]{background:#fff8e1}
+@media (max-width:820px){table.berichten td.moment{white-space:normal;min-width:6rem}table.berichten th,table.berichten td{padding:.4rem .35rem}.inhoud section.diepte-2,.inhoud section.diepte-3,.inhoud section.diepte-4{margin-left:1.5rem}form.filters label{flex:1 1 11rem}}
 /* Registratie: the day table as one grid row per participant (a group of
    twenty on a tablet at 820 px: no sideways scroll, rows under 80 px,
    touch targets of 40 px and more), the week view wrapping its cells. */

@@ -588,6 +588,37 @@ impl WebClient {
     }
 }
 
+/// The first column of the first row of `sql`, a count.
+pub async fn count(s: &Server, sql: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(s.state.store().pool())
+        .await
+        .expect("count")
+        .try_get::<i64, _>(0)
+        .expect("count column")
+}
+
+/// A second provider tenant, 11112222, with a beheer user `anna` (password
+/// `een-ander-wachtwoord`): what another organisation may see of the demo.
+pub async fn add_other_tenant(s: &Server) {
+    s.state
+        .store()
+        .add_tenant("11112222")
+        .await
+        .expect("tenant");
+    loket::web::auth::add_user(
+        s.state.store(),
+        "11112222",
+        "anna",
+        "Anna",
+        loket::web::auth::Role::Beheer,
+        "een-ander-wachtwoord",
+    )
+    .await
+    .expect("user");
+}
+
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
