@@ -68,7 +68,7 @@ async fn the_back_office_browses_messages_and_follows_a_conversation() {
         .await
         .expect("list text");
     assert!(filtered.contains("JW325") && !filtered.contains("WMO301"));
-    assert!(filtered.contains("9321"), "the rejected line's code");
+    assert!(filtered.contains("9308"), "the rejected line's code");
     assert_no_bsn_in_url(&c).await;
     shot(&c, "berichten").await;
 
@@ -81,8 +81,8 @@ async fn the_back_office_browses_messages_and_follows_a_conversation() {
         .expect("the message page");
     let page = text(&c).await;
     assert!(page.contains("JW325") && page.contains("Inhoud") && page.contains("Prestatie"));
-    let meaning = loket::adapter::istandaard::retourcodes::explain("9321").nl;
-    assert!(page.contains(&meaning), "the meaning of 9321");
+    let meaning = loket::adapter::istandaard::retourcodes::explain("9308").nl;
+    assert!(page.contains(&meaning), "the meaning of 9308");
     assert!(page.contains("Gesprek"));
     shot(&c, "bericht-325").await;
 

@@ -25,8 +25,10 @@ const MAX_VARIANTS: usize = 6;
 /// `<pre>`/`<code>` (XML and identifiers, shown as exchanged) left out, and
 /// attribute values (form values are ISO for the browser's date input) too.
 fn visible_text(html: &str) -> String {
-    let blocks = Regex::new(r"(?s)<(script|style|pre|code|textarea)\b.*?</(script|style|pre|code|textarea)>")
-        .expect("regex");
+    let blocks = Regex::new(
+        r"(?s)<(script|style|pre|code|textarea)\b.*?</(script|style|pre|code|textarea)>",
+    )
+    .expect("regex");
     let tags = Regex::new(r"(?s)<[^>]*>").expect("regex");
     let without = blocks.replace_all(html, " ");
     let text = tags.replace_all(&without, " ");
@@ -54,8 +56,24 @@ fn links(html: &str) -> Vec<String> {
 fn faults(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let iso = Regex::new(r"\b\d{4}-\d{2}-\d{2}\b").expect("regex");
+    let around = |start: usize, end: usize| {
+        let from = text[..start]
+            .char_indices()
+            .rev()
+            .nth(40)
+            .map_or(0, |(i, _)| i);
+        let to = text[end..]
+            .char_indices()
+            .nth(40)
+            .map_or(text.len(), |(i, _)| end + i);
+        text[from..to].to_string()
+    };
     for m in iso.find_iter(text) {
-        out.push(format!("an ISO date {:?}", m.as_str()));
+        out.push(format!(
+            "an ISO date {:?} in \"{}\"",
+            m.as_str(),
+            around(m.start(), m.end())
+        ));
     }
     let time = Regex::new(r"\b\d{2}-\d{2}-\d{4},? \d{2}:\d{2}(:\d{2})?\b( CES?T)?").expect("regex");
     for m in time.find_iter(text) {
@@ -68,7 +86,10 @@ fn faults(text: &str) -> Vec<String> {
     )
     .expect("regex");
     for m in plural.find_iter(text) {
-        out.push(format!("a count in the wrong number {:?}", m.as_str().trim()));
+        out.push(format!(
+            "a count in the wrong number {:?}",
+            m.as_str().trim()
+        ));
     }
     let month = Regex::new(r"\b(20\d\d)-(0[1-9]|1[0-2])\b").expect("regex");
     let without_dates = iso.replace_all(text, " ");

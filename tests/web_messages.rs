@@ -69,7 +69,7 @@ async fn the_list_shows_messages_in_and_out_with_types_and_statuses(db: Db) {
         "Jeugdwet 0599",
         "Wmo 0363",
         "UWV",
-        "9321",
+        "9308",
     ] {
         assert!(page.body.contains(shown), "{shown} missing");
     }
@@ -214,7 +214,25 @@ async fn each_filter_narrows_and_the_search_finds_by_identifier_only(db: Db) {
         refused.body
     );
     let name = web.get("/berichten?zoek=Jansen").await;
-    assert!(name.body.contains("Een naam hoort niet"));
+    assert!(name.body.contains("Een naam zoekt u hier niet"));
+    // The page's form posts: a BSN is refused on the page and never becomes
+    // an address; an identifier leads to the list's address.
+    let posted = web.post("/berichten", &[("zoek", bsn.as_str())]).await;
+    assert_eq!(posted.status, 200, "refused where it was typed");
+    assert!(posted.location.is_none());
+    assert!(posted.body.contains("Dit lijkt een BSN"), "{}", posted.body);
+    assert!(
+        !posted.body.contains(&format!("zoek={bsn}")),
+        "no address carries it"
+    );
+    let found = web
+        .post("/berichten", &[("zoek", nummer.as_str()), ("richting", "")])
+        .await;
+    assert_eq!(found.status, 303);
+    assert_eq!(
+        found.location.as_deref(),
+        Some(format!("/berichten?zoek={nummer}").as_str())
+    );
 }
 
 async fn a_325_reads_in_dutch_with_its_xml_and_conversation(db: Db) {
@@ -247,11 +265,11 @@ async fn a_325_reads_in_dutch_with_its_xml_and_conversation(db: Db) {
         "Prestatie",
         "Toewijzing nummer",
         "Retourcodes",
-        "9321",
+        "9308",
     ] {
         assert!(b.contains(shown), "{shown} missing");
     }
-    let meaning = loket::adapter::istandaard::retourcodes::explain("9321").nl;
+    let meaning = loket::adapter::istandaard::retourcodes::explain("9308").nl;
     assert!(
         b.contains(&maud::html! { (meaning) }.into_string()),
         "the retourcode's Dutch meaning"

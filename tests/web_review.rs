@@ -76,13 +76,12 @@ async fn the_rejected_lines_item_carries_what_a_person_needs(db: Db) {
         .to_string();
     let end = detail["period"]["end"].as_str().expect("end").to_string();
     let declared = detail["volume"].as_i64().expect("volume");
-    let a = sqlx::query(
-        "SELECT volume, eenheid, frequentie, einddatum FROM allocations WHERE id = $1",
-    )
-    .bind(&allocation)
-    .fetch_one(pool)
-    .await
-    .expect("allocation");
+    let a =
+        sqlx::query("SELECT volume, eenheid, frequentie, einddatum FROM allocations WHERE id = $1")
+            .bind(&allocation)
+            .fetch_one(pool)
+            .await
+            .expect("allocation");
     let (allocated, eenheid, frequentie): (i64, String, String) = (a.get(0), a.get(1), a.get(2));
     let allocation_end: String = a.get::<Option<String>, _>(3).expect("shortened allocation");
     assert_eq!(frequentie, "4", "the demo allocates per month");

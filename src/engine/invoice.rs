@@ -409,7 +409,8 @@ impl Ctx<'_> {
             item_name: Some(name),
             item_description: Some(format!(
                 "Deelnemer/participant {participant}, {} t/m {}",
-                l.period.start, l.period.end
+                l.period.start.format("%d-%m-%Y"),
+                l.period.end.format("%d-%m-%Y")
             )),
             item_id: Some(a.product.code.clone()),
             tax_category: Some(vat.category().into()),

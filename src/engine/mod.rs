@@ -772,7 +772,11 @@ fn notices_of(snap: &Snapshot, plan: &Plan, out: &mut Vec<Notice>) {
                 None,
                 Some(*participant),
                 Some(Period { start: *day, end: *day }),
-                format!("{minutes} minuten op {day}: {}.", reason.nl()),
+                format!(
+                    "{minutes} minuten op {}: {}.",
+                    day.format("%d-%m-%Y"),
+                    reason.nl()
+                ),
                 format!("{minutes} minutes on {day}: {}.", reason.en()),
                 None,
             ),

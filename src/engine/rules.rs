@@ -118,7 +118,11 @@ pub fn check(view: &View<'_>, msg: &Message) -> Vec<Finding> {
         out.push(finding(
             "TR318",
             decl,
-            &format!("Vorige declaratieperiode: {} t/m {}.", last.start, last.end),
+            &format!(
+                "Vorige declaratieperiode: {} t/m {}.",
+                last.start.format("%d-%m-%Y"),
+                last.end.format("%d-%m-%Y")
+            ),
             &format!("Previous invoice period: {} to {}.", last.start, last.end),
         ));
     }

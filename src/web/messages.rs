@@ -6,10 +6,12 @@
 //! delivery is retried through [`crate::outbox::retry`] (the same function
 //! as `POST /outbox/{id}/retry`).
 //!
-//! Privacy: the search takes identifiers only. A BSN or a name would end up
-//! in a URL (and so in a browser history and in proxy logs), so such a
-//! search is refused with the way to find a participant instead. Ids in
-//! URLs are loket's own.
+//! Privacy: the search takes identifiers only. The filter form posts, and
+//! only a search that may appear in an address is turned into one: a BSN
+//! or a name would end up in a browser history and in proxy logs, so such
+//! a search is refused on the page, with the way to find a participant
+//! instead (a typed address with one is refused the same way). Ids in URLs
+//! are loket's own.
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -122,14 +124,14 @@ fn refusal(q: &str) -> Option<&'static str> {
     let digits = q.chars().filter(char::is_ascii_digit).count();
     if q.len() == 9 && digits == 9 && crate::adapter::istandaard::rules::elfproef(q) {
         return Some(
-            "Dit lijkt een BSN. Een BSN hoort niet in een zoekopdracht in de adresbalk; \
-             zoek de deelnemer op via Deelnemers en open daar zijn berichten.",
+            "Dit lijkt een BSN. Berichten zoekt u op identificatie, ToewijzingNummer, bericht-id of \
+             conversatie-id; zoek de deelnemer met het zoekveld bovenaan en open daar zijn berichten.",
         );
     }
     if digits == 0 {
         return Some(
-            "Zoek op identificatie, ToewijzingNummer, bericht-id of conversatie-id. Een naam hoort niet \
-             in de adresbalk; zoek een deelnemer op via Deelnemers.",
+            "Zoek op identificatie, ToewijzingNummer, bericht-id of conversatie-id. Een naam zoekt u \
+             hier niet; zoek de deelnemer met het zoekveld bovenaan en open daar zijn berichten.",
         );
     }
     None
@@ -217,6 +219,39 @@ pub async fn list(
     peer: Peer,
     Query(f): Query<Filters>,
 ) -> Result<Response, WebError> {
+    render_list(state, user, peer, f).await
+}
+
+/// `POST /berichten`: the filter form. The search text travels in the
+/// body, so one that may not be used (a BSN, a name) is refused on this
+/// page and never reaches an address; an allowed one leads to the list's
+/// address with its filters, which paging and the browser's back button
+/// keep.
+pub async fn search(
+    State(state): State<AppState>,
+    user: WebUser,
+    peer: Peer,
+    axum::Form(f): axum::Form<Filters>,
+) -> Result<Response, WebError> {
+    user.require_back_office()?;
+    if f.to_filter().is_err() {
+        return render_list(state, user, peer, f).await;
+    }
+    let query = f.query();
+    let to = if query.is_empty() {
+        "/berichten".to_string()
+    } else {
+        format!("/berichten?{query}")
+    };
+    Ok(axum::response::Redirect::to(&to).into_response())
+}
+
+async fn render_list(
+    state: AppState,
+    user: WebUser,
+    peer: Peer,
+    f: Filters,
+) -> Result<Response, WebError> {
     user.require_back_office()?;
     let pool = state.store().pool();
     let choices = messages::choices(pool, &user.tenant).await?;
@@ -254,7 +289,7 @@ pub async fn list(
     let body = html! {
         h1 { "Berichten" }
         (result_text(f.resultaat.as_deref()))
-        form.filters method="get" action="/berichten" {
+        form.filters method="post" action="/berichten" {
             label { "Richting"
                 select name="richting" {
                     option value="" { "alle" }

@@ -68,7 +68,7 @@ pub fn routes() -> Router<AppState> {
         .route("/afgekeurd/{id}/opnieuw", post(review::resend))
         .route("/afgekeurd/{id}/sluiten", post(review::close))
         .route("/termijnen", get(deadlines::list))
-        .route("/berichten", get(messages::list))
+        .route("/berichten", get(messages::list).post(messages::search))
         .route("/berichten/opnieuw", post(messages::retry_all))
         .route("/berichten/{id}", get(messages::show))
         .route("/berichten/{id}/xml", get(messages::xml))
