@@ -160,6 +160,7 @@ async fn every_page_writes_dates_times_and_counts_the_dutch_way(db: Db) {
         (DEMO_GEMEENTE, "gemeentebeheer"),
     ] {
         let (pages, faults) = walk(&s, tenant, user).await;
+        eprintln!("{user}: {pages} pages read");
         assert!(pages >= 3, "{user} reached only {pages} pages");
         total += pages;
         all.extend(faults);

@@ -140,6 +140,13 @@ pub struct DeclarationRow {
     pub outbox_state: Option<String>,
 }
 
+/// The most rows one export holds: a file beyond it asks for fewer months
+/// (a spreadsheet opens a million rows, but a request that builds one in
+/// memory should stay bounded). The queries read one more, so the page can
+/// tell a full file from a cut one.
+pub const MAX_EXPORT_ROWS: usize = 200_000;
+const EXPORT_LIMIT: usize = MAX_EXPORT_ROWS + 1;
+
 /// The declarations of `tenant` whose period starts in `range`.
 pub async fn declarations(
     pool: &AnyPool,
@@ -157,7 +164,7 @@ pub async fn declarations(
          FROM declarations d JOIN financiers f ON f.id = d.financier_id JOIN messages m ON m.id = d.message_id \
          LEFT JOIN outbox o ON o.message_id = d.message_id \
          WHERE d.tenant_id = $1 AND {IN_MONTHS} \
-         ORDER BY d.period_begin, f.kind, f.code, d.declaratie_nummer"
+         ORDER BY d.period_begin, f.kind, f.code, d.declaratie_nummer LIMIT {EXPORT_LIMIT}"
         ))),
         tenant,
         range.months(),
@@ -206,7 +213,8 @@ pub async fn lines(pool: &AnyPool, tenant: &Tenant, range: Range<'_>) -> Result<
     bind_range(
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{LINE} WHERE p.tenant_id = $1 AND {IN_MONTHS} \
-         ORDER BY d.period_begin, f.kind, f.code, d.declaratie_nummer, p.referentie_nummer"
+         ORDER BY d.period_begin, f.kind, f.code, d.declaratie_nummer, p.referentie_nummer \
+         LIMIT {EXPORT_LIMIT}"
         ))),
         tenant,
         range.months(),
@@ -254,15 +262,15 @@ pub async fn registrations(
     range: Range<'_>,
 ) -> Result<Vec<RegistrationRow>> {
     bind_range(
-        sqlx::query_as(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT r.participant_id, pa.name_json, pa.client_number, r.day, r.present, r.absence_reason, r.time_from, \
          r.time_to, r.minutes, r.dagdelen, r.activity, r.registered_by \
          FROM registrations r JOIN participants pa ON pa.id = r.participant_id \
          WHERE r.tenant_id = $1 AND r.superseded_by IS NULL AND r.day >= $2 AND r.day <= $3 \
          AND ($4 IS NULL OR r.participant_id IN (SELECT a.participant_id FROM allocations a \
            JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 AND f.kind || ':' || f.code = $4)) \
-         ORDER BY r.day, r.participant_id",
-    ),
+         ORDER BY r.day, r.participant_id LIMIT {EXPORT_LIMIT}",
+    ))),
         tenant,
         range.days(),
         range.financier,
@@ -292,14 +300,14 @@ pub async fn participants(
     range: Range<'_>,
 ) -> Result<Vec<ParticipantRow>> {
     bind_range(
-        sqlx::query_as(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT pa.id, pa.bsn, pa.client_number, pa.birth_date, pa.gender, pa.name_json, pa.group_name \
          FROM participants pa WHERE pa.tenant_id = $1 AND pa.pseudonymised_at IS NULL AND EXISTS \
          (SELECT 1 FROM allocations a JOIN financiers f ON f.id = a.financier_id WHERE a.participant_id = pa.id \
           AND a.tenant_id = $1 AND a.ingangsdatum <= $3 AND (a.einddatum IS NULL OR a.einddatum >= $2) \
           AND ($4 IS NULL OR f.kind || ':' || f.code = $4)) \
-         ORDER BY pa.id",
-    ),
+         ORDER BY pa.id LIMIT {EXPORT_LIMIT}",
+    ))),
         tenant,
         range.days(),
         range.financier,

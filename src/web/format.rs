@@ -115,6 +115,22 @@ pub fn volume(n: i64, eenheid: &str) -> String {
     )
 }
 
+/// A whole number with Dutch thousands separators: "200.000", "-1.234".
+pub fn integer(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('.');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// A decimal number the Dutch way: a comma, no needless zeros ("5,5",
 /// "12", "0,25"); at most `decimals` places.
 pub fn number(x: f64, decimals: usize) -> String {
@@ -181,6 +197,9 @@ mod tests {
         assert_eq!(volume(1, "14"), "1 etmaal");
         assert_eq!(volume(6, "04"), "6 uur");
         assert_eq!(volume(3, "zz"), "3 zz");
+        assert_eq!(integer(200_000), "200.000");
+        assert_eq!(integer(-1234), "-1.234");
+        assert_eq!(integer(999), "999");
         assert_eq!(number(5.5, 2), "5,5");
         assert_eq!(number(12.0, 2), "12");
         assert_eq!(number(0.25, 2), "0,25");

@@ -273,15 +273,8 @@ pub fn csrf_field(user: &WebUser) -> Markup {
 pub fn euro(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let c = cents.unsigned_abs();
-    let whole = (c / 100).to_string();
-    let mut grouped = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('.');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}€ {grouped},{:02}", c % 100)
+    let whole = format::integer(i64::try_from(c / 100).unwrap_or(i64::MAX));
+    format!("{sign}€ {whole},{:02}", c % 100)
 }
 
 /// A participant's display name from the record's `naam` JSON.

@@ -483,6 +483,12 @@ pub async fn export(
         }
         _ => return Err(WebError::NotFound),
     };
+    if table.rows.len() > reports::MAX_EXPORT_ROWS {
+        return Err(WebError::BadRequest(format!(
+            "Dit bestand zou meer dan {} regels krijgen. Kies minder maanden of één financier.",
+            super::format::integer(reports::MAX_EXPORT_ROWS as i64)
+        )));
+    }
     shown.sort();
     shown.dedup();
     let object = format!("GET /overzichten/{file}");
