@@ -17,6 +17,7 @@ use common::browser::*;
 async fn the_back_office_browses_messages_and_follows_a_conversation() {
     let Some(Session {
         c,
+        s: _server,
         base,
         _profile,
         _driver,
@@ -27,11 +28,7 @@ async fn the_back_office_browses_messages_and_follows_a_conversation() {
     };
     login(&c, &base, "backoffice").await;
     click(&c, Locator::LinkText("Berichten")).await;
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("table.berichten"))
-        .await
-        .expect("the message list");
+    wait_for(&c, Locator::Css("table.berichten"), "the message list").await;
     let all = text(&c).await;
     assert!(all.contains("WMO301") && all.contains("verstuurd") && all.contains("ontvangen"));
 
@@ -107,11 +104,12 @@ async fn the_back_office_browses_messages_and_follows_a_conversation() {
         Locator::XPath("//table[contains(@class,'gesprek')]//a[text()='JW323']"),
     )
     .await;
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::XPath("//h1[contains(., 'JW323')]"))
-        .await
-        .expect("the 323's page");
+    wait_for(
+        &c,
+        Locator::XPath("//h1[contains(., 'JW323')]"),
+        "the 323's page",
+    )
+    .await;
     let heen = text(&c).await;
     assert!(heen.contains("Verzending") && heen.contains("JW325"));
     assert_no_bsn_in_url(&c).await;

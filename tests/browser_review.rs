@@ -94,6 +94,7 @@ async fn the_back_office_judges_the_rejected_line_and_searches_in_a_browser() {
 async fn the_review_item_and_search_fit_a_tablet() {
     let Some(Session {
         c,
+        s: _server,
         base,
         _profile,
         _driver,

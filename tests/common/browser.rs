@@ -211,6 +211,10 @@ pub async fn logout(c: &Client) {
 }
 
 /// A browser and the demo server (SQLite); `None` without a browser.
+///
+/// Bind every field a test keeps using, the server too (`s: _server`): a
+/// field left to `..` is dropped at once, and with the server its data
+/// directory, so the server's next new database connection finds no file.
 pub struct Session {
     pub c: Client,
     pub s: Server,
@@ -233,6 +237,7 @@ pub const TABLET: (u32, u32) = (820, 1180);
 
 /// [`session`] in a window of `size` (width, height in CSS pixels).
 pub async fn session_sized(size: (u32, u32)) -> Option<Session> {
+    super::capture_logs();
     session_with(size, None).await
 }
 
@@ -257,4 +262,28 @@ pub async fn session_with(
         _profile: profile,
         _driver: driver,
     })
+}
+
+/// Waits for `what` on the page a click or a form leads to; on a timeout
+/// the panic says where the browser is and what it shows.
+pub async fn wait_for(c: &Client, what: Locator<'_>, name: &str) -> fantoccini::elements::Element {
+    match c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(what)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let src = c.source().await.unwrap_or_default();
+            let logs = super::captured_logs();
+            let tail = logs.get(logs.len().saturating_sub(4000)..).unwrap_or(&logs);
+            panic!("{name}: {e} at {url}:\n{src}\nlogs:\n{tail}");
+        }
+    }
 }
