@@ -168,20 +168,7 @@ pub async fn login_at(c: &Client, base: &str, organisation: &str, user: &str) {
 /// Waits for the page a form submission leads to (every result page shows
 /// a `.melding`).
 pub async fn wait_for_message(c: &Client) {
-    if c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("p.melding"))
-        .await
-        .is_err()
-    {
-        let url = c
-            .current_url()
-            .await
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        let src = c.source().await.unwrap_or_default();
-        panic!("no result message at {url}:\n{src}");
-    }
+    wait_for(c, Locator::Css("p.melding"), "no result message").await;
 }
 
 /// Saves the day registration form on the page and returns the page it
