@@ -195,6 +195,12 @@ async fn a_participant_link_opens_the_week_marked_with_the_missing_days(db: Db) 
     let mut web = WebClient::new(&s.base);
     web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
     // The contract others link to: a date in the week and the participant.
+    // A date at the calendar's end is refused, not stepped past.
+    for far in ["%2B262142-12-31", "0001-01-01"] {
+        let refused = web.get(&format!("/registratie/week?week={far}")).await;
+        assert_eq!(refused.status, 400, "{far}: {}", refused.body);
+        assert!(refused.body.contains("geen datum"), "{}", refused.body);
+    }
     let body = week_page(&mut web, &format!("week={today}&deelnemer={pid}")).await;
     let heading = format!(
         "Weekoverzicht {} t/m {}",

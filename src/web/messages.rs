@@ -142,8 +142,9 @@ fn refusal(q: &str) -> Option<&'static str> {
 fn day_start(typed: &str, add: i64) -> Result<String, String> {
     let day = NaiveDate::parse_from_str(typed, "%d-%m-%Y")
         .or_else(|_| NaiveDate::parse_from_str(typed, "%Y-%m-%d"))
-        .map_err(|_| format!("'{typed}' is geen datum; schrijf dd-mm-jjjj."))?
-        + Duration::days(add);
+        .ok()
+        .and_then(|d| d.checked_add_signed(Duration::days(add)))
+        .ok_or_else(|| format!("'{typed}' is geen datum; schrijf dd-mm-jjjj."))?;
     let local = day
         .and_hms_opt(0, 0, 0)
         .and_then(|t| Amsterdam.from_local_datetime(&t).earliest())
@@ -756,5 +757,7 @@ mod tests {
             "2026-07-01T22:00:00.000Z"
         );
         assert!(day_start("gisteren", 0).is_err());
+        // The last day chrono knows, plus one: a refusal, not a panic.
+        assert!(day_start("31-12-262142", 1).is_err());
     }
 }

@@ -351,9 +351,13 @@ pub struct DayQuery {
 fn parse_day(s: Option<&str>) -> Result<NaiveDate, WebError> {
     match s.filter(|s| !s.is_empty()) {
         None => Ok(today()),
+        // Years of care, not the calendar's ends: a week or a window
+        // around a far date would step past chrono's last day.
         Some(s) => s
             .parse::<NaiveDate>()
-            .map_err(|_| WebError::BadRequest(format!("{s:?} is geen datum (JJJJ-MM-DD)"))),
+            .ok()
+            .filter(|d| (1900..=2999).contains(&d.year()))
+            .ok_or_else(|| WebError::BadRequest(format!("{s:?} is geen datum (JJJJ-MM-DD)"))),
     }
 }
 
