@@ -30,6 +30,17 @@ impl Frequentie {
             _ => None,
         }
     }
+
+    /// How staff say it after a volume: "40 dagdelen per maand". The one
+    /// wording the pages, the message summary and the review item share.
+    pub fn label_nl(self) -> &'static str {
+        match self {
+            Frequentie::PerDag => "per dag",
+            Frequentie::PerWeek => "per week",
+            Frequentie::PerMaand => "per maand",
+            Frequentie::Totaal => "totaal in de looptijd",
+        }
+    }
 }
 
 /// The uitvoeringsvariant, as far as it changes the arithmetic: outputgericht

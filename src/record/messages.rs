@@ -442,10 +442,10 @@ pub fn label_of(name: &str) -> String {
 fn code_meaning(datatype: &str, code: &str) -> Option<&'static str> {
     Some(match (datatype, code) {
         ("LDT_Eenheid", c) => return Eenheid::from_code(c).map(Eenheid::label_nl),
-        ("LDT_Frequentie", "1") => "per dag",
-        ("LDT_Frequentie", "2") => "per week",
-        ("LDT_Frequentie", "4") => "per maand",
-        ("LDT_Frequentie", "6") => "totaal binnen geldigheidsduur toewijzing",
+        ("LDT_Frequentie", c) => {
+            return crate::engine::limits::Frequentie::from_code(c)
+                .map(crate::engine::limits::Frequentie::label_nl);
+        }
         ("LDT_Geslacht", "0") => "onbekend",
         ("LDT_Geslacht", "1") => "man",
         ("LDT_Geslacht", "2") => "vrouw",
@@ -537,8 +537,12 @@ fn walk(node: NodeRef<'_>, depth: usize, out: &mut Vec<Section>) {
         }
     }
     if let (Some(volume), Some(eenheid)) = (node.value("Volume"), node.value("Eenheid")) {
-        let unit = Eenheid::from_code(eenheid)
-            .map_or_else(|| eenheid.to_string(), |e| e.label_nl().to_string());
+        // A volume is a whole number (LDT_Volume): said in its unit's
+        // number, as every page says it ("1 dagdeel", "40 dagdelen").
+        let amount = match (volume.parse::<i64>(), Eenheid::from_code(eenheid)) {
+            (Ok(n), Some(e)) => e.count_nl(n),
+            _ => format!("{volume} {eenheid}"),
+        };
         let per = node
             .value("Frequentie")
             .and_then(|f| code_meaning("LDT_Frequentie", f))
@@ -548,7 +552,7 @@ fn walk(node: NodeRef<'_>, depth: usize, out: &mut Vec<Section>) {
             0,
             Field {
                 label: "Omvang".into(),
-                value: Value::Text(format!("{volume} {unit}{per}")),
+                value: Value::Text(format!("{amount}{per}")),
             },
         );
     }

@@ -480,13 +480,10 @@ fn granted_text(r: &declared::GrantedAllocation) -> String {
     if let Some(b) = r.budget {
         return format!("budget {}", euro(b));
     }
-    let per = match r.frequentie.as_deref() {
-        Some("1") => "per dag",
-        Some("2") => "per week",
-        Some("4") => "per maand",
-        Some("6") => "totaal",
-        _ => "",
-    };
+    let per = r
+        .frequentie
+        .as_deref()
+        .map_or("", super::participants::frequentie_nl);
     format!(
         "{} (eenheid {}) {per}",
         r.volume.unwrap_or(0),

@@ -145,13 +145,7 @@ pub async fn list(
 
 /// The Frequentie of an Omvang in Dutch (code list WMO757/JW757).
 pub(super) fn frequentie_nl(code: &str) -> &str {
-    match code {
-        "1" => "per dag",
-        "2" => "per week",
-        "4" => "per maand",
-        "6" => "totaal in de looptijd",
-        other => other,
-    }
+    crate::engine::limits::Frequentie::from_code(code).map_or(code, |f| f.label_nl())
 }
 
 /// What was declared against one allocation: the volume of debits that
