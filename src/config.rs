@@ -31,6 +31,13 @@ pub struct Config {
     /// Financier mappings: `*.toml` files shared by every tenant, and a
     /// subdirectory per tenant id for a tenant with its own contracts.
     pub mappings_dir: PathBuf,
+    /// Outcome instruments of the provider's own (`*.toml`, beside the
+    /// built-in ones from `schemas/instruments`; also `LOKET_INSTRUMENTS_DIR`).
+    /// Absent: the built-in instruments only.
+    pub instruments_dir: PathBuf,
+    /// `[evaluations]`: how often participants are evaluated, by default and
+    /// per group.
+    pub evaluations: crate::record::outcomes::EvaluationSettings,
     /// `[outbox]`: retry timing, timeouts and leases of outbound delivery.
     pub outbox: crate::outbox::Settings,
     /// `[startstop]`: the daemon's daily start/stop run.
@@ -60,6 +67,8 @@ impl Default for Config {
             max_message_bytes: crate::adapter::istandaard::Limits::default().max_bytes,
             dropfolder: Vec::new(),
             mappings_dir: PathBuf::from("mappings"),
+            instruments_dir: PathBuf::from("instruments"),
+            evaluations: crate::record::outcomes::EvaluationSettings::default(),
             outbox: crate::outbox::Settings::default(),
             startstop: crate::engine::daily::Settings::default(),
             retention: crate::record::retention::Settings::default(),
@@ -99,6 +108,9 @@ impl Config {
         if let Ok(v) = std::env::var("LOKET_MAPPINGS_DIR") {
             c.mappings_dir = PathBuf::from(v);
         }
+        if let Ok(v) = std::env::var("LOKET_INSTRUMENTS_DIR") {
+            c.instruments_dir = PathBuf::from(v);
+        }
         if let Some(l) = listen {
             c.listen = l;
         }
@@ -132,6 +144,12 @@ impl Config {
             TenantMappings::load(&self.mappings_dir)
                 .with_context(|| format!("mappings in {}", self.mappings_dir.display()))?,
         );
+        // Outcome instruments are data too: a file with a mistake stops the
+        // start with its file and line, before anyone scores on it.
+        let instruments = Arc::new(
+            crate::instrument::Instruments::load(Some(&self.instruments_dir))
+                .with_context(|| format!("instruments in {}", self.instruments_dir.display()))?,
+        );
         let mut ingest = Ingest::with_mappings(store, mappings.clone())?;
         ingest.limits.max_bytes = self.max_message_bytes;
         let vsp = crate::transport::vsp::Clients::load(&self.vsp)?;
@@ -142,6 +160,8 @@ impl Config {
         Ok(AppState {
             ingest,
             mappings,
+            instruments,
+            evaluations: Arc::new(self.evaluations.clone()),
             metrics: Arc::new(server::metrics::Metrics::default()),
             outbox: crate::outbox::Outbox::new(self.outbox.clone())
                 .with_vsp(vsp)

@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
+use crate::datafile;
+
 use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::units::{
     Conversion, Eenheid, MINUTES_PER_DAGDEEL, Measure, RoundPer, RoundTo, Rounding,
@@ -18,205 +19,31 @@ use super::{
     PriorityRule, Problem, Product, ProductKey, SCHEMA, Standard, Tariff,
 };
 
-static VALIDATOR: LazyLock<Result<(Value, jsonschema::Validator), String>> = LazyLock::new(|| {
-    let schema: Value = serde_json::from_str(SCHEMA).map_err(|e| e.to_string())?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
-    Ok((schema, validator))
-});
+static VALIDATOR: LazyLock<Result<datafile::Schema, String>> =
+    LazyLock::new(|| datafile::Schema::compile(SCHEMA));
 
 /// Parses and checks one file's text.
 pub(super) fn parse(file: &Path, text: &str) -> Result<Mapping, Vec<Problem>> {
-    let lines = Lines::new(text);
-    let table: toml::Table = toml::from_str(text).map_err(|e| {
-        vec![Problem {
-            file: file.to_path_buf(),
-            path: String::new(),
-            line: e.span().map(|s| lines.line_of(s.start)),
-            message: format!("not valid TOML: {}", e.message().trim()),
-        }]
-    })?;
-    let table = toml::Value::Table(table);
-    // No field takes a fraction: money is in cents and time in minutes. The
-    // schema's "integer" would accept 50.0, and 50.00 meant as euros must
-    // not quietly become 50 cents.
-    let mut floats = Vec::new();
-    find_floats(&table, &mut String::new(), &mut floats);
-    let json = toml_to_json(table);
-
-    let (schema, validator) = VALIDATOR.as_ref().map_err(|e| {
-        vec![Problem::new(
-            Path::new("schemas/mappings/mapping.json"),
-            "",
-            format!("the mapping schema does not compile: {e}"),
-        )]
-    })?;
-    let schema_problems: Vec<Problem> = validator
-        .iter_errors(&json)
-        .map(|e| Problem::new(file, e.instance_path().to_string(), explain(schema, &e)))
-        .filter(|p| !floats.contains(&p.path))
-        .collect();
-    let mut problems: Vec<Problem> = floats
-        .into_iter()
-        .map(|path| {
-            Problem::new(
+    let schema =
+        datafile::Schema::get(&VALIDATOR, "schemas/mappings/mapping.json").map_err(|p| vec![p])?;
+    let json = datafile::check(file, text, schema)?;
+    let mut problems = Vec::new();
+    match serde_json::from_value::<RawMapping>(json) {
+        Ok(raw) => {
+            let mut check = Checker {
                 file,
-                path,
-                "a number with a fraction; write a whole number (cents, minutes)",
-            )
-        })
-        .collect();
-    problems.extend(schema_problems);
-    if problems.is_empty() {
-        match serde_json::from_value::<RawMapping>(json) {
-            Ok(raw) => {
-                let mut check = Checker {
-                    file,
-                    problems: Vec::new(),
-                };
-                let mapping = check.mapping(raw);
-                problems = check.problems;
-                if problems.is_empty() {
-                    return Ok(mapping);
-                }
+                problems: Vec::new(),
+            };
+            let mapping = check.mapping(raw);
+            problems = check.problems;
+            if problems.is_empty() {
+                return Ok(mapping);
             }
-            Err(e) => problems.push(Problem::new(file, "", e.to_string())),
         }
+        Err(e) => problems.push(Problem::new(file, "", e.to_string())),
     }
-    let spans = toml::de::DeTable::parse(text).ok();
-    for p in &mut problems {
-        if p.line.is_none() {
-            p.line = spans
-                .as_ref()
-                .and_then(|t| locate(t, &p.path))
-                .map(|offset| lines.line_of(offset));
-        }
-    }
+    datafile::locate_lines(text, &mut problems);
     Err(problems)
-}
-
-/// TOML to JSON for the schema. TOML dates and times become strings in
-/// their TOML (RFC 3339) spelling, so `from = 2026-01-01` and
-/// `from = "2026-01-01"` mean the same.
-fn toml_to_json(value: toml::Value) -> Value {
-    match value {
-        toml::Value::String(s) => Value::String(s),
-        toml::Value::Integer(i) => Value::from(i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        toml::Value::Boolean(b) => Value::Bool(b),
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
-        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => {
-            Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
-        }
-    }
-}
-
-/// The validator's message, made readable where it is not: a `false`
-/// schema says only that a value is not allowed, and a rule inside an
-/// if/then does not say why it applies. The schema's own description of the
-/// rule is added then.
-fn explain(schema: &Value, e: &jsonschema::ValidationError<'_>) -> String {
-    let mut message = match e.kind() {
-        jsonschema::error::ValidationErrorKind::FalseSchema => {
-            let path = e.instance_path().to_string();
-            let name = path.rsplit('/').next().unwrap_or_default().to_string();
-            format!("{name:?} is not allowed here")
-        }
-        _ => e.to_string(),
-    };
-    let pointer = e.absolute_keyword_location().and_then(|uri| {
-        uri.as_str()
-            .split_once('#')
-            .map(|(_, f)| f.replace("%24", "$"))
-    });
-    if let Some(pointer) = pointer {
-        let tokens: Vec<&str> = pointer.split('/').skip(1).collect();
-        // Up to the object holding the if/then, not beyond it.
-        let container = tokens.iter().rposition(|t| *t == "then" || *t == "else");
-        let why = container.and_then(|c| {
-            (c..=tokens.len()).rev().find_map(|n| {
-                let at = tokens[..n].iter().try_fold(schema, |v, t| match v {
-                    Value::Object(o) => o.get(*t),
-                    Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get(i)),
-                    _ => None,
-                })?;
-                at.get("description")?.as_str()
-            })
-        });
-        if let Some(why) = why {
-            message.push_str(&format!(" ({why})"));
-        }
-    }
-    message
-}
-
-/// JSON pointers of every float in the file.
-fn find_floats(value: &toml::Value, path: &mut String, out: &mut Vec<String>) {
-    let len = path.len();
-    match value {
-        toml::Value::Float(_) => out.push(path.clone()),
-        toml::Value::Array(a) => {
-            for (i, v) in a.iter().enumerate() {
-                path.push_str(&format!("/{i}"));
-                find_floats(v, path, out);
-                path.truncate(len);
-            }
-        }
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                path.push('/');
-                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                find_floats(v, path, out);
-                path.truncate(len);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Byte offset of the deepest part of `pointer` that exists in the file.
-fn locate(root: &toml::Spanned<toml::de::DeTable<'_>>, pointer: &str) -> Option<usize> {
-    let mut offset = root.span().start;
-    let mut current: Option<&toml::de::DeValue<'_>> = None;
-    let mut table = Some(root.get_ref());
-    for token in pointer.split('/').skip(1) {
-        let token = token.replace("~1", "/").replace("~0", "~");
-        let next = match (table, current) {
-            (Some(t), _) => t
-                .iter()
-                .find(|(k, _)| **k.get_ref() == *token)
-                .map(|(_, v)| v),
-            (None, Some(toml::de::DeValue::Array(a))) => {
-                token.parse::<usize>().ok().and_then(|i| a.get(i))
-            }
-            _ => None,
-        };
-        let Some(next) = next else { break };
-        offset = next.span().start;
-        current = Some(next.get_ref());
-        table = match next.get_ref() {
-            toml::de::DeValue::Table(t) => Some(t),
-            _ => None,
-        };
-    }
-    Some(offset)
-}
-
-/// Line numbers (from 1) of byte offsets.
-struct Lines {
-    starts: Vec<usize>,
-}
-
-impl Lines {
-    fn new(text: &str) -> Lines {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Lines { starts }
-    }
-
-    fn line_of(&self, offset: usize) -> usize {
-        self.starts.partition_point(|&s| s <= offset)
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -236,6 +63,12 @@ struct RawMapping {
     invoice: Option<crate::adapter::ubl::config::RawInvoice>,
     /// A municipality's provider counterpart: who decides on its 323s.
     declarations: Option<RawDecisions>,
+    outcomes: Option<RawOutcomes>,
+}
+
+#[derive(Deserialize)]
+struct RawOutcomes {
+    evaluation_weeks: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -413,6 +246,7 @@ impl Checker<'_> {
         });
         Mapping {
             decide: raw.declarations.and_then(|d| d.decide).unwrap_or_default(),
+            evaluation_weeks: raw.outcomes.and_then(|o| o.evaluation_weeks),
             file: self.file.to_path_buf(),
             financier,
             period,

@@ -42,6 +42,10 @@ pub enum Kind {
     Participatiewet,
     Wlz,
     Pgb,
+    /// A social-impact contract (social impact bond): investors or a
+    /// municipality pay for results reached, on invoice.
+    #[serde(rename = "social_impact")]
+    SocialImpact,
     /// Not a financier but a municipality's counterpart: the provider (AGB
     /// code) a municipality tenant grants allocations to. Its file says where
     /// the 301s, 319s and 325s go and, optionally, the contract's products
@@ -50,13 +54,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Wmo,
         Kind::Jeugdwet,
         Kind::Uwv,
         Kind::Participatiewet,
         Kind::Wlz,
         Kind::Pgb,
+        Kind::SocialImpact,
         Kind::Aanbieder,
     ];
 
@@ -73,6 +78,7 @@ impl Kind {
             Kind::Participatiewet => "participatiewet",
             Kind::Wlz => "wlz",
             Kind::Pgb => "pgb",
+            Kind::SocialImpact => "social_impact",
             Kind::Aanbieder => "aanbieder",
         }
     }
@@ -371,6 +377,9 @@ pub struct Mapping {
     /// whether a person decides on this provider's declarations before the
     /// 325 leaves ([`crate::record::decisions`]).
     pub decide: Decide,
+    /// `[outcomes] evaluation_weeks`: how often the contract asks for an
+    /// evaluation of its participants.
+    pub evaluation_weeks: Option<u32>,
 }
 
 /// Who decides on a received declaration before its 325 leaves.
@@ -669,41 +678,7 @@ impl Mappings {
     }
 }
 
-/// One problem in a mapping file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    /// JSON pointer into the file's content (`/products/1/tariffs/0/to`);
-    /// empty for the file as a whole.
-    pub path: String,
-    /// Line in the file, where known.
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(file: &Path, path: impl Into<String>, message: impl Into<String>) -> Problem {
-        Problem {
-            file: file.to_path_buf(),
-            path: path.into(),
-            line: None,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if !self.path.is_empty() {
-            write!(f, " at {}", self.path)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+pub use crate::datafile::Problem;
 
 /// Mapping files that cannot be used, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -713,16 +688,7 @@ pub struct MappingError {
 
 impl fmt::Display for MappingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.problems.as_slice() {
-            [one] => write!(f, "invalid mapping: {one}"),
-            many => {
-                write!(f, "invalid mappings ({} problems):", many.len())?;
-                for p in many {
-                    write!(f, "\n  {p}")?;
-                }
-                Ok(())
-            }
-        }
+        crate::datafile::write_problems(f, "mapping", &self.problems)
     }
 }
 

@@ -46,6 +46,10 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Every tenant's financier mappings, loaded and checked at start.
     pub mappings: Arc<crate::mapping::TenantMappings>,
+    /// The outcome instruments, loaded and checked at start.
+    pub instruments: Arc<crate::instrument::Instruments>,
+    /// `[evaluations]` of the configuration.
+    pub evaluations: Arc<crate::record::outcomes::EvaluationSettings>,
     /// Wakes the outbox worker after a message was queued.
     pub outbox: crate::outbox::Outbox,
     /// The bytes of request bodies in flight ([`limits`]).

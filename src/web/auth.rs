@@ -111,6 +111,70 @@ impl WebUser {
             Err(WebError::Forbidden(Box::new(self.clone())))
         }
     }
+
+    /// Whose outcome data (measurements, goals, evaluations) this user may
+    /// see. They are special personal data (health, the course of someone's
+    /// life), so less is open than for attendance: a begeleider sees the
+    /// participants of the groups they work with (`user_groups`, set on
+    /// /gebruikers), the back office and beheer every participant of the
+    /// provider (they make the financiers' reports), and a municipality's
+    /// users none of the provider's.
+    pub async fn outcome_scope(&self, state: &AppState) -> Result<OutcomeScope, WebError> {
+        if self.tenant.kind != TenantKind::Aanbieder {
+            return Ok(OutcomeScope::Nobody);
+        }
+        if self.role.back_office() {
+            return Ok(OutcomeScope::All);
+        }
+        let groups =
+            crate::record::outcomes::groups_of_user(state.store().pool(), &self.id).await?;
+        Ok(OutcomeScope::Groups(groups))
+    }
+
+    /// Refuses (403) a user who may not see this participant's outcome data;
+    /// a participant of another tenant is not found (404).
+    pub async fn require_outcomes(
+        &self,
+        state: &AppState,
+        participant: &str,
+    ) -> Result<(), WebError> {
+        let group: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT group_name FROM participants WHERE tenant_id = $1 AND id = $2")
+                .bind(&self.tenant.id)
+                .bind(participant)
+                .fetch_optional(state.store().pool())
+                .await?;
+        let Some((group,)) = group else {
+            return Err(WebError::NotFound);
+        };
+        if self.outcome_scope(state).await?.allows(group.as_deref()) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(Box::new(self.clone())))
+        }
+    }
+}
+
+/// Whose outcome data a user may see ([`WebUser::outcome_scope`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeScope {
+    /// Every participant of the tenant.
+    All,
+    /// The participants of these groups.
+    Groups(Vec<String>),
+    /// None.
+    Nobody,
+}
+
+impl OutcomeScope {
+    /// Whether a participant of `group` is in scope.
+    pub fn allows(&self, group: Option<&str>) -> bool {
+        match self {
+            OutcomeScope::All => true,
+            OutcomeScope::Groups(groups) => group.is_some_and(|g| groups.iter().any(|x| x == g)),
+            OutcomeScope::Nobody => false,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for WebUser {

@@ -387,6 +387,7 @@ pub fn financier_kind_nl(kind: &str) -> &str {
         "participatiewet" => "Participatiewet",
         "wlz" => "Wlz",
         "pgb" => "PGB",
+        "social_impact" => "Social impact",
         other => other,
     }
 }

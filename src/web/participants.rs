@@ -117,7 +117,7 @@ pub async fn list(
             label { "Financier"
                 select name="financier" {
                     option value="" { "Alle financiers" }
-                    @for k in ["wmo", "jeugdwet", "uwv", "participatiewet", "wlz", "pgb"] {
+                    @for k in crate::mapping::Kind::ALL.iter().filter(|k| **k != crate::mapping::Kind::Aanbieder).map(|k| k.as_str()) {
                         option value=(k) selected[financier == Some(k)] { (financier_kind_nl(k)) }
                     }
                 }
