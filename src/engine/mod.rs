@@ -20,6 +20,7 @@ pub mod daily;
 pub mod invoice;
 pub mod limits;
 pub mod load;
+pub mod outcomes;
 pub mod rules;
 pub mod startstop;
 #[cfg(test)]
