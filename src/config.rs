@@ -139,16 +139,17 @@ impl Config {
         // The exchange's codes are data; a broken catalogue stops the start
         // rather than leaving refused messages unexplained.
         crate::schema::exchange::ExchangeCodes::check_builtin()?;
+        // Outcome instruments are data too: a file with a mistake stops the
+        // start with its file and line, before anyone scores on it
+        // (and before a data directory is made).
+        let instruments = Arc::new(
+            crate::instrument::Instruments::load(Some(&self.instruments_dir))
+                .with_context(|| format!("instruments in {}", self.instruments_dir.display()))?,
+        );
         let store = self.open_store().await?;
         let mappings = Arc::new(
             TenantMappings::load(&self.mappings_dir)
                 .with_context(|| format!("mappings in {}", self.mappings_dir.display()))?,
-        );
-        // Outcome instruments are data too: a file with a mistake stops the
-        // start with its file and line, before anyone scores on it.
-        let instruments = Arc::new(
-            crate::instrument::Instruments::load(Some(&self.instruments_dir))
-                .with_context(|| format!("instruments in {}", self.instruments_dir.display()))?,
         );
         let mut ingest = Ingest::with_mappings(store, mappings.clone())?;
         ingest.limits.max_bytes = self.max_message_bytes;

@@ -299,3 +299,63 @@ fn a_demo_that_cannot_start_leaves_nothing_behind() {
     );
     assert!(!data.exists());
 }
+
+/// An instrument file with a mistake stops the daemon at start with the
+/// file and line, before anyone scores on a scale that does not say what its
+/// numbers mean; no data directory is left behind.
+#[test]
+fn a_bad_instrument_file_stops_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let instruments = dir.path().join("instruments");
+    std::fs::create_dir(&instruments).expect("instruments dir");
+    std::fs::write(
+        instruments.join("eigen.toml"),
+        "id = \"eigen\"\nname = \"Eigen\"\nversion = \"1\"\nscale = { min = 1, max = 3 }\n\n\
+         [[levels]]\nvalue = 1\nlabel = \"Laag\"\n\n[[levels]]\nvalue = 7\nlabel = \"Hoog\"\n\n\
+         [[domains]]\nid = \"werk\"\nname = \"Werk\"\n",
+    )
+    .expect("instrument");
+    let config = dir.path().join("loket.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "instruments_dir = {:?}\n",
+            instruments.to_str().expect("utf-8")
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let mut child = loket(
+        &config,
+        &[
+            "serve",
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("loket started with a bad instrument file");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("eigen.toml:11"), "{err}");
+    assert!(err.contains("level 7 is outside the scale"), "{err}");
+    assert!(err.contains("missing: 2, 3"), "{err}");
+    assert!(!data.exists(), "a data directory was made");
+}
