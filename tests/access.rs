@@ -474,6 +474,7 @@ async fn the_avg_export_holds_every_kind_of_data_of_one_participant_only(db: Db)
         )
         .await;
     end_care(&api, &pid).await;
+    outcomes_with_notes(&s, &pid, &bsn).await;
     // The review queue names the participants of its items: a view.
     assert_eq!(office.get("/afgekeurd?status=alle").await.status, 200);
     let theirs = log_of(&api, &pid).await;
@@ -503,9 +504,21 @@ async fn the_avg_export_holds_every_kind_of_data_of_one_participant_only(db: Db)
         "/messages",
         "/audit",
         "/access_log",
+        "/outcomes/measurements/0/scores",
+        "/outcomes/goals/0/domains",
+        "/outcomes/evaluations/0/progress",
     ] {
         nonempty(path);
     }
+    assert_eq!(
+        x["outcomes"]["measurements"][0]["instrument_version"],
+        "2017"
+    );
+    assert_eq!(
+        x["outcomes"]["goals"][0]["domains"][0]["domain"],
+        "werk_opleiding"
+    );
+    assert_eq!(x["outcomes"]["evaluations"][0]["satisfaction"], 8);
     assert!(
         x["messages"][0]["raw"]
             .as_str()
@@ -546,6 +559,9 @@ async fn the_avg_export_holds_every_kind_of_data_of_one_participant_only(db: Db)
         "Berichten",
         "Audittrail",
         "Wie heeft dit dossier bekeken",
+        "Ontwikkeling",
+        "Zelfredzaamheid-Matrix (versie 2017)",
+        "Financiën: 3 – Beperkt zelfredzaam — schuldhulp",
     ] {
         assert!(html.body.contains(text), "{text} on the export page");
     }
@@ -558,6 +574,61 @@ async fn the_avg_export_holds_every_kind_of_data_of_one_participant_only(db: Db)
         api.get(&format!("/participants/{bsn}/export")).await.status,
         404
     );
+}
+
+/// Outcome data whose free text quotes the participant's BSN, as a typed
+/// note can: a goal, an evaluation with its measurement and progress, and
+/// the day notes of their registrations.
+async fn outcomes_with_notes(s: &Server, pid: &str, bsn: &str) {
+    use loket::record::outcomes::*;
+    let by =
+        loket::record::access::Actor::user("jobcoach", "Jamila (jobcoach)", "begeleider", None);
+    let today = loket::registration::today();
+    let instruments = &s.state.instruments;
+    let mut w = s.state.store().begin_write().await.expect("tx");
+    let goal = NewGoal {
+        participant_id: pid.into(),
+        text: format!("Werk vinden (BSN {bsn})"),
+        agreed_on: today,
+        domains: vec![("zrm".into(), "werk_opleiding".into())],
+    };
+    let goal = add_goal(&mut w, DEMO_AGB, instruments, &by, &goal)
+        .await
+        .expect("goal");
+    let evaluation = NewEvaluation {
+        participant_id: pid.into(),
+        held_on: today,
+        period_from: today - chrono::Duration::days(42),
+        period_to: today,
+        next_step: format!("Bellen over {bsn}"),
+        satisfaction: Some(8),
+        measurements: vec![NewMeasurement {
+            participant_id: pid.into(),
+            instrument: "zrm".into(),
+            measured_on: today,
+            scores: vec![NewScore {
+                domain: "financien".into(),
+                score: 3,
+                note: Some(format!("schuldhulp, dossier {bsn}")),
+            }],
+            supersedes: None,
+        }],
+        progress: vec![GoalProgress {
+            goal_id: goal,
+            progress: Progress::Some,
+            note: Some(format!("sollicitatie onder {bsn}")),
+        }],
+    };
+    add_evaluation(&mut w, DEMO_AGB, instruments, &by, &evaluation)
+        .await
+        .expect("evaluation");
+    sqlx::query("UPDATE registrations SET day_note = $1 WHERE participant_id = $2")
+        .bind(format!("dagnotitie {bsn}"))
+        .bind(pid)
+        .execute(&mut *w.tx)
+        .await
+        .expect("day note");
+    w.commit().await.expect("commit");
 }
 
 /// Every text or byte column of every table holding `needle`, as
@@ -722,6 +793,11 @@ async fn retention_pseudonymises_exactly_the_participants_past_the_period(db: Db
         .await
         .expect("care again");
     let kept_bsn = people[0].1.clone();
+    // Free text about a person goes with their identity; the one in care
+    // keeps it.
+    for (id, bsn) in people[0..4].iter() {
+        outcomes_with_notes(&s, id, bsn).await;
+    }
     let names: Vec<String> = sqlx::query("SELECT name_json FROM participants")
         .fetch_all(pool)
         .await
@@ -806,7 +882,15 @@ async fn retention_pseudonymises_exactly_the_participants_past_the_period(db: Db
     }
     // The one still in care keeps everything, its own messages included.
     let holding = columns_holding(&s, &kept_bsn).await;
-    for column in ["participants.bsn", "messages.raw"] {
+    for column in [
+        "participants.bsn",
+        "messages.raw",
+        "measurement_scores.note",
+        "goals.text",
+        "evaluations.next_step",
+        "evaluation_goals.note",
+        "registrations.day_note",
+    ] {
         assert!(
             holding.iter().any(|c| c == column),
             "{column} in {holding:?}"

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::access::{self, AuditLine, Entry};
+use super::outcomes;
 use super::read::{self, MessageDetail, ParticipantRecord};
 use super::review::{self, ReviewItem};
 use crate::registration::{self, Stored};
@@ -31,6 +32,15 @@ pub struct EndOfCare {
     #[serde(rename = "at")]
     pub created_at: String,
     pub processed_at: Option<String>,
+}
+
+/// The participant's outcome data.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcomes {
+    pub measurements: Vec<outcomes::HistoricMeasurement>,
+    pub goals: Vec<outcomes::Goal>,
+    pub evaluations: Vec<outcomes::Evaluation>,
+    pub evaluation_weeks: Option<i64>,
 }
 
 /// Everything about one participant (`schemas/api/participant-export.json`).
@@ -51,6 +61,9 @@ pub struct ParticipantExport {
     pub requests: Vec<Value>,
     /// Every review item, open and resolved.
     pub review_items: Vec<ReviewItem>,
+    /// Measurements (corrected ones too), goals, evaluations and the
+    /// participant's own evaluation interval.
+    pub outcomes: Outcomes,
     /// The participant's own messages, whole.
     pub messages: Vec<MessageDetail>,
     pub audit: Vec<AuditLine>,
@@ -144,6 +157,12 @@ pub async fn participant(
         },
     )
     .await?;
+    let outcomes = Outcomes {
+        measurements: outcomes::history_of(pool, &tenant.id, &id).await?,
+        goals: outcomes::goals_of(pool, &tenant.id, &id).await?,
+        evaluations: outcomes::evaluations_of(pool, &tenant.id, &id).await?,
+        evaluation_weeks: outcomes::plan_of(pool, &tenant.id, &id).await?,
+    };
     let access_log = access::of_participant(pool, tenant, &id).await?;
     Ok(Some(ParticipantExport {
         generated_at: crate::store::now(),
@@ -154,6 +173,7 @@ pub async fn participant(
         ends_of_care,
         requests,
         review_items,
+        outcomes,
         messages,
         audit,
         access_log,

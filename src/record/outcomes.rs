@@ -95,7 +95,7 @@ pub struct NewMeasurement {
 }
 
 /// A stored measurement as the pages and reports read it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct MeasurementRow {
     pub id: String,
     pub participant_id: String,
@@ -108,7 +108,7 @@ pub struct MeasurementRow {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct ScoreRow {
     pub measurement_id: String,
     pub domain: String,
@@ -117,8 +117,9 @@ pub struct ScoreRow {
 }
 
 /// A measurement with its scores (by domain, in the order stored).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Measurement {
+    #[serde(flatten)]
     pub row: MeasurementRow,
     pub scores: Vec<ScoreRow>,
 }
@@ -291,6 +292,75 @@ pub async fn measurements_of(
     with_scores(pool, rows).await
 }
 
+/// A measurement as the AVG export shows it: current or corrected.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoricMeasurement {
+    #[serde(flatten)]
+    pub measurement: Measurement,
+    /// The measurement that corrected this one.
+    pub superseded_by: Option<String>,
+}
+
+/// Every measurement of a participant, corrected ones included, oldest
+/// first: what the AVG export shows.
+pub async fn history_of(
+    pool: &AnyPool,
+    tenant: &str,
+    participant: &str,
+) -> Result<Vec<HistoricMeasurement>> {
+    let rows: Vec<MeasurementRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{MEASUREMENT} WHERE tenant_id = $1 AND participant_id = $2 ORDER BY measured_on, created_at, id"
+    )))
+    .bind(tenant)
+    .bind(participant)
+    .fetch_all(pool)
+    .await
+    .context("cannot read measurements")?;
+    let corrected: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, superseded_by FROM measurements WHERE tenant_id = $1 AND participant_id = $2 \
+         AND superseded_by IS NOT NULL",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .fetch_all(pool)
+    .await
+    .context("cannot read corrected measurements")?;
+    Ok(with_scores(pool, rows)
+        .await?
+        .into_iter()
+        .map(|measurement| HistoricMeasurement {
+            superseded_by: corrected
+                .iter()
+                .find(|(id, _)| *id == measurement.row.id)
+                .map(|(_, by)| by.clone()),
+            measurement,
+        })
+        .collect())
+}
+
+/// Removes the free text of a participant's outcome data (notes per
+/// domain, goals, next steps, progress notes) when retention pseudonymises
+/// them: text typed about a person can name or describe them, while the
+/// scores and dates, without a name, still count in the figures.
+pub async fn pseudonymise(w: &mut WriteTx, tenant: &str, participant: &str) -> Result<()> {
+    for sql in [
+        "UPDATE measurement_scores SET note = NULL WHERE note IS NOT NULL AND measurement_id IN \
+         (SELECT id FROM measurements WHERE tenant_id = $1 AND participant_id = $2)",
+        "UPDATE goals SET text = '' WHERE tenant_id = $1 AND participant_id = $2",
+        "UPDATE evaluations SET next_step = '' WHERE tenant_id = $1 AND participant_id = $2",
+        "UPDATE evaluation_goals SET note = NULL WHERE note IS NOT NULL AND evaluation_id IN \
+         (SELECT id FROM evaluations WHERE tenant_id = $1 AND participant_id = $2)",
+    ] {
+        sqlx::query(sql)
+            .bind(tenant)
+            .bind(participant)
+            .execute(&mut *w.tx)
+            .await
+            .context("cannot remove the outcome notes")?;
+    }
+    Ok(())
+}
+
 /// The current measurements of `participants` (all of the tenant's when
 /// `None`) with one instrument, oldest first per participant: what the
 /// outcome views, the reports and the results claims read.
@@ -450,7 +520,7 @@ impl Progress {
 }
 
 /// A goal as stored, with the domains it concerns.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct GoalRow {
     pub id: String,
     pub participant_id: String,
@@ -462,11 +532,25 @@ pub struct GoalRow {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Goal {
+    #[serde(flatten)]
     pub row: GoalRow,
-    /// (instrument, domain)
+    /// (instrument, domain); in JSON `{"instrument", "domain"}`.
+    #[serde(serialize_with = "domain_objects")]
     pub domains: Vec<(String, String)>,
+}
+
+fn domain_objects<S: serde::Serializer>(
+    domains: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(domains.len()))?;
+    for (instrument, domain) in domains {
+        seq.serialize_element(&serde_json::json!({"instrument": instrument, "domain": domain}))?;
+    }
+    seq.end()
 }
 
 /// A goal to store.
@@ -704,7 +788,7 @@ pub async fn add_evaluation(
 }
 
 /// An evaluation as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct EvaluationRow {
     pub id: String,
     pub participant_id: String,
@@ -718,7 +802,7 @@ pub struct EvaluationRow {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct ProgressRow {
     pub evaluation_id: String,
     pub goal_id: String,
@@ -727,8 +811,9 @@ pub struct ProgressRow {
 }
 
 /// An evaluation with the progress it recorded per goal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Evaluation {
+    #[serde(flatten)]
     pub row: EvaluationRow,
     pub progress: Vec<ProgressRow>,
 }

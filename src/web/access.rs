@@ -428,6 +428,47 @@ pub async fn export_page(
                 } } }
             }
         }
+        h2 { "Ontwikkeling" }
+        @let o = &x.outcomes;
+        @if let Some(w) = o.evaluation_weeks { p { "Eigen evaluatieplan: elke " (format::count(w, "week", "weken")) "." } }
+        h3 { "Metingen" }
+        @if o.measurements.is_empty() { p { "Geen." } } @else {
+            table {
+                thead { tr { th { "Datum" } th { "Instrument" } th { "Scores" } th { "Door" } th { "Gecorrigeerd" } } }
+                tbody { @for h in &o.measurements {
+                    @let m = &h.measurement;
+                    @let instrument = state.instruments.get(&m.row.instrument);
+                    tr {
+                        td { (format::date_str(&m.row.measured_on)) }
+                        td { (instrument.map_or(m.row.instrument.as_str(), |i| i.name.as_str())) " (versie " (m.row.instrument_version) ")" }
+                        td { ul { @for sc in &m.scores { li {
+                            (instrument.and_then(|i| i.domain(&sc.domain)).map_or(sc.domain.as_str(), |d| d.name.as_str())) ": "
+                            (instrument.map_or_else(|| sc.score.to_string(), |i| i.score_label(sc.score)))
+                            @if let Some(n) = &sc.note { " — " (n) }
+                        } } } }
+                        td { (m.row.scored_by_name) " (" (m.row.scored_by) ")" }
+                        td { @if h.superseded_by.is_some() { "ja" } @else { "nee" } }
+                    }
+                } }
+            }
+        }
+        h3 { "Doelen" }
+        @if o.goals.is_empty() { p { "Geen." } } @else {
+            ul { @for g in &o.goals { li {
+                (format::date_str(&g.row.agreed_on)) ": " (g.row.text) " ("
+                (crate::record::outcomes::GoalStatus::parse(&g.row.status).map_or(g.row.status.as_str(), |s| s.nl()))
+                @if let Some(c) = &g.row.closed_on { " op " (format::date_str(c)) } ")"
+            } } }
+        }
+        h3 { "Evaluaties" }
+        @if o.evaluations.is_empty() { p { "Geen." } } @else {
+            ul { @for e in &o.evaluations { li {
+                (format::date_str(&e.row.held_on)) " (periode " (format::date_str(&e.row.period_from)) " – " (format::date_str(&e.row.period_to)) ") door " (e.row.written_by_name)
+                @if let Some(t) = e.row.satisfaction { ", rapportcijfer " (t) }
+                @if !e.row.next_step.is_empty() { ". Volgende stap: " (e.row.next_step) }
+                @for p in &e.progress { br; "Doel: " (crate::record::outcomes::Progress::parse(&p.progress).map_or(p.progress.as_str(), |x| x.nl())) @if let Some(n) = &p.note { " — " (n) } }
+            } } }
+        }
         h2 { "Beoordelingen" }
         @if x.review_items.is_empty() { p { "Geen." } } @else {
             ul { @for i in &x.review_items { li { (format::time_str(&i.created_at)) ": " (i.title.nl) " (" (status_nl(&i.status)) ")" } } }
