@@ -1301,6 +1301,26 @@ pub async fn correction_reasons(
     Ok(reasons)
 }
 
+/// Removes a participant's day notes, every version, when retention
+/// pseudonymises them: a note written about a person's day can name or
+/// describe them; the attendance itself stays, without a name.
+pub async fn strip_day_notes(
+    w: &mut crate::store::WriteTx,
+    tenant: &str,
+    participant: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE registrations SET day_note = NULL WHERE tenant_id = $1 AND participant_id = $2 \
+         AND day_note IS NOT NULL",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .execute(&mut *w.tx)
+    .await
+    .context("cannot remove the day notes")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1468,24 +1488,4 @@ mod tests {
         }
         assert_eq!(format_hhmm(545), "09:05");
     }
-}
-
-/// Removes a participant's day notes, every version, when retention
-/// pseudonymises them: a note written about a person's day can name or
-/// describe them; the attendance itself stays, without a name.
-pub async fn strip_day_notes(
-    w: &mut crate::store::WriteTx,
-    tenant: &str,
-    participant: &str,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE registrations SET day_note = NULL WHERE tenant_id = $1 AND participant_id = $2 \
-         AND day_note IS NOT NULL",
-    )
-    .bind(tenant)
-    .bind(participant)
-    .execute(&mut *w.tx)
-    .await
-    .context("cannot remove the day notes")?;
-    Ok(())
 }
