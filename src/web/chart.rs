@@ -457,22 +457,17 @@ mod tests {
                         .map(|a| {
                             let a = a.expect("attribute");
                             (
-                                String::from_utf8_lossy(a.key.as_ref()).to_string(),
+                                a.key.as_ref().to_string(),
                                 a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
                                     .expect("value")
                                     .to_string(),
                             )
                         })
                         .collect();
-                    elements.push((
-                        String::from_utf8_lossy(e.name().as_ref()).to_string(),
-                        attrs,
-                    ));
+                    elements.push((e.name().as_ref().to_string(), attrs));
                 }
                 Event::Text(t) => texts.push(t.html_content().to_string()),
-                Event::GeneralRef(r) => {
-                    texts.push(format!("&{};", String::from_utf8_lossy(r.as_ref())))
-                }
+                Event::GeneralRef(r) => texts.push(format!("&{};", r.as_ref())),
                 Event::Eof => break,
                 _ => {}
             }
