@@ -57,6 +57,10 @@ pub struct Plot {
     higher_is_better: bool,
 }
 
+/// Room between the y axis's names and the first point (and after the
+/// last), so a point never covers a level's name.
+pub const PAD: f64 = 8.0;
+
 /// Roughly how wide one character of the axis font is, in `viewBox` units.
 const CHAR_WIDTH: f64 = 5.6;
 
@@ -112,8 +116,9 @@ impl Plot {
         }
     }
 
+    /// Where points may go on the x axis: inside the axis by [`PAD`].
     fn plot_width(&self) -> f64 {
-        self.width - self.left - self.right
+        self.width - self.left - self.right - 2.0 * PAD
     }
 
     fn plot_height(&self) -> f64 {
@@ -125,10 +130,10 @@ impl Plot {
     pub fn x(&self, d: NaiveDate) -> f64 {
         let span = (self.to - self.from).num_days();
         if span <= 0 {
-            return self.left + self.plot_width() / 2.0;
+            return self.left + PAD + self.plot_width() / 2.0;
         }
         let at = (d - self.from).num_days().clamp(0, span);
-        self.left + self.plot_width() * at as f64 / span as f64
+        self.left + PAD + self.plot_width() * at as f64 / span as f64
     }
 
     /// A score's place on the y axis: the better end of the scale on top.
@@ -523,14 +528,14 @@ mod tests {
         let plot = Plot::new(zrm, Size::Large, d("2026-01-01"), d("2026-03-02"));
         // 60 days: the second point half way, the last at the right end;
         // level 1 at the bottom of the plot, 5 at its top, 3 in between.
-        let width = plot.width - plot.left - plot.right;
+        let width = plot.width - plot.left - plot.right - 2.0 * PAD;
         let expected = [
-            (plot.left, plot.height - plot.bottom),
+            (plot.left + PAD, plot.height - plot.bottom),
             (
-                plot.left + width / 2.0,
+                plot.left + PAD + width / 2.0,
                 (plot.top + plot.height - plot.bottom) / 2.0,
             ),
-            (plot.width - plot.right, plot.top),
+            (plot.width - plot.right - PAD, plot.top),
         ];
         let got = circles(&svg);
         assert_eq!(got.len(), 3, "{svg}");
@@ -616,15 +621,15 @@ mod tests {
         let got = circles(&html);
         assert_eq!(got.len(), 3);
         assert!(
-            (got[0].0 - plot.left).abs() < 0.11
+            (got[0].0 - plot.left - PAD).abs() < 0.11
                 && (got[0].1 - (plot.height - plot.bottom)).abs() < 0.11
         );
         assert!(
-            (got[1].0 - (plot.width - plot.right)).abs() < 0.11
+            (got[1].0 - (plot.width - plot.right - PAD)).abs() < 0.11
                 && (got[1].1 - plot.top).abs() < 0.11
         );
         // 1 March on a shared axis from 1 February to 1 April: 28 of 59 days.
-        let x = plot.left + (plot.width - plot.left - plot.right) * 28.0 / 59.0;
+        let x = plot.left + PAD + (plot.width - plot.left - plot.right - 2.0 * PAD) * 28.0 / 59.0;
         assert!((got[2].0 - x).abs() < 0.11, "{} != {x}", got[2].0);
         // Alone, one measurement stands in the middle.
         let one = line(
@@ -639,7 +644,7 @@ mod tests {
         )
         .into_string();
         let mid = circles(&one)[0];
-        assert!((mid.0 - (plot.left + (plot.width - plot.left - plot.right) / 2.0)).abs() < 0.11);
+        assert!((mid.0 - (plot.left + plot.width - plot.right) / 2.0).abs() < 0.11);
         assert!(!one.contains("<polyline"));
     }
 

@@ -577,7 +577,8 @@ section.uitsplitsing{margin:1.4rem 0}
 nav.indeling{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:0 0 .8rem}
 details.meting{background:#fff;border:1px solid #dde1e6;border-radius:4px;padding:.4rem .6rem;margin:.3rem 0}
 details.meting summary{cursor:pointer}
-table.scores td,table.scores th{overflow-wrap:anywhere}
+table.scores td{overflow-wrap:anywhere}
+table.scores th:last-child,table.scores td:last-child{white-space:nowrap}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

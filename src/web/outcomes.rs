@@ -125,6 +125,18 @@ fn instrument_section(instrument: &Instrument, measurements: &[Measurement]) -> 
                 }
                 "."
             }
+            @if instrument.domains.len() == 1 {
+                @if let Some((domain, dots)) = per_domain.first() {
+                    @if let (Some(a), Some(b)) = (dots.first(), dots.last()) {
+                        figure.groot {
+                            (chart::line(instrument, domain, dots, (a.date, b.date), chart::Size::Large))
+                        }
+                    }
+                }
+            } @else {
+                (chart::small_multiples(instrument, &per_domain))
+            }
+            h3 { "Eerste en laatste meting per domein" }
             table.scores {
                 thead { tr { th { "Domein" } th { "Eerste meting" } th { "Laatste meting" } th { "Verloop" } } }
                 tbody {
@@ -151,17 +163,6 @@ fn instrument_section(instrument: &Instrument, measurements: &[Measurement]) -> 
                         }
                     }
                 }
-            }
-            @if instrument.domains.len() == 1 {
-                @if let Some((domain, dots)) = per_domain.first() {
-                    @if let (Some(a), Some(b)) = (dots.first(), dots.last()) {
-                        figure.groot {
-                            (chart::line(instrument, domain, dots, (a.date, b.date), chart::Size::Large))
-                        }
-                    }
-                }
-            } @else {
-                (chart::small_multiples(instrument, &per_domain))
             }
             h3 { "Metingen" }
             @for m in measurements.iter().rev() {
