@@ -450,7 +450,10 @@ mod tests {
 
     /// Parses `svg` as XML (it must be well-formed on its own) and returns
     /// every element as (name, attributes) and every text.
-    fn parse(svg: &str) -> (Vec<(String, BTreeMap<String, String>)>, Vec<String>) {
+    /// An element's name and attributes.
+    type Element = (String, BTreeMap<String, String>);
+
+    fn parse(svg: &str) -> (Vec<Element>, Vec<String>) {
         let mut reader = Reader::from_str(svg);
         let mut elements = Vec::new();
         let mut texts = Vec::new();

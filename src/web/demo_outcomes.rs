@@ -108,8 +108,7 @@ pub async fn seed(
         .context("no Positieve Gezondheid")?;
     let first = today - Duration::days(14 + EVERY_DAYS * (MEASUREMENTS as i64 - 1));
     for (i, id) in participants.iter().enumerate() {
-        // A quarter joined six weeks later: four measurements.
-        let from = if i % 4 == 1 { 1 } else { 0 };
+        let from = first_measurement(i);
         let last = MEASUREMENTS - 1;
         let mut w = state.store().begin_write().await?;
         for k in from..MEASUREMENTS {
@@ -118,7 +117,7 @@ pub async fn seed(
             if !LADDER_BY_RESULTS.contains(&i) {
                 plans.push((ladder, ladder_scores(i, k, last)));
             }
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 plans.push((health, health_scores(health, i, k, last)));
             }
             for (instrument, scores) in plans {
@@ -139,6 +138,12 @@ pub async fn seed(
     Ok(())
 }
 
+/// The index of participant `i`'s first measurement: a quarter joined six
+/// weeks later and has four.
+fn first_measurement(i: usize) -> usize {
+    usize::from(i % 4 == 1)
+}
+
 /// The domains participant `i` works on (three, never Justitie).
 fn focus(i: usize, domains: usize) -> [usize; 3] {
     [i % domains, (i + 4) % domains, (i + 9) % domains]
@@ -154,7 +159,9 @@ fn clamp(instrument: &Instrument, score: i64) -> i64 {
 /// and where the score moved since the previous measurement.
 fn note(i: usize, k: usize, before: i64, now: i64, first: bool) -> Option<String> {
     if first {
-        return (i % 3 == 0).then(|| "Intake: samen met de deelnemer gescoord.".to_string());
+        return i
+            .is_multiple_of(3)
+            .then(|| "Intake: samen met de deelnemer gescoord.".to_string());
     }
     if now > before {
         Some(UP[(i + k) % UP.len()].to_string())
@@ -169,12 +176,12 @@ fn zrm_scores(zrm: &Instrument, i: usize, k: usize, last: usize) -> Vec<NewScore
     let n = zrm.domains.len();
     let focus = focus(i, n);
     let c = course(i);
-    let first = if i % 4 == 1 { 1 } else { 0 };
+    let first = first_measurement(i);
     zrm.domains
         .iter()
         .enumerate()
         // Justitie (the last domain) only where it plays a part.
-        .filter(|(d, _)| *d != n - 1 || i % 8 == 0)
+        .filter(|(d, _)| *d != n - 1 || i.is_multiple_of(8))
         .map(|(d, domain)| {
             let base = 1 + ((i * 7 + d * 3) % 4) as i64;
             let score_at = |k: usize| {
@@ -219,7 +226,7 @@ fn health_scores(health: &Instrument, i: usize, k: usize, last: usize) -> Vec<Ne
         .enumerate()
         .map(|(d, domain)| {
             let base = 4 + ((i + d * 2) % 4) as i64;
-            let moves = (i + d) % 2 == 0;
+            let moves = (i + d).is_multiple_of(2);
             let step = if moves { 2 * delta(c, k, last) } else { 0 };
             NewScore {
                 domain: domain.id.clone(),
