@@ -267,6 +267,11 @@ struct Part {
 /// Splits `members` by `breakdown`; the ones that fall in no part (no
 /// group, no financier) form a remainder at the end.
 fn parts(breakdown: Breakdown, members: &[Member], financing: &[Financing]) -> Vec<Part> {
+    let mut of: BTreeMap<&str, Vec<&Financing>> = BTreeMap::new();
+    for f in financing {
+        of.entry(f.participant_id.as_str()).or_default().push(f);
+    }
+    let financiers = |id: &str| of.get(id).map_or(&[][..], Vec::as_slice);
     let mut out: Vec<Part> = Vec::new();
     let mut rest: Vec<String> = Vec::new();
     match breakdown {
@@ -288,7 +293,7 @@ fn parts(breakdown: Breakdown, members: &[Member], financing: &[Financing]) -> V
             let mut by: BTreeMap<(String, &str), Vec<String>> = BTreeMap::new();
             for m in members {
                 let mut any = false;
-                for f in financing.iter().filter(|f| f.participant_id == m.id) {
+                for f in financiers(&m.id) {
                     let label = if f.name.trim().is_empty() {
                         financier_nl(&f.kind, &f.code)
                     } else {
@@ -316,11 +321,7 @@ fn parts(breakdown: Breakdown, members: &[Member], financing: &[Financing]) -> V
             {
                 let ids: Vec<String> = members
                     .iter()
-                    .filter(|m| {
-                        financing
-                            .iter()
-                            .any(|f| f.participant_id == m.id && f.kind == kind.as_str())
-                    })
+                    .filter(|m| financiers(&m.id).iter().any(|f| f.kind == kind.as_str()))
                     .map(|m| m.id.clone())
                     .collect();
                 if !ids.is_empty() {
@@ -333,7 +334,7 @@ fn parts(breakdown: Breakdown, members: &[Member], financing: &[Financing]) -> V
             rest.extend(
                 members
                     .iter()
-                    .filter(|m| !financing.iter().any(|f| f.participant_id == m.id))
+                    .filter(|m| financiers(&m.id).is_empty())
                     .map(|m| m.id.clone()),
             );
             push_rest(&mut out, "Zonder financiering", rest);
