@@ -104,6 +104,13 @@ async fn development(size: (u32, u32), name: &str) {
         "the development page scrolls sideways"
     );
     shot(&c, &format!("ontwikkeling-deelnemer-{name}")).await;
+    c.execute(
+        "document.querySelector('figure.groot').scrollIntoView({block: 'center'});",
+        vec![],
+    )
+    .await
+    .expect("scroll to the ladder");
+    shot(&c, &format!("ontwikkeling-ladder-{name}")).await;
     // The notes of a measurement open on a tap.
     click(&c, Locator::Css("details.meting summary")).await;
     let open = c
