@@ -136,6 +136,85 @@ pub fn domain_figures(
     f
 }
 
+/// One participant's measurements (with one instrument, oldest first, as
+/// `record::outcomes` returns them) as they count for the period
+/// `from..=to`: `None` when none of them lies in the period, so the
+/// participant does not count; else every measurement up to `to`. The
+/// first stays their intake even when it lies before `from`: development
+/// is measured from where someone started, not from where the period cut.
+pub fn in_period(
+    measurements: &[Measurement],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Option<&[Measurement]> {
+    let upto = measurements
+        .iter()
+        .position(|m| to.is_some_and(|to| m.date().is_some_and(|d| d > to)))
+        .unwrap_or(measurements.len());
+    let kept = &measurements[..upto];
+    kept.iter()
+        .any(|m| {
+            m.date()
+                .is_some_and(|d| from.is_none_or(|from| d >= from) && to.is_none_or(|to| d <= to))
+        })
+        .then_some(kept)
+}
+
+/// The figures of a group of participants with one instrument: how many
+/// participants, and per domain of the instrument (in its order) the
+/// intake/now distribution and the changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFigures {
+    pub participants: usize,
+    /// (domain id, figures)
+    pub domains: Vec<(String, DomainFigures)>,
+}
+
+/// [`GroupFigures`] over each participant's measurements (one slice per
+/// participant, oldest first; an empty slice does not count).
+pub fn group_figures(instrument: &Instrument, per_participant: &[&[Measurement]]) -> GroupFigures {
+    let people: Vec<&[Measurement]> = per_participant
+        .iter()
+        .copied()
+        .filter(|m| !m.is_empty())
+        .collect();
+    GroupFigures {
+        participants: people.len(),
+        domains: instrument
+            .domains
+            .iter()
+            .map(|d| {
+                let per: Vec<Vec<Point<'_>>> = people.iter().map(|m| series(m, &d.id)).collect();
+                (d.id.clone(), domain_figures(instrument, &per))
+            })
+            .collect(),
+    }
+}
+
+/// Which figures of a breakdown that splits people into parts (each in
+/// exactly one: groups, with the ones without a group as the remainder)
+/// may be shown, given the number of participants behind each: none under
+/// [`MIN_GROUP`]; and when exactly one part is hidden, the smallest shown
+/// part is hidden too, because the parts add up to everyone and one hidden
+/// part could otherwise be computed back from a total shown elsewhere. A
+/// part of nobody hides nothing.
+pub fn shown_parts(counts: &[usize]) -> Vec<bool> {
+    let mut shown: Vec<bool> = counts.iter().map(|n| *n == 0 || publishable(*n)).collect();
+    let hidden = shown.iter().filter(|s| !**s).count();
+    if hidden == 1 {
+        let smallest = counts
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| shown[*i] && **n > 0)
+            .min_by_key(|(i, n)| (**n, *i))
+            .map(|(i, _)| i);
+        if let Some(i) = smallest {
+            shown[i] = false;
+        }
+    }
+    shown
+}
+
 /// Whether `score` is at `level` or better on `instrument`'s scale.
 pub fn at_least(instrument: &Instrument, score: i64, level: i64) -> bool {
     if instrument.higher_is_better {
@@ -237,6 +316,48 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().expect("date")
+    }
+
+    #[test]
+    fn a_period_keeps_the_intake_and_cuts_at_its_end() {
+        let all = Instruments::builtin().expect("instruments");
+        let zrm = all.get(ZRM).expect("zrm");
+        let a = vec![
+            m("1", "2026-01-05", "financien", 1),
+            m("2", "2026-03-05", "financien", 2),
+            m("3", "2026-05-05", "financien", 4),
+        ];
+        let b = vec![m("4", "2026-01-10", "financien", 3)];
+        let (mar, apr) = (Some(d("2026-03-01")), Some(d("2026-04-30")));
+        // a counts (measured in March) with January as intake, May cut off.
+        let kept = in_period(&a, mar, apr).expect("a counts");
+        assert_eq!(kept.len(), 2);
+        // b was not measured in the period.
+        assert!(in_period(&b, mar, apr).is_none());
+        assert_eq!(in_period(&b, None, None).map(<[_]>::len), Some(1));
+        assert!(in_period(&a, Some(d("2026-06-01")), None).is_none());
+        let f = group_figures(zrm, &[kept, &b[..], &[]]);
+        assert_eq!(f.participants, 2);
+        assert_eq!(f.domains.len(), 13);
+        let (id, fin) = &f.domains[0];
+        assert_eq!(id, "financien");
+        assert_eq!(fin.intake, BTreeMap::from([(1, 1), (3, 1)]));
+        assert_eq!(fin.now, BTreeMap::from([(2, 1), (3, 1)]));
+        assert_eq!(
+            (fin.compared, fin.improved, fin.same, fin.worse),
+            (1, 1, 0, 0)
+        );
+        assert_eq!(f.domains[1].1, DomainFigures::default());
+    }
+
+    #[test]
+    fn one_hidden_part_hides_the_smallest_other_too() {
+        assert_eq!(shown_parts(&[10, 20]), [true, true]);
+        assert_eq!(shown_parts(&[10, 3, 6, 20]), [true, false, false, true]);
+        assert_eq!(shown_parts(&[10, 3, 4, 20]), [true, false, false, true]);
+        assert_eq!(shown_parts(&[0, 7, 20]), [true, true, true]);
+        assert_eq!(shown_parts(&[2]), [false]);
+        assert_eq!(shown_parts(&[2, 0]), [false, true]);
     }
 
     #[test]

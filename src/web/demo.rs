@@ -463,6 +463,13 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     )
     .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
+    super::demo_outcomes::seed(
+        state,
+        DEMO_AGB,
+        &ids.iter().map(|(id, _, _)| id.clone()).collect::<Vec<_>>(),
+        today,
+    )
+    .await?;
 
     // The month's declarations; one of them answered with one line rejected.
     let opts = crate::engine::RunOptions {

@@ -50,6 +50,18 @@ pub fn month_name(month: u32) -> &'static str {
         .unwrap_or("")
 }
 
+/// A month's short Dutch name as Dutch abbreviates it ("mrt", "okt"),
+/// for the axis of a chart where the full name does not fit.
+pub fn month_abbr(month: u32) -> &'static str {
+    const SHORT: [&str; 12] = [
+        "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+    ];
+    SHORT
+        .get(month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("")
+}
+
 /// A month as "november 2026".
 pub fn month(year: i32, month: u32) -> String {
     format!("{} {year}", month_name(month))
@@ -166,6 +178,10 @@ mod tests {
         assert_eq!(month_of(d), "november 2026");
         assert_eq!(month_str("2026-01"), "januari 2026");
         assert_eq!(month_str("2026-13"), "2026-13");
+        assert_eq!(
+            (month_abbr(3), month_abbr(10), month_abbr(13)),
+            ("mrt", "okt", "")
+        );
         assert_eq!(
             period(d, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()),
             "03-11-2026 t/m 30-11-2026"

@@ -12,15 +12,18 @@
 
 pub mod access;
 pub mod auth;
+pub mod chart;
 pub mod deadlines;
 pub mod declarations;
 pub mod demo;
+pub mod demo_outcomes;
 pub mod export;
 pub mod format;
 pub mod gemeente;
 pub mod limit;
 pub mod messages;
 pub mod notice;
+pub mod outcomes;
 pub mod participants;
 pub mod registration;
 pub mod reports;
@@ -55,6 +58,8 @@ pub fn routes() -> Router<AppState> {
         .route("/deelnemers", get(participants::list))
         .route("/deelnemers/{id}", get(participants::show))
         .route("/deelnemers/{id}/toegang", get(access::of_participant))
+        .route("/deelnemers/{id}/ontwikkeling", get(outcomes::participant))
+        .route("/ontwikkeling", get(outcomes::aggregate))
         .route("/deelnemers/{id}/avg", get(access::export_page))
         .route("/deelnemers/{id}/avg.json", get(access::export_json))
         .route("/deelnemers/{id}/groep", post(participants::set_group))
@@ -228,6 +233,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                 } @else {
                                 li { a href="/registratie" { "Dagregistratie" } }
                                 li { a href="/deelnemers" { "Deelnemers" } }
+                                li { a href="/ontwikkeling" { "Ontwikkeling" } }
                                 }
                                 @if u.role.back_office() && u.tenant.kind != crate::store::TenantKind::Gemeente {
                                     li { a href="/afgekeurd" { "Afgekeurde berichten" } }
@@ -540,6 +546,39 @@ main form.zoeken{margin:0 0 1rem}
 main form.zoeken input{flex:1}
 table.registraties td a.corrigeren{white-space:nowrap}
 @media (max-width:820px){form.zoeken input{min-width:0;width:11rem}}
+/* Ontwikkeling (issue 20, H-B): outcome charts as inline SVG (src/web/chart.rs),
+   coloured here, not in the SVG: five steps from the worst level to the best. */
+svg.grafiek{display:block;width:100%;height:auto;max-width:100%;font-size:11px;font-family:inherit}
+svg.grafiek.lijn.groot{max-width:44rem}
+svg.grafiek.verdeling,svg.grafiek.verandering{max-width:26rem}
+svg.grafiek .as text,svg.grafiek text.as{fill:#3a4450}
+svg.grafiek line.raster{stroke:#e3e7ec;stroke-width:1}
+svg.grafiek line.basis,svg.grafiek line.tik{stroke:#8a94a0;stroke-width:1}
+svg.grafiek polyline.lijn{fill:none;stroke:#123c69;stroke-width:2.5;stroke-linejoin:round}
+svg.grafiek circle.punt{fill:#fff;stroke:#123c69;stroke-width:2}
+svg.grafiek rect.leeg{fill:#f0f2f5}
+svg.grafiek rect.segment{stroke:#fff;stroke-width:1}
+svg.grafiek text.in-balk{fill:#1b1f24;font-weight:600}
+.n0{fill:#d9604c;background:#d9604c}.n1{fill:#f0a35e;background:#f0a35e}.n2{fill:#f2d46b;background:#f2d46b}.n3{fill:#9fcf7a;background:#9fcf7a}.n4{fill:#3fa46a;background:#3fa46a}
+rect.vooruit{fill:#3fa46a}rect.gelijk{fill:#c3cad2}rect.achteruit{fill:#d9604c}
+span.verloop.vooruit,span.vooruit{color:#1d6b3f}span.verloop.achteruit,span.achteruit{color:#a61b0f}
+.kleine-grafieken{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,15rem),1fr));gap:.8rem;margin:1rem 0}
+figure.klein,figure.groot{margin:0;background:#fff;border:1px solid #dde1e6;border-radius:4px;padding:.4rem .5rem}
+figure.groot{margin:1rem 0;max-width:46rem}
+figure.klein figcaption{font-weight:600;font-size:.9rem}
+ul.legenda{display:flex;flex-wrap:wrap;gap:.2rem 1rem;list-style:none;padding:0;margin:.4rem 0 1rem;font-size:.85rem}
+ul.legenda .staal{display:inline-block;width:.9rem;height:.9rem;border-radius:2px;margin-right:.3rem;vertical-align:-.1rem}
+.domeinen{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,19rem),1fr));gap:.8rem}
+article.domein{background:#fff;border:1px solid #dde1e6;border-radius:4px;padding:.5rem .7rem}
+article.domein h3{font-size:1rem;margin:.1rem 0 .3rem}
+article.domein p{margin:.3rem 0;font-size:.9rem}
+.onderdrukt{color:#5a6470;font-style:italic}
+section.uitsplitsing{margin:1.4rem 0}
+nav.indeling{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;margin:0 0 .8rem}
+details.meting{background:#fff;border:1px solid #dde1e6;border-radius:4px;padding:.4rem .6rem;margin:.3rem 0}
+details.meting summary{cursor:pointer}
+table.scores td{overflow-wrap:anywhere}
+table.scores th:last-child,table.scores td:last-child{white-space:nowrap}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

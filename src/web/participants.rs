@@ -239,6 +239,7 @@ pub async fn show(
             dt { "Cliëntnummer" } dd { (record.client_number.as_deref().unwrap_or("—")) }
             dt { "Groep" } dd { (record.group.as_deref().unwrap_or("—")) }
         }
+        p { a href={ "/deelnemers/" (record.id) "/ontwikkeling" } { "Ontwikkeling: metingen per leefgebied" } }
         @if !warnings.is_empty() {
             h2 { "Let op" }
             ul.waarschuwingen {
