@@ -21,6 +21,7 @@ pub mod gemeente;
 pub mod limit;
 pub mod messages;
 pub mod notice;
+pub mod outcome_reports;
 pub mod participants;
 pub mod registration;
 pub mod reports;
@@ -82,6 +83,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/overzichten", get(reports::overview))
         .route("/overzichten/{bestand}", get(reports::export))
+        .route("/verantwoording", get(outcome_reports::index))
+        .route("/verantwoording/rapport", get(outcome_reports::report))
+        .route(
+            "/verantwoording/rapport.csv",
+            get(outcome_reports::report_csv),
+        )
+        .route("/verantwoording/cbs.csv", get(outcome_reports::cbs_csv))
         .route("/declaraties/{id}", get(declarations::show))
         .route("/declaraties/{id}/bericht", get(declarations::download))
         .route("/gemeente/declaraties", get(gemeente::list))
@@ -235,6 +243,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/termijnen" { "Termijnen" } }
                                     li { a href="/berichten" { "Berichten" } }
                                     li { a href="/overzichten" { "Overzichten" } }
+                                    li { a href="/verantwoording" { "Verantwoording" } }
                                 }
                                 @if u.role == Role::Beheer {
                                     li { a href="/gebruikers" { "Gebruikers" } }
@@ -540,6 +549,14 @@ main form.zoeken{margin:0 0 1rem}
 main form.zoeken input{flex:1}
 table.registraties td a.corrigeren{white-space:nowrap}
 @media (max-width:820px){form.zoeken input{min-width:0;width:11rem}}
+/* Verantwoording (issue 20, H-C): a financier's report, one section per
+   participant, kept together on paper where it fits */
+section.rapport-deelnemer{margin:1.5rem 0 0;padding-top:.4rem;border-top:2px solid #dde1e6}
+section.rapport-deelnemer h2{font-size:1.15rem;margin:.4rem 0 .5rem}
+section.rapport-deelnemer h3{font-size:1rem;margin:.8rem 0 .3rem}
+section.rapport-deelnemer table{margin-bottom:.4rem}
+ul.doelen{margin:.2rem 0 .6rem;padding-left:1.2rem}
+@media print{section.rapport-deelnemer{break-inside:avoid-page}section.rapport-deelnemer h2,section.rapport-deelnemer h3{break-after:avoid}}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

@@ -23,7 +23,7 @@ use crate::server::AppState;
 use crate::server::access::Peer;
 
 /// The back office of a provider: the only users of these pages.
-fn require_provider_office(user: &WebUser) -> Result<(), WebError> {
+pub(super) fn require_provider_office(user: &WebUser) -> Result<(), WebError> {
     user.require_back_office()?;
     if user.tenant.kind != crate::store::TenantKind::Aanbieder {
         return Err(WebError::Forbidden(Box::new(user.clone())));
