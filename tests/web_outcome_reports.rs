@@ -84,11 +84,20 @@ async fn world(db: Db) -> World {
         allocation_xml("WMO", "0363", AGB, ident, bsn, &[a])
     };
     let mut ids = BTreeMap::new();
-    ids.insert(
-        "Aalbers",
-        api.allocate(&wmo("R1", BSN[0], "360001", "2026-01-01", None), BSN[0])
-            .await,
+    // Aalbers also had a short Wmo allocation that ended in March: in the
+    // Wmo report, never in the Jeugdwet CBS file.
+    let mut short = dagbesteding("360005", "2026-01-01");
+    short.eind = Some("2026-03-31");
+    short.code = "07A12";
+    let both = allocation_xml(
+        "WMO",
+        "0363",
+        AGB,
+        "R1",
+        BSN[0],
+        &[dagbesteding("360001", "2026-01-01"), short],
     );
+    ids.insert("Aalbers", api.allocate(&both, BSN[0]).await);
     ids.insert(
         "Boer",
         api.allocate(&wmo("R2", BSN[1], "360002", "2026-01-01", None), BSN[1])
@@ -405,6 +414,10 @@ async fn each_financier_gets_its_own_participants_and_the_csv_reads_back(db: Db)
     }
     assert!(body.contains("10-12-2025"), "the baseline's date");
     assert!(
+        body.contains("31-03-2026 (volgens plan beëindigd, code 19)"),
+        "the short Wmo allocation ended as planned, with the iWmo code"
+    );
+    assert!(
         !body.contains("01-08-2026"),
         "nothing measured after the period"
     );
@@ -468,7 +481,7 @@ async fn each_financier_gets_its_own_participants_and_the_csv_reads_back(db: Db)
     expect(
         a,
         &[
-            ("Toewijzingen", "360001"),
+            ("Toewijzingen", "360001, 360005"),
             ("Domein", "Financiën"),
             ("Beginstand", "2"),
             ("Datum beginstand", "10-12-2025"),
