@@ -297,31 +297,6 @@ async fn office(s: &Server) -> WebClient {
     web
 }
 
-/// A download: status and body.
-async fn download(web: &WebClient, path: &str) -> (u16, String, Vec<u8>) {
-    let cookie = web
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let res = web
-        .http
-        .get(format!("{}{path}", web.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("download");
-    let status = res.status().as_u16();
-    let kind = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    (status, kind, res.bytes().await.expect("bytes").to_vec())
-}
-
 /// A CSV as loket writes it (BOM, `;`, CRLF) as header → value maps.
 fn parse(bytes: &[u8]) -> Vec<BTreeMap<String, String>> {
     let text = std::str::from_utf8(bytes).expect("utf-8");
@@ -456,13 +431,16 @@ async fn each_financier_gets_its_own_participants_and_the_csv_reads_back(db: Db)
     );
 
     // The Wmo CSV, parsed back.
-    let (status, kind, bytes) = download(
-        &web,
-        &format!("/verantwoording/rapport.csv?financier={wmo}&{H1}"),
-    )
-    .await;
+    let (status, kind, bytes) = web
+        .download(&format!("/verantwoording/rapport.csv?financier={wmo}&{H1}"))
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-    assert!(kind.starts_with("text/csv"));
+    assert!(
+        kind["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv")
+    );
     let rows = parse(&bytes);
     let row = |name: &str, instrument: &str| {
         rows.iter()
@@ -534,11 +512,9 @@ async fn each_financier_gets_its_own_participants_and_the_csv_reads_back(db: Db)
     assert_eq!(audits(&s, "verantwoording").await, 1);
 
     // The Jeugdwet CSV: Claassen without measurements still has a row.
-    let (_, _, bytes) = download(
-        &web,
-        &format!("/verantwoording/rapport.csv?financier={jw}&{H1}"),
-    )
-    .await;
+    let (_, _, bytes) = web
+        .download(&format!("/verantwoording/rapport.csv?financier={jw}&{H1}"))
+        .await;
     let rows = parse(&bytes);
     let c = rows
         .iter()
@@ -602,11 +578,11 @@ async fn each_financier_gets_its_own_participants_and_the_csv_reads_back(db: Db)
 async fn the_cbs_file_holds_the_ended_jeugdwet_allocations(db: Db) {
     let World { s, ids, wmo, jw } = world(db).await;
     let web = office(&s).await;
-    let (status, _, bytes) = download(
-        &web,
-        &format!("/verantwoording/cbs.csv?financier={jw}&halfjaar=2026-1"),
-    )
-    .await;
+    let (status, _, bytes) = web
+        .download(&format!(
+            "/verantwoording/cbs.csv?financier={jw}&halfjaar=2026-1"
+        ))
+        .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     let rows = parse(&bytes);
     assert_eq!(rows.len(), 2, "{rows:#?}");
@@ -658,29 +634,29 @@ async fn the_cbs_file_holds_the_ended_jeugdwet_allocations(db: Db) {
     assert_eq!(audits(&s, "cbs-beleidsinformatie").await, 1);
 
     // The second half year: nothing ended.
-    let (status, _, bytes) = download(
-        &web,
-        &format!("/verantwoording/cbs.csv?financier={jw}&halfjaar=2026-2"),
-    )
-    .await;
+    let (status, _, bytes) = web
+        .download(&format!(
+            "/verantwoording/cbs.csv?financier={jw}&halfjaar=2026-2"
+        ))
+        .await;
     assert_eq!(status, 200);
     assert!(parse(&bytes).is_empty());
 
     // A Wmo financier has no CBS beleidsinformatie Jeugd; a wrong half year
     // is refused.
-    let (status, _, bytes) = download(
-        &web,
-        &format!("/verantwoording/cbs.csv?financier={wmo}&halfjaar=2026-1"),
-    )
-    .await;
+    let (status, _, bytes) = web
+        .download(&format!(
+            "/verantwoording/cbs.csv?financier={wmo}&halfjaar=2026-1"
+        ))
+        .await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&bytes).contains("Jeugdwet"));
     for half in ["2026-3", "2026", "26-1", "2026-H1"] {
-        let (status, _, bytes) = download(
-            &web,
-            &format!("/verantwoording/cbs.csv?financier={jw}&halfjaar={half}"),
-        )
-        .await;
+        let (status, _, bytes) = web
+            .download(&format!(
+                "/verantwoording/cbs.csv?financier={jw}&halfjaar={half}"
+            ))
+            .await;
         assert_eq!(status, 400, "{half}");
         assert!(
             String::from_utf8_lossy(&bytes).contains("bestaat niet"),

@@ -19,8 +19,9 @@ use chrono::{Datelike, Months, NaiveDate, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::auth::{OutcomeScope, WebUser, audit};
+use super::auth::{OutcomeScope, WebUser};
 use super::export::{Cell, Column, FileType, Kind, Table, col};
+use super::reports::exported;
 use super::{WebError, financier_nl, format, name_of, name_sort_key, page};
 use crate::engine::outcomes::{domain_figures, publishable, series};
 use crate::instrument::Instrument;
@@ -361,7 +362,7 @@ fn summary(instruments: &[&Instrument], report: &Report) -> Markup {
             h3 { (instrument.name) }
             table.overzicht {
                 thead { tr {
-                    th { "Domein" } th.getal { "Gemeten" } th.getal { "Vergeleken" }
+                    th { "Domein" } th.getal { "Deelnemers" } th.getal { "Vergeleken" }
                     th.getal { "Vooruit" } th.getal { "Gelijk" } th.getal { "Achteruit" }
                 } }
                 tbody {
@@ -657,34 +658,6 @@ pub async fn report_csv(
         ymd(report.period.to)
     );
     Ok(super::export::download(&table, FileType::Csv, &stem)?)
-}
-
-/// Logs an export of `participants` (each in the access log) and its entry
-/// in the audit trail, before the file is sent.
-async fn exported(
-    state: &AppState,
-    user: &WebUser,
-    peer: &Peer,
-    object: &str,
-    participants: &[String],
-    subject: &str,
-    detail: serde_json::Value,
-) -> Result<(), WebError> {
-    if !participants.is_empty() {
-        super::access::log(state, user, peer, AccessKind::Export, object, participants).await?;
-    }
-    let mut w = state.store().begin_write().await?;
-    audit(
-        &mut w,
-        &user.tenant.id,
-        &user.username,
-        "export",
-        Some(("export", subject)),
-        detail,
-    )
-    .await?;
-    w.commit().await?;
-    Ok(())
 }
 
 const CBS_COLUMNS: &[Column] = &[
