@@ -149,7 +149,39 @@ async fn world(db: Db) -> World {
             .await
             .expect("name");
     }
-    // Claassen's care ended early, by the client.
+    // Claassen came on 3 February: the start/stop run sends the JW305.
+    api.days(&[(
+        &ids["Claassen"],
+        "2026-02-03",
+        "09:00",
+        "12:00",
+        "training-groep",
+    )])
+    .await;
+    let tenant = loket::store::Tenant {
+        id: AGB.into(),
+        kind: loket::store::TenantKind::Aanbieder,
+    };
+    let startstop = |day: &'static str| {
+        let (state, tenant) = (s.state.clone(), tenant.clone());
+        async move {
+            loket::engine::startstop::run(
+                state.store(),
+                state.mappings.for_tenant(AGB),
+                &tenant,
+                d(day),
+                false,
+                None,
+            )
+            .await
+            .expect("start/stop run")
+            .messages
+            .len()
+        }
+    };
+    assert_eq!(startstop("2026-02-05").await, 1, "the start");
+    // Claassen's care ended early, by the client: the next run sends the
+    // JW307 with 32, which the CBS file reads.
     let end = api
         .post_json(
             &format!("/participants/{}/end", ids["Claassen"]),
@@ -157,6 +189,15 @@ async fn world(db: Db) -> World {
         )
         .await;
     assert_eq!(end.status, 201, "{}", end.body);
+    assert_eq!(startstop("2026-04-20").await, 1, "the stop");
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM deliveries WHERE kind = 'stop' AND current = 1 AND reden_beeindiging = '32'"
+        )
+        .await,
+        1
+    );
 
     let instruments = Instruments::builtin().expect("instruments");
     let by = Actor::user("coach", "Chris (coach)", "begeleider", None);
@@ -601,7 +642,8 @@ async fn the_cbs_file_holds_the_ended_jeugdwet_allocations(db: Db) {
             ("ToewijzingNummer", "590003"),
             ("Productcategorie", "45"),
             ("Productcode", "45A48"),
-            ("Begindatum", "01-01-2026"),
+            // The start sent, not the Ingangsdatum.
+            ("Begindatum", "03-02-2026"),
             ("Einddatum", "15-04-2026"),
             ("RedenBeeindiging", "32"),
             ("Reden beëindiging", "voortijdig, door de cliënt"),

@@ -556,6 +556,7 @@ section.rapport-deelnemer h2{font-size:1.15rem;margin:.4rem 0 .5rem}
 section.rapport-deelnemer h3{font-size:1rem;margin:.8rem 0 .3rem}
 section.rapport-deelnemer table{margin-bottom:.4rem}
 ul.doelen{margin:.2rem 0 .6rem;padding-left:1.2rem}
+section.rapport-deelnemer td.datum,section.rapport-deelnemer small{white-space:nowrap}
 @media print{section.rapport-deelnemer{break-inside:avoid-page}section.rapport-deelnemer h2,section.rapport-deelnemer h3{break-after:avoid}}
 "#;
 

@@ -126,14 +126,9 @@ fn half_nl(p: Period) -> String {
     format!("{n}e halfjaar {}", p.from.year())
 }
 
-/// A financier as the pages name it: "Jeugdwet 0599 (Gemeente X)".
+/// A financier as every page names it ("Jeugdwet 0599").
 fn financier_label(f: &FinancierRow) -> String {
-    let short = financier_nl(&f.kind, &f.code);
-    if f.name.trim().is_empty() {
-        short
-    } else {
-        format!("{short} ({})", f.name.trim())
-    }
+    financier_nl(&f.kind, &f.code)
 }
 
 fn ymd(d: NaiveDate) -> String {
@@ -399,8 +394,8 @@ fn participant_block(state: &AppState, p: &ReportParticipant, name: &serde_json:
                         tr {
                             td { code { (a.number()) } }
                             td { (a.product_categorie.as_deref().unwrap_or("—")) @if let Some(c) = &a.product_code { "/" (c) } }
-                            td { (format::date_str(&a.ingangsdatum)) }
-                            td { (a.einddatum.as_deref().map_or_else(|| "—".to_string(), format::date_str)) }
+                            td.datum { (format::date_str(&a.ingangsdatum)) }
+                            td.datum { (a.einddatum.as_deref().map_or_else(|| "—".to_string(), format::date_str)) }
                             td { (end.as_ref().map_or_else(|| "loopt door".to_string(), end_text)) }
                         }
                     }
