@@ -41,31 +41,13 @@ async fn office(s: &Server) -> WebClient {
 
 /// A download: status, Content-Disposition and the bytes as sent.
 async fn download(web: &WebClient, path: &str) -> (u16, String, Vec<u8>) {
-    let cookie = web
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let res = web
-        .http
-        .get(format!("{}{path}", web.base))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("download");
-    let status = res.status().as_u16();
-    let disposition = res
-        .headers()
+    let (status, headers, bytes) = web.download(path).await;
+    let value = headers
         .get("content-disposition")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    (
-        status,
-        disposition,
-        res.bytes().await.expect("bytes").to_vec(),
-    )
+    (status, value, bytes)
 }
 
 /// Declared lines and amounts of one status, summed here.

@@ -23,6 +23,7 @@ pub mod import;
 mod lookahead;
 pub mod messages;
 pub mod order;
+pub mod outcome_reports;
 pub mod outcome_views;
 pub mod outcomes;
 pub mod read;

@@ -23,6 +23,7 @@ pub mod gemeente;
 pub mod limit;
 pub mod messages;
 pub mod notice;
+pub mod outcome_reports;
 pub mod outcomes;
 pub mod participants;
 pub mod registration;
@@ -87,6 +88,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/overzichten", get(reports::overview))
         .route("/overzichten/{bestand}", get(reports::export))
+        .route("/verantwoording", get(outcome_reports::index))
+        .route("/verantwoording/rapport", get(outcome_reports::report))
+        .route(
+            "/verantwoording/rapport.csv",
+            get(outcome_reports::report_csv),
+        )
+        .route("/verantwoording/cbs.csv", get(outcome_reports::cbs_csv))
         .route("/declaraties/{id}", get(declarations::show))
         .route("/declaraties/{id}/bericht", get(declarations::download))
         .route("/gemeente/declaraties", get(gemeente::list))
@@ -241,6 +249,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/termijnen" { "Termijnen" } }
                                     li { a href="/berichten" { "Berichten" } }
                                     li { a href="/overzichten" { "Overzichten" } }
+                                    li { a href="/verantwoording" { "Verantwoording" } }
                                 }
                                 @if u.role == Role::Beheer {
                                     li { a href="/gebruikers" { "Gebruikers" } }
@@ -579,6 +588,15 @@ details.meting{background:#fff;border:1px solid #dde1e6;border-radius:4px;paddin
 details.meting summary{cursor:pointer}
 table.scores td{overflow-wrap:anywhere}
 table.scores th:last-child,table.scores td:last-child{white-space:nowrap}
+/* Verantwoording (issue 20, H-C): a financier's report, one section per
+   participant, kept together on paper where it fits */
+section.rapport-deelnemer{margin:1.5rem 0 0;padding-top:.4rem;border-top:2px solid #dde1e6}
+section.rapport-deelnemer h2{font-size:1.15rem;margin:.4rem 0 .5rem}
+section.rapport-deelnemer h3{font-size:1rem;margin:.8rem 0 .3rem}
+section.rapport-deelnemer table{margin-bottom:.4rem}
+ul.doelen{margin:.2rem 0 .6rem;padding-left:1.2rem}
+section.rapport-deelnemer td.datum,section.rapport-deelnemer small{white-space:nowrap}
+@media print{section.rapport-deelnemer{break-inside:avoid-page}section.rapport-deelnemer h2,section.rapport-deelnemer h3{break-after:avoid}}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

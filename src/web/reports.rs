@@ -23,11 +23,40 @@ use crate::server::AppState;
 use crate::server::access::Peer;
 
 /// The back office of a provider: the only users of these pages.
-fn require_provider_office(user: &WebUser) -> Result<(), WebError> {
+pub(super) fn require_provider_office(user: &WebUser) -> Result<(), WebError> {
     user.require_back_office()?;
     if user.tenant.kind != crate::store::TenantKind::Aanbieder {
         return Err(WebError::Forbidden(Box::new(user.clone())));
     }
+    Ok(())
+}
+
+/// Records an export before the file is sent: each of `participants` in
+/// the access log (NEN 7513 asks one entry per participant) and the export
+/// itself in the audit trail, with `detail` saying what it held.
+pub(super) async fn exported(
+    state: &AppState,
+    user: &WebUser,
+    peer: &Peer,
+    object: &str,
+    participants: &[String],
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), WebError> {
+    if !participants.is_empty() {
+        super::access::log(state, user, peer, AccessKind::Export, object, participants).await?;
+    }
+    let mut w = state.store().begin_write().await?;
+    audit(
+        &mut w,
+        &user.tenant.id,
+        &user.username,
+        "export",
+        Some(("export", subject)),
+        detail,
+    )
+    .await?;
+    w.commit().await?;
     Ok(())
 }
 
@@ -491,17 +520,13 @@ pub async fn export(
     }
     shown.sort();
     shown.dedup();
-    let object = format!("GET /overzichten/{file}");
-    if !shown.is_empty() {
-        super::access::log(&state, &user, &peer, AccessKind::Export, &object, &shown).await?;
-    }
-    let mut w = state.store().begin_write().await?;
-    audit(
-        &mut w,
-        &user.tenant.id,
-        &user.username,
-        "export",
-        Some(("export", stem)),
+    exported(
+        &state,
+        &user,
+        &peer,
+        &format!("GET /overzichten/{file}"),
+        &shown,
+        stem,
         serde_json::json!({
             "file": file,
             "from": chosen.from,
@@ -512,7 +537,6 @@ pub async fn export(
         }),
     )
     .await?;
-    w.commit().await?;
     Ok(super::export::download(
         &table,
         kind,

@@ -571,6 +571,21 @@ impl WebClient {
         self.send(req).await
     }
 
+    /// A download as sent: status, headers and the bytes (not decoded as
+    /// text: a CSV starts with a BOM, an .xlsx is binary).
+    pub async fn download(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("download");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        (status, headers, res.bytes().await.expect("bytes").to_vec())
+    }
+
     /// Logs in; returns the answer to the login form.
     pub async fn login(&mut self, tenant: &str, user: &str, password: &str) -> Page {
         let form = self.get("/login").await;
