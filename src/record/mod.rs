@@ -24,6 +24,7 @@ mod lookahead;
 pub mod messages;
 pub mod order;
 pub mod outcomes;
+pub mod results;
 pub mod read;
 pub mod received;
 pub mod reports;
