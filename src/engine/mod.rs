@@ -355,22 +355,33 @@ async fn claims_of(
     let ids: Vec<String> = snap.participants.iter().map(|p| p.id.clone()).collect();
     let mut inputs = results::Inputs {
         claimed: crate::record::results::claimed(tx, tenant).await?,
-        milestones: crate::record::results::milestones_by_participant(store.pool(), tenant)
-            .await?,
+        milestones: crate::record::results::milestones_by_participant(store.pool(), tenant).await?,
         ..results::Inputs::default()
     };
     for (instrument, into) in [
         (crate::instrument::LADDER, &mut inputs.ladder),
         (crate::instrument::ZRM, &mut inputs.zrm),
     ] {
-        let all =
-            crate::record::outcomes::measurements_with(store.pool(), tenant, instrument, Some(&ids))
-                .await?;
+        let all = crate::record::outcomes::measurements_with(
+            store.pool(),
+            tenant,
+            instrument,
+            Some(&ids),
+        )
+        .await?;
         for m in all {
-            into.entry(m.row.participant_id.clone()).or_default().push(m);
+            into.entry(m.row.participant_id.clone())
+                .or_default()
+                .push(m);
         }
     }
-    Ok(results::claims(snap, mappings, &instruments, &inputs, period))
+    Ok(results::claims(
+        snap,
+        mappings,
+        &instruments,
+        &inputs,
+        period,
+    ))
 }
 
 /// The periods a run computes: the asked one, months corrected since the

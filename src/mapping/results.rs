@@ -156,7 +156,10 @@ pub(super) fn check(
         };
         // Fields of another kind would be read as if they counted.
         let extra: &[(&str, bool)] = &[
-            ("rung", r.rung.is_some() && !matches!(kind, ResultKind::LadderHeld { .. })),
+            (
+                "rung",
+                r.rung.is_some() && !matches!(kind, ResultKind::LadderHeld { .. }),
+            ),
             (
                 "months",
                 r.months.is_some()
@@ -284,7 +287,12 @@ mod tests {
         let ids: Vec<&str> = m.results.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["trede5-3m", "werk-6m", "zrm-werk-financien", "uitkering-beeindigd"]
+            [
+                "trede5-3m",
+                "werk-6m",
+                "zrm-werk-financien",
+                "uitkering-beeindigd"
+            ]
         );
         assert_eq!(
             m.results[0].kind,
@@ -339,10 +347,7 @@ mod tests {
         assert_eq!(p[0].path, "/results/1/months", "{p:?}");
         let bad = CONTRACT.replace("milestone = \"uitkering_beeindigd\"", "months = 2");
         let p = problems(&bad);
-        assert!(
-            p.iter().any(|p| p.path == "/results/3/milestone"),
-            "{p:?}"
-        );
+        assert!(p.iter().any(|p| p.path == "/results/3/milestone"), "{p:?}");
         assert!(p.iter().any(|p| p.path == "/results/3/months"), "{p:?}");
         // Whole numbers only: the schema refuses a fraction.
         let bad = CONTRACT.replace("price_cents = 50000", "price_cents = 500.5");

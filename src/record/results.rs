@@ -65,7 +65,11 @@ pub async fn add_milestone(
                 m.kind,
                 known.join(", ")
             ),
-            format!("unknown milestone {:?} (one of {})", m.kind, known.join(", ")),
+            format!(
+                "unknown milestone {:?} (one of {})",
+                m.kind,
+                known.join(", ")
+            ),
         ));
     }
     check_date("de datum van de mijlpaal", "milestone date", m.reached_on)?;
