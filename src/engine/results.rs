@@ -405,12 +405,18 @@ impl ClaimSummary {
     }
 }
 
-/// The Dutch label of a piece of evidence, for pages and reports.
-pub fn evidence_nl(instruments: &Instruments, domain: Option<&str>, score: Option<i64>) -> String {
+/// The Dutch label of a piece of evidence (a score with its instrument's
+/// wording, or a milestone), for pages and reports.
+pub fn evidence_nl(
+    instruments: &Instruments,
+    domain: Option<&str>,
+    score: Option<i64>,
+    milestone: Option<&str>,
+) -> String {
     match (domain, score) {
         (Some(d), Some(s)) => {
             let (instrument, label) = if d == LADDER_DOMAIN {
-                (instruments.get(LADDER), "participatieladder".to_string())
+                (instruments.get(LADDER), "Participatieladder".to_string())
             } else {
                 let zrm = instruments.get(ZRM);
                 let name = zrm
@@ -421,13 +427,8 @@ pub fn evidence_nl(instruments: &Instruments, domain: Option<&str>, score: Optio
             let score = instrument.map_or(s.to_string(), |i| i.score_label(s));
             format!("{label}: {score}")
         }
-        _ => "mijlpaal".to_string(),
+        _ => format!("Mijlpaal: {}", milestone_nl(milestone.unwrap_or("eigen"))),
     }
-}
-
-/// The Dutch label of a milestone kind (for the evidence of a claim).
-pub fn milestone_label(kind: &str) -> &str {
-    milestone_nl(kind)
 }
 
 #[cfg(test)]

@@ -229,6 +229,9 @@ pub struct EvidenceRow {
     pub evidence_on: String,
     pub domain: Option<String>,
     pub score: Option<i64>,
+    /// The milestone's kind, for a milestone.
+    pub milestone_kind: Option<String>,
+    pub milestone_note: Option<String>,
 }
 
 /// A claim with its evidence.
@@ -270,8 +273,10 @@ pub async fn claims(
     let mut evidence: BTreeMap<String, Vec<EvidenceRow>> = BTreeMap::new();
     if !rows.is_empty() {
         let all: Vec<EvidenceRow> = sqlx::query_as(
-            "SELECT e.claim_id, e.position, e.measurement_id, e.milestone_id, e.evidence_on, e.domain, e.score \
+            "SELECT e.claim_id, e.position, e.measurement_id, e.milestone_id, e.evidence_on, e.domain, e.score, \
+                    m.kind AS milestone_kind, m.note AS milestone_note \
              FROM result_claim_evidence e JOIN result_claims c ON c.id = e.claim_id \
+             LEFT JOIN milestones m ON m.id = e.milestone_id \
              WHERE c.tenant_id = $1 ORDER BY e.claim_id, e.position",
         )
         .bind(tenant)

@@ -153,6 +153,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../mappings/gemeente-0599-jeugdwet.toml"),
     ),
     (
+        "social-impact-werk",
+        include_str!("../../mappings/social-impact-werk.toml"),
+    ),
+    (
         "uwv-re-integratie",
         include_str!("../../mappings/uwv-re-integratie.toml"),
     ),
@@ -463,6 +467,8 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     )
     .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
+    let participant_ids: Vec<String> = ids.iter().map(|p| p.0.clone()).collect();
+    super::demo_results::seed(state, &tenant, &participant_ids, today).await?;
 
     // The month's declarations; one of them answered with one line rejected.
     let opts = crate::engine::RunOptions {

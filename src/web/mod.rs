@@ -15,6 +15,8 @@ pub mod auth;
 pub mod deadlines;
 pub mod declarations;
 pub mod demo;
+pub mod demo_results;
+pub mod results;
 pub mod export;
 pub mod format;
 pub mod gemeente;
@@ -68,6 +70,8 @@ pub fn routes() -> Router<AppState> {
         .route("/afgekeurd/{id}/opnieuw", post(review::resend))
         .route("/afgekeurd/{id}/sluiten", post(review::close))
         .route("/termijnen", get(deadlines::list))
+        .route("/resultaten", get(results::list))
+        .route("/deelnemers/{id}/mijlpaal", post(results::add))
         .route("/berichten", get(messages::list).post(messages::search))
         .route("/berichten/opnieuw", post(messages::retry_all))
         .route("/berichten/{id}", get(messages::show))
@@ -235,6 +239,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/termijnen" { "Termijnen" } }
                                     li { a href="/berichten" { "Berichten" } }
                                     li { a href="/overzichten" { "Overzichten" } }
+                                    li { a href="/resultaten" { "Resultaten" } }
                                 }
                                 @if u.role == Role::Beheer {
                                     li { a href="/gebruikers" { "Gebruikers" } }
