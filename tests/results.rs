@@ -28,6 +28,7 @@ use common::*;
 on_both_backends!(
     a_social_impact_result_is_claimed_once_when_reached_and_held,
     an_outputgericht_allocation_gets_one_output_line_and_others_a_notice,
+    the_demo_claims_its_social_impact_results_and_shows_them_with_evidence,
 );
 
 const AGB: &str = "73730112";
@@ -490,5 +491,131 @@ async fn an_outputgericht_allocation_gets_one_output_line_and_others_a_notice(db
         )
         .await,
         1
+    );
+}
+
+async fn the_demo_claims_its_social_impact_results_and_shows_them_with_evidence(db: Db) {
+    use loket::web::demo::{DEMO_AGB, DEMO_PASSWORD};
+    let (s, demo) = Server::start_demo(db).await;
+    // Participants 24 and 27 held rung 5 for three months, 29's benefit
+    // ended: three claims, 1,500.00 + 1,500.00 + 1,000.00, on the
+    // contract's invoice; 25, 26 and 28 reached nothing yet.
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT result_id, amount_cents FROM result_claims ORDER BY result_id")
+            .fetch_all(s.state.store().pool())
+            .await
+            .expect("claims");
+    assert_eq!(
+        rows,
+        [
+            ("trede5-3m".to_string(), 150000),
+            ("trede5-3m".to_string(), 150000),
+            ("uitkering-beeindigd".to_string(), 100000)
+        ]
+    );
+    let invoiced: i64 = count(
+        &s,
+        "SELECT COALESCE(SUM(d.total_cents), 0) FROM declarations d JOIN financiers f ON f.id = d.financier_id \
+         WHERE f.kind = 'social_impact'",
+    )
+    .await;
+    assert_eq!(invoiced, 400000);
+
+    let mut web = WebClient::new(&s.base);
+    web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
+    let page = web.get("/resultaten").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for text in [
+        "Social-impactcontract Werk Loont (3 claims, € 4.000,00)",
+        "Trede 5 (betaald werk met ondersteuning), 3 maanden behouden",
+        "Participatieladder: ",
+        "Mijlpaal: Uitkering beëindigd",
+        "gefactureerd",
+    ] {
+        assert!(page.body.contains(text), "{text} on /resultaten");
+    }
+    let logged = count(
+        &s,
+        "SELECT COUNT(*) FROM access_log WHERE object = 'GET /resultaten'",
+    )
+    .await;
+    assert_eq!(logged, 3, "one entry per participant shown");
+    // A begeleider may not open it; a municipality neither.
+    let mut coach = WebClient::new(&s.base);
+    coach.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
+    assert_eq!(coach.get("/resultaten").await.status, 403);
+    let mut gemeente = WebClient::new(&s.base);
+    gemeente.login("0363", "beoordelaar", DEMO_PASSWORD).await;
+    assert_eq!(gemeente.get("/resultaten").await.status, 403);
+
+    // A milestone through the web form and the API; a bad one refused.
+    let (participant,): (String,) = sqlx::query_as(
+        "SELECT participant_id FROM result_claims WHERE result_id = 'uitkering-beeindigd'",
+    )
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("participant");
+    let shown = web.get(&format!("/deelnemers/{participant}")).await;
+    assert!(
+        shown.body.contains("Mijlpalen"),
+        "the participant page shows them"
+    );
+    assert!(shown.body.contains("Uitkering beëindigd"));
+    let csrf = shown.csrf();
+    let posted = web
+        .post(
+            &format!("/deelnemers/{participant}/mijlpaal"),
+            &[
+                ("csrf", &csrf),
+                ("soort", "diploma"),
+                ("datum", "2026-03-02"),
+                ("toelichting", "MBO-2"),
+            ],
+        )
+        .await;
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let bad = web
+        .post(
+            &format!("/deelnemers/{participant}/mijlpaal"),
+            &[
+                ("csrf", &csrf),
+                ("soort", "loterij"),
+                ("datum", "2026-03-02"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("onbekende mijlpaal"), "{}", bad.body);
+    let api = Api {
+        base: s.base.clone(),
+        http: s.http.clone(),
+        token: demo.api_token.clone().expect("the demo's token"),
+        tenant: DEMO_AGB.into(),
+    };
+    let reply = api
+        .post_json(
+            &format!("/participants/{participant}/milestones"),
+            &json!({"kind": "betaald_werk", "date": "2026-03-02", "note": "16 uur"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let reply = api
+        .post_json(
+            &format!("/participants/{participant}/milestones"),
+            &json!({"kind": "loterij", "date": "2026-03-02"}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let reply = api
+        .post_json(
+            "/participants/niet-bestaand/milestones",
+            &json!({"kind": "diploma", "date": "2026-03-02"}),
+        )
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM milestones").await,
+        3,
+        "the demo's, the form's and the API's"
     );
 }
