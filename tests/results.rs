@@ -498,13 +498,17 @@ async fn the_demo_claims_its_social_impact_results_and_shows_them_with_evidence(
     use loket::web::demo::{DEMO_AGB, DEMO_PASSWORD};
     let (s, demo) = Server::start_demo(db).await;
     // Participants 24 and 27 held rung 5 for three months, 29's benefit
-    // ended: three claims, 1,500.00 + 1,500.00 + 1,000.00, on the
-    // contract's invoice; 25, 26 and 28 reached nothing yet.
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT result_id, amount_cents FROM result_claims ORDER BY result_id")
-            .fetch_all(s.state.store().pool())
-            .await
-            .expect("claims");
+    // ended: 1,500.00 + 1,500.00 + 1,000.00 on the contract's invoice;
+    // 25, 26 and 28 reached nothing on the ladder yet. (The ZRM result
+    // depends on the ZRM measurements the demo seeds for everyone, so it is
+    // counted, not fixed, here.)
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT result_id, amount_cents FROM result_claims \
+         WHERE result_id <> 'zrm-werk-financien' ORDER BY result_id",
+    )
+    .fetch_all(s.state.store().pool())
+    .await
+    .expect("claims");
     assert_eq!(
         rows,
         [
@@ -513,20 +517,34 @@ async fn the_demo_claims_its_social_impact_results_and_shows_them_with_evidence(
             ("uitkering-beeindigd".to_string(), 100000)
         ]
     );
+    let claimed = count(
+        &s,
+        "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM result_claims",
+    )
+    .await;
+    let n_claims = count(&s, "SELECT COUNT(*) FROM result_claims").await;
+    assert!(claimed >= 400000);
     let invoiced: i64 = count(
         &s,
-        "SELECT COALESCE(SUM(d.total_cents), 0) FROM declarations d JOIN financiers f ON f.id = d.financier_id \
+        "SELECT CAST(COALESCE(SUM(d.total_cents), 0) AS BIGINT) FROM declarations d JOIN financiers f ON f.id = d.financier_id \
          WHERE f.kind = 'social_impact'",
     )
     .await;
-    assert_eq!(invoiced, 400000);
+    assert_eq!(
+        invoiced, claimed,
+        "every claim is on the contract's invoice"
+    );
 
     let mut web = WebClient::new(&s.base);
     web.login(DEMO_AGB, "backoffice", DEMO_PASSWORD).await;
     let page = web.get("/resultaten").await;
     assert_eq!(page.status, 200, "{}", page.body);
+    let heading = format!(
+        "Social-impactcontract Werk Loont ({n_claims} claims, {})",
+        loket::web::euro(claimed)
+    );
     for text in [
-        "Social-impactcontract Werk Loont (3 claims, € 4.000,00)",
+        heading.as_str(),
         "Trede 5 (betaald werk met ondersteuning), 3 maanden behouden",
         "Participatieladder: ",
         "Mijlpaal: Uitkering beëindigd",
@@ -539,7 +557,14 @@ async fn the_demo_claims_its_social_impact_results_and_shows_them_with_evidence(
         "SELECT COUNT(*) FROM access_log WHERE object = 'GET /resultaten'",
     )
     .await;
-    assert_eq!(logged, 3, "one entry per participant shown");
+    let shown = count(
+        &s,
+        "SELECT COUNT(*) FROM (SELECT participant_id FROM result_claims UNION \
+         SELECT participant_id FROM review_items WHERE kind = 'result_not_claimable' AND status = 'open') x",
+    )
+    .await;
+    assert!(shown >= 3);
+    assert_eq!(logged, shown, "one entry per participant shown");
     // A begeleider may not open it; a municipality neither.
     let mut coach = WebClient::new(&s.base);
     coach.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;

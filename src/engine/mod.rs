@@ -1225,6 +1225,19 @@ impl RunReport {
                     .unwrap_or_default()
             );
         }
+        for c in &self.claims {
+            let _ = writeln!(
+                s,
+                "Resultaat/result {} aan/to {} (deelnemer/participant {}, bereikt/reached {}): {}.{:02} EUR{}",
+                c.result_id,
+                c.financier,
+                c.participant_id,
+                c.reached_on,
+                c.amount_cents / 100,
+                c.amount_cents % 100,
+                if c.stored { "" } else { " (voorbeeld/preview)" }
+            );
+        }
         write_messages(&mut s, &self.messages);
         write_notices(&mut s, &self.notices);
         s

@@ -545,6 +545,14 @@ main form.zoeken{margin:0 0 1rem}
 main form.zoeken input{flex:1}
 table.registraties td a.corrigeren{white-space:nowrap}
 @media (max-width:820px){form.zoeken input{min-width:0;width:11rem}}
+/* H-D: Resultaten (claims with their evidence) and the participant's
+   milestones; long result names and evidence wrap instead of widening the
+   table on a tablet. */
+table.resultaten td{overflow-wrap:anywhere}
+ul.bewijs{margin:0;padding-left:1rem;font-size:.9rem}
+form.mijlpaal{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
+form.mijlpaal label{display:flex;flex-direction:column;flex:1 1 11rem}
+@media print{form.mijlpaal{display:none}}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option
