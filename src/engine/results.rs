@@ -105,6 +105,25 @@ fn milestone_evidence(m: &MilestoneRow, date: NaiveDate) -> Evidence {
     }
 }
 
+/// A ladder rung reached and held ([`held`]), as a result reached on the
+/// confirming measurement with every measurement since reaching as evidence.
+fn rung_held(
+    ladder: &crate::instrument::Instrument,
+    series: &[super::outcomes::Point<'_>],
+    rung: i64,
+    months: u32,
+) -> Option<Reached> {
+    let h = held(ladder, series, rung, months)?;
+    Some(Reached {
+        on: h.confirmed.date,
+        evidence: h
+            .evidence
+            .iter()
+            .map(|p| point_evidence(p, LADDER_DOMAIN))
+            .collect(),
+    })
+}
+
 /// Whether (and when) `rule` is reached by one participant's measurements
 /// with the ladder and the ZRM and their milestones, counting only what is
 /// dated on or before `until`. Pure: the run and its tests call it alike.
@@ -134,16 +153,7 @@ pub fn evaluate(
         ResultKind::LadderHeld { rung, months } => {
             let ladder_i = instruments.get(LADDER)?;
             let ms = upto(ladder);
-            let s = series(&ms, LADDER_DOMAIN);
-            let h = held(ladder_i, &s, *rung, *months)?;
-            Some(Reached {
-                on: h.confirmed.date,
-                evidence: h
-                    .evidence
-                    .iter()
-                    .map(|p| point_evidence(p, LADDER_DOMAIN))
-                    .collect(),
-            })
+            rung_held(ladder_i, &series(&ms, LADDER_DOMAIN), *rung, *months)
         }
         ResultKind::ZrmImproved { domains, levels } => {
             let zrm_i = instruments.get(ZRM)?;
@@ -163,14 +173,7 @@ pub fn evaluate(
             let ladder_i = instruments.get(LADDER)?;
             let ms = upto(ladder);
             let s = series(&ms, LADDER_DOMAIN);
-            let by_ladder = held(ladder_i, &s, PAID_WORK_RUNG, *months).map(|h| Reached {
-                on: h.confirmed.date,
-                evidence: h
-                    .evidence
-                    .iter()
-                    .map(|p| point_evidence(p, LADDER_DOMAIN))
-                    .collect(),
-            });
+            let by_ladder = rung_held(ladder_i, &s, PAID_WORK_RUNG, *months);
             // Paid work recorded as a milestone holds unless a ladder
             // measurement in the months after it shows the person below
             // paid work.

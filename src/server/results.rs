@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
 use serde_json::json;
 
 use super::AppState;
@@ -29,18 +28,9 @@ pub async fn post_milestone(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    let Ok(date) = value["date"]
-        .as_str()
-        .unwrap_or_default()
-        .parse::<NaiveDate>()
-    else {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "datum is geen geldige datum",
-            "date is not a valid date",
-        )
-        .with_paths(vec!["/date".into()])
-        .into_response();
+    let date = match super::declarations::date_field(&value) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
     };
     let m = NewMilestone {
         participant_id: id.clone(),
