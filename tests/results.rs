@@ -462,9 +462,18 @@ async fn an_outputgericht_allocation_gets_one_output_line_and_others_a_notice(db
             .contains("outputgerichte toewijzing"),
         "{notice}"
     );
-    // Again and the next month: one claim, one line, no credit.
+    // Again and the next month: one claim, one line, no credit; P4's
+    // outcome stays one open review item, not one per run.
     let again = api.run("2026-04", "2026-05-05").await;
     assert_eq!(again["claims"], json!([]), "{again}");
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM review_items WHERE kind = 'result_not_claimable' AND status = 'open'"
+        )
+        .await,
+        1
+    );
     let may = api.run("2026-05", "2026-06-02").await;
     assert_eq!(may["claims"], json!([]), "{may}");
     assert!(

@@ -426,10 +426,13 @@ async fn periods_to_compute(
         }
     }
     // A rejected line whose review item a person resolved (the allocation
-    // was fixed, the contract corrected, ...) is declared again.
+    // was fixed, the contract corrected, ...) is declared again; not a
+    // results claim's line: a claim is never made again automatically.
     let rows = sqlx::query(
         "SELECT DISTINCT p.period_begin FROM prestaties p JOIN review_items r ON r.subject_id = p.id \
          WHERE p.tenant_id = $1 AND p.status = 'rejected' AND p.debet_credit = 'D' \
+           AND NOT EXISTS (SELECT 1 FROM result_claims c WHERE c.tenant_id = p.tenant_id \
+               AND c.referentie_nummer = p.referentie_nummer) \
            AND r.tenant_id = $1 AND r.kind = 'rejected_prestatie' AND r.status = 'resolved' \
            AND p.period_begin >= $2 AND NOT EXISTS (SELECT 1 FROM prestaties q WHERE q.allocation_id = p.allocation_id \
                AND q.period_begin = p.period_begin AND q.created_at > p.created_at)",

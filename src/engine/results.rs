@@ -329,7 +329,9 @@ pub fn claims(
                     participant_id: Some(participant.clone()),
                     allocation_id: None,
                     toewijzing_nummer: None,
-                    period: Some(format!("{}/{}", period.start, period.end)),
+                    // The day it was reached, not the run's period: the
+                    // same outcome stays one open review item, run after run.
+                    period: Some(format!("{}/{}", reached.on, reached.on)),
                     rule: Some(rule.id.clone()),
                     nl,
                     en,
