@@ -548,7 +548,8 @@ table.registraties td a.corrigeren{white-space:nowrap}
 /* H-D: Resultaten (claims with their evidence) and the participant's
    milestones; long result names and evidence wrap instead of widening the
    table on a tablet. */
-table.resultaten td{overflow-wrap:anywhere}
+table.resultaten td{overflow-wrap:break-word}
+table.resultaten td.getal{white-space:nowrap}
 ul.bewijs{margin:0;padding-left:1rem;font-size:.9rem}
 form.mijlpaal{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 form.mijlpaal label{display:flex;flex-direction:column;flex:1 1 11rem}
