@@ -152,8 +152,12 @@ pub struct Line {
     /// A credit cancels the earlier line named here (its ReferentieNummer
     /// becomes VorigReferentieNummer).
     pub credits: Option<String>,
-    /// SHA-256 over the registrations the line was computed from.
+    /// SHA-256 over the registrations the line was computed from;
+    /// `result:<id>` for a results claim.
     pub basis: String,
+    /// A pay-for-results claim ([`super::results`]): the line rests on an
+    /// outcome reached, not on registrations.
+    pub claim: Option<std::sync::Arc<super::results::Claim>>,
 }
 
 /// Something a person should know; never declared.
@@ -640,6 +644,7 @@ fn allocation_period(
                 },
                 credits: Some(p.referentie.clone()),
                 basis: basis.clone(),
+                claim: None,
             });
         }
         if declared.volume > 0 {
@@ -649,6 +654,7 @@ fn allocation_period(
                 declared,
                 credits: None,
                 basis,
+                claim: None,
             });
         }
     }

@@ -351,7 +351,10 @@ impl Ctx<'_> {
     /// the service, the period, the quantity in the unit the price is for.
     fn line(&self, n: usize, l: &Line, vat: &VatSettings) -> ubl::Line {
         let a = &self.snap.allocations[l.allocation];
-        let product = self.mappings.product(&a.financier, &a.product).ok();
+        // A results claim is invoiced as its result's product, whatever
+        // the order it falls under.
+        let key = l.claim.as_ref().map_or(&a.product, |c| &c.product);
+        let product = self.mappings.product(&a.financier, key).ok();
         let d = &l.declared;
         let participant = a
             .order
@@ -394,7 +397,18 @@ impl Ctx<'_> {
                 None,
             ),
         };
-        let name = product.map_or_else(|| a.product.code.clone(), |p| p.name.clone());
+        let name = match &l.claim {
+            Some(c) => c.result_name.clone(),
+            None => product.map_or_else(|| key.code.clone(), |p| p.name.clone()),
+        };
+        let description = match &l.claim {
+            Some(c) => format!("Deelnemer/participant {participant}. {}", c.description()),
+            None => format!(
+                "Deelnemer/participant {participant}, {} t/m {}",
+                l.period.start.format("%d-%m-%Y"),
+                l.period.end.format("%d-%m-%Y")
+            ),
+        };
         ubl::Line {
             id: n.to_string(),
             note: Some(participant.clone()),
@@ -407,12 +421,8 @@ impl Ctx<'_> {
             )),
             order_line: a.order.line.clone(),
             item_name: Some(name),
-            item_description: Some(format!(
-                "Deelnemer/participant {participant}, {} t/m {}",
-                l.period.start.format("%d-%m-%Y"),
-                l.period.end.format("%d-%m-%Y")
-            )),
-            item_id: Some(a.product.code.clone()),
+            item_description: Some(description),
+            item_id: Some(key.code.clone()),
             tax_category: Some(vat.category().into()),
             tax_percent: Some(Dec::int(i64::from(vat.percent()))),
             tax_exemption_reason: None,

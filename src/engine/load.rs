@@ -207,7 +207,10 @@ pub async fn snapshot_of(
     let rows = sqlx::query(
         "SELECT id, allocation_id, referentie_nummer, period_begin, period_end, volume, eenheid, \
                 tarief_cents, bedrag_cents, debet_credit, status, credited_by, vorig_referentie_nummer \
-         FROM prestaties WHERE tenant_id = $1 ORDER BY created_at",
+         FROM prestaties WHERE tenant_id = $1 \
+           AND NOT EXISTS (SELECT 1 FROM result_claims c WHERE c.tenant_id = prestaties.tenant_id \
+               AND c.referentie_nummer = prestaties.referentie_nummer) \
+         ORDER BY created_at",
     )
     .bind(tenant)
     .fetch_all(&mut **tx)

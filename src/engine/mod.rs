@@ -21,6 +21,7 @@ pub mod invoice;
 pub mod limits;
 pub mod load;
 pub mod outcomes;
+pub mod results;
 pub mod rules;
 pub mod startstop;
 #[cfg(test)]
@@ -104,6 +105,8 @@ pub struct RunReport {
     pub declarations: Vec<DeclarationSummary>,
     pub messages: Vec<startstop::Sent>,
     pub notices: Vec<Notice>,
+    /// Pay-for-results claims made (or, on a dry run, that would be made).
+    pub claims: Vec<results::ClaimSummary>,
 }
 
 /// Parses `YYYY-MM`.
@@ -153,8 +156,14 @@ pub async fn run(
     lap("lock");
     let snap = load::snapshot(tx, store.backend, &tenant.id, mappings, window).await?;
     lap("load");
-    let plan = compute::compute(&snap, mappings, &periods);
+    let mut plan = compute::compute(&snap, mappings, &periods);
     lap("compute");
+    // Outcomes reached under a pay-for-results contract: extra lines that
+    // go the way of every line.
+    let claims = claims_of(tx, store, &tenant.id, mappings, &snap, opts.period).await?;
+    report.notices.extend(claims.notices);
+    plan.lines.extend(claims.lines);
+    lap("results");
 
     let mut generated = Vec::new();
     let used = UsedNumbers::load(tx, &tenant.id).await?;
@@ -248,7 +257,23 @@ pub async fn run(
     report.notices.extend(starts.notices);
     report.messages = starts.messages;
     let tx = &mut w.tx;
+    let claimed = |lines: &[(Line, String)]| -> Vec<(std::sync::Arc<results::Claim>, String)> {
+        lines
+            .iter()
+            .filter_map(|(l, r)| Some((l.claim.clone()?, r.clone())))
+            .collect()
+    };
     if opts.dry_run {
+        for g in &generated {
+            for (c, _) in claimed(&g.lines) {
+                report.claims.push(results::ClaimSummary::of(&c, false));
+            }
+        }
+        for g in &invoices {
+            for (c, _) in claimed(&g.lines) {
+                report.claims.push(results::ClaimSummary::of(&c, false));
+            }
+        }
         report.declarations = generated.iter().map(|g| g.summary.clone()).collect();
         report
             .declarations
@@ -280,10 +305,20 @@ pub async fn run(
     for g in &mut generated {
         store_declaration(tx, store.backend, tenant, mappings, &snap, g).await?;
         report.declarations.push(g.summary.clone());
+        let id = g.summary.id.clone().unwrap_or_default();
+        for (c, referentie) in claimed(&g.lines) {
+            crate::record::results::insert_claim(tx, &tenant.id, &c, &referentie, &id).await?;
+            report.claims.push(results::ClaimSummary::of(&c, true));
+        }
     }
     for g in &mut invoices {
         store_invoice(tx, store.backend, tenant, mappings, &snap, g).await?;
         report.declarations.push(g.summary.clone());
+        let id = g.summary.id.clone().unwrap_or_default();
+        for (c, referentie) in claimed(&g.lines) {
+            crate::record::results::insert_claim(tx, &tenant.id, &c, &referentie, &id).await?;
+            report.claims.push(results::ClaimSummary::of(&c, true));
+        }
     }
     store_notices(tx, &tenant.id, &report.notices).await?;
     lap("store");
@@ -297,6 +332,56 @@ pub async fn run(
         "declaration run done"
     );
     Ok(report)
+}
+
+/// The pay-for-results claims of a run ([`results`]): the outcomes are read
+/// from the pool (the run's transaction writes none of them), the claims
+/// made in the run's transaction, after the tenant's lock, so two runs can
+/// never both see an outcome as unclaimed.
+async fn claims_of(
+    tx: &mut Tx,
+    store: &Store,
+    tenant: &str,
+    mappings: &Mappings,
+    snap: &Snapshot,
+    period: Period,
+) -> Result<results::Claims> {
+    if mappings.iter().all(|m| m.results.is_empty()) {
+        return Ok(results::Claims::default());
+    }
+    let instruments = crate::instrument::Instruments::builtin()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("cannot load the built-in instruments")?;
+    let ids: Vec<String> = snap.participants.iter().map(|p| p.id.clone()).collect();
+    let mut inputs = results::Inputs {
+        claimed: crate::record::results::claimed(tx, tenant).await?,
+        milestones: crate::record::results::milestones_by_participant(store.pool(), tenant).await?,
+        ..results::Inputs::default()
+    };
+    for (instrument, into) in [
+        (crate::instrument::LADDER, &mut inputs.ladder),
+        (crate::instrument::ZRM, &mut inputs.zrm),
+    ] {
+        let all = crate::record::outcomes::measurements_with(
+            store.pool(),
+            tenant,
+            instrument,
+            Some(&ids),
+        )
+        .await?;
+        for m in all {
+            into.entry(m.row.participant_id.clone())
+                .or_default()
+                .push(m);
+        }
+    }
+    Ok(results::claims(
+        snap,
+        mappings,
+        &instruments,
+        &inputs,
+        period,
+    ))
 }
 
 /// The periods a run computes: the asked one, months corrected since the
@@ -341,10 +426,13 @@ async fn periods_to_compute(
         }
     }
     // A rejected line whose review item a person resolved (the allocation
-    // was fixed, the contract corrected, ...) is declared again.
+    // was fixed, the contract corrected, ...) is declared again; not a
+    // results claim's line: a claim is never made again automatically.
     let rows = sqlx::query(
         "SELECT DISTINCT p.period_begin FROM prestaties p JOIN review_items r ON r.subject_id = p.id \
          WHERE p.tenant_id = $1 AND p.status = 'rejected' AND p.debet_credit = 'D' \
+           AND NOT EXISTS (SELECT 1 FROM result_claims c WHERE c.tenant_id = p.tenant_id \
+               AND c.referentie_nummer = p.referentie_nummer) \
            AND r.tenant_id = $1 AND r.kind = 'rejected_prestatie' AND r.status = 'resolved' \
            AND p.period_begin >= $2 AND NOT EXISTS (SELECT 1 FROM prestaties q WHERE q.allocation_id = p.allocation_id \
                AND q.period_begin = p.period_begin AND q.created_at > p.created_at)",
@@ -1006,6 +1094,8 @@ async fn insert_prestaties(
         .map(|(line, referentie)| {
             let a = &snap.allocations[line.allocation];
             let d = &line.declared;
+            // A claim is declared as its result's product.
+            let product = line.claim.as_ref().map_or(&a.product, |c| &c.product);
             json!([
                 new_id(),
                 snap.participants[a.participant].id,
@@ -1013,8 +1103,8 @@ async fn insert_prestaties(
                 referentie,
                 line.credits,
                 a.toewijzing_nummer,
-                a.product.categorie,
-                a.product.code,
+                product.categorie,
+                product.code,
                 line.period.start.to_string(),
                 line.period.end.to_string(),
                 d.volume,
@@ -1136,6 +1226,19 @@ impl RunReport {
                     .as_deref()
                     .map(|f| format!(" -> {f}"))
                     .unwrap_or_default()
+            );
+        }
+        for c in &self.claims {
+            let _ = writeln!(
+                s,
+                "Resultaat/result {} aan/to {} (deelnemer/participant {}, bereikt/reached {}): {}.{:02} EUR{}",
+                c.result_id,
+                c.financier,
+                c.participant_id,
+                c.reached_on,
+                c.amount_cents / 100,
+                c.amount_cents % 100,
+                if c.stored { "" } else { " (voorbeeld/preview)" }
             );
         }
         write_messages(&mut s, &self.messages);

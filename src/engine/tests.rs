@@ -58,6 +58,7 @@ fn line(begin: &str, end: &str, volume: u64, tarief: u64) -> Line {
             bedrag: volume * tarief,
         },
         credits: None,
+        claim: None,
         basis: String::new(),
     }
 }

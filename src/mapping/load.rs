@@ -64,6 +64,8 @@ struct RawMapping {
     /// A municipality's provider counterpart: who decides on its 323s.
     declarations: Option<RawDecisions>,
     outcomes: Option<RawOutcomes>,
+    #[serde(default)]
+    results: Vec<super::results::RawResult>,
 }
 
 #[derive(Deserialize)]
@@ -244,7 +246,9 @@ impl Checker<'_> {
                 None
             }
         });
+        let results = super::results::check(self.file, raw.results, &products, &mut self.problems);
         Mapping {
+            results,
             decide: raw.declarations.and_then(|d| d.decide).unwrap_or_default(),
             evaluation_weeks: raw.outcomes.and_then(|o| o.evaluation_weeks),
             file: self.file.to_path_buf(),

@@ -17,6 +17,7 @@
 mod load;
 pub mod period;
 pub mod priority;
+pub mod results;
 pub mod units;
 
 use std::fmt;
@@ -380,6 +381,8 @@ pub struct Mapping {
     /// `[outcomes] evaluation_weeks`: how often the contract asks for an
     /// evaluation of its participants.
     pub evaluation_weeks: Option<u32>,
+    /// `[[results]]`: the outcomes a pay-for-results contract pays for.
+    pub results: Vec<results::ResultRule>,
 }
 
 /// Who decides on a received declaration before its 325 leaves.

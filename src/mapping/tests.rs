@@ -83,7 +83,13 @@ fn the_schema_compiles() {
 #[test]
 fn the_shipped_mappings_load() {
     let all = Mappings::load_dir(shipped()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(all.len(), 4);
+    assert_eq!(all.len(), 5);
+    // The social-impact contract pays for results only.
+    let sib = all
+        .get(&FinancierKey::new(Kind::SocialImpact, "SIBWERK"))
+        .expect("social impact");
+    assert_eq!(sib.financier.standard, Standard::Ubl);
+    assert_eq!(sib.results.len(), 4);
     // The invoiced ones: UWV exempt from VAT, Participatiewet at 21%.
     let uwv = all.get(&FinancierKey::new(Kind::Uwv, "UWV")).expect("uwv");
     assert_eq!(uwv.financier.standard, Standard::Ubl);

@@ -30,6 +30,7 @@ pub mod read;
 pub mod received;
 pub mod reports;
 pub mod requests;
+pub mod results;
 pub mod retention;
 pub mod review;
 pub mod rules;

@@ -68,7 +68,7 @@ impl From<sqlx::Error> for OutcomeError {
     }
 }
 
-fn invalid(nl: impl Into<String>, en: impl Into<String>) -> OutcomeError {
+pub(crate) fn invalid(nl: impl Into<String>, en: impl Into<String>) -> OutcomeError {
     OutcomeError::Invalid {
         nl: nl.into(),
         en: en.into(),
@@ -138,7 +138,7 @@ impl Measurement {
 }
 
 /// Checks a participant id belongs to the tenant.
-async fn own_participant(
+pub(crate) async fn own_participant(
     w: &mut WriteTx,
     tenant: &str,
     participant: &str,
@@ -152,7 +152,7 @@ async fn own_participant(
     found.map(|_| ()).ok_or(OutcomeError::NotFound)
 }
 
-fn check_date(what_nl: &str, what_en: &str, d: NaiveDate) -> Result<(), OutcomeError> {
+pub(crate) fn check_date(what_nl: &str, what_en: &str, d: NaiveDate) -> Result<(), OutcomeError> {
     let today = crate::registration::today();
     if d > today {
         return Err(invalid(
@@ -169,7 +169,7 @@ fn check_date(what_nl: &str, what_en: &str, d: NaiveDate) -> Result<(), OutcomeE
     Ok(())
 }
 
-fn check_text(field_nl: &str, field_en: &str, text: &str) -> Result<(), OutcomeError> {
+pub(crate) fn check_text(field_nl: &str, field_en: &str, text: &str) -> Result<(), OutcomeError> {
     if text.chars().count() > MAX_TEXT {
         return Err(invalid(
             format!("{field_nl} is langer dan {MAX_TEXT} tekens"),

@@ -202,6 +202,23 @@ pub async fn get(
     Ok(Json(out))
 }
 
+/// The body's `date` (its schema holds it to YYYY-MM-DD) as a calendar
+/// date: 2026-02-30 has the shape and is still refused, with its path.
+pub(crate) fn date_field(value: &Value) -> Result<NaiveDate, ApiError> {
+    value["date"]
+        .as_str()
+        .unwrap_or_default()
+        .parse::<NaiveDate>()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "datum is geen geldige datum",
+                "date is not a valid date",
+            )
+            .with_paths(vec!["/date".into()])
+        })
+}
+
 /// `POST /participants/{id}/end` (`schemas/api/participant-end.json`): the
 /// end of a participant's care (death, a move, ...). The next run stops
 /// every started allocation with the matching RedenBeeindiging.
@@ -215,18 +232,9 @@ pub async fn end(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    let Ok(date) = value["date"]
-        .as_str()
-        .unwrap_or_default()
-        .parse::<NaiveDate>()
-    else {
-        return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "datum is geen geldige datum",
-            "date is not a valid date",
-        )
-        .with_paths(vec!["/date".into()])
-        .into_response();
+    let date = match date_field(&value) {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
     };
     let tenant = &caller.tenant;
     match read::participant_exists(state.store().pool(), tenant, &id).await {

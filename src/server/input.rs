@@ -61,6 +61,10 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/declaration-list.json"),
     ),
     (
+        "milestone",
+        include_str!("../../schemas/api/milestone.json"),
+    ),
+    (
         "participant-end",
         include_str!("../../schemas/api/participant-end.json"),
     ),

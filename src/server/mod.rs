@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod received;
 pub mod registrations;
 pub mod requests;
+pub mod results;
 pub mod review;
 pub mod routes;
 

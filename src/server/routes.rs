@@ -38,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route("/review/{id}", get(super::review::get_item))
         .route("/review/{id}/resolve", post(super::review::resolve))
         .route("/participants/{id}/end", post(super::declarations::end))
+        .route(
+            "/participants/{id}/milestones",
+            post(super::results::post_milestone),
+        )
         .route("/allocations", post(super::invoices::post_allocation))
         .route("/allocations/{id}/change", post(super::allocations::change))
         .route("/invoices", post(super::invoices::post_invoice))

@@ -153,6 +153,10 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../mappings/gemeente-0599-jeugdwet.toml"),
     ),
     (
+        "social-impact-werk",
+        include_str!("../../mappings/social-impact-werk.toml"),
+    ),
+    (
         "uwv-re-integratie",
         include_str!("../../mappings/uwv-re-integratie.toml"),
     ),
@@ -463,13 +467,12 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     )
     .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
-    super::demo_outcomes::seed(
-        state,
-        DEMO_AGB,
-        &ids.iter().map(|(id, _, _)| id.clone()).collect::<Vec<_>>(),
-        today,
-    )
-    .await?;
+    // Six months of measurements, then the social-impact contract's
+    // orders and ladder (its last six participants), so the month's run
+    // below makes its results claims.
+    let participant_ids: Vec<String> = ids.iter().map(|p| p.0.clone()).collect();
+    super::demo_outcomes::seed(state, DEMO_AGB, &participant_ids, today).await?;
+    super::demo_results::seed(state, &tenant, &participant_ids, today).await?;
 
     // The month's declarations; one of them answered with one line rejected.
     let opts = crate::engine::RunOptions {

@@ -17,6 +17,7 @@ pub mod deadlines;
 pub mod declarations;
 pub mod demo;
 pub mod demo_outcomes;
+pub mod demo_results;
 pub mod export;
 pub mod format;
 pub mod gemeente;
@@ -29,6 +30,7 @@ pub mod participants;
 pub mod registration;
 pub mod reports;
 pub mod requests;
+pub mod results;
 pub mod review;
 pub mod search;
 pub mod users;
@@ -74,6 +76,8 @@ pub fn routes() -> Router<AppState> {
         .route("/afgekeurd/{id}/opnieuw", post(review::resend))
         .route("/afgekeurd/{id}/sluiten", post(review::close))
         .route("/termijnen", get(deadlines::list))
+        .route("/resultaten", get(results::list))
+        .route("/deelnemers/{id}/mijlpaal", post(results::add))
         .route("/berichten", get(messages::list).post(messages::search))
         .route("/berichten/opnieuw", post(messages::retry_all))
         .route("/berichten/{id}", get(messages::show))
@@ -250,6 +254,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                     li { a href="/berichten" { "Berichten" } }
                                     li { a href="/overzichten" { "Overzichten" } }
                                     li { a href="/verantwoording" { "Verantwoording" } }
+                                    li { a href="/resultaten" { "Resultaten" } }
                                 }
                                 @if u.role == Role::Beheer {
                                     li { a href="/gebruikers" { "Gebruikers" } }
@@ -597,6 +602,15 @@ section.rapport-deelnemer table{margin-bottom:.4rem}
 ul.doelen{margin:.2rem 0 .6rem;padding-left:1.2rem}
 section.rapport-deelnemer td.datum,section.rapport-deelnemer small{white-space:nowrap}
 @media print{section.rapport-deelnemer{break-inside:avoid-page}section.rapport-deelnemer h2,section.rapport-deelnemer h3{break-after:avoid}}
+/* H-D: Resultaten (claims with their evidence) and the participant's
+   milestones; long result names and evidence wrap instead of widening the
+   table on a tablet. */
+table.resultaten td{overflow-wrap:break-word}
+table.resultaten td.getal{white-space:nowrap}
+ul.bewijs{margin:0;padding-left:1rem;font-size:.9rem}
+form.mijlpaal{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
+form.mijlpaal label{display:flex;flex-direction:column;flex:1 1 11rem}
+@media print{form.mijlpaal{display:none}}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

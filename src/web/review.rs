@@ -225,6 +225,7 @@ fn kind_nl(kind: &str) -> &str {
         "over_allocation" => "Levering boven toewijzing",
         "not_declarable" => "Niet te declareren",
         "not_sent" => "Tegengehouden door loket",
+        "result_not_claimable" => "Resultaat niet te claimen",
         "exchange_refused" => "Geweigerd door VECOZO of de GGk",
         other => other,
     }

@@ -80,6 +80,7 @@ fn lines(n: usize) -> Vec<Line> {
                 },
                 credits: None,
                 basis: String::new(),
+                claim: None,
             }
         })
         .collect()
