@@ -519,6 +519,26 @@ async fn the_avg_export_holds_every_kind_of_data_of_one_participant_only(db: Db)
         "werk_opleiding"
     );
     assert_eq!(x["outcomes"]["evaluations"][0]["satisfaction"], 8);
+    assert_eq!(x["outcomes"]["milestones"][0]["kind"], "diploma");
+    // A participant the demo's run claimed a result for: the claim with its
+    // evidence, in the export and on its page.
+    let claimed: String =
+        sqlx::query("SELECT participant_id FROM result_claims WHERE tenant_id = $1 LIMIT 1")
+            .bind(DEMO_AGB)
+            .fetch_one(s.state.store().pool())
+            .await
+            .expect("the demo claims a result")
+            .get(0);
+    let y = api.get(&format!("/participants/{claimed}/export")).await;
+    assert_eq!(y.status, 200, "{}", y.body);
+    assert_schema("participant-export", &y.body);
+    assert!(
+        y.body["outcomes"]["claims"][0]["evidence"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{}",
+        y.body["outcomes"]
+    );
     assert!(
         x["messages"][0]["raw"]
             .as_str()
@@ -622,6 +642,15 @@ async fn outcomes_with_notes(s: &Server, pid: &str, bsn: &str) {
     add_evaluation(&mut w, DEMO_AGB, instruments, &by, &evaluation)
         .await
         .expect("evaluation");
+    let milestone = loket::record::results::NewMilestone {
+        participant_id: pid.into(),
+        kind: "diploma".into(),
+        reached_on: today,
+        note: Some(format!("diploma op naam van {bsn}")),
+    };
+    loket::record::results::add_milestone(&mut w, DEMO_AGB, &by, &milestone)
+        .await
+        .expect("milestone");
     sqlx::query("UPDATE registrations SET day_note = $1 WHERE participant_id = $2")
         .bind(format!("dagnotitie {bsn}"))
         .bind(pid)
@@ -890,6 +919,7 @@ async fn retention_pseudonymises_exactly_the_participants_past_the_period(db: Db
         "evaluations.next_step",
         "evaluation_goals.note",
         "registrations.day_note",
+        "milestones.note",
     ] {
         assert!(
             holding.iter().any(|c| c == column),

@@ -41,6 +41,9 @@ pub struct Outcomes {
     pub goals: Vec<outcomes::Goal>,
     pub evaluations: Vec<outcomes::Evaluation>,
     pub evaluation_weeks: Option<i64>,
+    pub milestones: Vec<super::results::MilestoneRow>,
+    /// The results claimed for the participant, with their evidence.
+    pub claims: Vec<super::results::ClaimWithEvidence>,
 }
 
 /// Everything about one participant (`schemas/api/participant-export.json`).
@@ -162,6 +165,19 @@ pub async fn participant(
         goals: outcomes::goals_of(pool, &tenant.id, &id).await?,
         evaluations: outcomes::evaluations_of(pool, &tenant.id, &id).await?,
         evaluation_weeks: outcomes::plan_of(pool, &tenant.id, &id).await?,
+        milestones: super::results::milestones_of(pool, &tenant.id, &id).await?,
+        claims: super::results::claims(
+            pool,
+            &tenant.id,
+            None,
+            // Every claim: the widest dates the stored text compares with.
+            chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default(),
+            chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default(),
+        )
+        .await?
+        .into_iter()
+        .filter(|c| c.claim.participant_id == id)
+        .collect(),
     };
     let access_log = access::of_participant(pool, tenant, &id).await?;
     Ok(Some(ParticipantExport {

@@ -32,7 +32,7 @@ pub struct NewMilestone {
 }
 
 /// A recorded milestone.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct MilestoneRow {
     pub id: String,
     pub participant_id: String,
@@ -199,7 +199,7 @@ pub async fn insert_claim(
 }
 
 /// A claim as the pages and the financiers' reports read it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct ClaimRow {
     pub id: String,
     pub participant_id: String,
@@ -220,7 +220,7 @@ pub struct ClaimRow {
 }
 
 /// One piece of a claim's evidence.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct EvidenceRow {
     pub claim_id: String,
     pub position: i64,
@@ -235,8 +235,9 @@ pub struct EvidenceRow {
 }
 
 /// A claim with its evidence.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ClaimWithEvidence {
+    #[serde(flatten)]
     pub claim: ClaimRow,
     pub evidence: Vec<EvidenceRow>,
 }
@@ -294,4 +295,19 @@ pub async fn claims(
             claim,
         })
         .collect())
+}
+
+/// Removes the free text of a participant's milestones when retention
+/// pseudonymises them (as [`super::outcomes::pseudonymise`] does for the
+/// other outcome data); kind and date stay, as evidence of a claim.
+pub async fn pseudonymise(w: &mut WriteTx, tenant: &str, participant: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE milestones SET note = NULL WHERE tenant_id = $1 AND participant_id = $2 AND note IS NOT NULL",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .execute(&mut *w.tx)
+    .await
+    .context("cannot remove the milestones' notes")?;
+    Ok(())
 }

@@ -262,6 +262,7 @@ async fn pseudonymise(
     .await?;
     super::received::pseudonymise(&mut w.tx, &tenant.id, participant).await?;
     super::outcomes::pseudonymise(&mut w, &tenant.id, participant).await?;
+    super::results::pseudonymise(&mut w, &tenant.id, participant).await?;
     crate::registration::strip_day_notes(&mut w, &tenant.id, participant).await?;
     let old_key = super::apply::delivery_key(&tenant.id, &bsn);
     let new_key = super::apply::delivery_key(&tenant.id, &pseudonym);

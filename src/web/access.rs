@@ -469,6 +469,17 @@ pub async fn export_page(
                 @for p in &e.progress { br; "Doel: " (crate::record::outcomes::Progress::parse(&p.progress).map_or(p.progress.as_str(), |x| x.nl())) @if let Some(n) = &p.note { " — " (n) } }
             } } }
         }
+        h3 { "Mijlpalen" }
+        @if o.milestones.is_empty() { p { "Geen." } } @else {
+            ul { @for m in &o.milestones { li {
+                (format::date_str(&m.reached_on)) ": " (crate::mapping::results::milestone_nl(&m.kind))
+                @if let Some(n) = &m.note { " — " (n) } " (door " (m.recorded_by_name) ")"
+            } } }
+        }
+        h3 { "Resultaatclaims" }
+        @if o.claims.is_empty() { p { "Geen." } } @else {
+            (super::results::claims_table(&state, &o.claims.iter().collect::<Vec<_>>(), &|_: &str| html! { (name) }))
+        }
         h2 { "Beoordelingen" }
         @if x.review_items.is_empty() { p { "Geen." } } @else {
             ul { @for i in &x.review_items { li { (format::time_str(&i.created_at)) ": " (i.title.nl) " (" (status_nl(&i.status)) ")" } } }

@@ -478,6 +478,29 @@ pub async fn report(
     let f = &report.financier;
     let people = sorted(&report);
     let instruments = instruments_of(&state, &report);
+    // The results claimed from this financier for outcomes reached in the
+    // period, with their evidence: a claim's participants are the
+    // financier's own (a claim needs one of its allocations in force).
+    let claims = crate::record::results::claims(
+        state.store().pool(),
+        &user.tenant.id,
+        Some(&f.id),
+        report.period.from,
+        report.period.to,
+    )
+    .await?;
+    let claims: Vec<_> = claims
+        .iter()
+        .filter(|c| shown.contains(&c.claim.participant_id))
+        .collect();
+    let claim_name = |id: &str| -> maud::Markup {
+        let name = people
+            .iter()
+            .find(|(p, _)| p.id == id)
+            .map(|(_, n)| name_of(n))
+            .unwrap_or_else(|| "deelnemer".to_string());
+        maud::html! { (name) }
+    };
     let measured = report.participants.iter().filter(|p| p.measured()).count();
     let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
     let title = format!("Verantwoording {}", financier_nl(&f.kind, &f.code));
@@ -508,6 +531,14 @@ pub async fn report(
                     "gelijk of achteruit tussen de eerste en de laatste daarvan. Onder de "
                     (crate::engine::outcomes::MIN_GROUP) " deelnemers geen cijfer, zodat het niet naar een persoon wijst."
                 }
+            }
+            @if !claims.is_empty() {
+                h2 { "Resultaatclaims" }
+                p {
+                    (format::count(n(claims.len()), "resultaat", "resultaten")) " bereikt in deze periode en geclaimd, samen "
+                    (super::euro(claims.iter().map(|c| c.claim.amount_cents).sum())) ", elk met het bewijs waarop de claim rust."
+                }
+                (super::results::claims_table(&state, &claims, &claim_name))
             }
             @if report.participants.is_empty() {
                 p { "Geen deelnemers van deze financier in deze periode." }

@@ -106,19 +106,6 @@ pub async fn list(
             .or_default()
             .push(c);
     }
-    let evidence = |c: &ClaimWithEvidence| -> Markup {
-        html! {
-            ul.bewijs {
-                @for e in &c.evidence {
-                    li {
-                        (format::date_str(&e.evidence_on)) ": "
-                        (evidence_nl(&state.instruments, e.domain.as_deref(), e.score, e.milestone_kind.as_deref()))
-                        @if let Some(n) = &e.milestone_note { " (" (n) ")" }
-                    }
-                }
-            }
-        }
-    };
     let body = html! {
         h1 { "Resultaten" }
         p {
@@ -132,29 +119,7 @@ pub async fn list(
         @for (financier, list) in &by_financier {
             @let total: i64 = list.iter().map(|c| c.claim.amount_cents).sum();
             h2 { (financier) " (" (format::count(list.len() as i64, "claim", "claims")) ", " (euro(total)) ")" }
-            table.resultaten {
-                thead { tr {
-                    th { "Deelnemer" } th { "Resultaat" } th { "Bereikt op" } th.getal { "Bedrag" }
-                    th { "Regel" } th { "Bewijs" }
-                } }
-                tbody {
-                    @for c in list {
-                        tr {
-                            td { (name(&c.claim.participant_id)) }
-                            td { (c.claim.result_name) }
-                            td { (format::date_str(&c.claim.reached_on)) }
-                            td.getal { (euro(c.claim.amount_cents)) }
-                            td {
-                                (status_nl(c.claim.line_status.as_deref()))
-                                @if let Some(n) = &c.claim.declaratie_nummer {
-                                    br; small { "nummer " (n) }
-                                }
-                            }
-                            td { (evidence(c)) }
-                        }
-                    }
-                }
-            }
+            (claims_table(&state, list, &name))
         }
         h2 { "Bereikt, maar niet te claimen (" (format::count(not_claimable.len() as i64, "resultaat", "resultaten")) ")" }
         @if not_claimable.is_empty() {
@@ -176,6 +141,51 @@ pub async fn list(
         }
     };
     Ok(page("Resultaten", Some(&user), body))
+}
+
+/// Claims with their line's status and the evidence each rests on: the
+/// table of /resultaten and of a financier's report (Verantwoording), so
+/// the two show a claim alike. `name` links a participant.
+pub fn claims_table(
+    state: &AppState,
+    claims: &[&ClaimWithEvidence],
+    name: &dyn Fn(&str) -> Markup,
+) -> Markup {
+    html! {
+        table.resultaten {
+            thead { tr {
+                th { "Deelnemer" } th { "Resultaat" } th { "Bereikt op" } th.getal { "Bedrag" }
+                th { "Regel" } th { "Bewijs" }
+            } }
+            tbody {
+                @for c in claims {
+                    tr {
+                        td { (name(&c.claim.participant_id)) }
+                        td { (c.claim.result_name) }
+                        td { (format::date_str(&c.claim.reached_on)) }
+                        td.getal { (euro(c.claim.amount_cents)) }
+                        td {
+                            (status_nl(c.claim.line_status.as_deref()))
+                            @if let Some(n) = &c.claim.declaratie_nummer {
+                                br; small { "nummer " (n) }
+                            }
+                        }
+                        td {
+                            ul.bewijs {
+                                @for e in &c.evidence {
+                                    li {
+                                        (format::date_str(&e.evidence_on)) ": "
+                                        (evidence_nl(&state.instruments, e.domain.as_deref(), e.score, e.milestone_kind.as_deref()))
+                                        @if let Some(n) = &e.milestone_note { " (" (n) ")" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The participant page's milestones: those recorded and, for the back
