@@ -574,6 +574,33 @@ async fn the_demo_claims_its_social_impact_results_and_shows_them_with_evidence(
     .await;
     assert!(shown >= 3);
     assert_eq!(logged, shown, "one entry per participant shown");
+    // The contract's report (Verantwoording) over the claims' days lists
+    // the same claims with their evidence.
+    let (financier, first, last): (String, String, String) = sqlx::query_as(
+        "SELECT financier_id, MIN(reached_on), MAX(reached_on) FROM result_claims GROUP BY financier_id",
+    )
+    .fetch_one(s.state.store().pool())
+    .await
+    .expect("the claims' financier");
+    let report = web
+        .get(&format!(
+            "/verantwoording/rapport?financier={financier}&van={first}&tot={last}"
+        ))
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let stated = format!(
+        "{} bereikt in deze periode en geclaimd, samen {}",
+        loket::web::format::count(n_claims, "resultaat", "resultaten"),
+        loket::web::euro(claimed)
+    );
+    for text in [
+        "Resultaatclaims",
+        stated.as_str(),
+        "Trede 5 (betaald werk met ondersteuning), 3 maanden behouden",
+        "Mijlpaal: Uitkering beëindigd",
+    ] {
+        assert!(report.body.contains(text), "{text} in the report");
+    }
     // A begeleider may not open it; a municipality neither.
     let mut coach = WebClient::new(&s.base);
     coach.login(DEMO_AGB, "jobcoach", DEMO_PASSWORD).await;
