@@ -15,6 +15,8 @@ pub mod auth;
 pub mod deadlines;
 pub mod declarations;
 pub mod demo;
+pub mod demo_evaluations;
+pub mod evaluations;
 pub mod export;
 pub mod format;
 pub mod gemeente;
@@ -58,6 +60,21 @@ pub fn routes() -> Router<AppState> {
         .route("/deelnemers/{id}/avg", get(access::export_page))
         .route("/deelnemers/{id}/avg.json", get(access::export_json))
         .route("/deelnemers/{id}/groep", post(participants::set_group))
+        .route("/evaluaties", get(evaluations::list))
+        .route(
+            "/deelnemers/{id}/evaluatie",
+            get(evaluations::form).post(evaluations::save),
+        )
+        .route(
+            "/deelnemers/{id}/evaluaties",
+            get(evaluations::history_page),
+        )
+        .route("/deelnemers/{id}/doelen", post(evaluations::add_goal))
+        .route(
+            "/deelnemers/{id}/evaluatieplan",
+            post(evaluations::set_plan),
+        )
+        .route("/gebruikers/groepen", post(evaluations::set_groups))
         .route("/deelnemers/{id}/einde", post(participants::end))
         .route("/deelnemers/{id}/verzoek/wijziging", post(requests::change))
         .route("/deelnemers/{id}/verzoek/toewijzing", post(requests::new))
@@ -228,6 +245,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                 } @else {
                                 li { a href="/registratie" { "Dagregistratie" } }
                                 li { a href="/deelnemers" { "Deelnemers" } }
+                                li { a href="/evaluaties" { "Evaluaties" } }
                                 }
                                 @if u.role.back_office() && u.tenant.kind != crate::store::TenantKind::Gemeente {
                                     li { a href="/afgekeurd" { "Afgekeurde berichten" } }

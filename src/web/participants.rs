@@ -230,6 +230,7 @@ pub async fn show(
     let used = used_per_allocation(&record.prestaties);
     let warnings = warnings(&state, &user, &record).await?;
     let requests = super::requests::section(&state, &user, &id, allocations).await?;
+    let outcomes = super::evaluations::section(&state, &user, &record.id).await?;
     let name = name_of(&record.name);
     let body = html! {
         h1 { (name) }
@@ -292,6 +293,7 @@ pub async fn show(
             }
         }
         (requests)
+        (outcomes)
         h2 { "Declaratieregels" }
         @if record.prestaties.is_empty() { p { "Nog niets gedeclareerd." } } @else {
             table {

@@ -387,9 +387,11 @@ pub async fn day(
         q.opgeslagen,
     )
     .await?;
+    let (due, due_shown) = super::evaluations::due_compact(&state, &user).await?;
     let object = "GET /registratie";
     super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
-    Ok(page("Dagregistratie", Some(&user), body))
+    super::access::log(&state, &user, &peer, Kind::View, object, &due_shown).await?;
+    Ok(page("Dagregistratie", Some(&user), html! { (due) (body) }))
 }
 
 /// The day form; `submitted` and `errors` when a save failed, so nothing
