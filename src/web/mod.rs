@@ -558,6 +558,31 @@ main form.zoeken{margin:0 0 1rem}
 main form.zoeken input{flex:1}
 table.registraties td a.corrigeren{white-space:nowrap}
 @media (max-width:820px){form.zoeken input{min-width:0;width:11rem}}
+/* Evaluaties, doelen en dagnotities (issue 20, H-A) */
+table.dag details.notitie{font-size:.75rem;font-weight:400}
+table.dag details.notitie summary{cursor:pointer;color:#123c69}
+table.dag details.notitie input{min-height:2.2rem;font-size:.85rem}
+table.evaluaties{width:100%}
+table.evaluaties tr.te-laat th,table.evaluaties tr.te-laat td{background:#fdf3e1}
+section.evaluaties-kort{margin-bottom:1.5rem}
+form.evaluatie{display:flex;flex-direction:column;gap:.6rem;max-width:100%}
+form.evaluatie label{display:flex;flex-direction:column;gap:.2rem;max-width:100%}
+form.evaluatie textarea,form.evaluatie input[type=text]{width:100%;box-sizing:border-box}
+form.evaluatie fieldset{border:1px solid #dde1e6;border-radius:4px;padding:.5rem .6rem;margin:0;min-width:0}
+form.evaluatie details.instrument{border:1px solid #b8c0c8;border-radius:4px;padding:.4rem .6rem}
+form.evaluatie details.instrument>summary{font-weight:600;cursor:pointer;min-height:2.2rem;display:flex;align-items:center}
+.segmenten{display:flex;flex-wrap:wrap;gap:.25rem}
+.segmenten label{flex-direction:row!important;align-items:center;padding:.35rem .55rem;border:1px solid #b8c0c8;border-radius:4px;background:#fff;cursor:pointer;min-height:2.4rem;font-size:.88rem}
+.segmenten label:has(input:checked){background:#123c69;color:#fff;border-color:#123c69}
+.segmenten input{margin:0 .3rem 0 0}
+.segmenten label small{font-size:.75rem}
+small.vorige{font-weight:400;color:#4a5560}
+dl.dagnotities dt{font-weight:600}
+dl.dagnotities dd{margin:0 0 .4rem 0}
+fieldset.domeinen{border:0;padding:0;margin:.3rem 0;display:flex;flex-wrap:wrap;gap:.2rem .8rem}
+fieldset.domeinen legend{font-weight:600;width:100%}
+label.vinkje{display:inline-flex;align-items:center;gap:.2rem;white-space:nowrap}
+table.groepen form.regel{flex-wrap:wrap}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

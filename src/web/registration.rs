@@ -480,6 +480,11 @@ async fn day_form(
                                         @if let Some(a) = alloc.as_deref() { input type="hidden" name={ "t." (p.id) } value=(a); }
                                     }
                                     @if let Some(e) = errors.get(p.id.as_str()) { span.waarschuwing role="alert" { (e) } }
+                                    @let note = field("n", &p.id).or_else(|| main.and_then(|c| c.day_note.clone())).unwrap_or_default();
+                                    details.notitie open[!note.is_empty()] {
+                                        summary { "notitie" }
+                                        input type="text" name={ "n." (p.id) } maxlength=(registration::MAX_DAY_NOTE) aria-label={ "Dagnotitie van " (p.name) } value=(note);
+                                    }
                                 }
                                 td.keuze {
                                     fieldset.keuzes {
@@ -565,6 +570,9 @@ pub async fn save_day(
             nonempty(format!("a.{pid}")),
             nonempty(format!("t.{pid}")),
         );
+        let mut input = input;
+        // Sent with every row (as shown): empty removes the day's note.
+        input.day_note = form.get(&format!("n.{pid}")).cloned();
         items.push((pid.to_string(), input));
     }
     if bad.is_empty() && !items.is_empty() {
@@ -942,6 +950,7 @@ fn correction_form(
                 label { "Activiteit"
                     (activity_select("activiteit", "Activiteit", activities, cur.and_then(|c| c.activity.as_deref())))
                 }
+                label { "Dagnotitie" input name="notitie" maxlength=(registration::MAX_DAY_NOTE) value=(cur.and_then(|c| c.day_note.as_deref()).unwrap_or("")); }
                 label { "Reden van de correctie" input name="reden" required maxlength="200"; }
                 button type="submit" { @if cur.is_some() { "Correctie opslaan" } @else { "Registratie toevoegen" } }
             }
@@ -1019,6 +1028,9 @@ pub struct Correction {
     /// registration's.
     #[serde(default)]
     toewijzing: Option<String>,
+    /// The day note; absent keeps the registration's own.
+    #[serde(default)]
+    notitie: Option<String>,
     reden: String,
 }
 csrf_form!(Correction);
@@ -1095,6 +1107,7 @@ pub async fn correct(
     if let Some(cur) = cur {
         keep_time(cur, choice, hours, &mut input);
     }
+    input.day_note = f.notitie.clone();
     match store_items(
         &state,
         &user,
