@@ -405,6 +405,7 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
                     date: day.to_string(),
                     present: roll > 1,
                     activity: Some((*activity).to_string()),
+                    day_note: super::demo_evaluations::day_note(n, day),
                     ..RegistrationInput::default()
                 };
                 match roll {
@@ -463,6 +464,8 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     )
     .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
+    let participant_ids: Vec<String> = ids.iter().map(|(id, _, _)| id.clone()).collect();
+    super::demo_evaluations::seed(state, DEMO_AGB, &participant_ids, today).await?;
 
     // The month's declarations; one of them answered with one line rejected.
     let opts = crate::engine::RunOptions {
