@@ -561,7 +561,7 @@ table.registraties td a.corrigeren{white-space:nowrap}
 /* Evaluaties, doelen en dagnotities (issue 20, H-A) */
 table.dag details.notitie{font-size:.75rem;font-weight:400}
 table.dag details.notitie summary{cursor:pointer;color:#123c69}
-table.dag details.notitie input{min-height:2.2rem;font-size:.85rem}
+table.dag details.notitie textarea{width:100%;box-sizing:border-box;font-size:.85rem}
 table.evaluaties{width:100%}
 table.evaluaties tr.te-laat th,table.evaluaties tr.te-laat td{background:#fdf3e1}
 section.evaluaties-kort{margin-bottom:1.5rem}

@@ -483,7 +483,9 @@ async fn day_form(
                                     @let note = field("n", &p.id).or_else(|| main.and_then(|c| c.day_note.clone())).unwrap_or_default();
                                     details.notitie open[!note.is_empty()] {
                                         summary { "notitie" }
-                                        input type="text" name={ "n." (p.id) } maxlength=(registration::MAX_DAY_NOTE) aria-label={ "Dagnotitie van " (p.name) } value=(note);
+                                        // A text area, not a text field: the row's touch targets are the
+                                        // choices, the hours and the activity; the note is opened on purpose.
+                                        textarea name={ "n." (p.id) } rows="2" maxlength=(registration::MAX_DAY_NOTE) aria-label={ "Dagnotitie van " (p.name) } { (note) }
                                     }
                                 }
                                 td.keuze {
