@@ -480,13 +480,6 @@ async fn day_form(
                                         @if let Some(a) = alloc.as_deref() { input type="hidden" name={ "t." (p.id) } value=(a); }
                                     }
                                     @if let Some(e) = errors.get(p.id.as_str()) { span.waarschuwing role="alert" { (e) } }
-                                    @let note = field("n", &p.id).or_else(|| main.and_then(|c| c.day_note.clone())).unwrap_or_default();
-                                    details.notitie open[!note.is_empty()] {
-                                        summary { "notitie" }
-                                        // A text area, not a text field: the row's touch targets are the
-                                        // choices, the hours and the activity; the note is opened on purpose.
-                                        textarea name={ "n." (p.id) } rows="2" maxlength=(registration::MAX_DAY_NOTE) aria-label={ "Dagnotitie van " (p.name) } { (note) }
-                                    }
                                 }
                                 td.keuze {
                                     fieldset.keuzes {
@@ -502,6 +495,15 @@ async fn day_form(
                                 td.uren { input type="text" inputmode="decimal" name={ "u." (p.id) } size="4" aria-label={ "Uren van " (p.name) } value=(hours.unwrap_or_default()); }
                                 td.activiteit {
                                     (activity_select(&format!("a.{}", p.id), &format!("Activiteit van {}", p.name), &activities, activity.as_deref()))
+                                    @let note = field("n", &p.id).or_else(|| main.and_then(|c| c.day_note.clone())).unwrap_or_default();
+                                    // Closed, also with a note (the row stays one line high); the
+                                    // summary says there is one.
+                                    details.notitie {
+                                        summary title=(note) { @if note.is_empty() { "notitie" } @else { "notitie ✓" } }
+                                        // A text area, not a text field: the row's touch targets are the
+                                        // choices, the hours and the activity; the note is opened on purpose.
+                                        textarea name={ "n." (p.id) } rows="2" maxlength=(registration::MAX_DAY_NOTE) aria-label={ "Dagnotitie van " (p.name) } { (note) }
+                                    }
                                 }
                             }
                         }
