@@ -396,7 +396,7 @@ async fn the_evaluation_form_saves_everything_or_nothing(db: Db) {
     )
     .await;
     let bad = fields("9");
-    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let page = web
         .post(&format!("/deelnemers/{pid}/evaluatie"), &bad)
         .await;
@@ -422,7 +422,7 @@ async fn the_evaluation_form_saves_everything_or_nothing(db: Db) {
     );
 
     let good = fields("4");
-    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let page = web
         .post(&format!("/deelnemers/{pid}/evaluatie"), &good)
         .await;
