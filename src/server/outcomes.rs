@@ -53,6 +53,15 @@ async fn own(state: &AppState, caller: &Caller, id: &str) -> Result<(), ApiError
     }
 }
 
+/// A read of one participant's outcome data: the participant must be the
+/// tenant's, and the view is logged before anything is read or sent.
+async fn viewed(state: &AppState, caller: &Caller, id: &str, object: &str) -> Result<(), ApiError> {
+    own(state, caller, id).await?;
+    caller
+        .log(state, Kind::View, object, &[id.to_string()])
+        .await
+}
+
 fn refused(e: OutcomeError) -> ApiError {
     match e {
         OutcomeError::Invalid { nl, en } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, nl, en),
@@ -204,18 +213,10 @@ pub async fn list_measurements(
     Path(id): Path<String>,
     Query(q): Query<InstrumentQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&state, &caller, &id).await?;
+    viewed(&state, &caller, &id, "GET /participants/{id}/measurements").await?;
     let found = outcomes::measurements_of(state.store().pool(), &caller.tenant.id, &id)
         .await
         .map_err(ApiError::internal)?;
-    caller
-        .log(
-            &state,
-            Kind::View,
-            "GET /participants/{id}/measurements",
-            std::slice::from_ref(&id),
-        )
-        .await?;
     let items: Vec<Value> = found
         .iter()
         .filter(|m| {
@@ -281,18 +282,10 @@ pub async fn list_goals(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&state, &caller, &id).await?;
+    viewed(&state, &caller, &id, "GET /participants/{id}/goals").await?;
     let goals = outcomes::goals_of(state.store().pool(), &caller.tenant.id, &id)
         .await
         .map_err(ApiError::internal)?;
-    caller
-        .log(
-            &state,
-            Kind::View,
-            "GET /participants/{id}/goals",
-            std::slice::from_ref(&id),
-        )
-        .await?;
     let items: Vec<Value> = goals
         .iter()
         .map(|g| {
@@ -401,18 +394,10 @@ pub async fn list_evaluations(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&state, &caller, &id).await?;
+    viewed(&state, &caller, &id, "GET /participants/{id}/evaluations").await?;
     let found = outcomes::evaluations_of(state.store().pool(), &caller.tenant.id, &id)
         .await
         .map_err(ApiError::internal)?;
-    caller
-        .log(
-            &state,
-            Kind::View,
-            "GET /participants/{id}/evaluations",
-            std::slice::from_ref(&id),
-        )
-        .await?;
     let items: Vec<Value> = found
         .iter()
         .map(|e| {

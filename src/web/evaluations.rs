@@ -697,21 +697,20 @@ pub async fn save(
             .await
             {
                 Ok(eid) => {
-                    audit(
-                        &mut w,
-                        &user.tenant.id,
-                        &user.username,
+                    commit_change(
+                        w,
+                        &user,
+                        &peer,
+                        &id,
                         "evaluation_add",
-                        Some(("participant", &id)),
                         serde_json::json!({
                             "evaluation": eid,
                             "measurements": evaluation.measurements.len(),
                             "goals": evaluation.progress.len(),
                         }),
+                        "POST /deelnemers/{id}/evaluatie",
                     )
                     .await?;
-                    changed(&mut w, &user, &peer, "POST /deelnemers/{id}/evaluatie", &id).await?;
-                    w.commit().await?;
                     return Ok(
                         Redirect::to(&format!("/deelnemers/{id}/evaluaties?opgeslagen=1"))
                             .into_response(),
@@ -795,22 +794,46 @@ pub async fn add_goal(
     )
     .await
     .map_err(outcome_error)?;
-    audit(
-        &mut w,
-        &user.tenant.id,
-        &user.username,
+    commit_change(
+        w,
+        &user,
+        &peer,
+        &id,
         "goal_add",
-        Some(("participant", &id)),
         serde_json::json!({ "goal": gid }),
+        "POST /deelnemers/{id}/doelen",
     )
     .await?;
-    changed(&mut w, &user, &peer, "POST /deelnemers/{id}/doelen", &id).await?;
-    w.commit().await?;
     let to = match f.terug.as_deref() {
         Some("evaluatie") => format!("/deelnemers/{id}/evaluatie"),
         _ => format!("/deelnemers/{id}#ontwikkeling"),
     };
     Ok(Redirect::to(&to).into_response())
+}
+
+/// Ends a change of one participant's outcomes: its audit-trail entry and
+/// its access-log entry in the change's transaction, then the commit.
+async fn commit_change(
+    mut w: crate::store::WriteTx,
+    user: &WebUser,
+    peer: &Peer,
+    id: &str,
+    action: &str,
+    detail: serde_json::Value,
+    object: &str,
+) -> Result<(), WebError> {
+    audit(
+        &mut w,
+        &user.tenant.id,
+        &user.username,
+        action,
+        Some(("participant", id)),
+        detail,
+    )
+    .await?;
+    changed(&mut w, user, peer, object, id).await?;
+    w.commit().await?;
+    Ok(())
 }
 
 fn outcome_error(e: OutcomeError) -> WebError {
@@ -842,24 +865,16 @@ pub async fn set_plan(
     outcomes::set_plan(&mut w, &user.tenant.id, &actor(&user, &peer), &id, weeks)
         .await
         .map_err(outcome_error)?;
-    audit(
-        &mut w,
-        &user.tenant.id,
-        &user.username,
-        "evaluation_plan",
-        Some(("participant", &id)),
-        serde_json::json!({ "every_weeks": weeks }),
-    )
-    .await?;
-    changed(
-        &mut w,
+    commit_change(
+        w,
         &user,
         &peer,
-        "POST /deelnemers/{id}/evaluatieplan",
         &id,
+        "evaluation_plan",
+        serde_json::json!({ "every_weeks": weeks }),
+        "POST /deelnemers/{id}/evaluatieplan",
     )
     .await?;
-    w.commit().await?;
     Ok(Redirect::to(&format!("/deelnemers/{id}#ontwikkeling")).into_response())
 }
 
