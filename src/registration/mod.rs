@@ -1431,6 +1431,27 @@ mod tests {
     }
 
     #[test]
+    fn a_day_note_is_short_and_trimmed() {
+        let mut p = present("09:00", "12:00");
+        assert_eq!(check(&p).expect("valid").day_note, None, "not given");
+        p.day_note = Some("  zelf gekomen  ".into());
+        assert_eq!(
+            check(&p).expect("valid").day_note.as_deref(),
+            Some("zelf gekomen")
+        );
+        p.day_note = Some(" ".into());
+        assert_eq!(
+            check(&p).expect("valid").day_note.as_deref(),
+            Some(""),
+            "given empty: removes the note"
+        );
+        p.day_note = Some("é".repeat(MAX_DAY_NOTE));
+        assert!(check(&p).is_ok(), "500 characters, not bytes");
+        p.day_note = Some("x".repeat(MAX_DAY_NOTE + 1));
+        assert_eq!(fields(check(&p)), ["day_note"]);
+    }
+
+    #[test]
     fn absent_needs_a_reason_and_no_time() {
         let mut a = RegistrationInput {
             participant_id: Some("p1".into()),

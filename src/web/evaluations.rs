@@ -473,6 +473,9 @@ async fn form_page(
                 }
             }
         }
+        // Its own form (forms do not nest), before the evaluation's: a goal
+        // agreed in the conversation is added first, then evaluated.
+        (goal_form(state, user, id, Some("evaluatie")))
         form.evaluatie method="post" action={ "/deelnemers/" (id) "/evaluatie" } {
             (csrf_field(user))
             input type="hidden" name="van" value=(from);
