@@ -279,7 +279,7 @@ fn goal_form(state: &AppState, user: &WebUser, id: &str, back: Option<&str>) -> 
                 label { "Doel, in de woorden van de deelnemer" textarea name="tekst" rows="2" maxlength="2000" required {} }
                 label { "Afgesproken op" input type="date" name="datum" value=(today()) max=(today()) required; }
                 @for i in state.instruments.iter() {
-                    fieldset.domeinen {
+                    fieldset.doeldomeinen {
                         legend { (i.name) }
                         @for d in &i.domains {
                             label.vinkje { input type="checkbox" name="domein" value={ (i.id) "/" (d.id) }; " " (d.name) }

@@ -579,8 +579,8 @@ form.evaluatie details.instrument>summary{font-weight:600;cursor:pointer;min-hei
 small.vorige{font-weight:400;color:#4a5560}
 dl.dagnotities dt{font-weight:600}
 dl.dagnotities dd{margin:0 0 .4rem 0}
-fieldset.domeinen{border:0;padding:0;margin:.3rem 0;display:flex;flex-wrap:wrap;gap:.2rem .8rem}
-fieldset.domeinen legend{font-weight:600;width:100%}
+fieldset.doeldomeinen{border:0;padding:0;margin:.3rem 0;display:flex;flex-wrap:wrap;gap:.2rem .8rem}
+fieldset.doeldomeinen legend{font-weight:600;width:100%}
 label.vinkje{display:inline-flex;align-items:center;gap:.2rem;white-space:nowrap}
 table.groepen form.regel{flex-wrap:wrap}
 "#;
