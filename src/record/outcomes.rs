@@ -939,3 +939,283 @@ pub async fn groups_of_user(pool: &AnyPool, user_id: &str) -> Result<Vec<String>
             .context("cannot read the user's groups")?;
     Ok(rows.into_iter().map(|(g,)| g).collect())
 }
+
+/// Where a participant's evaluation interval comes from, most specific
+/// first: what the begeleider agreed with the participant beats what a
+/// financier's contract asks, which beats the group's rhythm, which beats
+/// the provider's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntervalSource {
+    /// The participant's own plan (`evaluation_plans`).
+    Plan,
+    /// `[outcomes] evaluation_weeks` of this financier (its name).
+    Financier(String),
+    /// `[evaluations.groups]` for this group.
+    Group(String),
+    /// `[evaluations] every_weeks`.
+    Default,
+}
+
+impl IntervalSource {
+    /// What the due list says about it.
+    pub fn nl(&self) -> String {
+        match self {
+            IntervalSource::Plan => "eigen plan".to_string(),
+            IntervalSource::Financier(f) => format!("contract {f}"),
+            IntervalSource::Group(g) => format!("groep {g}"),
+            IntervalSource::Default => "standaard".to_string(),
+        }
+    }
+}
+
+/// The interval that applies (in weeks) and where it comes from. Of several
+/// financiers the shortest interval wins: every contract's rhythm is then
+/// met.
+pub fn interval(
+    plan: Option<i64>,
+    financiers: &[(String, u32)],
+    group: Option<&str>,
+    settings: &EvaluationSettings,
+) -> (u32, IntervalSource) {
+    if let Some(weeks) = plan.and_then(|w| u32::try_from(w).ok()).filter(|w| *w > 0) {
+        return (weeks, IntervalSource::Plan);
+    }
+    if let Some((name, weeks)) = financiers
+        .iter()
+        .filter(|(_, w)| *w > 0)
+        .min_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
+    {
+        return (*weeks, IntervalSource::Financier(name.clone()));
+    }
+    if let Some((g, weeks)) = group.and_then(|g| settings.groups.get_key_value(g))
+        && *weeks > 0
+    {
+        return (*weeks, IntervalSource::Group(g.clone()));
+    }
+    (settings.every_weeks.max(1), IntervalSource::Default)
+}
+
+/// The day the next evaluation is due: the last one plus the interval, or,
+/// before any evaluation, the start of care plus the interval (the first
+/// evaluation looks back on the first period). `None` without either.
+pub fn due_date(
+    last_held: Option<NaiveDate>,
+    start: Option<NaiveDate>,
+    weeks: u32,
+) -> Option<NaiveDate> {
+    last_held
+        .or(start)
+        .and_then(|d| d.checked_add_signed(chrono::Duration::weeks(i64::from(weeks))))
+}
+
+/// One line of the due list.
+#[derive(Debug, Clone)]
+pub struct DueEvaluation {
+    pub participant_id: String,
+    pub name: serde_json::Value,
+    pub group: Option<String>,
+    pub weeks: u32,
+    pub source: IntervalSource,
+    pub last_held: Option<NaiveDate>,
+    pub due: NaiveDate,
+    pub overdue: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct DueParticipant {
+    id: String,
+    name_json: String,
+    group_name: Option<String>,
+}
+
+/// The participants in care (an allocation in force today, or a
+/// registration in the last 90 days) of the `groups` given (all when
+/// `None`), with their next evaluation: overdue first, then by due date.
+pub async fn due_evaluations(
+    pool: &AnyPool,
+    tenant: &str,
+    mappings: &crate::mapping::Mappings,
+    settings: &EvaluationSettings,
+    groups: Option<&[String]>,
+    today: NaiveDate,
+) -> Result<Vec<DueEvaluation>> {
+    let day = today.to_string();
+    let people: Vec<DueParticipant> =
+        sqlx::query_as("SELECT id, name_json, group_name FROM participants WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(pool)
+            .await
+            .context("cannot read participants")?;
+    let people: Vec<DueParticipant> = people
+        .into_iter()
+        .filter(|p| match groups {
+            None => true,
+            Some(gs) => p
+                .group_name
+                .as_deref()
+                .is_some_and(|g| gs.iter().any(|x| x == g)),
+        })
+        .collect();
+    let allocations: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT a.participant_id, a.ingangsdatum, f.kind, f.code, f.name FROM allocations a \
+         JOIN financiers f ON f.id = a.financier_id WHERE a.tenant_id = $1 \
+         AND a.ingangsdatum <= $2 AND (a.einddatum IS NULL OR a.einddatum >= $2) \
+         AND a.status IN ('allocated', 'started')",
+    )
+    .bind(tenant)
+    .bind(&day)
+    .fetch_all(pool)
+    .await
+    .context("cannot read the allocations in force")?;
+    let since = (today - chrono::Duration::days(90)).to_string();
+    let registrations: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT participant_id, MIN(day), MAX(day) FROM registrations \
+         WHERE tenant_id = $1 AND superseded_by IS NULL GROUP BY participant_id",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await
+    .context("cannot read the first registrations")?;
+    let last: Vec<(String, String)> = sqlx::query_as(
+        "SELECT participant_id, MAX(held_on) FROM evaluations WHERE tenant_id = $1 \
+         GROUP BY participant_id",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await
+    .context("cannot read the last evaluations")?;
+    let plans: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT participant_id, every_weeks FROM evaluation_plans WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await
+    .context("cannot read the evaluation plans")?;
+    let date = |s: &str| s.parse::<NaiveDate>().ok();
+    let mut out = Vec::new();
+    for p in people {
+        let own: Vec<&(String, String, String, String, String)> =
+            allocations.iter().filter(|a| a.0 == p.id).collect();
+        let regs = registrations.iter().find(|r| r.0 == p.id);
+        let recent = regs.is_some_and(|r| r.2 >= since);
+        if own.is_empty() && !recent {
+            continue;
+        }
+        let start = own
+            .iter()
+            .filter_map(|a| date(&a.1))
+            .min()
+            .or_else(|| regs.and_then(|r| date(&r.1)));
+        let financiers: Vec<(String, u32)> = own
+            .iter()
+            .filter_map(|a| {
+                let kind = crate::mapping::Kind::parse(&a.2)?;
+                let mapping = mappings.get(&crate::mapping::FinancierKey::new(kind, &a.3))?;
+                let name = if a.4.is_empty() {
+                    mapping.financier.name.clone()
+                } else {
+                    a.4.clone()
+                };
+                Some((name, mapping.evaluation_weeks?))
+            })
+            .collect();
+        let plan = plans.iter().find(|x| x.0 == p.id).map(|x| x.1);
+        let (weeks, source) = interval(plan, &financiers, p.group_name.as_deref(), settings);
+        let last_held = last.iter().find(|x| x.0 == p.id).and_then(|x| date(&x.1));
+        let Some(due) = due_date(last_held, start, weeks) else {
+            continue;
+        };
+        out.push(DueEvaluation {
+            participant_id: p.id,
+            name: serde_json::from_str(&p.name_json).unwrap_or_default(),
+            group: p.group_name,
+            weeks,
+            source,
+            last_held,
+            due,
+            overdue: due < today,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then(a.due.cmp(&b.due))
+            .then_with(|| a.participant_id.cmp(&b.participant_id))
+    });
+    Ok(out)
+}
+
+/// The current day notes of a participant in a period, oldest first: what
+/// the evaluation form shows so the daily report is written once.
+pub async fn day_notes(
+    pool: &AnyPool,
+    tenant: &str,
+    participant: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT day, day_note FROM registrations WHERE tenant_id = $1 AND participant_id = $2 \
+         AND superseded_by IS NULL AND day >= $3 AND day <= $4 AND day_note IS NOT NULL \
+         AND day_note <> '' ORDER BY day, created_at",
+    )
+    .bind(tenant)
+    .bind(participant)
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .fetch_all(pool)
+    .await
+    .context("cannot read the day notes")
+}
+
+#[cfg(test)]
+mod due_tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn settings() -> EvaluationSettings {
+        EvaluationSettings {
+            every_weeks: 6,
+            groups: [("Kas".to_string(), 8)].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn the_most_specific_interval_applies() {
+        let s = settings();
+        let two = [("Gemeente A".to_string(), 5), ("UWV".to_string(), 4)];
+        assert_eq!(
+            interval(Some(3), &two, Some("Kas"), &s),
+            (3, IntervalSource::Plan)
+        );
+        assert_eq!(
+            interval(None, &two, Some("Kas"), &s),
+            (4, IntervalSource::Financier("UWV".into()))
+        );
+        assert_eq!(
+            interval(None, &[], Some("Kas"), &s),
+            (8, IntervalSource::Group("Kas".into()))
+        );
+        assert_eq!(
+            interval(None, &[], Some("Hout"), &s),
+            (6, IntervalSource::Default)
+        );
+        assert_eq!(interval(None, &[], None, &s), (6, IntervalSource::Default));
+    }
+
+    #[test]
+    fn due_counts_from_the_last_evaluation_or_the_start() {
+        assert_eq!(
+            due_date(Some(d("2026-10-01")), Some(d("2026-01-05")), 6),
+            Some(d("2026-11-12"))
+        );
+        assert_eq!(
+            due_date(None, Some(d("2026-01-05")), 4),
+            Some(d("2026-02-02"))
+        );
+        assert_eq!(due_date(None, None, 6), None);
+    }
+}

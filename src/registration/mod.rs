@@ -66,7 +66,16 @@ pub struct RegistrationInput {
     /// Who registered this item, when not the batch's `registered_by`.
     #[serde(default)]
     pub registered_by: Option<String>,
+    /// A short note on the day (at most [`MAX_DAY_NOTE`] characters), shown
+    /// on the evaluation form of the period so the daily report is written
+    /// once. Left out: a correction keeps the note the day had; empty:
+    /// the note is removed.
+    #[serde(default)]
+    pub day_note: Option<String>,
 }
+
+/// Longest day note, in characters: a few sentences, not a report.
+pub const MAX_DAY_NOTE: usize = 500;
 
 /// The body of `POST /registrations`.
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +202,9 @@ pub struct Valid {
     pub activity: Option<String>,
     pub allocation: Option<String>,
     pub registered_by: String,
+    /// `None`: not given (a correction keeps the day's note); `Some("")`:
+    /// removed.
+    pub day_note: Option<String>,
 }
 
 /// "HH:MM" (00:00 to 24:00) as minutes since midnight.
@@ -501,6 +513,17 @@ pub fn validate(
             format!("the activity is longer than {MAX_TEXT} characters"),
         ));
     }
+    let day_note = input.day_note.as_deref().map(|n| n.trim().to_string());
+    if day_note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_DAY_NOTE)
+    {
+        errors.push(bad(
+            "day_note",
+            format!("de dagnotitie is langer dan {MAX_DAY_NOTE} tekens"),
+            format!("the day note is longer than {MAX_DAY_NOTE} characters"),
+        ));
+    }
     let allocation = text(&input.allocation);
     if allocation.as_ref().is_some_and(|a| a.chars().count() > 64) {
         errors.push(bad(
@@ -547,6 +570,7 @@ pub fn validate(
             activity,
             allocation,
             registered_by,
+            day_note,
         }),
         _ => Err(errors),
     }
@@ -771,10 +795,13 @@ struct Content {
     minutes: Option<i64>,
     dagdelen: Option<i64>,
     activity: Option<String>,
+    day_note: Option<String>,
 }
 
 impl Content {
-    fn of(v: &Valid) -> Content {
+    /// The content `v` gives; its day note is the stored one's when `v`
+    /// does not give one.
+    fn of(v: &Valid, stored_note: Option<&str>) -> Content {
         Content {
             present: i64::from(v.present),
             reason: v.reason.map(|r| r.as_str().to_string()),
@@ -783,6 +810,11 @@ impl Content {
             minutes: v.minutes,
             dagdelen: v.dagdelen,
             activity: v.activity.clone(),
+            day_note: match &v.day_note {
+                None => stored_note.map(str::to_string),
+                Some(n) if n.is_empty() => None,
+                Some(n) => Some(n.clone()),
+            },
         }
     }
 }
@@ -959,9 +991,9 @@ async fn try_register(
             .clone()
             .context("participant resolved")?;
         let day = v.day.to_string();
-        let content = Content::of(v);
         let current = sqlx::query(
-            "SELECT id, present, absence_reason, time_from, time_to, minutes, dagdelen, activity FROM registrations \
+            "SELECT id, present, absence_reason, time_from, time_to, minutes, dagdelen, activity, day_note \
+             FROM registrations \
              WHERE tenant_id = $1 AND participant_id = $2 AND day = $3 AND COALESCE(allocation_id, '') = $4 \
              AND superseded_by IS NULL",
         )
@@ -971,6 +1003,11 @@ async fn try_register(
         .bind(result.allocation_id.as_deref().unwrap_or(""))
         .fetch_optional(&mut **tx)
         .await?;
+        let stored_note: Option<String> = match &current {
+            Some(r) => r.try_get("day_note")?,
+            None => None,
+        };
+        let content = Content::of(v, stored_note.as_deref());
         let previous = match &current {
             Some(r) => {
                 let id: String = r.try_get("id")?;
@@ -982,6 +1019,7 @@ async fn try_register(
                     minutes: r.try_get("minutes")?,
                     dagdelen: r.try_get("dagdelen")?,
                     activity: r.try_get("activity")?,
+                    day_note: stored_note.clone(),
                 };
                 if old == content {
                     result.outcome = ItemOutcome::Unchanged { id };
@@ -1006,8 +1044,8 @@ async fn try_register(
         }
         sqlx::query(
             "INSERT INTO registrations (id, tenant_id, participant_id, day, allocation_id, present, absence_reason, \
-             time_from, time_to, minutes, dagdelen, activity, registered_by, source, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             time_from, time_to, minutes, dagdelen, activity, registered_by, source, created_at, day_note) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&id)
         .bind(tenant)
@@ -1024,6 +1062,7 @@ async fn try_register(
         .bind(&v.registered_by)
         .bind(&item.source)
         .bind(&ts)
+        .bind(content.day_note.as_deref())
         .execute(&mut **tx)
         .await?;
         result.outcome = match previous {
@@ -1104,6 +1143,7 @@ pub struct Stored {
     pub minutes: Option<i64>,
     pub dagdelen: Option<i64>,
     pub activity: Option<String>,
+    pub day_note: Option<String>,
     pub registered_by: String,
     pub registered_at: String,
     pub source: String,
@@ -1117,7 +1157,7 @@ pub struct Stored {
 }
 
 const STORED_COLUMNS: &str = "r.id, r.participant_id, r.day, r.allocation_id, a.toewijzing_nummer, r.present, \
-     r.absence_reason, r.time_from, r.time_to, r.minutes, r.dagdelen, r.activity, r.registered_by, r.source, \
+     r.absence_reason, r.time_from, r.time_to, r.minutes, r.dagdelen, r.activity, r.day_note, r.registered_by, r.source, \
      r.created_at, r.superseded_by, r.superseded_at";
 
 fn stored_of(r: &sqlx::any::AnyRow) -> Result<Stored> {
@@ -1134,6 +1174,7 @@ fn stored_of(r: &sqlx::any::AnyRow) -> Result<Stored> {
         minutes: r.try_get("minutes")?,
         dagdelen: r.try_get("dagdelen")?,
         activity: r.try_get("activity")?,
+        day_note: r.try_get("day_note")?,
         registered_by: r.try_get("registered_by")?,
         registered_at: r.try_get("created_at")?,
         source: r.try_get("source")?,
@@ -1407,6 +1448,27 @@ mod tests {
         p.dagdelen = Some(2);
         p.reason = Some("sick".into());
         assert_eq!(fields(check(&p)), ["reason"]);
+    }
+
+    #[test]
+    fn a_day_note_is_short_and_trimmed() {
+        let mut p = present("09:00", "12:00");
+        assert_eq!(check(&p).expect("valid").day_note, None, "not given");
+        p.day_note = Some("  zelf gekomen  ".into());
+        assert_eq!(
+            check(&p).expect("valid").day_note.as_deref(),
+            Some("zelf gekomen")
+        );
+        p.day_note = Some(" ".into());
+        assert_eq!(
+            check(&p).expect("valid").day_note.as_deref(),
+            Some(""),
+            "given empty: removes the note"
+        );
+        p.day_note = Some("é".repeat(MAX_DAY_NOTE));
+        assert!(check(&p).is_ok(), "500 characters, not bytes");
+        p.day_note = Some("x".repeat(MAX_DAY_NOTE + 1));
+        assert_eq!(fields(check(&p)), ["day_note"]);
     }
 
     #[test]

@@ -143,6 +143,27 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         include_str!("../../schemas/api/participant-export.json"),
     ),
     ("exchange", include_str!("../../schemas/api/exchange.json")),
+    (
+        "measurement",
+        include_str!("../../schemas/api/measurement.json"),
+    ),
+    (
+        "measurement-list",
+        include_str!("../../schemas/api/measurement-list.json"),
+    ),
+    ("goal", include_str!("../../schemas/api/goal.json")),
+    (
+        "goal-list",
+        include_str!("../../schemas/api/goal-list.json"),
+    ),
+    (
+        "evaluation",
+        include_str!("../../schemas/api/evaluation.json"),
+    ),
+    (
+        "evaluation-list",
+        include_str!("../../schemas/api/evaluation-list.json"),
+    ),
 ];
 
 /// Every schema by its `$id`, so one schema can `$ref` a part of another

@@ -20,6 +20,7 @@ pub mod invoices;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod outcomes;
 pub mod received;
 pub mod registrations;
 pub mod requests;

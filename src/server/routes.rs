@@ -33,6 +33,18 @@ pub fn routes() -> Router<AppState> {
             "/participants/{id}/export",
             get(super::access::export_participant),
         )
+        .route(
+            "/participants/{id}/measurements",
+            get(super::outcomes::list_measurements).post(super::outcomes::post_measurement),
+        )
+        .route(
+            "/participants/{id}/goals",
+            get(super::outcomes::list_goals).post(super::outcomes::post_goal),
+        )
+        .route(
+            "/participants/{id}/evaluations",
+            get(super::outcomes::list_evaluations).post(super::outcomes::post_evaluation),
+        )
         .route("/access-log", get(super::access::list))
         .route("/review", get(super::review::list))
         .route("/review/{id}", get(super::review::get_item))

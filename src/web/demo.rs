@@ -409,6 +409,7 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
                     date: day.to_string(),
                     present: roll > 1,
                     activity: Some((*activity).to_string()),
+                    day_note: super::demo_evaluations::day_note(n, day),
                     ..RegistrationInput::default()
                 };
                 match roll {
@@ -467,10 +468,12 @@ pub async fn seed(state: &AppState, today: NaiveDate, inbox: Option<&Path>) -> R
     )
     .await?;
     anyhow::ensure!(!outcome.has_errors(), "demo registrations were refused");
-    // Six months of measurements, then the social-impact contract's
-    // orders and ladder (its last six participants), so the month's run
-    // below makes its results claims.
+    // Goals, plans and evaluations (some overdue), six months of
+    // measurements, then the social-impact contract's orders and ladder
+    // (its last six participants), so the month's run below makes its
+    // results claims.
     let participant_ids: Vec<String> = ids.iter().map(|p| p.0.clone()).collect();
+    super::demo_evaluations::seed(state, DEMO_AGB, &participant_ids, today).await?;
     super::demo_outcomes::seed(state, DEMO_AGB, &participant_ids, today).await?;
     super::demo_results::seed(state, &tenant, &participant_ids, today).await?;
 

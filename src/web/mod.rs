@@ -16,8 +16,10 @@ pub mod chart;
 pub mod deadlines;
 pub mod declarations;
 pub mod demo;
+pub mod demo_evaluations;
 pub mod demo_outcomes;
 pub mod demo_results;
+pub mod evaluations;
 pub mod export;
 pub mod format;
 pub mod gemeente;
@@ -66,6 +68,21 @@ pub fn routes() -> Router<AppState> {
         .route("/deelnemers/{id}/avg", get(access::export_page))
         .route("/deelnemers/{id}/avg.json", get(access::export_json))
         .route("/deelnemers/{id}/groep", post(participants::set_group))
+        .route("/evaluaties", get(evaluations::list))
+        .route(
+            "/deelnemers/{id}/evaluatie",
+            get(evaluations::form).post(evaluations::save),
+        )
+        .route(
+            "/deelnemers/{id}/evaluaties",
+            get(evaluations::history_page),
+        )
+        .route("/deelnemers/{id}/doelen", post(evaluations::add_goal))
+        .route(
+            "/deelnemers/{id}/evaluatieplan",
+            post(evaluations::set_plan),
+        )
+        .route("/gebruikers/groepen", post(evaluations::set_groups))
         .route("/deelnemers/{id}/einde", post(participants::end))
         .route("/deelnemers/{id}/verzoek/wijziging", post(requests::change))
         .route("/deelnemers/{id}/verzoek/toewijzing", post(requests::new))
@@ -246,6 +263,7 @@ pub fn page(title: &str, user: Option<&WebUser>, body: Markup) -> Response {
                                 li { a href="/registratie" { "Dagregistratie" } }
                                 li { a href="/deelnemers" { "Deelnemers" } }
                                 li { a href="/ontwikkeling" { "Ontwikkeling" } }
+                                li { a href="/evaluaties" { "Evaluaties" } }
                                 }
                                 @if u.role.back_office() && u.tenant.kind != crate::store::TenantKind::Gemeente {
                                     li { a href="/afgekeurd" { "Afgekeurde berichten" } }
@@ -611,6 +629,31 @@ ul.bewijs{margin:0;padding-left:1rem;font-size:.9rem}
 form.mijlpaal{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 form.mijlpaal label{display:flex;flex-direction:column;flex:1 1 11rem}
 @media print{form.mijlpaal{display:none}}
+/* Evaluaties, doelen en dagnotities (issue 20, H-A) */
+table.dag details.notitie{font-size:.75rem;font-weight:400}
+table.dag details.notitie summary{cursor:pointer;color:#123c69}
+table.dag details.notitie textarea{width:100%;box-sizing:border-box;font-size:.85rem}
+table.evaluaties{width:100%}
+table.evaluaties tr.te-laat th,table.evaluaties tr.te-laat td{background:#fdf3e1}
+section.evaluaties-kort{margin-bottom:1.5rem}
+form.evaluatie{display:flex;flex-direction:column;gap:.6rem;max-width:100%}
+form.evaluatie label{display:flex;flex-direction:column;gap:.2rem;max-width:100%}
+form.evaluatie textarea,form.evaluatie input[type=text]{width:100%;box-sizing:border-box}
+form.evaluatie fieldset{border:1px solid #dde1e6;border-radius:4px;padding:.5rem .6rem;margin:0;min-width:0}
+form.evaluatie details.instrument{border:1px solid #b8c0c8;border-radius:4px;padding:.4rem .6rem}
+form.evaluatie details.instrument>summary{font-weight:600;cursor:pointer;min-height:2.2rem;display:flex;align-items:center}
+.segmenten{display:flex;flex-wrap:wrap;gap:.25rem}
+.segmenten label{flex-direction:row!important;align-items:center;padding:.35rem .55rem;border:1px solid #b8c0c8;border-radius:4px;background:#fff;cursor:pointer;min-height:2.4rem;font-size:.88rem}
+.segmenten label:has(input:checked){background:#123c69;color:#fff;border-color:#123c69}
+.segmenten input{margin:0 .3rem 0 0}
+.segmenten label small{font-size:.75rem}
+small.vorige{font-weight:400;color:#4a5560}
+dl.dagnotities dt{font-weight:600}
+dl.dagnotities dd{margin:0 0 .4rem 0}
+fieldset.doeldomeinen{border:0;padding:0;margin:.3rem 0;display:flex;flex-wrap:wrap;gap:.2rem .8rem}
+fieldset.doeldomeinen legend{font-weight:600;width:100%}
+label.vinkje{display:inline-flex;align-items:center;gap:.2rem;white-space:nowrap}
+table.groepen form.regel{flex-wrap:wrap}
 "#;
 
 /// Keyboard registration: in a participant's row, a key chooses an option

@@ -230,6 +230,7 @@ pub async fn show(
     let used = used_per_allocation(&record.prestaties);
     let warnings = warnings(&state, &user, &record).await?;
     let requests = super::requests::section(&state, &user, &id, allocations).await?;
+    let outcomes = super::evaluations::section(&state, &user, &record.id).await?;
     let milestones = super::results::section(&state, &user, &record.id).await?;
     let name = name_of(&record.name);
     let body = html! {
@@ -240,7 +241,6 @@ pub async fn show(
             dt { "Cliëntnummer" } dd { (record.client_number.as_deref().unwrap_or("—")) }
             dt { "Groep" } dd { (record.group.as_deref().unwrap_or("—")) }
         }
-        p { a href={ "/deelnemers/" (record.id) "/ontwikkeling" } { "Ontwikkeling: metingen per leefgebied" } }
         @if !warnings.is_empty() {
             h2 { "Let op" }
             ul.waarschuwingen {
@@ -294,6 +294,7 @@ pub async fn show(
             }
         }
         (requests)
+        (outcomes)
         (milestones)
         h2 { "Declaratieregels" }
         @if record.prestaties.is_empty() { p { "Nog niets gedeclareerd." } } @else {

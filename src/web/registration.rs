@@ -387,9 +387,11 @@ pub async fn day(
         q.opgeslagen,
     )
     .await?;
+    let (due, due_shown) = super::evaluations::due_compact(&state, &user).await?;
     let object = "GET /registratie";
     super::access::log(&state, &user, &peer, Kind::View, object, &shown).await?;
-    Ok(page("Dagregistratie", Some(&user), body))
+    super::access::log(&state, &user, &peer, Kind::View, object, &due_shown).await?;
+    Ok(page("Dagregistratie", Some(&user), html! { (due) (body) }))
 }
 
 /// The day form; `submitted` and `errors` when a save failed, so nothing
@@ -493,6 +495,15 @@ async fn day_form(
                                 td.uren { input type="text" inputmode="decimal" name={ "u." (p.id) } size="4" aria-label={ "Uren van " (p.name) } value=(hours.unwrap_or_default()); }
                                 td.activiteit {
                                     (activity_select(&format!("a.{}", p.id), &format!("Activiteit van {}", p.name), &activities, activity.as_deref()))
+                                    @let note = field("n", &p.id).or_else(|| main.and_then(|c| c.day_note.clone())).unwrap_or_default();
+                                    // Closed, also with a note (the row stays one line high); the
+                                    // summary says there is one.
+                                    details.notitie {
+                                        summary title=(note) { @if note.is_empty() { "notitie" } @else { "notitie ✓" } }
+                                        // A text area, not a text field: the row's touch targets are the
+                                        // choices, the hours and the activity; the note is opened on purpose.
+                                        textarea name={ "n." (p.id) } rows="2" maxlength=(registration::MAX_DAY_NOTE) aria-label={ "Dagnotitie van " (p.name) } { (note) }
+                                    }
                                 }
                             }
                         }
@@ -563,6 +574,9 @@ pub async fn save_day(
             nonempty(format!("a.{pid}")),
             nonempty(format!("t.{pid}")),
         );
+        let mut input = input;
+        // Sent with every row (as shown): empty removes the day's note.
+        input.day_note = form.get(&format!("n.{pid}")).cloned();
         items.push((pid.to_string(), input));
     }
     if bad.is_empty() && !items.is_empty() {
@@ -940,6 +954,7 @@ fn correction_form(
                 label { "Activiteit"
                     (activity_select("activiteit", "Activiteit", activities, cur.and_then(|c| c.activity.as_deref())))
                 }
+                label { "Dagnotitie" input name="notitie" maxlength=(registration::MAX_DAY_NOTE) value=(cur.and_then(|c| c.day_note.as_deref()).unwrap_or("")); }
                 label { "Reden van de correctie" input name="reden" required maxlength="200"; }
                 button type="submit" { @if cur.is_some() { "Correctie opslaan" } @else { "Registratie toevoegen" } }
             }
@@ -1017,6 +1032,9 @@ pub struct Correction {
     /// registration's.
     #[serde(default)]
     toewijzing: Option<String>,
+    /// The day note; absent keeps the registration's own.
+    #[serde(default)]
+    notitie: Option<String>,
     reden: String,
 }
 csrf_form!(Correction);
@@ -1093,6 +1111,7 @@ pub async fn correct(
     if let Some(cur) = cur {
         keep_time(cur, choice, hours, &mut input);
     }
+    input.day_note = f.notitie.clone();
     match store_items(
         &state,
         &user,

@@ -35,6 +35,7 @@ pub async fn list(
     user.require_beheer()?;
     let rows = users(state.store(), &user.tenant.id).await?;
     let now = now();
+    let groups = super::evaluations::groups_section(&state, &user).await?;
     let body = html! {
         h1 { "Gebruikers" }
         (notice::show(q.melding.as_deref()))
@@ -94,6 +95,7 @@ pub async fn list(
             label { "Wachtwoord (minstens 10 tekens)" input name="wachtwoord" type="password" required minlength="10" autocomplete="new-password"; }
             button type="submit" { "Toevoegen" }
         }
+        (groups)
     };
     Ok(page("Gebruikers", Some(&user), body))
 }
