@@ -693,6 +693,43 @@ async fn the_due_list_takes_the_interval_from_plan_financier_group_or_default(db
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(row.contains("te laat (3 dagen)"), "{row}");
     assert!(row.contains("elke 1 week · eigen plan"), "{row}");
+
+    // Care that ended is not evaluated any more, though the participant
+    // came in the last weeks: their allocations ended yesterday and the
+    // end of care is registered.
+    let yesterday = (today - Duration::days(1)).to_string();
+    sqlx::query(
+        "UPDATE allocations SET einddatum = $1, status = 'ended' WHERE participant_id = $2",
+    )
+    .bind(&yesterday)
+    .bind(&never)
+    .execute(pool)
+    .await
+    .expect("allocations ended");
+    let listed = |rows: &[loket::record::outcomes::DueEvaluation]| {
+        rows.iter().any(|r| r.participant_id == never)
+    };
+    let rows = due_evaluations(pool, DEMO_AGB, &mappings, &settings, None, today)
+        .await
+        .expect("due list");
+    assert!(
+        listed(&rows),
+        "registered in the last 90 days, no end of care yet"
+    );
+    sqlx::query(
+        "INSERT INTO participant_ends (id, tenant_id, participant_id, end_date, reason, registered_by, created_at) \
+         VALUES ('end-test', $1, $2, $3, 'volgens_plan', 'test', '2026-01-01T00:00:00Z')",
+    )
+    .bind(DEMO_AGB)
+    .bind(&never)
+    .bind(&yesterday)
+    .execute(pool)
+    .await
+    .expect("end of care");
+    let rows = due_evaluations(pool, DEMO_AGB, &mappings, &settings, None, today)
+        .await
+        .expect("due list");
+    assert!(!listed(&rows), "care ended: no evaluation due");
 }
 
 async fn a_begeleider_sees_only_the_participants_of_their_groups(db: Db) {

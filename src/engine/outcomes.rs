@@ -290,28 +290,9 @@ pub fn improved_by<'a>(
 mod tests {
     use super::*;
     use crate::instrument::{Instruments, LADDER, ZRM};
-    use crate::record::outcomes::{MeasurementRow, ScoreRow};
 
     fn m(id: &str, date: &str, domain: &str, score: i64) -> Measurement {
-        Measurement {
-            row: MeasurementRow {
-                id: id.into(),
-                participant_id: "p".into(),
-                instrument: "zrm".into(),
-                instrument_version: "2017".into(),
-                measured_on: date.into(),
-                scored_by: "u".into(),
-                scored_by_name: "U".into(),
-                evaluation_id: None,
-                created_at: String::new(),
-            },
-            scores: vec![ScoreRow {
-                measurement_id: id.into(),
-                domain: domain.into(),
-                score,
-                note: None,
-            }],
-        }
+        Measurement::of_one(id, date, domain, score)
     }
 
     fn d(s: &str) -> NaiveDate {

@@ -439,28 +439,10 @@ pub fn evidence_nl(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::outcomes::{MeasurementRow, ScoreRow};
+    use crate::record::outcomes::ScoreRow;
 
     fn m(id: &str, date: &str, domain: &str, score: i64) -> Measurement {
-        Measurement {
-            row: MeasurementRow {
-                id: id.into(),
-                participant_id: "p".into(),
-                instrument: "x".into(),
-                instrument_version: "1".into(),
-                measured_on: date.into(),
-                scored_by: "u".into(),
-                scored_by_name: "U".into(),
-                evaluation_id: None,
-                created_at: String::new(),
-            },
-            scores: vec![ScoreRow {
-                measurement_id: id.into(),
-                domain: domain.into(),
-                score,
-                note: None,
-            }],
-        }
+        Measurement::of_one(id, date, domain, score)
     }
 
     fn zrm2(id: &str, date: &str, werk: i64, fin: i64) -> Measurement {

@@ -137,6 +137,33 @@ impl Measurement {
     }
 }
 
+#[cfg(test)]
+impl Measurement {
+    /// A measurement scoring one domain, as the engine's unit tests build
+    /// series.
+    pub fn of_one(id: &str, date: &str, domain: &str, score: i64) -> Measurement {
+        Measurement {
+            row: MeasurementRow {
+                id: id.into(),
+                participant_id: "p".into(),
+                instrument: "zrm".into(),
+                instrument_version: "2017".into(),
+                measured_on: date.into(),
+                scored_by: "u".into(),
+                scored_by_name: "U".into(),
+                evaluation_id: None,
+                created_at: String::new(),
+            },
+            scores: vec![ScoreRow {
+                measurement_id: id.into(),
+                domain: domain.into(),
+                score,
+                note: None,
+            }],
+        }
+    }
+}
+
 /// Checks a participant id belongs to the tenant.
 pub(crate) async fn own_participant(
     w: &mut WriteTx,
@@ -382,7 +409,20 @@ pub async fn measurements_with(
             .fetch_all(pool)
             .await
             .context("cannot read measurements")?;
-            out.extend(with_scores(pool, rows).await?);
+            // The scores of the same measurements in one statement, not
+            // one list of ids per 500 (a tenant's whole instrument: the
+            // aggregate page's read).
+            let scores: Vec<ScoreRow> = sqlx::query_as(
+                "SELECT s.measurement_id, s.domain, s.score, s.note FROM measurement_scores s \
+                 JOIN measurements m ON m.id = s.measurement_id \
+                 WHERE m.tenant_id = $1 AND m.instrument = $2 AND m.superseded_by IS NULL",
+            )
+            .bind(tenant)
+            .bind(instrument)
+            .fetch_all(pool)
+            .await
+            .context("cannot read scores")?;
+            out.extend(attach(rows, scores));
         }
         Some(ids) => {
             for chunk in ids.chunks(500) {
@@ -416,7 +456,7 @@ pub async fn measurements_with(
 
 /// Adds the scores to measurement rows, keeping their order.
 async fn with_scores(pool: &AnyPool, rows: Vec<MeasurementRow>) -> Result<Vec<Measurement>> {
-    let mut scores: BTreeMap<String, Vec<ScoreRow>> = BTreeMap::new();
+    let mut scores = Vec::new();
     for chunk in rows.chunks(500) {
         let list = (1..=chunk.len())
             .map(|i| format!("${i}"))
@@ -430,17 +470,24 @@ async fn with_scores(pool: &AnyPool, rows: Vec<MeasurementRow>) -> Result<Vec<Me
         for r in chunk {
             q = q.bind(&r.id);
         }
-        for s in q.fetch_all(pool).await.context("cannot read scores")? {
-            scores.entry(s.measurement_id.clone()).or_default().push(s);
-        }
+        scores.extend(q.fetch_all(pool).await.context("cannot read scores")?);
     }
-    Ok(rows
-        .into_iter()
+    Ok(attach(rows, scores))
+}
+
+/// Measurement rows with their scores, in the rows' order.
+fn attach(rows: Vec<MeasurementRow>, scores: Vec<ScoreRow>) -> Vec<Measurement> {
+    let mut by: std::collections::HashMap<String, Vec<ScoreRow>> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for s in scores {
+        by.entry(s.measurement_id.clone()).or_default().push(s);
+    }
+    rows.into_iter()
         .map(|row| Measurement {
-            scores: scores.remove(&row.id).unwrap_or_default(),
+            scores: by.remove(&row.id).unwrap_or_default(),
             row,
         })
-        .collect())
+        .collect()
 }
 
 /// Where a goal stands.
@@ -1091,13 +1138,23 @@ pub async fn due_evaluations(
     .fetch_all(pool)
     .await
     .context("cannot read the evaluation plans")?;
+    // Care that ended (registered end of care up to today): no evaluation
+    // is due any more, however recently the participant came.
+    let ended: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT participant_id FROM participant_ends WHERE tenant_id = $1 AND end_date <= $2",
+    )
+    .bind(tenant)
+    .bind(&day)
+    .fetch_all(pool)
+    .await
+    .context("cannot read the ends of care")?;
     let date = |s: &str| s.parse::<NaiveDate>().ok();
     let mut out = Vec::new();
     for p in people {
         let own: Vec<&(String, String, String, String, String)> =
             allocations.iter().filter(|a| a.0 == p.id).collect();
         let regs = registrations.iter().find(|r| r.0 == p.id);
-        let recent = regs.is_some_and(|r| r.2 >= since);
+        let recent = regs.is_some_and(|r| r.2 >= since) && !ended.iter().any(|(e,)| *e == p.id);
         if own.is_empty() && !recent {
             continue;
         }
