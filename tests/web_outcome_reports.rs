@@ -226,7 +226,7 @@ async fn world(db: Db) -> World {
         zrm(b, "2026-02-15", 3),
         zrm(b, "2026-06-15", 2),
     ] {
-        outcomes::add_measurement(&mut w, AGB, &instruments, &by, &m, None)
+        outcomes::add_measurement(&mut w, AGB, instruments, &by, &m, None)
             .await
             .expect("measurement");
     }
@@ -239,7 +239,7 @@ async fn world(db: Db) -> World {
     let ga = outcomes::add_goal(
         &mut w,
         AGB,
-        &instruments,
+        instruments,
         &by,
         &goal(a, "Eigen geld beheren", "2026-01-10"),
     )
@@ -248,7 +248,7 @@ async fn world(db: Db) -> World {
     let gb1 = outcomes::add_goal(
         &mut w,
         AGB,
-        &instruments,
+        instruments,
         &by,
         &goal(b, "Schulden in een regeling", "2026-01-15"),
     )
@@ -257,7 +257,7 @@ async fn world(db: Db) -> World {
     let gb2 = outcomes::add_goal(
         &mut w,
         AGB,
-        &instruments,
+        instruments,
         &by,
         &goal(b, "Een vaste dagstructuur", "2026-01-15"),
     )
@@ -266,7 +266,7 @@ async fn world(db: Db) -> World {
     let gc = outcomes::add_goal(
         &mut w,
         AGB,
-        &instruments,
+        instruments,
         &by,
         &goal(c, "Naar school", "2026-02-01"),
     )
@@ -301,7 +301,7 @@ async fn world(db: Db) -> World {
         evaluation(b, "2026-05-20", Some(8), vec![(&gb2, Progress::Some)]),
         evaluation(c, "2026-03-01", None, vec![(&gc, Progress::Stopped)]),
     ] {
-        outcomes::add_evaluation(&mut w, AGB, &instruments, &by, &e)
+        outcomes::add_evaluation(&mut w, AGB, instruments, &by, &e)
             .await
             .expect("evaluation");
     }

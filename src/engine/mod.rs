@@ -378,7 +378,7 @@ async fn claims_of(
     Ok(results::claims(
         snap,
         mappings,
-        &instruments,
+        instruments,
         &inputs,
         period,
     ))

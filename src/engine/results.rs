@@ -493,8 +493,8 @@ mod tests {
         ];
         let r = rule(ResultKind::LadderHeld { rung: 5, months: 3 });
         // In April it is not yet held three months.
-        assert_eq!(evaluate(&all, &r, &ladder, &[], &[], d("2026-04-30")), None);
-        let got = evaluate(&all, &r, &ladder, &[], &[], d("2026-05-31")).expect("held");
+        assert_eq!(evaluate(all, &r, &ladder, &[], &[], d("2026-04-30")), None);
+        let got = evaluate(all, &r, &ladder, &[], &[], d("2026-05-31")).expect("held");
         assert_eq!(got.on, d("2026-05-06"));
         let ids: Vec<_> = got
             .evidence
@@ -516,8 +516,8 @@ mod tests {
             domains: vec!["werk_opleiding".into(), "financien".into()],
             levels: 1,
         });
-        assert_eq!(evaluate(&all, &r, &[], &zrm, &[], d("2026-02-28")), None);
-        let got = evaluate(&all, &r, &[], &zrm, &[], d("2026-03-31")).expect("improved");
+        assert_eq!(evaluate(all, &r, &[], &zrm, &[], d("2026-02-28")), None);
+        let got = evaluate(all, &r, &[], &zrm, &[], d("2026-03-31")).expect("improved");
         assert_eq!(got.on, d("2026-03-10"));
         assert_eq!(got.evidence.len(), 4);
     }
@@ -527,19 +527,19 @@ mod tests {
         let all = Instruments::builtin().expect("instruments");
         let r = rule(ResultKind::WorkHeld { months: 6 });
         let ms = vec![milestone("betaald_werk", "2026-01-15")];
-        assert_eq!(evaluate(&all, &r, &[], &[], &ms, d("2026-07-14")), None);
-        let got = evaluate(&all, &r, &[], &[], &ms, d("2026-07-31")).expect("held");
+        assert_eq!(evaluate(all, &r, &[], &[], &ms, d("2026-07-14")), None);
+        let got = evaluate(all, &r, &[], &[], &ms, d("2026-07-31")).expect("held");
         assert_eq!(got.on, d("2026-07-15"));
         // A measurement in between below paid work: not held.
         let fell = vec![m("x", "2026-04-01", LADDER_DOMAIN, 3)];
-        assert_eq!(evaluate(&all, &r, &fell, &[], &ms, d("2026-07-31")), None);
+        assert_eq!(evaluate(all, &r, &fell, &[], &ms, d("2026-07-31")), None);
         let r = rule(ResultKind::Milestone {
             milestone: "uitkering_beeindigd".into(),
         });
-        assert_eq!(evaluate(&all, &r, &[], &[], &ms, d("2026-07-31")), None);
+        assert_eq!(evaluate(all, &r, &[], &[], &ms, d("2026-07-31")), None);
         let ms = vec![milestone("uitkering_beeindigd", "2026-03-01")];
         assert_eq!(
-            evaluate(&all, &r, &[], &[], &ms, d("2026-07-31")).map(|x| x.on),
+            evaluate(all, &r, &[], &[], &ms, d("2026-07-31")).map(|x| x.on),
             Some(d("2026-03-01"))
         );
     }

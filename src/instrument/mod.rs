@@ -155,9 +155,13 @@ pub struct Instruments {
 }
 
 impl Instruments {
-    /// The built-in instruments only.
-    pub fn builtin() -> Result<Instruments, InstrumentError> {
-        Instruments::load(None)
+    /// The built-in instruments only, read and checked once per process:
+    /// the mappings' `[results]` check at load and every declaration run
+    /// ask for them.
+    pub fn builtin() -> Result<&'static Instruments, InstrumentError> {
+        static BUILTIN: LazyLock<Result<Instruments, InstrumentError>> =
+            LazyLock::new(|| Instruments::load(None));
+        BUILTIN.as_ref().map_err(Clone::clone)
     }
 
     /// The built-in instruments plus every `*.toml` in `dir` (when given and

@@ -62,11 +62,19 @@ async fn viewed(state: &AppState, caller: &Caller, id: &str, object: &str) -> Re
         .await
 }
 
-fn refused(e: OutcomeError) -> ApiError {
-    match e {
-        OutcomeError::Invalid { nl, en } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, nl, en),
-        OutcomeError::NotFound => ApiError::not_found(),
-        OutcomeError::Store(e) => ApiError::internal(e),
+/// What an outcome write refused, as every outcome call answers it (the
+/// measurements, goals and evaluations here, milestones in
+/// [`super::results`]): 422 for what the instrument or the record does not
+/// take, with nothing stored.
+impl From<OutcomeError> for ApiError {
+    fn from(e: OutcomeError) -> Self {
+        match e {
+            OutcomeError::Invalid { nl, en } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, nl, en)
+            }
+            OutcomeError::NotFound => ApiError::not_found(),
+            OutcomeError::Store(e) => ApiError::internal(e),
+        }
     }
 }
 
@@ -118,7 +126,7 @@ struct MeasurementIn {
 
 /// Logs the change in the write's transaction and commits both: the
 /// change and its entry, or neither.
-async fn commit_change(
+pub(super) async fn commit_change(
     mut w: crate::store::WriteTx,
     caller: &Caller,
     id: &str,
@@ -137,7 +145,7 @@ async fn commit_change(
     w.commit().await.map_err(ApiError::internal)
 }
 
-async fn begin(state: &AppState) -> Result<crate::store::WriteTx, ApiError> {
+pub(super) async fn begin(state: &AppState) -> Result<crate::store::WriteTx, ApiError> {
     state
         .store()
         .begin_write()
@@ -177,8 +185,7 @@ pub async fn post_measurement(
         &new,
         None,
     )
-    .await
-    .map_err(refused)?;
+    .await?;
     commit_change(w, &caller, &id, "POST /participants/{id}/measurements").await?;
     Ok(created(new_id))
 }
@@ -270,8 +277,7 @@ pub async fn post_goal(
         &caller.actor,
         &goal,
     )
-    .await
-    .map_err(refused)?;
+    .await?;
     commit_change(w, &caller, &id, "POST /participants/{id}/goals").await?;
     Ok(created(new_id))
 }
@@ -381,8 +387,7 @@ pub async fn post_evaluation(
         &caller.actor,
         &evaluation,
     )
-    .await
-    .map_err(refused)?;
+    .await?;
     commit_change(w, &caller, &id, "POST /participants/{id}/evaluations").await?;
     Ok(created(new_id))
 }

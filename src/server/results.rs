@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::AppState;
 use super::routes::{ApiError, Body};
-use crate::record::outcomes::OutcomeError;
 use crate::record::results::{NewMilestone, add_milestone};
 
 /// `POST /participants/{id}/milestones` (`schemas/api/milestone.json`).
@@ -39,24 +38,11 @@ pub async fn post_milestone(
         note: value["note"].as_str().map(str::to_string),
     };
     let stored = async {
-        let mut w = state
-            .store()
-            .begin_write()
-            .await
-            .map_err(OutcomeError::Store)?;
+        let mut w = super::outcomes::begin(&state).await?;
         let milestone = add_milestone(&mut w, &caller.tenant.id, &caller.actor, &m).await?;
-        crate::record::access::record_in(
-            &mut w,
-            &caller.tenant.id,
-            &caller.actor,
-            crate::record::access::Kind::Change,
-            "POST /participants/{id}/milestones",
-            std::slice::from_ref(&id),
-        )
-        .await
-        .map_err(OutcomeError::Store)?;
-        w.commit().await.map_err(OutcomeError::Store)?;
-        Ok::<_, OutcomeError>(milestone)
+        super::outcomes::commit_change(w, &caller, &id, "POST /participants/{id}/milestones")
+            .await?;
+        Ok::<_, ApiError>(milestone)
     };
     match stored.await {
         Ok(milestone) => (
@@ -69,12 +55,6 @@ pub async fn post_milestone(
             })),
         )
             .into_response(),
-        Err(OutcomeError::NotFound) => {
-            ApiError::new(StatusCode::NOT_FOUND, "niet gevonden", "not found").into_response()
-        }
-        Err(OutcomeError::Invalid { nl, en }) => {
-            ApiError::new(StatusCode::BAD_REQUEST, nl, en).into_response()
-        }
-        Err(OutcomeError::Store(e)) => ApiError::internal(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }

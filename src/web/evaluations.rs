@@ -795,8 +795,7 @@ pub async fn add_goal(
         &actor(&user, &peer),
         &goal,
     )
-    .await
-    .map_err(outcome_error)?;
+    .await?;
     commit_change(
         w,
         &user,
@@ -839,14 +838,6 @@ async fn commit_change(
     Ok(())
 }
 
-fn outcome_error(e: OutcomeError) -> WebError {
-    match e {
-        OutcomeError::Invalid { nl, .. } => WebError::BadRequest(nl),
-        OutcomeError::NotFound => WebError::NotFound,
-        OutcomeError::Store(e) => WebError::Internal(e),
-    }
-}
-
 /// `POST /deelnemers/{id}/evaluatieplan`: sets (or, empty, clears) the
 /// participant's own evaluation interval; back office, or the begeleider
 /// of the participant's group.
@@ -865,9 +856,7 @@ pub async fn set_plan(
         ),
     };
     let mut w = state.store().begin_write().await?;
-    outcomes::set_plan(&mut w, &user.tenant.id, &actor(&user, &peer), &id, weeks)
-        .await
-        .map_err(outcome_error)?;
+    outcomes::set_plan(&mut w, &user.tenant.id, &actor(&user, &peer), &id, weeks).await?;
     commit_change(
         w,
         &user,

@@ -169,6 +169,19 @@ impl From<anyhow::Error> for WebError {
     }
 }
 
+/// An outcome write refused (a score, goal, plan or milestone): the Dutch
+/// reason on the page, nothing stored.
+impl From<crate::record::outcomes::OutcomeError> for WebError {
+    fn from(e: crate::record::outcomes::OutcomeError) -> Self {
+        use crate::record::outcomes::OutcomeError;
+        match e {
+            OutcomeError::Invalid { nl, .. } => WebError::BadRequest(nl),
+            OutcomeError::NotFound => WebError::NotFound,
+            OutcomeError::Store(e) => WebError::Internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for WebError {
     fn from(e: sqlx::Error) -> Self {
         WebError::Internal(e.into())

@@ -22,7 +22,6 @@ use super::{WebError, csrf_field, euro, format, name_of, page};
 use crate::engine::results::evidence_nl;
 use crate::mapping::results::{MILESTONES, milestone_nl};
 use crate::record::access::Kind;
-use crate::record::outcomes::OutcomeError;
 use crate::record::results::{self, ClaimWithEvidence};
 use crate::server::AppState;
 use crate::server::access::Peer;
@@ -268,12 +267,7 @@ pub async fn add(
         note: Some(f.toelichting),
     };
     let mut w = state.store().begin_write().await?;
-    match results::add_milestone(&mut w, &user.tenant.id, &actor(&user, &peer), &m).await {
-        Ok(_) => {}
-        Err(OutcomeError::Invalid { nl, .. }) => return Err(WebError::BadRequest(nl)),
-        Err(OutcomeError::NotFound) => return Err(WebError::NotFound),
-        Err(OutcomeError::Store(e)) => return Err(WebError::Internal(e)),
-    }
+    results::add_milestone(&mut w, &user.tenant.id, &actor(&user, &peer), &m).await?;
     changed(&mut w, &user, &peer, "POST /deelnemers/{id}/mijlpaal", &id).await?;
     w.commit().await?;
     Ok(Redirect::to(&format!("/deelnemers/{id}#mijlpalen")).into_response())

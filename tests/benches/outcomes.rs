@@ -127,7 +127,7 @@ async fn seed(store: &Store, instruments: &Instruments, n: usize) -> Vec<String>
 async fn measure(label: &str, store: &Store, n: usize, runs: usize) {
     println!("== {label}");
     let instruments = Instruments::builtin().expect("instruments");
-    let ids = seed(store, &instruments, n).await;
+    let ids = seed(store, instruments, n).await;
     let zrm = instruments.get(ZRM).expect("zrm");
     let ladder = instruments.get(LADDER).expect("ladder");
     let pool = store.pool();
